@@ -1,0 +1,99 @@
+import yargs, { type Argv } from 'yargs';
+import { ExitCode, VtreeError } from './errors.js';
+import { consoleIo, formatError, type Io } from './output.js';
+import { VERSION } from './version.js';
+
+/** Parsed arguments as every command receives them. */
+export type Args = Record<string, unknown> & { _: (string | number)[] };
+
+/** A command module: `src/commands/<name>.ts` default-exports one of these. */
+export type CommandModule = (args: Args, io: Io) => Promise<number | void>;
+
+type Loader = () => Promise<{ default: CommandModule }>;
+
+/**
+ * The command line. Parsing is all here; each command's code is imported only when that command
+ * runs, so `git vtree list` never loads what `add` or `stats` need. Only this function ends
+ * the process.
+ */
+export async function main(argv: readonly string[]): Promise<never> {
+  let exitCode: number = ExitCode.ok;
+  let verbose = argv.includes('--verbose');
+  const dispatch = (load: Loader) => async (args: Args) => {
+    verbose = Boolean(args.verbose);
+    const io = consoleIo({ json: Boolean(args.json), verbose });
+    const { default: command } = await load();
+    exitCode = (await command(args, io)) ?? ExitCode.ok;
+  };
+
+  const cli = yargs([...argv])
+    .scriptName('git vtree')
+    .usage('$0 <command> [options]\n\nWorktrees that are ready to work in: dependencies, .env, ports and a Compose stack per worktree.')
+    .version(VERSION)
+    .alias('version', 'V')
+    .option('verbose', { type: 'boolean', describe: 'Show stack traces and subprocess output on errors', global: true })
+    .command(
+      'add <branch>',
+      'Create a worktree for a new, local or remote branch and set it up',
+      (y) =>
+        setupOptions(y)
+          .positional('branch', { type: 'string', describe: 'Branch: new, existing local, or remote (origin/x, or x when only a remote has it)' })
+          .option('from', { type: 'string', describe: 'Start a new branch here (default: HEAD of the main worktree)' })
+          .option('path', { type: 'string', describe: 'Worktree directory (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' }),
+      dispatch(() => import('./commands/add.js')),
+    )
+    .command(
+      ['list', 'ls'],
+      'List every worktree of the repository and what vtree knows of it',
+      (y) => y.option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/list.js')),
+    )
+    .command(
+      ['rm <worktree>', 'remove <worktree>'],
+      'Remove a worktree: stop its stack, release its ports, delete its files in the background',
+      (y) =>
+        y
+          .positional('worktree', { type: 'string', describe: 'Branch, slug or path of the worktree' })
+          .option('force', { alias: 'f', type: 'boolean', describe: 'Remove even with uncommitted or untracked changes' })
+          .option('delete-branch', { alias: 'd', type: 'boolean', describe: 'Also delete the branch (git branch -d; -D with --force)' })
+          .option('volumes', { type: 'boolean', describe: "Also remove the Compose stack's volumes" })
+          .option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/rm.js')),
+    )
+    .command(
+      '__job <job> [args..]',
+      false,
+      (y) => y.positional('job', { type: 'string' }).positional('args', { type: 'string', array: true }),
+      dispatch(() => import('./commands/job.js')),
+    )
+    .demandCommand(1, 'Name a command; `git vtree --help` lists them.')
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias('help', 'h')
+    .epilog('Exit codes: 0 ok, 1 failed (rolled back), 2 bad input, 130 interrupted. Docs: README.md')
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .fail((message, error, y) => {
+      if (error) throw error;
+      process.stderr.write(`${y.help() && ''}git vtree: ${message}\nhint: git vtree --help\n`);
+      exitCode = ExitCode.usage;
+    });
+
+  try {
+    await cli.parseAsync();
+  } catch (error) {
+    process.stderr.write(`${formatError(error, verbose)}\n`);
+    exitCode = error instanceof VtreeError ? error.exitCode : ExitCode.failed;
+  }
+  process.exit(exitCode);
+}
+
+/** Options shared by every command that sets a worktree up (`add`, `setup`). */
+export function setupOptions<T>(y: Argv<T>) {
+  return y
+    .option('deps', { type: 'boolean', default: true, describe: 'Restore dependencies (--no-deps to skip)' })
+    .option('services', { type: 'boolean', default: true, describe: 'Start the Compose stack in the background (--no-services to skip)' })
+    .option('wait', { type: 'boolean', default: false, describe: 'Wait until critical services are up' })
+    .option('link-mode', { type: 'string', choices: ['auto', 'reflink', 'hardlink', 'copy', 'symlink'], describe: 'How dependencies are restored (default: config vtree.linkMode, auto)' })
+    .option('json', { type: 'boolean', describe: 'Print one JSON object for scripts and agents' });
+}

@@ -1,0 +1,24 @@
+import type { Args } from '../cli.js';
+import { ExitCode } from '../errors.js';
+import { withInterrupts } from '../interrupt.js';
+import { formatMs, type Io } from '../output.js';
+import { removeWorktree } from '../pipelines/remove.js';
+
+/** `git vtree rm <worktree>`. */
+export default async function rm(args: Args, io: Io): Promise<number> {
+  const request = {
+    cwd: process.cwd(),
+    target: String(args.worktree),
+    force: Boolean(args.force),
+    deleteBranch: Boolean(args.deleteBranch),
+    volumes: Boolean(args.volumes),
+  };
+  const result = await withInterrupts((signal) => removeWorktree(request, io, signal), io.warn);
+  if (io.json) {
+    io.out(JSON.stringify({ ok: true, ...result }));
+    return ExitCode.ok;
+  }
+  io.log(`Removed worktree ${result.path} in ${formatMs(result.duration)}${result.branchDeleted ? ` and branch '${result.branch}'` : ''}`);
+  if (result.backgroundLog) io.log(`  large directories are being deleted in the background (log: ${result.backgroundLog})`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,61 @@
+import { spawn } from 'node:child_process';
+import { CommandError } from './errors.js';
+
+/** Options for {@link run}. */
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Written to the child's stdin, then closed. */
+  input?: string;
+  signal?: AbortSignal;
+  /** Exit codes that are answers, not failures (for example 1 from `git diff --quiet`). */
+  okCodes?: readonly number[];
+  /** Called with each chunk of stderr as it arrives (progress lines of long installs). */
+  onStderr?: (chunk: string) => void;
+  /** Let the child inherit stdout/stderr instead of capturing them. */
+  inherit?: boolean;
+}
+
+/** What a finished subprocess said. */
+export interface RunResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/**
+ * Runs `command` with an argument vector, never through a shell, so branch names with spaces,
+ * quotes, `$()` or leading dashes reach the tool verbatim. Rejects with {@link CommandError}
+ * naming the command and its stderr when it exits with a code not in `okCodes` (default [0]).
+ */
+export function run(command: string, args: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  const okCodes = options.okCodes ?? [0];
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? process.env,
+      signal: options.signal,
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', options.inherit ? 'inherit' : 'pipe', options.inherit ? 'inherit' : 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d;
+      options.onStderr?.(d);
+    });
+    child.on('error', (error) => reject(new CommandError(command, args, null, stderr || error.message, { cause: error })));
+    child.on('close', (code, signal) => {
+      const status = code ?? (signal ? 128 : 1);
+      if (okCodes.includes(status)) resolve({ stdout, stderr, code: status });
+      else reject(new CommandError(command, args, status, stderr || (signal ? `killed by ${signal}` : '')));
+    });
+    if (options.input !== undefined) child.stdin?.end(options.input);
+  });
+}
+
+/** Runs git with `args` in `cwd` and returns its stdout without the trailing newline. */
+export async function git(cwd: string, args: readonly string[], options: Omit<RunOptions, 'cwd'> = {}): Promise<string> {
+  const { stdout } = await run('git', args, { ...options, cwd });
+  return stdout.replace(/\n$/, '');
+}

@@ -1,0 +1,34 @@
+import { join } from 'node:path';
+
+/**
+ * Where vtree keeps its files inside a repository's common git dir (shared by every worktree).
+ * Every other module asks here, so the layout is documented in one place (docs/metrics.md).
+ */
+export function vibetreesDir(commonDir: string): string {
+  return join(commonDir, 'vibetrees');
+}
+
+/** The run log: `.git/vibetrees/metrics.json`. */
+export function metricsPath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'metrics.json');
+}
+
+/** Lock files guarding shared state files. */
+export function lockPath(commonDir: string, name: string): string {
+  return join(vibetreesDir(commonDir), 'locks', `${name}.lock`);
+}
+
+/** The log of a detached background job; the only place such a path is made. */
+export function backgroundLogPath(commonDir: string, job: string, id: string): string {
+  return join(vibetreesDir(commonDir), 'logs', `${job}-${id}.log`);
+}
+
+/** Where removed worktrees' large directories wait for background deletion. */
+export function trashDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'trash');
+}
+
+/** What vtree knows of one worktree, kept in that worktree's own git dir so git's prune removes it too. */
+export function worktreeStatePath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree.json');
+}

@@ -1,0 +1,165 @@
+import { rm } from 'node:fs/promises';
+import { planBranch, type BranchPlan } from '../branch.js';
+import { errorMessage } from '../errors.js';
+import { git } from '../exec.js';
+import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import { newRunId } from '../metrics.js';
+import { Profiler } from '../profiler.js';
+import { worktreeGitDir } from '../state.js';
+import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../worktree-path.js';
+import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
+import { recordRun, toRunRecord } from './record.js';
+import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
+import { featureTasks } from './setup-graph.js';
+
+/** What `git vtree add` was asked to do. */
+export interface AddRequest {
+  cwd: string;
+  branch: string;
+  from?: string;
+  path?: string;
+  options: SetupOptions;
+}
+
+/** What `git vtree add` did; also the `--json` output. */
+export interface AddResult {
+  runId: string;
+  branch: string;
+  slug: string;
+  path: string;
+  commit: string;
+  /** How the branch was obtained. */
+  branchSource: BranchPlan['kind'];
+  /** Wall-clock ms of the whole run. */
+  duration: number;
+  facts: Record<string, unknown>;
+  steps: Array<{ name: string; start: number; duration: number; ok: boolean; detail?: Record<string, unknown> }>;
+}
+
+/** Where the user sees progress. */
+export interface Reporter {
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+/** Environment for git commands vtree runs itself, so vtree's own post-checkout hook stands aside. */
+export const VTREE_CALLER_ENV = { ...process.env, VTREE_CALLER: 'add' };
+
+/** Task names that provide each stage in `add`. */
+export const ADD_STAGES: Stages = { repo: RESOLVE_REPO, target: 'claim-path', checkout: 'git-worktree-add' };
+
+/**
+ * `git vtree add`: a task graph that resolves the repository and branch, claims the directory,
+ * runs `git worktree add` and, concurrently where they can, every feature's set-up tasks. A
+ * failure or an abort of `signal` rolls back what the run created. Every run, failed or not, is
+ * appended to `.git/vibetrees/metrics.json`.
+ */
+export async function addWorktree(request: AddRequest, reporter: Reporter, signal?: AbortSignal): Promise<AddResult> {
+  const profiler = new Profiler();
+  const shared: SetupShared = { command: 'add', runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
+  const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared)];
+  let results: Map<string, unknown> | undefined;
+  let failure: unknown;
+  try {
+    results = await runGraph(tasks, { shared, profiler, signal });
+  } catch (error) {
+    failure = error;
+  }
+  const where = (results ?? (failure instanceof TaskFailedError ? failure.results : undefined))?.get(RESOLVE_REPO) as RepoStage | undefined;
+  const target = results?.get(ADD_STAGES.target) as TargetStage | undefined;
+  const plan = results?.get('resolve-branch') as BranchPlan | undefined;
+  const record = toRunRecord({
+    id: shared.runId,
+    command: 'add',
+    profiler,
+    error: failure,
+    branch: request.branch,
+    slug: target?.slug,
+    path: target?.path,
+    facts: shared.facts,
+  });
+  if (where) await recordRun(where, record, reporter.warn);
+  if (failure !== undefined) throw failure;
+  return {
+    runId: shared.runId,
+    branch: target!.branch,
+    slug: target!.slug,
+    path: target!.path,
+    commit: target!.commit,
+    branchSource: plan!.kind,
+    duration: record.duration,
+    facts: shared.facts,
+    steps: record.spans.filter((s) => s.parent === null).map(({ name, start, duration, ok, detail }) => ({ name, start, duration, ok, ...(detail ? { detail } : {}) })),
+  };
+}
+
+function coreTasks(request: AddRequest): Task<SetupShared>[] {
+  return [
+    {
+      name: 'resolve-branch',
+      deps: [RESOLVE_REPO],
+      async run({ span }, deps) {
+        const { repo } = deps[RESOLVE_REPO] as RepoStage;
+        const plan = await planBranch(repo, request.branch, request.from);
+        span.set('kind', plan.kind);
+        return plan;
+      },
+    },
+    {
+      name: 'claim-path',
+      deps: [RESOLVE_REPO, 'resolve-branch'],
+      async run({ span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
+        const { repo, config } = deps[RESOLVE_REPO] as RepoStage;
+        const plan = deps['resolve-branch'] as BranchPlan;
+        const claim = await claimWorktreePath(repo, plan.branch, config.string('vtree.path', DEFAULT_PATH_TEMPLATE), request.path);
+        span.set('path', claim.path);
+        return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim };
+      },
+      async undo(_ctx, result) {
+        await releaseClaim((result as { claim: ClaimedPath }).claim);
+      },
+    },
+    {
+      name: 'git-worktree-add',
+      deps: [RESOLVE_REPO, 'resolve-branch', 'claim-path'],
+      async run({ signal, span }, deps): Promise<CheckoutStage & { createdBranch?: string }> {
+        const { repo } = deps[RESOLVE_REPO] as RepoStage;
+        const plan = deps['resolve-branch'] as BranchPlan;
+        const { path } = deps['claim-path'] as TargetStage;
+        const args =
+          plan.kind === 'new'
+            ? ['worktree', 'add', '--no-track', '-b', plan.branch, '--', path, plan.commit]
+            : plan.kind === 'remote'
+              ? ['worktree', 'add', '--track', '-b', plan.branch, '--', path, plan.remoteRef]
+              : ['worktree', 'add', '--', path, plan.branch];
+        try {
+          await git(repo.cwd, args, { signal, env: VTREE_CALLER_ENV });
+        } catch (error) {
+          // git itself failed or was interrupted part way: undo its half-made worktree and branch.
+          // If git refused because the branch appeared meanwhile, that branch is someone else's.
+          const ours = plan.kind !== 'local' && !/already exists/.test(errorMessage(error));
+          await cleanUpFailedCheckout(repo.cwd, path, ours ? plan.branch : undefined);
+          throw error;
+        }
+        span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
+        return { path, gitDir: await worktreeGitDir(path), ...(plan.kind === 'local' ? {} : { createdBranch: plan.branch }) };
+      },
+      async undo(_ctx, result) {
+        const { path, createdBranch } = result as CheckoutStage & { createdBranch?: string };
+        await removeCreatedWorktree(request.cwd, path, createdBranch);
+      },
+    },
+  ];
+}
+
+async function cleanUpFailedCheckout(cwd: string, path: string, branch: string | undefined): Promise<void> {
+  await git(cwd, ['worktree', 'remove', '--force', '--force', '--', path]).catch(() => undefined);
+  await rm(path, { recursive: true, force: true });
+  if (branch !== undefined) await git(cwd, ['branch', '-D', '--', branch]).catch(() => undefined);
+}
+
+async function removeCreatedWorktree(cwd: string, path: string, branch: string | undefined): Promise<void> {
+  // Twice --force: also removes a worktree a failing task left locked or dirty; it is ours.
+  await git(cwd, ['worktree', 'remove', '--force', '--force', '--', path]);
+  if (branch !== undefined) await git(cwd, ['branch', '-D', '--', branch]);
+}

@@ -1,0 +1,49 @@
+import { resolveRepo } from '../repo.js';
+import { readWorktreeState, worktreeGitDir } from '../state.js';
+
+/** One row of `git vtree list`. */
+export interface WorktreeRow {
+  path: string;
+  branch?: string;
+  head?: string;
+  main: boolean;
+  detached: boolean;
+  prunable: boolean;
+  locked: boolean;
+  slug?: string;
+  createdAt?: string;
+  createdBy?: string;
+  /** Where its dependencies came from (`hit`, `seed`, `partial`, `miss`). */
+  deps?: string;
+  ports?: Record<string, number>;
+  /** Last known state of its Compose stack. */
+  services?: string;
+}
+
+/**
+ * Every worktree of the repository, with what vtree recorded for it: one `git worktree list`
+ * and one small file read per worktree, all concurrent, no network.
+ */
+export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]> {
+  const repo = await resolveRepo(cwd);
+  return Promise.all(
+    repo.worktrees.map(async (w) => {
+      const state = w.bare ? undefined : await readWorktreeState(await worktreeGitDir(w.path));
+      const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked };
+      if (w.branch) row.branch = w.branch;
+      if (w.head) row.head = w.head;
+      if (state) {
+        row.slug = state.slug;
+        row.createdAt = state.createdAt;
+        row.createdBy = state.createdBy;
+        const deps = state.deps as { source?: string } | undefined;
+        if (deps?.source) row.deps = deps.source;
+        const ports = state.ports as Record<string, number> | undefined;
+        if (ports && Object.keys(ports).length > 0) row.ports = ports;
+        const services = state.services as { state?: string } | undefined;
+        if (services?.state) row.services = services.state;
+      }
+      return row;
+    }),
+  );
+}

@@ -1,0 +1,206 @@
+import { lstat, mkdir, rename } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { startBackgroundJob } from '../background.js';
+import { errorMessage, UsageError } from '../errors.js';
+import { git } from '../exec.js';
+import { isErrno } from '../files.js';
+import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import { newRunId } from '../metrics.js';
+import { trashDir } from '../paths.js';
+import { Profiler } from '../profiler.js';
+import { slugify } from '../slug.js';
+import { readWorktreeState, worktreeGitDir } from '../state.js';
+import type { WorktreeEntry } from '../worktree.js';
+import type { Reporter } from './add.js';
+import type { RemoveShared, RemoveTarget, RepoStage } from './context.js';
+import { FEATURES } from './features.js';
+import { recordRun, toRunRecord } from './record.js';
+import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
+
+/** What `git vtree rm` was asked to do. */
+export interface RemoveRequest {
+  cwd: string;
+  /** A branch name, a slug or a path. */
+  target: string;
+  force: boolean;
+  deleteBranch: boolean;
+  volumes: boolean;
+}
+
+/** What `git vtree rm` did. */
+export interface RemoveResult {
+  runId: string;
+  path: string;
+  branch?: string;
+  branchDeleted: boolean;
+  /** Log of the background deletion of large directories, if one was started. */
+  backgroundLog?: string;
+  duration: number;
+}
+
+const LOCATE = 'locate-worktree';
+
+/**
+ * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
+ * (Compose down, port release), moves large directories (node_modules) aside for deletion in a
+ * background process, removes the worktree with git and optionally deletes its branch.
+ */
+export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
+  const profiler = new Profiler();
+  const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
+  const teardown = FEATURES.flatMap((f) => f.teardownTasks?.(LOCATE) ?? []);
+  const tasks: Task<RemoveShared>[] = [
+    resolveRepoTask(request.cwd),
+    { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
+    ...teardown,
+    {
+      name: 'move-aside',
+      deps: [LOCATE],
+      after: teardown.map((t) => t.name),
+      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId),
+      // The worktree stays if a later step fails: give it its node_modules back.
+      undo: async (_ctx, moved) => {
+        for (const { from, to } of moved as Moved[]) await rename(to, from);
+      },
+    },
+    {
+      name: 'git-worktree-remove',
+      deps: [LOCATE, 'move-aside'],
+      async run(_ctx, deps) {
+        const target = deps[LOCATE] as RemoveTarget;
+        // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
+        // as .env copies must not make git refuse.
+        await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+      },
+    },
+    {
+      name: 'delete-branch',
+      deps: [LOCATE, 'git-worktree-remove'],
+      async run({ span }, deps) {
+        const target = deps[LOCATE] as RemoveTarget;
+        if (!request.deleteBranch || !target.branch) return false;
+        try {
+          await git(target.repo.mainPath, ['branch', request.force ? '-D' : '-d', '--', target.branch]);
+          return true;
+        } catch (error) {
+          span.set('kept', errorMessage(error));
+          reporter.warn(`kept branch '${target.branch}': ${errorMessage(error)} (delete it with: git branch -D ${target.branch})`);
+          return false;
+        }
+      },
+    },
+    {
+      name: 'delete-in-background',
+      deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
+      async run(_ctx, deps) {
+        const target = deps[LOCATE] as RemoveTarget;
+        if ((deps['move-aside'] as Moved[]).length === 0) return undefined;
+        return startBackgroundJob({
+          job: 'delete-trash',
+          id: shared.runId,
+          commonDir: target.repo.commonDir,
+          args: [trashDir(target.repo.commonDir)],
+          cwd: target.repo.mainPath,
+        });
+      },
+    },
+  ];
+
+  let results: ReadonlyMap<string, unknown> | undefined;
+  let failure: unknown;
+  try {
+    results = await runGraph(tasks, { shared, profiler, signal });
+  } catch (error) {
+    failure = error;
+  }
+  const known = results ?? (failure instanceof TaskFailedError ? failure.results : undefined);
+  const where = known?.get(RESOLVE_REPO) as RepoStage | undefined;
+  const target = known?.get(LOCATE) as RemoveTarget | undefined;
+  const record = toRunRecord({ id: shared.runId, command: 'rm', profiler, error: failure, branch: target?.branch, slug: target?.slug, path: target?.path, facts: shared.facts });
+  if (where) await recordRun(where, record, reporter.warn);
+  if (failure !== undefined) throw failure;
+  const backgroundLog = results!.get('delete-in-background') as string | undefined;
+  return {
+    runId: shared.runId,
+    path: target!.path,
+    ...(target!.branch ? { branch: target!.branch } : {}),
+    branchDeleted: results!.get('delete-branch') === true,
+    ...(backgroundLog ? { backgroundLog } : {}),
+    duration: record.duration,
+  };
+}
+
+/** Finds the worktree named by branch, slug or path; refuses the main one, a locked one or (unless forced) a dirty one. */
+async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
+  const { repo } = where;
+  const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
+  if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
+  if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
+  if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
+  const gitDir = await worktreeGitDir(entry.path);
+  const state = await readWorktreeState(gitDir);
+  if (!request.force && !entry.prunable) {
+    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']);
+    const changed = status.split('\n').filter(Boolean).length;
+    if (changed > 0) {
+      throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
+    }
+  }
+  return {
+    ...where,
+    path: entry.path,
+    gitDir,
+    ...(entry.branch ? { branch: entry.branch } : {}),
+    slug: typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path)),
+    ...(state ? { state } : {}),
+  };
+}
+
+/** The worktree `target` names: a path, a branch, or a slug (directory name), in that order. */
+export async function findWorktree(worktrees: readonly WorktreeEntry[], target: string, cwd: string): Promise<WorktreeEntry | undefined> {
+  const asPath = realpathOr(resolve(cwd, target));
+  return (
+    worktrees.find((w) => realpathOr(w.path) === asPath) ??
+    worktrees.find((w) => w.branch === target) ??
+    worktrees.find((w) => basename(w.path) === target || slugify(basename(w.path)) === target)
+  );
+}
+
+function realpathOr(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * Renames the worktree's dependency directories into the trash (same filesystem: one rename
+ * each), so that removing the worktree does not wait for deleting them. Returns what it moved.
+ */
+async function moveAside(target: RemoveTarget, runId: string): Promise<Moved[]> {
+  const deps = target.state?.deps as { dirs?: string[] } | undefined;
+  const dirs = deps?.dirs ?? ['node_modules'];
+  const trash = join(trashDir(target.repo.commonDir), `${target.slug}-${runId}`);
+  const moved: Moved[] = [];
+  for (const [index, dir] of dirs.entries()) {
+    const from = join(target.path, dir);
+    const to = join(trash, String(index));
+    try {
+      if (!(await lstat(from)).isDirectory()) continue;
+      await mkdir(trash, { recursive: true });
+      await rename(from, to);
+      moved.push({ from, to });
+    } catch (error) {
+      // Absent, or on another filesystem: git removes it with the worktree instead.
+      if (!isErrno(error, 'ENOENT', 'EXDEV', 'ENOTDIR')) throw error;
+    }
+  }
+  return moved;
+}
+
+interface Moved {
+  from: string;
+  to: string;
+}

@@ -1,0 +1,23 @@
+import { loadConfig } from '../config.js';
+import { UsageError } from '../errors.js';
+import type { Task } from '../graph.js';
+import { resolveRepo } from '../repo.js';
+import type { RepoStage } from './context.js';
+
+/** Name of the task that finds the repository and loads its config. */
+export const RESOLVE_REPO = 'resolve-repo';
+
+/** Finds the repository around `cwd` and loads vtree's config; refuses a bare repository. */
+export async function resolveRepoStage(cwd: string): Promise<RepoStage> {
+  const repo = await resolveRepo(cwd);
+  if (repo.toplevel === null && repo.worktrees.every((w) => w.bare)) {
+    throw new UsageError(`${repo.commonDir} is a bare repository without a worktree`, 'create one with `git worktree add <path> <branch>` and run vtree inside it');
+  }
+  const config = await loadConfig(cwd, repo.toplevel ?? repo.mainPath);
+  return { repo, config };
+}
+
+/** The `resolve-repo` task, for pipelines whose repository is not known before they start. */
+export function resolveRepoTask<C>(cwd: string): Task<C> {
+  return { name: RESOLVE_REPO, run: () => resolveRepoStage(cwd) };
+}

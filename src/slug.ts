@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * A directory-safe name for a branch: `feat/x` → `feat-x`. Letters and digits of any script
+ * are kept; separators, quotes, `$`, spaces and the like become `-`.
+ */
+export function slugify(branch: string): string {
+  const slug = branch
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}._-]+/gu, '-')
+    .replace(/-{2,}/g, '-')
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return slug || `branch-${shortHash(branch)}`;
+}
+
+/** A short, stable hash of `text`, to tell apart names whose slugs collide. */
+export function shortHash(text: string, length = 6): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, length);
+}
+
+/** The slug made distinct: `feat-x-1a2b3c`, for the second of two branches that slug alike. */
+export function disambiguate(slug: string, key: string): string {
+  return `${slug}-${shortHash(key)}`;
+}
