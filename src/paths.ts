@@ -1,4 +1,5 @@
-import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { isAbsolute, join } from 'node:path';
 
 /**
  * Where vtree keeps its files inside a repository's common git dir (shared by every worktree).
@@ -31,4 +32,28 @@ export function trashDir(commonDir: string): string {
 /** What vtree knows of one worktree, kept in that worktree's own git dir so git's prune removes it too. */
 export function worktreeStatePath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree.json');
+}
+
+/**
+ * vtree's machine-wide state directory, `${XDG_STATE_HOME:-~/.local/state}/vibetrees`: what
+ * worktrees of *different* repositories must agree on (port leases) lives here, not in one `.git`.
+ */
+export function machineStateDir(env: NodeJS.ProcessEnv = process.env): string {
+  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : join(homedir(), '.local', 'state');
+  return join(base, 'vibetrees');
+}
+
+/** The machine-wide port lease registry. */
+export function portsRegistryPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(machineStateDir(env), 'ports.json');
+}
+
+/** The lock guarding every read-modify-write of the port registry. */
+export function portsLockPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(machineStateDir(env), 'locks', 'ports.lock');
+}
+
+/** Cached MCP server discovery of a repository (invalidated by a hash of its inputs). */
+export function mcpCachePath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'mcp-discovery.json');
 }
