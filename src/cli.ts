@@ -61,6 +61,15 @@ export async function main(argv: readonly string[]): Promise<never> {
       dispatch(() => import('./commands/rm.js')),
     )
     .command(
+      'ports',
+      'Port leases on this machine: which worktree holds which port for which variable',
+      (y) =>
+        y
+          .option('prune', { type: 'boolean', describe: 'First free the leases of worktrees that no longer exist' })
+          .option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/ports.js')),
+    )
+    .command(
       '__job <job> [args..]',
       false,
       (y) => y.positional('job', { type: 'string' }).positional('args', { type: 'string', array: true }),

@@ -156,6 +156,16 @@ export async function listLeases(options: RegistryOptions = {}): Promise<LeaseRo
   return Promise.all(leases.map(async (lease) => ({ ...lease, stale: !(await directoryExists(lease.worktree)) })));
 }
 
+/** Frees the leases of worktrees whose directory is gone (`git vtree ports --prune`). */
+export async function pruneLeases(options: RegistryOptions = {}): Promise<PortLease[]> {
+  return withLock(portsLockPath(options.env), async () => {
+    const registry = await readRegistry(options.env);
+    const reclaimed = await reclaimStale(registry);
+    if (reclaimed.length > 0) await writeRegistry(registry, options.env);
+    return reclaimed;
+  });
+}
+
 /** The registry path, for messages. */
 export function registryPath(options: RegistryOptions = {}): string {
   return portsRegistryPath(options.env);

@@ -1,0 +1,39 @@
+import { basename, dirname } from 'node:path';
+import type { Args } from '../cli.js';
+import { ExitCode } from '../errors.js';
+import type { Io } from '../output.js';
+import { listLeases, pruneLeases, registryPath } from '../ports.js';
+
+/** `git vtree ports [--prune] [--json]`: every port lease on this machine, of every repository. */
+export default async function ports(args: Args, io: Io): Promise<number> {
+  const pruned = args.prune ? await pruneLeases() : [];
+  const leases = await listLeases();
+  if (io.json) {
+    io.out(JSON.stringify({ registry: registryPath(), leases, ...(args.prune ? { pruned } : {}) }));
+    return ExitCode.ok;
+  }
+  if (args.prune) io.log(`Freed ${pruned.length} lease(s) of worktrees that no longer exist`);
+  if (leases.length === 0) {
+    io.log(`No ports leased (registry: ${registryPath()})`);
+    return ExitCode.ok;
+  }
+  const { default: Table } = await import('cli-table3');
+  const table = new Table({ head: ['port', 'variable', 'repository', 'worktree', 'leased'], style: { head: [], border: [] } });
+  for (const lease of leases) {
+    table.push([
+      String(lease.port),
+      lease.variable,
+      repositoryName(lease.repo),
+      lease.worktree + (lease.stale ? ' (missing: freed on next add, or --prune)' : ''),
+      lease.leasedAt.slice(0, 16).replace('T', ' '),
+    ]);
+  }
+  io.out(table.toString());
+  return ExitCode.ok;
+}
+
+/** `/src/app/.git` → `app`; a bare `/src/app.git` → `app`. */
+function repositoryName(commonDir: string): string {
+  const name = basename(commonDir) === '.git' ? basename(dirname(commonDir)) : basename(commonDir);
+  return name.replace(/\.git$/, '');
+}
