@@ -44,7 +44,8 @@ export const DEFAULT_MAX_RUNS = 1000;
 
 /** A fresh run id: sortable by time, unique across concurrent processes. */
 export function newRunId(now = new Date()): string {
-  return `${now.getTime().toString(36)}-${randomBytes(3).toString('hex')}`;
+  // Fixed width, so that ids sort as strings in time order.
+  return `${now.getTime().toString(36).padStart(9, '0')}-${randomBytes(3).toString('hex')}`;
 }
 
 /**

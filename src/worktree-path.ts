@@ -67,9 +67,10 @@ export async function releaseClaim(claim: ClaimedPath): Promise<void> {
     try {
       await rmdir(dir);
     } catch (error) {
-      // Not empty: another worktree lives there now, or it was already removed; leave it.
-      if (!isErrno(error, 'ENOENT', 'ENOTEMPTY', 'EEXIST')) throw error;
-      return;
+      if (isErrno(error, 'ENOENT')) continue;
+      // Not empty: another worktree lives there now; leave it and its parents.
+      if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) return;
+      throw error;
     }
   }
 }

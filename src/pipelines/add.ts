@@ -7,7 +7,8 @@ import { newRunId } from '../metrics.js';
 import { Profiler } from '../profiler.js';
 import { worktreeGitDir } from '../state.js';
 import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../worktree-path.js';
-import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
+import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
+import { FEATURES } from './features.js';
 import { recordRun, toRunRecord } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import { featureTasks } from './setup-graph.js';
@@ -52,12 +53,18 @@ export const ADD_STAGES: Stages = { repo: RESOLVE_REPO, target: 'claim-path', ch
  * `git vtree add`: a task graph that resolves the repository and branch, claims the directory,
  * runs `git worktree add` and, concurrently where they can, every feature's set-up tasks. A
  * failure or an abort of `signal` rolls back what the run created. Every run, failed or not, is
- * appended to `.git/vibetrees/metrics.json`.
+ * appended to `.git/vibetrees/metrics.json`. `features` defaults to every feature of
+ * `pipelines/features.ts`.
  */
-export async function addWorktree(request: AddRequest, reporter: Reporter, signal?: AbortSignal): Promise<AddResult> {
+export async function addWorktree(
+  request: AddRequest,
+  reporter: Reporter,
+  signal?: AbortSignal,
+  features: readonly Feature[] = FEATURES,
+): Promise<AddResult> {
   const profiler = new Profiler();
   const shared: SetupShared = { command: 'add', runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
-  const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared)];
+  const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared, features)];
   let results: Map<string, unknown> | undefined;
   let failure: unknown;
   try {

@@ -1,14 +1,14 @@
 import type { Task } from '../graph.js';
 import { writeWorktreeState } from '../state.js';
-import type { CheckoutStage, SetupShared, Stages, TargetStage } from './context.js';
+import type { CheckoutStage, Feature, SetupShared, Stages, TargetStage } from './context.js';
 import { FEATURES } from './features.js';
 
 /**
  * The feature tasks of a set-up run plus the final `write-state` task that persists what they
  * recorded. Shared by `add`, `setup` and the post-checkout hook; only their first stages differ.
  */
-export function featureTasks(stages: Stages, shared: SetupShared): Task<SetupShared>[] {
-  const tasks = FEATURES.filter((f) => f.enabled?.(shared.options) ?? true).flatMap((f) => f.setupTasks(stages));
+export function featureTasks(stages: Stages, shared: SetupShared, features: readonly Feature[] = FEATURES): Task<SetupShared>[] {
+  const tasks = features.filter((f) => f.enabled?.(shared.options) ?? true).flatMap((f) => f.setupTasks(stages));
   const writeState: Task<SetupShared> = {
     name: 'write-state',
     deps: [stages.target, stages.checkout],
