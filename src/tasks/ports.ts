@@ -41,13 +41,14 @@ export const portsFeature: Feature = {
         span.set('kept', outcome.kept);
         if (outcome.busy.length > 0) span.set('busySkipped', outcome.busy.length);
         if (outcome.reclaimed.length > 0) span.set('reclaimed', outcome.reclaimed.length);
-        shared.facts.ports = outcome.ports;
-        shared.state.ports = outcome.ports;
+        shared.facts.ports = { ...outcome.ports };
+        shared.state.ports = { ...outcome.ports };
         shared.log(`ports: ${Object.entries(outcome.ports).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-        return Object.assign(outcome.ports, { [CREATED]: outcome.created });
+        CREATED.set(outcome.ports, outcome.created);
+        return outcome.ports;
       },
       async undo(_ctx, result) {
-        const created = (result as LeasedPorts | undefined)?.[CREATED] ?? [];
+        const created = CREATED.get(result as object) ?? [];
         if (created.length === 0) return;
         const { releasePorts } = await import('../ports.js');
         const first = created[0]!;
@@ -77,9 +78,7 @@ export const portsFeature: Feature = {
 };
 
 /**
- * The leases a run created ride along on its result under a symbol, so that `undo` releases
- * exactly those while every consumer sees a plain `Record<variable, port>` (symbol keys are
- * skipped by `Object.entries` and `JSON.stringify`).
+ * The leases each run created, by its result object, so that `undo` releases exactly those while
+ * every consumer of the result sees a plain `Record<variable, port>`.
  */
-const CREATED = Symbol('created leases');
-type LeasedPorts = Record<string, number> & { [CREATED]?: PortLease[] };
+const CREATED = new WeakMap<object, PortLease[]>();
