@@ -29,6 +29,11 @@ export function trashDir(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'trash');
 }
 
+/** The dependency cache (entries, spares, temp dirs) unless config `vtree.cacheDir` moves it. */
+export function defaultCacheDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'cache');
+}
+
 /** What vtree knows of one worktree, kept in that worktree's own git dir so git's prune removes it too. */
 export function worktreeStatePath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree.json');

@@ -12,7 +12,24 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const entries = await readdir(trash).catch(() => []);
     await Promise.all(entries.map((entry) => rm(join(trash, entry), { recursive: true, force: true, maxRetries: 3 })));
   },
+  /** Snapshots a worktree's fresh node_modules as a cache entry, then tops up its spares (after `add`). */
+  'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode], io) => {
+    if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
+    const { cacheWorktree } = await import('../cache.js');
+    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn);
+    io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
+    if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
+  },
+  /** Tops up the pool of spare node_modules of one cache entry (after `add`, `cache warm`). */
+  'make-spare': (args, io) => makeSpareJob(args, io),
 };
+
+async function makeSpareJob([cacheDir, key, count, linkMode]: string[], io: Io): Promise<void> {
+  if (!cacheDir || !key) throw new UsageError('make-spare needs the cache dir and key');
+  const [{ makeSpares }, { parseLinkMode }] = await Promise.all([import('../spares.js'), import('../link-modes.js')]);
+  const made = await makeSpares(cacheDir, key, Number(count ?? 1), parseLinkMode(linkMode), io.warn);
+  io.log(`made ${made} spare(s) of ${key}`);
+}
 
 /** `git vtree __job <job> [args..]`: the hidden entry of detached background work. */
 export default async function job(args: Args, io: Io): Promise<void> {

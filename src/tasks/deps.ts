@@ -1,16 +1,254 @@
-import type { Feature } from '../pipelines/context.js';
+import { lstat, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { startBackgroundJob } from '../background.js';
+import { cacheDirOf, listEntries, openEntry, recordHit } from '../cache.js';
+import { cacheKey } from '../cache-key.js';
+import { errorMessage, VtreeError } from '../errors.js';
+import { run } from '../exec.js';
+import { exists } from '../files.js';
+import type { TaskContext } from '../graph.js';
+import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from '../link-modes.js';
+import { scanTree, type Manifest } from '../manifest.js';
+import {
+  commitFiles,
+  detectProject,
+  diskFiles,
+  installCommand,
+  installComplete,
+  nodeModulesDirs,
+  reconcileCommand,
+  type Project,
+} from '../package-manager.js';
+import type { CheckoutStage, Feature, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
+import type { Repo } from '../repo.js';
+import { listSpares, takeSpare } from '../spares.js';
 
-/** Dependencies restored from the lockfile-keyed cache (issue #4 fills this in). */
+/** Where a worktree's dependencies came from, recorded in metrics and in its state. */
+export type DepsSource = 'hit' | 'seed' | 'partial' | 'miss' | 'none' | 'skipped';
+
+/** The plan made before checkout, and what it already restored into the staging directory. */
+interface DepsPlan {
+  source: DepsSource;
+  reason?: string;
+  project?: Project;
+  key?: string;
+  cacheDir: string;
+  setting: LinkModeSetting;
+  /** Sibling of the worktree holding the restored roots until checkout is done. */
+  staging?: string;
+  roots: string[];
+  mode?: LinkMode;
+  files?: number;
+  /** Restored with one rename of a spare. */
+  spare?: boolean;
+  /** The worktree a seed was taken from, or the entry a partial restore started from. */
+  from?: string;
+  /** A lockfile exists: the result may be cached. */
+  cacheable: boolean;
+}
+
+const PLAN = 'deps-plan';
+const RESTORE = 'deps-restore';
+
+/**
+ * Dependencies restored from the lockfile-keyed cache. `deps-plan` runs while `git worktree
+ * add` checks out: it reads the target commit's lockfiles from the object store, computes the
+ * key and restores the entry (or a spare, or a seed from another worktree) into a staging
+ * directory next to the worktree. `deps-restore` renames it into place once checkout is done,
+ * runs the package manager when the cache could not answer, and leaves what the user need not
+ * wait for (snapshotting a new entry, making the next spare) to a background job.
+ */
 export const depsFeature: Feature = {
   name: 'deps',
   enabled: (options) => options.deps,
   setupTasks: (stages) => [
     {
-      name: 'deps-restore',
-      deps: [stages.checkout],
-      async run({ span }) {
-        span.set('status', 'not implemented yet');
+      name: PLAN,
+      deps: [stages.repo, stages.target],
+      async run(ctx, deps) {
+        const plan = await planDeps(ctx, deps[stages.repo] as RepoStage, deps[stages.target] as TargetStage);
+        ctx.span.set('source', plan.source);
+        if (plan.mode) ctx.span.set('linkMode', plan.mode);
+        return plan;
+      },
+      async undo(_ctx, result) {
+        const { staging } = result as DepsPlan;
+        if (staging) await rm(staging, { recursive: true, force: true });
+      },
+    },
+    {
+      name: RESTORE,
+      deps: [stages.repo, stages.checkout, PLAN],
+      async run(ctx, deps) {
+        const { repo, config } = deps[stages.repo] as RepoStage;
+        const checkout = deps[stages.checkout] as CheckoutStage;
+        return finishDeps(ctx, repo, config.integer('vtree.cache.spares', 1), checkout.path, deps[PLAN] as DepsPlan);
+      },
+      async undo(_ctx, result) {
+        // Only what this task placed; in `add` the worktree itself is removed by its own undo.
+        const { path, dirs } = result as { path: string; dirs: string[] };
+        await Promise.all(dirs.map((dir) => rm(join(path, dir), { recursive: true, force: true })));
       },
     },
   ],
 };
+
+async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, config }: RepoStage, target: TargetStage): Promise<DepsPlan> {
+  const setting = parseLinkMode(shared.options.linkMode ?? config.string('vtree.linkMode'));
+  const cacheDir = cacheDirOf(repo, config);
+  const base = { cacheDir, setting, roots: [] as string[], cacheable: false };
+  const project = await detectProject(commitFiles(repo.cwd, target.commit));
+  if (!project) return { ...base, source: 'none', reason: 'no package.json' };
+  if (project.pnp) {
+    shared.log("deps: yarn Plug'n'Play keeps no node_modules: nothing to restore (run `yarn install` if .pnp.cjs is missing)");
+    return { ...base, source: 'skipped', reason: "yarn Plug'n'Play", project };
+  }
+  if (await exists(join(target.path, 'node_modules'))) return { ...base, source: 'skipped', reason: 'node_modules exists', project };
+  if (Object.keys(project.lockfiles).length === 0) {
+    shared.warn(`no lockfile at ${target.commit.slice(0, 12)}: installing with ${project.manager} without the cache (commit a lockfile to make this instant)`);
+    return { ...base, source: 'miss', reason: 'no lockfile', project };
+  }
+  const key = cacheKey(project);
+  span.set('key', key);
+  const plan = { ...base, project, key, cacheable: true };
+  const staging = join(dirname(target.path), `.${basename(target.path)}.vtree-deps.${process.pid}`);
+  await rm(staging, { recursive: true, force: true });
+  try {
+    const spare = await takeSpare(cacheDir, key, setting, staging);
+    if (spare) return { ...plan, source: 'hit', staging, roots: spare.roots, mode: spare.mode, files: spare.files, spare: true };
+    const entry = await openEntry(cacheDir, key);
+    if (entry) return { ...plan, source: 'hit', staging, ...(await restore(entry.manifest, entry.tree, staging, setting, shared.warn)) };
+    const seed = await findSeed(repo, target.path, project, key);
+    if (seed) {
+      // A worktree's node_modules changes with that worktree: never symlink into it.
+      const mode = setting === 'symlink' ? 'hardlink' : setting;
+      return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, shared.warn)) };
+    }
+    const closest = (await listEntries(cacheDir)).find((e) => e.meta.packageManager === project.manager);
+    if (closest) {
+      const mode = setting === 'symlink' ? 'hardlink' : setting;
+      return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, shared.warn)) };
+    }
+    return { ...plan, source: 'miss' };
+  } catch (error) {
+    await rm(staging, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, warn: (line: string) => void) {
+  const mode = await resolveLinkMode(setting, manifest, from, staging, warn);
+  const ctx = { from, to: staging, mode, warn };
+  await restoreTree(manifest, ctx);
+  // ctx.mode: `copy` if the restore fell back part way.
+  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length };
+}
+
+async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, path: string, plan: DepsPlan) {
+  const { project } = plan;
+  if (plan.staging) {
+    try {
+      await moveIntoPlace(plan.staging, plan.roots, path);
+    } catch (error) {
+      await rm(plan.staging, { recursive: true, force: true });
+      await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));
+      throw error;
+    }
+  }
+  let dirs = plan.roots;
+  if (project && (plan.source === 'miss' || plan.source === 'partial')) {
+    const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
+    const started = performance.now();
+    await install(command, path, plan, shared, signal);
+    span.set('installMs', Math.round(performance.now() - started));
+    dirs = await existingDirs(path, nodeModulesDirs(project));
+  }
+  if (plan.source === 'hit' && plan.key) await recordHit(plan.cacheDir, plan.key).catch((error) => shared.warn(`could not update cache stats: ${errorMessage(error)}`));
+  shared.facts.deps = {
+    source: plan.source,
+    packageManager: project?.manager ?? null,
+    linkMode: plan.mode ?? null,
+    files: plan.files ?? null,
+    key: plan.key ?? null,
+    spare: plan.spare ?? false,
+    ...(plan.from ? { from: plan.from } : {}),
+    ...(plan.reason ? { reason: plan.reason } : {}),
+  };
+  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
+  if (plan.source !== 'none' && plan.source !== 'skipped') shared.log(describe(plan));
+  if (plan.cacheable && plan.key && project) await startCacheWork(repo, plan, plan.source === 'seed' ? plan.from! : path, spares, shared.warn);
+  return { path, dirs: plan.staging ? plan.roots : [] };
+}
+
+/** Starts the background job that snapshots a new entry and tops up the spares, when there is work. */
+async function startCacheWork(repo: Repo, plan: DepsPlan, base: string, spares: number, warn: (line: string) => void): Promise<void> {
+  const needsEntry = plan.source !== 'hit';
+  const poolShort = spares > 0 && (await listSpares(plan.cacheDir)).filter((s) => s.key === plan.key).length < spares;
+  if (!needsEntry && !poolShort) return;
+  const job = needsEntry ? 'cache-snapshot' : 'make-spare';
+  const args = needsEntry ? [plan.cacheDir, base, plan.key!, plan.source, String(spares), plan.setting] : [plan.cacheDir, plan.key!, String(spares), plan.setting];
+  await startBackgroundJob({ job, id: `${plan.key!.slice(0, 12)}-${process.pid}`, commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
+    warn(`could not start the cache job: ${errorMessage(error)}`),
+  );
+}
+
+function describe(plan: DepsPlan): string {
+  const what = `${plan.files ?? 'all'} files`;
+  switch (plan.source) {
+    case 'hit':
+      return plan.spare ? `deps: restored a ready spare (${what}, one rename)` : `deps: restored from the cache (${what}, ${plan.mode})`;
+    case 'seed':
+      return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
+    case 'partial':
+      return `deps: started from a similar cache entry and reconciled with ${plan.project?.manager}; caching the result in the background`;
+    default:
+      return `deps: installed with ${plan.project?.manager}${plan.cacheable ? '; caching the result in the background' : ''}`;
+  }
+}
+
+/** Runs the package manager in the worktree, showing one progress line that rewrites itself on a terminal. */
+async function install(command: { command: string; args: string[] }, cwd: string, plan: DepsPlan, shared: SetupShared, signal: AbortSignal): Promise<void> {
+  const why = plan.source === 'partial' ? 'no exact cache entry' : plan.cacheable ? 'cache miss' : 'no lockfile';
+  shared.log(`deps: ${command.command} ${command.args.join(' ')} (${why}: the user waits for this install; the next add of this lockfile restores from the cache)`);
+  const tty = process.stderr.isTTY === true && !process.env.VTREE_BACKGROUND;
+  const width = Math.max(20, (process.stderr.columns || 80) - 1);
+  const onStderr = tty
+    ? (chunk: string) => {
+        const line = chunk.split(/[\r\n]/).filter((l) => l.trim()).at(-1);
+        if (line) process.stderr.write(`\r\x1b[K${line.slice(0, width)}`);
+      }
+    : undefined;
+  try {
+    await run(command.command, command.args, { cwd, signal, ...(onStderr ? { onStderr } : {}) });
+  } catch (error) {
+    throw new VtreeError(`${command.command} ${command.args[0] ?? ''} failed in ${cwd}: ${errorMessage(error)}`, 'fix the install, or run `git vtree add <branch> --no-deps` and install by hand', {
+      cause: error,
+    });
+  } finally {
+    if (tty) process.stderr.write('\r\x1b[K');
+  }
+}
+
+/** A worktree (the main one first) whose dependencies match `key` and whose install is complete. */
+async function findSeed(repo: Repo, targetPath: string, project: Project, key: string): Promise<{ path: string; manifest: Manifest } | undefined> {
+  const candidates = repo.worktrees.filter((w) => !w.bare && !w.prunable && w.path !== targetPath);
+  const matches = await Promise.all(
+    candidates.map(async (w) => {
+      try {
+        if (!(await exists(join(w.path, 'node_modules')))) return false;
+        const theirs = await detectProject(diskFiles(w.path));
+        return theirs !== undefined && cacheKey(theirs) === key && (await installComplete(w.path, theirs));
+      } catch {
+        return false;
+      }
+    }),
+  );
+  const seed = candidates.find((_, i) => matches[i]);
+  if (!seed) return undefined;
+  return { path: seed.path, manifest: await scanTree(seed.path, nodeModulesDirs(project)) };
+}
+
+async function existingDirs(base: string, dirs: readonly string[]): Promise<string[]> {
+  const found = await Promise.all(dirs.map((dir) => lstat(join(base, dir)).then((info) => info.isDirectory(), () => false)));
+  return dirs.filter((_, i) => found[i]);
+}
