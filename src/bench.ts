@@ -1,8 +1,310 @@
-/** What `git vtree bench` records in its run's `facts.bench`. */
+import { rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { errorMessage, UsageError, VtreeError } from './errors.js';
+import { formatMs } from './output.js';
+import { git, run } from './exec.js';
+import { exists } from './files.js';
+import { newRunId } from './metrics.js';
+import { recordRun, toRunRecord } from './pipelines/record.js';
+import { resolveRepoStage } from './pipelines/repo-stage.js';
+import { percentile, Profiler, type Span } from './profiler.js';
+
+/** Timings of one way of making a worktree, over every measured run (ms, wall clock). */
+export interface BenchSide {
+  median: number;
+  min: number;
+  max: number;
+  durations: number[];
+  /** Median of each phase, in the order the phases ran. */
+  phases: Array<{ name: string; median: number }>;
+}
+
+/** What `git vtree bench` records in its run's `facts.bench` and prints with `--json`. */
 export interface BenchFacts {
   runs: number;
-  before: { median: number; durations: number[]; phases: Record<string, number> };
-  vtree: { median: number; durations: number[]; phases: Record<string, number> };
+  /** The commit every worktree was made from. */
+  base: string;
+  /** The "before" install command line, or null when the repository has no package.json. */
+  install: string | null;
+  /** Whether "before" ran `docker compose up -d` (a compose file and a Docker engine were there). */
+  compose: boolean;
+  before: BenchSide;
+  vtree: BenchSide & { depsSources: string[] };
   /** before median / vtree median. */
   speedup: number;
+  /** Worktrees left in place by `--keep`. */
+  kept: string[];
+}
+
+/** A `bench` request. */
+export interface BenchRequest {
+  cwd: string;
+  runs: number;
+  keep: boolean;
+  log(line: string): void;
+  warn(line: string): void;
+  signal?: AbortSignal;
+}
+
+/** Result of {@link runBench}: the facts plus where they were recorded. */
+export interface BenchResult extends BenchFacts {
+  runId: string;
+  repository: string;
+}
+
+/** Compose files `docker compose` finds by itself, in its own order of preference. */
+const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'docker-compose.yml'] as const;
+
+/** The phase of `git vtree add` outside its own run: starting Node, loading vtree, exiting. */
+const NODE_OVERHEAD = 'node start-up + exit';
+
+/** The post-checkout hook stands aside, so "before" is a plain `git worktree add`. */
+const PLAIN_GIT_ENV = { ...process.env, VTREE_SKIP_HOOK: '1' };
+
+/** The CLI entry of this very installation, run as a subprocess the way a user runs it. */
+const VTREE_BIN = fileURLToPath(new URL('../bin/git-vtree', import.meta.url));
+
+/** How "before" makes a worktree ready: found once, used for every run. */
+interface BeforePlan {
+  install: { command: string; args: string[] } | null;
+  composeEngine: boolean;
+}
+
+/** One worktree the benchmark made, and how to take it away again. */
+interface Made {
+  way: 'before' | 'vtree';
+  path: string;
+  branch: string;
+  /** Compose project "before" started, to bring down. */
+  composeProject?: string;
+}
+
+/**
+ * `git vtree bench`: on the user's own repository, alternately makes a worktree the way it is
+ * done by hand ("before": `git worktree add`, then the package manager's install, then
+ * `docker compose up -d` when there is a compose file and an engine, one after the other) and
+ * with `git vtree add`, `runs` times each, removing each worktree again unless `keep`. Records
+ * one `bench` run in metrics.json whose spans are the measured runs and their phases.
+ */
+export async function runBench(request: BenchRequest): Promise<BenchResult> {
+  if (!Number.isInteger(request.runs) || request.runs < 1) throw new UsageError(`--runs must be a whole number, at least 1, not '${request.runs}'`, 'git vtree bench --runs 3');
+  const where = await resolveRepoStage(request.cwd);
+  const root = where.repo.toplevel ?? where.repo.mainPath;
+  const base = await git(root, ['rev-parse', '--verify', 'HEAD^{commit}']).catch((error) => {
+    throw new UsageError(`${root} has no commit to make worktrees from`, 'commit something first, then run `git vtree bench`', { cause: error });
+  });
+  const plan = await planBefore(root, request.signal);
+  const profiler = new Profiler();
+  const runId = newRunId(profiler.startedAt);
+  const benchDir = join(dirname(where.repo.mainPath), `${where.repo.name}.vtree-bench-${runId}`);
+  const made: Made[] = [];
+  const before: Array<{ duration: number; phases: Map<string, number> }> = [];
+  const vtree: Array<{ duration: number; phases: Map<string, number>; depsSource?: string }> = [];
+  const vtreeSteps: Array<{ parent: number; shift: number; steps: AddStep[] }> = [];
+  let failure: unknown;
+  let facts: BenchFacts | undefined;
+
+  request.log(`Benchmarking ${root}: ${request.runs} run(s) each way, alternating; before = git worktree add${plan.install ? ` + ${commandLine(plan.install)}` : ''}${plan.composeEngine && (await firstExisting(root, COMPOSE_FILES)) ? ' + docker compose up -d' : ''}`);
+  try {
+    for (let i = 1; i <= request.runs; i++) {
+      // Alternate which way goes first, so a cache warming up or a noisy neighbour favours neither.
+      const order = i % 2 === 1 ? (['before', 'vtree'] as const) : (['vtree', 'before'] as const);
+      for (const way of order) {
+        const target: Made = { way, path: join(benchDir, `${way}-${i}`), branch: `vtree-bench/${runId}/${way}-${i}` };
+        made.push(target);
+        if (way === 'before') {
+          before.push(await profiler.time('bench:before', null, (span) => timeBefore(profiler, span.id, target, root, base, plan, request.signal)));
+        } else {
+          const result = await profiler.time('bench:vtree', null, async (span) => {
+            const started = performance.now();
+            const output = await addWithVtree(target, base, root, request.signal);
+            const wall = performance.now() - started;
+            // The child's own spans start once Node has loaded it; put them at the end of the wall time.
+            vtreeSteps.push({ parent: span.id, shift: profiler.now() - wall + Math.max(0, wall - output.duration), steps: output.steps });
+            if (output.depsSource) span.set('deps', output.depsSource);
+            const phases = new Map(output.steps.map((s) => [s.name, s.duration]));
+            phases.set(NODE_OVERHEAD, round(Math.max(0, wall - output.duration)));
+            return { duration: round(wall), phases, ...(output.depsSource ? { depsSource: output.depsSource } : {}) };
+          });
+          vtree.push(result);
+        }
+        request.log(`  run ${i} ${way === 'before' ? 'before       ' : 'git vtree add'} ${formatMs((way === 'before' ? before : vtree).at(-1)!.duration)}`);
+        if (!request.keep) await profiler.time('bench:cleanup', null, () => removeMade(target, root, request.signal));
+      }
+    }
+    const vtreeSide = side(vtree);
+    const beforeSide = side(before);
+    facts = {
+      runs: request.runs,
+      base,
+      install: plan.install ? commandLine(plan.install) : null,
+      compose: made.some((m) => m.composeProject !== undefined),
+      before: beforeSide,
+      vtree: { ...vtreeSide, depsSources: vtree.map((v) => v.depsSource ?? 'none') },
+      speedup: vtreeSide.median > 0 ? Math.round((beforeSide.median / vtreeSide.median) * 100) / 100 : 0,
+      kept: request.keep ? made.map((m) => m.path) : [],
+    };
+  } catch (error) {
+    failure = error;
+    if (!request.keep) await cleanUpAfterFailure(made, root, request.warn);
+  } finally {
+    if (!request.keep) await rm(benchDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  const record = toRunRecord({ id: runId, command: 'bench', profiler, error: failure, facts: facts ? { bench: facts } : {} });
+  record.spans.push(...childSpans(record.spans, vtreeSteps));
+  await recordRun(where, record, request.warn);
+  if (failure !== undefined) throw failure;
+  return { runId, repository: root, ...facts! };
+}
+
+/** Finds the package manager (package-manager-detector, loaded only here) and a Docker engine. */
+async function planBefore(root: string, signal?: AbortSignal): Promise<BeforePlan> {
+  let install: BeforePlan['install'] = null;
+  if (await exists(join(root, 'package.json'))) {
+    const { detect, resolveCommand } = await import('package-manager-detector');
+    const found = await detect({ cwd: root, stopDir: root });
+    const resolved = resolveCommand(found?.agent ?? 'npm', 'install', []);
+    if (resolved) install = { command: resolved.command, args: resolved.args };
+    if (install) {
+      await run(install.command, ['--version'], { signal }).catch((error) => {
+        throw new UsageError(`${install!.command} is not runnable here (${errorMessage(error)}), so "before" cannot install`, `install ${install!.command}, then run \`git vtree bench\` again`);
+      });
+    }
+  }
+  const composeEngine = await run('docker', ['compose', 'version'], { signal: anySignal(signal, 10_000) })
+    .then(() => run('docker', ['info', '--format', '{{.ServerVersion}}'], { signal: anySignal(signal, 10_000) }))
+    .then(
+      () => true,
+      () => false,
+    );
+  return { install, composeEngine };
+}
+
+/** "before": each step waits for the previous one, as when typed by hand. */
+async function timeBefore(profiler: Profiler, parent: number, target: Made, root: string, base: string, plan: BeforePlan, signal?: AbortSignal) {
+  const started = performance.now();
+  const phases = new Map<string, number>();
+  const phase = async (name: string, fn: () => Promise<unknown>) => {
+    const t = performance.now();
+    await profiler.time(`bench:before:${name}`, parent, fn);
+    phases.set(name, round(performance.now() - t));
+  };
+  // git creates the missing parent directories of the path itself.
+  await phase('git worktree add', () => git(root, ['worktree', 'add', '-b', target.branch, '--', target.path, base], { env: PLAIN_GIT_ENV, signal }));
+  if (plan.install && (await exists(join(target.path, 'package.json')))) {
+    const { command, args } = plan.install;
+    await phase(commandLine(plan.install), () => run(command, args, { cwd: target.path, signal }));
+  }
+  const composeFile = plan.composeEngine ? await firstExisting(target.path, COMPOSE_FILES) : undefined;
+  if (composeFile) {
+    target.composeProject = composeProjectName(target.branch);
+    const project = target.composeProject;
+    await phase('docker compose up -d', () =>
+      run('docker', ['compose', '-p', project, 'up', '-d'], { cwd: target.path, signal }).catch((error) => {
+        throw new VtreeError(`"before" could not start its Compose stack: ${errorMessage(error)}`, 'free the ports it needs (for example `docker compose down` in the main worktree), then run `git vtree bench` again', { cause: error });
+      }),
+    );
+  }
+  return { duration: round(performance.now() - started), phases };
+}
+
+/** One top-level step of `git vtree add --json`. */
+interface AddStep {
+  name: string;
+  start: number;
+  duration: number;
+  ok: boolean;
+}
+
+/** `git vtree add` as the user runs it: a new process of this installation. */
+async function addWithVtree(target: Made, base: string, root: string, signal?: AbortSignal): Promise<{ duration: number; steps: AddStep[]; depsSource?: string }> {
+  const { stdout } = await run(process.execPath, [VTREE_BIN, 'add', target.branch, '--from', base, '--path', target.path, '--json'], { cwd: root, signal });
+  const result = JSON.parse(stdout) as { duration: number; steps: AddStep[]; facts?: { deps?: { source?: unknown } } };
+  const source = result.facts?.deps?.source;
+  return { duration: result.duration, steps: result.steps, ...(typeof source === 'string' ? { depsSource: source } : {}) };
+}
+
+/** Takes away what one run made: its Compose stack and volumes, worktree and branch. */
+async function removeMade(target: Made, root: string, signal?: AbortSignal): Promise<void> {
+  if (target.way === 'vtree') {
+    await run(process.execPath, [VTREE_BIN, 'rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], { cwd: root, signal });
+    return;
+  }
+  if (target.composeProject) await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path, signal });
+  await git(root, ['worktree', 'remove', '--force', '--force', '--', target.path], { signal });
+  await git(root, ['branch', '-D', '--', target.branch], { signal });
+}
+
+/** After a failure or Ctrl-C: remove what exists of every worktree made, reporting what could not be. */
+async function cleanUpAfterFailure(made: readonly Made[], root: string, warn: (line: string) => void): Promise<void> {
+  for (const target of made) {
+    const worktreeThere = await exists(target.path);
+    const branchThere = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${target.branch}`], { okCodes: [0, 1] }).then((out) => out !== '');
+    if (!worktreeThere && !branchThere) continue;
+    try {
+      if (target.way === 'vtree' && worktreeThere) {
+        await run(process.execPath, [VTREE_BIN, 'rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], { cwd: root });
+      } else {
+        if (target.composeProject && worktreeThere) {
+          await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path }).catch(() => undefined);
+        }
+        if (worktreeThere) await git(root, ['worktree', 'remove', '--force', '--force', '--', target.path]);
+        if (branchThere) await git(root, ['branch', '-D', '--', target.branch]);
+      }
+    } catch (error) {
+      warn(`could not remove ${target.path} (branch ${target.branch}): ${errorMessage(error)}`);
+    }
+  }
+}
+
+/** The bench run's spans for the steps each `git vtree add` child reported, nested under its span. */
+function childSpans(spans: readonly Span[], children: ReadonlyArray<{ parent: number; shift: number; steps: AddStep[] }>): Span[] {
+  let nextId = Math.max(0, ...spans.map((s) => s.id)) + 1;
+  return children.flatMap(({ parent, shift, steps }) =>
+    steps.map((step) => ({ id: nextId++, parent, name: `bench:vtree:${step.name}`, start: round(shift + step.start), duration: step.duration, ok: step.ok })),
+  );
+}
+
+function side(measured: ReadonlyArray<{ duration: number; phases: Map<string, number> }>): BenchSide {
+  const durations = measured.map((m) => m.duration);
+  const sorted = [...durations].sort((a, b) => a - b);
+  const names = [...new Set(measured.flatMap((m) => [...m.phases.keys()]))];
+  return {
+    median: percentile(sorted, 50),
+    min: sorted[0] ?? 0,
+    max: sorted.at(-1) ?? 0,
+    durations,
+    phases: names.map((name) => ({
+      name,
+      median: percentile(
+        measured.flatMap((m) => (m.phases.has(name) ? [m.phases.get(name)!] : [])).sort((a, b) => a - b),
+        50,
+      ),
+    })),
+  };
+}
+
+async function firstExisting(dir: string, names: readonly string[]): Promise<string | undefined> {
+  for (const name of names) if (await exists(join(dir, name))) return name;
+  return undefined;
+}
+
+/** A Compose project name (lowercase letters, digits, dashes) for a bench branch. */
+function composeProjectName(branch: string): string {
+  return branch.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-+|-+$/g, '');
+}
+
+function anySignal(signal: AbortSignal | undefined, timeoutMs: number): AbortSignal {
+  return signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
+}
+
+function commandLine(command: { command: string; args: string[] }): string {
+  return [command.command, ...command.args].join(' ');
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
 }

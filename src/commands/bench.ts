@@ -1,0 +1,44 @@
+import type { Args } from '../cli.js';
+import { runBench, type BenchSide } from '../bench.js';
+import { ExitCode, InterruptedError } from '../errors.js';
+import { interruptSignal, withInterrupts } from '../interrupt.js';
+import { formatMs, type Io } from '../output.js';
+
+/** `git vtree bench [--runs N] [--keep] [--json]`. */
+export default async function bench(args: Args, io: Io): Promise<number> {
+  const request = { cwd: process.cwd(), runs: Number(args.runs ?? 5), keep: Boolean(args.keep), log: io.log, warn: io.warn };
+  let result;
+  try {
+    result = await withInterrupts((signal) => runBench({ ...request, signal }), io.warn);
+  } catch (error) {
+    const signalName = interruptSignal(error) ?? interruptSignal((error as { cause?: unknown } | undefined)?.cause);
+    if (signalName) throw new InterruptedError(signalName);
+    throw error;
+  }
+  if (io.json) {
+    io.out(JSON.stringify(result));
+    return ExitCode.ok;
+  }
+  const { default: Table } = await import('cli-table3');
+  const style = { head: [], border: [] };
+  const chars = { mid: '', 'left-mid': '', 'mid-mid': '', 'right-mid': '' };
+  const totals = new Table({ head: ['', 'median', 'min', 'max', 'runs'], style, chars });
+  const row = (label: string, s: BenchSide) => [label, formatMs(s.median), formatMs(s.min), formatMs(s.max), s.durations.map(formatMs).join(', ')];
+  const beforeLabel = ['git worktree add', result.install, result.compose ? 'docker compose up -d' : null].filter(Boolean).join(' + ');
+  totals.push(row(`before: ${beforeLabel}`, result.before), row('git vtree add', result.vtree));
+  // vtree's steps run concurrently: their medians do not add up to its total, unlike "before"'s.
+  const phases = new Table({ head: ['phase (median)', 'before (one after another)', 'git vtree add (overlapping)'], style, chars });
+  for (const p of result.before.phases) phases.push([p.name, formatMs(p.median), '']);
+  for (const p of result.vtree.phases) phases.push([p.name, '', formatMs(p.median)]);
+  const sources = [...new Set(result.vtree.depsSources)].map((s) => `${s} ×${result.vtree.depsSources.filter((x) => x === s).length}`).join(', ');
+  io.out(
+    [
+      totals.toString(),
+      `Speed-up: ${result.speedup}× (median before / median git vtree add)${sources ? ` · dependencies in git vtree add: ${sources}` : ''}`,
+      phases.toString(),
+      ...(result.compose ? ['git vtree add starts the Compose stack in the background: the user does not wait for it, so it is not in its time.'] : []),
+      result.kept.length > 0 ? `Kept: ${result.kept.join(', ')} (remove with \`git vtree rm <path> -d\`, or \`git worktree remove\` for the "before" ones)` : `Recorded as run ${result.runId}: \`git vtree stats --run ${result.runId}\` draws it.`,
+    ].join('\n'),
+  );
+  return ExitCode.ok;
+}
