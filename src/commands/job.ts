@@ -22,6 +22,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   },
   /** Tops up the pool of spare node_modules of one cache entry (after `add`, `cache warm`). */
   'make-spare': (args, io) => makeSpareJob(args, io),
+  /** Starts a worktree's Compose stack, critical services first (after `add`, `setup`). */
+  'services-up': async ([plan], io) => {
+    if (!plan) throw new UsageError('services-up needs its plan');
+    const { runServicesJob } = await import('../pipelines/stack.js');
+    await runServicesJob(JSON.parse(plan), io.log);
+  },
 };
 
 async function makeSpareJob([cacheDir, key, count, linkMode]: string[], io: Io): Promise<void> {

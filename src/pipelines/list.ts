@@ -1,4 +1,5 @@
 import { resolveRepo } from '../repo.js';
+import { readServicesStatus } from '../services.js';
 import { readWorktreeState, worktreeGitDir } from '../state.js';
 
 /** One row of `git vtree list`. */
@@ -28,7 +29,8 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
   const repo = await resolveRepo(cwd);
   return Promise.all(
     repo.worktrees.map(async (w) => {
-      const state = w.bare ? undefined : await readWorktreeState(await worktreeGitDir(w.path));
+      const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
+      const [state, live] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir)]) : [];
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked };
       if (w.branch) row.branch = w.branch;
       if (w.head) row.head = w.head;
@@ -40,9 +42,10 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
         if (deps?.source) row.deps = deps.source;
         const ports = state.ports as Record<string, number> | undefined;
         if (ports && Object.keys(ports).length > 0) row.ports = ports;
-        const services = state.services as { state?: string } | undefined;
-        if (services?.state) row.services = services.state;
       }
+      // The live status file (kept current by the start job, `up`, `down`) over what set-up recorded.
+      const services = live ?? (state?.services as { state?: string } | undefined);
+      if (services?.state) row.services = services.state;
       return row;
     }),
   );

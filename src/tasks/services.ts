@@ -1,17 +1,261 @@
-import type { Feature } from '../pipelines/context.js';
+import type { ComposeModel, PortVar } from '../compose.js';
+import type { ComposeProject, RuntimeDetection } from '../compose-runtime.js';
+import type { Task } from '../graph.js';
+import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
+import type { ServicesRecord } from '../services.js';
 
-/** The worktree's own Compose stack, started lazily in the background (issue #5 fills this in). */
+/** Result of `compose-discover`, read by the ports feature (`portVars`). */
+export interface ComposeDiscovery {
+  files: string[];
+  portVars: PortVar[];
+  model: ComposeModel;
+}
+
+/** Result of `compose-override`, read by the env-block feature. */
+export interface ComposeOverride {
+  projectName: string;
+  /** `COMPOSE_FILE` for the worktree's `.env`: the project's files and the generated override. */
+  composeFile?: string;
+  /** The `-f` files vtree passes itself. */
+  files: string[];
+  model: ComposeModel;
+}
+
+/** What `services-start` leaves for its undo. */
+interface Started {
+  record: ServicesRecord;
+  project?: ComposeProject;
+  detection?: RuntimeDetection;
+}
+
+/**
+ * The worktree's own Compose stack: its files are found and parsed from the target commit while
+ * git checks it out, literal host ports and container names are remapped by a generated
+ * override, and the stack starts critical services first, in a detached job unless `--wait`.
+ * No engine, no compose file or a broken one: one line, services recorded as `none`/`failed`,
+ * and the worktree is still made.
+ */
 export const servicesFeature: Feature = {
   name: 'services',
-  enabled: (options) => options.services,
-  setupTasks: (stages) => [
-    {
-      name: 'services-start',
-      deps: [stages.checkout],
-      after: ['ports', 'env-files'],
-      async run({ span }) {
-        span.set('status', 'not implemented yet');
+  setupTasks: (stages) => {
+    const sameStage = stages.target === stages.checkout;
+    const tasks: Task<SetupShared>[] = [
+      {
+        name: 'compose-runtime',
+        deps: [stages.repo],
+        async run({ shared, span }, deps): Promise<RuntimeDetection> {
+          if (!shared.options.services) return { missing: 'not started (--no-services)' };
+          const { config } = deps[stages.repo] as RepoStage;
+          const { detectComposeRuntime } = await import('../compose-runtime.js');
+          const detection = await detectComposeRuntime(config.string('vtree.compose.command'));
+          span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
+          return detection;
+        },
       },
-    },
+      {
+        name: 'compose-discover',
+        deps: [stages.repo, stages.target],
+        async run({ span }, deps): Promise<ComposeDiscovery> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const { composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('../compose.js');
+          const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
+          // Before checkout, the committed files are already in the object store.
+          let model = await discoverCompose(sameStage ? directorySource(target.path) : objectStoreSource(repo.cwd, target.commit), settings).catch(() => undefined);
+          model ??= await discoverCompose(directorySource(target.path), settings);
+          span.set('files', model.files);
+          span.set('portVars', model.portVars.length);
+          if (model.error) span.set('error', model.error);
+          return { files: model.files, portVars: model.portVars, model };
+        },
+      },
+      {
+        name: 'compose-override',
+        deps: [stages.repo, stages.target, stages.checkout, 'compose-discover'],
+        after: ['ports', 'env-files'],
+        async run({ shared, span }, deps): Promise<ComposeOverride> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const ports = (deps.ports ?? {}) as Record<string, number>;
+          const { composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('../compose.js');
+          const { composeProjectName } = await import('../env-block.js');
+          let { model } = deps['compose-discover'] as ComposeDiscovery;
+          if (model.origin === 'default' || model.origin === 'none') {
+            // An ignored override copied into the checkout (env-files) is part of the project too.
+            const onDisk = await discoverCompose(directorySource(checkout.path), await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath));
+            if (onDisk.files.join('\0') !== model.files.join('\0')) model = onDisk;
+          }
+          const projectName = composeProjectName(repo.name, target.slug);
+          const plan = planOverride(model, projectName, ports);
+          const override = model.files.length > 0 && !model.error ? await writeOverride(checkout.gitDir, plan.yaml) : undefined;
+          const files = [...model.files, ...(override ? [override] : [])];
+          span.set('project', projectName);
+          if (override) {
+            span.set('override', { ports: plan.remappedPorts, containerNames: plan.containerNames, fixedNames: plan.fixedNames });
+            shared.facts.compose = { files, remappedPorts: plan.remappedPorts, containerNames: plan.containerNames, fixedNames: plan.fixedNames };
+          }
+          if (plan.unmapped.length > 0) shared.warn(`services: cannot give these host ports per-worktree values, they may collide: ${plan.unmapped.join('; ')}`);
+          const result: ComposeOverride = { projectName, files, model };
+          if (override) result.composeFile = composeFileValue(model.files, override, process.env.COMPOSE_PATH_SEPARATOR || undefined);
+          return result;
+        },
+        async undo(_ctx, result) {
+          const { OVERRIDE_FILE_NAME } = await import('../compose.js');
+          const override = (result as ComposeOverride).files.find((f) => f.endsWith(OVERRIDE_FILE_NAME));
+          if (override) await (await import('node:fs/promises')).rm(override, { force: true });
+        },
+      },
+      {
+        name: 'services-pull',
+        deps: ['compose-discover', 'compose-runtime'],
+        async run({ shared, span, signal }, deps) {
+          // Only `--wait` waits for images; the background job lets Compose pull them.
+          const detection = deps['compose-runtime'] as RuntimeDetection;
+          if (!shared.options.wait || !('runtime' in detection)) return;
+          const { pulledImages } = await import('../compose.js');
+          const { run } = await import('../exec.js');
+          const engine = detection.runtime.engine;
+          const images = pulledImages((deps['compose-discover'] as ComposeDiscovery).model);
+          const missing = (await Promise.all(images.map(async (image) => ((await run(engine, ['image', 'inspect', image], { signal }).then(() => true, () => false)) ? undefined : image)))).filter(
+            (image): image is string => image !== undefined,
+          );
+          span.set('missing', missing);
+          // A failed pull is Compose's to report when it starts the service.
+          await Promise.all(missing.map((image) => run(engine, ['pull', image], { signal }).catch(() => undefined)));
+        },
+      },
+      {
+        name: 'services-start',
+        deps: [stages.repo, stages.target, stages.checkout, 'compose-discover', 'compose-runtime', 'compose-override'],
+        after: ['env-block', 'ports', 'services-pull'],
+        async run({ shared, span, profiler, signal }, deps): Promise<Started> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const override = deps['compose-override'] as ComposeOverride;
+          const detection = deps['compose-runtime'] as RuntimeDetection;
+          const ports = (deps.ports ?? {}) as Record<string, number>;
+          const { writeServicesStatus, planStart, startServices } = await import('../services.js');
+          const { model } = override;
+          const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
+          const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
+            span.set('state', record.state);
+            shared.facts.services = { state: record.state, ...(record.reason ? { reason: record.reason } : {}) };
+            shared.state.services = record;
+            await writeServicesStatus(checkout.gitDir, record);
+            shared[level](line);
+            return { record };
+          };
+          if (model.error) return settle({ ...base, state: 'failed', reason: model.error }, `services: none — ${model.error}`, 'warn');
+          if (model.files.length === 0) return settle({ ...base, reason: 'no compose file' }, 'services: none (no compose file)', 'log');
+          if (!('runtime' in detection)) {
+            const level = shared.options.services ? 'warn' : 'log';
+            return settle({ ...base, reason: detection.missing }, `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`, level);
+          }
+          const { runtime } = detection;
+          const { critical, deferred } = planStart(model, config.list('vtree.services.critical'));
+          const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+          const record: ServicesRecord = { ...base, state: 'starting', runtime: runtime.command, critical, deferred };
+          span.set('critical', critical);
+          span.set('deferred', deferred);
+          shared.facts.services = { runtime: `${runtime.name} ${runtime.version}`, project: project.name, critical, deferred };
+          shared.state.services = record;
+          const { waitTimeoutMs } = await import('../pipelines/stack.js');
+          const timeoutMs = waitTimeoutMs(config);
+          const started: Started = { record, project, detection };
+          if (shared.options.wait) {
+            await writeServicesStatus(checkout.gitDir, record);
+            try {
+              await profiler.time('services-critical', span.id, () => startServices(runtime, project, critical, { wait: true, timeoutMs, signal }));
+            } catch (error) {
+              await undoStart(started);
+              throw error;
+            }
+            shared.log(`services: ${critical.join(', ')} up`);
+          }
+          const phases = [
+            { name: 'critical' as const, services: shared.options.wait ? [] : critical },
+            { name: 'deferred' as const, services: deferred },
+          ].filter((p) => p.services.length > 0);
+          if (phases.length === 0) {
+            const final = { ...record, state: 'running' as const };
+            await writeServicesStatus(checkout.gitDir, final);
+            shared.state.services = final;
+            return { ...started, record: final };
+          }
+          const [{ startBackgroundJob }, { backgroundLogPath }] = await Promise.all([import('../background.js'), import('../paths.js')]);
+          record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
+          // The status file says `starting` before the job exists, so the job's own writes come after.
+          await writeServicesStatus(checkout.gitDir, record);
+          const plan = {
+            commonDir: repo.commonDir,
+            gitDir: checkout.gitDir,
+            linkedTo: shared.runId,
+            branch: target.branch,
+            slug: target.slug,
+            log: record.log,
+            runtime,
+            project,
+            phases,
+            expected: [...critical, ...deferred],
+            record,
+            timeoutMs,
+          };
+          await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path });
+          span.set('log', record.log);
+          shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
+          return started;
+        },
+        async undo(_ctx, result) {
+          await undoStart(result as Started);
+        },
+      },
+    ];
+    return tasks;
+  },
+  teardownTasks: (locate) => [
+    {
+      name: 'services-down',
+      deps: [locate],
+      async run({ shared, span, signal }, deps) {
+        const target = deps[locate] as RemoveTarget;
+        const record = target.state?.services as ServicesRecord | undefined;
+        if (!record?.project || !record.runtime) {
+          span.set('skipped', 'no stack recorded');
+          return;
+        }
+        const [{ detectComposeRuntime }, { readServicesStatus, stopServices, stopStartJob }, { stopTimeoutSeconds }, { exists }] = await Promise.all([
+          import('../compose-runtime.js'),
+          import('../services.js'),
+          import('../pipelines/stack.js'),
+          import('../files.js'),
+        ]);
+        await stopStartJob(await readServicesStatus(target.gitDir));
+        const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? record.runtime.join(' '));
+        if (!('runtime' in detection)) {
+          shared.warn(`services: could not stop stack ${record.project}: ${detection.missing}`);
+          span.set('skipped', detection.missing);
+          return;
+        }
+        const files: string[] = [];
+        for (const file of record.files ?? []) if (await exists(file.startsWith('/') ? file : `${target.path}/${file}`)) files.push(file);
+        const ports = Object.fromEntries(Object.entries((target.state?.ports ?? {}) as Record<string, number>).map(([k, v]) => [k, String(v)]));
+        const timeoutSeconds = stopTimeoutSeconds(target.config);
+        await stopServices(detection.runtime, { dir: target.path, name: record.project, files, env: ports }, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+        span.set('project', record.project);
+        span.set('volumes', shared.volumes);
+        shared.facts.services = { down: record.project, volumes: shared.volumes };
+      },
+    } satisfies Task<RemoveShared>,
   ],
 };
+
+/** Rolls a start back: the job stops, the stack goes down; volumes stay (they may predate this run). */
+async function undoStart(started: Started): Promise<void> {
+  if (!started.project || !started.detection || !('runtime' in started.detection)) return;
+  const { readServicesStatus, stopServices, stopStartJob } = await import('../services.js');
+  const { worktreeGitDir } = await import('../state.js');
+  await stopStartJob(await readServicesStatus(await worktreeGitDir(started.project.dir)));
+  await stopServices(started.detection.runtime, started.project, { volumes: false, timeoutSeconds: 2 });
+}

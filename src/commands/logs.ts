@@ -1,0 +1,22 @@
+import { readFile } from 'node:fs/promises';
+import type { Args } from '../cli.js';
+import { ExitCode, VtreeError } from '../errors.js';
+import type { Io } from '../output.js';
+
+/** `git vtree logs [services..] [-w <worktree>] [-f] [--tail n] [--job]`: Compose's logs, or the start job's. */
+export default async function logs(args: Args, io: Io): Promise<number> {
+  const { locateStack, stackRuntime } = await import('../pipelines/stack.js');
+  const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
+  if (args.job) {
+    const log = stack.status?.log ?? stack.record?.log;
+    if (!log) throw new VtreeError(`no background job started the stack of ${stack.path}`, 'git vtree status');
+    io.out(await readFile(log, 'utf8'));
+    return ExitCode.ok;
+  }
+  const { runCompose } = await import('../compose-runtime.js');
+  const runtime = await stackRuntime(stack);
+  const services = ((args.services as string[] | undefined) ?? []).map(String);
+  const options = [...(args.follow ? ['--follow'] : []), ...(args.tail !== undefined ? ['--tail', String(args.tail)] : [])];
+  await runCompose(runtime, stack.project, ['logs', ...options, ...services], { inherit: true });
+  return ExitCode.ok;
+}

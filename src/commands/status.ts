@@ -1,0 +1,44 @@
+import type { Args } from '../cli.js';
+import { errorMessage, ExitCode } from '../errors.js';
+import type { Io } from '../output.js';
+
+/** `git vtree status [-w <worktree>]`: the stack's recorded state and each container as the engine sees it. */
+export default async function status(args: Args, io: Io): Promise<number> {
+  const { locateStack, stackRuntime } = await import('../pipelines/stack.js');
+  const { serviceStatuses, stackState } = await import('../services.js');
+  const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
+  const recorded = stack.status ?? stack.record;
+  let live: Awaited<ReturnType<typeof serviceStatuses>> | undefined;
+  let unreachable: string | undefined;
+  try {
+    live = await serviceStatuses(await stackRuntime(stack), stack.project);
+  } catch (error) {
+    unreachable = errorMessage(error);
+  }
+  const expected = stack.record ? [...(stack.record.critical ?? []), ...(stack.record.deferred ?? [])] : [...new Set((live ?? []).map((s) => s.service))];
+  // A job still starting the stack knows better than a snapshot of half-started containers.
+  const state = recorded?.state === 'starting' || recorded?.state === 'failed' || !live ? (recorded?.state ?? 'none') : stackState(live, expected);
+  const result = {
+    project: stack.project.name,
+    path: stack.path,
+    state,
+    ...(recorded?.reason && state === recorded.state ? { reason: recorded.reason } : {}),
+    ...(recorded?.log ? { log: recorded.log } : {}),
+    ...(unreachable ? { engine: unreachable } : {}),
+    services: live ?? [],
+  };
+  if (io.json) {
+    io.out(JSON.stringify(result));
+    return ExitCode.ok;
+  }
+  io.out(`${result.project} (${result.path}): ${state}${result.reason ? ` — ${result.reason}` : ''}`);
+  if (unreachable) io.out(`  engine: ${unreachable}`);
+  if (live && live.length > 0) {
+    const { default: Table } = await import('cli-table3');
+    const table = new Table({ head: ['service', 'state', 'health', 'ports', 'container'], style: { head: [], border: [] } });
+    for (const s of live) table.push([s.service, s.exitCode !== undefined ? `exited (${s.exitCode})` : s.state, s.health ?? '-', s.ports || '-', s.container]);
+    io.out(table.toString());
+  }
+  if (result.log) io.out(`  log of the start job: ${result.log}`);
+  return ExitCode.ok;
+}

@@ -1,0 +1,37 @@
+import type { Args } from '../cli.js';
+import { ExitCode } from '../errors.js';
+import type { Io } from '../output.js';
+import { formatMs } from '../output.js';
+import { Profiler } from '../profiler.js';
+
+/** `git vtree up [services..] [-w <worktree>] [--wait]`: starts the stack in the foreground. */
+export default async function up(args: Args, io: Io): Promise<number> {
+  const { locateStack, recordStackRun, servicesMap, stackRuntime, waitTimeoutMs } = await import('../pipelines/stack.js');
+  const { defaultServices, serviceStatuses, stackState, startServices, writeServicesStatus } = await import('../services.js');
+  const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
+  const runtime = await stackRuntime(stack);
+  const named = ((args.services as string[] | undefined) ?? []).map(String);
+  const all = stack.record ? [...(stack.record.critical ?? []), ...(stack.record.deferred ?? [])] : stack.model ? defaultServices(stack.model) : [];
+  const services = named.length > 0 ? named : all;
+  const profiler = new Profiler();
+  const record = { ...(stack.record ?? {}), project: stack.project.name, files: stack.project.files, runtime: runtime.command };
+  let failure: unknown;
+  try {
+    await writeServicesStatus(stack.gitDir, { ...record, state: 'starting' });
+    // Critical services first, so a failing database is reported before its dependents pile up.
+    const phases = named.length > 0 || !stack.record?.critical ? [services] : [stack.record.critical, stack.record.deferred ?? []];
+    for (const phase of phases.filter((p) => p.length > 0)) {
+      await profiler.time('services-up', null, () => startServices(runtime, stack.project, phase, { wait: Boolean(args.wait), timeoutMs: waitTimeoutMs(stack.where.config) }));
+    }
+  } catch (error) {
+    failure = error;
+  }
+  const statuses = await serviceStatuses(runtime, stack.project).catch(() => []);
+  const state = failure ? 'failed' : stackState(statuses, services);
+  await writeServicesStatus(stack.gitDir, { ...record, state, services: servicesMap(statuses), ...(failure ? { reason: String((failure as Error).message) } : {}) });
+  await recordStackRun(stack, profiler, { up: services, state }, failure, io.warn);
+  if (failure) throw failure;
+  if (io.json) io.out(JSON.stringify({ ok: true, project: stack.project.name, state, services: servicesMap(statuses) }));
+  else io.log(`${stack.project.name}: ${state} in ${formatMs(profiler.now())} (${Object.entries(servicesMap(statuses)).map(([k, v]) => `${k} ${v}`).join(', ') || 'no containers'})`);
+  return ExitCode.ok;
+}
