@@ -61,6 +61,31 @@ export async function main(argv: readonly string[]): Promise<never> {
       dispatch(() => import('./commands/rm.js')),
     )
     .command(
+      'stats',
+      'Where the time goes: per step and per command, dependency cache mix, a waterfall of the latest run',
+      (y) =>
+        y
+          .option('json', { type: 'boolean', describe: 'Print the stats as one JSON document (docs/performance.md)' })
+          .option('since', { type: 'string', describe: 'Only runs since a duration ago (30m, 12h, 7d) or a date' })
+          .option('last', { type: 'number', describe: 'Only the newest N runs' })
+          .option('op', { type: 'string', describe: 'Only this operation (span name), and runs that have it' })
+          .option('worktree', { type: 'string', describe: 'Only runs of this worktree (slug, branch or directory name)' })
+          .option('run', { type: 'string', describe: 'Draw the waterfall of this run id (default: the latest)' })
+          .option('serve', { type: 'boolean', describe: 'Serve a live dashboard on 127.0.0.1' })
+          .option('port', { type: 'number', describe: 'Port for --serve (default 7420; 0 = any free port)' }),
+      dispatch(() => import('./commands/stats.js')),
+    )
+    .command(
+      'bench',
+      'Time `git worktree add` + install + compose up against `git vtree add` on this repository',
+      (y) =>
+        y
+          .option('runs', { type: 'number', default: 5, describe: 'Measured runs of each way' })
+          .option('keep', { type: 'boolean', describe: 'Keep the worktrees and branches it made' })
+          .option('json', { type: 'boolean', describe: 'Print the results as JSON' }),
+      dispatch(() => import('./commands/bench.js')),
+    )
+    .command(
       'ports',
       'Port leases on this machine: which worktree holds which port for which variable',
       (y) =>
