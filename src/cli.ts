@@ -95,6 +95,22 @@ export async function main(argv: readonly string[]): Promise<never> {
       dispatch(() => import('./commands/ports.js')),
     )
     .command(
+      'cache <action> [file]',
+      'The dependency cache: status, prune [--max-size] [--older-than], verify, warm, export <file>, import <file>',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['status', 'prune', 'verify', 'warm', 'export', 'import'], describe: 'What to do' })
+          .positional('file', { type: 'string', describe: 'Archive for export/import (.tar or .tar.gz)' })
+          .option('max-size', { type: 'string', describe: 'prune: drop least recently used entries until the cache is this small (500M, 2G)' })
+          .option('older-than', { type: 'string', describe: 'prune: drop entries unused this long (30d, 12h)' })
+          .option('include-used', { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' })
+          .option('dry-run', { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry is broken)' })
+          .option('spares', { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1)' })
+          .option('key', { type: 'string', describe: 'export: only entries whose key starts with this' })
+          .option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/cache.js')),
+    )
+    .command(
       '__job <job> [args..]',
       false,
       (y) => y.positional('job', { type: 'string' }).positional('args', { type: 'string', array: true }),

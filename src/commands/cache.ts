@@ -1,0 +1,262 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import {
+  cacheDirOf,
+  cacheWorktree,
+  changedFiles,
+  cleanStaleTemps,
+  dropEntry,
+  keyMatches,
+  listEntries,
+  newTempPath,
+  publish,
+  uniqueBytes,
+  type CacheEntry,
+  type EntryMeta,
+} from '../cache.js';
+import { cacheKey, currentPlatform } from '../cache-key.js';
+import type { Args } from '../cli.js';
+import { ExitCode, UsageError, VtreeError } from '../errors.js';
+import { readJsonFile, writeFileAtomic } from '../files.js';
+import { parseLinkMode } from '../link-modes.js';
+import { scanTree } from '../manifest.js';
+import type { Io } from '../output.js';
+import { detectProject, diskFiles } from '../package-manager.js';
+import { resolveRepoStage } from '../pipelines/repo-stage.js';
+import type { Repo } from '../repo.js';
+import { listSpares, makeSpares, pruneSpares } from '../spares.js';
+import { readWorktreeState, worktreeGitDir } from '../state.js';
+
+type Action = (args: Args, io: Io, cache: CacheContext) => Promise<number>;
+
+interface CacheContext {
+  repo: Repo;
+  dir: string;
+  spares: number;
+  linkMode: string | undefined;
+}
+
+/** The subcommands of `git vtree cache`, by name. */
+const ACTIONS = {
+  status,
+  prune,
+  verify,
+  warm,
+  export: exportCache,
+  import: importCache,
+} satisfies Record<string, Action>;
+
+/** Names of the `git vtree cache` subcommands, for the CLI's choices. */
+export const CACHE_ACTIONS = Object.keys(ACTIONS);
+
+/** `git vtree cache <status|prune|verify|warm|export|import>`: the dependency cache. */
+export default async function cache(args: Args, io: Io): Promise<number> {
+  const action = ACTIONS[String(args.action) as keyof typeof ACTIONS];
+  if (!action) throw new UsageError(`unknown cache action '${String(args.action)}'`, `use one of: ${CACHE_ACTIONS.join(', ')}`);
+  const { repo, config } = await resolveRepoStage(process.cwd());
+  return action(args, io, { repo, dir: cacheDirOf(repo, config), spares: config.integer('vtree.cache.spares', 1), linkMode: config.string('vtree.linkMode') });
+}
+
+/** Keys of the entries some worktree's dependencies were restored from, with those worktrees. */
+async function entriesInUse(repo: Repo): Promise<Map<string, string[]>> {
+  const used = new Map<string, string[]>();
+  await Promise.all(
+    repo.worktrees
+      .filter((w) => !w.bare)
+      .map(async (w) => {
+        const state = await readWorktreeState(await worktreeGitDir(w.path));
+        const key = (state?.deps as { key?: string } | undefined)?.key;
+        if (key) used.set(key, [...(used.get(key) ?? []), w.path]);
+      }),
+  );
+  return used;
+}
+
+async function status(_args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const [entries, spares, used] = await Promise.all([listEntries(cache.dir), listSpares(cache.dir), entriesInUse(cache.repo)]);
+  const rows = entries.map((e) => ({
+    key: e.key,
+    packageManager: e.meta.packageManager,
+    source: e.meta.source,
+    files: e.meta.files,
+    bytes: e.meta.bytes,
+    hits: e.meta.hits,
+    createdAt: e.meta.createdAt,
+    lastUsedAt: e.meta.lastUsedAt,
+    spares: spares.filter((s) => s.key === e.key).length,
+    usedBy: used.get(e.key) ?? [],
+  }));
+  const bytes = uniqueBytes(entries.map((e) => e.manifest));
+  if (io.json) {
+    io.out(JSON.stringify({ dir: cache.dir, entries: rows, spares: spares.length, bytes }));
+    return ExitCode.ok;
+  }
+  if (rows.length === 0) {
+    io.out(`No cache entries in ${cache.dir}; the next \`git vtree add\` makes one (or run \`git vtree cache warm\`).`);
+    return ExitCode.ok;
+  }
+  const { default: Table } = await import('cli-table3');
+  const table = new Table({ head: ['key', 'manager', 'source', 'files', 'size', 'hits', 'last used', 'spares', 'used by'], style: { head: [], border: [] } });
+  for (const row of rows) {
+    table.push([row.key.slice(0, 12), row.packageManager, row.source, row.files, formatBytes(row.bytes), row.hits, row.lastUsedAt.slice(0, 16).replace('T', ' '), row.spares, row.usedBy.length]);
+  }
+  io.out(table.toString());
+  io.out(`${rows.length} entries, ${spares.length} spares, ${formatBytes(bytes)} (hardlinked files counted once) in ${cache.dir}`);
+  return ExitCode.ok;
+}
+
+async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const maxBytes = args.maxSize === undefined ? undefined : parseSize(String(args.maxSize));
+  const olderThanMs = args.olderThan === undefined ? undefined : parseDuration(String(args.olderThan));
+  const includeUsed = Boolean(args.includeUsed);
+  const [entries, used] = await Promise.all([listEntries(cache.dir), entriesInUse(cache.repo)]);
+  // Least recently used first.
+  const kept = [...entries].reverse();
+  const dropped: string[] = [];
+  const removable = (e: CacheEntry) => includeUsed || !used.has(e.key);
+  const drop = async (e: CacheEntry) => {
+    await dropEntry(cache.dir, e.key);
+    dropped.push(e.key);
+    kept.splice(kept.indexOf(e), 1);
+  };
+  if (olderThanMs !== undefined) {
+    for (const e of [...kept]) if (removable(e) && Date.now() - Date.parse(e.meta.lastUsedAt) > olderThanMs) await drop(e);
+  }
+  if (maxBytes !== undefined) {
+    for (const e of [...kept]) {
+      if (uniqueBytes(kept.map((k) => k.manifest)) <= maxBytes) break;
+      if (removable(e)) await drop(e);
+    }
+  }
+  const [spares, temps] = await Promise.all([pruneSpares(cache.dir, new Set(kept.map((e) => e.key))), cleanStaleTemps(cache.dir)]);
+  const bytes = uniqueBytes(kept.map((e) => e.manifest));
+  if (io.json) io.out(JSON.stringify({ dropped, kept: kept.map((e) => e.key), sparesRemoved: spares, tempsRemoved: temps, bytes }));
+  else {
+    io.out(`Dropped ${dropped.length} entries and ${spares} spares; ${kept.length} entries (${formatBytes(bytes)}) kept.`);
+    const keptUsed = kept.filter((e) => used.has(e.key) && !includeUsed).length;
+    if (keptUsed > 0 && (maxBytes !== undefined || olderThanMs !== undefined)) io.log(`  ${keptUsed} entries in use by a worktree were kept (--include-used drops them too)`);
+  }
+  return ExitCode.ok;
+}
+
+async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const entries = await listEntries(cache.dir);
+  const results = await Promise.all(entries.map(async (e) => ({ key: e.key, changed: await changedFiles(e) })));
+  const broken = results.filter((r) => r.changed.length > 0);
+  if (!args.dryRun) {
+    for (const r of broken) await dropEntry(cache.dir, r.key);
+    await pruneSpares(cache.dir, new Set(results.filter((r) => r.changed.length === 0).map((r) => r.key)));
+  }
+  if (io.json) io.out(JSON.stringify({ checked: results.length, broken: broken.map((r) => ({ key: r.key, files: r.changed })), dropped: !args.dryRun }));
+  else {
+    for (const r of broken) io.out(`${r.key.slice(0, 12)}: ${r.changed.length} files edited through a hardlink (${r.changed.slice(0, 3).join(', ')}${r.changed.length > 3 ? ', ...' : ''})${args.dryRun ? '' : ': dropped'}`);
+    io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : 'dropped; the next add re-creates them'}`}.`);
+  }
+  return broken.length > 0 && args.dryRun ? ExitCode.failed : ExitCode.ok;
+}
+
+async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const spares = args.spares === undefined ? Math.max(1, cache.spares) : Number(args.spares);
+  const setting = parseLinkMode(cache.linkMode);
+  const here = cache.repo.toplevel;
+  let hot: string | undefined;
+  const seen = new Set<string>();
+  // Every worktree with a complete install seeds its entry (links, no install); the current one is the hot one.
+  for (const w of cache.repo.worktrees.filter((w) => !w.bare && !w.prunable)) {
+    const project = await detectProject(diskFiles(w.path)).catch(() => undefined);
+    if (!project || Object.keys(project.lockfiles).length === 0 || project.pnp) continue;
+    const key = cacheKey(project);
+    if (seen.has(key) && w.path !== here) continue;
+    seen.add(key);
+    const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn);
+    if (entry) io.log(`${w.path}: entry ${key.slice(0, 12)} (${entry.meta.files} files)`);
+    if (w.path === here) hot = entry?.key;
+  }
+  if (!hot) {
+    io.out(here ? `No complete install in ${here} to cache; install its dependencies first, then run this again.` : 'Run this inside a worktree.');
+    return ExitCode.ok;
+  }
+  const made = await makeSpares(cache.dir, hot, spares, setting, io.warn);
+  io.out(`Cache warm: entry ${hot.slice(0, 12)} with ${made} new spare(s) (pool size ${spares}).`);
+  return ExitCode.ok;
+}
+
+async function exportCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  if (!args.file) throw new UsageError('cache export needs a file', 'git vtree cache export vtree-cache.tar.gz');
+  const file = String(args.file);
+  const keys = (await listEntries(cache.dir)).map((e) => e.key).filter((k) => !args.key || k.startsWith(String(args.key)));
+  if (keys.length === 0) throw new VtreeError('no cache entries to export', 'git vtree cache warm');
+  const [{ pack }, { createGzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
+  const stream = pack(join(cache.dir, 'entries'), { entries: keys });
+  await (file.endsWith('gz') ? pipeline(stream, createGzip(), createWriteStream(file)) : pipeline(stream, createWriteStream(file)));
+  io.out(`Exported ${keys.length} entries to ${file}.`);
+  return ExitCode.ok;
+}
+
+async function importCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  if (!args.file) throw new UsageError('cache import needs a file', 'git vtree cache import vtree-cache.tar.gz');
+  const file = String(args.file);
+  const [{ extract }, { createGunzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
+  const temp = newTempPath(cache.dir, 'import');
+  await mkdir(temp, { recursive: true });
+  try {
+    // tar-fs refuses paths and symlinks that leave `temp`; hardlinks inside an archive are refused too.
+    const sink = extract(temp, { ignore: (_name, header) => header?.type === 'link' });
+    const source = createReadStream(file);
+    await (file.endsWith('gz') ? pipeline(source, createGunzip(), sink) : pipeline(source, sink));
+    const here = currentPlatform();
+    const imported: string[] = [];
+    const refused: string[] = [];
+    for (const key of await readdir(temp)) {
+      const dir = join(temp, key);
+      const meta = await readJsonFile<EntryMeta>(join(dir, 'meta.json')).catch(() => undefined);
+      const platformOk = meta && meta.platform.format === here.format && meta.platform.node === here.node && meta.platform.platform === here.platform && meta.platform.arch === here.arch;
+      if (!meta || !keyMatches(meta, key) || !platformOk) {
+        refused.push(`${key.slice(0, 12)} (${!meta ? 'no meta' : !platformOk ? `made for node ${meta.platform.node} ${meta.platform.platform}-${meta.platform.arch}, this is node ${here.node} ${here.platform}-${here.arch}` : 'key does not match its inputs'})`);
+        continue;
+      }
+      // Inodes and mtimes are this machine's now: record them for `cache verify`.
+      const manifest = await scanTree(join(dir, 'tree'), meta.project.packageDirs.map((d) => (d ? `${d}/node_modules` : 'node_modules')));
+      const now = new Date().toISOString();
+      await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
+      await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source: 'import', createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));
+      await publish(cache.dir, dir, key);
+      imported.push(key);
+    }
+    for (const r of refused) io.warn(`refused ${r}`);
+    if (io.json) io.out(JSON.stringify({ imported, refused }));
+    else io.out(`Imported ${imported.length} entries into ${cache.dir}${refused.length ? `; refused ${refused.length}` : ''}.`);
+    return imported.length === 0 && refused.length > 0 ? ExitCode.failed : ExitCode.ok;
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+  }
+}
+
+/** `500M`, `2G`, `1.5GB`, `1048576` → bytes. */
+export function parseSize(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
+  if (!match) throw new UsageError(`cannot read size '${text}'`, 'write it like 500M or 2G');
+  const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
+  return Math.round(Number(match[1]) * 1024 ** power);
+}
+
+/** `30d`, `12h`, `90m`, `2w` → milliseconds. */
+export function parseDuration(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(text.trim());
+  if (!match) throw new UsageError(`cannot read duration '${text}'`, 'write it like 30d, 12h or 2w');
+  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[match[2]!.toLowerCase() as 's'];
+  return Number(match[1]) * unit;
+}
+
+function formatBytes(bytes: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
+}
