@@ -88,8 +88,8 @@ export function shadowedVariables(text: string, names: readonly string[]): strin
   return names.filter((name) => new RegExp(`^\\s*(export\\s+)?${escape(name)}\\s*=`, 'm').test(after));
 }
 
-/** How a worktree's env file was written, so it can be put back exactly. */
-export interface EnvFileWrite {
+/** How vtree wrote a file of a worktree, so it can be put back exactly. */
+export interface FileWrite {
   /** Absolute path of the file written. */
   path: string;
   /** Its bytes before, or null when it did not exist. */
@@ -127,16 +127,22 @@ export async function chooseEnvTarget(worktree: string): Promise<EnvTarget> {
   return { file: DOTENV };
 }
 
+/** Sets vtree's block in `<worktree>/<file>` to `values` (see {@link writeWorktreeFile}). */
+export async function writeEnvBlock(worktree: string, commonDir: string, file: string, values: Readonly<Record<string, string | number>>): Promise<FileWrite> {
+  return writeWorktreeFile(worktree, commonDir, file, (before) => withEnvBlock(before ?? '', values));
+}
+
 /**
- * Sets vtree's block in `<worktree>/<file>` to `values`, atomically, keeping the file's mode (a
- * `.env` holding secrets stays private). When the file is new and git does not ignore it, it is
- * added to `<commonDir>/info/exclude` so that it never shows up as an untracked change.
+ * Writes `<worktree>/<file>` as `update` makes it from its current bytes, atomically, keeping the
+ * file's mode (a `.env` holding secrets stays private; a new file gets `newMode`). When the file
+ * is new and git does not ignore it, it is added to `<commonDir>/info/exclude` so that it never
+ * shows up as an untracked change (nor makes `rm` refuse).
  */
-export async function writeEnvBlock(worktree: string, commonDir: string, file: string, values: Readonly<Record<string, string | number>>): Promise<EnvFileWrite> {
+export async function writeWorktreeFile(worktree: string, commonDir: string, file: string, update: (before: string | null) => string, newMode?: number): Promise<FileWrite> {
   const path = join(worktree, file);
-  const [before, mode] = await Promise.all([readOptional(path), lstat(path).then((s) => s.mode & 0o777, () => undefined)]);
-  const after = withEnvBlock(before ?? '', values);
-  const write: EnvFileWrite = { path, before, after, commonDir };
+  const [before, mode] = await Promise.all([readTextIfPresent(path), lstat(path).then((s) => s.mode & 0o777, () => newMode)]);
+  const after = update(before);
+  const write: FileWrite = { path, before, after, commonDir };
   if (before === null && !(await isIgnored(worktree, file))) {
     if (await addExclude(commonDir, file)) write.excluded = file;
   }
@@ -148,11 +154,11 @@ export async function writeEnvBlock(worktree: string, commonDir: string, file: s
 }
 
 /**
- * Puts the file back as it was before {@link writeEnvBlock}, unless someone changed it since
+ * Puts a file back as it was before {@link writeWorktreeFile}, unless someone changed it since
  * (their edit wins over a rollback), and takes back the exclude line it added.
  */
-export async function undoEnvBlock(write: EnvFileWrite): Promise<void> {
-  const now = await readOptional(write.path);
+export async function undoFileWrite(write: FileWrite): Promise<void> {
+  const now = await readTextIfPresent(write.path);
   if (now === write.after && write.after !== write.before) {
     if (write.before === null) await rm(write.path, { force: true });
     else await writeFileAtomic(write.path, write.before);
@@ -160,11 +166,12 @@ export async function undoEnvBlock(write: EnvFileWrite): Promise<void> {
   if (write.excluded) await removeExclude(write.commonDir, write.excluded);
 }
 
-async function readOptional(path: string): Promise<string | null> {
+/** The text of `path`, or null when it does not exist. */
+export async function readTextIfPresent(path: string): Promise<string | null> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    if (isErrno(error, 'ENOENT')) return null;
+    if (isErrno(error, 'ENOENT', 'ENOTDIR')) return null;
     throw error;
   }
 }
@@ -186,7 +193,7 @@ function excludePath(commonDir: string): string {
 export async function addExclude(commonDir: string, file: string): Promise<boolean> {
   const line = `/${file}`;
   return withLock(lockPath(commonDir, 'info-exclude'), async () => {
-    const text = (await readOptional(excludePath(commonDir))) ?? '';
+    const text = (await readTextIfPresent(excludePath(commonDir))) ?? '';
     if (text.split(/\r?\n/).includes(line)) return false;
     await writeFileAtomic(excludePath(commonDir), `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${line}\n`);
     return true;
@@ -196,7 +203,7 @@ export async function addExclude(commonDir: string, file: string): Promise<boole
 /** Removes the `/<file>` line {@link addExclude} added; other lines stay byte for byte. */
 export async function removeExclude(commonDir: string, file: string): Promise<void> {
   await withLock(lockPath(commonDir, 'info-exclude'), async () => {
-    const text = await readOptional(excludePath(commonDir));
+    const text = await readTextIfPresent(excludePath(commonDir));
     if (text === null) return;
     const kept = text.replace(new RegExp(`^/${escape(file)}\\r?\\n`, 'm'), '');
     if (kept !== text) await writeFileAtomic(excludePath(commonDir), kept);

@@ -8,7 +8,7 @@ import {
   composeProjectName,
   FALLBACK_ENV_FILE,
   shadowedVariables,
-  undoEnvBlock,
+  undoFileWrite,
   withEnvBlock,
   withoutEnvBlock,
   writeEnvBlock,
@@ -93,7 +93,7 @@ describe('writing the block into a worktree', () => {
     expect(withoutEnvBlock(written)).toBe(USER_ENV + '\n');
     expect((await stat(env)).mode & 0o777).toBe(0o600);
     expect(await git(repo, 'status', '--porcelain')).toBe('');
-    await undoEnvBlock(first);
+    await undoFileWrite(first);
     expect(await readFile(env, 'utf8')).toBe(USER_ENV);
   });
 
@@ -101,7 +101,7 @@ describe('writing the block into a worktree', () => {
     const env = join(repo, '.env');
     const write = await writeEnvBlock(repo, commonDir(), '.env', { P: 1 });
     await writeFile(env, 'MINE=1\n');
-    await undoEnvBlock(write);
+    await undoFileWrite(write);
     expect(await readFile(env, 'utf8')).toBe('MINE=1\n');
   });
 
@@ -118,7 +118,7 @@ describe('writing the block into a worktree', () => {
     expect(await git(repo, 'status', '--porcelain')).toBe('');
     expect(await readFile(join(commonDir(), 'info', 'exclude'), 'utf8')).toMatch(/^\/\.env\.vtree$/m);
     const excludeBefore = (await readFile(join(commonDir(), 'info', 'exclude'), 'utf8')).replace('/.env.vtree\n', '');
-    await undoEnvBlock(write);
+    await undoFileWrite(write);
     await expect(stat(join(repo, FALLBACK_ENV_FILE))).rejects.toThrow();
     expect(await readFile(join(commonDir(), 'info', 'exclude'), 'utf8')).toBe(excludeBefore);
   });

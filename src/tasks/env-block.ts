@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BLOCK_START, chooseEnvTarget, composeProjectName, shadowedVariables, undoEnvBlock, writeEnvBlock, type EnvFileWrite } from '../env-block.js';
+import { BLOCK_START, chooseEnvTarget, composeProjectName, shadowedVariables, undoFileWrite, writeEnvBlock, type FileWrite } from '../env-block.js';
 import type { CheckoutStage, Feature, RepoStage, TargetStage } from '../pipelines/context.js';
 
 /** The part of the `compose-discover` result (services feature) this feature reads. */
@@ -37,7 +37,7 @@ export const envBlockFeature: Feature = {
       name: 'env-block',
       deps: [stages.repo, stages.target, stages.checkout],
       after: ['env-files', 'ports', 'compose-discover', 'compose-override'],
-      async run({ shared, span }, deps): Promise<EnvBlockResult & { write?: EnvFileWrite }> {
+      async run({ shared, span }, deps): Promise<EnvBlockResult & { write?: FileWrite }> {
         const { repo } = deps[stages.repo] as RepoStage;
         const target = deps[stages.target] as TargetStage;
         const { path } = deps[stages.checkout] as CheckoutStage;
@@ -73,8 +73,8 @@ export const envBlockFeature: Feature = {
         return { ...result, write };
       },
       async undo(_ctx, result) {
-        const { write } = result as { write?: EnvFileWrite };
-        if (write) await undoEnvBlock(write);
+        const { write } = result as { write?: FileWrite };
+        if (write) await undoFileWrite(write);
       },
     },
   ],
