@@ -1,0 +1,348 @@
+#!/usr/bin/env node
+// `npm run bench`: git vtree add against git, npm, pnpm and bun on the benchmark fixture.
+// Alternates the rows round-robin, several runs each from the same starting state, prints
+// medians and ratios and writes everything to bench/results/latest.json. See bench/README.md.
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, platform, arch, tmpdir, totalmem } from 'node:os';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { copyRepo, fixtureHasLockfile, prepareRepo } from './fixture.mjs';
+import { runChild, summarize, timeSequence, waitForTaggedProcesses } from './measure.mjs';
+import { addRatios, depsOutcome, describeDeps, evaluateTargets, renderReport } from './report.mjs';
+import { applyConfig, clearVtreeState, nodeModulesEntries, removeRunWorktrees } from './repo-state.mjs';
+import { prepareTools } from './tools.mjs';
+import { BASE_VARIANTS, linkModeVariants, REPOS, runTarget, STARTUP_VARIANTS } from './variants.mjs';
+
+const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
+const PROJECT_DIR = dirname(BENCH_DIR);
+const VTREE_BIN = join(PROJECT_DIR, 'bin', 'git-vtree');
+/** Environment variable every process the benchmark starts carries (see waitForTaggedProcesses). */
+const TAG_NAME = 'VTREE_BENCH_RUN';
+/** How long background jobs of one run may take before the next run starts anyway. */
+const BACKGROUND_TIMEOUT_MS = 180_000;
+
+const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [options] after npm run build)
+
+  --runs N           timed runs of each row, alternating (default 5)
+  --quick            1 run of each row (plus the warm-up)
+  --warmup N         untimed warm-up rounds before the timed ones (default 1, at least 1)
+  --only IDS         comma-separated row ids (see bench/README.md), e.g. worktree,vtree-hit
+  --source-files N   generated source files in the benchmark repositories (default 2000)
+  --fixture DIR      package.json + lockfiles to build from (default bench/fixture)
+  --work-dir DIR     where the benchmark repositories live (default bench/.work)
+  --tools-dir DIR    private npm prefix for pnpm and bun (default bench/.tools)
+  --no-tools         do not install pnpm or bun (their rows say "not available")
+  --out FILE         JSON results (default bench/results/latest.json)
+`;
+
+const { values: flags } = parseArgs({
+  options: {
+    runs: { type: 'string' },
+    quick: { type: 'boolean', default: false },
+    warmup: { type: 'string', default: '1' },
+    only: { type: 'string' },
+    'source-files': { type: 'string', default: '2000' },
+    fixture: { type: 'string', default: join(BENCH_DIR, 'fixture') },
+    'work-dir': { type: 'string', default: join(BENCH_DIR, '.work') },
+    'tools-dir': { type: 'string', default: join(BENCH_DIR, '.tools') },
+    'no-tools': { type: 'boolean', default: false },
+    out: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (flags.help) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+
+const options = {
+  runs: positiveInt('--runs', flags.runs ?? (flags.quick ? '1' : '5')),
+  warmup: Math.max(1, positiveInt('--warmup', flags.warmup, true)),
+  sourceFiles: positiveInt('--source-files', flags['source-files']),
+  fixtureDir: resolve(flags.fixture),
+  workDir: resolve(flags['work-dir']),
+  toolsDir: resolve(flags['tools-dir']),
+  installTools: !flags['no-tools'],
+  out: resolve(flags.out),
+  only: flags.only ? new Set(flags.only.split(',').map((s) => s.trim()).filter(Boolean)) : null,
+};
+
+const log = (line) => process.stderr.write(`${line}\n`);
+const startedAt = new Date();
+const benchStart = performance.now();
+const warnings = [];
+/** Top-level node_modules entries of each repository's main worktree: what a complete restore has. */
+const mainEntries = new Map();
+const tag = `${TAG_NAME}=${process.pid}-${Date.now()}`;
+const env = benchEnv(tag);
+
+if (!existsSync(join(PROJECT_DIR, 'dist', 'cli.js'))) fail('dist/cli.js is missing: run `npm run build` first (npm run bench does).');
+if (!existsSync(join(options.fixtureDir, 'package.json'))) fail(`no package.json in the fixture ${options.fixtureDir}`);
+const vtreeVersion = await checkVtree();
+const loadBefore = loadavg();
+
+const tools = await prepareTools({ toolsDir: options.toolsDir, env, install: options.installTools, log });
+const ctx = { repos: {}, tools, env, workDir: options.workDir, vtreeBin: VTREE_BIN };
+const linkModes = await offeredLinkModes();
+const variants = [...BASE_VARIANTS, ...linkModeVariants(linkModes)].filter((v) => !options.only || options.only.has(v.id));
+await prepareRepos(new Set(['npm', ...variants.map((v) => v.repo)]));
+
+/** @type {Map<string, import('./report.mjs').RowResult>} */
+const results = new Map(variants.map((v) => [v.id, newRow(v)]));
+const active = variants.filter((v) => {
+  const reason = 'reason' in ctx.repos[v.repo] ? ctx.repos[v.repo].reason : v.unavailable?.(ctx);
+  if (reason) Object.assign(results.get(v.id), { status: 'not available', reason });
+  return !reason;
+});
+
+const rounds = options.warmup + options.runs;
+for (let round = 0; round < rounds; round++) {
+  const warmup = round < options.warmup;
+  // Rotate the order every round, so no row always runs right after the same neighbour.
+  const order = active.map((_, i) => active[(i + round) % active.length]);
+  for (const variant of order) {
+    const run = await runOnce(variant, ctx);
+    const row = results.get(variant.id);
+    row.runs.push({ round, warmup, ...run });
+    log(`round ${round + 1}/${rounds}${warmup ? ' (warm-up)' : ''} · ${variant.id.padEnd(16)} ${run.ok ? `${(run.ms / 1000).toFixed(2)} s` : `FAILED: ${run.error}`}`);
+  }
+}
+
+const startup = await measureStartup();
+await measureMemory();
+const rows = [...results.values()].map(finishRow);
+const reference = addRatios(rows);
+const targets = evaluateTargets(rows, startup);
+const npmRepo = /** @type {import('./fixture.mjs').BenchRepo} */ (ctx.repos.npm);
+const heading =
+  `git vtree benchmark · ${npmRepo.sourceFiles} source files, node_modules with ${mainEntries.get('npm')} top-level entries · ` +
+  `${options.runs} timed run(s) per row, alternating, after ${options.warmup} warm-up round(s) · ${cpus().length} cores, load ${loadBefore[0].toFixed(2)}`;
+const report = {
+  schema: 1,
+  startedAt: startedAt.toISOString(),
+  finishedAt: new Date().toISOString(),
+  durationMs: performance.now() - benchStart,
+  options: { ...options, only: options.only ? [...options.only] : null },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model ?? '',
+    memoryMb: Math.round(totalmem() / 2 ** 20),
+    platform: platform(),
+    arch: arch(),
+    loadavgBefore: loadBefore,
+    loadavgAfter: loadavg(),
+  },
+  versions: { vtree: vtreeVersion, node: process.versions.node, git: await versionOf('git'), npm: await versionOf('npm'), pnpm: tools.pnpm.version ?? null, bun: tools.bun.version ?? null },
+  repos: Object.fromEntries(Object.entries(ctx.repos).map(([name, repo]) => [name, 'reason' in repo ? { reason: repo.reason } : { root: repo.root, reused: repo.reused }])),
+  linkModes,
+  reference,
+  rows,
+  startup,
+  targets,
+  warnings,
+};
+process.stdout.write(`${renderReport({ rows, startup, targets, reference, heading })}\n`);
+if (warnings.length) process.stdout.write(`\n${warnings.length} warning(s), first: ${warnings[0]}\n`);
+await mkdir(dirname(options.out), { recursive: true });
+await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
+process.stdout.write(`\nResults: ${options.out} (took ${(report.durationMs / 60_000).toFixed(1)} min)\n`);
+
+/**
+ * One run of `variant` from its starting state: prepare (untimed), the timed commands, what the
+ * run left (untimed), then back to the starting state and no background job left running.
+ * @param {import('./variants.mjs').Variant} variant
+ * @param {import('./variants.mjs').BenchContext} context
+ */
+async function runOnce(variant, context) {
+  const repo = /** @type {import('./fixture.mjs').BenchRepo} */ (context.repos[variant.repo]);
+  try {
+    await variant.prepare?.(context, repo);
+  } catch (error) {
+    return { ms: 0, ok: false, error: `prepare: ${error.message}`, nodeModules: null };
+  }
+  await waitForTaggedProcesses(tag, BACKGROUND_TIMEOUT_MS);
+  const target = runTarget(variant, repo);
+  const timed = await timeSequence(variant.commands(context, repo, target));
+  const run = { ms: timed.ms, ok: timed.ok, ...(timed.error ? { error: timed.error } : {}) };
+  let path = target.path;
+  if (variant.group === 'vtree' && timed.ok) {
+    try {
+      const json = JSON.parse(timed.stdout);
+      path = json.path ?? path;
+      Object.assign(run, { facts: json.facts ?? {}, steps: (json.steps ?? []).map(({ name, duration, ok, detail }) => ({ name, duration, ok, ...(detail ? { detail } : {}) })) });
+    } catch {
+      warnings.push(`${variant.id}: git vtree add --json printed no JSON`);
+    }
+  }
+  run.nodeModules = await nodeModulesEntries(path);
+  warnings.push(...(await removeRunWorktrees(repo, context.env, { viaVtree: variant.group === 'vtree' })).map((w) => `${variant.id}: ${w}`));
+  const waited = await waitForTaggedProcesses(tag, BACKGROUND_TIMEOUT_MS);
+  if (waited.timedOut) warnings.push(`${variant.id}: background jobs still running after ${BACKGROUND_TIMEOUT_MS / 1000} s`);
+  run.backgroundMs = Math.round(waited.waitedMs);
+  return run;
+}
+
+/** `node -e 0` against `git-vtree --version` (directly and through git), alternating. */
+async function measureStartup() {
+  const cwd = /** @type {import('./fixture.mjs').BenchRepo} */ (ctx.repos.npm).root;
+  const count = Math.max(5, options.runs * 4);
+  const samples = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
+  const errors = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
+  for (let round = 0; round < count + 1; round++) {
+    for (const variant of STARTUP_VARIANTS) {
+      const timed = await timeSequence([variant.command(ctx, cwd)]);
+      if (round === 0) continue; // warm-up
+      if (timed.ok) samples.get(variant.id).push(timed.ms);
+      else errors.get(variant.id).push(timed.error);
+    }
+  }
+  const rows = STARTUP_VARIANTS.map((v) => {
+    const s = samples.get(v.id);
+    const e = errors.get(v.id);
+    return { id: v.id, label: v.label, group: 'startup', status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
+  });
+  const node = rows.find((r) => r.id === 'node-e0')?.stats?.median;
+  for (const row of rows) row.ratioToNode = row.stats && node ? row.stats.median / node : null;
+  return rows;
+}
+
+/**
+ * Peak memory (max RSS) of the `git vtree add` process itself, one extra untimed run per vtree
+ * row: a preloaded module writes `process.resourceUsage().maxRSS` when the process exits.
+ */
+async function measureMemory() {
+  const dir = await mkdtemp(join(tmpdir(), 'vtree-bench-rss-'));
+  try {
+    for (const variant of active.filter((v) => v.group === 'vtree')) {
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir);
+      const probeEnv = { ...env, VTREE_BENCH_RSS_DIR: dir, NODE_OPTIONS: `--import=${pathToFileURL(join(BENCH_DIR, 'rss-probe.mjs')).href}` };
+      const run = await runOnce(variant, { ...ctx, env: probeEnv });
+      const probes = await Promise.all((await readdir(dir)).map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8'))));
+      const own = probes.filter((p) => p.argv.includes('add') && !p.argv.includes('__job') && String(p.argv[0]).endsWith('git-vtree'));
+      const row = results.get(variant.id);
+      row.maxRssMb = run.ok && own.length ? Math.max(...own.map((p) => p.maxRssKb)) / 1024 : null;
+      if (!run.ok) warnings.push(`${variant.id}: memory run failed: ${run.error}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Builds or reuses the repositories `names`, resets them to a clean starting state. */
+async function prepareRepos(names) {
+  const build = { fixtureDir: options.fixtureDir, workDir: options.workDir, sourceFiles: options.sourceFiles, env, tools, log };
+  await mkdir(options.workDir, { recursive: true });
+  for (const name of Object.keys(REPOS).filter((n) => names.has(n))) {
+    const spec = REPOS[name];
+    try {
+      if (spec.copyOf) ctx.repos[name] = await copyRepo(build, /** @type {any} */ (ctx.repos[spec.copyOf]), name);
+      else if (!fixtureHasLockfile(options.fixtureDir, spec.manager)) ctx.repos[name] = { reason: `the fixture has no ${spec.manager} lockfile` };
+      else if (spec.manager !== 'npm' && 'reason' in tools[spec.manager]) ctx.repos[name] = { reason: `${spec.manager} not available: ${tools[spec.manager].reason}` };
+      else ctx.repos[name] = await prepareRepo(build, name, spec.manager);
+    } catch (error) {
+      if (name === 'npm') fail(`could not build the npm benchmark repository: ${error.stderr ?? error.message}`);
+      ctx.repos[name] = { reason: `could not build: ${String(error.stderr ?? error.message).trim().split('\n').at(-1)}` };
+      continue;
+    }
+    const repo = ctx.repos[name];
+    if ('reason' in repo) continue;
+    // Each invocation starts from the same state: no worktrees, no vtree cache, known config.
+    warnings.push(...(await removeRunWorktrees(repo, env, { viaVtree: false })));
+    await clearVtreeState(repo, env);
+    await applyConfig(repo, env, spec.config);
+    mainEntries.set(name, await nodeModulesEntries(repo.root));
+  }
+}
+
+/** The `--link-mode` choices `git vtree add -h` lists (none when the flag does not exist). */
+async function offeredLinkModes() {
+  const { stdout } = await runChild({ cmd: VTREE_BIN, args: ['add', '-h'], cwd: PROJECT_DIR, env });
+  // yargs may wrap the choices onto the next line: take the first list after the flag.
+  const after = stdout.includes('--link-mode') ? stdout.slice(stdout.indexOf('--link-mode')).split(/\n\s+-/)[0] : '';
+  const choices = after.match(/\[choices: ([^\]]+)\]/)?.[1] ?? '';
+  return [...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+}
+
+/** Checks that `git vtree` resolves to this project's bin/git-vtree and returns its version. */
+async function checkVtree() {
+  const { version } = JSON.parse(readFileSync(join(PROJECT_DIR, 'package.json'), 'utf8'));
+  const result = await runChild({ cmd: 'git', args: ['vtree', '--version'], cwd: PROJECT_DIR, env });
+  if (result.code !== 0 || !result.stdout.includes(version)) fail(`git vtree --version did not answer ${version} from ${VTREE_BIN}: ${result.stderr || result.stdout}`);
+  return version;
+}
+
+/**
+ * The environment of every command the benchmark runs: as in a user's shell (no `npm run`
+ * variables, no project node_modules/.bin on PATH), the project's bin/ first so `git vtree` is
+ * this build, and the tag that lets us wait for detached background jobs.
+ */
+function benchEnv(tagAssignment) {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && !['INIT_CWD', 'NODE_OPTIONS', 'VTREE_CALLER', 'VTREE_BACKGROUND'].includes(k)),
+  );
+  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin|node-gyp-bin/.test(p));
+  const [name, value] = tagAssignment.split('=');
+  return { ...clean, PATH: [join(PROJECT_DIR, 'bin'), ...path].join(delimiter), [name]: value };
+}
+
+function newRow(variant) {
+  const { id, label, group, repo, what, expect, linkMode } = variant;
+  return { id, label, group, repo, what, ...(expect ? { expect } : {}), ...(linkMode ? { linkMode } : {}), status: 'measured', samples: [], stats: null, failures: 0, errors: [], ratioToWorktree: null, ratioToVtree: null, depsRestored: null, observed: '', steps: {}, maxRssMb: null, runs: [] };
+}
+
+/** Statistics over the timed (non-warm-up) runs, and what the vtree runs did. */
+function finishRow(row) {
+  if (row.status === 'not available') return row;
+  const timed = row.runs.filter((r) => !r.warmup);
+  const ok = timed.filter((r) => r.ok);
+  row.samples = ok.map((r) => r.ms);
+  row.failures = timed.length - ok.length;
+  row.errors = [...new Set(timed.filter((r) => !r.ok).map((r) => r.error))].slice(0, 3);
+  row.stats = ok.length ? summarize(row.samples) : null;
+  if (!ok.length) Object.assign(row, { status: 'failed', reason: row.errors[0] ?? 'no run' });
+  const main = mainEntriesOf(row.repo);
+  const restored = ok.map((r) => r.nodeModules !== null && (main === null || r.nodeModules >= main));
+  if (row.group === 'vtree' && ok.length) {
+    row.depsRestored = restored.every(Boolean);
+    const outcomes = ok.map((r) => depsOutcome(r.facts));
+    row.outcomes = Object.fromEntries([...new Set(outcomes)].map((o) => [String(o), outcomes.filter((x) => x === o).length]));
+    row.asExpected = !row.expect || outcomes.includes(undefined) ? null : outcomes.every((o) => o === row.expect);
+    const last = ok.at(-1);
+    const linkMode = /** @type {any} */ (last.facts?.deps)?.linkMode;
+    row.observedLinkMode = typeof linkMode === 'string' ? linkMode : null;
+    const notes = [
+      row.depsRestored ? '' : ` · node_modules missing or incomplete in ${restored.filter((r) => !r).length}/${ok.length} runs`,
+      row.asExpected === false ? ` · expected ${row.expect}, got ${Object.entries(row.outcomes).map(([o, n]) => `${o} ×${n}`).join(', ')}` : '',
+    ];
+    row.observed = `${describeDeps(last.facts, last.steps ?? [])}${notes.join('')}`;
+    const names = [...new Set(ok.flatMap((r) => (r.steps ?? []).map((s) => s.name)))];
+    row.steps = Object.fromEntries(names.map((name) => [name, summarize(ok.flatMap((r) => (r.steps ?? []).filter((s) => s.name === name).map((s) => s.duration))).median]));
+  } else if (ok.length) {
+    row.observed = ok.every((r) => r.nodeModules === null) ? 'no node_modules' : `node_modules: ${ok.at(-1).nodeModules} entries`;
+  }
+  return row;
+}
+
+function mainEntriesOf(repoName) {
+  return mainEntries.get(repoName) ?? null;
+}
+
+async function versionOf(cmd) {
+  const result = await runChild({ cmd, args: ['--version'], cwd: PROJECT_DIR, env });
+  return result.code === 0 ? result.stdout.trim() : null;
+}
+
+function positiveInt(flag, raw, allowZero = false) {
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < (allowZero ? 0 : 1)) fail(`${flag} must be a whole number${allowZero ? '' : ' ≥ 1'}, not '${raw}'`);
+  return value;
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(1);
+}
