@@ -111,6 +111,42 @@ export async function main(argv: readonly string[]): Promise<never> {
       dispatch(() => import('./commands/cache.js')),
     )
     .command(
+      'setup [worktree]',
+      'Set up an existing worktree (made by plain git worktree add, or whose set-up failed); safe to repeat',
+      (y) =>
+        setupOptions(y)
+          .positional('worktree', { type: 'string', describe: 'Branch, slug or path of the worktree (default: the one you are in)' })
+          .option('hook', { type: 'boolean', hidden: true }),
+      dispatch(() => import('./commands/setup.js')),
+    )
+    .command(
+      'hooks <action>',
+      'Install, remove or inspect the post-checkout hook that sets up worktrees made by plain git worktree add',
+      (y) =>
+        y
+          .positional('action', { type: 'string', choices: ['install', 'uninstall', 'status'] })
+          .option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/hooks.js')),
+    )
+    .command(
+      'init',
+      'Set this repository up for vtree: installs the post-checkout hook',
+      (y) => y.option('json', { type: 'boolean', describe: 'Print JSON' }),
+      dispatch(() => import('./commands/init.js')),
+    )
+    .command(
+      'completion <shell>',
+      'Print the completion script for bash, zsh or fish',
+      (y) => y.positional('shell', { type: 'string', choices: ['bash', 'zsh', 'fish'] }),
+      dispatch(() => import('./commands/completion.js')),
+    )
+    .command(
+      'shell-init <shell>',
+      'Print shell code for your rc file: completion plus `vtree cd <branch>` and `vtree add <branch> --cd`',
+      (y) => y.positional('shell', { type: 'string', choices: ['bash', 'zsh', 'fish'] }),
+      dispatch(() => import('./commands/shell-init.js')),
+    )
+    .command(
       '__job <job> [args..]',
       false,
       (y) => y.positional('job', { type: 'string' }).positional('args', { type: 'string', array: true }),

@@ -1,0 +1,51 @@
+import type { Args } from '../cli.js';
+import { ExitCode, InterruptedError } from '../errors.js';
+import { TaskFailedError } from '../graph.js';
+import { interruptSignal, withInterrupts } from '../interrupt.js';
+import { formatError, formatMs, type Io } from '../output.js';
+import { setupWorktree, type SetupResult } from '../pipelines/setup.js';
+
+/**
+ * `git vtree setup [<worktree>]`: sets up an existing worktree. With the hidden `--hook` flag
+ * it is what the post-checkout hook runs: recorded as run `hook`, and it never fails the
+ * user's git command: any error becomes one line on stderr and exit code 0.
+ */
+export default async function setup(args: Args, io: Io): Promise<number> {
+  const hook = Boolean(args.hook);
+  const request = {
+    cwd: process.cwd(),
+    ...(args.worktree !== undefined ? { target: String(args.worktree) } : {}),
+    command: hook ? ('hook' as const) : ('setup' as const),
+    options: {
+      deps: args.deps !== false,
+      services: args.services !== false,
+      wait: Boolean(args.wait),
+      ...(args.linkMode !== undefined ? { linkMode: String(args.linkMode) } : {}),
+    },
+  };
+  let result: SetupResult;
+  try {
+    result = await withInterrupts((signal) => setupWorktree(request, io, signal), io.warn);
+  } catch (error) {
+    const signalName = error instanceof TaskFailedError ? interruptSignal(error.cause) : undefined;
+    const failure = signalName ? new InterruptedError(signalName) : error;
+    if (!hook) throw failure;
+    // One line, whatever went wrong: the worktree itself is fine and git must not report failure.
+    const [line] = formatError(failure, false).split('\n');
+    process.stderr.write(`${line} (post-checkout hook; retry with: git vtree setup)\n`);
+    return ExitCode.ok;
+  }
+  if (io.json) {
+    io.out(JSON.stringify({ ok: true, ...result }));
+    return ExitCode.ok;
+  }
+  const steps = result.steps.map((s) => `${s.name} ${formatMs(s.duration)}${s.ok ? '' : ' (failed)'}`).join(' · ');
+  if (hook) {
+    io.log(`git vtree: set up worktree '${result.branch}' in ${formatMs(result.duration)} (${steps})`);
+    return ExitCode.ok;
+  }
+  io.log(`Worktree '${result.branch}' set up in ${formatMs(result.duration)}`);
+  io.log(`  ${steps}`);
+  io.out(result.path);
+  return ExitCode.ok;
+}

@@ -1,0 +1,124 @@
+import { basename } from 'node:path';
+import { UsageError } from '../errors.js';
+import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import { newRunId } from '../metrics.js';
+import { Profiler } from '../profiler.js';
+import { disambiguate, slugify } from '../slug.js';
+import { readWorktreeState, worktreeGitDir } from '../state.js';
+import type { Reporter } from './add.js';
+import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
+import { recordRun, toRunRecord } from './record.js';
+import { findWorktree } from './remove.js';
+import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
+import { featureTasks } from './setup-graph.js';
+
+/** What `git vtree setup` (or the post-checkout hook) was asked to do. */
+export interface SetupRequest {
+  cwd: string;
+  /** Branch, slug or path of the worktree; default: the worktree `cwd` is in. */
+  target?: string;
+  /** `hook` when the post-checkout hook runs it (recorded as such in metrics.json). */
+  command: 'setup' | 'hook';
+  options: SetupOptions;
+}
+
+/** What a set-up run did; also the `--json` output of `git vtree setup`. */
+export interface SetupResult {
+  runId: string;
+  branch: string;
+  slug: string;
+  path: string;
+  commit: string;
+  /** Wall-clock ms of the whole run. */
+  duration: number;
+  facts: Record<string, unknown>;
+  steps: Array<{ name: string; duration: number; ok: boolean }>;
+}
+
+/** The one task that finds the existing worktree; it provides both the target and the checkout stage. */
+const LOCATE = 'locate-worktree';
+
+/** Task names that provide each stage in `setup` and the hook: the worktree is already on disk. */
+export const SETUP_STAGES: Stages = { repo: RESOLVE_REPO, target: LOCATE, checkout: LOCATE };
+
+/**
+ * `git vtree setup` and the post-checkout hook: every feature's set-up tasks for a worktree that
+ * already exists (made by plain `git worktree add`, with `--no-checkout`, before the hook was
+ * installed, or after a failed set-up). Running it again sets the worktree up again with the
+ * slug it was given the first time, so it is idempotent as far as each feature is. Every run,
+ * failed or not, is appended to `.git/vibetrees/metrics.json` as command `setup` or `hook`.
+ */
+export async function setupWorktree(request: SetupRequest, reporter: Reporter, signal?: AbortSignal): Promise<SetupResult> {
+  const profiler = new Profiler();
+  const shared: SetupShared = { command: request.command, runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
+  const tasks: Task<SetupShared>[] = [
+    resolveRepoTask(request.cwd),
+    { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
+    ...featureTasks(SETUP_STAGES, shared),
+  ];
+  let results: Map<string, unknown> | undefined;
+  let failure: unknown;
+  try {
+    results = await runGraph(tasks, { shared, profiler, signal });
+  } catch (error) {
+    failure = error;
+  }
+  const known = results ?? (failure instanceof TaskFailedError ? failure.results : undefined);
+  const where = known?.get(RESOLVE_REPO) as RepoStage | undefined;
+  const target = known?.get(LOCATE) as TargetStage | undefined;
+  const record = toRunRecord({
+    id: shared.runId,
+    command: request.command,
+    profiler,
+    error: failure,
+    branch: target?.branch,
+    slug: target?.slug,
+    path: target?.path,
+    facts: shared.facts,
+  });
+  if (where) await recordRun(where, record, reporter.warn);
+  if (failure !== undefined) throw failure;
+  return {
+    runId: shared.runId,
+    branch: target!.branch,
+    slug: target!.slug,
+    path: target!.path,
+    commit: target!.commit,
+    duration: record.duration,
+    facts: shared.facts,
+    steps: record.spans.filter((s) => s.parent === null).map(({ name, duration, ok }) => ({ name, duration, ok })),
+  };
+}
+
+/**
+ * Finds the worktree to set up: the one named by `request.target`, or the one `cwd` is in.
+ * Refuses the main worktree (features copy from it) and a worktree whose directory is gone.
+ */
+async function locate(where: RepoStage, request: SetupRequest): Promise<TargetStage & CheckoutStage> {
+  const { repo } = where;
+  const named = request.target ?? repo.toplevel;
+  const entry = named === null ? undefined : await findWorktree(repo.worktrees, named, request.cwd);
+  if (!entry) {
+    throw new UsageError(
+      request.target === undefined ? `${request.cwd} is not inside a worktree` : `no worktree of this repository matches '${request.target}'`,
+      'git vtree list',
+    );
+  }
+  if (entry.main || entry.bare) throw new UsageError(`${entry.path} is the main worktree; vtree sets up linked worktrees only`, 'git vtree add <branch>');
+  if (entry.prunable) throw new UsageError(`worktree ${entry.path} is missing on disk`, 'git worktree prune');
+  const gitDir = await worktreeGitDir(entry.path);
+  const state = await readWorktreeState(gitDir);
+  return {
+    branch: entry.branch ?? 'HEAD',
+    slug: typeof state?.slug === 'string' ? state.slug : uniqueSlug(entry.path, repo.worktrees.map((w) => w.path)),
+    path: entry.path,
+    commit: entry.head ?? '',
+    gitDir,
+  };
+}
+
+/** The slug of a worktree vtree did not create: its directory name, made distinct from the other worktrees'. */
+function uniqueSlug(path: string, paths: readonly string[]): string {
+  const slug = slugify(basename(path));
+  return paths.some((p) => p !== path && slugify(basename(p)) === slug) ? disambiguate(slug, path) : slug;
+}
