@@ -3,7 +3,7 @@ import type { BenchFacts } from './bench.js';
 import { UsageError } from './errors.js';
 import type { RunRecord } from './metrics.js';
 import { aggregateSpans, summarize, type SpanAggregate } from './profiler.js';
-import { layoutWaterfall, type Waterfall } from './waterfall.js';
+import { layoutWaterfall, unionLength, type Waterfall } from './waterfall.js';
 
 /** Version of the `git vtree stats --json` document; docs/performance.md describes it. */
 export const STATS_SCHEMA = 1;
@@ -85,10 +85,14 @@ export interface StatsReport {
   filter: { since?: string; last?: number; op?: string; worktree?: string; run?: string };
   /** Runs in the file, and runs left after the filters. */
   runs: { recorded: number; matched: number; failed: number; first?: string; last?: string };
-  /** Sum of the matched runs' wall-clock durations (ms); spans are never added up. */
+  /**
+   * Wall-clock time (ms) during which at least one matched run was running: runs that overlap
+   * (a background job beside its `add`, the `add`s inside a `bench`) count once; spans are never added up.
+   */
   totalTime: number;
   /** Mean wall-clock duration of successful `add` and `hook` runs (ms); 0 when there are none. */
   avgWorktreeCreation: number;
+  /** Per span name, over the matched runs except `bench` ones (whose spans repeat whole `add` runs) unless `op` is set. */
   operations: SpanAggregate[];
   commands: CommandSummary[];
   deps: DepsMix;
@@ -132,10 +136,14 @@ export function parseLast(value: unknown): number {
   return n;
 }
 
-/** The runs that pass `filter`, oldest first (by start time; the file is in completion order). */
+/**
+ * The runs that pass `filter`, in the order they finished (start + duration): "the latest run"
+ * is the one that just ended, even when it started before others (a `bench` run contains whole
+ * `add` runs). The file itself is in the order of the appends, which can differ under contention.
+ */
 export function filterRuns(runs: readonly RunRecord[], filter: StatsFilter): RunRecord[] {
   const since = filter.since?.getTime();
-  const matched = sortByStart(runs).filter(
+  const matched = sortByEnd(runs).filter(
     (run) =>
       (since === undefined || Date.parse(run.startedAt) >= since) &&
       (filter.worktree === undefined || belongsTo(run, filter.worktree)) &&
@@ -148,9 +156,9 @@ function belongsTo(run: RunRecord, worktree: string): boolean {
   return run.slug === worktree || run.branch === worktree || (run.path !== undefined && (run.path === worktree || basename(run.path) === worktree));
 }
 
-function sortByStart(runs: readonly RunRecord[]): RunRecord[] {
+function sortByEnd(runs: readonly RunRecord[]): RunRecord[] {
   return runs
-    .map((run, index) => ({ run, index, at: Date.parse(run.startedAt) }))
+    .map((run, index) => ({ run, index, at: Date.parse(run.startedAt) + run.duration }))
     .sort((a, b) => (a.at - b.at) || (a.index - b.index))
     .map(({ run }) => run);
 }
@@ -226,7 +234,9 @@ export function findRun(runs: readonly RunRecord[], id: string): RunRecord {
 export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = {}, options: { runId?: string; now?: Date } = {}): StatsReport {
   const runs = filterRuns(allRuns, filter);
   const shown = options.runId !== undefined ? findRun(allRuns, options.runId) : runs.filter((r) => r.linkedTo === undefined).at(-1) ?? runs.at(-1);
-  const operations = aggregateSpans(runs.flatMap((r) => r.spans)).filter((op) => filter.op === undefined || op.name === filter.op);
+  // A bench run's spans time whole `add` runs that are recorded on their own: counted once, unless asked for by name.
+  const operationRuns = filter.op === undefined ? runs.filter((r) => r.command !== 'bench') : runs;
+  const operations = aggregateSpans(operationRuns.flatMap((r) => r.spans)).filter((op) => filter.op === undefined || op.name === filter.op);
   const creations = runs.filter((r) => CREATION_COMMANDS.has(r.command));
   return {
     schema: STATS_SCHEMA,
@@ -244,7 +254,7 @@ export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = 
       failed: runs.filter((r) => !r.ok).length,
       ...(runs.length > 0 ? { first: runs[0]!.startedAt, last: runs.at(-1)!.startedAt } : {}),
     },
-    totalTime: round(runs.reduce((sum, r) => sum + r.duration, 0)),
+    totalTime: round(unionLength(runs.map((r) => [Date.parse(r.startedAt), Date.parse(r.startedAt) + r.duration] as const))),
     avgWorktreeCreation: summarize(creations.filter((r) => r.ok).map((r) => r.duration)).avg,
     operations,
     commands: commandSummaries(runs),

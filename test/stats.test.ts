@@ -107,8 +107,10 @@ describe('buildStats on a hand-made metrics file', () => {
     ]);
   });
 
-  it('totals wall-clock run durations, never the sum of (overlapping, nested) spans', () => {
-    expect(report.totalTime).toBe(690);
+  it('totals wall-clock time, counting overlapping runs once and never adding up spans', () => {
+    // A 100 + (B 0..200 with its background run E 150..450: 450) + C 40 + D 50.
+    expect(report.totalTime).toBe(640);
+    expect(RUNS.reduce((sum, r) => sum + r.duration, 0)).toBe(690);
     const spanSum = RUNS.flatMap((r) => r.spans).reduce((sum, s) => sum + s.duration, 0);
     expect(spanSum).toBe(1010);
     expect(report.avgWorktreeCreation).toBe(150); // A and B; D failed
@@ -140,6 +142,41 @@ describe('buildStats on a hand-made metrics file', () => {
     ]);
     expect(report.waterfall?.runId).toBe('run-d');
     expect(report.waterfall?.criticalPath).toEqual(['resolve-repo', 'git-worktree-add']);
+  });
+});
+
+describe('bench runs', () => {
+  const F = runRecord({
+    id: 'run-f',
+    command: 'bench',
+    startedAt: '2026-11-23T11:00:00.000Z',
+    duration: 1000,
+    facts: {
+      bench: {
+        runs: 1,
+        base: 'abc',
+        install: 'npm i',
+        compose: false,
+        before: { median: 600, min: 600, max: 600, durations: [600], phases: [] },
+        vtree: { median: 200, min: 200, max: 200, durations: [200], phases: [], depsSources: ['hit'] },
+        speedup: 3,
+        kept: [],
+      },
+    },
+    spans: [span(1, null, 'bench:before', 0, 600), span(2, 1, 'bench:before:npm i', 50, 550), span(3, null, 'bench:vtree', 600, 200), span(4, 3, 'bench:vtree:git-worktree-add', 700, 50)],
+  });
+  const report = buildStats([...RUNS, F]);
+
+  it('are listed as benchmarks and commands, but their spans (which repeat whole add runs) stay out of the operations', () => {
+    expect(report.benchmarks).toEqual([{ id: 'run-f', startedAt: F.startedAt, runs: 1, before: 600, vtree: 200, speedup: 3 }]);
+    expect(report.commands.map((c) => c.command)).toEqual(['add', 'rm', 'bench', 'services']);
+    expect(report.operations.map((o) => o.name).filter((n) => n.startsWith('bench:'))).toEqual([]);
+    expect(report.operations.find((o) => o.name === 'git-worktree-add')?.count).toBe(3);
+    expect(report.waterfall?.runId).toBe('run-f');
+  });
+
+  it('can be looked at by operation name', () => {
+    expect(buildStats([...RUNS, F], { op: 'bench:before' }).operations).toEqual([{ name: 'bench:before', count: 1, avg: 600, min: 600, max: 600, p50: 600, p95: 600, total: 600 }]);
   });
 });
 
