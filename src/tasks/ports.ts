@@ -60,6 +60,8 @@ export const portsFeature: Feature = {
     {
       name: 'release-ports',
       deps: [locate],
+      // Ports stay leased until the stack that listens on them is down.
+      after: ['services-down'],
       async run({ shared, span }, deps): Promise<PortLease[]> {
         const target = deps[locate] as RemoveTarget;
         const { releasePorts } = await import('../ports.js');
