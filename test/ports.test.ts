@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leasePorts, listLeases, parsePortRange, preferredPort, pruneLeases, releasePorts, restoreLeases, type PortRange } from '../src/ports.js';
@@ -226,6 +226,29 @@ describe('git vtree add / ports / rm', () => {
     expect(after.leases.some((l) => l.worktree === results[0]!.path)).toBe(false);
   });
 
+  it('skips a port another process listens on, and gives a re-created worktree its ports back', async () => {
+    const env = { XDG_STATE_HOME: state };
+    const path = join(dirname(repo), 'app.worktrees', 'again');
+    const range = parsePortRange('43000-43099');
+    const preferred = preferredPort(path, 'PORT', range);
+    const server = await listen(preferred);
+    let first: Record<string, number>;
+    try {
+      const add = await vtree(repo, ['add', 'again', '--no-deps', '--no-services', '--json'], env);
+      expect(add.code, add.stderr).toBe(0);
+      first = (JSON.parse(add.stdout) as { facts: { ports: Record<string, number> } }).facts.ports;
+      expect(first.PORT).not.toBe(preferred);
+      expect(first.VITE_PORT).toBe(preferredPort(path, 'VITE_PORT', range));
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    expect((await vtree(repo, ['rm', 'again', '--force'], env)).code).toBe(0);
+    const again = await vtree(repo, ['add', 'again', '--no-deps', '--no-services', '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    const second = (JSON.parse(again.stdout) as { facts: { ports: Record<string, number> } }).facts.ports;
+    // The preferred port is free now, so PORT gets it; VITE_PORT is the same as before.
+    expect(second).toEqual({ PORT: preferred, VITE_PORT: first.VITE_PORT });
+  });
 });
 
 describe('the ports task', () => {
