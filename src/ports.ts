@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { UsageError, VtreeError } from './errors.js';
-import { readJsonFile, writeFileAtomic } from './files.js';
+import { isErrno, readJsonFile, writeFileAtomic } from './files.js';
 import { withLock } from './lock.js';
 import { portsLockPath, portsRegistryPath } from './paths.js';
 
@@ -185,13 +185,20 @@ async function findFreePort(registry: Registry, preferred: number, range: PortRa
   );
 }
 
-/** Whether a TCP listener can bind `port` on 127.0.0.1 right now. */
-export function canBind(port: number): Promise<boolean> {
+/**
+ * Whether a TCP listener can bind `port` on 127.0.0.1 right now, and on ::1 where the machine has
+ * IPv6 (a dev server bound to `localhost` may listen on ::1 only).
+ */
+export async function canBind(port: number): Promise<boolean> {
+  return (await bindOutcome(port, '127.0.0.1')) === 'free' && (await bindOutcome(port, '::1')) !== 'taken';
+}
+
+function bindOutcome(port: number, host: string): Promise<'free' | 'taken' | 'no-such-address'> {
   return new Promise((resolve) => {
     const server = createServer();
     server.unref();
-    server.once('error', () => resolve(false));
-    server.listen({ host: '127.0.0.1', port, exclusive: true }, () => server.close(() => resolve(true)));
+    server.once('error', (error) => resolve(isErrno(error, 'EADDRNOTAVAIL', 'EAFNOSUPPORT') ? 'no-such-address' : 'taken'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve('free')));
   });
 }
 

@@ -40,11 +40,11 @@ async function worktreeDir(name: string): Promise<string> {
   return dir;
 }
 
-function listen(port: number): Promise<Server> {
+function listen(port: number, host = '127.0.0.1'): Promise<Server> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port }, () => resolve(server));
+    server.listen({ host, port }, () => resolve(server));
   });
 }
 
@@ -100,6 +100,23 @@ describe('leasePorts', () => {
       expect(outcome.busy).toContain(preferred);
       expect(outcome.ports.API_PORT).not.toBe(preferred);
       expect(outcome.ports.API_PORT).toBe(preferred === RANGE.last ? RANGE.first : preferred + 1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('skips a port a server listens on at ::1 only (localhost dev servers)', async (ctx) => {
+    const holder = { worktree: await worktreeDir('busy6'), repo: '/repo/.git' };
+    const preferred = preferredPort(holder.worktree, 'VITE_PORT', RANGE);
+    const server = await listen(preferred, '::1').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT') return undefined;
+      throw error;
+    });
+    if (!server) return ctx.skip('this machine has no IPv6 loopback');
+    try {
+      const outcome = await leasePorts(holder, ['VITE_PORT'], RANGE);
+      expect(outcome.busy).toEqual([preferred]);
+      expect(outcome.ports.VITE_PORT).not.toBe(preferred);
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
