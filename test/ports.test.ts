@@ -8,6 +8,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { leasePorts, listLeases, parsePortRange, preferredPort, pruneLeases, releasePorts, restoreLeases, type PortRange } from '../src/ports.js';
 import { portsRegistryPath } from '../src/paths.js';
 import { Config } from '../src/config.js';
+import { run } from '../src/exec.js';
 import { runGraph, type Task } from '../src/graph.js';
 import type { SetupShared, Stages } from '../src/pipelines/context.js';
 import { Profiler } from '../src/profiler.js';
@@ -119,6 +120,25 @@ describe('leasePorts', () => {
       expect(outcome.ports.VITE_PORT).not.toBe(preferred);
     } finally {
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('skips a port a Docker container publishes', async (ctx) => {
+    const engine = await run('docker', ['info', '--format', '{{.ServerVersion}}']).catch(() => undefined);
+    if (!engine) {
+      if (process.env.CI === 'true') throw new Error('no Docker engine answers (CI=true requires one: ../shared/ci/docker-engine.sh)');
+      return ctx.skip('no Docker engine answers');
+    }
+    const holder = { worktree: await worktreeDir('docker'), repo: '/repo/.git' };
+    const preferred = preferredPort(holder.worktree, 'DB_PORT', RANGE);
+    const { stdout } = await run('docker', ['run', '-d', '--rm', '-p', `${preferred}:80`, 'vtree-test/busybox:latest', 'sleep', '60']);
+    const container = stdout.trim();
+    try {
+      const outcome = await leasePorts(holder, ['DB_PORT'], RANGE);
+      expect(outcome.busy).toEqual([preferred]);
+      expect(outcome.ports.DB_PORT).not.toBe(preferred);
+    } finally {
+      await run('docker', ['rm', '-f', container]);
     }
   });
 
