@@ -141,6 +141,12 @@ describe('git vtree add writes the worktree’s .mcp.json', () => {
     const before = await readFile(join(path, '.mcp.json'), 'utf8');
     expect((await vtree(path, ['setup', '--no-deps', '--no-services'], env())).code).toBe(0);
     expect(await readFile(join(path, '.mcp.json'), 'utf8')).toBe(before);
+    // The main worktree's config changes: the worktree's file, vtree's own, follows on setup.
+    const changedMain = mcpJson(repo);
+    changedMain.mcpServers!.cache = { command: 'redis-mcp', args: ['redis://localhost:6379'] };
+    await writeFile(join(repo, '.mcp.json'), JSON.stringify(changedMain));
+    expect((await vtree(path, ['setup', '--no-deps', '--no-services'], env())).code).toBe(0);
+    expect(Object.keys((JSON.parse(await readFile(join(path, '.mcp.json'), 'utf8')) as McpDocument).mcpServers!)).toContain('cache');
     await writeFile(join(path, '.mcp.json'), '{"mcpServers":{"mine":{"command":"me"}}}\n');
     const setup = await vtree(path, ['setup', '--no-deps', '--no-services'], env());
     expect(setup.code, setup.stderr).toBe(0);

@@ -1,9 +1,11 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readTextIfPresent, undoFileWrite, writeWorktreeFile, type FileWrite } from '../env-block.js';
 import { errorMessage, VtreeError } from '../errors.js';
 import { git } from '../exec.js';
 import type { CheckoutStage, Feature, RepoStage } from '../pipelines/context.js';
+import { readWorktreeState } from '../state.js';
 
 /** The part of the `compose-discover` result (services feature) this feature reads. */
 interface DiscoveredPortDefaults {
@@ -16,6 +18,8 @@ export interface McpResult {
   file?: string;
   /** Server names (never their env: it may hold secrets). */
   servers: string[];
+  /** sha256 of the bytes vtree wrote, so a later run can tell its own file from the user's edits. */
+  written?: string;
 }
 
 /**
@@ -32,7 +36,7 @@ export const mcpFeature: Feature = {
       after: ['ports', 'env-files', 'compose-discover'],
       async run({ shared, span }, deps): Promise<McpResult & { write?: FileWrite }> {
         const { repo } = deps[stages.repo] as RepoStage;
-        const { path } = deps[stages.checkout] as CheckoutStage;
+        const { path, gitDir } = deps[stages.checkout] as CheckoutStage;
         if (path === repo.mainPath) return { servers: [] };
         const { discoverMcpServers, FALLBACK_MCP_FILE, MCP_FILE, portsInDotenv, worktreeMcpDocument } = await import('../mcp.js');
         let discovery: Awaited<ReturnType<typeof discoverMcpServers>>;
@@ -66,19 +70,23 @@ export const mcpFeature: Feature = {
         span.set('substitutions', substitutions);
         if (tracked && substitutions === 0 && Object.keys(discovery.found).length === 0) return { servers };
 
-        const mainText = await readTextIfPresent(join(repo.mainPath, MCP_FILE));
-        const current = await readTextIfPresent(join(path, file));
+        const [mainText, current, previous] = await Promise.all([
+          readTextIfPresent(join(repo.mainPath, MCP_FILE)),
+          readTextIfPresent(join(path, file)),
+          readWorktreeState(gitDir).then((state) => (state?.mcp as McpResult | undefined)?.written),
+        ]);
         // Only a file vtree wrote, or an untouched copy of the main worktree's, is replaced: the
         // user's own edits in this worktree are kept.
-        if (current !== null && current !== text && current !== mainText) {
+        const ours = current === null || current === text || current === mainText || sha256(current) === previous;
+        if (!ours) {
           shared.warn(`kept your edited ${file}; delete it and run \`git vtree setup\` to regenerate it`);
           return { file, servers };
         }
         const mainMode = await stat(join(repo.mainPath, MCP_FILE)).then((s) => s.mode & 0o777, () => undefined);
         const write = await writeWorktreeFile(path, repo.commonDir, file, () => text, mainMode);
         if (tracked) shared.warn(`.mcp.json is tracked by git, so this worktree's MCP config is ${file}: claude --mcp-config ${file}`);
-        const result: McpResult = { file, servers };
-        shared.facts.mcp = { ...result, cache: discovery.cache, substitutions };
+        const result: McpResult = { file, servers, written: sha256(text) };
+        shared.facts.mcp = { file, servers, cache: discovery.cache, substitutions };
         shared.state.mcp = result;
         return { ...result, write };
       },
@@ -98,4 +106,8 @@ function parseOrUndefined(text: string | null): Record<string, unknown> | undefi
   } catch {
     return undefined;
   }
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
 }
