@@ -64,20 +64,21 @@ const MANAGER_WARNINGS: Record<HooksManager, string> = {
 };
 
 /** The hooks directory git uses for the repository around `cwd`, and what manages it. */
-async function locateHooks(cwd: string): Promise<{ dir: string; hookPath: string; hooksPath?: { value: string; scope: string }; toplevel: string | null }> {
+async function locateHooks(cwd: string): Promise<{ dir: string; hookPath: string; hooksPath?: { value: string; scope: string }; inWorkTree: boolean }> {
   const [out, scoped] = await Promise.all([
-    git(cwd, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks', '--show-toplevel']).catch((error: unknown) => {
+    git(cwd, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks', '--git-common-dir', '--show-toplevel']).catch((error: unknown) => {
       throw new VtreeError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
     }),
     run('git', ['config', '--show-scope', '--get', 'core.hooksPath'], { cwd, okCodes: [0, 1] }),
   ]);
-  const [dir, toplevel] = out.split('\n');
+  const [dir, commonDir, toplevel] = out.split('\n');
   const [scope, ...value] = scoped.stdout.trim().split('\t');
   return {
     dir: dir!,
     hookPath: join(dir!, HOOK_NAME),
     ...(scoped.code === 0 && scope ? { hooksPath: { value: value.join('\t'), scope } } : {}),
-    toplevel: toplevel || null,
+    // .git/hooks lies under the work tree's directory, but not in the work tree.
+    inWorkTree: Boolean(toplevel) && isInside(dir!, toplevel!) && !isInside(dir!, commonDir!),
   };
 }
 
@@ -89,10 +90,10 @@ export async function hooksStatus(cwd: string): Promise<HooksStatus> {
   const manager = MANAGERS.find((m) => m.test(where.dir, (ours ? chained : existing) ?? ''))?.name;
   const warnings: string[] = [];
   if (manager) warnings.push(MANAGER_WARNINGS[manager]);
-  if (where.hooksPath && where.hooksPath.scope !== 'local' && where.hooksPath.scope !== 'worktree') {
+  if (where.hooksPath && (where.hooksPath.scope === 'global' || where.hooksPath.scope === 'system')) {
     warnings.push(`core.hooksPath is set in the ${where.hooksPath.scope} config (${where.hooksPath.value}): the hook applies to every repository that uses that directory`);
   }
-  if (!manager && where.toplevel && isInside(where.dir, where.toplevel)) {
+  if (!manager && where.inWorkTree) {
     warnings.push(`the hooks directory ${where.dir} is inside the work tree: vtree's hook shows up in \`git status\` unless it is ignored`);
   }
   return {
