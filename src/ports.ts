@@ -166,11 +166,6 @@ export async function pruneLeases(options: RegistryOptions = {}): Promise<PortLe
   });
 }
 
-/** The registry path, for messages. */
-export function registryPath(options: RegistryOptions = {}): string {
-  return portsRegistryPath(options.env);
-}
-
 async function findFreePort(registry: Registry, preferred: number, range: PortRange, busy: number[]): Promise<number> {
   const size = range.last - range.first + 1;
   for (let step = 0; step < size; step++) {
@@ -189,7 +184,7 @@ async function findFreePort(registry: Registry, preferred: number, range: PortRa
  * Whether a TCP listener can bind `port` on 127.0.0.1 right now, and on ::1 where the machine has
  * IPv6 (a dev server bound to `localhost` may listen on ::1 only).
  */
-export async function canBind(port: number): Promise<boolean> {
+async function canBind(port: number): Promise<boolean> {
   return (await bindOutcome(port, '127.0.0.1')) === 'free' && (await bindOutcome(port, '::1')) !== 'taken';
 }
 

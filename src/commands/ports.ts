@@ -2,19 +2,20 @@ import { basename, dirname } from 'node:path';
 import type { Args } from '../cli.js';
 import { ExitCode } from '../errors.js';
 import type { Io } from '../output.js';
-import { listLeases, pruneLeases, registryPath } from '../ports.js';
+import { portsRegistryPath } from '../paths.js';
+import { listLeases, pruneLeases } from '../ports.js';
 
 /** `git vtree ports [--prune] [--json]`: every port lease on this machine, of every repository. */
 export default async function ports(args: Args, io: Io): Promise<number> {
   const pruned = args.prune ? await pruneLeases() : [];
   const leases = await listLeases();
   if (io.json) {
-    io.out(JSON.stringify({ registry: registryPath(), leases, ...(args.prune ? { pruned } : {}) }));
+    io.out(JSON.stringify({ registry: portsRegistryPath(), leases, ...(args.prune ? { pruned } : {}) }));
     return ExitCode.ok;
   }
   if (args.prune) io.log(`Freed ${pruned.length} lease(s) of worktrees that no longer exist`);
   if (leases.length === 0) {
-    io.log(`No ports leased (registry: ${registryPath()})`);
+    io.log(`No ports leased (registry: ${portsRegistryPath()})`);
     return ExitCode.ok;
   }
   const { default: Table } = await import('cli-table3');
