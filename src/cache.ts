@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { lstat as fsLstat } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
@@ -7,7 +8,7 @@ import type { Config } from './config.js';
 import { isErrno, readJsonFile, writeFileAtomic } from './files.js';
 import { restoreTree } from './link-modes.js';
 import { withLock } from './lock.js';
-import { forEachConcurrent, FS_CONCURRENCY, scanTree, type Manifest } from './manifest.js';
+import { FS_CONCURRENCY, pump, scanTree, type Manifest } from './manifest.js';
 import { detectProject, diskFiles, installComplete, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { defaultCacheDir } from './paths.js';
 import type { Repo } from './repo.js';
@@ -110,7 +111,7 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
   const temp = newTempPath(cacheDir, seed.key);
   const cleaning = cleanStaleTemps(cacheDir).catch(() => undefined);
   try {
-    const source = await scanTree(seed.base, seed.roots);
+    const source = await scanTree(seed.base, seed.roots, { stats: false });
     await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
     // The entry's own inodes and mtimes, which `cache verify` compares against.
     const manifest = await scanTree(join(temp, 'tree'), source.roots);
@@ -224,10 +225,12 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
  */
 export async function changedFiles(entry: CacheEntry): Promise<string[]> {
   const changed: string[] = [];
-  await forEachConcurrent(entry.manifest.files, FS_CONCURRENCY, async ([path, , size, mtimeMs, ino]) => {
-    const info = await lstat(join(entry.tree, path)).catch(() => undefined);
-    if (!info || info.size !== size || info.mtimeMs !== mtimeMs || info.ino !== ino) changed.push(path);
-  });
+  await pump(entry.manifest.files, FS_CONCURRENCY, ([path, , size, mtimeMs, ino], done) =>
+    fsLstat(join(entry.tree, path), (error, info) => {
+      if (error || info.size !== size || info.mtimeMs !== mtimeMs || info.ino !== ino) changed.push(path);
+      done();
+    }),
+  );
   return changed.sort();
 }
 

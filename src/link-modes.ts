@@ -1,9 +1,9 @@
-import { constants } from 'node:fs';
-import { copyFile, link, mkdir, rename, rm, symlink, unlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { UsageError } from './errors.js';
 import { isErrno } from './files.js';
-import { depth, forEachConcurrent, FS_CONCURRENCY, type Manifest } from './manifest.js';
+import { depth, FS_CONCURRENCY, pump, type Done, type Manifest } from './manifest.js';
 import { REWRITTEN_IN_PLACE } from './package-manager.js';
 
 /** How a file of a cache entry appears in a worktree. */
@@ -35,17 +35,17 @@ export interface RestoreContext {
   warn(line: string): void;
 }
 
-/** Places one regular file of the source tree at `dest`, keeping its mode. */
-type PlaceFile = (source: string, dest: string) => Promise<void>;
+/** Places one regular file of the source tree at `dest`, keeping its mode (callback style: see {@link pump}). */
+type PlaceFile = (source: string, dest: string, done: Done) => void;
 
 /** Restores a whole tree as described by its manifest. */
 type Restorer = (manifest: Manifest, ctx: RestoreContext) => Promise<void>;
 
 const PLACE_FILE = {
-  reflink: (source, dest) => copyFile(source, dest, constants.COPYFILE_FICLONE_FORCE),
-  hardlink: (source, dest) => link(source, dest),
+  reflink: (source, dest, done) => fs.copyFile(source, dest, fs.constants.COPYFILE_FICLONE_FORCE, done),
+  hardlink: (source, dest, done) => fs.link(source, dest, done),
   // libuv's copyfile gives the copy the source's mode.
-  copy: (source, dest) => copyFile(source, dest),
+  copy: (source, dest, done) => fs.copyFile(source, dest, done),
 } satisfies Record<Exclude<LinkMode, 'symlink'>, PlaceFile>;
 
 /** One restorer per mode: the file modes share the manifest walk, symlink links whole packages. */
@@ -76,7 +76,7 @@ export async function resolveLinkMode(setting: LinkModeSetting, manifest: Manife
   let mode: LinkMode = 'copy';
   for (const candidate of ['reflink', 'hardlink'] as const) {
     try {
-      await PLACE_FILE[candidate](join(from, file[0]), probe);
+      await new Promise<void>((resolve, reject) => PLACE_FILE[candidate](join(from, file[0]), probe, (error) => (error ? reject(error) : resolve())));
       await unlink(probe);
       mode = candidate;
       break;
@@ -120,8 +120,8 @@ export async function moveIntoPlace(staging: string, roots: readonly string[], d
 async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<void> {
   await makeDirs(manifest.dirs, ctx.to);
   await Promise.all([
-    forEachConcurrent(manifest.files, FS_CONCURRENCY, ([path]) => placeFile(path, ctx)),
-    forEachConcurrent(manifest.links, FS_CONCURRENCY, ([path, target]) => symlink(target, join(ctx.to, path))),
+    pump(manifest.files, FS_CONCURRENCY, ([path], done) => placeFile(path, ctx, done)),
+    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, join(ctx.to, path), done)),
   ]);
 }
 
@@ -151,36 +151,34 @@ async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Pro
   };
   await makeDirs([...manifest.roots, ...created], ctx.to);
   await Promise.all([
-    forEachConcurrent(linked, FS_CONCURRENCY, (dir) => symlink(join(ctx.from, dir), join(ctx.to, dir), 'dir')),
-    forEachConcurrent(
+    pump(linked, FS_CONCURRENCY, (dir, done) => fs.symlink(join(ctx.from, dir), join(ctx.to, dir), 'dir', done)),
+    pump(
       manifest.files.filter(([path]) => outsideLinked(path)),
       FS_CONCURRENCY,
-      ([path]) => copyFile(join(ctx.from, path), join(ctx.to, path)),
+      ([path], done) => fs.copyFile(join(ctx.from, path), join(ctx.to, path), done),
     ),
-    forEachConcurrent(
+    pump(
       manifest.links.filter(([path]) => outsideLinked(path)),
       FS_CONCURRENCY,
-      ([path, target]) => symlink(target, join(ctx.to, path)),
+      ([path, target], done) => fs.symlink(target, join(ctx.to, path), done),
     ),
   ]);
 }
 
-async function placeFile(path: string, ctx: RestoreContext): Promise<void> {
+function placeFile(path: string, ctx: RestoreContext, done: Done): void {
   const source = join(ctx.from, path);
   const dest = join(ctx.to, path);
-  if (ctx.mode === 'copy' || isRewrittenInPlace(path)) return copyFile(source, dest);
-  try {
-    await PLACE_FILE[ctx.mode as 'hardlink' | 'reflink'](source, dest);
-  } catch (error) {
-    if (!isErrno(error, 'EXDEV', 'EOPNOTSUPP', 'ENOTSUP', 'EMLINK')) throw error;
+  if (ctx.mode === 'copy' || isRewrittenInPlace(path)) return fs.copyFile(source, dest, done);
+  PLACE_FILE[ctx.mode as 'hardlink' | 'reflink'](source, dest, (error) => {
+    if (!error) return done();
+    if (!isErrno(error, 'EXDEV', 'EOPNOTSUPP', 'ENOTSUP', 'EMLINK')) return done(error);
     // Concurrent calls fail alike; the first one to get here says it, once.
     if ((ctx.mode as LinkMode) !== 'copy') {
-      ctx.warn(`cannot ${ctx.mode} from ${ctx.from} (${(error as NodeJS.ErrnoException).code}): copying files instead`);
+      ctx.warn(`cannot ${ctx.mode} from ${ctx.from} (${error.code}): copying files instead`);
       ctx.mode = 'copy';
     }
-    await rm(dest, { force: true });
-    await copyFile(source, dest);
-  }
+    fs.rm(dest, { force: true }, () => fs.copyFile(source, dest, done));
+  });
 }
 
 /** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
@@ -202,8 +200,6 @@ async function makeDirs(dirs: readonly string[], to: string): Promise<void> {
     else levels.set(d, [dir]);
   }
   for (const d of [...levels.keys()].sort((a, b) => a - b)) {
-    await forEachConcurrent(levels.get(d)!, FS_CONCURRENCY, async (dir) => {
-      await mkdir(join(to, dir), { recursive: !known.has(posix.dirname(dir)) });
-    });
+    await pump(levels.get(d)!, FS_CONCURRENCY, (dir, done) => fs.mkdir(join(to, dir), { recursive: !known.has(posix.dirname(dir)) }, (error) => done(error)));
   }
 }

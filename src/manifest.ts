@@ -1,4 +1,5 @@
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { isErrno } from './files.js';
 import { TOOL_CACHES } from './package-manager.js';
@@ -22,32 +23,14 @@ export interface Manifest {
 export const FS_CONCURRENCY = 64;
 
 /**
- * Scans the node_modules directories `roots` under `base` (one lstat per entry, directories
- * read concurrently). Tool caches (`node_modules/.cache`, ...) are left out, so every worktree
- * starts them empty. An absolute symlink pointing inside `base` is made relative, so a restored
- * `.bin` link never points back into the tree it was taken from.
+ * Scans the node_modules directories `roots` under `base`. Tool caches (`node_modules/.cache`,
+ * ...) are left out, so every worktree starts them empty. An absolute symlink pointing inside
+ * `base` is made relative, so a restored `.bin` link never points back into the tree it was
+ * taken from. With `stats: false` files are not stat'ed (mode, size, mtime and inode are 0):
+ * enough to link or copy them, which keeps their mode anyway, at a fraction of the cost.
  */
-export async function scanTree(base: string, roots: readonly string[]): Promise<Manifest> {
+export async function scanTree(base: string, roots: readonly string[], options: { stats?: boolean } = {}): Promise<Manifest> {
   const manifest: Manifest = { roots: [], dirs: [], files: [], links: [] };
-  const limit = limiter(FS_CONCURRENCY);
-  const visit = async (dir: string, root: string): Promise<void> => {
-    const names = await limit(() => readdir(join(base, dir)));
-    await Promise.all(
-      names.map(async (name) => {
-        const path = `${dir}/${name}`;
-        if (dir === root && TOOL_CACHES.has(name)) return;
-        const info = await limit(() => lstat(join(base, path)));
-        if (info.isDirectory()) {
-          manifest.dirs.push(path);
-          await visit(path, root);
-        } else if (info.isSymbolicLink()) {
-          manifest.links.push([path, relativeTarget(base, path, await limit(() => readlink(join(base, path))))]);
-        } else if (info.isFile()) {
-          manifest.files.push([path, info.mode & 0o7777, info.size, info.mtimeMs, info.ino]);
-        }
-      }),
-    );
-  };
   for (const root of roots) {
     try {
       if (!(await lstat(join(base, root))).isDirectory()) continue;
@@ -57,11 +40,58 @@ export async function scanTree(base: string, roots: readonly string[]): Promise<
     }
     manifest.roots.push(root);
     manifest.dirs.push(root);
-    await visit(root, root);
+    await walk(base, root, options.stats ?? true, manifest);
   }
   // Parents before children, for creating them in order.
   manifest.dirs.sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1));
   return manifest;
+}
+
+/** Adds everything under `root` to `manifest`: every readdir and lstat issued at once, callbacks throughout. */
+function walk(base: string, root: string, stats: boolean, manifest: Manifest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = 0;
+    let failed = false;
+    const fail = (error: Error) => {
+      if (!failed) reject(error);
+      failed = true;
+    };
+    const finish = () => {
+      if (--pending === 0 && !failed) resolve();
+    };
+    const readDir = (dir: string): void => {
+      pending++;
+      fs.readdir(join(base, dir), { withFileTypes: true }, (error, entries) => {
+        if (error) return fail(error);
+        for (const entry of entries) {
+          const path = `${dir}/${entry.name}`;
+          if (dir === root && TOOL_CACHES.has(entry.name)) continue;
+          if (entry.isDirectory()) {
+            manifest.dirs.push(path);
+            readDir(path);
+          } else if (entry.isSymbolicLink()) {
+            pending++;
+            fs.readlink(join(base, path), (e, target) => {
+              if (e) return fail(e);
+              manifest.links.push([path, relativeTarget(base, path, target)]);
+              finish();
+            });
+          } else if (entry.isFile() && !stats) {
+            manifest.files.push([path, 0, 0, 0, 0]);
+          } else if (entry.isFile()) {
+            pending++;
+            fs.lstat(join(base, path), (e, info) => {
+              if (e) return fail(e);
+              manifest.files.push([path, info.mode & 0o7777, info.size, info.mtimeMs, info.ino]);
+              finish();
+            });
+          }
+        }
+        finish();
+      });
+    };
+    readDir(root);
+  });
 }
 
 /** How many `/`-separated parts a relative path has. */
@@ -71,38 +101,40 @@ export function depth(path: string): number {
   return n;
 }
 
-/** Runs `fn` over `items` with at most `concurrency` calls in flight; rejects on the first failure. */
-export async function forEachConcurrent<T>(items: readonly T[], concurrency: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const item = items[next++]!;
-      try {
-        await fn(item);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-}
+/** A Node.js callback: called once with an error or nothing. */
+export type Done = (error?: NodeJS.ErrnoException | null) => void;
 
-/** A semaphore: `limit(fn)` runs `fn` once fewer than `concurrency` limited calls are running. */
-function limiter(concurrency: number): <T>(fn: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (fn) => {
-    if (active >= concurrency) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await fn();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
+/**
+ * Runs the callback-style `op` over `items` with at most `concurrency` calls in flight; rejects
+ * on the first failure (calls in flight finish, no new ones start). Callbacks, not promises:
+ * for ten thousand `link()` calls the promise machinery costs more than the kernel does.
+ */
+export function pump<T>(items: readonly T[], concurrency: number, op: (item: T, done: Done) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const total = items.length;
+    if (total === 0) return resolve();
+    let next = 0;
+    let active = 0;
+    let finished = 0;
+    let failed = false;
+    const start = (): void => {
+      while (!failed && active < concurrency && next < total) {
+        const item = items[next++]!;
+        active++;
+        op(item, (error) => {
+          active--;
+          if (failed) return;
+          if (error) {
+            failed = true;
+            return reject(error);
+          }
+          if (++finished === total) resolve();
+          else start();
+        });
+      }
+    };
+    start();
+  });
 }
 
 function relativeTarget(base: string, path: string, target: string): string {

@@ -245,7 +245,7 @@ async function findSeed(repo: Repo, targetPath: string, project: Project, key: s
   );
   const seed = candidates.find((_, i) => matches[i]);
   if (!seed) return undefined;
-  return { path: seed.path, manifest: await scanTree(seed.path, nodeModulesDirs(project)) };
+  return { path: seed.path, manifest: await scanTree(seed.path, nodeModulesDirs(project), { stats: false }) };
 }
 
 async function existingDirs(base: string, dirs: readonly string[]): Promise<string[]> {
