@@ -18,9 +18,9 @@ export const FALLBACK_ENV_FILE = '.env.vtree';
 
 /**
  * The Compose project name of a worktree, `<repo>-<slug>`, made valid for Compose (lowercase
- * letters, digits, `-` and `_`, starting with a letter or digit). When that changes more than the
- * letter case, or the case alone made two names equal, a short hash of the original keeps names of
- * distinct worktrees distinct (`feat/É` and `feat/È` must not share containers).
+ * letters, digits, `-` and `_`, starting with a letter or digit). When that changes anything (case,
+ * dots, other scripts), a short hash of the original is appended, so distinct worktrees keep
+ * distinct names: `Feat` and `feat`, or `feat/É` and `feat/È`, must not share containers.
  */
 export function composeProjectName(repoName: string, slug: string): string {
   const raw = `${repoName}-${slug}`;

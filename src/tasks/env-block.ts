@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BLOCK_START, chooseEnvTarget, composeProjectName, shadowedVariables, undoFileWrite, writeEnvBlock, type FileWrite } from '../env-block.js';
+import { BLOCK_START, chooseEnvTarget, composeProjectName, readTextIfPresent, shadowedVariables, undoFileWrite, writeEnvBlock, type FileWrite } from '../env-block.js';
 import type { CheckoutStage, Feature, RepoStage, TargetStage } from '../pipelines/context.js';
 
 /** The part of the `compose-discover` result (services feature) this feature reads. */
@@ -81,6 +80,5 @@ export const envBlockFeature: Feature = {
 };
 
 async function hasBlock(worktree: string, file: string): Promise<boolean> {
-  const text = await readFile(join(worktree, file), 'utf8').catch(() => '');
-  return text.includes(BLOCK_START);
+  return (await readTextIfPresent(join(worktree, file)))?.includes(BLOCK_START) ?? false;
 }
