@@ -2,7 +2,7 @@ import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { errorMessage, UsageError, VtreeError } from './errors.js';
+import { CommandError, errorMessage, UsageError, VtreeError } from './errors.js';
 import { formatMs } from './output.js';
 import { git, run } from './exec.js';
 import { exists } from './files.js';
@@ -79,6 +79,8 @@ interface Made {
   branch: string;
   /** Compose project "before" started, to bring down. */
   composeProject?: string;
+  /** `git vtree add` left its Compose stack starting in the background. */
+  stackStarting?: boolean;
 }
 
 /**
@@ -120,6 +122,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
           const result = await profiler.time('bench:vtree', null, async (span) => {
             const started = performance.now();
             const output = await addWithVtree(target, base, root, request.signal);
+            target.stackStarting = output.stackStarting;
             const wall = performance.now() - started;
             // The child's own spans start once Node has loaded it; put them at the end of the wall time.
             vtreeSteps.push({ parent: span.id, shift: profiler.now() - wall + Math.max(0, wall - output.duration), steps: output.steps });
@@ -220,17 +223,48 @@ interface AddStep {
 }
 
 /** `git vtree add` as the user runs it: a new process of this installation. */
-async function addWithVtree(target: Made, base: string, root: string, signal?: AbortSignal): Promise<{ duration: number; steps: AddStep[]; depsSource?: string }> {
-  const { stdout } = await run(process.execPath, [VTREE_BIN, 'add', target.branch, '--from', base, '--path', target.path, '--json'], { cwd: root, signal });
-  const result = JSON.parse(stdout) as { duration: number; steps: AddStep[]; facts?: { deps?: { source?: unknown } } };
+async function addWithVtree(target: Made, base: string, root: string, signal?: AbortSignal): Promise<{ duration: number; steps: AddStep[]; depsSource?: string; stackStarting: boolean }> {
+  const stdout = await runVtree(['add', target.branch, '--from', base, '--path', target.path, '--json'], root, signal);
+  const result = JSON.parse(stdout) as { duration: number; steps: AddStep[]; facts?: { deps?: { source?: unknown }; services?: { project?: unknown } } };
   const source = result.facts?.deps?.source;
-  return { duration: result.duration, steps: result.steps, ...(typeof source === 'string' ? { depsSource: source } : {}) };
+  return {
+    duration: result.duration,
+    steps: result.steps,
+    // A project name means a stack was handed to a background job; `status` says when it is done.
+    stackStarting: typeof result.facts?.services?.project === 'string',
+    ...(typeof source === 'string' ? { depsSource: source } : {}),
+  };
+}
+
+/**
+ * Waits (up to a minute) until the stack `git vtree add` started in the background has settled,
+ * so that removing the worktree right away cannot race its start and leave containers behind.
+ */
+async function waitForStack(path: string, signal?: AbortSignal): Promise<void> {
+  const deadline = performance.now() + 60_000;
+  while (performance.now() < deadline) {
+    const stdout = await runVtree(['status', '--json'], path, signal).catch(() => '');
+    const state = (JSON.parse(stdout || '{}') as { state?: string }).state;
+    if (state !== 'starting') return;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Runs this installation's `git vtree <args>`; a failure names the subcommand and its own message. */
+async function runVtree(args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
+  try {
+    return (await run(process.execPath, [VTREE_BIN, ...args], { cwd, signal })).stdout;
+  } catch (error) {
+    const said = error instanceof CommandError ? error.stderr.trim().split('\n')[0]?.replace(/^git vtree: /, '') : undefined;
+    throw new VtreeError(`git vtree ${args[0]} failed during the benchmark: ${said || errorMessage(error)}`, `run \`git vtree ${args[0]}\` by hand in ${cwd} to see why`, { cause: error });
+  }
 }
 
 /** Takes away what one run made: its Compose stack and volumes, worktree and branch. */
 async function removeMade(target: Made, root: string, signal?: AbortSignal): Promise<void> {
   if (target.way === 'vtree') {
-    await run(process.execPath, [VTREE_BIN, 'rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], { cwd: root, signal });
+    if (target.stackStarting) await waitForStack(target.path, signal);
+    await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root, signal);
     return;
   }
   if (target.composeProject) await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path, signal });
@@ -246,7 +280,7 @@ async function cleanUpAfterFailure(made: readonly Made[], root: string, warn: (l
     if (!worktreeThere && !branchThere) continue;
     try {
       if (target.way === 'vtree' && worktreeThere) {
-        await run(process.execPath, [VTREE_BIN, 'rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], { cwd: root });
+        await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root);
       } else {
         if (target.composeProject && worktreeThere) {
           await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path }).catch(() => undefined);

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,6 +10,17 @@ import type { MetricsFile } from '../src/metrics.js';
 import type { StatsReport } from '../src/stats.js';
 
 const execFileAsync = promisify(execFile);
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
 const BIN = join(import.meta.dirname, '..', 'bin', 'git-vtree');
 
 /**
@@ -108,6 +120,41 @@ describe('git vtree bench on a small repository', () => {
     expect(bench.kept).toHaveLength(2);
     expect((await worktreePaths()).sort()).toEqual([repo, ...bench.kept].sort());
     for (const path of bench.kept) await sh('git', ['worktree', 'remove', '--force', path]);
+  });
+
+  it('with a compose file and a Docker engine, "before" also runs docker compose up -d, and brings it down again', async (context) => {
+    const engine = await execFileAsync('docker', ['info', '--format', '{{.ServerVersion}}']).then(
+      () => true,
+      () => false,
+    );
+    if (!engine) {
+      if (process.env.CI === 'true') throw new Error('no Docker engine answers, and CI=true requires one (../shared/ci/docker-engine.sh)');
+      context.skip('no Docker engine answers (docker info failed)');
+      return;
+    }
+    const port = await freePort();
+    await writeFile(
+      join(repo, 'compose.yaml'),
+      `services:\n  web:\n    image: vtree-test/busybox:latest\n    command: ["httpd", "-f", "-p", "8080", "-h", "/"]\n    ports: ["127.0.0.1:\${WEB_PORT:-${port}}:8080"]\n`,
+    );
+    await sh('git', ['add', 'compose.yaml']);
+    await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'compose']);
+    try {
+      const result = await vtree('bench', '--runs', '1', '--json');
+      expect(result.code, result.stderr).toBe(0);
+      const bench = JSON.parse(result.stdout) as BenchResult;
+      expect(bench.compose).toBe(true);
+      expect(bench.before.phases.map((p) => p.name)).toEqual(['git worktree add', bench.install, 'docker compose up -d']);
+      const projects = await sh('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
+      expect(projects.split('\n').filter((p) => p.includes(bench.runId.toLowerCase()))).toEqual([]);
+      // Nor the stack `git vtree add` started in the background (its project is named after the repository and branch).
+      const vtreeStack = await sh('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project=app-vtree-1', '--format', '{{.Names}}']);
+      expect(vtreeStack).toBe('');
+      expect(await worktreePaths()).toEqual([repo]);
+    } finally {
+      await sh('git', ['rm', '-q', 'compose.yaml']);
+      await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'no compose']);
+    }
   });
 
   it('refuses a run count that is not a positive whole number', async () => {
