@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -172,6 +172,13 @@ describe('leasePorts', () => {
     expect((await listLeases()).map((l) => l.worktree)).toEqual([other.worktree]);
     await restoreLeases([...some, ...rest]);
     expect((await listLeases()).filter((l) => l.worktree === holder.worktree)).toHaveLength(2);
+  });
+
+  it('refuses a corrupt registry with one line naming it, and changes nothing', async () => {
+    await mkdir(join(state, 'vibetrees'), { recursive: true });
+    await writeFile(portsRegistryPath(), '{ "leases": ');
+    await expect(leasePorts({ worktree: await worktreeDir('c'), repo: '/r' }, ['A'], RANGE)).rejects.toThrow(/port registry .*ports\.json is not valid JSON/);
+    expect(await readFile(portsRegistryPath(), 'utf8')).toBe('{ "leases": ');
   });
 
   it('prunes stale leases on request', async () => {
