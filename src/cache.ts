@@ -58,6 +58,11 @@ export function entryDir(cacheDir: string, key: string): string {
   return join(cacheDir, 'entries', key);
 }
 
+/** The pool of spares of the entry `key` (see spares.ts). */
+export function sparesDir(cacheDir: string, key: string): string {
+  return join(cacheDir, 'spares', key);
+}
+
 /** Where entries and spares are built before they are renamed into place. */
 export function tempDir(cacheDir: string): string {
   return join(cacheDir, 'tmp');
@@ -182,17 +187,22 @@ export async function recordHit(cacheDir: string, key: string): Promise<void> {
   });
 }
 
-/** Drops an entry: renamed away first (so no restore sees it half-deleted), then deleted. */
+/**
+ * Drops an entry and its spares: renamed away first (so no restore sees them half-deleted),
+ * then deleted. A spare holds links to the entry's files, which may be why it is dropped.
+ */
 export async function dropEntry(cacheDir: string, key: string): Promise<void> {
-  const away = newTempPath(cacheDir, `dropped-${key}`);
   await mkdir(tempDir(cacheDir), { recursive: true });
-  try {
-    await rename(entryDir(cacheDir, key), away);
-  } catch (error) {
-    if (isErrno(error, 'ENOENT')) return;
-    throw error;
+  for (const dir of [sparesDir(cacheDir, key), entryDir(cacheDir, key)]) {
+    const away = newTempPath(cacheDir, `dropped-${key}`);
+    try {
+      await rename(dir, away);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) continue;
+      throw error;
+    }
+    await rm(away, { recursive: true, force: true });
   }
-  await rm(away, { recursive: true, force: true });
 }
 
 /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryDir, newTempPath, openEntry } from './cache.js';
+import { entryDir, newTempPath, openEntry, sparesDir } from './cache.js';
 import { isErrno, readJsonFile, writeFileAtomic } from './files.js';
 import { resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
 import { withLock } from './lock.js';
@@ -24,11 +24,6 @@ export interface SpareInfo {
 /** One spare in the pool. */
 export interface Spare extends SpareInfo {
   path: string;
-}
-
-/** The pool of spares of the entry `key`. */
-export function sparesDir(cacheDir: string, key: string): string {
-  return join(cacheDir, 'spares', key);
 }
 
 /**
