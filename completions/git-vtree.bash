@@ -6,7 +6,7 @@
 # (test/completion.test.ts compares them with `git-vtree --help`).
 
 # The words that may follow `git vtree`.
-__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports'
+__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports up down status logs cache'
 
 # The flags of one command ($1).
 __git_vtree_flags() {
@@ -19,8 +19,13 @@ __git_vtree_flags() {
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;
     bench) echo '--runs --keep --json' ;;
     ports) echo '--prune --json' ;;
+    up) echo '--worktree -w --json --wait' ;;
+    down) echo '--worktree -w --json --volumes' ;;
+    status) echo '--worktree -w --json' ;;
+    logs) echo '--worktree -w --json --follow -f --tail --job' ;;
+    cache) echo '--max-size --older-than --include-used --dry-run --spares --key --json' ;;
   esac
-  echo '--verbose --help'
+  echo '--verbose --help -h'
 }
 
 # Prints each argument that starts with $1 (after it), one per line. Unlike `compgen -W`, it
@@ -85,9 +90,9 @@ __git_vtree_candidates() {
   case $prev in
     --link-mode) __git_vtree_match "$cur" auto reflink hardlink copy symlink; return ;;
     --from) __git_vtree_branches "$cur"; return ;;
-    --worktree) __git_vtree_worktrees "$cur"; return ;;
+    --worktree | -w) __git_vtree_worktrees "$cur"; return ;;
     --path) compgen -d -- "$cur"; return ;;
-    --since | --last | --op | --run | --port | --runs) return ;;
+    --since | --last | --op | --run | --port | --runs | --tail | --max-size | --older-than | --spares | --key) return ;;
   esac
   if [[ $cur == -* ]]; then
     __git_vtree_match "$cur" $(__git_vtree_flags "$command")
@@ -95,8 +100,14 @@ __git_vtree_candidates() {
   fi
   case $command in
     add) __git_vtree_branches "$cur" ;;
-    rm | remove | setup | up | down | status | cd) __git_vtree_worktrees "$cur" ;;
+    rm | remove | setup | cd) __git_vtree_worktrees "$cur" ;;
     hooks) __git_vtree_match "$cur" install uninstall status ;;
+    cache)
+      case ${COMP_WORDS[at + 1]} in
+        export | import) ((COMP_CWORD > at + 1)) && compgen -f -- "$cur" ;;
+        *) __git_vtree_match "$cur" status prune verify warm export import ;;
+      esac
+      ;;
     completion | shell-init) __git_vtree_match "$cur" bash zsh fish ;;
   esac
 }

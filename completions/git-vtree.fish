@@ -77,6 +77,11 @@ complete -c git-vtree -n __git_vtree_needs_command -a shell-init -d 'Print shell
 complete -c git-vtree -n __git_vtree_needs_command -a stats -d 'Where the time goes'
 complete -c git-vtree -n __git_vtree_needs_command -a bench -d 'Time git worktree add + install against git vtree add'
 complete -c git-vtree -n __git_vtree_needs_command -a ports -d 'Port leases on this machine'
+complete -c git-vtree -n __git_vtree_needs_command -a up -d "Start the worktree's Compose stack"
+complete -c git-vtree -n __git_vtree_needs_command -a down -d "Stop and remove the worktree's Compose stack"
+complete -c git-vtree -n __git_vtree_needs_command -a status -d "Show the state of the worktree's Compose stack"
+complete -c git-vtree -n __git_vtree_needs_command -a logs -d "Show the logs of the worktree's Compose services"
+complete -c git-vtree -n __git_vtree_needs_command -a cache -d 'The dependency cache: status, prune, verify, warm, export, import'
 
 # Flags every command has.
 complete -c git-vtree -l verbose -d 'Show stack traces and subprocess output on errors'
@@ -95,12 +100,12 @@ complete -c git-vtree -n '__git_vtree_using add' -l path -x -a '(__fish_complete
 complete -c git-vtree -n '__git_vtree_using add' -a '(__git_vtree_branches)'
 
 # Commands that name a worktree.
-complete -c git-vtree -n '__git_vtree_using rm remove setup up down status' -a '(__git_vtree_worktrees)'
+complete -c git-vtree -n '__git_vtree_using rm remove setup' -a '(__git_vtree_worktrees)'
 complete -c git-vtree -n '__git_vtree_using rm remove' -s f -l force -d 'Remove even with uncommitted or untracked changes'
 complete -c git-vtree -n '__git_vtree_using rm remove' -s d -l delete-branch -d 'Also delete the branch'
 complete -c git-vtree -n '__git_vtree_using rm remove' -l volumes -d "Also remove the Compose stack's volumes"
 
-complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports' -l json -d 'Print JSON'
+complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports up down status logs cache' -l json -d 'Print JSON'
 complete -c git-vtree -n '__git_vtree_using hooks' -a 'install uninstall status'
 complete -c git-vtree -n '__git_vtree_using completion shell-init' -a 'bash zsh fish'
 
@@ -116,3 +121,21 @@ complete -c git-vtree -n '__git_vtree_using bench' -l runs -x -d 'Measured runs 
 complete -c git-vtree -n '__git_vtree_using bench' -l keep -d 'Keep the worktrees and branches it made'
 
 complete -c git-vtree -n '__git_vtree_using ports' -l prune -d 'First free the leases of worktrees that no longer exist'
+
+# The worktree's Compose stack.
+complete -c git-vtree -n '__git_vtree_using up down status logs' -s w -l worktree -x -a '(__git_vtree_worktrees)' -d 'The worktree (default: the one you are in)'
+complete -c git-vtree -n '__git_vtree_using up' -l wait -d 'Wait until they run'
+complete -c git-vtree -n '__git_vtree_using down' -l volumes -d "Also remove the stack's volumes"
+complete -c git-vtree -n '__git_vtree_using logs' -s f -l follow -d 'Keep following new lines'
+complete -c git-vtree -n '__git_vtree_using logs' -l tail -x -d 'Lines from the end of each log'
+complete -c git-vtree -n '__git_vtree_using logs' -l job -d 'Show the log of the background job that started the stack'
+
+# The dependency cache.
+complete -c git-vtree -n '__git_vtree_using cache; and test (count (commandline -opc)) -eq 2' -a 'status prune verify warm export import'
+complete -c git-vtree -n '__git_vtree_using cache; and __fish_seen_subcommand_from export import' -F
+complete -c git-vtree -n '__git_vtree_using cache' -l max-size -x -d 'prune: drop least recently used entries until the cache is this small'
+complete -c git-vtree -n '__git_vtree_using cache' -l older-than -x -d 'prune: drop entries unused this long'
+complete -c git-vtree -n '__git_vtree_using cache' -l include-used -d 'prune: also drop entries worktrees were restored from'
+complete -c git-vtree -n '__git_vtree_using cache' -l dry-run -d 'verify: report, drop nothing'
+complete -c git-vtree -n '__git_vtree_using cache' -l spares -x -d 'warm: spares to keep ready'
+complete -c git-vtree -n '__git_vtree_using cache' -l key -x -d 'export: only entries whose key starts with this'
