@@ -9,8 +9,8 @@ import { leasePorts, listLeases, parsePortRange, preferredPort, pruneLeases, rel
 import { portsRegistryPath } from '../src/paths.js';
 import { Config } from '../src/config.js';
 import { run } from '../src/exec.js';
-import { runGraph, type Task } from '../src/graph.js';
-import type { SetupShared, Stages } from '../src/pipelines/context.js';
+import { runGraph, TaskFailedError, type Task } from '../src/graph.js';
+import type { RemoveShared, SetupShared, Stages } from '../src/pipelines/context.js';
 import { Profiler } from '../src/profiler.js';
 import { portsFeature } from '../src/tasks/ports.js';
 import { git, makeRepo, tempDir, vtree } from './helpers.js';
@@ -327,6 +327,38 @@ describe('the ports task', () => {
     await expect(runGraph(graph(dir, { 'vtree.ports.vars': 'PORT VITE_PORT', 'vtree.ports.range': '41000-41999' }, [boom]), { shared: shared(), profiler: new Profiler() })).rejects.toThrow('boom');
     const left = await listLeases();
     expect(left.map((l) => [l.variable, l.port])).toEqual([['PORT', kept.ports.PORT]]);
+  });
+
+  it('rejects a bad vtree.ports.range as a usage error', async () => {
+    const dir = await worktreeDir('badrange');
+    const failure = await runGraph(graph(dir, { 'vtree.ports.vars': 'PORT', 'vtree.ports.range': '80-90' }), { shared: shared(), profiler: new Profiler() }).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(TaskFailedError);
+    expect((failure as TaskFailedError).exitCode).toBe(2);
+    expect((failure as Error).message).toMatch(/vtree\.ports\.range must be/);
+  });
+
+  it('rm releases the worktree’s leases, and gives them back when a later step fails', async () => {
+    const dir = await worktreeDir('teardown');
+    const holder = { worktree: dir, repo: '/task/.git' };
+    const held = await leasePorts(holder, ['A', 'B'], RANGE);
+    const removeShared = { runId: 'r', force: false, volumes: false, facts: {} as Record<string, unknown>, log: () => undefined, warn: () => undefined };
+    const locate: Task<RemoveShared> = { name: 'locate', run: async () => ({ path: dir, repo: { commonDir: '/task/.git' }, slug: 's' }) };
+    const teardown = portsFeature.teardownTasks!('locate');
+    const seen: number[] = [];
+    const fail: Task<RemoveShared> = {
+      name: 'git-worktree-remove',
+      after: teardown.map((t) => t.name),
+      run: async () => {
+        seen.push((await listLeases()).length);
+        throw new Error('worktree is locked');
+      },
+    };
+    await expect(runGraph([locate, ...teardown, fail], { shared: removeShared, profiler: new Profiler() })).rejects.toThrow('worktree is locked');
+    expect(seen).toEqual([0]);
+    expect(Object.fromEntries((await listLeases()).map((l) => [l.variable, l.port]))).toEqual(held.ports);
+    await runGraph([locate, ...teardown], { shared: removeShared, profiler: new Profiler() });
+    expect(await listLeases()).toEqual([]);
+    expect(removeShared.facts.portsReleased).toBe(2);
   });
 
   it('rejects a vtree.ports.vars entry that is not a variable name', async () => {
