@@ -27,6 +27,7 @@ const BACKGROUND_TIMEOUT_MS = 180_000;
 const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [options] after npm run build)
 
   --runs N           timed runs of each row, alternating (default 5)
+  --mode-runs N      at most N timed runs of each --link-mode row (default 3)
   --quick            1 run of each row (plus the warm-up)
   --warmup N         untimed warm-up rounds before the timed ones (default 1, at least 1)
   --only IDS         comma-separated row ids (see bench/README.md), e.g. worktree,vtree-hit
@@ -41,6 +42,7 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [op
 const { values: flags } = parseArgs({
   options: {
     runs: { type: 'string' },
+    'mode-runs': { type: 'string', default: '3' },
     quick: { type: 'boolean', default: false },
     warmup: { type: 'string', default: '1' },
     only: { type: 'string' },
@@ -60,6 +62,7 @@ if (flags.help) {
 
 const options = {
   runs: positiveInt('--runs', flags.runs ?? (flags.quick ? '1' : '5')),
+  modeRuns: positiveInt('--mode-runs', flags['mode-runs']),
   warmup: Math.max(1, positiveInt('--warmup', flags.warmup, true)),
   sourceFiles: positiveInt('--source-files', flags['source-files']),
   fixtureDir: resolve(flags.fixture),
@@ -98,21 +101,27 @@ const active = variants.filter((v) => {
   return !reason;
 });
 
+const rss = await mkdtemp(join(tmpdir(), 'vtree-bench-rss-'));
 const rounds = options.warmup + options.runs;
 for (let round = 0; round < rounds; round++) {
   const warmup = round < options.warmup;
   // Rotate the order every round, so no row always runs right after the same neighbour.
   const order = active.map((_, i) => active[(i + round) % active.length]);
   for (const variant of order) {
-    const run = await runOnce(variant, ctx);
     const row = results.get(variant.id);
+    if (!warmup && row.runs.filter((r) => !r.warmup).length >= runsOf(variant)) continue;
+    // Peak memory is taken in the first warm-up run (its time is not used): a preloaded module
+    // makes every vtree process write its own max RSS when it exits.
+    const probe = warmup && round === 0 && variant.group === 'vtree';
+    const run = await runOnce(variant, probe ? { ...ctx, env: { ...env, ...rssProbeEnv(rss) } } : ctx);
+    if (probe) row.maxRssMb = run.ok ? await readPeakRss(rss) : null;
     row.runs.push({ round, warmup, ...run });
     log(`round ${round + 1}/${rounds}${warmup ? ' (warm-up)' : ''} · ${variant.id.padEnd(16)} ${run.ok ? `${(run.ms / 1000).toFixed(2)} s` : `FAILED: ${run.error}`}`);
   }
 }
+await rm(rss, { recursive: true, force: true });
 
 const startup = await measureStartup();
-await measureMemory();
 const rows = [...results.values()].map(finishRow);
 const reference = addRatios(rows);
 const targets = evaluateTargets(rows, startup);
@@ -209,27 +218,26 @@ async function measureStartup() {
   return rows;
 }
 
+/** Timed runs `variant` gets: every row `--runs`, link-mode rows at most `--mode-runs`. */
+function runsOf(variant) {
+  return variant.linkMode ? Math.min(options.runs, options.modeRuns) : options.runs;
+}
+
+/** Environment that preloads bench/rss-probe.mjs into every Node.js process, writing to `dir`. */
+function rssProbeEnv(dir) {
+  return { VTREE_BENCH_RSS_DIR: dir, NODE_OPTIONS: `--import=${pathToFileURL(join(BENCH_DIR, 'rss-probe.mjs')).href}` };
+}
+
 /**
- * Peak memory (max RSS) of the `git vtree add` process itself, one extra untimed run per vtree
- * row: a preloaded module writes `process.resourceUsage().maxRSS` when the process exits.
+ * Peak RSS in MB of the `git vtree add` process itself (not its git or npm children, not its
+ * background jobs) from the records bench/rss-probe.mjs left in `dir`, which it then empties.
  */
-async function measureMemory() {
-  const dir = await mkdtemp(join(tmpdir(), 'vtree-bench-rss-'));
-  try {
-    for (const variant of active.filter((v) => v.group === 'vtree')) {
-      await rm(dir, { recursive: true, force: true });
-      await mkdir(dir);
-      const probeEnv = { ...env, VTREE_BENCH_RSS_DIR: dir, NODE_OPTIONS: `--import=${pathToFileURL(join(BENCH_DIR, 'rss-probe.mjs')).href}` };
-      const run = await runOnce(variant, { ...ctx, env: probeEnv });
-      const probes = await Promise.all((await readdir(dir)).map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8'))));
-      const own = probes.filter((p) => p.argv.includes('add') && !p.argv.includes('__job') && String(p.argv[0]).endsWith('git-vtree'));
-      const row = results.get(variant.id);
-      row.maxRssMb = run.ok && own.length ? Math.max(...own.map((p) => p.maxRssKb)) / 1024 : null;
-      if (!run.ok) warnings.push(`${variant.id}: memory run failed: ${run.error}`);
-    }
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+async function readPeakRss(dir) {
+  const files = await readdir(dir);
+  const probes = await Promise.all(files.map(async (f) => JSON.parse(await readFile(join(dir, f), 'utf8'))));
+  await Promise.all(files.map((f) => rm(join(dir, f), { force: true })));
+  const own = probes.filter((p) => String(p.argv[0]).endsWith('git-vtree') && p.argv.includes('add') && !p.argv.includes('__job'));
+  return own.length ? Math.max(...own.map((p) => p.maxRssKb)) / 1024 : null;
 }
 
 /** Builds or reuses the repositories `names`, resets them to a clean starting state. */
@@ -244,7 +252,7 @@ async function prepareRepos(names) {
       else if (spec.manager !== 'npm' && 'reason' in tools[spec.manager]) ctx.repos[name] = { reason: `${spec.manager} not available: ${tools[spec.manager].reason}` };
       else ctx.repos[name] = await prepareRepo(build, name, spec.manager);
     } catch (error) {
-      if (name === 'npm') fail(`could not build the npm benchmark repository: ${error.stderr ?? error.message}`);
+      if (name === 'npm') fail(`could not build the npm benchmark repository: ${String(error.stderr ?? error.message).trim().split('\n').slice(-12).join('\n')}`);
       ctx.repos[name] = { reason: `could not build: ${String(error.stderr ?? error.message).trim().split('\n').at(-1)}` };
       continue;
     }
