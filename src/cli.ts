@@ -147,6 +147,38 @@ export async function main(argv: readonly string[]): Promise<never> {
       dispatch(() => import('./commands/shell-init.js')),
     )
     .command(
+      'up [services..]',
+      "Start the worktree's Compose stack (all services, or those named)",
+      (y) =>
+        stackOptions(y)
+          .positional('services', { type: 'string', array: true, describe: 'Services to start (default: all)' })
+          .option('wait', { type: 'boolean', default: false, describe: 'Wait until they run (and are healthy, where they have a healthcheck)' }),
+      dispatch(() => import('./commands/up.js')),
+    )
+    .command(
+      'down',
+      "Stop and remove the worktree's Compose stack (volumes kept unless --volumes)",
+      (y) => stackOptions(y).option('volumes', { type: 'boolean', describe: "Also remove the stack's volumes" }),
+      dispatch(() => import('./commands/down.js')),
+    )
+    .command(
+      'status',
+      "Show the state of the worktree's Compose stack, service by service",
+      (y) => stackOptions(y),
+      dispatch(() => import('./commands/status.js')),
+    )
+    .command(
+      'logs [services..]',
+      "Show the logs of the worktree's Compose services (or, with --job, of the job that started them)",
+      (y) =>
+        stackOptions(y)
+          .positional('services', { type: 'string', array: true, describe: 'Services (default: all)' })
+          .option('follow', { alias: 'f', type: 'boolean', describe: 'Keep following new lines' })
+          .option('tail', { type: 'string', describe: 'Lines from the end of each log (default: all)' })
+          .option('job', { type: 'boolean', describe: 'Show the log of the background job that started the stack' }),
+      dispatch(() => import('./commands/logs.js')),
+    )
+    .command(
       '__job <job> [args..]',
       false,
       (y) => y.positional('job', { type: 'string' }).positional('args', { type: 'string', array: true }),
@@ -172,6 +204,13 @@ export async function main(argv: readonly string[]): Promise<never> {
     exitCode = error instanceof VtreeError ? error.exitCode : ExitCode.failed;
   }
   process.exit(exitCode);
+}
+
+/** Options shared by the commands that act on one worktree's Compose stack (`up`, `down`, `status`, `logs`). */
+function stackOptions<T>(y: Argv<T>) {
+  return y
+    .option('worktree', { alias: 'w', type: 'string', describe: 'Branch, slug or path of the worktree (default: the one you are in)' })
+    .option('json', { type: 'boolean', describe: 'Print JSON' });
 }
 
 /** Options shared by every command that sets a worktree up (`add`, `setup`). */

@@ -422,5 +422,5 @@ function asRecord(value: unknown): Record<string, unknown> {
 }
 
 function firstLine(text: string): string {
-  return text.split('\n')[0]!.trim();
+  return text.split('\n')[0]!.trim().replace(/:$/, '');
 }

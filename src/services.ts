@@ -123,6 +123,9 @@ export function stackState(statuses: readonly ServiceStatus[], expected: readonl
   return verdicts.includes('healthy') ? 'healthy' : 'running';
 }
 
+/** How long a service without a healthcheck must keep running before `--wait` counts it as up. */
+const STEADY_MS = 1000;
+
 /** A service that did not come up; its message carries the service's own last words. */
 export class ServiceStartError extends VtreeError {}
 
@@ -148,12 +151,18 @@ export async function startServices(runtime: ComposeRuntime, project: ComposePro
     throw await startError(runtime, project, services, statuses, errorMessage(error).replace(/^\S+ \S+ failed: /, ''));
   }
   const deadline = Date.now() + options.timeoutMs;
+  const upSince = new Map<string, number>();
   for (;;) {
     const statuses = await serviceStatuses(runtime, project, options.signal);
     const verdicts = new Map(services.map((name) => [name, serviceVerdict(statuses.filter((s) => s.service === name))]));
     const failed = [...verdicts].filter(([, v]) => v === 'failed').map(([name]) => name);
     if (failed.length > 0) throw await startError(runtime, project, failed, statuses);
-    if (!options.wait || [...verdicts.values()].every((v) => v === 'up' || v === 'healthy')) return statuses;
+    // Without a healthcheck, "running" is only believed once it has lasted: a process that dies
+    // on start-up is running for a moment too.
+    const now = Date.now();
+    for (const [name, verdict] of verdicts) if (verdict === 'up') upSince.set(name, upSince.get(name) ?? now);
+    const steady = (name: string, verdict: string) => verdict === 'healthy' || (verdict === 'up' && now - upSince.get(name)! >= STEADY_MS);
+    if (!options.wait || [...verdicts].every(([name, verdict]) => steady(name, verdict))) return statuses;
     if (Date.now() > deadline) {
       const pending = [...verdicts].filter(([, v]) => v === 'pending').map(([name]) => name);
       throw await startError(runtime, project, pending, statuses, `not up after ${Math.round(options.timeoutMs / 1000)} s`);
@@ -173,6 +182,8 @@ async function startError(runtime: ComposeRuntime, project: ComposeProject, serv
   if (broken.length > 0) {
     const logs = await runCompose(runtime, project, ['logs', '--no-color', '--no-log-prefix', '--tail', '3', ...broken]).catch(() => undefined);
     lastWords = (logs?.stdout + (logs?.stderr ?? ''))
+      // Compose decorates even --no-color output with terminal control sequences.
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
       .split('\n')
       .map((l) => l.trim())
       .filter(Boolean)

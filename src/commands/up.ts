@@ -1,5 +1,5 @@
 import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
+import { errorMessage, ExitCode } from '../errors.js';
 import type { Io } from '../output.js';
 import { formatMs } from '../output.js';
 import { Profiler } from '../profiler.js';
@@ -28,7 +28,7 @@ export default async function up(args: Args, io: Io): Promise<number> {
   }
   const statuses = await serviceStatuses(runtime, stack.project).catch(() => []);
   const state = failure ? 'failed' : stackState(statuses, services);
-  await writeServicesStatus(stack.gitDir, { ...record, state, services: servicesMap(statuses), ...(failure ? { reason: String((failure as Error).message) } : {}) });
+  await writeServicesStatus(stack.gitDir, { ...record, state, services: servicesMap(statuses), ...(failure ? { reason: errorMessage(failure) } : {}) });
   await recordStackRun(stack, profiler, { up: services, state }, failure, io.warn);
   if (failure) throw failure;
   if (io.json) io.out(JSON.stringify({ ok: true, project: stack.project.name, state, services: servicesMap(statuses) }));

@@ -114,8 +114,10 @@ export interface ServicesJobPlan {
  */
 export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) => void): Promise<void> {
   const profiler = new Profiler();
+  // What the starter already brought up (critical services under --wait) stays in the status.
+  const known = (await readServicesStatus(plan.gitDir))?.services;
   const status = (state: StackState, extra: Partial<ServicesStatus> = {}) =>
-    writeServicesStatus(plan.gitDir, { ...plan.record, state, log: plan.log, ...extra });
+    writeServicesStatus(plan.gitDir, { ...plan.record, state, log: plan.log, ...(known ? { services: known } : {}), ...extra });
   await status('starting', { pid: process.pid });
   const facts: Record<string, unknown> = {};
   let failure: unknown;

@@ -136,7 +136,11 @@ export const servicesFeature: Feature = {
           const override = deps['compose-override'] as ComposeOverride;
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const { writeServicesStatus, planStart, startServices } = await import('../services.js');
+          const [{ writeServicesStatus, planStart, serviceStatuses, stackState, startServices }, { runCompose }, { errorMessage }] = await Promise.all([
+            import('../services.js'),
+            import('../compose-runtime.js'),
+            import('../errors.js'),
+          ]);
           const { model } = override;
           const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
           const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
@@ -147,31 +151,44 @@ export const servicesFeature: Feature = {
             shared[level](line);
             return { record };
           };
-          if (model.error) return settle({ ...base, state: 'failed', reason: model.error }, `services: none — ${model.error}`, 'warn');
+          if (model.error) return settle({ ...base, state: 'failed', reason: model.error }, `services: not started — ${model.error}`, 'warn');
           if (model.files.length === 0) return settle({ ...base, reason: 'no compose file' }, 'services: none (no compose file)', 'log');
+          const { critical, deferred } = planStart(model, config.list('vtree.services.critical'));
           if (!('runtime' in detection)) {
             const level = shared.options.services ? 'warn' : 'log';
-            return settle({ ...base, reason: detection.missing }, `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`, level);
+            const line = `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`;
+            return settle({ ...base, reason: detection.missing, critical, deferred }, line, level);
           }
           const { runtime } = detection;
-          const { critical, deferred } = planStart(model, config.list('vtree.services.critical'));
           const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
           const record: ServicesRecord = { ...base, state: 'starting', runtime: runtime.command, critical, deferred };
           span.set('critical', critical);
           span.set('deferred', deferred);
           shared.facts.services = { runtime: `${runtime.name} ${runtime.version}`, project: project.name, critical, deferred };
           shared.state.services = record;
-          const { waitTimeoutMs } = await import('../pipelines/stack.js');
+          const { waitTimeoutMs, servicesMap } = await import('../pipelines/stack.js');
           const timeoutMs = waitTimeoutMs(config);
           const started: Started = { record, project, detection };
+          let upNow: Record<string, string> | undefined;
+          let criticalState: ServicesRecord['state'] = 'running';
           if (shared.options.wait) {
             await writeServicesStatus(checkout.gitDir, record);
+            // A file Compose rejects is the project's problem, not this worktree's: keep the worktree.
+            const invalid = await runCompose(runtime, project, ['config', '--quiet'], { signal }).then(
+              () => undefined,
+              (error: unknown) => errorMessage(error).replace(/^\S+ \S+ failed: /, ''),
+            );
+            if (invalid) return settle({ ...record, state: 'failed', reason: invalid }, `services: not started — ${invalid}`, 'warn');
             try {
               await profiler.time('services-critical', span.id, () => startServices(runtime, project, critical, { wait: true, timeoutMs, signal }));
             } catch (error) {
               await undoStart(started);
               throw error;
             }
+            const statuses = await serviceStatuses(runtime, project, signal);
+            upNow = servicesMap(statuses);
+            criticalState = stackState(statuses, critical);
+            await writeServicesStatus(checkout.gitDir, { ...record, services: upNow });
             shared.log(`services: ${critical.join(', ')} up`);
           }
           const phases = [
@@ -179,15 +196,15 @@ export const servicesFeature: Feature = {
             { name: 'deferred' as const, services: deferred },
           ].filter((p) => p.services.length > 0);
           if (phases.length === 0) {
-            const final = { ...record, state: 'running' as const };
-            await writeServicesStatus(checkout.gitDir, final);
+            const final = { ...record, state: criticalState };
+            await writeServicesStatus(checkout.gitDir, { ...final, ...(upNow ? { services: upNow } : {}) });
             shared.state.services = final;
             return { ...started, record: final };
           }
           const [{ startBackgroundJob }, { backgroundLogPath }] = await Promise.all([import('../background.js'), import('../paths.js')]);
           record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
           // The status file says `starting` before the job exists, so the job's own writes come after.
-          await writeServicesStatus(checkout.gitDir, record);
+          await writeServicesStatus(checkout.gitDir, { ...record, ...(upNow ? { services: upNow } : {}) });
           const plan = {
             commonDir: repo.commonDir,
             gitDir: checkout.gitDir,
@@ -221,31 +238,36 @@ export const servicesFeature: Feature = {
       async run({ shared, span, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
-        if (!record?.project || !record.runtime) {
-          span.set('skipped', 'no stack recorded');
-          return;
-        }
         const [{ detectComposeRuntime }, { readServicesStatus, stopServices, stopStartJob }, { stopTimeoutSeconds }, { exists }] = await Promise.all([
           import('../compose-runtime.js'),
           import('../services.js'),
           import('../pipelines/stack.js'),
           import('../files.js'),
         ]);
-        await stopStartJob(await readServicesStatus(target.gitDir));
-        const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? record.runtime.join(' '));
+        const status = await readServicesStatus(target.gitDir);
+        const project = status?.project ?? record?.project;
+        if (!project) {
+          span.set('skipped', 'no stack recorded');
+          return;
+        }
+        await stopStartJob(status);
+        const runtime = status?.runtime ?? record?.runtime;
+        const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? runtime?.join(' '));
         if (!('runtime' in detection)) {
-          shared.warn(`services: could not stop stack ${record.project}: ${detection.missing}`);
+          // Never started (no engine then, none now): nothing to stop, nothing to warn about.
+          const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
+          if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);
           span.set('skipped', detection.missing);
           return;
         }
         const files: string[] = [];
-        for (const file of record.files ?? []) if (await exists(file.startsWith('/') ? file : `${target.path}/${file}`)) files.push(file);
+        for (const file of status?.files ?? record?.files ?? []) if (await exists(file.startsWith('/') ? file : `${target.path}/${file}`)) files.push(file);
         const ports = Object.fromEntries(Object.entries((target.state?.ports ?? {}) as Record<string, number>).map(([k, v]) => [k, String(v)]));
         const timeoutSeconds = stopTimeoutSeconds(target.config);
-        await stopServices(detection.runtime, { dir: target.path, name: record.project, files, env: ports }, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
-        span.set('project', record.project);
+        await stopServices(detection.runtime, { dir: target.path, name: project, files, env: ports }, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+        span.set('project', project);
         span.set('volumes', shared.volumes);
-        shared.facts.services = { down: record.project, volumes: shared.volumes };
+        shared.facts.services = { down: project, volumes: shared.volumes };
       },
     } satisfies Task<RemoveShared>,
   ],
