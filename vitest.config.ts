@@ -3,6 +3,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    setupFiles: ['test/setup-env.ts'],
     // Real git, npm, Docker and browsers: generous limits, no wall-clock assertions.
     testTimeout: 120_000,
     hookTimeout: 180_000,

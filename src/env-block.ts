@@ -1,4 +1,4 @@
-import { chmod, lstat, readFile, rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, run } from './exec.js';
 import { isErrno, writeFileAtomic } from './files.js';
@@ -141,8 +141,7 @@ export async function writeWorktreeFile(worktree: string, commonDir: string, fil
     if (await addExclude(commonDir, file)) write.excluded = file;
   }
   if (after !== before) {
-    await writeFileAtomic(path, after);
-    if (mode !== undefined) await chmod(path, mode);
+    await writeFileAtomic(path, after, mode === undefined ? {} : { mode });
   }
   return write;
 }

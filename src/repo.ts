@@ -31,7 +31,9 @@ export async function resolveRepo(cwd: string): Promise<Repo> {
   const revParse = git(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir', '--git-dir', '--is-bare-repository', '--show-toplevel'], {
     okCodes: [0, 128],
   });
-  const worktrees = listWorktrees(cwd).catch(() => []);
+  const worktrees = listWorktrees(cwd);
+  // Outside a repository both fail; rev-parse's error is the one to report.
+  worktrees.catch(() => undefined);
   let out: string;
   try {
     out = await revParse;

@@ -1,3 +1,5 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError } from './errors.js';
 import { git } from './exec.js';
 
 /** One entry of `git worktree list --porcelain`. */
@@ -18,8 +20,31 @@ export interface WorktreeEntry {
 
 /** Every worktree of the repository `cwd` belongs to, the main one first. */
 export async function listWorktrees(cwd: string): Promise<WorktreeEntry[]> {
-  const out = await git(cwd, ['worktree', 'list', '--porcelain', '-z']);
+  const out = await retryWorktreeRace(() => git(cwd, ['worktree', 'list', '--porcelain', '-z']));
   return parseWorktreeList(out);
+}
+
+/**
+ * True when git died reading the half-written admin directory of a worktree that another process
+ * is creating at this moment (git 2.39 reads every `.git/worktrees/<id>/` without a lock, and a
+ * concurrent `git worktree add` writes `gitdir` and `commondir` one after the other). Such a
+ * command changed nothing and can simply be run again.
+ */
+export function isWorktreeRace(error: unknown): boolean {
+  return error instanceof CommandError && /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)|could not lock config file/.test(error.stderr);
+}
+
+/** Runs `fn`, again after a short, jittered pause while it fails with {@link isWorktreeRace} (5 tries). */
+export async function retryWorktreeRace<T>(fn: () => Promise<T>, beforeRetry?: () => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= 5 || !isWorktreeRace(error)) throw error;
+      await beforeRetry?.();
+      await sleep(10 * attempt + Math.random() * 20);
+    }
+  }
 }
 
 /** Parses `git worktree list --porcelain -z` output: records separated by an empty field. */

@@ -1,4 +1,5 @@
-import { rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { planBranch, type BranchPlan } from '../branch.js';
 import { errorMessage } from '../errors.js';
 import { git } from '../exec.js';
@@ -6,6 +7,7 @@ import { runGraph, TaskFailedError, type Task } from '../graph.js';
 import { newRunId } from '../metrics.js';
 import { Profiler } from '../profiler.js';
 import { worktreeGitDir } from '../state.js';
+import { retryWorktreeRace } from '../worktree.js';
 import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
 import { FEATURES } from './features.js';
@@ -139,13 +141,16 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
             : plan.kind === 'remote'
               ? ['worktree', 'add', '--track', '-b', plan.branch, '--', path, plan.remoteRef]
               : ['worktree', 'add', '--', path, plan.branch];
+        const ours = plan.kind === 'local' ? undefined : plan.branch;
         try {
-          await git(repo.cwd, args, { signal, env: VTREE_CALLER_ENV });
+          await retryWorktreeRace(
+            () => git(repo.cwd, args, { signal, env: VTREE_CALLER_ENV }),
+            () => cleanUpFailedCheckout(repo.cwd, path, ours),
+          );
         } catch (error) {
           // git itself failed or was interrupted part way: undo its half-made worktree and branch.
           // If git refused because the branch appeared meanwhile, that branch is someone else's.
-          const ours = plan.kind !== 'local' && !/already exists/.test(errorMessage(error));
-          await cleanUpFailedCheckout(repo.cwd, path, ours ? plan.branch : undefined);
+          await cleanUpFailedCheckout(repo.cwd, path, /already exists/.test(errorMessage(error)) ? undefined : ours);
           throw error;
         }
         span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
@@ -159,9 +164,16 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
   ];
 }
 
+/**
+ * Undoes what a failed `git worktree add` may have made: its worktree registration, the files it
+ * checked out and the branch (`-b` creates it before checking out). The claimed directory itself
+ * is emptied, not removed, so that the claim holds for a retry.
+ */
 async function cleanUpFailedCheckout(cwd: string, path: string, branch: string | undefined): Promise<void> {
   await git(cwd, ['worktree', 'remove', '--force', '--force', '--', path]).catch(() => undefined);
-  await rm(path, { recursive: true, force: true });
+  await mkdir(path, { recursive: true });
+  const leftovers = await readdir(path);
+  await Promise.all(leftovers.map((entry) => rm(join(path, entry), { recursive: true, force: true })));
   if (branch !== undefined) await git(cwd, ['branch', '-D', '--', branch]).catch(() => undefined);
 }
 
