@@ -149,7 +149,8 @@ export async function installComplete(base: string, project: Project): Promise<b
       const [lock, hidden] = await Promise.all([readFile(join(base, lockName), 'utf8'), readFile(markerPath, 'utf8')]);
       const wanted = (JSON.parse(lock) as NpmLock).packages ?? {};
       const installed = (JSON.parse(hidden) as NpmLock).packages ?? {};
-      return Object.entries(wanted).every(([path, pkg]) => path === '' || pkg.optional === true || pkg.link === true || installed[path]?.version === pkg.version);
+      // Only installed packages count: workspace folders (`packages/a`) are sources, not results.
+      return Object.entries(wanted).every(([path, pkg]) => !path.includes('node_modules/') || pkg.optional === true || pkg.link === true || installed[path]?.version === pkg.version);
     } catch (error) {
       if (isErrno(error, 'ENOENT') || error instanceof SyntaxError) return false;
       throw error;

@@ -21,6 +21,7 @@ import {
 } from '../package-manager.js';
 import type { CheckoutStage, Feature, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
 import type { Repo } from '../repo.js';
+import { readWorktreeState } from '../state.js';
 import { listSpares, takeSpare } from '../spares.js';
 
 /** Where a worktree's dependencies came from, recorded in metrics and in its state. */
@@ -48,6 +49,7 @@ interface DepsPlan {
 }
 
 const PLAN = 'deps-plan';
+const NODE_MODULES_EXISTS = 'node_modules exists';
 const RESTORE = 'deps-restore';
 
 /**
@@ -82,7 +84,7 @@ export const depsFeature: Feature = {
       async run(ctx, deps) {
         const { repo, config } = deps[stages.repo] as RepoStage;
         const checkout = deps[stages.checkout] as CheckoutStage;
-        return finishDeps(ctx, repo, config.integer('vtree.cache.spares', 1), checkout.path, deps[PLAN] as DepsPlan);
+        return finishDeps(ctx, repo, config.integer('vtree.cache.spares', 1), checkout, deps[PLAN] as DepsPlan);
       },
       async undo(_ctx, result) {
         // Only what this task placed; in `add` the worktree itself is removed by its own undo.
@@ -103,7 +105,7 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
     shared.log("deps: yarn Plug'n'Play keeps no node_modules: nothing to restore (run `yarn install` if .pnp.cjs is missing)");
     return { ...base, source: 'skipped', reason: "yarn Plug'n'Play", project };
   }
-  if (await exists(join(target.path, 'node_modules'))) return { ...base, source: 'skipped', reason: 'node_modules exists', project };
+  if (await exists(join(target.path, 'node_modules'))) return { ...base, source: 'skipped', reason: NODE_MODULES_EXISTS, project };
   if (Object.keys(project.lockfiles).length === 0) {
     shared.warn(`no lockfile at ${target.commit.slice(0, 12)}: installing with ${project.manager} without the cache (commit a lockfile to make this instant)`);
     return { ...base, source: 'miss', reason: 'no lockfile', project };
@@ -144,7 +146,7 @@ async function restore(manifest: Manifest, from: string, staging: string, settin
   return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length };
 }
 
-async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, path: string, plan: DepsPlan) {
+async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
   const { project } = plan;
   if (plan.staging) {
     try {
@@ -174,10 +176,16 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     ...(plan.from ? { from: plan.from } : {}),
     ...(plan.reason ? { reason: plan.reason } : {}),
   };
+  const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
   shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
-  if (plan.source !== 'none' && plan.source !== 'skipped') shared.log(describe(plan));
-  if (plan.cacheable && plan.key && project) await startCacheWork(repo, plan, plan.source === 'seed' ? plan.from! : path, spares, shared.warn);
-  return { path, dirs: plan.staging ? plan.roots : [] };
+  if (plan.reason === NODE_MODULES_EXISTS) {
+    // `setup` run again: keep what the first set-up recorded (where they came from, every dir rm must clear).
+    const before = (await readWorktreeState(gitDir))?.deps;
+    shared.state.deps = before ?? { ...(shared.state.deps as object), dirs: project ? await existingDirs(path, nodeModulesDirs(project)) : [] };
+  }
+  if (placed.length > 0) shared.log(describe(plan));
+  if (plan.cacheable && plan.key && project && placed.length > 0) await startCacheWork(repo, plan, plan.source === 'seed' ? plan.from! : path, spares, shared.warn);
+  return { path, dirs: placed };
 }
 
 /** Starts the background job that snapshots a new entry and tops up the spares, when there is work. */
