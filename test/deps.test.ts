@@ -28,9 +28,18 @@ async function npmInstall(dir: string, dependencies: Record<string, string>): Pr
   await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir });
 }
 
+/** An npm workspace whose package `packages/lib` needs another `ms` than the root: two node_modules. */
+async function npmWorkspace(dir: string): Promise<void> {
+  await mkdir(join(dir, 'packages/lib'), { recursive: true });
+  await writeFile(join(dir, 'packages/lib/package.json'), JSON.stringify({ name: 'lib', version: '1.0.0', dependencies: { ms: '2.0.0' } }));
+  await writeFile(join(dir, 'packages/lib/index.js'), "module.exports = require('ms');\n");
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'mono', private: true, workspaces: ['packages/*'], dependencies: { ms: '2.1.3' } }));
+  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: dir });
+}
+
 beforeAll(async () => {
   fixtures = await tempDir('vtree-deps-fixture-');
-  await Promise.all([npmInstall(fixture('a'), DEPS_A), npmInstall(fixture('b'), DEPS_B)]);
+  await Promise.all([npmInstall(fixture('a'), DEPS_A), npmInstall(fixture('b'), DEPS_B), npmWorkspace(join(fixtures, 'mono'))]);
 });
 afterAll(async () => {
   await Promise.all(cleanups.map((c) => c()));
@@ -353,6 +362,34 @@ describe('git vtree add (end to end, built bin)', () => {
     await dropEntry(cache, key);
     expect(await countIn(sparesDir(cache, key))).toBe(0);
     expect(await countIn(join(cache, 'entries'))).toBe(0);
+  });
+
+  it('restores every node_modules of a workspace, the packages\' own included', async () => {
+    const made = await makeRepo({ '.gitignore': 'node_modules/\n' });
+    cleanups.push(made.cleanup);
+    const mono = join(fixtures, 'mono');
+    await cp(mono, made.repo, { recursive: true, verbatimSymlinks: true });
+    await git(made.repo, 'add', '-A');
+    await git(made.repo, 'commit', '-qm', 'workspace');
+    const seeded = await add(made.repo, 'ws');
+    expect(seeded.facts.deps).toMatchObject({ source: 'seed' });
+    const state = JSON.parse(await readFile(join(made.repo, '.git/worktrees/ws/vtree.json'), 'utf8'));
+    expect(state.deps.dirs).toEqual(['node_modules', 'packages/lib/node_modules']);
+    expect(await treeOf(join(seeded.path, 'packages/lib/node_modules'))).toEqual(await treeOf(join(mono, 'packages/lib/node_modules')));
+    // The workspace link stays relative: it resolves to the new worktree's own package.
+    expect(await readlink(join(seeded.path, 'node_modules/lib'))).toBe('../packages/lib');
+    const { stdout } = await run(process.execPath, ['-e', "process.stdout.write(require('lib')('1s') + ' ' + require('ms')('1s'))"], { cwd: seeded.path });
+    expect(stdout).toBe('1000 1000');
+    expect(await realpath(join(seeded.path, 'node_modules/lib'))).toBe(join(seeded.path, 'packages/lib'));
+    const cache = join(made.repo, '.git/vibetrees/cache');
+    await waitFor('the workspace entry', async () => (await openEntry(cache, seeded.facts.deps.key as string)) !== undefined);
+    const hit = await add(made.repo, 'ws2', ['--link-mode', 'hardlink']);
+    expect(hit.facts.deps).toMatchObject({ source: 'hit' });
+    expect(await treeOf(join(hit.path, 'packages/lib/node_modules'))).toEqual(await treeOf(join(mono, 'packages/lib/node_modules')));
+    // rm clears every one of them.
+    const removed = await vtree(made.repo, ['rm', 'ws2']);
+    expect(removed.code, removed.stderr).toBe(0);
+    await expect(lstat(hit.path)).rejects.toThrow(/ENOENT/);
   });
 
   it('cache export/import carries entries to another repository and refuses another platform', async () => {
