@@ -392,6 +392,70 @@ describe('git vtree add (end to end, built bin)', () => {
     await expect(lstat(hit.path)).rejects.toThrow(/ENOENT/);
   });
 
+  it('says what it did not do: no package.json, yarn Plug\'n\'Play, no lockfile (installs, caches nothing)', async () => {
+    const plain = await makeRepo();
+    cleanups.push(plain.cleanup);
+    expect((await add(plain.repo, 'none')).facts.deps).toMatchObject({ source: 'none' });
+
+    const pnp = await makeRepo({ 'package.json': JSON.stringify({ name: 'p', packageManager: 'yarn@4.5.0' }), 'yarn.lock': '__metadata:\n  version: 8\n' });
+    cleanups.push(pnp.cleanup);
+    const skipped = await vtree(pnp.repo, ['add', 'pnp', '--no-services']);
+    expect(skipped.code, skipped.stderr).toBe(0);
+    expect(skipped.stderr).toMatch(/Plug'n'Play/);
+
+    const unlocked = await makeRepo({ 'package.json': JSON.stringify({ name: 'u', version: '1.0.0', dependencies: { 'is-number': '7.0.0' } }), '.gitignore': 'node_modules/\npackage-lock.json\n' });
+    cleanups.push(unlocked.cleanup);
+    const result = await vtree(unlocked.repo, ['add', 'unlocked', '--no-services', '--json']);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toMatch(/no lockfile/);
+    const { facts, path } = JSON.parse(result.stdout);
+    expect(facts.deps).toMatchObject({ source: 'miss', key: null, reason: 'no lockfile' });
+    expect(JSON.parse(await readFile(join(path, 'node_modules/is-number/package.json'), 'utf8')).version).toBe('7.0.0');
+    expect(await countIn(join(unlocked.repo, '.git/vibetrees/cache/entries'))).toBe(0);
+  });
+
+  it('cache prune keeps entries in use unless asked, drops the least recently used first, and their spares', async () => {
+    const { repo } = await projectRepo('a', true);
+    const cache = join(repo, '.git/vibetrees/cache');
+    const used = await add(repo, 'used');
+    const usedKey = used.facts.deps.key as string;
+    await waitFor('the spare', async () => (await countIn(sparesDir(cache, usedKey))) === 1);
+    // A second, unused entry, older than the first: lockfile b snapshotted from its fixture.
+    const other = await projectRepo('b', true);
+    const { entry: stale } = await cachedEntry(other.repo, cache);
+    const metaPath = join(stale.dir, 'meta.json');
+    const meta = JSON.parse(await readFile(metaPath, 'utf8'));
+    await writeFile(metaPath, JSON.stringify({ ...meta, lastUsedAt: '2020-01-01T00:00:00.000Z' }));
+
+    const byAge = await vtree(repo, ['cache', 'prune', '--older-than', '30d', '--json']);
+    expect(byAge.code, byAge.stderr).toBe(0);
+    expect(JSON.parse(byAge.stdout)).toMatchObject({ dropped: [stale.key], kept: [usedKey] });
+    const bySize = await vtree(repo, ['cache', 'prune', '--max-size', '0', '--json']);
+    expect(JSON.parse(bySize.stdout)).toMatchObject({ dropped: [], kept: [usedKey] });
+    const all = await vtree(repo, ['cache', 'prune', '--max-size', '0', '--include-used', '--json']);
+    expect(JSON.parse(all.stdout)).toMatchObject({ dropped: [usedKey], kept: [] });
+    expect(await countIn(join(cache, 'spares'))).toBe(0);
+    // The worktree restored from it is untouched.
+    expect(await treeOf(join(used.path, 'node_modules'))).toEqual(await treeOf(join(fixture('a'), 'node_modules')));
+  });
+
+  it('cache verify (the command) reports, then drops, an entry edited through a hardlink', async () => {
+    const { repo } = await projectRepo('a', false);
+    const cache = join(repo, '.git/vibetrees/cache');
+    const first = await add(repo, 'first');
+    const key = first.facts.deps.key as string;
+    await waitFor('the entry', async () => (await openEntry(cache, key)) !== undefined);
+    await git(repo, 'config', 'vtree.cache.spares', '0');
+    const hit = await add(repo, 'hit');
+    await appendFile(join(hit.path, 'node_modules/is-number/index.js'), '\n// edited in place\n');
+    const dry = await vtree(repo, ['cache', 'verify', '--dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toMatch(/node_modules\/is-number\/index\.js/);
+    const fixed = await vtree(repo, ['cache', 'verify']);
+    expect(fixed.code, fixed.stderr).toBe(0);
+    expect(await openEntry(cache, key)).toBeUndefined();
+  });
+
   it('cache export/import carries entries to another repository and refuses another platform', async () => {
     const { root, repo } = await projectRepo('a', true);
     expect((await vtree(repo, ['cache', 'warm'])).code).toBe(0);
