@@ -91,6 +91,39 @@ describe('git vtree hooks install', () => {
     expect(await readFile(join(wt, '.env'), 'utf8')).toContain('SECRET=from-main');
   });
 
+  it('gives a plain `git worktree add` its node_modules, .env and ports', async () => {
+    // A small real npm project (one package from the registry), installed in the main worktree.
+    await writeFile(join(repo, '.gitignore'), 'node_modules/\n.env\n');
+    await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0' } }));
+    await execFileAsync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: repo, env: testEnv() });
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'npm project');
+    await git(repo, 'config', 'vtree.ports.vars', 'PORT');
+    await git(repo, 'config', 'vtree.cacheDir', join(root, 'cache'));
+    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+
+    const wt = join(root, 'wt-npm');
+    const added = await gitRun(repo, ['worktree', 'add', '-b', 'npm', wt]);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(await readFile(join(wt, 'node_modules', 'is-number', 'package.json'), 'utf8'))).toMatchObject({ version: '7.0.0' });
+    const state = JSON.parse(await readFile(join(repo, '.git', 'worktrees', 'wt-npm', 'vtree.json'), 'utf8'));
+    expect(state.ports.PORT).toEqual(expect.any(Number));
+    const env = await readFile(join(wt, '.env'), 'utf8');
+    expect(env).toContain('SECRET=from-main');
+    expect(env).toContain(`PORT=${state.ports.PORT}`);
+    const [run] = await runs();
+    expect(run).toMatchObject({ command: 'hook', ok: true, facts: { ports: { PORT: state.ports.PORT } } });
+
+    // Let the background jobs the set-up started (caching node_modules) finish before cleaning up.
+    const logs = join(repo, '.git', 'vibetrees', 'logs');
+    for (let i = 0; i < 300; i++) {
+      const names = existsSync(logs) ? await readdir(logs) : [];
+      const texts = await Promise.all(names.map((n) => readFile(join(logs, n), 'utf8')));
+      if (texts.every((t) => / finished in /.test(t))) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  });
+
   it('does nothing on an ordinary checkout, switch or clone', async () => {
     expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
     await git(repo, 'branch', 'other');
