@@ -1,3 +1,4 @@
+import { isAbsolute, join } from 'node:path';
 import { errorMessage } from './errors.js';
 import { run, type RunOptions, type RunResult } from './exec.js';
 
@@ -44,6 +45,10 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
   const candidates: readonly Candidate[] = configured?.trim()
     ? [{ name: configured.trim(), command: configured.trim().split(/\s+/), engine: /podman/.test(configured) ? 'podman' : 'docker' }]
     : COMPOSE_CANDIDATES;
+  // The engine check of the likely winner runs alongside the version probes, not after them.
+  const engines = new Map<ComposeRuntime['engine'], Promise<string | undefined>>();
+  const engineCheck = (engine: ComposeRuntime['engine']) => engines.get(engine) ?? engines.set(engine, probeEngine(engine, env)).get(engine)!;
+  void engineCheck(candidates[0]!.engine);
   const probes = candidates.map((c) => probeVersion(c, env));
   let found: ComposeRuntime | undefined;
   for (const probe of probes) {
@@ -53,7 +58,7 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
   if (!found) {
     return { missing: configured ? `vtree.compose.command '${configured}' does not run` : 'no Compose found (docker compose, docker-compose, podman compose, podman-compose)' };
   }
-  const engineError = await probeEngine(found.engine, env);
+  const engineError = await engineCheck(found.engine);
   return engineError ? { missing: `no container engine answers (${engineError})` } : { runtime: found };
 }
 
@@ -92,6 +97,21 @@ export interface ComposeProject {
   files: string[];
   /** Variables Compose interpolates (the worktree's ports), over the process environment. */
   env: Record<string, string>;
+}
+
+/** The worktree's leased ports as Compose variables. */
+export function portEnv(ports: Readonly<Record<string, number>> | undefined): Record<string, string> {
+  return Object.fromEntries(Object.entries(ports ?? {}).map(([name, port]) => [name, String(port)]));
+}
+
+/**
+ * The project a worktree's records describe, for `rm`, `up`, `down`: its name, those of its files
+ * still on disk (Compose refuses a missing `-f`; `-p` alone still finds the containers) and its ports.
+ */
+export async function recordedProject(dir: string, name: string, files: readonly string[], ports: Readonly<Record<string, number>> | undefined): Promise<ComposeProject> {
+  const { exists } = await import('./files.js');
+  const present = await Promise.all(files.map(async (file) => ((await exists(isAbsolute(file) ? file : join(dir, file))) ? file : undefined)));
+  return { dir, name, files: present.filter((f): f is string => f !== undefined), env: portEnv(ports) };
 }
 
 /** Environment of every Compose call: BuildKit for builds, then the project's own variables. */

@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { errorMessage } from './errors.js';
 import { run } from './exec.js';
-import { writeFileAtomic } from './files.js';
+import { readJsonFile, writeFileAtomic } from './files.js';
+import { vibetreesDir } from './paths.js';
 
 /** File names Compose looks for in the project directory, in its order of preference. */
 export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'] as const;
@@ -138,7 +140,7 @@ export interface ComposeFileSettings {
  * else `COMPOSE_FILE`, else the first of {@link COMPOSE_FILE_NAMES} plus the first of
  * {@link COMPOSE_OVERRIDE_NAMES}. Never throws for a broken file: the model carries the error.
  */
-export async function discoverCompose(source: ComposeSource, settings: ComposeFileSettings): Promise<ComposeModel> {
+export async function discoverCompose(source: ComposeSource, settings: ComposeFileSettings, cacheDir?: string): Promise<ComposeModel> {
   const explicit = settings.configured.length > 0 ? { origin: 'config' as const, files: [...settings.configured] } : fromVariable(settings);
   let files: string[];
   let texts: Map<string, string>;
@@ -157,6 +159,26 @@ export async function discoverCompose(source: ComposeSource, settings: ComposeFi
     origin = main ? 'default' : 'none';
   }
   if (files.length === 0) return emptyModel([], 'none');
+  // Parsing (and loading the YAML library) is most of discovery's time, and most worktrees of a
+  // repository share their compose files: models are cached by the files' content.
+  const cached = cacheDir ? join(cacheDir, `${modelKey(files, texts)}.json`) : undefined;
+  const hit = cached ? await readJsonFile<ComposeModel>(cached).catch(() => undefined) : undefined;
+  if (hit) return { ...hit, origin };
+  const model = await parseModel(files, origin, texts);
+  if (cached) await writeFileAtomic(cached, JSON.stringify(model)).catch(() => undefined);
+  return model;
+}
+
+/** Version of the cached model's shape: a change of {@link ComposeModel} must change it. */
+const MODEL_VERSION = 1;
+
+function modelKey(files: readonly string[], texts: ReadonlyMap<string, string>): string {
+  const hash = createHash('sha256').update(`v${MODEL_VERSION}\0`);
+  for (const file of files) hash.update(`${file}\0${texts.get(file)}\0`);
+  return hash.digest('hex').slice(0, 32);
+}
+
+async function parseModel(files: string[], origin: ComposeModel['origin'], texts: ReadonlyMap<string, string>): Promise<ComposeModel> {
   const { parse } = await import('yaml');
   const documents: Array<{ file: string; doc: unknown }> = [];
   for (const file of files) {
@@ -364,6 +386,11 @@ function remapped(port: PortEntry, leased: number | undefined): unknown {
   return `${host}${port.containerPort}${port.protocol ? `/${port.protocol}` : ''}`;
 }
 
+/** Where parsed compose models are cached, by content: `.git/vibetrees/cache/compose/`. */
+export function composeCacheDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'cache', 'compose');
+}
+
 /** Where a worktree's generated override lives: its own git dir, so `git status` stays clean. */
 export function overridePath(worktreeGitDir: string): string {
   return join(worktreeGitDir, OVERRIDE_FILE_NAME);
@@ -393,7 +420,7 @@ export function composeFileValue(files: readonly string[], override: string | un
 export async function composeFileSettings(configured: readonly string[], dotenvDir: string, env: NodeJS.ProcessEnv = process.env): Promise<ComposeFileSettings> {
   const settings: ComposeFileSettings = { configured };
   if (env.COMPOSE_PATH_SEPARATOR) settings.pathSeparator = env.COMPOSE_PATH_SEPARATOR;
-  const fromEnv = env.COMPOSE_FILE || composeFileFromDotenv(await readFile(join(dotenvDir, '.env'), 'utf8').catch(() => ''));
+  const fromEnv = env.COMPOSE_FILE || dotenvValue(await readFile(join(dotenvDir, '.env'), 'utf8').catch(() => ''), 'COMPOSE_FILE');
   if (fromEnv) settings.composeFileVariable = fromEnv;
   return settings;
 }
@@ -403,14 +430,19 @@ export function pulledImages(model: ComposeModel): string[] {
   return [...new Set(model.services.filter((s) => !s.build && s.image && !s.image.includes('$')).map((s) => s.image!))];
 }
 
-/** `COMPOSE_FILE=...` read from a dotenv text (the main worktree's `.env`), if set there. */
-export function composeFileFromDotenv(text: string): string | undefined {
+/** The last value of `name` in a dotenv text (a worktree's `.env`), if set there. */
+export function dotenvValue(text: string, name: string): string | undefined {
   let value: string | undefined;
   for (const line of text.split(/\r?\n/)) {
-    const match = /^\s*(?:export\s+)?COMPOSE_FILE\s*=\s*(.*)$/.exec(line);
-    if (match) value = match[1]!.trim().replace(/^(['"])(.*)\1$/, '$2');
+    const match = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
+    if (match?.[1] === name) value = match[2]!.trim().replace(/^(['"])(.*)\1$/, '$2');
   }
   return value || undefined;
+}
+
+/** `COMPOSE_PROJECT_NAME` as Compose would take it in `dir`: the environment, else its `.env`. */
+export async function projectNameIn(dir: string, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  return env.COMPOSE_PROJECT_NAME || dotenvValue(await readFile(join(dir, '.env'), 'utf8').catch(() => ''), 'COMPOSE_PROJECT_NAME');
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

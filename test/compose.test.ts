@@ -1,10 +1,10 @@
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
   classifyPort,
-  composeFileFromDotenv,
+  dotenvValue,
   composeFileSettings,
   composeFileValue,
   directorySource,
@@ -107,7 +107,7 @@ describe('discoverCompose', () => {
 
   it('takes COMPOSE_FILE from a worktree .env without vtree\'s own generated override', async () => {
     await files({ 'compose.yaml': 'services: {a: {image: a}}\n' });
-    const value = composeFileFromDotenv('A=1\nexport COMPOSE_FILE=compose.yaml:/r/.git/worktrees/x/vtree-compose.override.yaml\n');
+    const value = dotenvValue('A=1\nexport COMPOSE_FILE=compose.yaml:/r/.git/worktrees/x/vtree-compose.override.yaml\n', 'COMPOSE_FILE');
     expect(value).toBe('compose.yaml:/r/.git/worktrees/x/vtree-compose.override.yaml');
     const model = await discoverCompose(directorySource(dir), { configured: [], composeFileVariable: value! });
     expect(model).toMatchObject({ files: ['compose.yaml'], origin: 'COMPOSE_FILE' });
@@ -133,6 +133,19 @@ describe('discoverCompose', () => {
     expect(model.error).not.toContain('\n');
     await files({ 'compose.yaml': '- just\n- a list\n' });
     expect((await discoverCompose(directorySource(dir), noSettings)).error).toMatch(/not a Compose file/);
+  });
+
+  it('caches parsed models by the files\' content', async () => {
+    const cache = join(dir, 'cache');
+    await files({ 'compose.yaml': 'services: {a: {image: a, ports: ["1000:1000"]}}\n' });
+    const first = await discoverCompose(directorySource(dir), noSettings, cache);
+    const [entry] = await readdir(cache);
+    // Mark the cached model: a hit returns the mark, so the file was not parsed again.
+    await writeFile(join(cache, entry!), JSON.stringify({ ...first, portVars: [{ name: 'FROM_CACHE', service: 'a', containerPort: 1 }] }));
+    expect((await discoverCompose(directorySource(dir), noSettings, cache)).portVars[0]!.name).toBe('FROM_CACHE');
+    await files({ 'compose.yaml': 'services: {a: {image: a, ports: ["2000:2000"]}}\n' });
+    expect((await discoverCompose(directorySource(dir), noSettings, cache)).portVars[0]!.name).toBe('VTREE_PORT_A_2000');
+    expect(await readdir(cache)).toHaveLength(2);
   });
 
   it('resolves YAML merge keys as Compose does', async () => {

@@ -1,6 +1,6 @@
 import { basename } from 'node:path';
 import type { ComposeModel } from '../compose.js';
-import { detectComposeRuntime, type ComposeProject, type ComposeRuntime } from '../compose-runtime.js';
+import { detectComposeRuntime, portEnv, recordedProject, type ComposeProject, type ComposeRuntime } from '../compose-runtime.js';
 import { errorMessage, UsageError, VtreeError } from '../errors.js';
 import { exists } from '../files.js';
 import { newRunId, type RunRecord } from '../metrics.js';
@@ -55,23 +55,23 @@ export async function locateStack(cwd: string, worktree?: string): Promise<Stack
   const gitDir = await worktreeGitDir(entry.path);
   const [state, status] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir)]);
   const record = state?.services as ServicesRecord | undefined;
-  const ports = Object.fromEntries(Object.entries((state?.ports ?? {}) as Record<string, number>).map(([k, v]) => [k, String(v)]));
-  const stack: Stack = { where, path: entry.path, gitDir, slug: state?.slug ?? basename(entry.path), project: { dir: entry.path, name: '', files: [], env: ports } };
+  const ports = state?.ports as Record<string, number> | undefined;
+  const stack: Stack = { where, path: entry.path, gitDir, slug: state?.slug ?? basename(entry.path), project: { dir: entry.path, name: '', files: [], env: portEnv(ports) } };
   if (entry.branch) stack.branch = entry.branch;
   if (state) stack.state = state;
   if (record) stack.record = record;
   if (status) stack.status = status;
-  if (record?.project) {
-    const files = await Promise.all((record.files ?? []).map(async (f) => ((await exists(f.startsWith('/') ? f : `${entry.path}/${f}`)) ? f : undefined)));
-    stack.project = { ...stack.project, name: record.project, files: files.filter((f): f is string => f !== undefined) };
+  const project = status?.project ?? record?.project;
+  if (project) {
+    stack.project = await recordedProject(entry.path, project, status?.files ?? record?.files ?? [], ports);
     return stack;
   }
   // Not set up by vtree: the files and project name Compose itself would use in that directory.
-  const { composeFileSettings, directorySource, discoverCompose } = await import('../compose.js');
+  const { composeFileSettings, directorySource, discoverCompose, projectNameIn } = await import('../compose.js');
   const model = await discoverCompose(directorySource(entry.path), await composeFileSettings(where.config.list('vtree.compose.files'), entry.path));
   if (model.error) throw new VtreeError(model.error, `fix it, then run: git vtree up`);
   stack.model = model;
-  stack.project = { ...stack.project, name: defaultProjectName(entry.path), files: model.files };
+  stack.project = { ...stack.project, name: (await projectNameIn(entry.path)) ?? defaultProjectName(entry.path), files: model.files };
   return stack;
 }
 
@@ -82,7 +82,7 @@ function defaultProjectName(dir: string): string {
 
 /** The runtime a stack was set up with (or the configured or detected one); throws one line when there is none. */
 export async function stackRuntime(stack: Stack): Promise<ComposeRuntime> {
-  const configured = stack.where.config.string('vtree.compose.command') ?? stack.record?.runtime?.join(' ');
+  const configured = stack.where.config.string('vtree.compose.command') ?? (stack.status?.runtime ?? stack.record?.runtime)?.join(' ');
   const detection = await detectComposeRuntime(configured);
   if ('missing' in detection) throw new VtreeError(`services: ${detection.missing}`, 'start Docker (or set DOCKER_HOST), then run: git vtree up');
   return detection.runtime;

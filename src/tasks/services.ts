@@ -58,11 +58,12 @@ export const servicesFeature: Feature = {
         async run({ span }, deps): Promise<ComposeDiscovery> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
-          const { composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('../compose.js');
+          const { composeCacheDir, composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('../compose.js');
           const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
+          const cache = composeCacheDir(repo.commonDir);
           // Before checkout, the committed files are already in the object store.
-          let model = await discoverCompose(sameStage ? directorySource(target.path) : objectStoreSource(repo.cwd, target.commit), settings).catch(() => undefined);
-          model ??= await discoverCompose(directorySource(target.path), settings);
+          let model = await discoverCompose(sameStage ? directorySource(target.path) : objectStoreSource(repo.cwd, target.commit), settings, cache).catch(() => undefined);
+          model ??= await discoverCompose(directorySource(target.path), settings, cache);
           span.set('files', model.files);
           span.set('portVars', model.portVars.length);
           if (model.error) span.set('error', model.error);
@@ -78,12 +79,13 @@ export const servicesFeature: Feature = {
           const target = deps[stages.target] as TargetStage;
           const checkout = deps[stages.checkout] as CheckoutStage;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const { composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('../compose.js');
+          const { composeCacheDir, composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('../compose.js');
           const { composeProjectName } = await import('../env-block.js');
           let { model } = deps['compose-discover'] as ComposeDiscovery;
           if (model.origin === 'default' || model.origin === 'none') {
             // An ignored override copied into the checkout (env-files) is part of the project too.
-            const onDisk = await discoverCompose(directorySource(checkout.path), await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath));
+            const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
+            const onDisk = await discoverCompose(directorySource(checkout.path), settings, composeCacheDir(repo.commonDir));
             if (onDisk.files.join('\0') !== model.files.join('\0')) model = onDisk;
           }
           const projectName = composeProjectName(repo.name, target.slug);
@@ -136,7 +138,7 @@ export const servicesFeature: Feature = {
           const override = deps['compose-override'] as ComposeOverride;
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const [{ writeServicesStatus, planStart, serviceStatuses, stackState, startServices }, { runCompose }, { errorMessage }] = await Promise.all([
+          const [{ writeServicesStatus, planStart, serviceStatuses, stackState, startServices }, { portEnv, runCompose }, { errorMessage }] = await Promise.all([
             import('../services.js'),
             import('../compose-runtime.js'),
             import('../errors.js'),
@@ -160,7 +162,7 @@ export const servicesFeature: Feature = {
             return settle({ ...base, reason: detection.missing, critical, deferred }, line, level);
           }
           const { runtime } = detection;
-          const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: Object.fromEntries(Object.entries(ports).map(([k, v]) => [k, String(v)])) };
+          const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: portEnv(ports) };
           const record: ServicesRecord = { ...base, state: 'starting', runtime: runtime.command, critical, deferred };
           span.set('critical', critical);
           span.set('deferred', deferred);
@@ -238,11 +240,10 @@ export const servicesFeature: Feature = {
       async run({ shared, span, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
-        const [{ detectComposeRuntime }, { readServicesStatus, stopServices, stopStartJob }, { stopTimeoutSeconds }, { exists }] = await Promise.all([
+        const [{ detectComposeRuntime, recordedProject }, { readServicesStatus, stopServices, stopStartJob }, { stopTimeoutSeconds }] = await Promise.all([
           import('../compose-runtime.js'),
           import('../services.js'),
           import('../pipelines/stack.js'),
-          import('../files.js'),
         ]);
         const status = await readServicesStatus(target.gitDir);
         const project = status?.project ?? record?.project;
@@ -260,11 +261,9 @@ export const servicesFeature: Feature = {
           span.set('skipped', detection.missing);
           return;
         }
-        const files: string[] = [];
-        for (const file of status?.files ?? record?.files ?? []) if (await exists(file.startsWith('/') ? file : `${target.path}/${file}`)) files.push(file);
-        const ports = Object.fromEntries(Object.entries((target.state?.ports ?? {}) as Record<string, number>).map(([k, v]) => [k, String(v)]));
+        const stack = await recordedProject(target.path, project, status?.files ?? record?.files ?? [], target.state?.ports as Record<string, number> | undefined);
         const timeoutSeconds = stopTimeoutSeconds(target.config);
-        await stopServices(detection.runtime, { dir: target.path, name: project, files, env: ports }, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+        await stopServices(detection.runtime, stack, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
         span.set('project', project);
         span.set('volumes', shared.volumes);
         shared.facts.services = { down: project, volumes: shared.volumes };
