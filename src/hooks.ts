@@ -1,15 +1,17 @@
 import { chmod, lstat, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { VtreeError } from './errors.js';
+import { UsageError, VtreeError } from './errors.js';
 import { git, run } from './exec.js';
 import { isErrno, writeFileAtomic } from './files.js';
+import { withLock } from './lock.js';
+import { lockPath } from './paths.js';
 
 /** The hook vtree installs. */
-export const HOOK_NAME = 'post-checkout';
+const HOOK_NAME = 'post-checkout';
 
 /** Where the hook that was installed before vtree's waits, to be run by it and restored on uninstall. */
-export const CHAINED_SUFFIX = '.vtree-chained';
+const CHAINED_SUFFIX = '.vtree-chained';
 
 /** A line only vtree's hook has: tells it apart from the user's hooks. */
 const MARKER = '# git-vtree-hook: post-checkout';
@@ -59,33 +61,36 @@ const MANAGER_WARNINGS: Record<HooksManager, string> = {
   husky:
     "husky regenerates .husky/_ whenever its `prepare` script runs (npm install), dropping vtree's hook: run `git vtree hooks install` again after that, or append it to the script: \"husky && (git vtree hooks install || true)\"",
   'husky (v4-v8)': "the hooks directory .husky is part of the work tree: vtree's hook shows up in `git status` there; list post-checkout and post-checkout.vtree-chained in .git/info/exclude to keep it to yourself",
-  lefthook: "`lefthook install` replaces hooks it did not write (it renames vtree's to post-checkout.old): run `git vtree hooks install` again after it",
+  lefthook: "`lefthook install` replaces hooks it did not write: run `git vtree hooks install` again after it",
   'pre-commit': "`pre-commit install` replaces hooks it did not write: run `git vtree hooks install` again after it",
 };
 
-/** The hooks directory git uses for the repository around `cwd`, and what manages it. */
-async function locateHooks(cwd: string): Promise<{ dir: string; hookPath: string; hooksPath?: { value: string; scope: string }; inWorkTree: boolean }> {
-  const [out, scoped] = await Promise.all([
-    git(cwd, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks', '--git-common-dir', '--show-toplevel']).catch((error: unknown) => {
-      throw new VtreeError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
+/** The hooks directory git uses for the repository around `cwd` (a bare one too), and how it is configured. */
+async function locateHooks(cwd: string): Promise<{ dir: string; hooksPath?: { value: string; scope: string }; inWorkTree: boolean }> {
+  const [out, toplevel, scoped] = await Promise.all([
+    git(cwd, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks', '--git-common-dir']).catch((error: unknown) => {
+      throw notARepo(cwd, error);
     }),
+    // Exit code 128 in a bare repository: there is no work tree.
+    run('git', ['rev-parse', '--show-toplevel'], { cwd, okCodes: [0, 128] }),
     run('git', ['config', '--show-scope', '--get', 'core.hooksPath'], { cwd, okCodes: [0, 1] }),
   ]);
-  const [dir, commonDir, toplevel] = out.split('\n');
+  const [dir, commonDir] = out.split('\n') as [string, string];
+  const top = toplevel.code === 0 ? toplevel.stdout.trim() : '';
   const [scope, ...value] = scoped.stdout.trim().split('\t');
   return {
-    dir: dir!,
-    hookPath: join(dir!, HOOK_NAME),
+    dir,
     ...(scoped.code === 0 && scope ? { hooksPath: { value: value.join('\t'), scope } } : {}),
     // .git/hooks lies under the work tree's directory, but not in the work tree.
-    inWorkTree: Boolean(toplevel) && isInside(dir!, toplevel!) && !isInside(dir!, commonDir!),
+    inWorkTree: top !== '' && isInside(dir, top) && !isInside(dir, commonDir),
   };
 }
 
 /** Reports where hooks go and whether vtree's is installed. Changes nothing. */
 export async function hooksStatus(cwd: string): Promise<HooksStatus> {
   const where = await locateHooks(cwd);
-  const [existing, chained] = await Promise.all([readText(where.hookPath), readText(where.hookPath + CHAINED_SUFFIX)]);
+  const hookPath = join(where.dir, HOOK_NAME);
+  const [existing, chained] = await Promise.all([readText(hookPath), readText(hookPath + CHAINED_SUFFIX)]);
   const ours = existing !== undefined && isOurs(existing);
   const manager = MANAGERS.find((m) => m.test(where.dir, (ours ? chained : existing) ?? ''))?.name;
   const warnings: string[] = [];
@@ -114,6 +119,10 @@ export async function hooksStatus(cwd: string): Promise<HooksStatus> {
  * version's hook differs from the installed one, which is then replaced.
  */
 export async function installHooks(cwd: string): Promise<HooksChange> {
+  return withHooksLock(cwd, () => install(cwd));
+}
+
+async function install(cwd: string): Promise<HooksChange> {
   const before = await hooksStatus(cwd);
   const hookPath = join(before.dir, HOOK_NAME);
   if (before.hook === 'installed' && !before.outdated) return { ...before, changed: false };
@@ -143,6 +152,10 @@ export async function installHooks(cwd: string): Promise<HooksChange> {
  * is not vtree's is left alone.
  */
 export async function uninstallHooks(cwd: string): Promise<HooksChange> {
+  return withHooksLock(cwd, () => uninstall(cwd));
+}
+
+async function uninstall(cwd: string): Promise<HooksChange> {
   const before = await hooksStatus(cwd);
   const hookPath = join(before.dir, HOOK_NAME);
   const chainedPath = hookPath + CHAINED_SUFFIX;
@@ -157,6 +170,18 @@ export async function uninstallHooks(cwd: string): Promise<HooksChange> {
     await rm(hookPath, { force: true });
   }
   return { ...(await hooksStatus(cwd)), changed: true };
+}
+
+/** Runs `fn` holding the repository's hooks lock: two installs at once must not chain each other. */
+async function withHooksLock<T>(cwd: string, fn: () => Promise<T>): Promise<T> {
+  const commonDir = await git(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch((error: unknown) => {
+    throw notARepo(cwd, error);
+  });
+  return withLock(lockPath(commonDir, 'hooks'), fn);
+}
+
+function notARepo(cwd: string, cause: unknown): UsageError {
+  return new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause });
 }
 
 /** This version's hook, with the paths of this Node.js and this vtree filled in. */
