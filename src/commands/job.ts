@@ -13,15 +13,26 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await Promise.all(entries.map((entry) => rm(join(trash, entry), { recursive: true, force: true, maxRetries: 3 })));
   },
   /** Snapshots a worktree's fresh node_modules as a cache entry, then tops up its spares (after `add`). */
-  'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode], io) => {
+  'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid], io) => {
     if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
+    await waitForExit(waitPid);
     const { cacheWorktree } = await import('../cache.js');
     const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn);
     io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
   },
   /** Tops up the pool of spare node_modules of one cache entry (after `add`, `cache warm`). */
-  'make-spare': (args, io) => makeSpareJob(args, io),
+  'make-spare': async ([cacheDir, key, count, linkMode, waitPid], io) => {
+    await waitForExit(waitPid);
+    await makeSpareJob([cacheDir ?? '', key ?? '', count ?? '1', linkMode ?? 'auto'], io);
+  },
+  /** Pulls the images a new worktree's stack lacks, while `add` goes on (`add`, `setup`). */
+  'image-pull': async ([engine, ...images], io) => {
+    if (engine !== 'docker' && engine !== 'podman') throw new UsageError('image-pull needs the engine (docker or podman) and images');
+    const { pullImages } = await import('../services.js');
+    io.log(`pulling ${images.join(' ')}`);
+    await pullImages(engine, images);
+  },
   /** Starts a worktree's Compose stack, critical services first (after `add`, `setup`). */
   'services-up': async ([plan], io) => {
     if (!plan) throw new UsageError('services-up needs its plan');
@@ -29,6 +40,24 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await runServicesJob(JSON.parse(plan), io.log);
   },
 };
+
+/**
+ * Waits (up to a minute) until the process `pid` has exited: the `add` that started a cache job
+ * should not share the machine with it while the user waits.
+ */
+async function waitForExit(pid: string | undefined): Promise<void> {
+  const id = Number(pid);
+  if (!Number.isInteger(id) || id <= 0) return;
+  const { setTimeout: sleep } = await import('node:timers/promises');
+  for (let waited = 0; waited < 60_000; waited += 20) {
+    try {
+      process.kill(id, 0);
+    } catch {
+      return;
+    }
+    await sleep(20);
+  }
+}
 
 async function makeSpareJob([cacheDir, key, count, linkMode]: string[], io: Io): Promise<void> {
   if (!cacheDir || !key) throw new UsageError('make-spare needs the cache dir and key');

@@ -1,7 +1,7 @@
-import { lstat, rm } from 'node:fs/promises';
+import { lstat, readdir, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../background.js';
-import { cacheDirOf, listEntries, openEntry, recordHit } from '../cache.js';
+import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from '../cache.js';
 import { cacheKey } from '../cache-key.js';
 import { errorMessage, VtreeError } from '../errors.js';
 import { run } from '../exec.js';
@@ -22,7 +22,7 @@ import {
 import type { CheckoutStage, Feature, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
 import type { Repo } from '../repo.js';
 import { readWorktreeState } from '../state.js';
-import { listSpares, takeSpare } from '../spares.js';
+import { takeSpare } from '../spares.js';
 
 /** Where a worktree's dependencies came from, recorded in metrics and in its state. */
 export type DepsSource = 'hit' | 'seed' | 'partial' | 'miss' | 'none' | 'skipped';
@@ -117,9 +117,20 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
   await rm(staging, { recursive: true, force: true });
   try {
     const spare = await takeSpare(cacheDir, key, setting, staging);
-    if (spare) return { ...plan, source: 'hit', staging, roots: spare.roots, mode: spare.mode, files: spare.files, spare: true };
-    const entry = await openEntry(cacheDir, key);
-    if (entry) return { ...plan, source: 'hit', staging, ...(await restore(entry.manifest, entry.tree, staging, setting, shared.warn)) };
+    const entry = spare ? undefined : await openEntry(cacheDir, key);
+    if (spare || entry) {
+      // The hit count and starting the job that makes the next spare overlap restore and checkout.
+      const sideWork = Promise.all([
+        recordHit(cacheDir, key).catch((error) => shared.warn(`could not update cache stats: ${errorMessage(error)}`)),
+        topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn),
+      ]);
+      try {
+        const restored = spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : await restore(entry!.manifest, entry!.tree, staging, setting, shared.warn);
+        return { ...plan, source: 'hit', staging, ...restored };
+      } finally {
+        await sideWork;
+      }
+    }
     const seed = await findSeed(repo, target.path, project, key);
     if (seed) {
       // A worktree's node_modules changes with that worktree: never symlink into it.
@@ -165,7 +176,6 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     span.set('installMs', Math.round(performance.now() - started));
     dirs = await existingDirs(path, nodeModulesDirs(project));
   }
-  if (plan.source === 'hit' && plan.key) await recordHit(plan.cacheDir, plan.key).catch((error) => shared.warn(`could not update cache stats: ${errorMessage(error)}`));
   shared.facts.deps = {
     source: plan.source,
     packageManager: project?.manager ?? null,
@@ -184,20 +194,30 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     shared.state.deps = before ?? { ...(shared.state.deps as object), dirs: project ? await existingDirs(path, nodeModulesDirs(project)) : [] };
   }
   if (placed.length > 0) shared.log(describe(plan));
-  if (plan.cacheable && plan.key && project && placed.length > 0) await startCacheWork(repo, plan, plan.source === 'seed' ? plan.from! : path, spares, shared.warn);
+  if (plan.cacheable && plan.key && placed.length > 0 && plan.source !== 'hit') {
+    // Snapshot the new install as an entry (and make its spares) after this command has returned.
+    const base = plan.source === 'seed' ? plan.from! : path;
+    const args = [plan.cacheDir, base, plan.key, plan.source, String(spares), plan.setting, String(process.pid)];
+    await startBackgroundJob({ job: 'cache-snapshot', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
+      shared.warn(`could not start caching in the background: ${errorMessage(error)}`),
+    );
+  }
   return { path, dirs: placed };
 }
 
-/** Starts the background job that snapshots a new entry and tops up the spares, when there is work. */
-async function startCacheWork(repo: Repo, plan: DepsPlan, base: string, spares: number, warn: (line: string) => void): Promise<void> {
-  const needsEntry = plan.source !== 'hit';
-  const poolShort = spares > 0 && (await listSpares(plan.cacheDir)).filter((s) => s.key === plan.key).length < spares;
-  if (!needsEntry && !poolShort) return;
-  const job = needsEntry ? 'cache-snapshot' : 'make-spare';
-  const args = needsEntry ? [plan.cacheDir, base, plan.key!, plan.source, String(spares), plan.setting] : [plan.cacheDir, plan.key!, String(spares), plan.setting];
-  await startBackgroundJob({ job, id: `${plan.key!.slice(0, 12)}-${process.pid}`, commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
-    warn(`could not start the cache job: ${errorMessage(error)}`),
+/** Starts the job that tops the pool of spares of `key` up, if it is short; it waits for this process to exit. */
+async function topUpSpares(repo: Repo, cacheDir: string, key: string, spares: number, setting: LinkModeSetting, warn: (line: string) => void): Promise<void> {
+  if (spares <= 0) return;
+  const ready = await readdir(sparesDir(cacheDir, key)).then((names) => names.length, () => 0);
+  if (ready >= spares) return;
+  const args = [cacheDir, key, String(spares), setting, String(process.pid)];
+  await startBackgroundJob({ job: 'make-spare', id: jobId(key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
+    warn(`could not start making a spare in the background: ${errorMessage(error)}`),
   );
+}
+
+function jobId(key: string): string {
+  return `${key.slice(0, 12)}-${process.pid}`;
 }
 
 function describe(plan: DepsPlan): string {
