@@ -63,7 +63,13 @@ build() {
     npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
   fi
   say 'Building...'
-  npm run --silent build >/dev/null
+  log=$(mktemp)
+  if ! npm run --silent build >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    fail 'the build failed (the compiler output is above)' 'fix it, or run ./install.sh from a released version'
+  fi
+  rm -f "$log"
 }
 
 # Writes $2 (a file to copy) to $1 when they differ, making its directory.
