@@ -92,12 +92,13 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
 
 /**
  * The candidates zsh offers for each command line + TAB, in one interactive zsh (under zpty) with
- * compinit and `fpath` first on $fpath; `setup` runs first. compadd is wrapped to log its matches.
+ * compinit and `fpath` first on $fpath; `setup` runs first. compadd is wrapped to log its matches;
+ * listing is off, so that a long list never stops at zsh's "do you wish to see all" question.
  */
 const ZSH_CAPTURE = String.raw`
 zmodload zsh/zpty
 zpty z zsh -f -i
-zpty -w z "PS1=''; fpath=(${'$'}{(q)1} \$fpath); autoload -Uz compinit; compinit -u -D; __hits_file=${'$'}{(q)2}; $3"
+zpty -w z "PS1=''; unsetopt autolist automenu; fpath=(${'$'}{(q)1} \$fpath); autoload -Uz compinit; compinit -u -D; __hits_file=${'$'}{(q)2}; $3"
 zpty -w z 'compadd() { local -a __hits; if [[ ${'$'}{@[1,(i)(-|--)]} == *-(O|A|D)\ * ]]; then builtin compadd "$@"; return; fi; builtin compadd -A __hits "$@"; (( $#__hits )) && print -rl -- $__hits >> $__hits_file; builtin compadd "$@"; }'
 zpty -w z 'zle_next() { print -r -- "<next>" >> $__hits_file; BUFFER= }; zle -N zle_next; bindkey "^B" zle_next; zle_done() { exit }; zle -N zle_done; bindkey "^Y" zle_done'
 for line in "${'$'}{@[4,-1]}"; do
