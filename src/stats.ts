@@ -83,7 +83,7 @@ export interface StatsReport {
   schema: number;
   generatedAt: string;
   filter: { since?: string; last?: number; op?: string; worktree?: string; run?: string };
-  /** Runs in the file, and runs left after the filters. */
+  /** Runs in the file, runs left after the filters, and the first and last start time among those. */
   runs: { recorded: number; matched: number; failed: number; first?: string; last?: string };
   /**
    * Wall-clock time (ms) during which at least one matched run was running: runs that overlap
@@ -252,7 +252,7 @@ export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = 
       recorded: allRuns.length,
       matched: runs.length,
       failed: runs.filter((r) => !r.ok).length,
-      ...(runs.length > 0 ? { first: runs[0]!.startedAt, last: runs.at(-1)!.startedAt } : {}),
+      ...(runs.length > 0 ? { first: earliest(runs.map((r) => r.startedAt)), last: earliest(runs.map((r) => r.startedAt), -1) } : {}),
     },
     totalTime: round(unionLength(runs.map((r) => [Date.parse(r.startedAt), Date.parse(r.startedAt) + r.duration] as const))),
     avgWorktreeCreation: summarize(creations.filter((r) => r.ok).map((r) => r.duration)).avg,
@@ -283,6 +283,11 @@ export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = 
 /** The dashboard API's answer, from a report. */
 export function performanceMetrics(report: StatsReport): PerformanceMetrics {
   return { operations: report.operations, totalTime: report.totalTime, avgWorktreeCreation: report.avgWorktreeCreation };
+}
+
+/** The earliest ISO time of `times` (or, with `order` -1, the latest). */
+function earliest(times: readonly string[], order: 1 | -1 = 1): string {
+  return times.reduce((best, t) => (order * (Date.parse(t) - Date.parse(best)) < 0 ? t : best));
 }
 
 function round(ms: number): number {
