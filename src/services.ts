@@ -194,6 +194,26 @@ async function startError(runtime: ComposeRuntime, project: ComposeProject, serv
   return new ServiceStartError(`services did not come up: ${parts.join('; ')}`, `git vtree logs ${named.join(' ')}`);
 }
 
+/** Which of `images` the engine does not have yet (one `images` call; digest references are left to Compose). */
+export async function missingImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const wanted = images.filter((image) => !image.includes('@'));
+  if (wanted.length === 0) return [];
+  const { stdout } = await run(engine, ['images', '--format', '{{.Repository}}:{{.Tag}}'], signal ? { signal } : {});
+  const local = new Set(stdout.split('\n').filter(Boolean).map(normalImage));
+  return wanted.filter((image) => !local.has(normalImage(image)));
+}
+
+/** `postgres` → `postgres:latest`, `docker.io/library/redis:7` → `redis:7`: how the engine lists them. */
+function normalImage(image: string): string {
+  const bare = image.replace(/^(docker\.io|index\.docker\.io)\//, '').replace(/^library\//, '');
+  return /:[^/]+$/.test(bare) ? bare : `${bare}:latest`;
+}
+
+/** Pulls `images` concurrently; a failed pull is Compose's to report when it starts the service. */
+export async function pullImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<void> {
+  await Promise.all(images.map((image) => run(engine, ['pull', image], signal ? { signal } : {}).catch(() => undefined)));
+}
+
 /** `down`: removes the stack's containers and networks; its volumes only with `volumes`. */
 export async function stopServices(runtime: ComposeRuntime, project: ComposeProject, options: { volumes: boolean; timeoutSeconds?: number; signal?: AbortSignal }): Promise<void> {
   const args = ['down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : []), ...(options.timeoutSeconds !== undefined ? ['--timeout', String(options.timeoutSeconds)] : [])];

@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/exec.js';
 import type { MetricsFile } from '../src/metrics.js';
-import type { ServicesStatus } from '../src/services.js';
+import { missingImages, type ServicesStatus } from '../src/services.js';
 import { git, tempDir, vtree, type VtreeResult } from './helpers.js';
 
 const FIXTURE_COMPOSE = new URL('../../shared/bench/fixture-app/compose.yaml', import.meta.url);
@@ -296,6 +296,21 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     const held = Object.values(registry.leases).map((l) => l.worktree);
     expect(held).not.toContain(kept.json.path);
     expect(held).not.toContain(gone.json.path);
+  });
+
+  it('missing images start pulling while git checks out; a pull that fails leaves the stack "failed" with the reason', async () => {
+    expect(await missingImages('docker', ['vtree-test/busybox:latest', 'vtree-test/busybox', 'docker.io/vtree-test/busybox', '127.0.0.1:1/vtree-missing:1'])).toEqual(['127.0.0.1:1/vtree-missing:1']);
+    // A registry on a closed local port: the pull fails at once, and only 127.0.0.1 is contacted.
+    const { repo } = await makeApp({ 'compose.yaml': 'services:\n  ghost:\n    image: 127.0.0.1:1/vtree-missing:1\n' });
+    const added = await add(repo, 'ghost');
+    const pull = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs.at(-1).spans.find((s: { name: string }) => s.name === 'services-pull');
+    expect(pull.detail).toMatchObject({ missing: ['127.0.0.1:1/vtree-missing:1'] });
+    const status = await settled(repo, 'ghost');
+    for (let i = 0; i < 100 && !(await readFile(pull.detail.log, 'utf8')).includes('finished'); i++) await sleep(100);
+    expect(await readFile(pull.detail.log, 'utf8')).toMatch(/pulling 127\.0\.0\.1:1\/vtree-missing:1[\s\S]*image-pull finished/);
+    expect(status.state).toBe('failed');
+    expect(status.reason).toMatch(/127\.0\.0\.1:1/);
+    expect(existsSync(join(added.json.path, 'compose.yaml'))).toBe(true);
   });
 
   it('a compose file Compose rejects: one line, services "failed", the worktree kept (--wait)', async () => {

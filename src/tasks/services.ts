@@ -110,21 +110,21 @@ export const servicesFeature: Feature = {
       },
       {
         name: 'services-pull',
-        deps: ['compose-discover', 'compose-runtime'],
+        deps: [stages.repo, 'compose-discover', 'compose-runtime'],
         async run({ shared, span, signal }, deps) {
-          // Only `--wait` waits for images; the background job lets Compose pull them.
+          // Images the stack lacks start downloading while git still checks out.
           const detection = deps['compose-runtime'] as RuntimeDetection;
-          if (!shared.options.wait || !('runtime' in detection)) return;
-          const { pulledImages } = await import('../compose.js');
-          const { run } = await import('../exec.js');
-          const engine = detection.runtime.engine;
-          const images = pulledImages((deps['compose-discover'] as ComposeDiscovery).model);
-          const missing = (await Promise.all(images.map(async (image) => ((await run(engine, ['image', 'inspect', image], { signal }).then(() => true, () => false)) ? undefined : image)))).filter(
-            (image): image is string => image !== undefined,
-          );
+          const { model } = deps['compose-discover'] as ComposeDiscovery;
+          if (!('runtime' in detection) || model.files.length === 0) return;
+          const [{ pulledImages }, { missingImages, pullImages }] = await Promise.all([import('../compose.js'), import('../services.js')]);
+          const { engine } = detection.runtime;
+          const missing = await missingImages(engine, pulledImages(model), signal);
           span.set('missing', missing);
-          // A failed pull is Compose's to report when it starts the service.
-          await Promise.all(missing.map((image) => run(engine, ['pull', image], { signal }).catch(() => undefined)));
+          if (missing.length === 0) return;
+          if (shared.options.wait) return pullImages(engine, missing, signal);
+          const { repo } = deps[stages.repo] as RepoStage;
+          const { startBackgroundJob } = await import('../background.js');
+          span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [engine, ...missing], cwd: repo.cwd }));
         },
       },
       {
