@@ -39,13 +39,13 @@ export default async function setup(args: Args, io: Io): Promise<number> {
     io.out(JSON.stringify({ ok: true, ...result }));
     return ExitCode.ok;
   }
-  const steps = result.steps.map((s) => `${s.name} ${formatMs(s.duration)}${s.ok ? '' : ' (failed)'}`).join(' · ');
   if (hook) {
-    io.log(`git vtree: set up worktree '${result.branch}' in ${formatMs(result.duration)} (${steps})`);
+    // Inside someone else's git command: one line, the step timings are in the metrics.
+    io.log(`git vtree: set up worktree '${result.branch}' in ${formatMs(result.duration)} (steps: git vtree stats --run ${result.runId})`);
     return ExitCode.ok;
   }
   io.log(`Worktree '${result.branch}' set up in ${formatMs(result.duration)}`);
-  io.log(`  ${steps}`);
+  io.log(`  ${result.steps.map((s) => `${s.name} ${formatMs(s.duration)}${s.ok ? '' : ' (failed)'}`).join(' · ')}`);
   io.out(result.path);
   return ExitCode.ok;
 }
