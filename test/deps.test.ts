@@ -392,6 +392,15 @@ describe('git vtree add (end to end, built bin)', () => {
     await expect(lstat(hit.path)).rejects.toThrow(/ENOENT/);
   });
 
+  it('cleans up the staging directory a killed add left next to the worktree', async () => {
+    const { root, repo } = await projectRepo('a', true);
+    const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;
+    const leftover = join(root, 'app.worktrees', `.one.vtree-deps.${deadPid}`);
+    await mkdir(join(leftover, 'node_modules/half'), { recursive: true });
+    expect((await add(repo, 'one')).facts.deps).toMatchObject({ source: 'seed' });
+    expect((await readdir(join(root, 'app.worktrees'))).sort()).toEqual(['one']);
+  });
+
   it('says what it did not do: no package.json, yarn Plug\'n\'Play, no lockfile (installs, caches nothing)', async () => {
     const plain = await makeRepo();
     cleanups.push(plain.cleanup);

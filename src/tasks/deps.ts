@@ -113,8 +113,8 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
   const key = cacheKey(project);
   span.set('key', key);
   const plan = { ...base, project, key, cacheable: true };
-  const staging = join(dirname(target.path), `.${basename(target.path)}.vtree-deps.${process.pid}`);
-  await rm(staging, { recursive: true, force: true });
+  const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
+  await removeStaleStaging(target.path);
   try {
     const spare = await takeSpare(cacheDir, key, setting, staging);
     const entry = spare ? undefined : await openEntry(cacheDir, key);
@@ -214,6 +214,30 @@ async function topUpSpares(repo: Repo, cacheDir: string, key: string, spares: nu
   await startBackgroundJob({ job: 'make-spare', id: jobId(key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
     warn(`could not start making a spare in the background: ${errorMessage(error)}`),
   );
+}
+
+/** Staging directories of a worktree are its siblings named `.<name>.vtree-deps.<pid>`. */
+function stagingPrefix(worktree: string): string {
+  return `.${basename(worktree)}.vtree-deps.`;
+}
+
+/** Removes staging directories a killed run of this worktree left behind (their pid is gone), and our own. */
+async function removeStaleStaging(worktree: string): Promise<void> {
+  const parent = dirname(worktree);
+  const prefix = stagingPrefix(worktree);
+  const names = await readdir(parent).catch(() => [] as string[]);
+  const stale = names.filter((name) => {
+    if (!name.startsWith(prefix)) return false;
+    const pid = Number(name.slice(prefix.length));
+    if (pid === process.pid) return true;
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  });
+  await Promise.all(stale.map((name) => rm(join(parent, name), { recursive: true, force: true })));
 }
 
 function jobId(key: string): string {
