@@ -127,6 +127,11 @@ describe('without a usable stack the worktree is still made, with one line sayin
     expect(servicesLines(result.stderr)).toEqual(['services: none (no compose file)']);
     expect(await servicesStatus(repo, 'plain')).toMatchObject({ state: 'none', reason: 'no compose file' });
     expect(existsSync(join(result.stdout.trim(), 'README.md'))).toBe(true);
+    const up = await vtree(repo, ['up', '-w', 'plain'], env);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toBe(`git vtree: no compose file in ${result.stdout.trim()}\nhint: add compose.yaml (or set vtree.compose.files), then run: git vtree up\n`);
+    const status = await vtree(repo, ['status', '-w', 'plain', '--json'], env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'none', reason: 'no compose file', services: [] });
   });
 
   it('no engine (DOCKER_HOST at a dead socket): services "none", no stack trace', async () => {

@@ -5,7 +5,7 @@ import type { Io } from '../output.js';
 
 /** `git vtree logs [services..] [-w <worktree>] [-f] [--tail n] [--job]`: Compose's logs, or the start job's. */
 export default async function logs(args: Args, io: Io): Promise<number> {
-  const { locateStack, stackRuntime } = await import('../pipelines/stack.js');
+  const { locateStack, requireComposeFiles, stackRuntime } = await import('../pipelines/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   if (args.job) {
     const log = stack.status?.log ?? stack.record?.log;
@@ -13,6 +13,7 @@ export default async function logs(args: Args, io: Io): Promise<number> {
     io.out(await readFile(log, 'utf8'));
     return ExitCode.ok;
   }
+  requireComposeFiles(stack);
   const { runCompose } = await import('../compose-runtime.js');
   const runtime = await stackRuntime(stack);
   const services = ((args.services as string[] | undefined) ?? []).map(String);

@@ -17,7 +17,8 @@ export default async function status(args: Args, io: Io): Promise<number> {
   }
   const expected = stack.record ? [...(stack.record.critical ?? []), ...(stack.record.deferred ?? [])] : [...new Set((live ?? []).map((s) => s.service))];
   // A job still starting the stack knows better than a snapshot of half-started containers.
-  const state = recorded?.state === 'starting' || recorded?.state === 'failed' || !live ? (recorded?.state ?? 'none') : stackState(live, expected);
+  const keepRecorded = !live || recorded?.state === 'starting' || recorded?.state === 'failed' || (recorded?.state === 'none' && live.length === 0);
+  const state = keepRecorded || !live ? (recorded?.state ?? 'none') : stackState(live, expected);
   const result = {
     project: stack.project.name,
     path: stack.path,

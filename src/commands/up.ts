@@ -6,12 +6,13 @@ import { Profiler } from '../profiler.js';
 
 /** `git vtree up [services..] [-w <worktree>] [--wait]`: starts the stack in the foreground. */
 export default async function up(args: Args, io: Io): Promise<number> {
-  const { locateStack, recordStackRun, servicesMap, stackRuntime, waitTimeoutMs } = await import('../pipelines/stack.js');
+  const { locateStack, requireComposeFiles, recordStackRun, servicesMap, stackRuntime, waitTimeoutMs } = await import('../pipelines/stack.js');
   const { defaultServices, serviceStatuses, stackState, startServices, writeServicesStatus } = await import('../services.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
+  requireComposeFiles(stack);
   const runtime = await stackRuntime(stack);
   const named = ((args.services as string[] | undefined) ?? []).map(String);
-  const all = stack.record ? [...(stack.record.critical ?? []), ...(stack.record.deferred ?? [])] : stack.model ? defaultServices(stack.model) : [];
+  const all = stack.model ? defaultServices(stack.model) : [...(stack.record?.critical ?? []), ...(stack.record?.deferred ?? [])];
   const services = named.length > 0 ? named : all;
   const profiler = new Profiler();
   const record = { ...(stack.record ?? {}), project: stack.project.name, files: stack.project.files, runtime: runtime.command };
@@ -19,7 +20,7 @@ export default async function up(args: Args, io: Io): Promise<number> {
   try {
     await writeServicesStatus(stack.gitDir, { ...record, state: 'starting' });
     // Critical services first, so a failing database is reported before its dependents pile up.
-    const phases = named.length > 0 || !stack.record?.critical ? [services] : [stack.record.critical, stack.record.deferred ?? []];
+    const phases = named.length > 0 || stack.model || !stack.record?.critical ? [services] : [stack.record.critical, stack.record.deferred ?? []];
     for (const phase of phases.filter((p) => p.length > 0)) {
       await profiler.time('services-up', null, () => startServices(runtime, stack.project, phase, { wait: Boolean(args.wait), timeoutMs: waitTimeoutMs(stack.where.config) }));
     }

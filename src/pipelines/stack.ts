@@ -64,15 +64,20 @@ export async function locateStack(cwd: string, worktree?: string): Promise<Stack
   const project = status?.project ?? record?.project;
   if (project) {
     stack.project = await recordedProject(entry.path, project, status?.files ?? record?.files ?? [], ports);
-    return stack;
+    if (stack.project.files.length > 0) return stack;
   }
-  // Not set up by vtree: the files and project name Compose itself would use in that directory.
+  // Not set up by vtree, or no compose file then: the files (and project name) Compose itself would use there now.
   const { composeFileSettings, directorySource, discoverCompose, projectNameIn } = await import('../compose.js');
   const model = await discoverCompose(directorySource(entry.path), await composeFileSettings(where.config.list('vtree.compose.files'), entry.path));
   if (model.error) throw new VtreeError(model.error, `fix it, then run: git vtree up`);
   stack.model = model;
-  stack.project = { ...stack.project, name: (await projectNameIn(entry.path)) ?? defaultProjectName(entry.path), files: model.files };
+  stack.project = { ...stack.project, name: project ?? (await projectNameIn(entry.path)) ?? defaultProjectName(entry.path), files: model.files };
   return stack;
+}
+
+/** Throws one line when the worktree has no compose file to run. */
+export function requireComposeFiles(stack: Stack): void {
+  if (stack.project.files.length === 0) throw new VtreeError(`no compose file in ${stack.path}`, 'add compose.yaml (or set vtree.compose.files), then run: git vtree up');
 }
 
 /** Compose's own project name for a directory: its name, lowercased, without invalid characters. */
