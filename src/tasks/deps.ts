@@ -281,23 +281,24 @@ async function install(command: { command: string; args: string[] }, cwd: string
   }
 }
 
-/** A worktree (the main one first) whose dependencies match `key` and whose install is complete. */
+/**
+ * A worktree (the main one first) whose dependencies match `key` and whose install is complete.
+ * One at a time, stopping at the first match: the main worktree usually is one, and checking
+ * completeness parses lockfiles, which for thirty worktrees at once would cost memory, not time.
+ */
 async function findSeed(repo: Repo, targetPath: string, project: Project, key: string): Promise<{ path: string; manifest: Manifest } | undefined> {
-  const candidates = repo.worktrees.filter((w) => !w.bare && !w.prunable && w.path !== targetPath);
-  const matches = await Promise.all(
-    candidates.map(async (w) => {
-      try {
-        if (!(await exists(join(w.path, 'node_modules')))) return false;
-        const theirs = await detectProject(diskFiles(w.path));
-        return theirs !== undefined && cacheKey(theirs) === key && (await installComplete(w.path, theirs));
-      } catch {
-        return false;
-      }
-    }),
-  );
-  const seed = candidates.find((_, i) => matches[i]);
-  if (!seed) return undefined;
-  return { path: seed.path, manifest: await scanTree(seed.path, nodeModulesDirs(project), { stats: false }) };
+  for (const worktree of repo.worktrees) {
+    if (worktree.bare || worktree.prunable || worktree.path === targetPath) continue;
+    try {
+      if (!(await exists(join(worktree.path, 'node_modules')))) continue;
+      const theirs = await detectProject(diskFiles(worktree.path));
+      if (!theirs || cacheKey(theirs) !== key || !(await installComplete(worktree.path, theirs))) continue;
+    } catch {
+      continue; // a worktree being removed, unreadable files: not a seed
+    }
+    return { path: worktree.path, manifest: await scanTree(worktree.path, nodeModulesDirs(project), { stats: false }) };
+  }
+  return undefined;
 }
 
 async function existingDirs(base: string, dirs: readonly string[]): Promise<string[]> {
