@@ -1,6 +1,8 @@
 import { isAbsolute, join } from 'node:path';
 import { errorMessage } from './errors.js';
+import { readJsonFile, writeFileAtomic } from './files.js';
 import { run, type RunOptions, type RunResult } from './exec.js';
+import { vibetreesDir } from './paths.js';
 
 /** A Compose implementation found on this machine, with an engine that answers. */
 export interface ComposeRuntime {
@@ -41,7 +43,7 @@ const ENGINE_TIMEOUT_MS = 10_000;
  * that its engine answers. `DOCKER_HOST` and the current Docker context apply as they do for
  * the docker CLI itself. Never throws: no runtime or no engine is a `missing` line.
  */
-export async function detectComposeRuntime(configured: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<RuntimeDetection> {
+export async function detectComposeRuntime(configured: string | undefined, env: NodeJS.ProcessEnv = process.env, cacheFile?: string): Promise<RuntimeDetection> {
   const candidates: readonly Candidate[] = configured?.trim()
     ? [{ name: configured.trim(), command: configured.trim().split(/\s+/), engine: /podman/.test(configured) ? 'podman' : 'docker' }]
     : COMPOSE_CANDIDATES;
@@ -49,17 +51,34 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
   const engines = new Map<ComposeRuntime['engine'], Promise<string | undefined>>();
   const engineCheck = (engine: ComposeRuntime['engine']) => engines.get(engine) ?? engines.set(engine, probeEngine(engine, env)).get(engine)!;
   void engineCheck(candidates[0]!.engine);
-  const probes = candidates.map((c) => probeVersion(c, env));
-  let found: ComposeRuntime | undefined;
-  for (const probe of probes) {
-    found = await probe;
-    if (found) break;
+  const key = JSON.stringify([candidates.map((c) => c.command), env.PATH]);
+  let found = cacheFile ? await readCachedRuntime(cacheFile, key) : undefined;
+  if (!found) {
+    const probes = candidates.map((c) => probeVersion(c, env));
+    for (const probe of probes) {
+      found = await probe;
+      if (found) break;
+    }
+    if (found && cacheFile) await writeFileAtomic(cacheFile, JSON.stringify({ key, at: Date.now(), runtime: found })).catch(() => undefined);
   }
   if (!found) {
     return { missing: configured ? `vtree.compose.command '${configured}' does not run` : 'no Compose found (docker compose, docker-compose, podman compose, podman-compose)' };
   }
   const engineError = await engineCheck(found.engine);
   return engineError ? { missing: `no container engine answers (${engineError})` } : { runtime: found };
+}
+
+/** How long a detected Compose is trusted without asking it for its version again. */
+const RUNTIME_CACHE_MS = 60 * 60 * 1000;
+
+/**
+ * The Compose found by an earlier run with the same candidates and PATH, if recent: its
+ * `version` probe (a docker CLI plugin scan, the slowest part of detection) is skipped. The
+ * engine is always asked, since it comes and goes.
+ */
+async function readCachedRuntime(cacheFile: string, key: string): Promise<ComposeRuntime | undefined> {
+  const cached = await readJsonFile<{ key: string; at: number; runtime: ComposeRuntime }>(cacheFile).catch(() => undefined);
+  return cached?.key === key && Date.now() - cached.at < RUNTIME_CACHE_MS ? cached.runtime : undefined;
 }
 
 async function probeVersion(candidate: Candidate, env: NodeJS.ProcessEnv): Promise<ComposeRuntime | undefined> {
@@ -85,6 +104,11 @@ async function probeEngine(engine: ComposeRuntime['engine'], env: NodeJS.Process
     if (/aborted|AbortError/i.test(message)) return `${engine} did not answer within ${ENGINE_TIMEOUT_MS / 1000} s`;
     return message.replace(/^\S+ \S+ failed: /, '');
   }
+}
+
+/** Where the detected Compose is remembered: `.git/vibetrees/cache/compose-runtime.json`. */
+export function runtimeCachePath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'cache', 'compose-runtime.json');
 }
 
 /** A worktree's Compose project, as vtree runs it. */

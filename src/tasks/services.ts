@@ -45,9 +45,9 @@ export const servicesFeature: Feature = {
         deps: [stages.repo],
         async run({ shared, span }, deps): Promise<RuntimeDetection> {
           if (!shared.options.services) return { missing: 'not started (--no-services)' };
-          const { config } = deps[stages.repo] as RepoStage;
-          const { detectComposeRuntime } = await import('../compose-runtime.js');
-          const detection = await detectComposeRuntime(config.string('vtree.compose.command'));
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const { detectComposeRuntime, runtimeCachePath } = await import('../compose-runtime.js');
+          const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, runtimeCachePath(repo.commonDir));
           span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
           return detection;
         },
@@ -130,7 +130,8 @@ export const servicesFeature: Feature = {
       {
         name: 'services-start',
         deps: [stages.repo, stages.target, stages.checkout, 'compose-discover', 'compose-runtime', 'compose-override'],
-        after: ['env-block', 'ports', 'services-pull'],
+        // Not after services-pull: Compose joins a pull already under way.
+        after: ['env-block', 'ports'],
         async run({ shared, span, profiler, signal }, deps): Promise<Started> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
