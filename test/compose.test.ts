@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -241,6 +241,18 @@ describe('detectComposeRuntime', () => {
   it('says in one line that a configured command does not run', async () => {
     const detection = await detectComposeRuntime('no-such-compose-binary up');
     expect(detection).toEqual({ missing: "vtree.compose.command 'no-such-compose-binary up' does not run" });
+  });
+
+  it('remembers the Compose it found, and still asks the engine every time', async (context) => {
+    if (!(await composeInstalled())) context.skip('docker compose is not installed');
+    const cache = join(dir, 'runtime.json');
+    const first = await detectComposeRuntime(undefined, process.env, cache);
+    if (!('runtime' in first)) return context.skip(`no engine: ${first.missing}`);
+    const saved = JSON.parse(await readFile(cache, 'utf8'));
+    await writeFile(cache, JSON.stringify({ ...saved, runtime: { ...saved.runtime, version: 'from-cache' } }));
+    expect(await detectComposeRuntime(undefined, process.env, cache)).toMatchObject({ runtime: { version: 'from-cache' } });
+    const dead = await detectComposeRuntime(undefined, { ...process.env, DOCKER_HOST: `unix://${join(dir, 'dead.sock')}` }, cache);
+    expect(dead).toMatchObject({ missing: expect.stringMatching(/^no container engine answers/) });
   });
 
   it('respects DOCKER_HOST: a dead socket is no engine, in one line', async (context) => {
