@@ -137,7 +137,9 @@ async function cliWords(): Promise<{ commands: string[]; flags: Map<string, stri
   for (const match of section.matchAll(/\[aliases: ([^\]]+)\]/g)) commands.push(...match[1]!.split(', '));
   const flags = new Map<string, string[]>();
   for (const command of commands) {
-    const text = (await vtree(repo, [command, '--help'])).stdout;
+    const result = await vtree(repo, [command, '--help']);
+    expect(result.code, result.stderr).toBe(0);
+    const text = result.stdout;
     // Each flag's entry, with the lines yargs wrapped it onto.
     const entries = text.split('\n').reduce<string[]>((acc, line) => {
       if (/^ {2}(?:-\w, | {4})--/.test(line)) acc.push(line);

@@ -221,7 +221,7 @@ describe('git vtree hooks install', () => {
 
     const added = await gitRun(repo, ['worktree', 'add', '-b', 'three', join(root, 'three')]);
     expect(added.code, added.stderr).toBe(0);
-    expect((await runs()).map((r) => r.command)).toEqual(['hook']);
+    expect((await runs()).map((r) => r.command), added.stderr).toEqual(['hook']);
 
     expect((await vtree(repo, ['hooks', 'uninstall'])).code).toBe(0);
     expect(await snapshot(hooksDir)).toEqual(before);
@@ -262,7 +262,7 @@ describe('git vtree hooks install', () => {
     const added = await gitRun(repo, ['worktree', 'add', join(root, 'broken'), 'broken']);
     expect(added.code, added.stderr).toBe(0);
     const lines = added.stderr.split('\n').filter((l) => l.includes('git vtree'));
-    expect(lines).toHaveLength(1);
+    expect(lines, added.stderr).toHaveLength(1);
     expect(lines[0]).toMatch(/^git vtree: .*\(post-checkout hook; retry with: git vtree setup\)$/);
     expect(existsSync(join(root, 'broken', 'README.md'))).toBe(true);
   });
