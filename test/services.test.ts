@@ -318,6 +318,21 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     expect(existsSync(join(added.json.path, 'compose.yaml'))).toBe(true);
   });
 
+  it('rm right after add ends the start job: no stack comes up behind the removed worktree', async () => {
+    const { repo, name } = await fixtureApp();
+    const added = await add(repo, 'brief');
+    expect((await servicesStatus(repo, 'brief')).state).toBe('starting');
+    const removed = await vtree(repo, ['rm', 'brief'], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(existsSync(added.json.path)).toBe(false);
+    // Had the job survived, it would bring up the deferred services within seconds.
+    for (let i = 0; i < 12; i++) {
+      expect(await containers(`${name}-brief`)).toEqual([]);
+      await sleep(250);
+    }
+    expect(await networks(`${name}-brief`)).toEqual([]);
+  });
+
   it('a compose file Compose rejects: one line, services "failed", the worktree kept (--wait)', async () => {
     const { repo } = await makeApp({ 'compose.yaml': 'services:\n  web:\n    image: vtree-test/busybox:latest\n    ports: "not a list"\n' });
     const result = await vtree(repo, ['add', 'invalid', '--wait'], env);
