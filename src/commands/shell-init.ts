@@ -4,6 +4,15 @@ import type { Io } from '../output.js';
 import { completionScript, type Shell } from './completion.js';
 
 /**
+ * awk over `git worktree list --porcelain`: prints the path of the worktree whose path, directory
+ * name or branch is $VTREE_WANT (read from the environment, so no escape in it is interpreted).
+ */
+const FIND_WORKTREE = String.raw`
+  /^worktree / { path = substr($0, 10); n = split(path, parts, "/"); name = parts[n]
+                 if (path == ENVIRON["VTREE_WANT"] || name == ENVIRON["VTREE_WANT"]) { print path; exit } }
+  /^branch refs\/heads\// { if (substr($0, 19) == ENVIRON["VTREE_WANT"]) { print path; exit } }`;
+
+/**
  * `vtree cd <worktree>` and `vtree add ... --cd` for bash and zsh. A function, because only the
  * shell itself can change its directory. `vtree cd` finds the worktree with git alone (by
  * branch, directory name or path), so it is as fast as `cd`; every other word goes to
@@ -15,10 +24,7 @@ vtree() {
   local dir want_cd= n=$#
   if [ "$1" = cd ]; then
     if [ $# -ne 2 ]; then echo 'usage: vtree cd <branch|directory name|path>' >&2; return 2; fi
-    dir=$(git worktree list --porcelain 2>/dev/null | VTREE_WANT="$2" awk '
-      /^worktree / { path = substr($0, 10); n = split(path, parts, "/"); name = parts[n]
-                     if (path == ENVIRON["VTREE_WANT"] || name == ENVIRON["VTREE_WANT"]) { print path; exit } }
-      /^branch refs\/heads\// { if (substr($0, 19) == ENVIRON["VTREE_WANT"]) { print path; exit } }')
+    dir=$(git worktree list --porcelain 2>/dev/null | VTREE_WANT="$2" awk '${FIND_WORKTREE}')
     if [ -z "$dir" ]; then echo "vtree: no worktree for '$2' (see: git vtree list)" >&2; return 1; fi
     cd "$dir"
     return
@@ -48,10 +54,7 @@ function vtree --wraps git-vtree --description 'git vtree, plus vtree cd <branch
             echo 'usage: vtree cd <branch|directory name|path>' >&2
             return 2
         end
-        set -l dir (git worktree list --porcelain 2>/dev/null | VTREE_WANT=$argv[2] awk '
-          /^worktree / { path = substr($0, 10); n = split(path, parts, "/"); name = parts[n]
-                         if (path == ENVIRON["VTREE_WANT"] || name == ENVIRON["VTREE_WANT"]) { print path; exit } }
-          /^branch refs\/heads\// { if (substr($0, 19) == ENVIRON["VTREE_WANT"]) { print path; exit } }')
+        set -l dir (git worktree list --porcelain 2>/dev/null | VTREE_WANT=$argv[2] awk '${FIND_WORKTREE}')
         if test -z "$dir"
             echo "vtree: no worktree for '$argv[2]' (see: git vtree list)" >&2
             return 1
