@@ -143,6 +143,25 @@ describe('git vtree hooks install', () => {
     expect(await runs(join(clone, '.git'))).toEqual([]);
   });
 
+  it('starts no Node.js on an ordinary checkout, only on a worktree creation', async () => {
+    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    // Point the installed hook at a spy "node" that only logs its arguments.
+    const spyLog = join(root, 'node-spy.log');
+    const spy = join(root, 'node-spy');
+    await writeFile(spy, `#!/bin/sh\necho "$*" >> '${spyLog}'\n`);
+    await chmod(spy, 0o755);
+    const hook = join(repo, '.git', 'hooks', 'post-checkout');
+    await writeFile(hook, (await readFile(hook, 'utf8')).replace(/^vtree_node=.*$/m, `vtree_node='${spy}'`));
+
+    await git(repo, 'branch', 'other');
+    for (const args of [['checkout', '-q', 'other'], ['switch', '-q', 'main'], ['checkout', '-q', '--', 'README.md'], ['checkout', '-q', '--detach']]) {
+      expect((await gitRun(repo, args)).code, args.join(' ')).toBe(0);
+    }
+    expect(existsSync(spyLog)).toBe(false);
+    expect((await gitRun(repo, ['worktree', 'add', '-q', '-b', 'spied', join(root, 'spied')])).code).toBe(0);
+    expect(await readFile(spyLog, 'utf8')).toBe(`${BIN} setup --hook\n`);
+  });
+
   it('stands aside for VTREE_SKIP_HOOK=1 and for `git vtree add` itself', async () => {
     expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
     const skipped = await gitRun(repo, ['worktree', 'add', '-b', 'skipped', join(root, 'skipped')], { VTREE_SKIP_HOOK: '1' });
