@@ -81,6 +81,7 @@ interface Made {
   composeProject?: string;
   /** `git vtree add` left its Compose stack starting in the background. */
   stackStarting?: boolean;
+  removed?: boolean;
 }
 
 /**
@@ -114,6 +115,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
       // Alternate which way goes first, so a cache warming up or a noisy neighbour favours neither.
       const order = i % 2 === 1 ? (['before', 'vtree'] as const) : (['vtree', 'before'] as const);
       for (const way of order) {
+        request.signal?.throwIfAborted();
         const target: Made = { way, path: join(benchDir, `${way}-${i}`), branch: `vtree-bench/${runId}/${way}-${i}` };
         made.push(target);
         if (way === 'before') {
@@ -121,7 +123,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
         } else {
           const result = await profiler.time('bench:vtree', null, async (span) => {
             const started = performance.now();
-            const output = await addWithVtree(target, base, root, request.signal);
+            const output = await addWithVtree(target, base, root);
             target.stackStarting = output.stackStarting;
             const wall = performance.now() - started;
             // The child's own spans start once Node has loaded it; put them at the end of the wall time.
@@ -134,7 +136,10 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
           vtree.push(result);
         }
         request.log(`  run ${i} ${way === 'before' ? 'before       ' : 'git vtree add'} ${formatMs((way === 'before' ? before : vtree).at(-1)!.duration)}`);
-        if (!request.keep) await profiler.time('bench:cleanup', null, () => removeMade(target, root, request.signal));
+        if (!request.keep) {
+          await profiler.time('bench:cleanup', null, () => removeMade(target, root));
+          target.removed = true;
+        }
       }
     }
     const vtreeSide = side(vtree);
@@ -150,7 +155,8 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
       kept: request.keep ? made.map((m) => m.path) : [],
     };
   } catch (error) {
-    failure = error;
+    // After Ctrl-C, the interruption is what happened, not how the aborted subprocess ended.
+    failure = request.signal?.aborted ? request.signal.reason : error;
     if (!request.keep) await cleanUpAfterFailure(made, root, request.warn);
   } finally {
     if (!request.keep) await rm(benchDir, { recursive: true, force: true }).catch(() => undefined);
@@ -186,7 +192,12 @@ async function planBefore(root: string, signal?: AbortSignal): Promise<BeforePla
   return { install, composeEngine };
 }
 
-/** "before": each step waits for the previous one, as when typed by hand. */
+/**
+ * "before": each step waits for the previous one, as when typed by hand. Subprocesses get no
+ * abort signal: Ctrl-C in a terminal reaches them too and they stop themselves; killing them from
+ * here would leave them still writing while the clean-up deletes. A pending Ctrl-C is honoured
+ * between steps.
+ */
 async function timeBefore(profiler: Profiler, parent: number, target: Made, root: string, base: string, plan: BeforePlan, signal?: AbortSignal) {
   const started = performance.now();
   const phases = new Map<string, number>();
@@ -196,17 +207,18 @@ async function timeBefore(profiler: Profiler, parent: number, target: Made, root
     phases.set(name, round(performance.now() - t));
   };
   // git creates the missing parent directories of the path itself.
-  await phase('git worktree add', () => git(root, ['worktree', 'add', '-b', target.branch, '--', target.path, base], { env: PLAIN_GIT_ENV, signal }));
+  await phase('git worktree add', () => git(root, ['worktree', 'add', '-b', target.branch, '--', target.path, base], { env: PLAIN_GIT_ENV }));
   if (plan.install && (await exists(join(target.path, 'package.json')))) {
     const { command, args } = plan.install;
-    await phase(commandLine(plan.install), () => run(command, args, { cwd: target.path, signal }));
+    signal?.throwIfAborted();
+    await phase(commandLine(plan.install), () => run(command, args, { cwd: target.path }));
   }
   const composeFile = plan.composeEngine ? await firstExisting(target.path, COMPOSE_FILES) : undefined;
   if (composeFile) {
     target.composeProject = composeProjectName(target.branch);
     const project = target.composeProject;
     await phase('docker compose up -d', () =>
-      run('docker', ['compose', '-p', project, 'up', '-d'], { cwd: target.path, signal }).catch((error) => {
+      run('docker', ['compose', '-p', project, 'up', '-d'], { cwd: target.path }).catch((error) => {
         throw new VtreeError(`"before" could not start its Compose stack: ${errorMessage(error)}`, 'free the ports it needs (for example `docker compose down` in the main worktree), then run `git vtree bench` again', { cause: error });
       }),
     );
@@ -223,8 +235,8 @@ interface AddStep {
 }
 
 /** `git vtree add` as the user runs it: a new process of this installation. */
-async function addWithVtree(target: Made, base: string, root: string, signal?: AbortSignal): Promise<{ duration: number; steps: AddStep[]; depsSource?: string; stackStarting: boolean }> {
-  const stdout = await runVtree(['add', target.branch, '--from', base, '--path', target.path, '--json'], root, signal);
+async function addWithVtree(target: Made, base: string, root: string): Promise<{ duration: number; steps: AddStep[]; depsSource?: string; stackStarting: boolean }> {
+  const stdout = await runVtree(['add', target.branch, '--from', base, '--path', target.path, '--json'], root);
   const result = JSON.parse(stdout) as { duration: number; steps: AddStep[]; facts?: { deps?: { source?: unknown }; services?: { project?: unknown } } };
   const source = result.facts?.deps?.source;
   return {
@@ -240,10 +252,10 @@ async function addWithVtree(target: Made, base: string, root: string, signal?: A
  * Waits (up to a minute) until the stack `git vtree add` started in the background has settled,
  * so that removing the worktree right away cannot race its start and leave containers behind.
  */
-async function waitForStack(path: string, signal?: AbortSignal): Promise<void> {
+async function waitForStack(path: string): Promise<void> {
   const deadline = performance.now() + 60_000;
   while (performance.now() < deadline) {
-    const stdout = await runVtree(['status', '--json'], path, signal).catch(() => '');
+    const stdout = await runVtree(['status', '--json'], path).catch(() => '');
     const state = (JSON.parse(stdout || '{}') as { state?: string }).state;
     if (state !== 'starting') return;
     await new Promise((resolve) => setTimeout(resolve, 250));
@@ -251,9 +263,9 @@ async function waitForStack(path: string, signal?: AbortSignal): Promise<void> {
 }
 
 /** Runs this installation's `git vtree <args>`; a failure names the subcommand and its own message. */
-async function runVtree(args: string[], cwd: string, signal?: AbortSignal): Promise<string> {
+async function runVtree(args: string[], cwd: string): Promise<string> {
   try {
-    return (await run(process.execPath, [VTREE_BIN, ...args], { cwd, signal })).stdout;
+    return (await run(process.execPath, [VTREE_BIN, ...args], { cwd })).stdout;
   } catch (error) {
     const said = error instanceof CommandError ? error.stderr.trim().split('\n')[0]?.replace(/^git vtree: /, '') : undefined;
     throw new VtreeError(`git vtree ${args[0]} failed during the benchmark: ${said || errorMessage(error)}`, `run \`git vtree ${args[0]}\` by hand in ${cwd} to see why`, { cause: error });
@@ -261,35 +273,33 @@ async function runVtree(args: string[], cwd: string, signal?: AbortSignal): Prom
 }
 
 /** Takes away what one run made: its Compose stack and volumes, worktree and branch. */
-async function removeMade(target: Made, root: string, signal?: AbortSignal): Promise<void> {
+async function removeMade(target: Made, root: string): Promise<void> {
   if (target.way === 'vtree') {
-    if (target.stackStarting) await waitForStack(target.path, signal);
-    await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root, signal);
+    if (target.stackStarting) await waitForStack(target.path);
+    await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root);
     return;
   }
-  if (target.composeProject) await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path, signal });
-  await git(root, ['worktree', 'remove', '--force', '--force', '--', target.path], { signal });
-  await git(root, ['branch', '-D', '--', target.branch], { signal });
+  if (target.composeProject) await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path });
+  await git(root, ['worktree', 'remove', '--force', '--force', '--', target.path]);
+  await git(root, ['branch', '-D', '--', target.branch]);
 }
 
-/** After a failure or Ctrl-C: remove what exists of every worktree made, reporting what could not be. */
+/**
+ * After a failure or Ctrl-C: removes what exists of every worktree made. A worktree a killed
+ * subprocess left half-made or half-removed is deleted directly and pruned from git's list.
+ */
 async function cleanUpAfterFailure(made: readonly Made[], root: string, warn: (line: string) => void): Promise<void> {
-  for (const target of made) {
-    const worktreeThere = await exists(target.path);
-    const branchThere = await git(root, ['rev-parse', '--verify', '--quiet', `refs/heads/${target.branch}`], { okCodes: [0, 1] }).then((out) => out !== '');
-    if (!worktreeThere && !branchThere) continue;
+  for (const target of made.filter((m) => !m.removed)) {
     try {
-      if (target.way === 'vtree' && worktreeThere) {
-        await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root);
-      } else {
-        if (target.composeProject && worktreeThere) {
-          await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path }).catch(() => undefined);
-        }
-        if (worktreeThere) await git(root, ['worktree', 'remove', '--force', '--force', '--', target.path]);
-        if (branchThere) await git(root, ['branch', '-D', '--', target.branch]);
+      await removeMade(target, root);
+    } catch {
+      try {
+        await rm(target.path, { recursive: true, force: true });
+        await git(root, ['worktree', 'prune']);
+        await git(root, ['branch', '-D', '--', target.branch], { okCodes: [0, 1] });
+      } catch (error) {
+        warn(`could not remove ${target.path} (branch ${target.branch}): ${errorMessage(error)}`);
       }
-    } catch (error) {
-      warn(`could not remove ${target.path} (branch ${target.branch}): ${errorMessage(error)}`);
     }
   }
 }

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -155,6 +156,34 @@ describe('git vtree bench on a small repository', () => {
       await sh('git', ['rm', '-q', 'compose.yaml']);
       await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'no compose']);
     }
+  });
+
+  it.each([
+    ['the bench process alone', false],
+    ['its whole process group, as a terminal does', true],
+  ])('Ctrl-C to %s part way removes every worktree and branch it made, and records the run as failed', async (_name, group) => {
+    const child = spawn(process.execPath, [BIN, 'bench', '--runs', '3'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'], detached: group });
+    let stderr = '';
+    child.stderr.setEncoding('utf8');
+    // Interrupt once the first measurement is done: the next worktree is being made (or the first removed).
+    await new Promise<void>((resolve, reject) => {
+      child.stderr.on('data', (d: string) => {
+        stderr += d;
+        if (/run 1 before/.test(stderr)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`bench exited (${code}) before its first measurement: ${stderr}`)));
+    });
+    const exited = once(child, 'exit');
+    if (group) process.kill(-child.pid!, 'SIGINT');
+    else child.kill('SIGINT');
+    const [code] = await exited;
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/git vtree: interrupted by SIGINT/);
+    expect(await worktreePaths(), stderr).toEqual([repo]);
+    expect(await sh('git', ['branch', '--list', 'vtree-bench/*'])).toBe('');
+    expect((await readdir(dir)).filter((name) => name.includes('vtree-bench'))).toEqual([]);
+    const metrics = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;
+    expect(metrics.runs.filter((r) => r.command === 'bench').at(-1)).toMatchObject({ ok: false, error: expect.stringMatching(/interrupted by SIGINT/) });
   });
 
   it('refuses a run count that is not a positive whole number', async () => {

@@ -8,11 +8,15 @@ import { formatMs, type Io } from '../output.js';
 export default async function bench(args: Args, io: Io): Promise<number> {
   const request = { cwd: process.cwd(), runs: Number(args.runs ?? 5), keep: Boolean(args.keep), log: io.log, warn: io.warn };
   let result;
+  let interrupted: AbortSignal | undefined;
   try {
-    result = await withInterrupts((signal) => runBench({ ...request, signal }), io.warn);
+    result = await withInterrupts((signal) => {
+      interrupted = signal;
+      return runBench({ ...request, signal });
+    }, io.warn);
   } catch (error) {
-    const signalName = interruptSignal(error) ?? interruptSignal((error as { cause?: unknown } | undefined)?.cause);
-    if (signalName) throw new InterruptedError(signalName);
+    // Whatever the aborted subprocess said, Ctrl-C is the reason; what the run made is removed by now.
+    if (interrupted?.aborted) throw new InterruptedError(interruptSignal(interrupted.reason) ?? 'SIGINT');
     throw error;
   }
   if (io.json) {
