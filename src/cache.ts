@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { lstat as fsLstat } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
 import type { Config } from './config.js';
 import { isErrno, readJsonFile, writeFileAtomic } from './files.js';
@@ -117,6 +117,9 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
   const cleaning = cleanStaleTemps(cacheDir).catch(() => undefined);
   try {
     const source = await scanTree(seed.base, seed.roots, { stats: false });
+    // A worktree restored with --link-mode symlink links into the cache itself: never snapshot that.
+    const intoCache = source.links.find(([, target]) => isAbsolute(target) && !relative(cacheDir, target).startsWith('..'));
+    if (intoCache) throw new Error(`${seed.base} links into the cache (${intoCache[0]}): not cached`);
     await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
     // The entry's own inodes and mtimes, which `cache verify` compares against.
     const manifest = await scanTree(join(temp, 'tree'), source.roots);

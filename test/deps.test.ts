@@ -392,6 +392,38 @@ describe('git vtree add (end to end, built bin)', () => {
     await expect(lstat(hit.path)).rejects.toThrow(/ENOENT/);
   });
 
+  it('never seeds from, or caches, a worktree whose packages are symlinks into the cache', async () => {
+    const { repo } = await projectRepo('a', true);
+    const cache = join(repo, '.git/vibetrees/cache');
+    await git(repo, 'config', 'vtree.cache.spares', '0');
+    expect((await vtree(repo, ['cache', 'warm', '--spares', '0'])).code).toBe(0);
+    const linked = await add(repo, 'linked', ['--link-mode', 'symlink']);
+    expect(linked.facts.deps).toMatchObject({ source: 'hit', linkMode: 'symlink' });
+    const key = linked.facts.deps.key as string;
+    await dropEntry(cache, key);
+    await rm(join(repo, 'node_modules'), { recursive: true });
+    const warm = await vtree(linked.path, ['cache', 'warm', '--spares', '0']);
+    expect(warm.stderr).toMatch(/links into the cache/);
+    expect(await openEntry(cache, key)).toBeUndefined();
+    const next = await add(repo, 'next');
+    expect(next.facts.deps).toMatchObject({ source: 'miss' });
+    expect((await lstat(join(next.path, 'node_modules/semver'))).isDirectory()).toBe(true);
+  });
+
+  it('starts a new lockfile from the main worktree\'s install when the cache has nothing, leaving main untouched', async () => {
+    const { repo } = await projectRepo('a', true);
+    await git(repo, 'checkout', '-qb', 'other');
+    for (const file of ['package.json', 'package-lock.json']) await cp(join(fixture('b'), file), join(repo, file));
+    await git(repo, 'commit', '-qam', 'lockfile b');
+    await git(repo, 'checkout', '-q', 'main');
+    const mainBefore = await treeOf(join(repo, 'node_modules'));
+    const other = await add(repo, 'other-wt', ['--from', 'other']);
+    expect(other.facts.deps).toMatchObject({ source: 'partial', from: repo });
+    expect(await treeOf(join(other.path, 'node_modules/ms'))).toEqual(await treeOf(join(fixture('b'), 'node_modules/ms')));
+    expect(await treeOf(join(repo, 'node_modules'))).toEqual(mainBefore);
+    expect(await git(other.path, 'status', '--porcelain')).toBe('');
+  });
+
   it('cleans up the staging directory a killed add left next to the worktree', async () => {
     const { root, repo } = await projectRepo('a', true);
     const deadPid = spawnSync(process.execPath, ['-e', '0']).pid;

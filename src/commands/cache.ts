@@ -18,7 +18,7 @@ import {
 } from '../cache.js';
 import { cacheKey, currentPlatform } from '../cache-key.js';
 import type { Args } from '../cli.js';
-import { ExitCode, UsageError, VtreeError } from '../errors.js';
+import { errorMessage, ExitCode, UsageError, VtreeError } from '../errors.js';
 import { readJsonFile, writeFileAtomic } from '../files.js';
 import { parseLinkMode } from '../link-modes.js';
 import { scanTree } from '../manifest.js';
@@ -170,7 +170,10 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
     const key = cacheKey(project);
     if (seen.has(key) && w.path !== here) continue;
     seen.add(key);
-    const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn);
+    const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn).catch((error: unknown) => {
+      io.warn(errorMessage(error));
+      return undefined;
+    });
     if (entry) io.log(`${w.path}: entry ${key.slice(0, 12)} (${entry.meta.files} files)`);
     if (w.path === here) hot = entry?.key;
   }

@@ -1,5 +1,5 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 import { startBackgroundJob } from '../background.js';
 import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from '../cache.js';
 import { cacheKey } from '../cache-key.js';
@@ -131,17 +131,16 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
         await sideWork;
       }
     }
-    const seed = await findSeed(repo, target.path, project, key);
-    if (seed) {
-      // A worktree's node_modules changes with that worktree: never symlink into it.
-      const mode = setting === 'symlink' ? 'hardlink' : setting;
-      return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, shared.warn)) };
-    }
+    // Seeds and partial starts are linked, never symlinked: a worktree's node_modules changes
+    // with that worktree, and a partial start is reconciled in place by the package manager.
+    const mode = setting === 'symlink' ? 'hardlink' : setting;
+    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)));
+    if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, shared.warn)) };
+    // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
     const closest = (await listEntries(cacheDir)).find((e) => e.meta.packageManager === project.manager);
-    if (closest) {
-      const mode = setting === 'symlink' ? 'hardlink' : setting;
-      return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, shared.warn)) };
-    }
+    if (closest) return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, shared.warn)) };
+    const similar = await findWorktreeInstall(repo, target.path, (theirs) => theirs.manager === project.manager);
+    if (similar) return { ...plan, source: 'partial', staging, from: similar.path, ...(await restore(similar.manifest, similar.path, staging, mode, shared.warn)) };
     return { ...plan, source: 'miss' };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -282,21 +281,30 @@ async function install(command: { command: string; args: string[] }, cwd: string
 }
 
 /**
- * A worktree (the main one first) whose dependencies match `key` and whose install is complete.
+ * The first worktree (the main one first) with a node_modules whose project passes `accept`:
+ * for a seed, the same key and a complete install; for a partial restore, the same manager.
  * One at a time, stopping at the first match: the main worktree usually is one, and checking
  * completeness parses lockfiles, which for thirty worktrees at once would cost memory, not time.
  */
-async function findSeed(repo: Repo, targetPath: string, project: Project, key: string): Promise<{ path: string; manifest: Manifest } | undefined> {
+async function findWorktreeInstall(
+  repo: Repo,
+  targetPath: string,
+  accept: (theirs: Project, path: string) => boolean | Promise<boolean>,
+): Promise<{ path: string; manifest: Manifest } | undefined> {
   for (const worktree of repo.worktrees) {
     if (worktree.bare || worktree.prunable || worktree.path === targetPath) continue;
+    let theirs: Project | undefined;
     try {
       if (!(await exists(join(worktree.path, 'node_modules')))) continue;
-      const theirs = await detectProject(diskFiles(worktree.path));
-      if (!theirs || cacheKey(theirs) !== key || !(await installComplete(worktree.path, theirs))) continue;
+      theirs = await detectProject(diskFiles(worktree.path));
+      if (!theirs || !(await accept(theirs, worktree.path))) continue;
     } catch {
-      continue; // a worktree being removed, unreadable files: not a seed
+      continue; // a worktree being removed, unreadable files: not a source
     }
-    return { path: worktree.path, manifest: await scanTree(worktree.path, nodeModulesDirs(project), { stats: false }) };
+    const manifest = await scanTree(worktree.path, nodeModulesDirs(theirs), { stats: false });
+    // Packages linked from elsewhere (a worktree restored with --link-mode symlink): not a plain install.
+    if (manifest.links.some(([, target]) => isAbsolute(target))) continue;
+    return { path: worktree.path, manifest };
   }
   return undefined;
 }
