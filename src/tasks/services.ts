@@ -1,8 +1,9 @@
 import type { ComposeModel, PortVar } from '../compose.js';
-import type { ComposeProject, RuntimeDetection } from '../compose-runtime.js';
-import type { Task } from '../graph.js';
+import type { ComposeProject, ComposeRuntime, RuntimeDetection } from '../compose-runtime.js';
+import type { Task, TaskContext } from '../graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
-import type { ServicesRecord } from '../services.js';
+import type { ServicesJobPlan } from '../pipelines/stack.js';
+import type { ServicesRecord, StackState } from '../services.js';
 
 /** Result of `compose-discover`, read by the ports feature (`portVars`). */
 export interface ComposeDiscovery {
@@ -139,11 +140,7 @@ export const servicesFeature: Feature = {
           const override = deps['compose-override'] as ComposeOverride;
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const [{ writeServicesStatus, planStart, serviceStatuses, stackState, startServices }, { portEnv, runCompose }, { errorMessage }] = await Promise.all([
-            import('../services.js'),
-            import('../compose-runtime.js'),
-            import('../errors.js'),
-          ]);
+          const [{ writeServicesStatus, planStart }, { portEnv }] = await Promise.all([import('../services.js'), import('../compose-runtime.js')]);
           const { model } = override;
           const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
           const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
@@ -169,62 +166,31 @@ export const servicesFeature: Feature = {
           span.set('deferred', deferred);
           shared.facts.services = { runtime: `${runtime.name} ${runtime.version}`, project: project.name, critical, deferred };
           shared.state.services = record;
-          const { waitTimeoutMs, servicesMap } = await import('../pipelines/stack.js');
-          const timeoutMs = waitTimeoutMs(config);
           const started: Started = { record, project, detection };
-          let upNow: Record<string, string> | undefined;
-          let criticalState: ServicesRecord['state'] = 'running';
+          const start: StartContext = { shared, span, profiler, signal, repo, target, checkout, runtime, project, record, timeoutMs: (await import('../pipelines/stack.js')).waitTimeoutMs(config) };
+          let upNow: Awaited<ReturnType<typeof startCriticalNow>> = { state: 'running' };
           if (shared.options.wait) {
             await writeServicesStatus(checkout.gitDir, record);
-            // A file Compose rejects is the project's problem, not this worktree's: keep the worktree.
-            const invalid = await runCompose(runtime, project, ['config', '--quiet'], { signal }).then(
-              () => undefined,
-              (error: unknown) => errorMessage(error).replace(/^\S+ \S+ failed: /, ''),
-            );
+            const invalid = await composeRejects(start);
             if (invalid) return settle({ ...record, state: 'failed', reason: invalid }, `services: not started — ${invalid}`, 'warn');
             try {
-              await profiler.time('services-critical', span.id, () => startServices(runtime, project, critical, { wait: true, timeoutMs, signal }));
+              upNow = await startCriticalNow(start);
             } catch (error) {
               await undoStart(started);
               throw error;
             }
-            const statuses = await serviceStatuses(runtime, project, signal);
-            upNow = servicesMap(statuses);
-            criticalState = stackState(statuses, critical);
-            await writeServicesStatus(checkout.gitDir, { ...record, services: upNow });
-            shared.log(`services: ${critical.join(', ')} up`);
           }
           const phases = [
             { name: 'critical' as const, services: shared.options.wait ? [] : critical },
             { name: 'deferred' as const, services: deferred },
           ].filter((p) => p.services.length > 0);
           if (phases.length === 0) {
-            const final = { ...record, state: criticalState };
-            await writeServicesStatus(checkout.gitDir, { ...final, ...(upNow ? { services: upNow } : {}) });
+            const final = { ...record, state: upNow.state };
+            await writeServicesStatus(checkout.gitDir, { ...final, ...(upNow.services ? { services: upNow.services } : {}) });
             shared.state.services = final;
             return { ...started, record: final };
           }
-          const [{ startBackgroundJob }, { backgroundLogPath }] = await Promise.all([import('../background.js'), import('../paths.js')]);
-          record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
-          // The status file says `starting` before the job exists, so the job's own writes come after.
-          await writeServicesStatus(checkout.gitDir, { ...record, ...(upNow ? { services: upNow } : {}) });
-          const plan = {
-            commonDir: repo.commonDir,
-            gitDir: checkout.gitDir,
-            linkedTo: shared.runId,
-            branch: target.branch,
-            slug: target.slug,
-            log: record.log,
-            runtime,
-            project,
-            phases,
-            expected: [...critical, ...deferred],
-            record,
-            timeoutMs,
-          };
-          await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path });
-          span.set('log', record.log);
-          shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
+          await startJob(start, phases, upNow.services);
           return started;
         },
         async undo(_ctx, result) {
@@ -272,6 +238,69 @@ export const servicesFeature: Feature = {
     } satisfies Task<RemoveShared>,
   ],
 };
+
+/** What the two ways of starting a stack share. */
+interface StartContext {
+  shared: SetupShared;
+  span: TaskContext<SetupShared>['span'];
+  profiler: TaskContext<SetupShared>['profiler'];
+  signal: AbortSignal;
+  repo: RepoStage['repo'];
+  target: TargetStage;
+  checkout: CheckoutStage;
+  runtime: ComposeRuntime;
+  project: ComposeProject;
+  record: ServicesRecord;
+  timeoutMs: number;
+}
+
+/** Compose's complaint about the files, in one line, or undefined when it accepts them. */
+async function composeRejects({ runtime, project, signal }: StartContext): Promise<string | undefined> {
+  const [{ runCompose }, { errorMessage }] = await Promise.all([import('../compose-runtime.js'), import('../errors.js')]);
+  return runCompose(runtime, project, ['config', '--quiet'], { signal }).then(
+    () => undefined,
+    (error: unknown) => errorMessage(error).replace(/^\S+ \S+ failed: /, ''),
+  );
+}
+
+/** `--wait`: starts the critical services in the foreground and waits until they are up. */
+async function startCriticalNow(start: StartContext): Promise<{ state: StackState; services?: Record<string, string> }> {
+  const { shared, span, profiler, signal, runtime, project, record, checkout, timeoutMs } = start;
+  const critical = record.critical ?? [];
+  const [{ serviceStatuses, stackState, startServices, writeServicesStatus }, { servicesMap }] = await Promise.all([import('../services.js'), import('../pipelines/stack.js')]);
+  await profiler.time('services-critical', span.id, () => startServices(runtime, project, critical, { wait: true, timeoutMs, signal }));
+  const statuses = await serviceStatuses(runtime, project, signal);
+  const services = servicesMap(statuses);
+  await writeServicesStatus(checkout.gitDir, { ...record, services });
+  shared.log(`services: ${critical.join(', ')} up`);
+  return { state: stackState(statuses, critical), services };
+}
+
+/** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
+async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined): Promise<void> {
+  const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
+  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }] = await Promise.all([import('../background.js'), import('../paths.js'), import('../services.js')]);
+  record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
+  // The status file says `starting` before the job exists, so the job's own writes come after.
+  await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
+  const plan: ServicesJobPlan = {
+    commonDir: repo.commonDir,
+    gitDir: checkout.gitDir,
+    linkedTo: shared.runId,
+    branch: target.branch,
+    slug: target.slug,
+    log: record.log,
+    runtime,
+    project,
+    phases,
+    expected: [...(record.critical ?? []), ...(record.deferred ?? [])],
+    record,
+    timeoutMs,
+  };
+  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path });
+  span.set('log', record.log);
+  shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
+}
 
 /** Rolls a start back: the job stops, the stack goes down; volumes stay (they may predate this run). */
 async function undoStart(started: Started): Promise<void> {
