@@ -84,8 +84,9 @@ export function evaluateTargets(rows, startup) {
     const a = byId(list, numeratorId);
     const b = byId(list, denominatorId);
     if (!a?.stats || !b?.stats) {
-      const missing = [a, b].find((r) => !r?.stats);
-      return { id, target, status: 'not measured', value: null, detail: `${missing?.label ?? 'row'}: ${missing?.reason ?? 'no figures'}` };
+      const [missingId, missing] = a?.stats ? [denominatorId, b] : [numeratorId, a];
+      const why = missing ? `${missing.label}: ${missing.reason ?? 'no figures'}` : `row ${missingId} was not run`;
+      return { id, target, status: 'not measured', value: null, detail: why };
     }
     const value = a.stats.median / b.stats.median;
     const fast = strict ? value < limit : value <= limit;

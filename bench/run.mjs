@@ -3,7 +3,7 @@
 // Alternates the rows round-robin, several runs each from the same starting state, prints
 // medians and ratios and writes everything to bench/results/latest.json. See bench/README.md.
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, arch, tmpdir, totalmem } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -18,7 +18,8 @@ import { BASE_VARIANTS, linkModeVariants, REPOS, runTarget, STARTUP_VARIANTS } f
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const PROJECT_DIR = dirname(BENCH_DIR);
-const VTREE_BIN = join(PROJECT_DIR, 'bin', 'git-vtree');
+/** What of the project a run of git-vtree needs; copied once per invocation (see snapshotBuild). */
+const BUILD_PARTS = ['package.json', 'bin', 'dist', 'hooks', 'completions'];
 /** Environment variable every process the benchmark starts carries (see waitForTaggedProcesses). */
 const TAG_NAME = 'VTREE_BENCH_RUN';
 /** How long background jobs of one run may take before the next run starts anyway. */
@@ -80,10 +81,12 @@ const warnings = [];
 /** Top-level node_modules entries of each repository's main worktree: what a complete restore has. */
 const mainEntries = new Map();
 const tag = `${TAG_NAME}=${process.pid}-${Date.now()}`;
-const env = benchEnv(tag);
 
 if (!existsSync(join(PROJECT_DIR, 'dist', 'cli.js'))) fail('dist/cli.js is missing: run `npm run build` first (npm run bench does).');
 if (!existsSync(join(options.fixtureDir, 'package.json'))) fail(`no package.json in the fixture ${options.fixtureDir}`);
+const buildDir = await snapshotBuild(join(options.workDir, 'vtree-build'));
+const VTREE_BIN = join(buildDir, 'bin', 'git-vtree');
+const env = benchEnv(tag, join(buildDir, 'bin'));
 const vtreeVersion = await checkVtree();
 const loadBefore = loadavg();
 
@@ -145,6 +148,7 @@ const report = {
     loadavgAfter: loadavg(),
   },
   versions: { vtree: vtreeVersion, node: process.versions.node, git: await versionOf('git'), npm: await versionOf('npm'), pnpm: tools.pnpm.version ?? null, bun: tools.bun.version ?? null },
+  vtreeBuild: buildDir,
   repos: Object.fromEntries(Object.entries(ctx.repos).map(([name, repo]) => [name, 'reason' in repo ? { reason: repo.reason } : { root: repo.root, reused: repo.reused }])),
   linkModes,
   reference,
@@ -275,26 +279,43 @@ async function offeredLinkModes() {
   return [...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
 }
 
+/**
+ * A copy of the project's build (bin/, dist/, package.json, ...; node_modules linked) made when
+ * the benchmark starts, so every row of one table measures the same build even when someone
+ * rebuilds dist/ in the checkout meanwhile.
+ */
+async function snapshotBuild(dir) {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  for (const part of BUILD_PARTS.filter((p) => existsSync(join(PROJECT_DIR, p)))) {
+    await cp(join(PROJECT_DIR, part), join(dir, part), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  }
+  await symlink(join(PROJECT_DIR, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  return dir;
+}
+
 /** Checks that `git vtree` resolves to this project's bin/git-vtree and returns its version. */
 async function checkVtree() {
   const { version } = JSON.parse(readFileSync(join(PROJECT_DIR, 'package.json'), 'utf8'));
   const result = await runChild({ cmd: 'git', args: ['vtree', '--version'], cwd: PROJECT_DIR, env });
   if (result.code !== 0 || !result.stdout.includes(version)) fail(`git vtree --version did not answer ${version} from ${VTREE_BIN}: ${result.stderr || result.stdout}`);
+  const add = await runChild({ cmd: 'git', args: ['vtree', 'add', '-h'], cwd: PROJECT_DIR, env });
+  if (add.code !== 0) fail(`the build does not load (git vtree add -h): ${add.stderr.trim().split('\n')[0]}`);
   return version;
 }
 
 /**
  * The environment of every command the benchmark runs: as in a user's shell (no `npm run`
- * variables, no project node_modules/.bin on PATH), the project's bin/ first so `git vtree` is
+ * variables, no project node_modules/.bin on PATH), the build's bin/ first so `git vtree` is
  * this build, and the tag that lets us wait for detached background jobs.
  */
-function benchEnv(tagAssignment) {
+function benchEnv(tagAssignment, binDir) {
   const clean = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && !['INIT_CWD', 'NODE_OPTIONS', 'VTREE_CALLER', 'VTREE_BACKGROUND'].includes(k)),
   );
   const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin|node-gyp-bin/.test(p));
   const [name, value] = tagAssignment.split('=');
-  return { ...clean, PATH: [join(PROJECT_DIR, 'bin'), ...path].join(delimiter), [name]: value };
+  return { ...clean, PATH: [binDir, ...path].join(delimiter), [name]: value };
 }
 
 function newRow(variant) {
