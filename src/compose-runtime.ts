@@ -13,8 +13,6 @@ export interface ComposeRuntime {
   /** The engine CLI that owns images and containers (`docker` or `podman`). */
   engine: 'docker' | 'podman';
   version: string;
-  /** Compose v2 features vtree uses: `up --wait`, `ps --format json`. */
-  modern: boolean;
 }
 
 /** The outcome of detection: a runtime, or one line saying why there is none. */
@@ -86,8 +84,7 @@ async function probeVersion(candidate: Candidate, env: NodeJS.ProcessEnv): Promi
   try {
     const { stdout } = await run(command!, [...prefix, 'version'], { env, signal: AbortSignal.timeout(ENGINE_TIMEOUT_MS) });
     const version = /(\d+\.\d+(?:\.\d+)?)/.exec(stdout)?.[1] ?? 'unknown';
-    const major = Number(version.split('.')[0]);
-    return { name: candidate.name, command: [...candidate.command], engine: candidate.engine, version, modern: !candidate.command.includes('podman-compose') && major >= 2 };
+    return { name: candidate.name, command: [...candidate.command], engine: candidate.engine, version };
   } catch {
     return undefined;
   }
