@@ -153,7 +153,10 @@ export const servicesFeature: Feature = {
           };
           if (model.error) return settle({ ...base, state: 'failed', reason: model.error }, `services: not started — ${model.error}`, 'warn');
           if (model.files.length === 0) return settle({ ...base, reason: 'no compose file' }, 'services: none (no compose file)', 'log');
-          const { critical, deferred } = planStart(model, config.list('vtree.services.critical'));
+          const configured = config.list('vtree.services.critical');
+          const unknown = configured.filter((name) => !model.services.some((service) => service.name === name));
+          if (unknown.length > 0) shared.warn(`config vtree.services.critical names no service of the stack: ${unknown.join(', ')}`);
+          const { critical, deferred } = planStart(model, configured);
           if (!('runtime' in detection)) {
             const level = shared.options.services ? 'warn' : 'log';
             const line = `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`;
