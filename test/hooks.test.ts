@@ -61,6 +61,11 @@ async function writeUserHook(path: string, status = 0): Promise<string> {
   return log;
 }
 
+async function installHook(): Promise<void> {
+  const result = await vtree(repo, ['hooks', 'install']);
+  expect(result.code, result.stderr).toBe(0);
+}
+
 /** Names of the set-up tasks every feature contributes with default options. */
 function featureTaskNames(): string[] {
   const options = { deps: true, services: true, wait: false };
@@ -100,7 +105,7 @@ describe('git vtree hooks install', () => {
     await git(repo, 'commit', '-qm', 'npm project');
     await git(repo, 'config', 'vtree.ports.vars', 'PORT');
     await git(repo, 'config', 'vtree.cacheDir', join(root, 'cache'));
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
 
     const wt = join(root, 'wt-npm');
     const added = await gitRun(repo, ['worktree', 'add', '-b', 'npm', wt]);
@@ -125,11 +130,13 @@ describe('git vtree hooks install', () => {
   });
 
   it('does nothing on an ordinary checkout, switch or clone', async () => {
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     await git(repo, 'branch', 'other');
-    expect((await gitRun(repo, ['checkout', '-q', 'other'])).code).toBe(0);
-    expect((await gitRun(repo, ['switch', '-q', 'main'])).code).toBe(0);
-    expect((await gitRun(repo, ['checkout', '-q', '-b', 'third'])).code).toBe(0);
+    for (const args of [['checkout', '-q', 'other'], ['switch', '-q', 'main'], ['checkout', '-q', '-b', 'third']]) {
+      const result = await gitRun(repo, args);
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toBe('');
+    }
     // A clone gets the null sha as previous HEAD too, but is no linked worktree.
     const hooksDir = join(repo, '.git', 'hooks');
     const clone = join(root, 'clone');
@@ -144,7 +151,7 @@ describe('git vtree hooks install', () => {
   });
 
   it('starts no Node.js on an ordinary checkout, only on a worktree creation', async () => {
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     // Point the installed hook at a spy "node" that only logs its arguments.
     const spyLog = join(root, 'node-spy.log');
     const spy = join(root, 'node-spy');
@@ -163,7 +170,7 @@ describe('git vtree hooks install', () => {
   });
 
   it('stands aside for VTREE_SKIP_HOOK=1 and for `git vtree add` itself', async () => {
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     const skipped = await gitRun(repo, ['worktree', 'add', '-b', 'skipped', join(root, 'skipped')], { VTREE_SKIP_HOOK: '1' });
     expect(skipped.code, skipped.stderr).toBe(0);
     expect(await runs()).toEqual([]);
@@ -186,7 +193,7 @@ describe('git vtree hooks install', () => {
     await writeFile(log, '');
     const before = await snapshot(hooksDir);
 
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     const installed = await snapshot(hooksDir);
     expect(installed['post-checkout.vtree-chained']).toBe(before['post-checkout']);
     const again = await vtree(repo, ['hooks', 'install']);
@@ -270,7 +277,7 @@ describe('git vtree hooks install', () => {
   });
 
   it('turns a set-up failure into one line and leaves git successful', async () => {
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     // A branch whose committed .vtreeconfig git cannot parse: loading the config fails.
     await git(repo, 'checkout', '-q', '-b', 'broken');
     await writeFile(join(repo, '.vtreeconfig'), '[vtree\n');
@@ -287,7 +294,7 @@ describe('git vtree hooks install', () => {
   });
 
   it('says so in one line when vtree itself cannot be found', async () => {
-    expect((await vtree(repo, ['hooks', 'install'])).code).toBe(0);
+    await installHook();
     const hook = join(repo, '.git', 'hooks', 'post-checkout');
     const text = await readFile(hook, 'utf8');
     await writeFile(hook, text.replace(/^vtree_entry=.*$/m, `vtree_entry='${join(root, 'gone', 'git-vtree')}'`));
