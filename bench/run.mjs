@@ -112,7 +112,9 @@ for (let round = 0; round < rounds; round++) {
   const order = active.map((_, i) => active[(i + round) % active.length]);
   for (const variant of order) {
     const row = results.get(variant.id);
-    if (!warmup && row.runs.filter((r) => !r.warmup).length >= runsOf(variant)) continue;
+    // Tool rows skip the warm-up: building the repositories warmed npm's, pnpm's and bun's
+    // caches, and npm's warm-up alone would add half a minute.
+    if (warmup ? variant.group === 'tool' : row.runs.filter((r) => !r.warmup).length >= runsOf(variant)) continue;
     // Peak memory is taken in the first warm-up run (its time is not used): a preloaded module
     // makes every vtree process write its own max RSS when it exits.
     const probe = warmup && round === 0 && variant.group === 'vtree';
