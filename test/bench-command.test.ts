@@ -120,7 +120,10 @@ describe('git vtree bench on a small repository', () => {
     const bench = JSON.parse(result.stdout) as BenchResult;
     expect(bench.kept).toHaveLength(2);
     expect((await worktreePaths()).sort()).toEqual([repo, ...bench.kept].sort());
+    expect((await sh('git', ['branch', '--list', `vtree-bench/${bench.runId}/*`])).split('\n')).toHaveLength(2);
     for (const path of bench.kept) await sh('git', ['worktree', 'remove', '--force', path]);
+    for (const way of ['before', 'vtree']) await sh('git', ['branch', '-D', `vtree-bench/${bench.runId}/${way}-1`]);
+    await rm(join(dir, `app.vtree-bench-${bench.runId}`), { recursive: true });
   });
 
   it('with a compose file and a Docker engine, "before" also runs docker compose up -d, and brings it down again', async (context) => {
