@@ -119,7 +119,7 @@ export async function moveIntoPlace(staging: string, roots: readonly string[], d
 
 async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<void> {
   await makeDirs(manifest.dirs, ctx.to);
-  await Promise.all([
+  await settled([
     pump(manifest.files, FS_CONCURRENCY, ([path], done) => placeFile(path, ctx, done)),
     pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, join(ctx.to, path), done)),
   ]);
@@ -150,7 +150,7 @@ async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Pro
     return true;
   };
   await makeDirs([...manifest.roots, ...created], ctx.to);
-  await Promise.all([
+  await settled([
     pump(linked, FS_CONCURRENCY, (dir, done) => fs.symlink(join(ctx.from, dir), join(ctx.to, dir), 'dir', done)),
     pump(
       manifest.files.filter(([path]) => outsideLinked(path)),
@@ -179,6 +179,12 @@ function placeFile(path: string, ctx: RestoreContext, done: Done): void {
     }
     fs.rm(dest, { force: true }, () => fs.copyFile(source, dest, done));
   });
+}
+
+/** Waits for every one of `work` (so a cleanup never races a call still in flight), then throws the first failure. */
+async function settled(work: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */

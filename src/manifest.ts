@@ -105,32 +105,30 @@ export function depth(path: string): number {
 export type Done = (error?: NodeJS.ErrnoException | null) => void;
 
 /**
- * Runs the callback-style `op` over `items` with at most `concurrency` calls in flight; rejects
- * on the first failure (calls in flight finish, no new ones start). Callbacks, not promises:
- * for ten thousand `link()` calls the promise machinery costs more than the kernel does.
+ * Runs the callback-style `op` over `items` with at most `concurrency` calls in flight. On the
+ * first failure no new call starts, and it rejects once the calls in flight have finished, so
+ * the caller can clean up without racing them. Callbacks, not promises: for ten thousand
+ * `link()` calls the promise machinery costs more than the kernel does.
  */
 export function pump<T>(items: readonly T[], concurrency: number, op: (item: T, done: Done) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const total = items.length;
-    if (total === 0) return resolve();
     let next = 0;
     let active = 0;
-    let finished = 0;
-    let failed = false;
+    let failure: NodeJS.ErrnoException | undefined;
     const start = (): void => {
-      while (!failed && active < concurrency && next < total) {
+      while (!failure && active < concurrency && next < total) {
         const item = items[next++]!;
         active++;
         op(item, (error) => {
           active--;
-          if (failed) return;
-          if (error) {
-            failed = true;
-            return reject(error);
-          }
-          if (++finished === total) resolve();
-          else start();
+          if (error && !failure) failure = error;
+          start();
         });
+      }
+      if (active === 0 && (failure || next === total)) {
+        if (failure) reject(failure);
+        else resolve();
       }
     };
     start();
