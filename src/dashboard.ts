@@ -31,7 +31,7 @@ export interface Dashboard {
 
 /**
  * Serves the metrics dashboard on 127.0.0.1: `GET /` is one self-contained page (table,
- * waterfall of the latest run, chart of recent creation times) that polls
+ * waterfall of the latest run or of `?run=<id>`, chart of recent creation times) that polls
  * `GET /api/performance/stats` (the `stats --json` document); `GET /api/performance/metrics`
  * answers in the seed plan's shape. metrics.json is read afresh on every request.
  */
@@ -131,9 +131,11 @@ export function dashboardPage(nonce: string): string {
   .wf-bar { position: absolute; top: 0; height: 14px; min-width: 2px; background: var(--step); border-radius: 2px; }
   .wf-bar.critical { background: var(--crit); } .wf-bar.nested { background: var(--nested); height: 10px; top: 2px; }
   .wf-bar.background { background: var(--bg-run); } .wf-bar.failed { outline: 2px dashed var(--crit); }
+  .wf-end { position: absolute; top: -3px; height: 20px; border-left: 1px dashed var(--fg); }
   .wf-time { width: 130px; flex: none; text-align: right; font-size: 12px; font-variant-numeric: tabular-nums; }
   .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; border-radius: 2px; }
   .legend .critical { background: var(--crit); } .legend .step { background: var(--step); } .legend .nested { background: var(--nested); } .legend .background { background: var(--bg-run); }
+  .legend .end { width: 0; border-left: 1px dashed var(--fg); border-radius: 0; }
   svg text { fill: var(--muted); font-size: 11px; }
   #empty { padding: 24px; background: var(--panel); border-radius: 6px; }
 </style>
@@ -157,7 +159,7 @@ export function dashboardPage(nonce: string): string {
     </section>
   </div>
   <h2 id="waterfall-title">Latest run</h2>
-  <div class="legend muted"><span class="critical"></span>critical path<span class="step"></span>other step<span class="nested"></span>nested<span class="background"></span>background run</div>
+  <div class="legend muted"><span class="critical"></span>critical path<span class="step"></span>other step<span class="nested"></span>nested<span class="background"></span>background run<span class="end"></span>command returned</div>
   <div class="waterfall" id="waterfall"></div>
 </div>
 <p class="muted">Refreshes every ${REFRESH_SECONDS} s · <a href="/api/performance/metrics">/api/performance/metrics</a> · <a href="/api/performance/stats">/api/performance/stats</a> · updated <span id="updated">never</span></p>
@@ -194,6 +196,12 @@ function drawWaterfall(w) {
     bar.style.width = (100 * r.duration / extent) + '%';
     bar.title = r.name + ': ' + ms(r.start) + ' + ' + ms(r.duration);
     track.append(bar);
+    if (w.extent > w.duration) {
+      // Where the command returned: what lies right of it ran in the background.
+      const end = el('div', undefined, 'wf-end');
+      end.style.left = (100 * w.duration / extent) + '%';
+      track.append(end);
+    }
     row.append(label, track, el('div', ms(r.start) + ' +' + ms(r.duration), 'wf-time'));
     return row;
   }));
@@ -224,7 +232,9 @@ function drawChart(points) {
 }
 async function refresh() {
   try {
-    const response = await fetch('/api/performance/stats', { cache: 'no-store' });
+    // The page's own ?run=<id> picks the waterfall, as --run does on the terminal.
+    const run = new URLSearchParams(location.search).get('run');
+    const response = await fetch('/api/performance/stats' + (run ? '?run=' + encodeURIComponent(run) : ''), { cache: 'no-store' });
     if (!response.ok) throw new Error('HTTP ' + response.status);
     const report = await response.json();
     const empty = report.runs.matched === 0;

@@ -149,6 +149,8 @@ export function renderWaterfall(waterfall: Waterfall, columns = 100): string {
   const labelWidth = Math.min(34, Math.max(12, ...waterfall.rows.map((r) => r.depth * 2 + r.name.length + 2)));
   const barWidth = Math.max(20, Math.min(80, columns - labelWidth - 26));
   const scale = waterfall.extent > 0 ? barWidth / waterfall.extent : 0;
+  // When background runs go on after the command returned, a dotted line marks where it did.
+  const returnedAt = waterfall.extent > waterfall.duration ? Math.min(barWidth - 1, Math.round(waterfall.duration * scale)) : undefined;
   const lines = [
     `Run ${waterfall.runId} · ${waterfall.command}${waterfall.branch ? ` ${waterfall.branch}` : ''} · ${waterfall.startedAt.slice(0, 19).replace('T', ' ')} · ${formatMs(waterfall.duration)} wall clock${waterfall.ok ? '' : ' · FAILED'}`,
   ];
@@ -156,7 +158,8 @@ export function renderWaterfall(waterfall: Waterfall, columns = 100): string {
     const from = Math.min(barWidth - 1, Math.floor(row.start * scale));
     const to = Math.min(barWidth, Math.max(from + 1, Math.round((row.start + row.duration) * scale)));
     const char = row.background ? BAR.background : row.critical ? BAR.critical : row.depth > 0 ? BAR.nested : BAR.step;
-    const bar = ' '.repeat(from) + char.repeat(to - from) + ' '.repeat(barWidth - to);
+    let bar = ' '.repeat(from) + char.repeat(to - from) + ' '.repeat(barWidth - to);
+    if (returnedAt !== undefined && bar[returnedAt] === ' ') bar = `${bar.slice(0, returnedAt)}${RETURNED}${bar.slice(returnedAt + 1)}`;
     const label = `${'  '.repeat(row.depth)}${row.name}${row.ok ? '' : ' ✗'}`;
     lines.push(`${fit(label, labelWidth)} │${bar}│ ${formatMs(row.start).padStart(7)} +${formatMs(row.duration)}`);
   }
@@ -165,12 +168,15 @@ export function renderWaterfall(waterfall: Waterfall, columns = 100): string {
   lines.push(`${BAR.critical} critical path: ${waterfall.criticalPath.join(' → ') || '-'}`);
   const legend = [`${BAR.step} other step`, `${BAR.nested} nested`];
   if (waterfall.rows.some((r) => r.background)) legend.push(`${BAR.background} background run`);
+  if (returnedAt !== undefined) legend.push(`${RETURNED} command returned`);
   lines.push(legend.join('  '));
   if (waterfall.spanSum > waterfall.busy + 0.5) {
     lines.push(`Steps overlapped: ${formatMs(waterfall.spanSum)} of step time ran in ${formatMs(waterfall.busy)} (${(waterfall.spanSum / waterfall.busy).toFixed(1)}× concurrency).`);
   }
   return lines.join('\n');
 }
+
+const RETURNED = '┊';
 
 function fit(text: string, width: number): string {
   return text.length > width ? `${text.slice(0, width - 1)}…` : text.padEnd(width);

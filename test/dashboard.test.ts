@@ -195,6 +195,15 @@ describe('the dashboard page in headless Chromium', () => {
     await page.close();
   });
 
+  it('draws the run that ?run= names', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${dashboard.url}?run=run-1`);
+    await page.waitForSelector('.wf-row');
+    expect(await page.textContent('#waterfall-title')).toContain('Run run-1 · add feat/<b>one</b> · 100 ms wall clock · steps overlapped');
+    expect(await page.$$eval('.wf-label', (labels) => labels.map((l) => l.textContent))).toEqual(['resolve-repo', 'git-worktree-add', 'deps-restore', '\u00a0\u00a0\u00a0link-files']);
+    await page.close();
+  });
+
   it('says there is nothing yet when no run was recorded', async () => {
     const page = await browser.newPage();
     await page.goto(emptyDashboard.url);

@@ -204,6 +204,16 @@ describe('waterfall layout', () => {
     expect(background).toEqual([expect.objectContaining({ runId: 'run-e', name: 'compose-up', start: 150, duration: 300 })]);
     expect(w.extent).toBe(450);
     expect(w.duration).toBe(200);
+    const text = renderWaterfall(w, 100);
+    const barOf = (name: string) => {
+      const line = text.split('\n').find((l) => l.startsWith(name))!;
+      return line.slice(line.indexOf('│') + 1, line.lastIndexOf('│'));
+    };
+    // B returned at 200 ms; its background compose-up ran 150..450 ms, over the marker.
+    expect(barOf('resolve-repo').indexOf('┊')).toBe(Math.round((200 / 450) * barOf('resolve-repo').length));
+    expect(barOf('compose-up').search(/░/)).toBe(Math.floor((150 / 450) * barOf('compose-up').length));
+    expect(barOf('compose-up')).not.toContain('┊');
+    expect(text).toContain('░ background run  ┊ command returned');
   });
 
   it('draws bars whose columns follow start and duration', () => {
