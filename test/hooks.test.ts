@@ -276,6 +276,21 @@ describe('git vtree hooks install', () => {
     expect(await readFile(log, 'utf8')).toBe('husky user script: 1\n');
   });
 
+  it("chains lefthook's hook and warns that `lefthook install` replaces vtree's", async () => {
+    const hook = join(repo, '.git', 'hooks', 'post-checkout');
+    const log = join(root, 'lefthook.log');
+    // What `lefthook install` writes, reduced to its shape: a sh script that calls lefthook.
+    await writeFile(hook, `#!/bin/sh\nif [ "$LEFTHOOK" = "0" ]; then exit 0; fi\necho "lefthook run post-checkout $*" >> '${log}'\n`);
+    await chmod(hook, 0o755);
+    const install = await vtree(repo, ['hooks', 'install']);
+    expect(install.code, install.stderr).toBe(0);
+    expect(install.stderr).toMatch(/`lefthook install` replaces hooks it did not write/);
+    expect(JSON.parse((await vtree(repo, ['hooks', 'status', '--json'])).stdout)).toMatchObject({ manager: 'lefthook', chained: true });
+    await git(repo, 'branch', 'other');
+    expect((await gitRun(repo, ['checkout', '-q', 'other'])).code).toBe(0);
+    expect(await readFile(log, 'utf8')).toMatch(/^lefthook run post-checkout [0-9a-f]{40} [0-9a-f]{40} 1$/);
+  });
+
   it('turns a set-up failure into one line and leaves git successful', async () => {
     await installHook();
     // A branch whose committed .vtreeconfig git cannot parse: loading the config fails.
