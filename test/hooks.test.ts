@@ -288,7 +288,7 @@ describe('git vtree hooks install', () => {
     expect(JSON.parse((await vtree(repo, ['hooks', 'status', '--json'])).stdout)).toMatchObject({ manager: 'lefthook', chained: true });
     await git(repo, 'branch', 'other');
     expect((await gitRun(repo, ['checkout', '-q', 'other'])).code).toBe(0);
-    expect(await readFile(log, 'utf8')).toMatch(/^lefthook run post-checkout [0-9a-f]{40} [0-9a-f]{40} 1$/);
+    expect(await readFile(log, 'utf8')).toMatch(/^lefthook run post-checkout [0-9a-f]{40} [0-9a-f]{40} 1\n$/);
   });
 
   it('turns a set-up failure into one line and leaves git successful', async () => {
