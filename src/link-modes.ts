@@ -121,7 +121,7 @@ async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<vo
   await makeDirs(manifest.dirs, ctx.to);
   await settled([
     pump(manifest.files, FS_CONCURRENCY, ([path], done) => placeFile(path, ctx, done)),
-    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, join(ctx.to, path), done)),
+    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, `${ctx.to}/${path}`, done)),
   ]);
 }
 
@@ -166,8 +166,9 @@ async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Pro
 }
 
 function placeFile(path: string, ctx: RestoreContext, done: Done): void {
-  const source = join(ctx.from, path);
-  const dest = join(ctx.to, path);
+  // Manifest paths are normalised already: concatenation, not path.join, ten thousand times.
+  const source = `${ctx.from}/${path}`;
+  const dest = `${ctx.to}/${path}`;
   if (ctx.mode === 'copy' || isRewrittenInPlace(path)) return fs.copyFile(source, dest, done);
   PLACE_FILE[ctx.mode as 'hardlink' | 'reflink'](source, dest, (error) => {
     if (!error) return done();
@@ -206,6 +207,6 @@ async function makeDirs(dirs: readonly string[], to: string): Promise<void> {
     else levels.set(d, [dir]);
   }
   for (const d of [...levels.keys()].sort((a, b) => a - b)) {
-    await pump(levels.get(d)!, FS_CONCURRENCY, (dir, done) => fs.mkdir(join(to, dir), { recursive: !known.has(posix.dirname(dir)) }, (error) => done(error)));
+    await pump(levels.get(d)!, FS_CONCURRENCY, (dir, done) => fs.mkdir(`${to}/${dir}`, { recursive: !known.has(posix.dirname(dir)) }, (error) => done(error)));
   }
 }
