@@ -31,7 +31,7 @@ export interface CommandSummary extends Summary {
 
 /** The dependency sources issue #4 records in `facts.deps.source`, cheapest first. */
 export const DEPS_SOURCES = ['hit', 'seed', 'partial', 'miss'] as const;
-export type DepsSource = (typeof DEPS_SOURCES)[number];
+type DepsSource = (typeof DEPS_SOURCES)[number];
 
 /** Warm: no package manager ran (a cache entry or a worktree was linked). Cold: it did. */
 const DEPS_WARMTH = { hit: 'warm', seed: 'warm', partial: 'cold', miss: 'cold' } as const satisfies Record<DepsSource, 'warm' | 'cold'>;
