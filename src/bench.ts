@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -122,16 +122,10 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
           before.push(await profiler.time('bench:before', null, (span) => timeBefore(profiler, span.id, target, root, base, plan, request.signal)));
         } else {
           const result = await profiler.time('bench:vtree', null, async (span) => {
-            const started = performance.now();
-            const output = await addWithVtree(target, base, root);
-            target.stackStarting = output.stackStarting;
-            const wall = performance.now() - started;
-            // The child's own spans start once Node has loaded it; put them at the end of the wall time.
-            vtreeSteps.push({ parent: span.id, shift: profiler.now() - wall + Math.max(0, wall - output.duration), steps: output.steps });
-            if (output.depsSource) span.set('deps', output.depsSource);
-            const phases = new Map(output.steps.map((s) => [s.name, s.duration]));
-            phases.set(NODE_OVERHEAD, round(Math.max(0, wall - output.duration)));
-            return { duration: round(wall), phases, ...(output.depsSource ? { depsSource: output.depsSource } : {}) };
+            const measured = await timeVtree(profiler, target, base, root);
+            vtreeSteps.push({ parent: span.id, shift: measured.shift, steps: measured.steps });
+            if (measured.depsSource) span.set('deps', measured.depsSource);
+            return measured;
           });
           vtree.push(result);
         }
@@ -157,7 +151,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
   } catch (error) {
     // After Ctrl-C, the interruption is what happened, not how the aborted subprocess ended.
     failure = request.signal?.aborted ? request.signal.reason : error;
-    if (!request.keep) await cleanUpAfterFailure(made, root, request.warn);
+    if (!request.keep) await cleanUpAfterFailure(made, root, where.repo.commonDir, request.warn);
   } finally {
     if (!request.keep) await rm(benchDir, { recursive: true, force: true }).catch(() => undefined);
   }
@@ -226,6 +220,26 @@ async function timeBefore(profiler: Profiler, parent: number, target: Made, root
   return { duration: round(performance.now() - started), phases };
 }
 
+/** "git vtree add": wall clock of the child process, its own steps, and Node's share (start-up and exit). */
+async function timeVtree(profiler: Profiler, target: Made, base: string, root: string) {
+  const started = performance.now();
+  const output = await addWithVtree(target, base, root);
+  target.stackStarting = output.stackStarting;
+  const wall = performance.now() - started;
+  const overhead = Math.max(0, wall - output.duration);
+  const phases = new Map(output.steps.map((s) => [s.name, s.duration]));
+  phases.set(NODE_OVERHEAD, round(overhead));
+  return {
+    duration: round(wall),
+    phases,
+    steps: output.steps,
+    // Where the child's step offsets start on the bench's clock: its own clock starts once Node has
+    // loaded it, so the overhead is put before them (exit is short).
+    shift: profiler.now() - wall + overhead,
+    ...(output.depsSource ? { depsSource: output.depsSource } : {}),
+  };
+}
+
 /** One top-level step of `git vtree add --json`. */
 interface AddStep {
   name: string;
@@ -288,19 +302,32 @@ async function removeMade(target: Made, root: string): Promise<void> {
  * After a failure or Ctrl-C: removes what exists of every worktree made. A worktree a killed
  * subprocess left half-made or half-removed is deleted directly and pruned from git's list.
  */
-async function cleanUpAfterFailure(made: readonly Made[], root: string, warn: (line: string) => void): Promise<void> {
+async function cleanUpAfterFailure(made: readonly Made[], root: string, commonDir: string, warn: (line: string) => void): Promise<void> {
   for (const target of made.filter((m) => !m.removed)) {
     try {
       await removeMade(target, root);
     } catch {
       try {
         await rm(target.path, { recursive: true, force: true });
-        await git(root, ['worktree', 'prune']);
+        await forgetWorktree(commonDir, target.path);
         await git(root, ['branch', '-D', '--', target.branch], { okCodes: [0, 1] });
       } catch (error) {
         warn(`could not remove ${target.path} (branch ${target.branch}): ${errorMessage(error)}`);
       }
     }
+  }
+}
+
+/**
+ * Drops git's record of the worktree at `path` (its `worktrees/<id>` directory, found by the
+ * `gitdir` file pointing into `path`) once the directory is gone. Unlike `git worktree prune`, it
+ * leaves alone the user's other worktrees whose directories are missing (an unmounted disk).
+ */
+async function forgetWorktree(commonDir: string, path: string): Promise<void> {
+  const admin = join(commonDir, 'worktrees');
+  for (const id of await readdir(admin).catch(() => [] as string[])) {
+    const gitdir = await readFile(join(admin, id, 'gitdir'), 'utf8').catch(() => '');
+    if (gitdir.trim() === join(path, '.git')) await rm(join(admin, id), { recursive: true, force: true });
   }
 }
 
