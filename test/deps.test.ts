@@ -350,6 +350,8 @@ describe('git vtree add (end to end, built bin)', () => {
     const cache = join(repo, '.git/vibetrees/cache');
     const first = await add(repo, 'one');
     expect(first.facts.deps).toMatchObject({ source: 'miss', packageManager: 'npm' });
+    const installedFiles = Object.values(await treeOf(join(first.path, 'node_modules'))).filter((t) => t.startsWith('file')).length;
+    expect(first.facts.deps.files).toBe(installedFiles);
     expect(await treeOf(join(first.path, 'node_modules/semver'))).toEqual(await treeOf(join(fixture('a'), 'node_modules/semver')));
     const key = first.facts.deps.key as string;
     await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1);

@@ -168,18 +168,22 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     }
   }
   let dirs = plan.roots;
+  let files = plan.files;
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
     const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
     const started = performance.now();
     await install(command, path, plan, shared, signal);
     span.set('installMs', Math.round(performance.now() - started));
-    dirs = await existingDirs(path, nodeModulesDirs(project));
+    // What the install produced (a readdir walk, cheap next to the install itself).
+    const installed = await scanTree(path, nodeModulesDirs(project), { stats: false });
+    dirs = installed.roots;
+    files = installed.files.length;
   }
   shared.facts.deps = {
     source: plan.source,
     packageManager: project?.manager ?? null,
     linkMode: plan.mode ?? null,
-    files: plan.files ?? null,
+    files: files ?? null,
     key: plan.key ?? null,
     spare: plan.spare ?? false,
     ...(plan.from ? { from: plan.from } : {}),
