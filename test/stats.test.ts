@@ -345,6 +345,38 @@ describe('git vtree stats (the built command in a real repository)', () => {
     expect(Object.keys(json.waterfall!.rows[0]!).sort()).toEqual(['background', 'critical', 'depth', 'duration', 'id', 'name', 'ok', 'parent', 'runId', 'start'].sort());
   });
 
+  it('reads what a real `git vtree add` recorded', async () => {
+    const real = await mkdtemp(join(tmpdir(), 'vtree-stats-real-'));
+    try {
+      const app = join(real, 'app');
+      await execFileAsync('git', ['init', '-q', '-b', 'main', app]);
+      await writeFile(join(app, 'README.md'), '# app\n');
+      await execFileAsync('git', ['add', '-A'], { cwd: app });
+      await execFileAsync('git', ['-c', 'user.name=T', '-c', 'user.email=t@example.com', 'commit', '-qm', 'init'], { cwd: app });
+      const added = JSON.parse((await execFileAsync(process.execPath, [BIN, 'add', 'feat/x', '--json'], { cwd: app })).stdout) as { runId: string; duration: number };
+      const { stdout } = await execFileAsync(process.execPath, [BIN, 'stats', '--json'], { cwd: app });
+      const report = JSON.parse(stdout) as StatsReport;
+      expect(report.commands.find((c) => c.command === 'add')).toMatchObject({ count: 1, p50: added.duration, failed: 0 });
+      expect(report.avgWorktreeCreation).toBe(added.duration);
+      expect(report.operations.find((o) => o.name === 'git-worktree-add')).toMatchObject({ count: 1 });
+      expect(report.waterfall).toMatchObject({ runId: added.runId, command: 'add', branch: 'feat/x' });
+      // The critical path is a chain back from the step that ended last, each ending before the next starts.
+      const top = report.waterfall!.rows.filter((r) => r.depth === 0 && !r.background);
+      const lastEnding = top.reduce((a, b) => (b.start + b.duration > a.start + a.duration ? b : a));
+      expect(report.waterfall!.criticalPath.at(-1)).toBe(lastEnding.name);
+      const chain = report.waterfall!.criticalPath.map((name) => top.find((r) => r.name === name)!);
+      for (let i = 1; i < chain.length; i++) expect(chain[i - 1]!.start + chain[i - 1]!.duration).toBeLessThanOrEqual(chain[i]!.start + 0.001);
+      expect(chain[0]!.name).toBe('resolve-repo');
+      // Top-level steps overlap, so their sum may exceed the run; the run's own total never does.
+      expect(report.waterfall!.busy).toBeLessThanOrEqual(report.waterfall!.duration);
+      const text = (await execFileAsync(process.execPath, [BIN, 'stats', '--worktree', 'feat-x'], { cwd: app })).stdout;
+      expect(text).toContain(`Run ${added.runId} · add feat/x`);
+    } finally {
+      await execFileAsync('git', ['worktree', 'remove', '--force', join(real, 'app.worktrees', 'feat-x')], { cwd: join(real, 'app') }).catch(() => undefined);
+      await rm(real, { recursive: true, force: true });
+    }
+  });
+
   it('says when a filter leaves nothing, and rejects bad filter values with a hint', async () => {
     await writeMetrics(JSON.stringify({ schema: 1, runs: RUNS } satisfies MetricsFile));
     const none = await vtree('--since', '1h');
