@@ -37,23 +37,23 @@ export function addRatios(rows) {
   return { worktree: worktree ? 'worktree' : null, vtree: vtreeId };
 }
 
-/** Facts shown first in the "observed" column, when the deps step reports them. */
-const PREFERRED_FACTS = ['source', 'spare', 'linkMode', 'files'];
-
 /**
  * A short account of what a vtree run's deps step reported (its facts in the `--json` output),
- * for the "observed" column, so a row that did not do what its name says is visible.
+ * for the "observed" column, so a row that did not do what its name says is visible: for example
+ * `spare (hit) · hardlink · 11569 files`. Facts of another shape are shown as `key=value`.
  * @param {Record<string, unknown> | undefined} facts
  * @param {Array<{ name: string, detail?: Record<string, unknown> }>} steps
  */
 export function describeDeps(facts, steps) {
   const deps = facts && typeof facts.deps === 'object' && facts.deps !== null ? /** @type {Record<string, unknown>} */ (facts.deps) : undefined;
-  const source = deps ?? steps.find((s) => /dep/.test(s.name))?.detail;
-  if (!source) return 'no deps facts';
-  const rank = (key) => (PREFERRED_FACTS.includes(key) ? PREFERRED_FACTS.indexOf(key) : PREFERRED_FACTS.length);
-  return Object.entries(source)
+  if (deps && typeof deps.source === 'string') {
+    const source = deps.spare === true ? `spare (${deps.source})` : deps.source;
+    return [source, deps.linkMode, typeof deps.files === 'number' ? `${deps.files} files` : undefined].filter((part) => part !== undefined && part !== null).join(' · ');
+  }
+  const detail = deps ?? steps.find((s) => /dep/.test(s.name))?.detail;
+  if (!detail) return 'no deps facts';
+  return Object.entries(detail)
     .filter(([, v]) => ['number', 'boolean'].includes(typeof v) || (typeof v === 'string' && v.length <= 20))
-    .sort(([a], [b]) => rank(a) - rank(b))
     .slice(0, 4)
     .map(([k, v]) => `${k}=${v}`)
     .join(' ');
@@ -151,9 +151,9 @@ export function renderReport({ rows, startup, targets, reference, heading }) {
   const main = new Table({
     head: ['row', 'median', 'min', 'max', 'n', '× worktree', `× vtree`, 'observed'],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
-    style: { head: [], border: [] },
+    style: { head: [], border: [], compact: true },
     wordWrap: true,
-    colWidths: [null, null, null, null, null, null, null, 46],
+    colWidths: [null, null, null, null, null, null, null, 40],
   });
   for (const row of rows) {
     if (!row.stats) {
@@ -166,7 +166,7 @@ export function renderReport({ rows, startup, targets, reference, heading }) {
   out.push(main.toString());
   out.push(`× worktree: median / median of '${rowLabel(rows, reference.worktree)}'. × vtree: median / median of '${rowLabel(rows, reference.vtree)}'.`, '');
 
-  const start = new Table({ head: ['start-up', 'median', 'min', 'max', 'n', '× node -e 0'], colAligns: ['left', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [] } });
+  const start = new Table({ head: ['start-up', 'median', 'min', 'max', 'n', '× node -e 0'], colAligns: ['left', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true } });
   for (const row of startup) {
     if (!row.stats) start.push([row.label, { colSpan: 5, content: `${row.status}: ${row.reason ?? ''}` }]);
     else start.push([row.label, formatMs(row.stats.median), formatMs(row.stats.min), formatMs(row.stats.max), String(row.stats.n), formatRatio(row.ratioToNode)]);

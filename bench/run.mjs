@@ -173,14 +173,15 @@ process.stdout.write(`\nResults: ${options.out} (took ${(report.durationMs / 60_
  */
 async function runOnce(variant, context) {
   const repo = /** @type {import('./fixture.mjs').BenchRepo} */ (context.repos[variant.repo]);
+  const target = runTarget(variant, repo);
+  let timed;
   try {
     await variant.prepare?.(context, repo);
+    await waitForTaggedProcesses(tag, BACKGROUND_TIMEOUT_MS);
+    timed = await timeSequence(variant.commands(context, repo, target));
   } catch (error) {
-    return { ms: 0, ok: false, error: `prepare: ${error.message}`, nodeModules: null };
+    timed = { ms: 0, ok: false, stdout: '', error: `preparing the run: ${error.message}` };
   }
-  await waitForTaggedProcesses(tag, BACKGROUND_TIMEOUT_MS);
-  const target = runTarget(variant, repo);
-  const timed = await timeSequence(variant.commands(context, repo, target));
   const run = { ms: timed.ms, ok: timed.ok, ...(timed.error ? { error: timed.error } : {}) };
   let path = target.path;
   if (variant.group === 'vtree' && timed.ok) {
