@@ -35,6 +35,9 @@ export interface ServicesStatus extends ServicesRecord {
   updatedAt: string;
 }
 
+/** How long a background start job may take to say it is running. */
+const JOB_START_GRACE_MS = 60_000;
+
 /** The live status file of a worktree's stack, next to its `vtree.json` (git removes both with it). */
 export function servicesStatusPath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree-services.json');
@@ -46,9 +49,11 @@ export function servicesStatusPath(worktreeGitDir: string): string {
  */
 export async function readServicesStatus(worktreeGitDir: string): Promise<ServicesStatus | undefined> {
   const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
-  if (status?.state === 'starting' && status.pid !== undefined && !isAlive(status.pid)) {
-    return { ...status, state: 'failed', reason: `the background job (pid ${status.pid}) ended before the stack was up${status.log ? `; see ${status.log}` : ''}` };
-  }
+  if (status?.state !== 'starting') return status;
+  const see = status.log ? `; see ${status.log}` : '';
+  if (status.pid !== undefined && !isAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
+  // The job writes its pid as its first act; one that never did, never ran.
+  if (status.pid === undefined && Date.now() - Date.parse(status.updatedAt) > JOB_START_GRACE_MS) return { ...status, state: 'failed', reason: `the background job did not start${see}` };
   return status;
 }
 

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -5,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../src/exec.js';
 import type { MetricsFile } from '../src/metrics.js';
-import { missingImages, type ServicesStatus } from '../src/services.js';
+import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../src/services.js';
 import { git, tempDir, vtree, type VtreeResult } from './helpers.js';
 
 const FIXTURE_COMPOSE = new URL('../../shared/bench/fixture-app/compose.yaml', import.meta.url);
@@ -118,6 +119,28 @@ async function networks(project: string): Promise<string[]> {
 function servicesLines(stderr: string): string[] {
   return stderr.split('\n').filter((l) => /services?:/.test(l));
 }
+
+describe('the live status file', () => {
+  it('reads a start job that died, or never started, as failed', async () => {
+    const gitDir = join(root, 'status-gitdir');
+    await mkdir(gitDir, { recursive: true });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', log: '/x.log' });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'starting' });
+    const file = join(gitDir, 'vtree-services.json');
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...written, updatedAt: new Date(Date.now() - 120_000).toISOString() }));
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'failed', reason: 'the background job did not start; see /x.log' });
+    // A pid that is gone: a process that exits at once gives one.
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '0']);
+      child.on('exit', () => resolve(child.pid!));
+    });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', pid: dead });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'failed', reason: `the process starting the stack (pid ${dead}) ended before it was up` });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', pid: process.pid });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'starting' });
+  });
+});
 
 describe('without a usable stack the worktree is still made, with one line saying why', () => {
   it('no compose file: services "none"', async () => {

@@ -173,7 +173,7 @@ export const servicesFeature: Feature = {
           const start: StartContext = { shared, span, profiler, signal, repo, target, checkout, runtime, project, record, timeoutMs: (await import('../pipelines/stack.js')).waitTimeoutMs(config) };
           let upNow: Awaited<ReturnType<typeof startCriticalNow>> = { state: 'running' };
           if (shared.options.wait) {
-            await writeServicesStatus(checkout.gitDir, record);
+            await writeServicesStatus(checkout.gitDir, { ...record, pid: process.pid });
             const invalid = await composeRejects(start);
             if (invalid) return settle({ ...record, state: 'failed', reason: invalid }, `services: not started — ${invalid}`, 'warn');
             try {
