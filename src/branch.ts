@@ -18,8 +18,18 @@ export type BranchPlan =
  * refuses a branch already checked out elsewhere, saying where. Changes nothing.
  */
 export async function planBranch(repo: Repo, name: string, from?: string): Promise<BranchPlan> {
-  await assertValidBranchName(repo.cwd, name);
-  const refs = await git(repo.cwd, ['for-each-ref', '--format=%(objectname) %(refname)', `refs/heads/${name}`, 'refs/remotes/']);
+  // Three independent git reads at once: the name's validity, the refs it could mean, and the
+  // commit a new branch would start from (unused when the branch exists; cheap to ask anyway).
+  const shortName = name.slice(name.indexOf('/') + 1);
+  const startRef = from ?? 'HEAD';
+  const [, refs, start] = await Promise.all([
+    assertValidBranchName(repo.cwd, name),
+    git(repo.cwd, ['for-each-ref', '--format=%(objectname) %(refname)', `refs/heads/${name}`, `refs/heads/${shortName}`, 'refs/remotes/']),
+    run('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${startRef}^{commit}`], {
+      cwd: from === undefined ? repo.mainPath : repo.cwd,
+      okCodes: [0, 1, 128],
+    }),
+  ]);
   const byRef = new Map(
     refs
       .split('\n')
@@ -36,12 +46,11 @@ export async function planBranch(repo: Repo, name: string, from?: string): Promi
 
   const explicitRemote = byRef.get(`refs/remotes/${name}`);
   if (explicitRemote !== undefined && !name.endsWith('/HEAD')) {
-    const branch = name.slice(name.indexOf('/') + 1);
-    if ((await git(repo.cwd, ['for-each-ref', '--format=x', `refs/heads/${branch}`])) !== '') {
-      throw new UsageError(`local branch '${branch}' already exists; '${name}' would shadow it`, `git vtree add ${branch}`);
+    if (byRef.has(`refs/heads/${shortName}`)) {
+      throw new UsageError(`local branch '${shortName}' already exists; '${name}' would shadow it`, `git vtree add ${shortName}`);
     }
-    assertNotCheckedOut(repo, branch);
-    return { kind: 'remote', branch, commit: explicitRemote, remoteRef: name };
+    assertNotCheckedOut(repo, shortName);
+    return { kind: 'remote', branch: shortName, commit: explicitRemote, remoteRef: name };
   }
 
   if (from === undefined) {
@@ -56,14 +65,11 @@ export async function planBranch(repo: Repo, name: string, from?: string): Promi
     }
   }
 
-  const startRef = from ?? 'HEAD';
-  const cwd = from === undefined ? repo.mainPath : repo.cwd;
-  const { stdout, code } = await run('git', ['rev-parse', '--verify', '--quiet', '--end-of-options', `${startRef}^{commit}`], { cwd, okCodes: [0, 1, 128] });
-  if (code !== 0) {
+  if (start.code !== 0) {
     if (from === undefined) throw new UsageError(`the main worktree ${repo.mainPath} has no commit to branch from`, 'commit something first, or pass --from <ref>');
     throw new UsageError(`--from ref '${from}' does not exist`, 'git branch -a   # lists the refs you can start from');
   }
-  return { kind: 'new', branch: name, commit: stdout.trim(), from: from ?? 'HEAD of the main worktree' };
+  return { kind: 'new', branch: name, commit: start.stdout.trim(), from: from ?? 'HEAD of the main worktree' };
 }
 
 /** Rejects what git would not accept as a branch name, without ever passing it through a shell. */

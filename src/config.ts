@@ -52,13 +52,17 @@ export class Config {
 /** Name of the committed, team-wide config file at the repository root. */
 export const TEAM_CONFIG_FILE = '.vtreeconfig';
 
-/** Reads git config and `<root>/.vtreeconfig` concurrently and merges them (git config wins). */
-export async function loadConfig(cwd: string, root: string | null): Promise<Config> {
-  const teamFile = root ? join(root, TEAM_CONFIG_FILE) : undefined;
-  const [fromGit, fromTeam] = await Promise.all([
-    readGitConfig(cwd, []),
-    teamFile && (await exists(teamFile)) ? readGitConfig(cwd, ['-f', teamFile]) : Promise.resolve([]),
-  ]);
+/**
+ * Reads git config and `<root>/.vtreeconfig` concurrently and merges them (git config wins).
+ * `root` may still be on its way (the repository is being resolved at the same time).
+ */
+export async function loadConfig(cwd: string, root: string | null | Promise<string | null>): Promise<Config> {
+  const readTeam = async () => {
+    const dir = await root;
+    const teamFile = dir ? join(dir, TEAM_CONFIG_FILE) : undefined;
+    return teamFile && (await exists(teamFile)) ? readGitConfig(cwd, ['-f', teamFile]) : [];
+  };
+  const [fromGit, fromTeam] = await Promise.all([readGitConfig(cwd, []), readTeam()]);
   const merged = new Map<string, string[]>();
   for (const [key, value] of fromTeam) {
     if (TRUSTED_ONLY_KEYS.has(key)) continue;

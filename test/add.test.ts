@@ -109,7 +109,7 @@ describe('git vtree add', () => {
     const cases: Array<[string, () => Promise<{ args: string[]; cwd?: string; message: RegExp }>]> = [
       ['an invalid branch name', async () => ({ args: ['add', 'a..b'], message: /'a\.\.b' is not a valid branch name/ })],
       ['a leading dash', async () => ({ args: ['add', '-rf'], message: /Not enough non-option arguments|Unknown arguments/ })],
-      ['a leading dash after --', async () => ({ args: ['add', '--', '-rf'], message: /Not enough non-option arguments/ })],
+      ['a leading dash after --', async () => ({ args: ['add', '--', '-rf'], message: /'-rf' is not a valid branch name/ })],
       ['a branch checked out elsewhere', async () => ({ args: ['add', 'main'], message: new RegExp(`branch 'main' is already checked out at ${repo}`) })],
       ['a --from ref that does not exist', async () => ({ args: ['add', 'topic', '--from', 'no-such-ref'], message: /--from ref 'no-such-ref' does not exist/ })],
       [

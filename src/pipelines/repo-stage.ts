@@ -9,12 +9,15 @@ export const RESOLVE_REPO = 'resolve-repo';
 
 /** Finds the repository around `cwd` and loads vtree's config; refuses a bare repository. */
 export async function resolveRepoStage(cwd: string): Promise<RepoStage> {
-  const repo = await resolveRepo(cwd);
+  const found = resolveRepo(cwd);
+  const loading = loadConfig(cwd, found.then((r) => r.toplevel ?? r.mainPath, () => null));
+  // Outside a repository the config read fails too; the repository's error is the one to report.
+  loading.catch(() => undefined);
+  const repo = await found;
   if (repo.toplevel === null && repo.worktrees.every((w) => w.bare)) {
     throw new UsageError(`${repo.commonDir} is a bare repository without a worktree`, 'create one with `git worktree add <path> <branch>` and run vtree inside it');
   }
-  const config = await loadConfig(cwd, repo.toplevel ?? repo.mainPath);
-  return { repo, config };
+  return { repo, config: await loading };
 }
 
 /** The `resolve-repo` task, for pipelines whose repository is not known before they start. */
