@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isProcessAlive } from './pid.js';
 import { lstat as fsLstat } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -223,7 +224,7 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
       const info = await stat(path).catch(() => undefined);
       if (!info) return;
       if (pid === process.pid) return;
-      if ((Number.isInteger(pid) && pid > 0 && !isAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+      if ((Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
         await rm(path, { recursive: true, force: true });
         removed++;
       }
@@ -264,13 +265,4 @@ export function uniqueBytes(manifests: readonly Manifest[]): number {
     }
   }
   return bytes;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
-  }
 }

@@ -1,4 +1,5 @@
 import { mkdir, open, readFile, rm, stat } from 'node:fs/promises';
+import { isProcessAlive } from './pid.js';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isErrno } from './files.js';
@@ -56,20 +57,11 @@ async function lockHolder(lockPath: string, staleMs: number): Promise<'held' | '
     const [text, info] = await Promise.all([readFile(lockPath, 'utf8'), stat(lockPath)]);
     const pid = Number.parseInt(text, 10);
     // An empty file is a lock being written right now: judge it by age only.
-    if (Number.isInteger(pid) && pid > 0 && !isAlive(pid)) return 'stale';
+    if (Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) return 'stale';
     return Date.now() - info.mtimeMs > staleMs ? 'stale' : 'held';
   } catch (error) {
     // Vanished between our open and our read: the owner released it; try again at once.
     if (isErrno(error, 'ENOENT')) return 'released';
     throw error;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return isErrno(error, 'EPERM');
   }
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { basename } from 'node:path';
 
 /**
  * A directory-safe name for a branch: `feat/x` → `feat-x`. Letters and digits of any script
@@ -21,4 +22,14 @@ export function shortHash(text: string, length = 6): string {
 /** The slug made distinct: `feat-x-1a2b3c`, for the second of two branches that slug alike. */
 export function disambiguate(slug: string, key: string): string {
   return `${slug}-${shortHash(key)}`;
+}
+
+/**
+ * The slug of the worktree at `path`, from `name` (its directory name, by default): made distinct
+ * with a hash of the path when another worktree's directory slugs the same, since the slug names
+ * the worktree's Compose project and state.
+ */
+export function uniqueSlug(path: string, worktreePaths: readonly string[], name = basename(path)): string {
+  const slug = slugify(name);
+  return worktreePaths.some((p) => p !== path && slugify(basename(p)) === slug) ? disambiguate(slug, path) : slug;
 }

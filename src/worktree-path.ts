@@ -1,10 +1,10 @@
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { UsageError } from './errors.js';
 import { isErrno } from './files.js';
 import type { Repo } from './repo.js';
-import { disambiguate, slugify } from './slug.js';
+import { disambiguate, slugify, uniqueSlug } from './slug.js';
 import { listWorktrees } from './worktree.js';
 
 /** Default `vtree.path`: beside the main worktree, `<parent>/<repo>.worktrees/<slug>`. */
@@ -32,7 +32,7 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
     const path = resolve(repo.cwd, expandHome(explicitPath));
     const { created, createdParent } = await claimDirectory(path);
     if (!created && !(await isEmptyDir(path))) throw pathTaken(path);
-    return { path, slug: uniqueSlug(repo, basename(path), path), created, createdParent };
+    return { path, slug: uniqueSlug(path, worktreePaths(repo)), created, createdParent };
   }
   if (!template.includes('{slug}') && !template.includes('{branch}')) {
     throw new UsageError(`vtree.path '${template}' names no {slug} or {branch}, so every worktree would share one directory`, `git config vtree.path '${DEFAULT_PATH_TEMPLATE}'`);
@@ -42,14 +42,14 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
   for (const [index, slug] of candidates.entries()) {
     const path = fillTemplate(repo, template, branch, slug);
     const { created, createdParent } = await claimDirectory(path);
-    if (created) return { path, slug: uniqueSlug(repo, slug, path), created, createdParent };
+    if (created) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created, createdParent };
     // Taken by another worktree, or empty because a concurrent `add` just claimed it: try the
     // hashed slug. Taken by unrelated files: that is the user's data, so stop and say so.
     const registered = (await listWorktrees(repo.cwd)).some((w) => w.path === path);
     const empty = !registered && (await isEmptyDir(path));
     if (!registered && !empty) throw pathTaken(path);
     if (index === candidates.length - 1) {
-      if (empty) return { path, slug: uniqueSlug(repo, slug, path), created: false, createdParent };
+      if (empty) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created: false, createdParent };
       throw pathTaken(path);
     }
   }
@@ -104,11 +104,8 @@ async function isEmptyDir(path: string): Promise<boolean> {
   }
 }
 
-/** `slug`, or `slug-<hash of path>` when another worktree's directory already has that name. */
-function uniqueSlug(repo: Repo, slug: string, path: string): string {
-  const clean = slugify(slug);
-  const clash = repo.worktrees.some((w) => w.path !== path && slugify(basename(w.path)) === clean);
-  return clash ? disambiguate(clean, path) : clean;
+function worktreePaths(repo: Repo): string[] {
+  return repo.worktrees.map((w) => w.path);
 }
 
 function pathTaken(path: string): UsageError {

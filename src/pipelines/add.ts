@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { planBranch, type BranchPlan } from '../branch.js';
 import { errorMessage } from '../errors.js';
 import { git } from '../exec.js';
-import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import type { Task } from '../graph.js';
 import { newRunId } from '../metrics.js';
 import { Profiler } from '../profiler.js';
 import { worktreeGitDir } from '../state.js';
@@ -11,7 +11,7 @@ import { retryWorktreeRace } from '../worktree.js';
 import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
 import { FEATURES } from './features.js';
-import { recordRun, toRunRecord } from './record.js';
+import { runRecorded, topLevelSteps } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import { featureTasks } from './setup-graph.js';
 
@@ -67,38 +67,31 @@ export async function addWorktree(
   const profiler = new Profiler();
   const shared: SetupShared = { command: 'add', runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
   const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared, features)];
-  let results: Map<string, unknown> | undefined;
-  let failure: unknown;
-  try {
-    results = await runGraph(tasks, { shared, profiler, signal });
-  } catch (error) {
-    failure = error;
-  }
-  const where = (results ?? (failure instanceof TaskFailedError ? failure.results : undefined))?.get(RESOLVE_REPO) as RepoStage | undefined;
-  const target = results?.get(ADD_STAGES.target) as TargetStage | undefined;
-  const plan = results?.get('resolve-branch') as BranchPlan | undefined;
-  const record = toRunRecord({
-    id: shared.runId,
+  const { results, record } = await runRecorded(tasks, {
     command: 'add',
+    runId: shared.runId,
     profiler,
-    error: failure,
-    branch: request.branch,
-    slug: target?.slug,
-    path: target?.path,
+    shared,
     facts: shared.facts,
+    ...(signal ? { signal } : {}),
+    warn: reporter.warn,
+    identify: (known) => {
+      const target = known.get(ADD_STAGES.target) as TargetStage | undefined;
+      return { branch: request.branch, slug: target?.slug, path: target?.path };
+    },
   });
-  if (where) await recordRun(where, record, reporter.warn);
-  if (failure !== undefined) throw failure;
+  const target = results.get(ADD_STAGES.target) as TargetStage;
+  const plan = results.get('resolve-branch') as BranchPlan;
   return {
     runId: shared.runId,
-    branch: target!.branch,
-    slug: target!.slug,
-    path: target!.path,
-    commit: target!.commit,
-    branchSource: plan!.kind,
+    branch: target.branch,
+    slug: target.slug,
+    path: target.path,
+    commit: target.commit,
+    branchSource: plan.kind,
     duration: record.duration,
     facts: shared.facts,
-    steps: record.spans.filter((s) => s.parent === null).map(({ name, start, duration, ok, detail }) => ({ name, start, duration, ok, ...(detail ? { detail } : {}) })),
+    steps: topLevelSteps(record),
   };
 }
 

@@ -1,8 +1,10 @@
 import { errorMessage } from '../errors.js';
+import { runGraph, TaskFailedError, type Task } from '../graph.js';
 import { appendRun, DEFAULT_MAX_RUNS, type RunCommand, type RunRecord } from '../metrics.js';
 import type { Profiler } from '../profiler.js';
 import { VERSION } from '../version.js';
 import type { RepoStage } from './context.js';
+import { RESOLVE_REPO } from './repo-stage.js';
 
 /** Identity and facts of a run to record. */
 export interface RunSummary {
@@ -50,4 +52,46 @@ export async function recordRun(where: RepoStage, record: RunRecord, warn: (line
   } catch (error) {
     warn(`could not record this run in metrics.json: ${errorMessage(error)}`);
   }
+}
+
+/** What {@link runRecorded} needs besides the tasks. */
+export interface RecordedRunOptions<C> {
+  command: RunCommand;
+  runId: string;
+  profiler: Profiler;
+  shared: C;
+  facts: Record<string, unknown>;
+  signal?: AbortSignal;
+  warn: (line: string) => void;
+  /** Branch, slug and path of the run, from the results of the tasks that completed. */
+  identify: (results: ReadonlyMap<string, unknown>) => Pick<RunSummary, 'branch' | 'slug' | 'path'>;
+}
+
+/**
+ * Runs a pipeline's task graph and appends the run, failed or not, to the metrics of the
+ * repository its `resolve-repo` task found (a run that failed before finding one cannot be
+ * recorded anywhere). Rethrows the failure after recording it.
+ */
+export async function runRecorded<C>(tasks: readonly Task<C>[], options: RecordedRunOptions<C>): Promise<{ results: Map<string, unknown>; record: RunRecord }> {
+  const { profiler, shared, signal } = options;
+  let results: Map<string, unknown> | undefined;
+  let failure: unknown;
+  try {
+    results = await runGraph(tasks, { shared, profiler, ...(signal ? { signal } : {}) });
+  } catch (error) {
+    failure = error;
+  }
+  const known = results ?? (failure instanceof TaskFailedError ? failure.results : new Map<string, unknown>());
+  const record = toRunRecord({ id: options.runId, command: options.command, profiler, error: failure, facts: options.facts, ...options.identify(known) });
+  const where = known.get(RESOLVE_REPO) as RepoStage | undefined;
+  if (where) await recordRun(where, record, options.warn);
+  if (failure !== undefined) throw failure;
+  return { results: results!, record };
+}
+
+/** The top-level steps of a run, for `--json` output. */
+export function topLevelSteps(record: RunRecord): Array<{ name: string; start: number; duration: number; ok: boolean; detail?: Record<string, unknown> }> {
+  return record.spans
+    .filter((s) => s.parent === null)
+    .map(({ name, start, duration, ok, detail }) => ({ name, start, duration, ok, ...(detail ? { detail } : {}) }));
 }

@@ -5,7 +5,7 @@ import { startBackgroundJob } from '../background.js';
 import { errorMessage, UsageError } from '../errors.js';
 import { git } from '../exec.js';
 import { isErrno } from '../files.js';
-import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import type { Task } from '../graph.js';
 import { newRunId } from '../metrics.js';
 import { trashDir } from '../paths.js';
 import { Profiler } from '../profiler.js';
@@ -15,7 +15,7 @@ import type { WorktreeEntry } from '../worktree.js';
 import type { Reporter } from './add.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from './context.js';
 import { FEATURES } from './features.js';
-import { recordRun, toRunRecord } from './record.js';
+import { runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 
 /** What `git vtree rm` was asked to do. */
@@ -107,25 +107,26 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     },
   ];
 
-  let results: ReadonlyMap<string, unknown> | undefined;
-  let failure: unknown;
-  try {
-    results = await runGraph(tasks, { shared, profiler, signal });
-  } catch (error) {
-    failure = error;
-  }
-  const known = results ?? (failure instanceof TaskFailedError ? failure.results : undefined);
-  const where = known?.get(RESOLVE_REPO) as RepoStage | undefined;
-  const target = known?.get(LOCATE) as RemoveTarget | undefined;
-  const record = toRunRecord({ id: shared.runId, command: 'rm', profiler, error: failure, branch: target?.branch, slug: target?.slug, path: target?.path, facts: shared.facts });
-  if (where) await recordRun(where, record, reporter.warn);
-  if (failure !== undefined) throw failure;
-  const backgroundLog = results!.get('delete-in-background') as string | undefined;
+  const { results, record } = await runRecorded(tasks, {
+    command: 'rm',
+    runId: shared.runId,
+    profiler,
+    shared,
+    facts: shared.facts,
+    ...(signal ? { signal } : {}),
+    warn: reporter.warn,
+    identify: (known) => {
+      const target = known.get(LOCATE) as RemoveTarget | undefined;
+      return { branch: target?.branch, slug: target?.slug, path: target?.path };
+    },
+  });
+  const target = results.get(LOCATE) as RemoveTarget;
+  const backgroundLog = results.get('delete-in-background') as string | undefined;
   return {
     runId: shared.runId,
-    path: target!.path,
-    ...(target!.branch ? { branch: target!.branch } : {}),
-    branchDeleted: results!.get('delete-branch') === true,
+    path: target.path,
+    ...(target.branch ? { branch: target.branch } : {}),
+    branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
     duration: record.duration,
   };

@@ -1,13 +1,12 @@
-import { basename } from 'node:path';
 import { UsageError } from '../errors.js';
-import { runGraph, TaskFailedError, type Task } from '../graph.js';
+import type { Task } from '../graph.js';
 import { newRunId } from '../metrics.js';
 import { Profiler } from '../profiler.js';
-import { disambiguate, slugify } from '../slug.js';
+import { uniqueSlug } from '../slug.js';
 import { readWorktreeState, worktreeGitDir } from '../state.js';
 import type { Reporter } from './add.js';
 import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
-import { recordRun, toRunRecord } from './record.js';
+import { runRecorded, topLevelSteps } from './record.js';
 import { findWorktree } from './remove.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import { featureTasks } from './setup-graph.js';
@@ -32,7 +31,7 @@ export interface SetupResult {
   /** Wall-clock ms of the whole run. */
   duration: number;
   facts: Record<string, unknown>;
-  steps: Array<{ name: string; duration: number; ok: boolean }>;
+  steps: ReturnType<typeof topLevelSteps>;
 }
 
 /** The one task that finds the existing worktree; it provides both the target and the checkout stage. */
@@ -56,37 +55,29 @@ export async function setupWorktree(request: SetupRequest, reporter: Reporter, s
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     ...featureTasks(SETUP_STAGES, shared),
   ];
-  let results: Map<string, unknown> | undefined;
-  let failure: unknown;
-  try {
-    results = await runGraph(tasks, { shared, profiler, signal });
-  } catch (error) {
-    failure = error;
-  }
-  const known = results ?? (failure instanceof TaskFailedError ? failure.results : undefined);
-  const where = known?.get(RESOLVE_REPO) as RepoStage | undefined;
-  const target = known?.get(LOCATE) as TargetStage | undefined;
-  const record = toRunRecord({
-    id: shared.runId,
+  const { results, record } = await runRecorded(tasks, {
     command: request.command,
+    runId: shared.runId,
     profiler,
-    error: failure,
-    branch: target?.branch,
-    slug: target?.slug,
-    path: target?.path,
+    shared,
     facts: shared.facts,
+    ...(signal ? { signal } : {}),
+    warn: reporter.warn,
+    identify: (known) => {
+      const target = known.get(LOCATE) as TargetStage | undefined;
+      return { branch: target?.branch, slug: target?.slug, path: target?.path };
+    },
   });
-  if (where) await recordRun(where, record, reporter.warn);
-  if (failure !== undefined) throw failure;
+  const target = results.get(LOCATE) as TargetStage;
   return {
     runId: shared.runId,
-    branch: target!.branch,
-    slug: target!.slug,
-    path: target!.path,
-    commit: target!.commit,
+    branch: target.branch,
+    slug: target.slug,
+    path: target.path,
+    commit: target.commit,
     duration: record.duration,
     facts: shared.facts,
-    steps: record.spans.filter((s) => s.parent === null).map(({ name, duration, ok }) => ({ name, duration, ok })),
+    steps: topLevelSteps(record),
   };
 }
 
@@ -115,10 +106,4 @@ async function locate(where: RepoStage, request: SetupRequest): Promise<TargetSt
     commit: entry.head ?? '',
     gitDir,
   };
-}
-
-/** The slug of a worktree vtree did not create: its directory name, made distinct from the other worktrees'. */
-function uniqueSlug(path: string, paths: readonly string[]): string {
-  const slug = slugify(basename(path));
-  return paths.some((p) => p !== path && slugify(basename(p)) === slug) ? disambiguate(slug, path) : slug;
 }
