@@ -140,7 +140,7 @@ export const servicesFeature: Feature = {
           const override = deps['compose-override'] as ComposeOverride;
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const [{ writeServicesStatus, planStart }, { portEnv }] = await Promise.all([import('../services.js'), import('../compose-runtime.js')]);
+          const [{ planStart, readServicesStatus, stopStartJob, writeServicesStatus }, { portEnv }] = await Promise.all([import('../services.js'), import('../compose-runtime.js')]);
           const { model } = override;
           const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
           const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
@@ -170,6 +170,8 @@ export const servicesFeature: Feature = {
           shared.facts.services = { runtime: `${runtime.name} ${runtime.version}`, project: project.name, critical, deferred };
           shared.state.services = record;
           const started: Started = { record, project, detection };
+          // `setup` run again while an earlier start job still works: one job per stack.
+          await stopStartJob(await readServicesStatus(checkout.gitDir));
           const start: StartContext = { shared, span, profiler, signal, repo, target, checkout, runtime, project, record, timeoutMs: (await import('../pipelines/stack.js')).waitTimeoutMs(config) };
           let upNow: Awaited<ReturnType<typeof startCriticalNow>> = { state: 'running' };
           if (shared.options.wait) {
