@@ -336,6 +336,9 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     const status = await settled(repo, 'ghost');
     for (let i = 0; i < 100 && !(await readFile(pull.detail.log, 'utf8')).includes('finished'); i++) await sleep(100);
     expect(await readFile(pull.detail.log, 'utf8')).toMatch(/pulling 127\.0\.0\.1:1\/vtree-missing:1[\s\S]*image-pull finished/);
+    const runs = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs as MetricsFile['runs'];
+    const pullRun = runs.find((r) => r.linkedTo === added.json.runId && r.spans.some((s) => s.name === 'image-pull'));
+    expect(pullRun).toMatchObject({ command: 'services', facts: { services: { pulled: ['127.0.0.1:1/vtree-missing:1'] } } });
     expect(status.state).toBe('failed');
     expect(status.reason).toMatch(/127\.0\.0\.1:1/);
     expect(existsSync(join(added.json.path, 'compose.yaml'))).toBe(true);

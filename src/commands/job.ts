@@ -27,11 +27,10 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await makeSpareJob([cacheDir ?? '', key ?? '', count ?? '1', linkMode ?? 'auto'], io);
   },
   /** Pulls the images a new worktree's stack lacks, while `add` goes on (`add`, `setup`). */
-  'image-pull': async ([engine, ...images], io) => {
-    if (engine !== 'docker' && engine !== 'podman') throw new UsageError('image-pull needs the engine (docker or podman) and images');
-    const { pullImages } = await import('../services.js');
-    io.log(`pulling ${images.join(' ')}`);
-    await pullImages(engine, images);
+  'image-pull': async ([linkedTo, engine, ...images], io) => {
+    if (!linkedTo || (engine !== 'docker' && engine !== 'podman')) throw new UsageError('image-pull needs the run id, the engine (docker or podman) and images');
+    const { runImagePullJob } = await import('../pipelines/stack.js');
+    await runImagePullJob(linkedTo, engine, images, io.log);
   },
   /** Starts a worktree's Compose stack, critical services first (after `add`, `setup`). */
   'services-up': async ([plan], io) => {

@@ -6,7 +6,7 @@ import { exists } from '../files.js';
 import { newRunId, type RunRecord } from '../metrics.js';
 import { Profiler } from '../profiler.js';
 import type { Config } from '../config.js';
-import { readServicesStatus, serviceStatuses, stackState, startServices, writeServicesStatus, type ServicesRecord, type ServicesStatus, type StackState } from '../services.js';
+import { pullImages, readServicesStatus, serviceStatuses, stackState, startServices, writeServicesStatus, type ServicesRecord, type ServicesStatus, type StackState } from '../services.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../state.js';
 import type { RepoStage } from './context.js';
 import { recordRun, toRunRecord } from './record.js';
@@ -164,6 +164,22 @@ export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) 
   const where = await resolveRepoStage(plan.project.dir).catch(() => undefined);
   if (where) await recordRun(where, record, log);
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * The body of the detached `image-pull` job: pulls what a new worktree's stack lacks and records
+ * the pull as a `services` run linked to the run that started it.
+ */
+export async function runImagePullJob(linkedTo: string, engine: ComposeRuntime['engine'], images: readonly string[], log: (line: string) => void): Promise<void> {
+  const profiler = new Profiler();
+  log(`pulling ${images.join(' ')}`);
+  await profiler.time('image-pull', null, async (span) => {
+    span.set('images', images);
+    await pullImages(engine, images);
+  });
+  const where = await resolveRepoStage(process.cwd()).catch(() => undefined);
+  const record = toRunRecord({ id: newRunId(profiler.startedAt), command: 'services', profiler, linkedTo, facts: { services: { pulled: images } } });
+  if (where) await recordRun(where, record, log);
 }
 
 /** `{ service: 'healthy' | 'running' | 'exited (1)' ... }` for the status file. */

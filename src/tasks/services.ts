@@ -125,7 +125,7 @@ export const servicesFeature: Feature = {
           if (shared.options.wait) return pullImages(engine, missing, signal);
           const { repo } = deps[stages.repo] as RepoStage;
           const { startBackgroundJob } = await import('../background.js');
-          span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [engine, ...missing], cwd: repo.cwd }));
+          span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, engine, ...missing], cwd: repo.cwd }));
         },
       },
       {
