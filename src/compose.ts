@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import { errorMessage } from './errors.js';
-import { run } from './exec.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
+import { readCommittedTexts } from './objects.js';
 import { vibetreesDir } from './paths.js';
 
 /** File names Compose looks for in the project directory, in its order of preference. */
@@ -87,10 +87,11 @@ export function objectStoreSource(repoDir: string, commit: string): ComposeSourc
   return {
     async read(paths) {
       const relativePaths = paths.filter((p) => !isAbsolute(p) && !p.startsWith('..'));
-      if (relativePaths.length === 0) return new Map();
-      const input = relativePaths.map((p) => `${commit}:${p.split(sep).join('/')}\n`).join('');
-      const { stdout } = await run('git', ['cat-file', '--batch'], { cwd: repoDir, input });
-      return parseCatFileBatch(stdout, relativePaths);
+      const texts = await readCommittedTexts(repoDir, commit, relativePaths.map((p) => p.split(sep).join('/')));
+      return new Map(relativePaths.flatMap((p) => {
+        const text = texts.get(p.split(sep).join('/'));
+        return text === undefined ? [] : [[p, text] as const];
+      }));
     },
   };
 }
@@ -105,25 +106,6 @@ export function directorySource(dir: string): ComposeSource {
   };
 }
 
-function parseCatFileBatch(stdout: string, paths: readonly string[]): Map<string, string> {
-  const files = new Map<string, string>();
-  let offset = 0;
-  for (const path of paths) {
-    const newline = stdout.indexOf('\n', offset);
-    if (newline === -1) break;
-    const header = stdout.slice(offset, newline);
-    offset = newline + 1;
-    const match = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
-    if (!match) continue; // "<name> missing"
-    const size = Number(match[2]);
-    // Sizes are bytes; compose files are small, so slice the UTF-8 bytes exactly.
-    const bytes = Buffer.from(stdout.slice(offset), 'utf8').subarray(0, size);
-    const text = bytes.toString('utf8');
-    offset += text.length + 1;
-    if (match[1] === 'blob') files.set(path, text);
-  }
-  return files;
-}
 
 /** How the list of compose files is configured, strongest first. */
 export interface ComposeFileSettings {

@@ -19,6 +19,8 @@ export interface RunOptions {
 /** What a finished subprocess said. */
 export interface RunResult {
   stdout: string;
+  /** stdout as bytes, for output that mixes headers and binary content (`git cat-file --batch`). */
+  stdoutBytes: Buffer;
   stderr: string;
   code: number;
 }
@@ -37,9 +39,9 @@ export function run(command: string, args: readonly string[], options: RunOption
       signal: options.signal,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', options.inherit ? 'inherit' : 'pipe', options.inherit ? 'inherit' : 'pipe'],
     });
-    let stdout = '';
+    const chunks: Buffer[] = [];
     let stderr = '';
-    child.stdout?.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stdout?.on('data', (d: Buffer) => chunks.push(d));
     child.stderr?.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       options.onStderr?.(d);
@@ -47,7 +49,8 @@ export function run(command: string, args: readonly string[], options: RunOption
     child.on('error', (error) => reject(new CommandError(command, args, null, stderr || error.message, { cause: error })));
     child.on('close', (code, signal) => {
       const status = code ?? (signal ? 128 : 1);
-      if (okCodes.includes(status)) resolve({ stdout, stderr, code: status });
+      const stdoutBytes = Buffer.concat(chunks);
+      if (okCodes.includes(status)) resolve({ stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr, code: status });
       else reject(new CommandError(command, args, status, stderr || (signal ? `killed by ${signal}` : '')));
     });
     if (options.input !== undefined) child.stdin?.end(options.input);

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { git, run } from './exec.js';
+import { readCommittedTexts } from './objects.js';
 import { exists, isErrno } from './files.js';
 
 /** Package managers whose node_modules vtree restores; names as package-manager-detector's agents. */
@@ -181,26 +182,7 @@ export function reconcileCommand(manager: PackageManagerName): { command: string
 /** {@link ProjectFiles} of `commit`, read from the object store with two batched git calls at most. */
 export function commitFiles(cwd: string, commit: string): ProjectFiles {
   return {
-    async texts(paths) {
-      const out = new Map<string, string>();
-      if (paths.length === 0) return out;
-      const { stdout } = await run('git', ['cat-file', '--batch'], { cwd, input: paths.map((p) => `${commit}:${p}\n`).join('') });
-      // Sizes are in bytes: walk a Buffer (text files here are UTF-8, so the round trip is exact).
-      const bytes = Buffer.from(stdout, 'utf8');
-      let at = 0;
-      for (const path of paths) {
-        const eol = bytes.indexOf(10, at);
-        if (eol === -1) break;
-        const header = bytes.subarray(at, eol).toString('utf8');
-        at = eol + 1;
-        if (header.endsWith(' missing') || header.endsWith(' ambiguous')) continue;
-        const [, type, size] = header.split(' ');
-        const length = Number(size);
-        if (type === 'blob') out.set(path, bytes.subarray(at, at + length).toString('utf8'));
-        at += length + 1;
-      }
-      return out;
-    },
+    texts: (paths) => readCommittedTexts(cwd, commit, paths),
     async blobIds(paths) {
       const { stdout } = await run('git', ['cat-file', '--batch-check'], { cwd, input: paths.map((p) => `${commit}:${p}\n`).join('') });
       const out = new Map<string, string>();

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { isProcessAlive } from './pid.js';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComposeModel } from './compose.js';
@@ -51,7 +52,7 @@ export async function readServicesStatus(worktreeGitDir: string): Promise<Servic
   const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
   if (status?.state !== 'starting') return status;
   const see = status.log ? `; see ${status.log}` : '';
-  if (status.pid !== undefined && !isAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
+  if (status.pid !== undefined && !isProcessAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
   // The job writes its pid as its first act; one that never did, never ran.
   if (status.pid === undefined && Date.now() - Date.parse(status.updatedAt) > JOB_START_GRACE_MS) return { ...status, state: 'failed', reason: `the background job did not start${see}` };
   return status;
@@ -231,7 +232,7 @@ export async function stopServices(runtime: ComposeRuntime, project: ComposeProj
  */
 export async function stopStartJob(status: ServicesStatus | undefined): Promise<boolean> {
   const pid = status?.state === 'starting' ? status.pid : undefined;
-  if (pid === undefined || !isAlive(pid)) return false;
+  if (pid === undefined || !isProcessAlive(pid)) return false;
   // The pid may have been reused since: only a vtree services job is ours to end.
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   if (cmdline && !cmdline.includes('services-up')) return false;
@@ -240,15 +241,7 @@ export async function stopStartJob(status: ServicesStatus | undefined): Promise<
   } catch {
     return false;
   }
-  for (let i = 0; i < 40 && isAlive(pid); i++) await sleep(50);
+  for (let i = 0; i < 40 && isProcessAlive(pid); i++) await sleep(50);
   return true;
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}

@@ -43,9 +43,13 @@ export const servicesFeature: Feature = {
     const tasks: Task<SetupShared>[] = [
       {
         name: 'compose-runtime',
-        deps: [stages.repo],
+        // After discovery (about 15 ms, from the object store): a repository without a compose
+        // file never pays for starting the docker CLI, whose probes cost tens of ms of CPU that
+        // `git worktree add` would otherwise share on a small machine.
+        deps: [stages.repo, 'compose-discover'],
         async run({ shared, span }, deps): Promise<RuntimeDetection> {
           if (!shared.options.services) return { missing: 'not started (--no-services)' };
+          if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
           const { repo, config } = deps[stages.repo] as RepoStage;
           const { detectComposeRuntime, runtimeCachePath } = await import('../compose-runtime.js');
           const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, runtimeCachePath(repo.commonDir));
