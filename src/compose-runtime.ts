@@ -2,7 +2,6 @@ import { isAbsolute, join } from 'node:path';
 import { errorMessage } from './errors.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { run, type RunOptions, type RunResult } from './exec.js';
-import { vibetreesDir } from './paths.js';
 
 /** A Compose implementation found on this machine, with an engine that answers. */
 export interface ComposeRuntime {
@@ -101,11 +100,6 @@ async function probeEngine(engine: ComposeRuntime['engine'], env: NodeJS.Process
     if (/aborted|AbortError/i.test(message)) return `${engine} did not answer within ${ENGINE_TIMEOUT_MS / 1000} s`;
     return message.replace(/^\S+ \S+ failed: /, '');
   }
-}
-
-/** Where the detected Compose is remembered: `.git/vibetrees/cache/compose-runtime.json`. */
-export function runtimeCachePath(commonDir: string): string {
-  return join(vibetreesDir(commonDir), 'cache', 'compose-runtime.json');
 }
 
 /** A worktree's Compose project, as vtree runs it. */

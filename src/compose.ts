@@ -4,7 +4,7 @@ import { isAbsolute, join, sep } from 'node:path';
 import { errorMessage } from './errors.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { readCommittedTexts } from './objects.js';
-import { vibetreesDir } from './paths.js';
+import { OVERRIDE_FILE_NAME, overridePath } from './paths.js';
 
 /** File names Compose looks for in the project directory, in its order of preference. */
 export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compose.yml', 'docker-compose.yaml'] as const;
@@ -13,7 +13,6 @@ export const COMPOSE_FILE_NAMES = ['compose.yaml', 'compose.yml', 'docker-compos
 export const COMPOSE_OVERRIDE_NAMES = ['compose.override.yml', 'compose.override.yaml', 'docker-compose.override.yml', 'docker-compose.override.yaml'] as const;
 
 /** Name of the per-worktree override vtree generates, kept in the worktree's git dir so it never dirties the checkout. */
-export const OVERRIDE_FILE_NAME = 'vtree-compose.override.yaml';
 
 /** A host port variable the worktree needs a value for. */
 export interface PortVar {
@@ -366,16 +365,6 @@ function remapped(port: PortEntry, leased: number | undefined): unknown {
   }
   const host = port.hostIp !== undefined ? `${port.hostIp}:${published}:` : published === '' ? '' : `${published}:`;
   return `${host}${port.containerPort}${port.protocol ? `/${port.protocol}` : ''}`;
-}
-
-/** Where parsed compose models are cached, by content: `.git/vibetrees/cache/compose/`. */
-export function composeCacheDir(commonDir: string): string {
-  return join(vibetreesDir(commonDir), 'cache', 'compose');
-}
-
-/** Where a worktree's generated override lives: its own git dir, so `git status` stays clean. */
-export function overridePath(worktreeGitDir: string): string {
-  return join(worktreeGitDir, OVERRIDE_FILE_NAME);
 }
 
 /** Writes (or, with no YAML, deletes) the worktree's override. */

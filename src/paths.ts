@@ -62,3 +62,26 @@ export function portsLockPath(env: NodeJS.ProcessEnv = process.env): string {
 export function mcpCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'mcp-discovery.json');
 }
+
+/** The live status file of a worktree's Compose stack, next to its `vtree.json` (git removes both with it). */
+export function servicesStatusPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-services.json');
+}
+
+/** Name of the per-worktree Compose override vtree generates. */
+export const OVERRIDE_FILE_NAME = 'vtree-compose.override.yaml';
+
+/** Where a worktree's generated Compose override lives: its own git dir, so `git status` stays clean. */
+export function overridePath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, OVERRIDE_FILE_NAME);
+}
+
+/** Where parsed compose models are cached, by content: `.git/vibetrees/cache/compose/`. */
+export function composeCacheDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'cache', 'compose');
+}
+
+/** Where the detected Compose command is remembered: `.git/vibetrees/cache/compose-runtime.json`. */
+export function composeRuntimeCachePath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'cache', 'compose-runtime.json');
+}

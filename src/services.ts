@@ -1,12 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { isProcessAlive } from './pid.js';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComposeModel } from './compose.js';
 import { runCompose, type ComposeProject, type ComposeRuntime } from './compose-runtime.js';
 import { errorMessage, VtreeError } from './errors.js';
 import { run } from './exec.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
+import { servicesStatusPath } from './paths.js';
+import { isProcessAlive } from './pid.js';
 
 /** State of a worktree's stack as a whole. */
 export type StackState = 'none' | 'starting' | 'running' | 'healthy' | 'failed' | 'stopped';
@@ -38,11 +38,6 @@ export interface ServicesStatus extends ServicesRecord {
 
 /** How long a background start job may take to say it is running. */
 const JOB_START_GRACE_MS = 60_000;
-
-/** The live status file of a worktree's stack, next to its `vtree.json` (git removes both with it). */
-export function servicesStatusPath(worktreeGitDir: string): string {
-  return join(worktreeGitDir, 'vtree-services.json');
-}
 
 /**
  * The stack's last known status; a `starting` whose job died without saying so reads as `failed`.

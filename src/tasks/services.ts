@@ -4,6 +4,7 @@ import type { Task, TaskContext } from '../graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../pipelines/context.js';
 import type { ServicesJobPlan } from '../pipelines/stack.js';
 import type { ServicesRecord, StackState } from '../services.js';
+import { composeCacheDir, composeRuntimeCachePath, OVERRIDE_FILE_NAME } from '../paths.js';
 
 /** Result of `compose-discover`, read by the ports feature (`portVars`). */
 export interface ComposeDiscovery {
@@ -51,8 +52,8 @@ export const servicesFeature: Feature = {
           if (!shared.options.services) return { missing: 'not started (--no-services)' };
           if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
           const { repo, config } = deps[stages.repo] as RepoStage;
-          const { detectComposeRuntime, runtimeCachePath } = await import('../compose-runtime.js');
-          const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, runtimeCachePath(repo.commonDir));
+          const { detectComposeRuntime } = await import('../compose-runtime.js');
+          const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
           span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
           return detection;
         },
@@ -63,7 +64,7 @@ export const servicesFeature: Feature = {
         async run({ span }, deps): Promise<ComposeDiscovery> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
-          const { composeCacheDir, composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('../compose.js');
+          const { composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('../compose.js');
           const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
           const cache = composeCacheDir(repo.commonDir);
           // Before checkout, the committed files are already in the object store.
@@ -84,7 +85,7 @@ export const servicesFeature: Feature = {
           const target = deps[stages.target] as TargetStage;
           const checkout = deps[stages.checkout] as CheckoutStage;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const { composeCacheDir, composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('../compose.js');
+          const { composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('../compose.js');
           const { composeProjectName } = await import('../env-block.js');
           let { model } = deps['compose-discover'] as ComposeDiscovery;
           if (model.origin === 'default' || model.origin === 'none') {
@@ -108,7 +109,6 @@ export const servicesFeature: Feature = {
           return result;
         },
         async undo(_ctx, result) {
-          const { OVERRIDE_FILE_NAME } = await import('../compose.js');
           const override = (result as ComposeOverride).files.find((f) => f.endsWith(OVERRIDE_FILE_NAME));
           if (override) await (await import('node:fs/promises')).rm(override, { force: true });
         },
