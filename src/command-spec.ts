@@ -1,4 +1,5 @@
 import type { Io } from './output.js';
+import type { SetupOptions } from './pipelines/context.js';
 
 /** Parsed arguments as every command receives them (camelCase and kebab-case keys both set). */
 export type Args = Record<string, unknown> & { _: (string | number)[] };
@@ -47,4 +48,14 @@ export function commandString(spec: CommandSpec): string {
     return p.required ? `<${inner}>` : `[${inner}]`;
   });
   return [spec.name, ...words].join(' ');
+}
+
+/** The set-up flags of `add` and `setup` (`--no-deps`, `--no-services`, `--wait`, `--link-mode`). */
+export function setupOptionsFrom(args: Args): SetupOptions {
+  return {
+    deps: args.deps !== false,
+    services: args.services !== false,
+    wait: Boolean(args.wait),
+    ...(args.linkMode !== undefined ? { linkMode: String(args.linkMode) } : {}),
+  };
 }

@@ -1,4 +1,7 @@
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -7,7 +10,9 @@ import { TaskFailedError } from '../src/graph.js';
 import type { Feature } from '../src/pipelines/context.js';
 import { addWorktree } from '../src/pipelines/add.js';
 import type { MetricsFile } from '../src/metrics.js';
-import { git, makeRepo, tempDir, vtree } from './helpers.js';
+import { BIN, git, makeRepo, tempDir, testEnv, vtree } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 let root: string;
 let repo: string;
@@ -200,6 +205,28 @@ describe('git vtree add', () => {
     expect((error as Error).message).toBe('interrupted by SIGINT');
     expect(await snapshot()).toEqual(before);
     expect((await metrics()).runs[0]).toMatchObject({ ok: false, error: 'interrupted by SIGINT' });
+  });
+
+  it('Ctrl-C during a real dependency install exits 130 and leaves nothing behind', async () => {
+    await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { 'is-number': '7.0.0' } }));
+    await execFileAsync('npm', ['install', '--package-lock-only', '--no-audit', '--no-fund'], { cwd: repo });
+    await writeFile(join(repo, '.gitignore'), 'node_modules/\n');
+    await git(repo, 'add', '.');
+    await git(repo, 'commit', '-qm', 'deps');
+    const before = await snapshot();
+    // No node_modules anywhere: a miss, so add runs npm ci, which takes long enough to interrupt.
+    const child = spawn(process.execPath, [BIN, 'add', 'interrupted', '--no-services'], { cwd: repo, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const worktree = join(root, 'app.worktrees', 'interrupted');
+    for (let i = 0; i < 600 && !existsSync(join(worktree, 'package.json')); i++) await sleep(10);
+    child.kill('SIGINT');
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(code, stderr).toBe(130);
+    expect(stderr).toMatch(/SIGINT: stopping and rolling back/);
+    expect(stderr).toMatch(/interrupted by SIGINT; rolled back/);
+    expect(await snapshot()).toEqual(before);
+    expect((await metrics()).runs.at(-1)).toMatchObject({ command: 'add', ok: false, branch: 'interrupted' });
   });
 
   it('leaves an existing branch alone when rolling back', async () => {

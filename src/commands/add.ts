@@ -1,10 +1,9 @@
 import type { Args } from '../cli.js';
+import { setupOptionsFrom } from '../command-spec.js';
 import { ExitCode } from '../errors.js';
-import { interruptSignal, withInterrupts } from '../interrupt.js';
-import { InterruptedError } from '../errors.js';
+import { withInterrupts } from '../interrupt.js';
 import { formatMs, type Io } from '../output.js';
-import { addWorktree, type AddResult } from '../pipelines/add.js';
-import { TaskFailedError } from '../graph.js';
+import { addWorktree } from '../pipelines/add.js';
 
 /** `git vtree add <branch>`. */
 export default async function add(args: Args, io: Io): Promise<number> {
@@ -13,21 +12,9 @@ export default async function add(args: Args, io: Io): Promise<number> {
     branch: String(args.branch),
     ...(args.from !== undefined ? { from: String(args.from) } : {}),
     ...(args.path !== undefined ? { path: String(args.path) } : {}),
-    options: {
-      deps: args.deps !== false,
-      services: args.services !== false,
-      wait: Boolean(args.wait),
-      ...(args.linkMode !== undefined ? { linkMode: String(args.linkMode) } : {}),
-    },
+    options: setupOptionsFrom(args),
   };
-  let result: AddResult;
-  try {
-    result = await withInterrupts((signal) => addWorktree(request, io, signal), io.warn);
-  } catch (error) {
-    const signalName = error instanceof TaskFailedError ? interruptSignal(error.cause) : undefined;
-    if (signalName) throw new InterruptedError(signalName);
-    throw error;
-  }
+  const result = await withInterrupts((signal) => addWorktree(request, io, signal), io.warn);
   if (io.json) {
     io.out(JSON.stringify({ ok: true, ...result }));
     return ExitCode.ok;

@@ -1,24 +1,14 @@
 import type { Args } from '../cli.js';
 import { runBench, type BenchSide } from '../bench.js';
-import { ExitCode, InterruptedError } from '../errors.js';
-import { interruptSignal, withInterrupts } from '../interrupt.js';
+import { ExitCode } from '../errors.js';
+import { withInterrupts } from '../interrupt.js';
 import { formatMs, type Io } from '../output.js';
 
 /** `git vtree bench [--runs N] [--keep] [--json]`. */
 export default async function bench(args: Args, io: Io): Promise<number> {
   const request = { cwd: process.cwd(), runs: Number(args.runs ?? 5), keep: Boolean(args.keep), log: io.log, warn: io.warn };
-  let result;
-  let interrupted: AbortSignal | undefined;
-  try {
-    result = await withInterrupts((signal) => {
-      interrupted = signal;
-      return runBench({ ...request, signal });
-    }, io.warn);
-  } catch (error) {
-    // Whatever the aborted subprocess said, Ctrl-C is the reason; what the run made is removed by now.
-    if (interrupted?.aborted) throw new InterruptedError(interruptSignal(interrupted.reason) ?? 'SIGINT');
-    throw error;
-  }
+  // After Ctrl-C, what the run made has been removed by the time withInterrupts rethrows.
+  const result = await withInterrupts((signal) => runBench({ ...request, signal }), io.warn);
   if (io.json) {
     io.out(JSON.stringify(result));
     return ExitCode.ok;

@@ -1,7 +1,7 @@
 import type { Args } from '../cli.js';
-import { ExitCode, InterruptedError } from '../errors.js';
-import { TaskFailedError } from '../graph.js';
-import { interruptSignal, withInterrupts } from '../interrupt.js';
+import { setupOptionsFrom } from '../command-spec.js';
+import { ExitCode } from '../errors.js';
+import { withInterrupts } from '../interrupt.js';
 import { formatError, formatMs, type Io } from '../output.js';
 import { setupWorktree, type SetupResult } from '../pipelines/setup.js';
 
@@ -16,19 +16,12 @@ export default async function setup(args: Args, io: Io): Promise<number> {
     cwd: process.cwd(),
     ...(args.worktree !== undefined ? { target: String(args.worktree) } : {}),
     command: hook ? ('hook' as const) : ('setup' as const),
-    options: {
-      deps: args.deps !== false,
-      services: args.services !== false,
-      wait: Boolean(args.wait),
-      ...(args.linkMode !== undefined ? { linkMode: String(args.linkMode) } : {}),
-    },
+    options: setupOptionsFrom(args),
   };
   let result: SetupResult;
   try {
     result = await withInterrupts((signal) => setupWorktree(request, io, signal), io.warn);
-  } catch (error) {
-    const signalName = error instanceof TaskFailedError ? interruptSignal(error.cause) : undefined;
-    const failure = signalName ? new InterruptedError(signalName) : error;
+  } catch (failure) {
     if (!hook) throw failure;
     // One line, whatever went wrong: the worktree itself is fine and git must not report failure.
     const [line] = formatError(failure, false).split('\n');

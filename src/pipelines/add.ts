@@ -11,7 +11,7 @@ import { retryWorktreeRace } from '../worktree.js';
 import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
 import { FEATURES } from './features.js';
-import { runRecorded, topLevelSteps } from './record.js';
+import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import { featureTasks } from './setup-graph.js';
 
@@ -69,16 +69,11 @@ export async function addWorktree(
   const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared, features)];
   const { results, record } = await runRecorded(tasks, {
     command: 'add',
-    runId: shared.runId,
     profiler,
     shared,
-    facts: shared.facts,
     ...(signal ? { signal } : {}),
-    warn: reporter.warn,
-    identify: (known) => {
-      const target = known.get(ADD_STAGES.target) as TargetStage | undefined;
-      return { branch: request.branch, slug: target?.slug, path: target?.path };
-    },
+    // The branch as typed: a failed run may not have got as far as claiming a directory.
+    identify: (known) => ({ ...identifiedBy(ADD_STAGES.target)(known), branch: request.branch }),
   });
   const target = results.get(ADD_STAGES.target) as TargetStage;
   const plan = results.get('resolve-branch') as BranchPlan;

@@ -54,15 +54,19 @@ export async function recordRun(where: RepoStage, record: RunRecord, warn: (line
   }
 }
 
-/** What {@link runRecorded} needs besides the tasks. */
-export interface RecordedRunOptions<C> {
-  command: RunCommand;
+/** What every pipeline's shared context has, so {@link runRecorded} can record its run. */
+export interface RecordedShared {
   runId: string;
+  facts: Record<string, unknown>;
+  warn(line: string): void;
+}
+
+/** What {@link runRecorded} needs besides the tasks. */
+export interface RecordedRunOptions<C extends RecordedShared> {
+  command: RunCommand;
   profiler: Profiler;
   shared: C;
-  facts: Record<string, unknown>;
   signal?: AbortSignal;
-  warn: (line: string) => void;
   /** Branch, slug and path of the run, from the results of the tasks that completed. */
   identify: (results: ReadonlyMap<string, unknown>) => Pick<RunSummary, 'branch' | 'slug' | 'path'>;
 }
@@ -72,7 +76,10 @@ export interface RecordedRunOptions<C> {
  * repository its `resolve-repo` task found (a run that failed before finding one cannot be
  * recorded anywhere). Rethrows the failure after recording it.
  */
-export async function runRecorded<C>(tasks: readonly Task<C>[], options: RecordedRunOptions<C>): Promise<{ results: Map<string, unknown>; record: RunRecord }> {
+export async function runRecorded<C extends RecordedShared>(
+  tasks: readonly Task<C>[],
+  options: RecordedRunOptions<C>,
+): Promise<{ results: Map<string, unknown>; record: RunRecord }> {
   const { profiler, shared, signal } = options;
   let results: Map<string, unknown> | undefined;
   let failure: unknown;
@@ -82,11 +89,19 @@ export async function runRecorded<C>(tasks: readonly Task<C>[], options: Recorde
     failure = error;
   }
   const known = results ?? (failure instanceof TaskFailedError ? failure.results : new Map<string, unknown>());
-  const record = toRunRecord({ id: options.runId, command: options.command, profiler, error: failure, facts: options.facts, ...options.identify(known) });
+  const record = toRunRecord({ id: shared.runId, command: options.command, profiler, error: failure, facts: shared.facts, ...options.identify(known) });
   const where = known.get(RESOLVE_REPO) as RepoStage | undefined;
-  if (where) await recordRun(where, record, options.warn);
+  if (where) await recordRun(where, record, shared.warn);
   if (failure !== undefined) throw failure;
   return { results: results!, record };
+}
+
+/** An `identify` for {@link runRecorded}: the branch, slug and path that task `name` returned, if it completed. */
+export function identifiedBy(name: string): RecordedRunOptions<RecordedShared>['identify'] {
+  return (known) => {
+    const found = known.get(name) as { branch?: string; slug?: string; path?: string } | undefined;
+    return { branch: found?.branch, slug: found?.slug, path: found?.path };
+  };
 }
 
 /** The top-level steps of a run, for `--json` output. */

@@ -15,7 +15,7 @@ import type { WorktreeEntry } from '../worktree.js';
 import type { Reporter } from './add.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from './context.js';
 import { FEATURES } from './features.js';
-import { runRecorded } from './record.js';
+import { identifiedBy, runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 
 /** What `git vtree rm` was asked to do. */
@@ -107,19 +107,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     },
   ];
 
-  const { results, record } = await runRecorded(tasks, {
-    command: 'rm',
-    runId: shared.runId,
-    profiler,
-    shared,
-    facts: shared.facts,
-    ...(signal ? { signal } : {}),
-    warn: reporter.warn,
-    identify: (known) => {
-      const target = known.get(LOCATE) as RemoveTarget | undefined;
-      return { branch: target?.branch, slug: target?.slug, path: target?.path };
-    },
-  });
+  const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
   return {

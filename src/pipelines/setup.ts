@@ -6,7 +6,7 @@ import { uniqueSlug } from '../slug.js';
 import { readWorktreeState, worktreeGitDir } from '../state.js';
 import type { Reporter } from './add.js';
 import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
-import { runRecorded, topLevelSteps } from './record.js';
+import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
 import { findWorktree } from './remove.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import { featureTasks } from './setup-graph.js';
@@ -55,19 +55,7 @@ export async function setupWorktree(request: SetupRequest, reporter: Reporter, s
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     ...featureTasks(SETUP_STAGES, shared),
   ];
-  const { results, record } = await runRecorded(tasks, {
-    command: request.command,
-    runId: shared.runId,
-    profiler,
-    shared,
-    facts: shared.facts,
-    ...(signal ? { signal } : {}),
-    warn: reporter.warn,
-    identify: (known) => {
-      const target = known.get(LOCATE) as TargetStage | undefined;
-      return { branch: target?.branch, slug: target?.slug, path: target?.path };
-    },
-  });
+  const { results, record } = await runRecorded(tasks, { command: request.command, profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as TargetStage;
   return {
     runId: shared.runId,
