@@ -5,7 +5,8 @@
 #     to ~/.local/bin);
 #   - completion where each shell looks for it: bash-completion's and zsh's user directories,
 #     fish's completions/ and conf.d/; and, for bash and zsh, one marked line in ~/.bashrc and
-#     ~/.zshrc that loads completion for `git vtree` and the `vtree` function (`vtree cd <branch>`).
+#     ~/.zshrc that loads completion for `git vtree` and the `vtree` function (`vtree cd <branch>`);
+#   - the man page in $PREFIX/../share/man, where man looks for it, so `git vtree --help` works.
 # Running it again updates what is there and adds nothing twice. `./install.sh --uninstall`
 # removes all of it (the checkout's node_modules and dist stay: delete the checkout for those).
 #
@@ -24,6 +25,9 @@ ZSH_COMPLETION=$DATA/zsh/site-functions/_git-vtree
 FISH_COMPLETION=$CONFIG/fish/completions/git-vtree.fish
 FISH_INIT=$CONFIG/fish/conf.d/git-vtree.fish
 SHELL_INIT_DIR=$DATA/git-vtree
+# man finds pages through PATH: <dir>/bin on PATH means <dir>/share/man. git answers
+# `git vtree --help` with `man git-vtree`.
+MAN_PAGE=$(dirname "$PREFIX")/share/man/man1/git-vtree.1
 RC_BEGIN='# >>> git vtree >>>'
 RC_END='# <<< git vtree <<<'
 
@@ -105,6 +109,7 @@ install_completion() {
   put "$BASH_COMPLETION" "$ROOT/completions/git-vtree.bash"
   put "$ZSH_COMPLETION" "$ROOT/completions/_git-vtree"
   put "$FISH_COMPLETION" "$ROOT/completions/git-vtree.fish"
+  put "$MAN_PAGE" "$ROOT/man/man1/git-vtree.1"
   # Saved once here, so that no shell start-up runs Node.js.
   for shell in bash zsh fish; do
     node "$ROOT/bin/git-vtree" shell-init "$shell" >"$tmp/init.$shell"
@@ -112,7 +117,7 @@ install_completion() {
   put "$SHELL_INIT_DIR/init.bash" "$tmp/init.bash"
   put "$SHELL_INIT_DIR/init.zsh" "$tmp/init.zsh"
   put "$FISH_INIT" "$tmp/init.fish"
-  say "Completion: $BASH_COMPLETION, $ZSH_COMPLETION, $FISH_COMPLETION (fish also loads $FISH_INIT)"
+  say "Completion: $BASH_COMPLETION, $ZSH_COMPLETION, $FISH_COMPLETION (fish also loads $FISH_INIT); man page: $MAN_PAGE"
   if [ "$modify_rc" = yes ]; then
     [ ! -f "$HOME/.bashrc" ] || add_rc_block "$HOME/.bashrc" "$SHELL_INIT_DIR/init.bash"
     [ ! -f "$HOME/.zshrc" ] || add_rc_block "$HOME/.zshrc" "$SHELL_INIT_DIR/init.zsh"
@@ -147,7 +152,7 @@ do_uninstall() {
     rm -f "$link"
     say "Removed $link"
   fi
-  for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$FISH_INIT" "$SHELL_INIT_DIR/init.bash" "$SHELL_INIT_DIR/init.zsh"; do
+  for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$FISH_INIT" "$SHELL_INIT_DIR/init.bash" "$SHELL_INIT_DIR/init.zsh" "$MAN_PAGE"; do
     [ ! -f "$file" ] || { rm -f "$file" && say "Removed $file"; }
   done
   rmdir "$SHELL_INIT_DIR" 2>/dev/null || :

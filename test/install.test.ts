@@ -122,8 +122,16 @@ describe('install.sh', () => {
       join(home, '.config', 'fish', 'conf.d', 'git-vtree.fish'),
       join(data, 'git-vtree', 'init.bash'),
       join(data, 'git-vtree', 'init.zsh'),
+      join(data, 'man', 'man1', 'git-vtree.1'),
     ];
     for (const file of installed) expect(existsSync(file), file).toBe(true);
+
+    // git answers `git vtree --help` with `man git-vtree`, which finds the page through PATH.
+    if (has('man')) {
+      const manual = await run('git', ['vtree', '--help'], { PATH: `${prefix}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' }, root);
+      expect(manual.stdout, manual.stderr).toMatch(/git-vtree - worktrees that are ready to work in/);
+      expect(manual.stdout).toMatch(/git vtree add <branch>/);
+    }
     const rc = await rcFiles();
     expect(rc['.bashrc']).toBe(`${before['.bashrc']}# >>> git vtree >>>\n[ -f "${join(data, 'git-vtree', 'init.bash')}" ] && . "${join(data, 'git-vtree', 'init.bash')}"\n# <<< git vtree <<<\n`);
     expect(rc['.zshrc']).toContain(join(data, 'git-vtree', 'init.zsh'));

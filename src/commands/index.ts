@@ -185,6 +185,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./shell-init.js'),
   },
   {
+    name: '__man',
+    describe: false,
+    positionals: [],
+    options: {},
+    load: () => import('./man.js'),
+  },
+  {
     name: '__job',
     describe: false,
     positionals: [
