@@ -2,6 +2,7 @@ import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, run } from './exec.js';
 import { isErrno, writeFileAtomic } from './files.js';
+import { escapeRegExp } from './regexp.js';
 import { withLock } from './lock.js';
 import { lockPath } from './paths.js';
 import { shortHash } from './slug.js';
@@ -57,18 +58,14 @@ export function withEnvBlock(text: string, values: Readonly<Record<string, strin
 
 /** Where the block is: from the start line to just past the end line's newline. */
 function findBlock(text: string): { start: number; end: number } | undefined {
-  const startMatch = new RegExp(`^${escape(BLOCK_START)}\\r?$`, 'm').exec(text);
+  const startMatch = new RegExp(`^${escapeRegExp(BLOCK_START)}\\r?$`, 'm').exec(text);
   if (!startMatch) return undefined;
-  const endPattern = new RegExp(`^${escape(BLOCK_END)}\\r?(\\n|$)`, 'm');
+  const endPattern = new RegExp(`^${escapeRegExp(BLOCK_END)}\\r?(\\n|$)`, 'm');
   const rest = text.slice(startMatch.index);
   const endMatch = endPattern.exec(rest);
   // A start marker without its end (someone cut the file): the block runs to the end of the file.
   const end = endMatch ? startMatch.index + endMatch.index + endMatch[0].length : text.length;
   return { start: startMatch.index, end };
-}
-
-function escape(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /**
@@ -79,7 +76,7 @@ export function shadowedVariables(text: string, names: readonly string[]): strin
   const span = findBlock(text);
   if (!span) return [];
   const after = text.slice(span.end);
-  return names.filter((name) => new RegExp(`^\\s*(export\\s+)?${escape(name)}\\s*=`, 'm').test(after));
+  return names.filter((name) => new RegExp(`^\\s*(export\\s+)?${escapeRegExp(name)}\\s*=`, 'm').test(after));
 }
 
 /** How vtree wrote a file of a worktree, so it can be put back exactly. */
@@ -198,7 +195,7 @@ export async function removeExclude(commonDir: string, file: string): Promise<vo
   await withLock(lockPath(commonDir, 'info-exclude'), async () => {
     const text = await readTextIfPresent(excludePath(commonDir));
     if (text === null) return;
-    const kept = text.replace(new RegExp(`^/${escape(file)}\\r?\\n`, 'm'), '');
+    const kept = text.replace(new RegExp(`^/${escapeRegExp(file)}\\r?\\n`, 'm'), '');
     if (kept !== text) await writeFileAtomic(excludePath(commonDir), kept);
   });
 }

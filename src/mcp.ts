@@ -5,6 +5,7 @@ import { readTextIfPresent } from './env-block.js';
 import { VtreeError } from './errors.js';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { mcpCachePath } from './paths.js';
+import { escapeRegExp } from './regexp.js';
 
 /** The file AI agents (Claude Code and others) read a project's MCP servers from. */
 export const MCP_FILE = '.mcp.json';
@@ -219,8 +220,4 @@ async function isFile(path: string): Promise<boolean> {
   } catch {
     return false;
   }
-}
-
-function escapeRegExp(text: string): string {
-  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

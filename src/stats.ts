@@ -1,5 +1,6 @@
 import { basename } from 'node:path';
 import type { BenchFacts } from './bench.js';
+import { durationMs } from './duration.js';
 import { UsageError } from './errors.js';
 import type { RunRecord } from './metrics.js';
 import { aggregateSpans, summarize, type SpanAggregate } from './profiler.js';
@@ -115,15 +116,11 @@ export interface PerformanceMetrics {
 const COMMAND_ORDER = ['add', 'hook', 'setup', 'rm', 'bench', 'services'];
 const CREATION_COMMANDS = new Set(['add', 'hook']);
 const SETUP_COMMANDS = new Set(['add', 'hook', 'setup']);
-const DURATION_UNITS = { ms: 1, s: 1000, m: 60_000, min: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 } as const satisfies Record<string, number>;
 
 /** Reads `--since`: a duration back from `now` (`90s`, `30m`, `12h`, `7d`, `2w`) or a date. */
 export function parseSince(text: string, now = new Date()): Date {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d|w)\s*$/i.exec(text);
-  if (match) {
-    const unit = match[2]!.toLowerCase() as keyof typeof DURATION_UNITS;
-    return new Date(now.getTime() - Number(match[1]) * DURATION_UNITS[unit]);
-  }
+  const ago = durationMs(text);
+  if (ago !== undefined) return new Date(now.getTime() - ago);
   const date = Date.parse(text);
   if (!Number.isNaN(date)) return new Date(date);
   throw new UsageError(`--since: '${text}' is neither a duration nor a date`, 'git vtree stats --since 7d   (or 12h, 30m, or a date like 2026-11-01)');

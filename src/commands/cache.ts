@@ -18,6 +18,7 @@ import {
 } from '../cache.js';
 import { cacheKey, currentPlatform } from '../cache-key.js';
 import type { Args } from '../cli.js';
+import { durationMs } from '../duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../errors.js';
 import { readJsonFile, writeFileAtomic } from '../files.js';
 import { parseLinkMode } from '../link-modes.js';
@@ -247,10 +248,9 @@ export function parseSize(text: string): number {
 
 /** `30d`, `12h`, `90m`, `2w` → milliseconds. */
 export function parseDuration(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([smhdw])$/i.exec(text.trim());
-  if (!match) throw new UsageError(`cannot read duration '${text}'`, 'write it like 30d, 12h or 2w');
-  const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[match[2]!.toLowerCase() as 's'];
-  return Number(match[1]) * unit;
+  const ms = durationMs(text);
+  if (ms === undefined) throw new UsageError(`cannot read duration '${text}'`, 'write it like 30d, 12h or 2w');
+  return ms;
 }
 
 function formatBytes(bytes: number): string {
