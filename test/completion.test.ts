@@ -1,32 +1,23 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, git, makeRepo, tempDir, testEnv, vtree } from './helpers.js';
+import { BIN, git, hasCommand, makeRepo, tempDir, testEnv, vtree } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 const COMPLETIONS = fileURLToPath(new URL('../completions/', import.meta.url));
 const BASH_FILE = join(COMPLETIONS, 'git-vtree.bash');
 const GIT_BASH_COMPLETION = '/usr/share/bash-completion/completions/git';
 
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A suite name and whether to skip it: a missing shell is skipped, saying why, except under
  * CI, where the test runs and fails because the shell cannot start.
  */
 function shellSuite(shell: string): [string, boolean] {
-  const skip = !has(shell) && process.env.CI !== 'true';
+  const skip = !hasCommand(shell) && process.env.CI !== 'true';
   return [skip ? `${shell} (skipped: ${shell} is not installed; apt-get install -y ${shell})` : shell, skip];
 }
 const [zshName, zshSkip] = shellSuite('zsh');

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from './helpers.js';
+import { hasCommand, tempDir } from './helpers.js';
 
 const execFileAsync = promisify(execFile);
 const SOURCE = fileURLToPath(new URL('..', import.meta.url));
@@ -54,15 +54,6 @@ async function run(command: string, args: string[], extra: NodeJS.ProcessEnv = {
 
 async function rcFiles(): Promise<Record<string, string>> {
   return Object.fromEntries(await Promise.all(Object.keys(RC).map(async (name) => [name, await readFile(join(home, name), 'utf8')])));
-}
-
-function has(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 beforeAll(async () => {
@@ -127,7 +118,7 @@ describe('install.sh', () => {
     for (const file of installed) expect(existsSync(file), file).toBe(true);
 
     // git answers `git vtree --help` with `man git-vtree`, which finds the page through PATH.
-    if (has('man')) {
+    if (hasCommand('man')) {
       const manual = await run('git', ['vtree', '--help'], { PATH: `${prefix}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' }, root);
       expect(manual.stdout, manual.stderr).toMatch(/git-vtree - worktrees that are ready to work in/);
       expect(manual.stdout).toMatch(/git vtree add <branch>/);
@@ -141,11 +132,11 @@ describe('install.sh', () => {
     expect(bash.stdout).toContain('complete -F __git_vtree_main git-vtree');
     expect(bash.stdout).toContain('complete -F __git_vtree_main vtree');
     expect(bash.stdout).toMatch(/^function$/m);
-    if (has('zsh')) {
+    if (hasCommand('zsh')) {
       const zsh = await run('zsh', ['-i', '-c', 'whence -w vtree _git-vtree'], {}, root);
       expect(zsh.stdout).toBe('vtree: function\n_git-vtree: function\n');
     }
-    if (has('fish')) {
+    if (hasCommand('fish')) {
       const fish = await run('fish', ['-c', "functions -q vtree; and complete -C 'git-vtree a'"], { PATH: `${prefix}:${process.env.PATH}` }, root);
       expect(fish.stdout.split('\t')[0]).toBe('add');
     }
