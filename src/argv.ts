@@ -1,5 +1,5 @@
 import parse from 'yargs-parser';
-import type { Args, CommandSpec, OptionSpec } from './command-spec.js';
+import type { Args, CommandSpec, OptionSpec } from './commands/spec.js';
 
 /**
  * The fast path of the command line: parses `argv` for a known command with yargs' own parser

@@ -1,10 +1,8 @@
 import { parseFast } from './argv.js';
-import { commandString, type Args, type CommandSpec } from './command-spec.js';
+import { commandString, type Args, type CommandSpec } from './commands/spec.js';
 import { COMMANDS, GLOBAL_OPTIONS } from './commands/index.js';
-import { ExitCode, UsageError, VtreeError } from './errors.js';
-import { consoleIo, formatError } from './output.js';
-
-export type { Args, CommandModule } from './command-spec.js';
+import { ExitCode, UsageError, VtreeError } from './core/errors.js';
+import { consoleIo, formatError } from './core/output.js';
 
 /**
  * The command line. A known command with plain arguments is parsed by the fast path (yargs'
@@ -32,7 +30,7 @@ export async function main(argv: readonly string[]): Promise<never> {
   }
 
   async function parseWithYargs(words: readonly string[]): Promise<number> {
-    const [{ default: yargs }, { VERSION }] = await Promise.all([import('yargs'), import('./version.js')]);
+    const [{ default: yargs }, { VERSION }] = await Promise.all([import('yargs'), import('./core/version.js')]);
     let code: number = ExitCode.ok;
     let cli = yargs([...words])
       .scriptName('git vtree')

@@ -1,8 +1,8 @@
-import type { Args } from '../cli.js';
-import { setupOptionsFrom } from '../command-spec.js';
-import { ExitCode } from '../errors.js';
-import { withInterrupts } from '../interrupt.js';
-import { formatMs, type Io } from '../output.js';
+import type { Args } from './spec.js';
+import { setupOptionsFrom } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { withInterrupts } from '../core/interrupt.js';
+import { formatMs, type Io } from '../core/output.js';
 import { addWorktree } from '../pipelines/add.js';
 
 /** `git vtree add <branch>`. */

@@ -1,8 +1,9 @@
-import type { Args } from '../cli.js';
-import { runBench, type BenchSide } from '../bench.js';
-import { ExitCode } from '../errors.js';
-import { withInterrupts } from '../interrupt.js';
-import { formatMs, type Io } from '../output.js';
+import type { Args } from './spec.js';
+import type { BenchSide } from '../observe/bench-facts.js';
+import { runBench } from '../pipelines/bench.js';
+import { ExitCode } from '../core/errors.js';
+import { withInterrupts } from '../core/interrupt.js';
+import { formatMs, type Io } from '../core/output.js';
 
 /** `git vtree bench [--runs N] [--keep] [--json]`. */
 export default async function bench(args: Args, io: Io): Promise<number> {

@@ -15,20 +15,20 @@ import {
   uniqueBytes,
   type CacheEntry,
   type EntryMeta,
-} from '../cache.js';
-import { cacheKey, currentPlatform } from '../cache-key.js';
-import type { Args } from '../cli.js';
-import { durationMs } from '../duration.js';
-import { errorMessage, ExitCode, UsageError, VtreeError } from '../errors.js';
-import { readJsonFile, writeFileAtomic } from '../files.js';
-import { parseLinkMode } from '../link-modes.js';
-import { scanTree } from '../manifest.js';
-import type { Io } from '../output.js';
-import { detectProject, diskFiles } from '../package-manager.js';
+} from '../features/deps/cache.js';
+import { cacheKey, currentPlatform } from '../features/deps/cache-key.js';
+import type { Args } from './spec.js';
+import { durationMs } from '../core/duration.js';
+import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
+import { readJsonFile, writeFileAtomic } from '../core/files.js';
+import { parseLinkMode } from '../features/deps/link-modes.js';
+import { scanTree } from '../features/deps/manifest.js';
+import type { Io } from '../core/output.js';
+import { detectProject, diskFiles } from '../features/deps/package-manager.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
-import type { Repo } from '../repo.js';
-import { listSpares, makeSpares, pruneSpares } from '../spares.js';
-import { readWorktreeState, worktreeGitDir } from '../state.js';
+import type { Repo } from '../git/repo.js';
+import { listSpares, makeSpares, pruneSpares } from '../features/deps/spares.js';
+import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 type Action = (args: Args, io: Io, cache: CacheContext) => Promise<number>;
 

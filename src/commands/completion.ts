@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { Args } from '../cli.js';
-import { ExitCode, UsageError } from '../errors.js';
-import type { Io } from '../output.js';
+import { join } from 'node:path';
+import type { Args } from './spec.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import type { Io } from '../core/output.js';
+import { PACKAGE_ROOT } from '../core/package-root.js';
 
 /** The completion script of each shell, in the package's `completions/` directory. */
 export const COMPLETION_FILES = {
@@ -20,7 +20,7 @@ export async function completionScript(shell: string): Promise<string> {
   if (!Object.hasOwn(COMPLETION_FILES, shell)) {
     throw new UsageError(`no completion for shell '${shell}'`, `git vtree completion ${Object.keys(COMPLETION_FILES).join('|')}`);
   }
-  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'completions');
+  const dir = join(PACKAGE_ROOT, 'completions');
   return readFile(join(dir, COMPLETION_FILES[shell as Shell]), 'utf8');
 }
 

@@ -1,12 +1,12 @@
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import { formatMs, type Io } from '../output.js';
-import { Profiler } from '../profiler.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { formatMs, type Io } from '../core/output.js';
+import { Profiler } from '../core/profiler.js';
 
 /** `git vtree down [-w <worktree>] [--volumes]`: stops and removes the stack; volumes only when asked. */
 export default async function down(args: Args, io: Io): Promise<number> {
-  const { locateStack, recordStackRun, stackRuntime, stopTimeoutSeconds } = await import('../pipelines/stack.js');
-  const { stopServices, stopStartJob, writeServicesStatus } = await import('../services.js');
+  const { locateStack, recordStackRun, stackRuntime } = await import('../pipelines/services.js');
+  const { stopServices, stopStartJob, stopTimeoutSeconds, writeServicesStatus } = await import('../features/services/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   const runtime = await stackRuntime(stack);
   const volumes = Boolean(args.volumes);

@@ -1,7 +1,7 @@
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import { hooksStatus, installHooks, uninstallHooks, type HooksChange, type HooksStatus } from '../hooks.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { hooksStatus, installHooks, uninstallHooks, type HooksChange, type HooksStatus } from '../git/hooks.js';
+import type { Io } from '../core/output.js';
 
 /** One function per `git vtree hooks <action>`. */
 const ACTIONS = {

@@ -1,4 +1,4 @@
-import type { CommandSpec, OptionSpec } from '../command-spec.js';
+import type { CommandSpec, OptionSpec } from './spec.js';
 
 /** Flags every command takes. */
 export const GLOBAL_OPTIONS = {
@@ -183,13 +183,6 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: [{ name: 'shell', required: true, choices: ['bash', 'zsh', 'fish'], describe: 'Shell' }],
     options: {},
     load: () => import('./shell-init.js'),
-  },
-  {
-    name: '__man',
-    describe: false,
-    positionals: [],
-    options: {},
-    load: () => import('./man.js'),
   },
   {
     name: '__job',

@@ -1,7 +1,7 @@
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import { installHooks } from '../hooks.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { installHooks } from '../git/hooks.js';
+import type { Io } from '../core/output.js';
 import { reportHooks } from './hooks.js';
 
 /**

@@ -1,8 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Args } from '../cli.js';
-import { UsageError } from '../errors.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { UsageError } from '../core/errors.js';
+import type { Io } from '../core/output.js';
 
 /** Background jobs, by name: each gets the `args` its starter passed. */
 const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
@@ -16,7 +16,7 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid], io) => {
     if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
     await waitForExit(waitPid);
-    const { cacheWorktree } = await import('../cache.js');
+    const { cacheWorktree } = await import('../features/deps/cache.js');
     const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn);
     io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
@@ -29,13 +29,13 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   /** Pulls the images a new worktree's stack lacks, while `add` goes on (`add`, `setup`). */
   'image-pull': async ([linkedTo, engine, ...images], io) => {
     if (!linkedTo || (engine !== 'docker' && engine !== 'podman')) throw new UsageError('image-pull needs the run id, the engine (docker or podman) and images');
-    const { runImagePullJob } = await import('../pipelines/stack.js');
+    const { runImagePullJob } = await import('../pipelines/services.js');
     await runImagePullJob(linkedTo, engine, images, io.log);
   },
   /** Starts a worktree's Compose stack, critical services first (after `add`, `setup`). */
   'services-up': async ([plan], io) => {
     if (!plan) throw new UsageError('services-up needs its plan');
-    const { runServicesJob } = await import('../pipelines/stack.js');
+    const { runServicesJob } = await import('../pipelines/services.js');
     await runServicesJob(JSON.parse(plan), io.log);
   },
 };
@@ -60,7 +60,7 @@ async function waitForExit(pid: string | undefined): Promise<void> {
 
 async function makeSpareJob([cacheDir, key, count, linkMode]: string[], io: Io): Promise<void> {
   if (!cacheDir || !key) throw new UsageError('make-spare needs the cache dir and key');
-  const [{ makeSpares }, { parseLinkMode }] = await Promise.all([import('../spares.js'), import('../link-modes.js')]);
+  const [{ makeSpares }, { parseLinkMode }] = await Promise.all([import('../features/deps/spares.js'), import('../features/deps/link-modes.js')]);
   const made = await makeSpares(cacheDir, key, Number(count ?? 1), parseLinkMode(linkMode), io.warn);
   io.log(`made ${made} spare(s) of ${key}`);
 }

@@ -1,6 +1,6 @@
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import type { Io } from '../core/output.js';
 import { listWorktreesWithState } from '../pipelines/list.js';
 
 /** `git vtree list`. */

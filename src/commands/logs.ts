@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
-import type { Args } from '../cli.js';
-import { ExitCode, VtreeError } from '../errors.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { ExitCode, VtreeError } from '../core/errors.js';
+import type { Io } from '../core/output.js';
 
 /** `git vtree logs [services..] [-w <worktree>] [-f] [--tail n] [--job]`: Compose's logs, or the start job's. */
 export default async function logs(args: Args, io: Io): Promise<number> {
-  const { locateStack, requireComposeFiles, stackRuntime } = await import('../pipelines/stack.js');
+  const { locateStack, requireComposeFiles, stackRuntime } = await import('../pipelines/services.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   if (args.job) {
     const log = stack.status?.log ?? stack.record?.log;
@@ -14,7 +14,7 @@ export default async function logs(args: Args, io: Io): Promise<number> {
     return ExitCode.ok;
   }
   requireComposeFiles(stack);
-  const { runCompose } = await import('../compose-runtime.js');
+  const { runCompose } = await import('../features/services/runtime.js');
   const runtime = await stackRuntime(stack);
   const services = ((args.services as string[] | undefined) ?? []).map(String);
   const options = [...(args.follow ? ['--follow'] : []), ...(args.tail !== undefined ? ['--tail', String(args.tail)] : [])];

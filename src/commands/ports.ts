@@ -1,9 +1,9 @@
 import { basename, dirname } from 'node:path';
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import type { Io } from '../output.js';
-import { portsRegistryPath } from '../paths.js';
-import { listLeases, pruneLeases } from '../ports.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import type { Io } from '../core/output.js';
+import { portsRegistryPath } from '../core/paths.js';
+import { listLeases, pruneLeases } from '../features/ports/registry.js';
 
 /** `git vtree ports [--prune] [--json]`: every port lease on this machine, of every repository. */
 export default async function ports(args: Args, io: Io): Promise<number> {

@@ -1,7 +1,7 @@
-import type { Args } from '../cli.js';
-import { ExitCode } from '../errors.js';
-import { withInterrupts } from '../interrupt.js';
-import { formatMs, type Io } from '../output.js';
+import type { Args } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { withInterrupts } from '../core/interrupt.js';
+import { formatMs, type Io } from '../core/output.js';
 import { removeWorktree } from '../pipelines/remove.js';
 
 /** `git vtree rm <worktree>`. */

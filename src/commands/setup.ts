@@ -1,8 +1,8 @@
-import type { Args } from '../cli.js';
-import { setupOptionsFrom } from '../command-spec.js';
-import { ExitCode } from '../errors.js';
-import { withInterrupts } from '../interrupt.js';
-import { formatError, formatMs, type Io } from '../output.js';
+import type { Args } from './spec.js';
+import { setupOptionsFrom } from './spec.js';
+import { ExitCode } from '../core/errors.js';
+import { withInterrupts } from '../core/interrupt.js';
+import { formatError, formatMs, type Io } from '../core/output.js';
 import { setupWorktree, type SetupResult } from '../pipelines/setup.js';
 
 /**

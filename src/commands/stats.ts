@@ -1,11 +1,11 @@
-import type { Args } from '../cli.js';
-import { ExitCode, UsageError } from '../errors.js';
-import { readMetrics } from '../metrics.js';
-import { formatMs, type Io } from '../output.js';
-import { metricsPath } from '../paths.js';
-import { resolveRepo } from '../repo.js';
-import { buildStats, parseLast, parseSince, type StatsFilter, type StatsReport } from '../stats.js';
-import { renderWaterfall } from '../waterfall.js';
+import type { Args } from './spec.js';
+import { ExitCode, UsageError } from '../core/errors.js';
+import { readMetrics } from '../observe/metrics.js';
+import { formatMs, type Io } from '../core/output.js';
+import { metricsPath } from '../core/paths.js';
+import { resolveRepo } from '../git/repo.js';
+import { buildStats, parseLast, parseSince, type StatsFilter, type StatsReport } from '../observe/stats.js';
+import { renderWaterfall } from '../observe/waterfall.js';
 
 /** Port of the dashboard unless `--port` says otherwise. */
 const DEFAULT_PORT = 7420;
@@ -111,7 +111,7 @@ function minute(iso: string): string {
 async function serve(commonDir: string, filter: StatsFilter, portArg: unknown, io: Io): Promise<number> {
   const port = portArg === undefined ? DEFAULT_PORT : Number(portArg);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), not '${String(portArg)}'`, 'git vtree stats --serve --port 7420');
-  const { startDashboard } = await import('../dashboard.js');
+  const { startDashboard } = await import('../observe/dashboard.js');
   const dashboard = await startDashboard({ commonDir, port, filter, warn: io.warn });
   if (io.json) io.out(JSON.stringify({ url: dashboard.url }));
   else io.out(`Dashboard on ${dashboard.url} (only this machine can reach it); Ctrl-C stops it.`);

@@ -1,11 +1,11 @@
-import type { Args } from '../cli.js';
-import { errorMessage, ExitCode } from '../errors.js';
-import type { Io } from '../output.js';
+import type { Args } from './spec.js';
+import { errorMessage, ExitCode } from '../core/errors.js';
+import type { Io } from '../core/output.js';
 
 /** `git vtree status [-w <worktree>]`: the stack's recorded state and each container as the engine sees it. */
 export default async function status(args: Args, io: Io): Promise<number> {
-  const { locateStack, stackRuntime } = await import('../pipelines/stack.js');
-  const { serviceStatuses, stackState } = await import('../services.js');
+  const { locateStack, stackRuntime } = await import('../pipelines/services.js');
+  const { serviceStatuses, stackState } = await import('../features/services/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   const recorded = stack.status ?? stack.record;
   let live: Awaited<ReturnType<typeof serviceStatuses>> | undefined;

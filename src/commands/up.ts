@@ -1,13 +1,13 @@
-import type { Args } from '../cli.js';
-import { errorMessage, ExitCode } from '../errors.js';
-import type { Io } from '../output.js';
-import { formatMs } from '../output.js';
-import { Profiler } from '../profiler.js';
+import type { Args } from './spec.js';
+import { errorMessage, ExitCode } from '../core/errors.js';
+import type { Io } from '../core/output.js';
+import { formatMs } from '../core/output.js';
+import { Profiler } from '../core/profiler.js';
 
 /** `git vtree up [services..] [-w <worktree>] [--wait]`: starts the stack in the foreground. */
 export default async function up(args: Args, io: Io): Promise<number> {
-  const { locateStack, requireComposeFiles, recordStackRun, servicesMap, stackRuntime, waitTimeoutMs } = await import('../pipelines/stack.js');
-  const { defaultServices, serviceStatuses, stackState, startServices, writeServicesStatus } = await import('../services.js');
+  const { locateStack, requireComposeFiles, recordStackRun, stackRuntime } = await import('../pipelines/services.js');
+  const { defaultServices, servicesMap, serviceStatuses, stackState, startServices, waitTimeoutMs, writeServicesStatus } = await import('../features/services/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   requireComposeFiles(stack);
   const runtime = await stackRuntime(stack);

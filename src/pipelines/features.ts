@@ -1,10 +1,9 @@
-import type { Feature } from './context.js';
-import { depsFeature } from '../tasks/deps.js';
-import { envFilesFeature } from '../tasks/env-files.js';
-import { portsFeature } from '../tasks/ports.js';
-import { envBlockFeature } from '../tasks/env-block.js';
-import { servicesFeature } from '../tasks/services.js';
-import { mcpFeature } from '../tasks/mcp.js';
+import type { Feature } from '../features/feature.js';
+import { depsFeature } from '../features/deps/index.js';
+import { envBlockFeature, envFilesFeature } from '../features/env/index.js';
+import { mcpFeature } from '../features/mcp/index.js';
+import { portsFeature } from '../features/ports/index.js';
+import { servicesFeature } from '../features/services/index.js';
 
 /** Every feature that takes part in setting a worktree up, in the order their tasks are listed. */
 export const FEATURES: readonly Feature[] = [depsFeature, envFilesFeature, portsFeature, envBlockFeature, servicesFeature, mcpFeature];

@@ -1,6 +1,6 @@
-import { resolveRepo } from '../repo.js';
-import { readServicesStatus } from '../services.js';
-import { readWorktreeState, worktreeGitDir } from '../state.js';
+import { resolveRepo } from '../git/repo.js';
+import { readServicesStatus } from '../features/services/stack.js';
+import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 /** One row of `git vtree list`. */
 export interface WorktreeRow {

@@ -1,9 +1,9 @@
-import { errorMessage } from '../errors.js';
-import { runGraph, TaskFailedError, type Task } from '../graph.js';
-import { appendRun, DEFAULT_MAX_RUNS, type RunCommand, type RunRecord } from '../metrics.js';
-import type { Profiler } from '../profiler.js';
-import { VERSION } from '../version.js';
-import type { RepoStage } from './context.js';
+import { errorMessage } from '../core/errors.js';
+import { runGraph, TaskFailedError, type Task } from '../core/graph.js';
+import { appendRun, DEFAULT_MAX_RUNS, type RunCommand, type RunRecord } from '../observe/metrics.js';
+import type { Profiler } from '../core/profiler.js';
+import { VERSION } from '../core/version.js';
+import type { RepoStage } from '../features/feature.js';
 import { RESOLVE_REPO } from './repo-stage.js';
 
 /** Identity and facts of a run to record. */

@@ -1,8 +1,8 @@
-import { loadConfig } from '../config.js';
-import { UsageError } from '../errors.js';
-import type { Task } from '../graph.js';
-import { resolveRepo } from '../repo.js';
-import type { RepoStage } from './context.js';
+import { loadConfig } from '../git/config.js';
+import { UsageError } from '../core/errors.js';
+import type { Task } from '../core/graph.js';
+import { resolveRepo } from '../git/repo.js';
+import type { RepoStage } from '../features/feature.js';
 
 /** Name of the task that finds the repository and loads its config. */
 export const RESOLVE_REPO = 'resolve-repo';

@@ -1,6 +1,6 @@
-import type { Task } from '../graph.js';
-import { writeWorktreeState } from '../state.js';
-import type { CheckoutStage, Feature, SetupShared, Stages, TargetStage } from './context.js';
+import type { Task } from '../core/graph.js';
+import { writeWorktreeState } from '../git/worktree-state.js';
+import type { CheckoutStage, Feature, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 
 /**

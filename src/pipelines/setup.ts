@@ -1,11 +1,11 @@
-import { UsageError } from '../errors.js';
-import type { Task } from '../graph.js';
-import { newRunId } from '../metrics.js';
-import { Profiler } from '../profiler.js';
-import { uniqueSlug } from '../slug.js';
-import { readWorktreeState, worktreeGitDir } from '../state.js';
+import { UsageError } from '../core/errors.js';
+import type { Task } from '../core/graph.js';
+import { newRunId } from '../observe/metrics.js';
+import { Profiler } from '../core/profiler.js';
+import { uniqueSlug } from '../git/slug.js';
+import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import type { Reporter } from './add.js';
-import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from './context.js';
+import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
 import { findWorktree } from './remove.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';

@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { isProcessAlive } from '../../core/pid.js';
+import { lstat as fsLstat } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { isAbsolute, join, relative, resolve } from 'node:path';
+import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
+import type { Config } from '../../git/config.js';
+import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { restoreTree } from './link-modes.js';
+import { withLock } from '../../core/lock.js';
+import { FS_CONCURRENCY, pump, scanTree, type Manifest } from './manifest.js';
+import { detectProject, diskFiles, installComplete, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
+import { defaultCacheDir } from '../../core/paths.js';
+import type { Repo } from '../../git/repo.js';
+
+/** How an entry came to be. */
+export type EntrySource = 'seed' | 'partial' | 'miss' | 'import';
+
+/** What the cache knows of an entry besides its tree: `meta.json`. */
+export interface EntryMeta {
+  key: string;
+  source: EntrySource;
+  packageManager: PackageManagerName;
+  /** The key's inputs, so an imported entry's key can be checked. */
+  project: Project;
+  platform: KeyPlatform;
+  createdAt: string;
+  lastUsedAt: string;
+  hits: number;
+  files: number;
+  /** Bytes of its files (each inode once). */
+  bytes: number;
+}
+
+/** A complete cache entry: `entries/<key>/{tree/, manifest.json, meta.json}`. */
+export interface CacheEntry {
+  key: string;
+  dir: string;
+  /** Root of the stored tree: holds the node_modules roots as they sit in a worktree. */
+  tree: string;
+  manifest: Manifest;
+  meta: EntryMeta;
+}
+
+/** A temp dir older than this whose creator cannot be asked is abandoned. */
+const STALE_TEMP_MS = 60 * 60_000;
+
+/** The cache directory: config `vtree.cacheDir` (relative to the main worktree; `~/` allowed), else under the common git dir. */
+export function cacheDirOf(repo: Repo, config: Config): string {
+  const configured = config.string('vtree.cacheDir');
+  if (!configured) return defaultCacheDir(repo.commonDir);
+  if (configured.startsWith('~/')) return join(homedir(), configured.slice(2));
+  return isAbsolute(configured) ? configured : resolve(repo.mainPath, configured);
+}
+
+/** Directory of the entry `key`. */
+export function entryDir(cacheDir: string, key: string): string {
+  return join(cacheDir, 'entries', key);
+}
+
+/** The pool of spares of the entry `key` (see spares.ts). */
+export function sparesDir(cacheDir: string, key: string): string {
+  return join(cacheDir, 'spares', key);
+}
+
+/** Where entries and spares are built before they are renamed into place. */
+export function tempDir(cacheDir: string): string {
+  return join(cacheDir, 'tmp');
+}
+
+/** A fresh, unique temp path for `label`; its name carries our pid so a crash can be told apart from work in progress. */
+export function newTempPath(cacheDir: string, label: string): string {
+  return join(tempDir(cacheDir), `${label}.${process.pid}.${randomBytes(4).toString('hex')}`);
+}
+
+/** The entry `key`, or `undefined` when the cache has none (an entry exists only once complete). */
+export async function openEntry(cacheDir: string, key: string): Promise<CacheEntry | undefined> {
+  const dir = entryDir(cacheDir, key);
+  try {
+    const [manifest, meta] = await Promise.all([readJsonFile<Manifest>(join(dir, 'manifest.json')), readJsonFile<EntryMeta>(join(dir, 'meta.json'))]);
+    if (!manifest || !meta) return undefined;
+    return { key, dir, tree: join(dir, 'tree'), manifest, meta };
+  } catch (error) {
+    if (error instanceof SyntaxError) return undefined;
+    throw error;
+  }
+}
+
+/** Every complete entry, most recently used first. */
+export async function listEntries(cacheDir: string): Promise<CacheEntry[]> {
+  const keys = await readdir(join(cacheDir, 'entries')).catch(() => [] as string[]);
+  const entries = await Promise.all(keys.map((key) => openEntry(cacheDir, key)));
+  return entries.filter((e): e is CacheEntry => e !== undefined).sort((a, b) => b.meta.lastUsedAt.localeCompare(a.meta.lastUsedAt));
+}
+
+/** What to snapshot into a new entry. */
+export interface EntrySeed {
+  key: string;
+  project: Project;
+  /** Worktree (or any directory) holding the node_modules roots. */
+  base: string;
+  roots: readonly string[];
+  source: EntrySource;
+}
+
+/**
+ * Snapshots `seed.base`'s node_modules into a new entry by hardlinking (copying across
+ * filesystems; files managers rewrite in place are always copied), built in a temp dir and
+ * renamed into place. When another process created the entry meanwhile, its entry wins and ours
+ * is discarded: both callers get one entry. A crash leaves only a temp dir, which
+ * {@link cleanStaleTemps} removes later.
+ */
+export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line: string) => void): Promise<CacheEntry> {
+  const existing = await openEntry(cacheDir, seed.key);
+  if (existing) return existing;
+  const temp = newTempPath(cacheDir, seed.key);
+  const cleaning = cleanStaleTemps(cacheDir).catch(() => undefined);
+  try {
+    const source = await scanTree(seed.base, seed.roots, { stats: false });
+    // A worktree restored with --link-mode symlink links into the cache itself: never snapshot that.
+    const intoCache = source.links.find(([, target]) => isAbsolute(target) && !relative(cacheDir, target).startsWith('..'));
+    if (intoCache) throw new Error(`${seed.base} links into the cache (${intoCache[0]}): not cached`);
+    await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
+    // The entry's own inodes and mtimes, which `cache verify` compares against.
+    const manifest = await scanTree(join(temp, 'tree'), source.roots);
+    const now = new Date().toISOString();
+    const meta: EntryMeta = {
+      key: seed.key,
+      source: seed.source,
+      packageManager: seed.project.manager,
+      project: seed.project,
+      platform: currentPlatform(),
+      createdAt: now,
+      lastUsedAt: now,
+      hits: 0,
+      files: manifest.files.length,
+      bytes: uniqueBytes([manifest]),
+    };
+    await Promise.all([writeFileAtomic(join(temp, 'manifest.json'), JSON.stringify(manifest)), writeFileAtomic(join(temp, 'meta.json'), JSON.stringify(meta, null, 2))]);
+    return await publish(cacheDir, temp, seed.key);
+  } finally {
+    await rm(temp, { recursive: true, force: true });
+    await cleaning;
+  }
+}
+
+/**
+ * Caches the dependencies of the worktree at `base` as entry `key`, if its files on disk still
+ * give that key and its install is complete; checked again afterwards, and the entry dropped,
+ * when the worktree changed while it was being snapshotted. `undefined` when it did not qualify.
+ */
+export async function cacheWorktree(cacheDir: string, base: string, key: string, source: EntrySource, warn: (line: string) => void): Promise<CacheEntry | undefined> {
+  const qualifies = async () => {
+    const project = await detectProject(diskFiles(base));
+    return project && cacheKey(project) === key && (await installComplete(base, project)) ? project : undefined;
+  };
+  const project = await qualifies();
+  if (!project) return undefined;
+  const existed = await openEntry(cacheDir, key);
+  if (existed) return existed;
+  const entry = await createEntry(cacheDir, { key, project, base, roots: nodeModulesDirs(project), source }, warn);
+  if (!(await qualifies())) {
+    await dropEntry(cacheDir, key);
+    return undefined;
+  }
+  return entry;
+}
+
+/** Renames a complete entry built at `temp` into place; if one is there already, that one wins. */
+export async function publish(cacheDir: string, temp: string, key: string): Promise<CacheEntry> {
+  const dir = entryDir(cacheDir, key);
+  await mkdir(join(cacheDir, 'entries'), { recursive: true });
+  try {
+    await rename(temp, dir);
+  } catch (error) {
+    if (!isErrno(error, 'ENOTEMPTY', 'EEXIST')) throw error;
+  }
+  const entry = await openEntry(cacheDir, key);
+  if (!entry) throw new Error(`cache entry ${key} vanished right after it was created`);
+  return entry;
+}
+
+/** Counts a hit and the time of last use (under the entry's lock, so concurrent adds count both). */
+export async function recordHit(cacheDir: string, key: string): Promise<void> {
+  const metaPath = join(entryDir(cacheDir, key), 'meta.json');
+  await withLock(join(cacheDir, 'locks', `${key}.lock`), async () => {
+    const meta = await readJsonFile<EntryMeta>(metaPath).catch(() => undefined);
+    if (!meta) return;
+    await writeFileAtomic(metaPath, JSON.stringify({ ...meta, hits: meta.hits + 1, lastUsedAt: new Date().toISOString() }, null, 2));
+  });
+}
+
+/**
+ * Drops an entry and its spares: renamed away first (so no restore sees them half-deleted),
+ * then deleted. A spare holds links to the entry's files, which may be why it is dropped.
+ */
+export async function dropEntry(cacheDir: string, key: string): Promise<void> {
+  await mkdir(tempDir(cacheDir), { recursive: true });
+  for (const dir of [sparesDir(cacheDir, key), entryDir(cacheDir, key)]) {
+    const away = newTempPath(cacheDir, `dropped-${key}`);
+    try {
+      await rename(dir, away);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) continue;
+      throw error;
+    }
+    await rm(away, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Removes temp dirs left by crashed creations: those whose creating process is gone, or
+ * older than an hour. Returns how many it removed.
+ */
+export async function cleanStaleTemps(cacheDir: string): Promise<number> {
+  const dir = tempDir(cacheDir);
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  await Promise.all(
+    names.map(async (name) => {
+      const pid = Number(name.split('.').at(-2));
+      const path = join(dir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (!info) return;
+      if (pid === process.pid) return;
+      if ((Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      }
+    }),
+  );
+  return removed;
+}
+
+/**
+ * Files of an entry that no longer match its manifest (size, mtime or inode changed, or gone):
+ * someone edited them through a hardlink in a worktree. Empty when the entry is intact.
+ */
+export async function changedFiles(entry: CacheEntry): Promise<string[]> {
+  const changed: string[] = [];
+  await pump(entry.manifest.files, FS_CONCURRENCY, ([path, , size, mtimeMs, ino], done) =>
+    fsLstat(join(entry.tree, path), (error, info) => {
+      if (error || info.size !== size || info.mtimeMs !== mtimeMs || info.ino !== ino) changed.push(path);
+      done();
+    }),
+  );
+  return changed.sort();
+}
+
+/** Checks that an entry's key is what its recorded inputs and this machine's platform give. */
+export function keyMatches(meta: EntryMeta, key: string): boolean {
+  return meta.key === key && cacheKey(meta.project, meta.platform) === key;
+}
+
+/** Bytes of the files of `manifests`, each inode counted once (entries and spares share them). */
+export function uniqueBytes(manifests: readonly Manifest[]): number {
+  const seen = new Set<number>();
+  let bytes = 0;
+  for (const manifest of manifests) {
+    for (const [, , size, , ino] of manifest.files) {
+      if (seen.has(ino)) continue;
+      seen.add(ino);
+      bytes += size;
+    }
+  }
+  return bytes;
+}

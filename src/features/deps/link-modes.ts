@@ -1,0 +1,212 @@
+import * as fs from 'node:fs';
+import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { dirname, join, posix } from 'node:path';
+import { UsageError } from '../../core/errors.js';
+import { isErrno } from '../../core/files.js';
+import { depth, FS_CONCURRENCY, pump, type Done, type Manifest } from './manifest.js';
+import { REWRITTEN_IN_PLACE } from './package-manager.js';
+
+/** How a file of a cache entry appears in a worktree. */
+export type LinkMode = 'reflink' | 'hardlink' | 'copy' | 'symlink';
+/** A link mode as configured: `auto` probes the filesystem once. */
+export type LinkModeSetting = LinkMode | 'auto';
+
+/** Every setting of `vtree.linkMode` / `--link-mode`. */
+export const LINK_MODE_SETTINGS: readonly LinkModeSetting[] = ['auto', 'reflink', 'hardlink', 'copy', 'symlink'];
+
+/** Checks a `--link-mode` or `vtree.linkMode` value. */
+export function parseLinkMode(value: string | undefined): LinkModeSetting {
+  const mode = (value ?? 'auto') as LinkModeSetting;
+  if (!LINK_MODE_SETTINGS.includes(mode)) {
+    throw new UsageError(`unknown link mode '${value}'`, `use one of ${LINK_MODE_SETTINGS.join(', ')}: git config vtree.linkMode hardlink`);
+  }
+  return mode;
+}
+
+/** What one restore shares between its concurrent calls. */
+export interface RestoreContext {
+  /** Absolute root of the tree restored from (a cache entry's `tree/`, or a worktree). */
+  from: string;
+  /** Absolute directory the tree is restored into (a staging directory). */
+  to: string;
+  /** Mode in use; becomes `copy` after the first EXDEV (the two are on different filesystems). */
+  mode: LinkMode;
+  /** Told once when the mode falls back to copy. */
+  warn(line: string): void;
+}
+
+/** Places one regular file of the source tree at `dest`, keeping its mode (callback style: see {@link pump}). */
+type PlaceFile = (source: string, dest: string, done: Done) => void;
+
+/** Restores a whole tree as described by its manifest. */
+type Restorer = (manifest: Manifest, ctx: RestoreContext) => Promise<void>;
+
+const PLACE_FILE = {
+  reflink: (source, dest, done) => fs.copyFile(source, dest, fs.constants.COPYFILE_FICLONE_FORCE, done),
+  hardlink: (source, dest, done) => fs.link(source, dest, done),
+  // libuv's copyfile gives the copy the source's mode.
+  copy: (source, dest, done) => fs.copyFile(source, dest, done),
+} satisfies Record<Exclude<LinkMode, 'symlink'>, PlaceFile>;
+
+/** One restorer per mode: the file modes share the manifest walk, symlink links whole packages. */
+const RESTORERS = {
+  reflink: restoreFiles,
+  hardlink: restoreFiles,
+  copy: restoreFiles,
+  symlink: restorePackageLinks,
+} satisfies Record<LinkMode, Restorer>;
+
+/** Per-process memo of `auto`'s probe, by source and destination directory. */
+const probed = new Map<string, LinkMode>();
+
+/**
+ * Resolves `auto` to the cheapest mode that works from `from` to `to`: reflink where the
+ * filesystem clones, else hardlink, else (different filesystems) copy, said once through `warn`.
+ * Probes once per process with the first file of the manifest.
+ */
+export async function resolveLinkMode(setting: LinkModeSetting, manifest: Manifest, from: string, to: string, warn: (line: string) => void): Promise<LinkMode> {
+  if (setting !== 'auto') return setting;
+  const probeKey = `${from}\0${dirname(to)}`;
+  const known = probed.get(probeKey);
+  if (known) return known;
+  const file = manifest.files.find(([path]) => !REWRITTEN_IN_PLACE.has(path));
+  if (!file) return 'hardlink';
+  await mkdir(to, { recursive: true });
+  const probe = join(to, `.vtree-probe-${process.pid}`);
+  let mode: LinkMode = 'copy';
+  for (const candidate of ['reflink', 'hardlink'] as const) {
+    try {
+      await new Promise<void>((resolve, reject) => PLACE_FILE[candidate](join(from, file[0]), probe, (error) => (error ? reject(error) : resolve())));
+      await unlink(probe);
+      mode = candidate;
+      break;
+    } catch (error) {
+      await rm(probe, { force: true });
+      if (candidate === 'hardlink' && !isErrno(error, 'EXDEV', 'EPERM', 'EMLINK')) throw error;
+    }
+  }
+  if (mode === 'copy') warn(`the cache (${from}) is on another filesystem than ${dirname(to)}: copying files instead of linking (slower; set vtree.cacheDir on the worktrees' filesystem)`);
+  probed.set(probeKey, mode);
+  return mode;
+}
+
+/**
+ * Restores the tree described by `manifest` from `ctx.from` into `ctx.to` with `ctx.mode`. Files
+ * package managers rewrite in place are always copied. On failure, what was restored so far is
+ * removed: `ctx.to` never holds a half-populated node_modules for long.
+ */
+export async function restoreTree(manifest: Manifest, ctx: RestoreContext): Promise<void> {
+  try {
+    await RESTORERS[ctx.mode](manifest, ctx);
+  } catch (error) {
+    await rm(ctx.to, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * Moves the restored roots (`node_modules`, `packages/a/node_modules`) from `staging` into the
+ * worktree at `dest` with one rename each, then removes the staging directory. A root that
+ * already exists in the worktree is an error: vtree never merges into a node_modules.
+ */
+export async function moveIntoPlace(staging: string, roots: readonly string[], dest: string): Promise<void> {
+  for (const root of roots) {
+    await mkdir(dirname(join(dest, root)), { recursive: true });
+    await rename(join(staging, root), join(dest, root));
+  }
+  await rm(staging, { recursive: true, force: true });
+}
+
+async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<void> {
+  await makeDirs(manifest.dirs, ctx.to);
+  await settled([
+    pump(manifest.files, FS_CONCURRENCY, ([path], done) => placeFile(path, ctx, done)),
+    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, `${ctx.to}/${path}`, done)),
+  ]);
+}
+
+/**
+ * Package-level symlinks into the source tree, as pnpm's global store does: a node_modules of
+ * symlinks to whole packages, with its own `.bin` and its own copies of the files managers
+ * rewrite. The fastest and least isolated mode: editing a package's file edits the cache.
+ */
+async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Promise<void> {
+  const linked: string[] = [];
+  const created: string[] = [];
+  for (const root of manifest.roots) {
+    const rootDepth = depth(root);
+    for (const dir of manifest.dirs) {
+      if (!dir.startsWith(`${root}/`) || manifest.roots.some((r) => r !== root && r.startsWith(`${root}/`) && (dir === r || dir.startsWith(`${r}/`)))) continue;
+      const name = dir.slice(root.length + 1);
+      const d = depth(dir) - rootDepth;
+      // Scope directories (@types) and .bin are real directories; packages beneath them are linked.
+      if (d === 1 && (name.startsWith('@') || name === '.bin')) created.push(dir);
+      else if (d === 1 || (d === 2 && name.startsWith('@'))) linked.push(dir);
+    }
+  }
+  const linkedSet = new Set(linked);
+  const outsideLinked = (path: string) => {
+    for (let dir = posix.dirname(path); dir !== '.'; dir = posix.dirname(dir)) if (linkedSet.has(dir)) return false;
+    return true;
+  };
+  await makeDirs([...manifest.roots, ...created], ctx.to);
+  await settled([
+    pump(linked, FS_CONCURRENCY, (dir, done) => fs.symlink(join(ctx.from, dir), join(ctx.to, dir), 'dir', done)),
+    pump(
+      manifest.files.filter(([path]) => outsideLinked(path)),
+      FS_CONCURRENCY,
+      ([path], done) => fs.copyFile(join(ctx.from, path), join(ctx.to, path), done),
+    ),
+    pump(
+      manifest.links.filter(([path]) => outsideLinked(path)),
+      FS_CONCURRENCY,
+      ([path, target], done) => fs.symlink(target, join(ctx.to, path), done),
+    ),
+  ]);
+}
+
+function placeFile(path: string, ctx: RestoreContext, done: Done): void {
+  // Manifest paths are normalised already: concatenation, not path.join, ten thousand times.
+  const source = `${ctx.from}/${path}`;
+  const dest = `${ctx.to}/${path}`;
+  if (ctx.mode === 'copy' || isRewrittenInPlace(path)) return fs.copyFile(source, dest, done);
+  PLACE_FILE[ctx.mode as 'hardlink' | 'reflink'](source, dest, (error) => {
+    if (!error) return done();
+    if (!isErrno(error, 'EXDEV', 'EOPNOTSUPP', 'ENOTSUP', 'EMLINK')) return done(error);
+    // Concurrent calls fail alike; the first one to get here says it, once.
+    if ((ctx.mode as LinkMode) !== 'copy') {
+      ctx.warn(`cannot ${ctx.mode} from ${ctx.from} (${error.code}): copying files instead`);
+      ctx.mode = 'copy';
+    }
+    fs.rm(dest, { force: true }, () => fs.copyFile(source, dest, done));
+  });
+}
+
+/** Waits for every one of `work` (so a cleanup never races a call still in flight), then throws the first failure. */
+async function settled(work: Array<Promise<void>>): Promise<void> {
+  const failed = (await Promise.allSettled(work)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
+
+/** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
+function isRewrittenInPlace(path: string): boolean {
+  const at = path.lastIndexOf('node_modules/');
+  if (at === -1) return false;
+  return REWRITTEN_IN_PLACE.has(path.slice(at + 'node_modules/'.length));
+}
+
+async function makeDirs(dirs: readonly string[], to: string): Promise<void> {
+  // Parents before children: one depth level at a time, each level concurrently. A root's
+  // parents (`packages/a` of `packages/a/node_modules`) are not in the list: made recursively.
+  const known = new Set(dirs);
+  const levels = new Map<number, string[]>();
+  for (const dir of dirs) {
+    const d = depth(dir);
+    const level = levels.get(d);
+    if (level) level.push(dir);
+    else levels.set(d, [dir]);
+  }
+  for (const d of [...levels.keys()].sort((a, b) => a - b)) {
+    await pump(levels.get(d)!, FS_CONCURRENCY, (dir, done) => fs.mkdir(`${to}/${dir}`, { recursive: !known.has(posix.dirname(dir)) }, (error) => done(error)));
+  }
+}

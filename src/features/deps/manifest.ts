@@ -1,0 +1,143 @@
+import * as fs from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { isErrno } from '../../core/files.js';
+import { TOOL_CACHES } from './package-manager.js';
+
+/** A regular file of a tree: path (relative to the tree root), mode, size, mtime (ms), inode. */
+export type ManifestFile = [path: string, mode: number, size: number, mtimeMs: number, ino: number];
+
+/**
+ * Everything in a dependency tree, so that restoring it never walks it: the node_modules roots
+ * (relative to the worktree), their directories (parents first), files and symlinks.
+ */
+export interface Manifest {
+  roots: string[];
+  dirs: string[];
+  files: ManifestFile[];
+  /** Symlinks: path and target, relative targets kept verbatim (`.bin/x` → `../pkg/cli.js`). */
+  links: Array<[path: string, target: string]>;
+}
+
+/** Upper bound of filesystem calls in flight: enough to keep libuv's threads and the disk busy. */
+export const FS_CONCURRENCY = 64;
+
+/**
+ * Scans the node_modules directories `roots` under `base`. Tool caches (`node_modules/.cache`,
+ * ...) are left out, so every worktree starts them empty. An absolute symlink pointing inside
+ * `base` is made relative, so a restored `.bin` link never points back into the tree it was
+ * taken from. With `stats: false` files are not stat'ed (mode, size, mtime and inode are 0):
+ * enough to link or copy them, which keeps their mode anyway, at a fraction of the cost.
+ */
+export async function scanTree(base: string, roots: readonly string[], options: { stats?: boolean } = {}): Promise<Manifest> {
+  const manifest: Manifest = { roots: [], dirs: [], files: [], links: [] };
+  for (const root of roots) {
+    try {
+      if (!(await lstat(join(base, root))).isDirectory()) continue;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT', 'ENOTDIR')) continue;
+      throw error;
+    }
+    manifest.roots.push(root);
+    manifest.dirs.push(root);
+    await walk(base, root, options.stats ?? true, manifest);
+  }
+  // Parents before children, for creating them in order.
+  manifest.dirs.sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1));
+  return manifest;
+}
+
+/** Adds everything under `root` to `manifest`: every readdir and lstat issued at once, callbacks throughout. */
+function walk(base: string, root: string, stats: boolean, manifest: Manifest): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let pending = 0;
+    let failed = false;
+    const fail = (error: Error) => {
+      if (!failed) reject(error);
+      failed = true;
+    };
+    const finish = () => {
+      if (--pending === 0 && !failed) resolve();
+    };
+    const readDir = (dir: string): void => {
+      pending++;
+      fs.readdir(join(base, dir), { withFileTypes: true }, (error, entries) => {
+        if (error) return fail(error);
+        for (const entry of entries) {
+          const path = `${dir}/${entry.name}`;
+          if (dir === root && TOOL_CACHES.has(entry.name)) continue;
+          if (entry.isDirectory()) {
+            manifest.dirs.push(path);
+            readDir(path);
+          } else if (entry.isSymbolicLink()) {
+            pending++;
+            fs.readlink(join(base, path), (e, target) => {
+              if (e) return fail(e);
+              manifest.links.push([path, relativeTarget(base, path, target)]);
+              finish();
+            });
+          } else if (entry.isFile() && !stats) {
+            manifest.files.push([path, 0, 0, 0, 0]);
+          } else if (entry.isFile()) {
+            pending++;
+            fs.lstat(join(base, path), (e, info) => {
+              if (e) return fail(e);
+              manifest.files.push([path, info.mode & 0o7777, info.size, info.mtimeMs, info.ino]);
+              finish();
+            });
+          }
+        }
+        finish();
+      });
+    };
+    readDir(root);
+  });
+}
+
+/** How many `/`-separated parts a relative path has. */
+export function depth(path: string): number {
+  let n = 1;
+  for (let i = path.indexOf('/'); i !== -1; i = path.indexOf('/', i + 1)) n++;
+  return n;
+}
+
+/** A Node.js callback: called once with an error or nothing. */
+export type Done = (error?: NodeJS.ErrnoException | null) => void;
+
+/**
+ * Runs the callback-style `op` over `items` with at most `concurrency` calls in flight. On the
+ * first failure no new call starts, and it rejects once the calls in flight have finished, so
+ * the caller can clean up without racing them. Callbacks, not promises: for ten thousand
+ * `link()` calls the promise machinery costs more than the kernel does.
+ */
+export function pump<T>(items: readonly T[], concurrency: number, op: (item: T, done: Done) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const total = items.length;
+    let next = 0;
+    let active = 0;
+    let failure: NodeJS.ErrnoException | undefined;
+    const start = (): void => {
+      while (!failure && active < concurrency && next < total) {
+        const item = items[next++]!;
+        active++;
+        op(item, (error) => {
+          active--;
+          if (error && !failure) failure = error;
+          start();
+        });
+      }
+      if (active === 0 && (failure || next === total)) {
+        if (failure) reject(failure);
+        else resolve();
+      }
+    };
+    start();
+  });
+}
+
+function relativeTarget(base: string, path: string, target: string): string {
+  if (!isAbsolute(target)) return target;
+  const inside = relative(base, target);
+  if (inside.startsWith('..') || isAbsolute(inside)) return target;
+  return relative(join(base, path, '..'), target).split(sep).join('/');
+}

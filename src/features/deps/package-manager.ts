@@ -1,0 +1,271 @@
+import { createHash } from 'node:crypto';
+import { readFile, stat } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { git, run } from '../../core/exec.js';
+import { readCommittedTexts } from '../../git/objects.js';
+import { exists, isErrno } from '../../core/files.js';
+
+/** Package managers whose node_modules vtree restores; names as package-manager-detector's agents. */
+export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'yarn@berry' | 'bun';
+
+/**
+ * Lockfiles, in the order they decide the manager when several are committed (a stray
+ * `yarn.lock` next to `package-lock.json` loses to npm). Names as in package-manager-detector's
+ * LOCKS table, restricted to the managers vtree restores.
+ */
+const LOCKFILES = {
+  'package-lock.json': 'npm',
+  'npm-shrinkwrap.json': 'npm',
+  'pnpm-lock.yaml': 'pnpm',
+  'yarn.lock': 'yarn',
+  'bun.lock': 'bun',
+  'bun.lockb': 'bun',
+} as const satisfies Record<string, PackageManagerName>;
+
+/** What vtree needs to know of each package manager beyond what the detector library tells. */
+interface ManagerTraits {
+  /** A file inside a complete node_modules that the manager writes at the end of an install. */
+  marker?: string;
+  /** Install that reconciles a restored, similar node_modules with the lockfile, offline first. */
+  reconcile: readonly string[];
+}
+
+const MANAGERS = {
+  npm: { marker: '.package-lock.json', reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund'] },
+  pnpm: { marker: '.modules.yaml', reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
+  yarn: { marker: '.yarn-integrity', reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
+  'yarn@berry': { marker: '.yarn-state.yml', reconcile: ['install', '--immutable'] },
+  bun: { reconcile: ['install', '--frozen-lockfile'] },
+} as const satisfies Record<PackageManagerName, ManagerTraits>;
+
+/**
+ * Files inside a node_modules directory that package managers rewrite in place on every install:
+ * always copied, never linked, so an install in one worktree cannot edit the cache or another one.
+ */
+export const REWRITTEN_IN_PLACE: ReadonlySet<string> = new Set([
+  '.package-lock.json',
+  '.modules.yaml',
+  '.pnpm/lock.yaml',
+  '.pnpm-workspace-state.json',
+  '.pnpm-workspace-state-v1.json',
+  '.yarn-state.yml',
+  '.yarn-integrity',
+]);
+
+/** Per-worktree tool caches inside node_modules: never cached, so each worktree starts them empty. */
+export const TOOL_CACHES: ReadonlySet<string> = new Set(['.cache', '.vite', '.vite-temp', '.turbo', '.astro', '.nx', '.angular']);
+
+/** package.json fields that decide what an install produces; all of them go into the cache key. */
+const DEPENDENCY_FIELDS = [
+  'dependencies',
+  'devDependencies',
+  'optionalDependencies',
+  'peerDependencies',
+  'bundleDependencies',
+  'overrides',
+  'resolutions',
+  'workspaces',
+  'pnpm',
+  'packageManager',
+] as const;
+
+/** A JavaScript project as far as installing its dependencies is concerned. */
+export interface Project {
+  manager: PackageManagerName;
+  /** Lockfile path → git blob id (a hash of its bytes, binary-safe for bun.lockb). */
+  lockfiles: Record<string, string>;
+  /** Workspace package.json path → its dependency fields. */
+  manifests: Record<string, Record<string, unknown>>;
+  /** Directories (relative, '' for the root) of every workspace package, root first. */
+  packageDirs: string[];
+  /** yarn berry with Plug'n'Play: there is no node_modules to restore. */
+  pnp: boolean;
+}
+
+/** Reads a project's files from a commit's objects or from a directory on disk. */
+export interface ProjectFiles {
+  /** Text of each path that exists. */
+  texts(paths: readonly string[]): Promise<Map<string, string>>;
+  /** Git blob id of each path that exists. */
+  blobIds(paths: readonly string[]): Promise<Map<string, string>>;
+  /** Every `package.json` path of the tree, for matching workspace patterns. */
+  packageJsonPaths(): Promise<string[]>;
+}
+
+/**
+ * The project at `files`: its package manager (the `packageManager` field of package.json wins,
+ * else the first lockfile of {@link LOCKFILES}), lockfiles, workspace manifests and package
+ * directories. `undefined` when there is no root package.json.
+ */
+export async function detectProject(files: ProjectFiles): Promise<Project | undefined> {
+  const lockNames = Object.keys(LOCKFILES);
+  const [texts, ids] = await Promise.all([files.texts(['package.json', 'pnpm-workspace.yaml', '.yarnrc.yml']), files.blobIds(lockNames)]);
+  const rootText = texts.get('package.json');
+  if (rootText === undefined) return undefined;
+  const root = parseJson(rootText);
+  const yarnrc = texts.get('.yarnrc.yml');
+  const lockfile = lockNames.find((name) => ids.has(name)) as keyof typeof LOCKFILES | undefined;
+  const manager = await managerOf(root.packageManager, lockfile, yarnrc);
+  const patterns = await workspacePatterns(root, manager === 'pnpm' ? texts.get('pnpm-workspace.yaml') : undefined);
+  const packageDirs = [''];
+  if (patterns.length > 0) {
+    const matchers = patterns.map(globToRegExp);
+    const workspaceDirs = (await files.packageJsonPaths())
+      .map((p) => posix.dirname(p))
+      .filter((dir) => dir !== '.' && !dir.split('/').includes('node_modules') && matchers.some((m) => m.test(dir)));
+    packageDirs.push(...new Set(workspaceDirs.sort()));
+  }
+  const manifestPaths = packageDirs.map((dir) => (dir ? `${dir}/package.json` : 'package.json'));
+  const manifestTexts = packageDirs.length > 1 ? await files.texts(manifestPaths.slice(1)) : new Map<string, string>();
+  manifestTexts.set('package.json', rootText);
+  const manifests: Record<string, Record<string, unknown>> = {};
+  for (const path of manifestPaths) {
+    const text = manifestTexts.get(path);
+    if (text !== undefined) manifests[path] = dependencyFields(parseJson(text));
+  }
+  // Every lockfile present goes into the key, not only the deciding one: a committed second
+  // lockfile changing is a signal the project's dependencies changed.
+  const lockfiles = Object.fromEntries([...ids].filter(([name]) => name in LOCKFILES).sort(([a], [b]) => a.localeCompare(b)));
+  return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? '') };
+}
+
+/** The node_modules directories an install of `project` may produce, relative to its root. */
+export function nodeModulesDirs(project: Project): string[] {
+  return project.packageDirs.map((dir) => (dir ? `${dir}/node_modules` : 'node_modules'));
+}
+
+/**
+ * Whether the node_modules at `base` is a finished install of its lockfile, not one from before
+ * the last `git pull`: npm's hidden lockfile must list every package of package-lock.json at the
+ * same version; other managers' marker file must be newer than the lockfile.
+ */
+export async function installComplete(base: string, project: Project): Promise<boolean> {
+  const marker = (MANAGERS[project.manager] as ManagerTraits).marker;
+  if (!marker) return exists(join(base, 'node_modules'));
+  const markerPath = join(base, 'node_modules', marker);
+  if (project.manager === 'npm') {
+    const lockName = Object.keys(project.lockfiles).find((n) => n.endsWith('.json'));
+    if (!lockName) return false;
+    try {
+      const [lock, hidden] = await Promise.all([readFile(join(base, lockName), 'utf8'), readFile(markerPath, 'utf8')]);
+      const wanted = (JSON.parse(lock) as NpmLock).packages ?? {};
+      const installed = (JSON.parse(hidden) as NpmLock).packages ?? {};
+      // Only installed packages count: workspace folders (`packages/a`) are sources, not results.
+      return Object.entries(wanted).every(([path, pkg]) => !path.includes('node_modules/') || pkg.optional === true || pkg.link === true || installed[path]?.version === pkg.version);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT') || error instanceof SyntaxError) return false;
+      throw error;
+    }
+  }
+  const lockName = Object.keys(project.lockfiles)[0];
+  const [markerInfo, lockInfo] = await Promise.all([stat(markerPath).catch(() => undefined), lockName ? stat(join(base, lockName)).catch(() => undefined) : undefined]);
+  return markerInfo !== undefined && (!lockInfo || markerInfo.mtimeMs + 1000 >= lockInfo.mtimeMs);
+}
+
+interface NpmLock {
+  packages?: Record<string, { version?: string; optional?: boolean; link?: boolean }>;
+}
+
+/** The clean install of a project with a lockfile (`npm ci`, `pnpm i --frozen-lockfile`, ...); plain install without one. */
+export async function installCommand(manager: PackageManagerName, frozen: boolean): Promise<{ command: string; args: string[] }> {
+  const { resolveCommand } = await import('package-manager-detector/commands');
+  const resolved = resolveCommand(manager, frozen ? 'frozen' : 'install', []);
+  if (!resolved) throw new Error(`no install command known for ${manager}`);
+  return resolved;
+}
+
+/** The install that reconciles a restored, similar node_modules with the lockfile. */
+export function reconcileCommand(manager: PackageManagerName): { command: string; args: string[] } {
+  return { command: manager === 'yarn@berry' ? 'yarn' : manager, args: [...MANAGERS[manager].reconcile] };
+}
+
+/** {@link ProjectFiles} of `commit`, read from the object store with two batched git calls at most. */
+export function commitFiles(cwd: string, commit: string): ProjectFiles {
+  return {
+    texts: (paths) => readCommittedTexts(cwd, commit, paths),
+    async blobIds(paths) {
+      const { stdout } = await run('git', ['cat-file', '--batch-check'], { cwd, input: paths.map((p) => `${commit}:${p}\n`).join('') });
+      const out = new Map<string, string>();
+      stdout.split('\n').forEach((line, i) => {
+        const [oid, type] = line.split(' ');
+        if (type === 'blob' && paths[i] !== undefined) out.set(paths[i]!, oid!);
+      });
+      return out;
+    },
+    async packageJsonPaths() {
+      const out = await git(cwd, ['ls-tree', '-r', '--name-only', '-z', commit]);
+      return out.split('\0').filter((p) => p === 'package.json' || p.endsWith('/package.json'));
+    },
+  };
+}
+
+/** {@link ProjectFiles} of a worktree's files as they are on disk (edits included). */
+export function diskFiles(root: string): ProjectFiles {
+  const read = async (path: string) => readFile(join(root, path)).catch((error: unknown) => (isErrno(error, 'ENOENT', 'ENOTDIR', 'EISDIR') ? undefined : Promise.reject(error)));
+  const each = async <T>(paths: readonly string[], map: (data: Buffer) => T) => {
+    const found = await Promise.all(paths.map(async (p) => [p, await read(p)] as const));
+    return new Map(found.filter(([, data]) => data !== undefined).map(([p, data]) => [p, map(data!)]));
+  };
+  return {
+    texts: (paths) => each(paths, (data) => data.toString('utf8')),
+    blobIds: (paths) => each(paths, gitBlobId),
+    async packageJsonPaths() {
+      const out = await git(root, ['ls-files', '-z', '--cached', '--others', '--exclude-standard', '--', 'package.json', ':(glob)**/package.json']);
+      return out.split('\0').filter(Boolean);
+    },
+  };
+}
+
+/** The id git gives `data` as a blob: the same hash whether read from a commit or from disk. */
+export function gitBlobId(data: Buffer): string {
+  return createHash('sha1').update(`blob ${data.length}\0`).update(data).digest('hex');
+}
+
+async function managerOf(field: unknown, lockfile: keyof typeof LOCKFILES | undefined, yarnrc: string | undefined): Promise<PackageManagerName> {
+  if (typeof field === 'string') {
+    const { resolveAgent, normalizeAgentVersion } = await import('package-manager-detector/detect');
+    const [name, version] = field.split('@') as [string, string | undefined];
+    const agent = resolveAgent(name as 'npm', normalizeAgentVersion(version))?.agent;
+    if (agent === 'npm' || agent === 'pnpm' || agent === 'yarn' || agent === 'yarn@berry' || agent === 'bun') return agent;
+    if (agent === 'pnpm@6') return 'pnpm';
+  }
+  const manager: PackageManagerName = lockfile ? LOCKFILES[lockfile] : 'npm';
+  // yarn 2+ leaves a .yarnrc.yml; yarn classic reads .yarnrc.
+  return manager === 'yarn' && yarnrc !== undefined ? 'yarn@berry' : manager;
+}
+
+async function workspacePatterns(root: Record<string, unknown>, pnpmWorkspace: string | undefined): Promise<string[]> {
+  if (pnpmWorkspace !== undefined) {
+    const { parse } = await import('yaml');
+    const packages = (parse(pnpmWorkspace) as { packages?: unknown } | null)?.packages;
+    return Array.isArray(packages) ? packages.filter((p): p is string => typeof p === 'string' && !p.startsWith('!')) : [];
+  }
+  const field = root.workspaces;
+  const list = Array.isArray(field) ? field : (field as { packages?: unknown } | undefined)?.packages;
+  return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string' && !p.startsWith('!')) : [];
+}
+
+/** A workspace pattern (`packages/*`, `apps/**`) as a regular expression over directory paths. */
+function globToRegExp(pattern: string): RegExp {
+  const body = pattern
+    .replace(/^\.\//, '')
+    .replace(/\/+$/, '')
+    .split('/')
+    .map((part) => (part === '**' ? '(?:[^/]+/)*[^/]+' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+    .join('/');
+  return new RegExp(`^${body}$`);
+}
+
+function dependencyFields(manifest: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(DEPENDENCY_FIELDS.filter((f) => manifest[f] !== undefined).map((f) => [f, manifest[f]]));
+}
+
+function parseJson(text: string): Record<string, unknown> {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return typeof value === 'object' && value !== null ? (value as Record<string, unknown>) : {};
+  } catch {
+    // A package.json that does not parse: the package manager will say so when it runs.
+    return {};
+  }
+}

@@ -1,0 +1,54 @@
+import { constants } from 'node:fs';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { git, run } from '../../core/exec.js';
+import { exists, isErrno } from '../../core/files.js';
+
+/** Name of the file listing, in gitignore syntax, the ignored files a new worktree needs. */
+export const WORKTREE_INCLUDE = '.worktreeinclude';
+
+/** What is copied when a repository has no `.worktreeinclude`. */
+export const DEFAULT_INCLUDE: readonly string[] = ['.env', '.env.local', '.env.*.local'];
+
+/**
+ * Files of the worktree at `source` that `.worktreeinclude` (or {@link DEFAULT_INCLUDE}) names
+ * and that git ignores: never a tracked or merely untracked file. Two git calls: the ignored
+ * paths, with ignored directories collapsed (so node_modules is not walked), then those of
+ * them the include patterns match. Paths are relative to `source`.
+ */
+export async function includedFiles(source: string): Promise<string[]> {
+  const includeFile = join(source, WORKTREE_INCLUDE);
+  const patterns = (await exists(includeFile)) ? [`--exclude-from=${includeFile}`] : DEFAULT_INCLUDE.map((p) => `--exclude=${p}`);
+  const ignored = (await git(source, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--no-empty-directory']))
+    .split('\0')
+    .filter((p) => p && !/(^|\/)node_modules\/$/.test(p));
+  if (ignored.length === 0) return [];
+  const pathspecs = ignored.map((p) => `:(literal)${p}`);
+  const matched = await git(source, ['ls-files', '-z', '--others', '--ignored', ...patterns, '--', ...pathspecs]);
+  // Of those, only what the repository's own ignore rules ignore (a pattern may match untracked
+  // files inside an ignored directory that are themselves re-included).
+  const candidates = matched.split('\0').filter(Boolean);
+  if (candidates.length === 0) return [];
+  const { stdout } = await run('git', ['check-ignore', '-z', '--stdin'], { cwd: source, input: candidates.join('\0'), okCodes: [0, 1] });
+  return stdout.split('\0').filter(Boolean).sort();
+}
+
+/**
+ * Copies (never links: each worktree edits its own `.env`) `files` from `source` to `dest`,
+ * keeping modes. A file already in `dest` is left alone. Returns the files it copied.
+ */
+export async function copyIncluded(source: string, dest: string, files: readonly string[]): Promise<string[]> {
+  const copied = await Promise.all(
+    files.map(async (file) => {
+      try {
+        await mkdir(dirname(join(dest, file)), { recursive: true });
+        await copyFile(join(source, file), join(dest, file), constants.COPYFILE_EXCL);
+        return file;
+      } catch (error) {
+        if (isErrno(error, 'EEXIST', 'ENOENT')) return undefined;
+        throw error;
+      }
+    }),
+  );
+  return copied.filter((f): f is string => f !== undefined);
+}

@@ -1,0 +1,100 @@
+import type { Config } from '../git/config.js';
+import type { Task } from '../core/graph.js';
+import type { Repo } from '../git/repo.js';
+
+/** Flags that shape a set-up run (`add`, `setup`, the post-checkout hook). */
+export interface SetupOptions {
+  /** Restore dependencies (`--no-deps` turns it off). */
+  deps: boolean;
+  /** Start the Compose stack (`--no-services` turns it off). */
+  services: boolean;
+  /** Wait for critical services before returning (`--wait`). */
+  wait: boolean;
+  /** `--link-mode`, over config `vtree.linkMode`. */
+  linkMode?: string;
+}
+
+/** What every task of a set-up run shares. Tasks write their facts under their feature's name. */
+export interface SetupShared {
+  command: 'add' | 'hook' | 'setup';
+  runId: string;
+  options: SetupOptions;
+  /** Facts recorded in the run's metrics (`deps.source`, `ports`, ...). */
+  facts: Record<string, unknown>;
+  /** Sections persisted in the worktree's state file (`vtree.json`). */
+  state: Record<string, unknown>;
+  /** A progress line for the human (stderr; quiet under --json). */
+  log(line: string): void;
+  /** A warning, shown even under --json (on stderr). */
+  warn(line: string): void;
+}
+
+/** Result of the repository stage. */
+export interface RepoStage {
+  repo: Repo;
+  config: Config;
+}
+
+/** Result of the target stage: known before any file is checked out. */
+export interface TargetStage {
+  branch: string;
+  /** Unique among the repository's worktrees; names the Compose project and the state. */
+  slug: string;
+  /** Absolute worktree path. */
+  path: string;
+  /** The commit that is (or will be) checked out. */
+  commit: string;
+}
+
+/** Result of the checkout stage: the worktree's files are on disk. */
+export interface CheckoutStage {
+  path: string;
+  /** The worktree's own git dir (`<common>/worktrees/<id>`). */
+  gitDir: string;
+}
+
+/**
+ * Names of the tasks that provide each stage in a given pipeline, so that a feature's tasks
+ * plug into `add` (where checkout is `git worktree add`) and `setup`/the hook (where the
+ * worktree already exists) alike.
+ */
+export interface Stages {
+  repo: string;
+  target: string;
+  checkout: string;
+}
+
+/** What every task of an `rm` run shares. */
+export interface RemoveShared {
+  runId: string;
+  /** `--force`: remove despite local changes. */
+  force: boolean;
+  /** `--volumes`: also remove the Compose stack's volumes. */
+  volumes: boolean;
+  facts: Record<string, unknown>;
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+/** Result of the locate stage of `rm`: the worktree being removed. */
+export interface RemoveTarget extends RepoStage {
+  path: string;
+  gitDir: string;
+  branch?: string;
+  slug: string;
+  /** What vtree recorded when it set the worktree up, if it did. */
+  state?: Record<string, unknown>;
+}
+
+/**
+ * A feature plugs tasks into the set-up graph and, optionally, the teardown graph of `rm`.
+ * Features are listed, in order, in `pipelines/features.ts`.
+ */
+export interface Feature {
+  name: string;
+  /** Whether the feature takes part in this run (for example `--no-deps`). */
+  enabled?(options: SetupOptions): boolean;
+  setupTasks(stages: Stages): Task<SetupShared>[];
+  /** Tasks run by `rm` before the worktree is removed; they depend on the task named `locate`. */
+  teardownTasks?(locate: string): Task<RemoveShared>[];
+}

@@ -1,0 +1,243 @@
+import { createHash } from 'node:crypto';
+import { realpath, stat } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { UsageError, VtreeError } from '../../core/errors.js';
+import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { withLock } from '../../core/lock.js';
+import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
+
+/** Default `vtree.ports.range`. */
+export const DEFAULT_PORT_RANGE = '20000-29999';
+
+/** An inclusive range of TCP ports vtree may hand out. */
+export interface PortRange {
+  first: number;
+  last: number;
+}
+
+/** One port leased to one variable of one worktree. */
+export interface PortLease {
+  port: number;
+  /** The variable it is for (`API_PORT`). */
+  variable: string;
+  /** Absolute (real) path of the worktree holding it. */
+  worktree: string;
+  /** The common git dir of the worktree's repository. */
+  repo: string;
+  /** ISO time it was leased. */
+  leasedAt: string;
+}
+
+/** The machine-wide registry file: leases by port, so one port can only ever have one holder. */
+interface Registry {
+  version: 1;
+  leases: Record<string, PortLease>;
+}
+
+/** Which worktree asks: the lease key is the worktree path plus its repository's common dir. */
+export interface LeaseHolder {
+  worktree: string;
+  repo: string;
+}
+
+/** What {@link leasePorts} did. */
+export interface LeaseOutcome {
+  /** Variable → port, for every variable asked for. */
+  ports: Record<string, number>;
+  /** The leases this call created (rolling back releases exactly these). */
+  created: PortLease[];
+  /** How many variables kept the port they already held. */
+  kept: number;
+  /** Ports passed over because something else was listening on them. */
+  busy: number[];
+  /** Leases of worktrees that no longer exist, freed on the way. */
+  reclaimed: PortLease[];
+}
+
+/** Options shared by the registry functions; `env` locates the registry (tests set XDG_STATE_HOME). */
+export interface RegistryOptions {
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Parses `vtree.ports.range` (`20000-29999`); a usage error naming the key otherwise. */
+export function parsePortRange(text: string): PortRange {
+  const match = /^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$/.exec(text);
+  const first = Number(match?.[1]);
+  const last = Number(match?.[2]);
+  if (!match || first < 1024 || last > 65535 || first > last) {
+    throw new UsageError(`config vtree.ports.range must be <first>-<last> within 1024-65535, not '${text}'`, `git config vtree.ports.range ${DEFAULT_PORT_RANGE}`);
+  }
+  return { first, last };
+}
+
+/** True when `name` can be an environment variable Compose interpolates. */
+export function isPortVariable(name: string): boolean {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(name);
+}
+
+/**
+ * The port `variable` of `worktree` tries first: a hash of both, so a re-created worktree (same
+ * path) usually gets the same ports back, and different worktrees spread over the range.
+ */
+export function preferredPort(worktree: string, variable: string, range: PortRange): number {
+  const digest = createHash('sha256').update(`${worktree}\0${variable}`).digest();
+  return range.first + (digest.readUInt32BE(0) % (range.last - range.first + 1));
+}
+
+/**
+ * Leases one port per variable to `holder`, under the machine-wide lock, so concurrent runs (of
+ * any repository) never hand out a port twice. A variable the worktree already holds keeps its
+ * port. A new port starts at {@link preferredPort} and walks the range past ports leased to anyone
+ * and ports that fail a bind test on 127.0.0.1 (something is listening). Leases of worktrees whose
+ * directory is gone are reclaimed first.
+ */
+export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions = {}): Promise<LeaseOutcome> {
+  const key = await normalizeHolder(holder);
+  return withLock(portsLockPath(options.env), async () => {
+    const registry = await readRegistry(options.env);
+    const reclaimed = await reclaimStale(registry);
+    const outcome: LeaseOutcome = { ports: {}, created: [], kept: 0, busy: [], reclaimed };
+    const held = new Map(Object.values(registry.leases).filter((l) => sameHolder(l, key)).map((l) => [l.variable, l.port]));
+    for (const variable of new Set(variables)) {
+      const kept = held.get(variable);
+      if (kept !== undefined) {
+        outcome.ports[variable] = kept;
+        outcome.kept++;
+        continue;
+      }
+      const port = await findFreePort(registry, preferredPort(key.worktree, variable, range), range, outcome.busy);
+      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString() };
+      registry.leases[String(port)] = lease;
+      outcome.ports[variable] = port;
+      outcome.created.push(lease);
+    }
+    if (outcome.created.length > 0 || reclaimed.length > 0) await writeRegistry(registry, options.env);
+    return outcome;
+  });
+}
+
+/**
+ * Releases leases: those of `holder` (all, or only the given `ports`). Returns what it released,
+ * so a rolled-back `rm` can {@link restoreLeases} them.
+ */
+export async function releasePorts(holder: LeaseHolder, ports?: readonly number[], options: RegistryOptions = {}): Promise<PortLease[]> {
+  const key = await normalizeHolder(holder);
+  return withLock(portsLockPath(options.env), async () => {
+    const registry = await readRegistry(options.env);
+    const released = Object.values(registry.leases).filter((l) => sameHolder(l, key) && (ports === undefined || ports.includes(l.port)));
+    for (const lease of released) delete registry.leases[String(lease.port)];
+    if (released.length > 0) await writeRegistry(registry, options.env);
+    return released;
+  });
+}
+
+/** Puts back leases {@link releasePorts} released, except ports someone else leased meanwhile. */
+export async function restoreLeases(leases: readonly PortLease[], options: RegistryOptions = {}): Promise<PortLease[]> {
+  if (leases.length === 0) return [];
+  return withLock(portsLockPath(options.env), async () => {
+    const registry = await readRegistry(options.env);
+    const restored = leases.filter((l) => registry.leases[String(l.port)] === undefined);
+    for (const lease of restored) registry.leases[String(lease.port)] = lease;
+    if (restored.length > 0) await writeRegistry(registry, options.env);
+    return restored;
+  });
+}
+
+/** A lease as `git vtree ports` shows it. */
+export interface LeaseRow extends PortLease {
+  /** The worktree's directory no longer exists: the next lease reclaims it. */
+  stale: boolean;
+}
+
+/** Every lease on the machine, by port; read without the lock (the file is replaced atomically). */
+export async function listLeases(options: RegistryOptions = {}): Promise<LeaseRow[]> {
+  const registry = await readRegistry(options.env);
+  const leases = Object.values(registry.leases).sort((a, b) => a.port - b.port);
+  return Promise.all(leases.map(async (lease) => ({ ...lease, stale: !(await directoryExists(lease.worktree)) })));
+}
+
+/** Frees the leases of worktrees whose directory is gone (`git vtree ports --prune`). */
+export async function pruneLeases(options: RegistryOptions = {}): Promise<PortLease[]> {
+  return withLock(portsLockPath(options.env), async () => {
+    const registry = await readRegistry(options.env);
+    const reclaimed = await reclaimStale(registry);
+    if (reclaimed.length > 0) await writeRegistry(registry, options.env);
+    return reclaimed;
+  });
+}
+
+async function findFreePort(registry: Registry, preferred: number, range: PortRange, busy: number[]): Promise<number> {
+  const size = range.last - range.first + 1;
+  for (let step = 0; step < size; step++) {
+    const port = range.first + ((preferred - range.first + step) % size);
+    if (registry.leases[String(port)] !== undefined) continue;
+    if (await canBind(port)) return port;
+    busy.push(port);
+  }
+  throw new VtreeError(
+    `no free port left in ${range.first}-${range.last} (all leased or in use)`,
+    'see them with `git vtree ports`, remove unused worktrees, or widen: git config --global vtree.ports.range 20000-39999',
+  );
+}
+
+/**
+ * Whether a TCP listener can bind `port` on 127.0.0.1 right now, and on ::1 where the machine has
+ * IPv6 (a dev server bound to `localhost` may listen on ::1 only).
+ */
+async function canBind(port: number): Promise<boolean> {
+  return (await bindOutcome(port, '127.0.0.1')) === 'free' && (await bindOutcome(port, '::1')) !== 'taken';
+}
+
+function bindOutcome(port: number, host: string): Promise<'free' | 'taken' | 'no-such-address'> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', (error) => resolve(isErrno(error, 'EADDRNOTAVAIL', 'EAFNOSUPPORT') ? 'no-such-address' : 'taken'));
+    server.listen({ host, port, exclusive: true }, () => server.close(() => resolve('free')));
+  });
+}
+
+async function reclaimStale(registry: Registry): Promise<PortLease[]> {
+  const worktrees = [...new Set(Object.values(registry.leases).map((l) => l.worktree))];
+  const gone = new Set((await Promise.all(worktrees.map(async (w) => ((await directoryExists(w)) ? undefined : w)))).filter((w) => w !== undefined));
+  const reclaimed = Object.values(registry.leases).filter((l) => gone.has(l.worktree));
+  for (const lease of reclaimed) delete registry.leases[String(lease.port)];
+  return reclaimed;
+}
+
+async function readRegistry(env: NodeJS.ProcessEnv | undefined): Promise<Registry> {
+  const path = portsRegistryPath(env);
+  let registry: Registry | undefined;
+  try {
+    registry = await readJsonFile<Registry>(path);
+  } catch (error) {
+    throw new VtreeError(`the port registry ${path} is not valid JSON`, `fix or delete it (leases are re-created on the next add): rm ${path}`, { cause: error });
+  }
+  if (registry === undefined) return { version: 1, leases: {} };
+  if (typeof registry !== 'object' || registry === null || typeof registry.leases !== 'object' || registry.leases === null) {
+    throw new VtreeError(`the port registry ${path} has an unknown layout`, `delete it (leases are re-created on the next add): rm ${path}`);
+  }
+  return registry;
+}
+
+async function writeRegistry(registry: Registry, env: NodeJS.ProcessEnv | undefined): Promise<void> {
+  await writeFileAtomic(portsRegistryPath(env), JSON.stringify(registry, null, 2) + '\n');
+}
+
+async function normalizeHolder(holder: LeaseHolder): Promise<LeaseHolder> {
+  // git lists worktrees by real path; a worktree reached through a symlink must be the same key.
+  const [worktree, repo] = await Promise.all([realpath(holder.worktree).catch(() => holder.worktree), realpath(holder.repo).catch(() => holder.repo)]);
+  return { worktree, repo };
+}
+
+function sameHolder(lease: PortLease, holder: LeaseHolder): boolean {
+  return lease.worktree === holder.worktree && lease.repo === holder.repo;
+}
+
+async function directoryExists(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
+}

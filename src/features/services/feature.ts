@@ -1,0 +1,320 @@
+import type { ComposeModel, PortVar } from './compose.js';
+import type { ComposeProject, ComposeRuntime, RuntimeDetection } from './runtime.js';
+import type { Task, TaskContext } from '../../core/graph.js';
+import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
+import type { ServicesJobPlan } from './stack.js';
+import type { ServicesRecord, StackState } from './stack.js';
+import { composeCacheDir, composeRuntimeCachePath, OVERRIDE_FILE_NAME } from '../../core/paths.js';
+
+/** Result of `compose-discover`, read by the ports feature (`portVars`). */
+export interface ComposeDiscovery {
+  files: string[];
+  portVars: PortVar[];
+  model: ComposeModel;
+}
+
+/** Result of `compose-override`, read by the env-block feature. */
+export interface ComposeOverride {
+  projectName: string;
+  /** `COMPOSE_FILE` for the worktree's `.env`: the project's files and the generated override. */
+  composeFile?: string;
+  /** The `-f` files vtree passes itself. */
+  files: string[];
+  model: ComposeModel;
+}
+
+/** What `services-start` leaves for its undo. */
+interface Started {
+  record: ServicesRecord;
+  project?: ComposeProject;
+  detection?: RuntimeDetection;
+}
+
+/**
+ * The worktree's own Compose stack: its files are found and parsed from the target commit while
+ * git checks it out, literal host ports and container names are remapped by a generated
+ * override, and the stack starts critical services first, in a detached job unless `--wait`.
+ * No engine, no compose file or a broken one: one line, services recorded as `none`/`failed`,
+ * and the worktree is still made.
+ */
+export const servicesFeature: Feature = {
+  name: 'services',
+  setupTasks: (stages) => {
+    const sameStage = stages.target === stages.checkout;
+    const tasks: Task<SetupShared>[] = [
+      {
+        name: 'compose-runtime',
+        // After discovery (about 15 ms, from the object store): a repository without a compose
+        // file never pays for starting the docker CLI, whose probes cost tens of ms of CPU that
+        // `git worktree add` would otherwise share on a small machine.
+        deps: [stages.repo, 'compose-discover'],
+        async run({ shared, span }, deps): Promise<RuntimeDetection> {
+          if (!shared.options.services) return { missing: 'not started (--no-services)' };
+          if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const { detectComposeRuntime } = await import('./runtime.js');
+          const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
+          span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
+          return detection;
+        },
+      },
+      {
+        name: 'compose-discover',
+        deps: [stages.repo, stages.target],
+        async run({ span }, deps): Promise<ComposeDiscovery> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const { composeFileSettings, directorySource, discoverCompose, objectStoreSource } = await import('./compose.js');
+          const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
+          const cache = composeCacheDir(repo.commonDir);
+          // Before checkout, the committed files are already in the object store.
+          let model = await discoverCompose(sameStage ? directorySource(target.path) : objectStoreSource(repo.cwd, target.commit), settings, cache).catch(() => undefined);
+          model ??= await discoverCompose(directorySource(target.path), settings, cache);
+          span.set('files', model.files);
+          span.set('portVars', model.portVars.length);
+          if (model.error) span.set('error', model.error);
+          return { files: model.files, portVars: model.portVars, model };
+        },
+      },
+      {
+        name: 'compose-override',
+        deps: [stages.repo, stages.target, stages.checkout, 'compose-discover'],
+        after: ['ports', 'env-files'],
+        async run({ shared, span }, deps): Promise<ComposeOverride> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const ports = (deps.ports ?? {}) as Record<string, number>;
+          const { composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('./compose.js');
+          const { composeProjectName } = await import('../../git/slug.js');
+          let { model } = deps['compose-discover'] as ComposeDiscovery;
+          if (model.origin === 'default' || model.origin === 'none') {
+            // An ignored override copied into the checkout (env-files) is part of the project too.
+            const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
+            const onDisk = await discoverCompose(directorySource(checkout.path), settings, composeCacheDir(repo.commonDir));
+            if (onDisk.files.join('\0') !== model.files.join('\0')) model = onDisk;
+          }
+          const projectName = composeProjectName(repo.name, target.slug);
+          const plan = planOverride(model, projectName, ports);
+          const override = model.files.length > 0 && !model.error ? await writeOverride(checkout.gitDir, plan.yaml) : undefined;
+          const files = [...model.files, ...(override ? [override] : [])];
+          span.set('project', projectName);
+          if (override) {
+            span.set('override', { ports: plan.remappedPorts, containerNames: plan.containerNames, fixedNames: plan.fixedNames });
+            shared.facts.compose = { files, remappedPorts: plan.remappedPorts, containerNames: plan.containerNames, fixedNames: plan.fixedNames };
+          }
+          if (plan.unmapped.length > 0) shared.warn(`services: cannot give these host ports per-worktree values, they may collide: ${plan.unmapped.join('; ')}`);
+          const result: ComposeOverride = { projectName, files, model };
+          if (override) result.composeFile = composeFileValue(model.files, override, process.env.COMPOSE_PATH_SEPARATOR || undefined);
+          return result;
+        },
+        async undo(_ctx, result) {
+          const override = (result as ComposeOverride).files.find((f) => f.endsWith(OVERRIDE_FILE_NAME));
+          if (override) await (await import('node:fs/promises')).rm(override, { force: true });
+        },
+      },
+      {
+        name: 'services-pull',
+        deps: [stages.repo, 'compose-discover', 'compose-runtime'],
+        async run({ shared, span, signal }, deps) {
+          // Images the stack lacks start downloading while git still checks out.
+          const detection = deps['compose-runtime'] as RuntimeDetection;
+          const { model } = deps['compose-discover'] as ComposeDiscovery;
+          if (!('runtime' in detection) || model.files.length === 0) return;
+          const [{ pulledImages }, { missingImages, pullImages }] = await Promise.all([import('./compose.js'), import('./stack.js')]);
+          const { engine } = detection.runtime;
+          const missing = await missingImages(engine, pulledImages(model), signal);
+          span.set('missing', missing);
+          if (missing.length === 0) return;
+          if (shared.options.wait) return pullImages(engine, missing, signal);
+          const { repo } = deps[stages.repo] as RepoStage;
+          const { startBackgroundJob } = await import('../../core/background.js');
+          span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, engine, ...missing], cwd: repo.cwd }));
+        },
+      },
+      {
+        name: 'services-start',
+        deps: [stages.repo, stages.target, stages.checkout, 'compose-discover', 'compose-runtime', 'compose-override'],
+        // Not after services-pull: Compose joins a pull already under way.
+        after: ['env-block', 'ports'],
+        async run({ shared, span, profiler, signal }, deps): Promise<Started> {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const override = deps['compose-override'] as ComposeOverride;
+          const detection = deps['compose-runtime'] as RuntimeDetection;
+          const ports = (deps.ports ?? {}) as Record<string, number>;
+          const [{ planStart, readServicesStatus, stopStartJob, writeServicesStatus }, { portEnv }] = await Promise.all([import('./stack.js'), import('./runtime.js')]);
+          const { model } = override;
+          const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
+          const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
+            span.set('state', record.state);
+            shared.facts.services = { state: record.state, ...(record.reason ? { reason: record.reason } : {}) };
+            shared.state.services = record;
+            await writeServicesStatus(checkout.gitDir, record);
+            shared[level](line);
+            return { record };
+          };
+          if (model.error) return settle({ ...base, state: 'failed', reason: model.error }, `services: not started — ${model.error}`, 'warn');
+          if (model.files.length === 0) return settle({ ...base, reason: 'no compose file' }, 'services: none (no compose file)', 'log');
+          const configured = config.list('vtree.services.critical');
+          const unknown = configured.filter((name) => !model.services.some((service) => service.name === name));
+          if (unknown.length > 0) shared.warn(`config vtree.services.critical names no service of the stack: ${unknown.join(', ')}`);
+          const { critical, deferred } = planStart(model, configured);
+          if (!('runtime' in detection)) {
+            const level = shared.options.services ? 'warn' : 'log';
+            const line = `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`;
+            return settle({ ...base, reason: detection.missing, critical, deferred }, line, level);
+          }
+          const { runtime } = detection;
+          const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: portEnv(ports) };
+          const record: ServicesRecord = { ...base, state: 'starting', runtime: runtime.command, critical, deferred };
+          span.set('critical', critical);
+          span.set('deferred', deferred);
+          shared.facts.services = { runtime: `${runtime.name} ${runtime.version}`, project: project.name, critical, deferred };
+          shared.state.services = record;
+          const started: Started = { record, project, detection };
+          // `setup` run again while an earlier start job still works: one job per stack.
+          await stopStartJob(await readServicesStatus(checkout.gitDir));
+          const start: StartContext = { shared, span, profiler, signal, repo, target, checkout, runtime, project, record, timeoutMs: (await import('./stack.js')).waitTimeoutMs(config) };
+          let upNow: Awaited<ReturnType<typeof startCriticalNow>> = { state: 'running' };
+          if (shared.options.wait) {
+            await writeServicesStatus(checkout.gitDir, { ...record, pid: process.pid });
+            const invalid = await composeRejects(start);
+            if (invalid) return settle({ ...record, state: 'failed', reason: invalid }, `services: not started — ${invalid}`, 'warn');
+            try {
+              upNow = await startCriticalNow(start);
+            } catch (error) {
+              await undoStart(started);
+              throw error;
+            }
+          }
+          const phases = [
+            { name: 'critical' as const, services: shared.options.wait ? [] : critical },
+            { name: 'deferred' as const, services: deferred },
+          ].filter((p) => p.services.length > 0);
+          if (phases.length === 0) {
+            const final = { ...record, state: upNow.state };
+            await writeServicesStatus(checkout.gitDir, { ...final, ...(upNow.services ? { services: upNow.services } : {}) });
+            shared.state.services = final;
+            return { ...started, record: final };
+          }
+          await startJob(start, phases, upNow.services);
+          return started;
+        },
+        async undo(_ctx, result) {
+          await undoStart(result as Started);
+        },
+      },
+    ];
+    return tasks;
+  },
+  teardownTasks: (locate) => [
+    {
+      name: 'services-down',
+      deps: [locate],
+      async run({ shared, span, signal }, deps) {
+        const target = deps[locate] as RemoveTarget;
+        const record = target.state?.services as ServicesRecord | undefined;
+        const [{ detectComposeRuntime, recordedProject }, { readServicesStatus, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([
+          import('./runtime.js'),
+          import('./stack.js'),
+        ]);
+        const status = await readServicesStatus(target.gitDir);
+        const project = status?.project ?? record?.project;
+        if (!project) {
+          span.set('skipped', 'no stack recorded');
+          return;
+        }
+        await stopStartJob(status);
+        const runtime = status?.runtime ?? record?.runtime;
+        const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? runtime?.join(' '));
+        if (!('runtime' in detection)) {
+          // Never started (no engine then, none now): nothing to stop, nothing to warn about.
+          const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
+          if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);
+          span.set('skipped', detection.missing);
+          return;
+        }
+        const stack = await recordedProject(target.path, project, status?.files ?? record?.files ?? [], target.state?.ports as Record<string, number> | undefined);
+        const timeoutSeconds = stopTimeoutSeconds(target.config);
+        await stopServices(detection.runtime, stack, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
+        span.set('project', project);
+        span.set('volumes', shared.volumes);
+        shared.facts.services = { down: project, volumes: shared.volumes };
+      },
+    } satisfies Task<RemoveShared>,
+  ],
+};
+
+/** What the two ways of starting a stack share. */
+interface StartContext {
+  shared: SetupShared;
+  span: TaskContext<SetupShared>['span'];
+  profiler: TaskContext<SetupShared>['profiler'];
+  signal: AbortSignal;
+  repo: RepoStage['repo'];
+  target: TargetStage;
+  checkout: CheckoutStage;
+  runtime: ComposeRuntime;
+  project: ComposeProject;
+  record: ServicesRecord;
+  timeoutMs: number;
+}
+
+/** Compose's complaint about the files, in one line, or undefined when it accepts them. */
+async function composeRejects({ runtime, project, signal }: StartContext): Promise<string | undefined> {
+  const [{ runCompose }, { errorMessage }] = await Promise.all([import('./runtime.js'), import('../../core/errors.js')]);
+  return runCompose(runtime, project, ['config', '--quiet'], { signal }).then(
+    () => undefined,
+    (error: unknown) => errorMessage(error).replace(/^\S+ \S+ failed: /, ''),
+  );
+}
+
+/** `--wait`: starts the critical services in the foreground and waits until they are up. */
+async function startCriticalNow(start: StartContext): Promise<{ state: StackState; services?: Record<string, string> }> {
+  const { shared, span, profiler, signal, runtime, project, record, checkout, timeoutMs } = start;
+  const critical = record.critical ?? [];
+  const { servicesMap, serviceStatuses, stackState, startServices, writeServicesStatus } = await import('./stack.js');
+  await profiler.time('services-critical', span.id, () => startServices(runtime, project, critical, { wait: true, timeoutMs, signal }));
+  const statuses = await serviceStatuses(runtime, project, signal);
+  const services = servicesMap(statuses);
+  await writeServicesStatus(checkout.gitDir, { ...record, services });
+  shared.log(`services: ${critical.join(', ')} up`);
+  return { state: stackState(statuses, critical), services };
+}
+
+/** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
+async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined): Promise<void> {
+  const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
+  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }] = await Promise.all([import('../../core/background.js'), import('../../core/paths.js'), import('./stack.js')]);
+  record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
+  // The status file says `starting` before the job exists, so the job's own writes come after.
+  await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
+  const plan: ServicesJobPlan = {
+    commonDir: repo.commonDir,
+    gitDir: checkout.gitDir,
+    linkedTo: shared.runId,
+    branch: target.branch,
+    slug: target.slug,
+    log: record.log,
+    runtime,
+    project,
+    phases,
+    expected: [...(record.critical ?? []), ...(record.deferred ?? [])],
+    record,
+    timeoutMs,
+  };
+  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path });
+  span.set('log', record.log);
+  shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
+}
+
+/** Rolls a start back: the job stops, the stack goes down; volumes stay (they may predate this run). */
+async function undoStart(started: Started): Promise<void> {
+  if (!started.project || !started.detection || !('runtime' in started.detection)) return;
+  const { readServicesStatus, stopServices, stopStartJob } = await import('./stack.js');
+  const { worktreeGitDir } = await import('../../git/worktree-state.js');
+  await stopStartJob(await readServicesStatus(await worktreeGitDir(started.project.dir)));
+  await stopServices(started.detection.runtime, started.project, { volumes: false, timeoutSeconds: 2 });
+}

@@ -1,0 +1,279 @@
+import { readFile } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ComposeModel } from './compose.js';
+import type { Config } from '../../git/config.js';
+import { runCompose, type ComposeProject, type ComposeRuntime } from './runtime.js';
+import { errorMessage, VtreeError } from '../../core/errors.js';
+import { run } from '../../core/exec.js';
+import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { servicesStatusPath } from '../../core/paths.js';
+import { isProcessAlive } from '../../core/pid.js';
+
+/** State of a worktree's stack as a whole. */
+export type StackState = 'none' | 'starting' | 'running' | 'healthy' | 'failed' | 'stopped';
+
+/** What vtree records of a worktree's stack: `services` in `vtree.json`, and the live status file. */
+export interface ServicesRecord {
+  state: StackState;
+  /** Why the stack is `none` or `failed`, in one line. */
+  reason?: string;
+  /** Compose project name. */
+  project?: string;
+  /** The `-f` files, the generated override last. */
+  files?: string[];
+  /** The Compose command used (`['docker', 'compose']`). */
+  runtime?: string[];
+  critical?: string[];
+  deferred?: string[];
+  /** Log of the background job that starts the stack. */
+  log?: string;
+}
+
+/** The live status file: the record plus who is working on it and per-service states. */
+export interface ServicesStatus extends ServicesRecord {
+  /** The background job starting the stack, while it runs. */
+  pid?: number;
+  services?: Record<string, string>;
+  updatedAt: string;
+}
+
+/** How long a background start job may take to say it is running. */
+const JOB_START_GRACE_MS = 60_000;
+
+/**
+ * The stack's last known status; a `starting` whose job died without saying so reads as `failed`.
+ * Undefined when vtree never managed this worktree's stack.
+ */
+export async function readServicesStatus(worktreeGitDir: string): Promise<ServicesStatus | undefined> {
+  const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
+  if (status?.state !== 'starting') return status;
+  const see = status.log ? `; see ${status.log}` : '';
+  if (status.pid !== undefined && !isProcessAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
+  // The job writes its pid as its first act; one that never did, never ran.
+  if (status.pid === undefined && Date.now() - Date.parse(status.updatedAt) > JOB_START_GRACE_MS) return { ...status, state: 'failed', reason: `the background job did not start${see}` };
+  return status;
+}
+
+/** Replaces the live status file atomically. */
+export async function writeServicesStatus(worktreeGitDir: string, status: Omit<ServicesStatus, 'updatedAt'>): Promise<void> {
+  await writeFileAtomic(servicesStatusPath(worktreeGitDir), JSON.stringify({ ...status, updatedAt: new Date().toISOString() }, null, 2) + '\n');
+}
+
+/** Services Compose starts by default: those without `profiles`. */
+export function defaultServices(model: ComposeModel): string[] {
+  return model.services.filter((s) => s.profiles.length === 0).map((s) => s.name);
+}
+
+/**
+ * Splits the stack into critical services, started first (and waited for by `--wait`), and
+ * deferred ones: `configured` (`vtree.services.critical`) when set, else the services others
+ * depend on, else all of them.
+ */
+export function planStart(model: ComposeModel, configured: readonly string[]): { critical: string[]; deferred: string[] } {
+  const all = defaultServices(model);
+  const known = new Set(model.services.map((s) => s.name));
+  const dependedOn = new Set(model.services.flatMap((s) => s.dependsOn));
+  let critical = configured.length > 0 ? configured.filter((name) => known.has(name)) : all.filter((name) => dependedOn.has(name));
+  if (critical.length === 0) critical = all;
+  return { critical, deferred: all.filter((name) => !critical.includes(name)) };
+}
+
+/** One container of the stack, as the engine reports it. */
+export interface ServiceStatus {
+  service: string;
+  container: string;
+  /** `running`, `exited`, `created`, `restarting`, `dead`, ... */
+  state: string;
+  /** `healthy`, `unhealthy`, `starting`, or undefined without a healthcheck. */
+  health?: string;
+  exitCode?: number;
+  ports: string;
+}
+
+/** The stack's containers (one-off `run` containers excluded), from the engine by project label. */
+export async function serviceStatuses(runtime: ComposeRuntime, project: ComposeProject, signal?: AbortSignal): Promise<ServiceStatus[]> {
+  const format = ['{{.Label "com.docker.compose.service"}}', '{{.Names}}', '{{.State}}', '{{.Status}}', '{{.Ports}}', '{{.Label "com.docker.compose.oneoff"}}'].join('\t');
+  const { stdout } = await run(runtime.engine, ['ps', '-a', '--filter', `label=com.docker.compose.project=${project.name}`, '--format', format], { ...(signal ? { signal } : {}) });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'))
+    .filter((fields) => fields[5] !== 'True')
+    .map(([service = '', container = '', state = '', status = '', ports = '']) => {
+      const health = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1]?.replace('health: ', '');
+      const exit = /^Exited \((\d+)\)/.exec(status)?.[1];
+      return { service, container, state, ports, ...(health ? { health } : {}), ...(exit !== undefined ? { exitCode: Number(exit) } : {}) };
+    })
+    .sort((a, b) => a.service.localeCompare(b.service));
+}
+
+/** Whether a service is up, coming up, or failed, judged from its containers. */
+export function serviceVerdict(containers: readonly ServiceStatus[]): 'up' | 'healthy' | 'pending' | 'failed' {
+  if (containers.length === 0) return 'pending';
+  if (containers.some((c) => c.health === 'unhealthy' || c.state === 'dead' || (c.state === 'exited' && c.exitCode !== 0))) return 'failed';
+  if (containers.some((c) => c.state !== 'running' && c.state !== 'exited')) return 'pending';
+  if (containers.some((c) => c.health === 'starting')) return 'pending';
+  return containers.some((c) => c.health === 'healthy') ? 'healthy' : 'up';
+}
+
+/** The stack's overall state over `expected` services. */
+export function stackState(statuses: readonly ServiceStatus[], expected: readonly string[]): StackState {
+  if (statuses.length === 0) return 'stopped';
+  const verdicts = expected.map((name) => serviceVerdict(statuses.filter((s) => s.service === name)));
+  if (verdicts.includes('failed')) return 'failed';
+  if (verdicts.includes('pending')) return 'starting';
+  return verdicts.includes('healthy') ? 'healthy' : 'running';
+}
+
+/** How long a service without a healthcheck must keep running before `--wait` counts it as up. */
+const STEADY_MS = 1000;
+
+/** A service that did not come up; its message carries the service's own last words. */
+export class ServiceStartError extends VtreeError {}
+
+/** Options for {@link startServices}. */
+export interface StartOptions {
+  /** Wait until the services run (and are healthy, where they have a healthcheck). */
+  wait: boolean;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+/**
+ * `up -d <services>` and, with `wait`, polls until each of them is up: running, healthy where it
+ * has a healthcheck, or exited 0 (a one-shot task). Throws {@link ServiceStartError} with the
+ * failing service's own error (Compose's message and its last log lines).
+ */
+export async function startServices(runtime: ComposeRuntime, project: ComposeProject, services: readonly string[], options: StartOptions): Promise<ServiceStatus[]> {
+  const signalOption = options.signal ? { signal: options.signal } : {};
+  try {
+    await runCompose(runtime, project, ['up', '-d', ...services], signalOption);
+  } catch (error) {
+    const statuses = await serviceStatuses(runtime, project).catch(() => []);
+    throw await startError(runtime, project, services, statuses, errorMessage(error).replace(/^\S+ \S+ failed: /, ''));
+  }
+  const deadline = Date.now() + options.timeoutMs;
+  const upSince = new Map<string, number>();
+  for (;;) {
+    const statuses = await serviceStatuses(runtime, project, options.signal);
+    const verdicts = new Map(services.map((name) => [name, serviceVerdict(statuses.filter((s) => s.service === name))]));
+    const failed = [...verdicts].filter(([, v]) => v === 'failed').map(([name]) => name);
+    if (failed.length > 0) throw await startError(runtime, project, failed, statuses);
+    // Without a healthcheck, "running" is only believed once it has lasted: a process that dies
+    // on start-up is running for a moment too.
+    const now = Date.now();
+    for (const [name, verdict] of verdicts) if (verdict === 'up') upSince.set(name, upSince.get(name) ?? now);
+    const steady = (name: string, verdict: string) => verdict === 'healthy' || (verdict === 'up' && now - upSince.get(name)! >= STEADY_MS);
+    if (!options.wait || [...verdicts].every(([name, verdict]) => steady(name, verdict))) return statuses;
+    if (Date.now() > deadline) {
+      const pending = [...verdicts].filter(([, v]) => v === 'pending').map(([name]) => name);
+      throw await startError(runtime, project, pending, statuses, `not up after ${Math.round(options.timeoutMs / 1000)} s`);
+    }
+    await sleep(250, undefined, signalOption);
+  }
+}
+
+async function startError(runtime: ComposeRuntime, project: ComposeProject, services: readonly string[], statuses: readonly ServiceStatus[], composeSaid?: string): Promise<ServiceStartError> {
+  const broken = services.filter((name) => serviceVerdict(statuses.filter((s) => s.service === name)) === 'failed');
+  const named = broken.length > 0 ? broken : services;
+  const states = named.map((name) => {
+    const c = statuses.find((s) => s.service === name);
+    return c ? `${name} ${c.health === 'unhealthy' ? 'unhealthy' : c.exitCode !== undefined ? `exited (${c.exitCode})` : c.state}` : `${name} not created`;
+  });
+  let lastWords = '';
+  if (broken.length > 0) {
+    const logs = await runCompose(runtime, project, ['logs', '--no-color', '--no-log-prefix', '--tail', '3', ...broken]).catch(() => undefined);
+    lastWords = (logs?.stdout + (logs?.stderr ?? ''))
+      // Compose decorates even --no-color output with terminal control sequences.
+      .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .slice(-3)
+      .join(' | ');
+  }
+  const parts = [states.join(', '), composeSaid, lastWords && `last log lines: ${lastWords}`].filter(Boolean);
+  return new ServiceStartError(`services did not come up: ${parts.join('; ')}`, `git vtree logs ${named.join(' ')}`);
+}
+
+/** Which of `images` the engine does not have yet (one `images` call; digest references are left to Compose). */
+export async function missingImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<string[]> {
+  const wanted = images.filter((image) => !image.includes('@'));
+  if (wanted.length === 0) return [];
+  const { stdout } = await run(engine, ['images', '--format', '{{.Repository}}:{{.Tag}}'], signal ? { signal } : {});
+  const local = new Set(stdout.split('\n').filter(Boolean).map(normalImage));
+  return wanted.filter((image) => !local.has(normalImage(image)));
+}
+
+/** `postgres` → `postgres:latest`, `docker.io/library/redis:7` → `redis:7`: how the engine lists them. */
+function normalImage(image: string): string {
+  const bare = image.replace(/^(docker\.io|index\.docker\.io)\//, '').replace(/^library\//, '');
+  return /:[^/]+$/.test(bare) ? bare : `${bare}:latest`;
+}
+
+/** Pulls `images` concurrently; a failed pull is Compose's to report when it starts the service. */
+export async function pullImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<void> {
+  await Promise.all(images.map((image) => run(engine, ['pull', image], signal ? { signal } : {}).catch(() => undefined)));
+}
+
+/** `down`: removes the stack's containers and networks; its volumes only with `volumes`. */
+export async function stopServices(runtime: ComposeRuntime, project: ComposeProject, options: { volumes: boolean; timeoutSeconds?: number; signal?: AbortSignal }): Promise<void> {
+  const args = ['down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : []), ...(options.timeoutSeconds !== undefined ? ['--timeout', String(options.timeoutSeconds)] : [])];
+  await runCompose(runtime, project, args, options.signal ? { signal: options.signal } : {});
+}
+
+/**
+ * Ends the background job that is starting the stack, if one still runs (its whole process
+ * group, so its Compose child goes too): a stack being torn down must not come back up.
+ */
+export async function stopStartJob(status: ServicesStatus | undefined): Promise<boolean> {
+  const pid = status?.state === 'starting' ? status.pid : undefined;
+  if (pid === undefined || !isProcessAlive(pid)) return false;
+  // The pid may have been reused since: only a vtree services job is ours to end.
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+  if (cmdline && !cmdline.includes('services-up')) return false;
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    return false;
+  }
+  for (let i = 0; i < 40 && isProcessAlive(pid); i++) await sleep(50);
+  return true;
+}
+
+/** Default for `vtree.services.waitTimeout` (seconds). */
+export const DEFAULT_WAIT_TIMEOUT_S = 120;
+
+/** How long `--wait` (and the background job) waits for services to come up, in ms. */
+export function waitTimeoutMs(config: Config): number {
+  return config.integer('vtree.services.waitTimeout', DEFAULT_WAIT_TIMEOUT_S) * 1000;
+}
+
+/** `vtree.services.stopTimeout`: seconds Compose gives containers to stop (its own default when unset). */
+export function stopTimeoutSeconds(config: Config): number | undefined {
+  return config.string('vtree.services.stopTimeout') === undefined ? undefined : config.integer('vtree.services.stopTimeout', 10);
+}
+
+/** What the background job `services-up` is asked to do: one JSON argument. */
+export interface ServicesJobPlan {
+  commonDir: string;
+  gitDir: string;
+  /** The run that started the job; the job's own run links to it. */
+  linkedTo: string;
+  branch?: string;
+  slug?: string;
+  log: string;
+  runtime: ComposeRuntime;
+  project: ComposeProject;
+  /** Started in order, each waited for before the next: critical, then deferred. */
+  phases: Array<{ name: 'critical' | 'deferred'; services: string[] }>;
+  /** Every service the stack should end up running. */
+  expected: string[];
+  record: ServicesRecord;
+  timeoutMs: number;
+}
+
+/** `{ service: 'healthy' | 'running' | 'exited (1)' ... }` for the status file. */
+export function servicesMap(statuses: readonly ServiceStatus[]): Record<string, string> {
+  return Object.fromEntries(statuses.map((s) => [s.service, s.health === 'healthy' || s.health === 'unhealthy' ? s.health : s.exitCode !== undefined ? `exited (${s.exitCode})` : s.state]));
+}

@@ -1,0 +1,30 @@
+import { run } from '../core/exec.js';
+
+/**
+ * Reads `paths` (relative, `/`-separated) as committed in `commit` straight from the object store
+ * with one `git cat-file --batch`, so a task can read a lockfile or a compose file while
+ * `git worktree add` is still writing the checkout. Paths that do not exist, or are not files,
+ * are absent from the result.
+ *
+ * (isomorphic-git reads blobs without a subprocess too, but measured here it needs ~45 ms to load
+ * and ~20 ms per blob from a pack, against ~5 ms for this one git call.)
+ */
+export async function readCommittedTexts(cwd: string, commit: string, paths: readonly string[]): Promise<Map<string, string>> {
+  const texts = new Map<string, string>();
+  if (paths.length === 0) return texts;
+  const { stdoutBytes: out } = await run('git', ['cat-file', '--batch'], { cwd, input: paths.map((p) => `${commit}:${p}\n`).join('') });
+  let at = 0;
+  for (const path of paths) {
+    const eol = out.indexOf(10, at);
+    if (eol === -1) break;
+    const header = out.subarray(at, eol).toString('utf8');
+    at = eol + 1;
+    // "<object> missing" / "<object> ambiguous": no content follows.
+    const match = /^[0-9a-f]+ (\w+) (\d+)$/.exec(header);
+    if (!match) continue;
+    const size = Number(match[2]);
+    if (match[1] === 'blob') texts.set(path, out.subarray(at, at + size).toString('utf8'));
+    at += size + 1;
+  }
+  return texts;
+}

@@ -1,0 +1,49 @@
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../core/files.js';
+import { worktreeStatePath } from '../core/paths.js';
+
+/** What vtree knows of one worktree; each feature adds its own section. */
+export interface WorktreeState {
+  branch: string;
+  slug: string;
+  path: string;
+  /** ISO time the worktree was set up. */
+  createdAt: string;
+  /** `add`, `hook` or `setup`. */
+  createdBy: string;
+  /** The metrics run that set it up. */
+  runId: string;
+  /** Per-feature sections: `deps`, `ports`, `services`, `env`, `mcp`. */
+  [feature: string]: unknown;
+}
+
+/**
+ * The git dir of the worktree at `path`: `<common>/worktrees/<id>` for a linked worktree, read
+ * from its `.git` file without starting git; `<path>/.git` for the main worktree.
+ */
+export async function worktreeGitDir(path: string): Promise<string> {
+  const dotGit = join(path, '.git');
+  try {
+    const text = await readFile(dotGit, 'utf8');
+    const match = /^gitdir: (.+)$/m.exec(text);
+    if (match) return resolve(path, match[1]!.trim());
+  } catch {
+    // A directory (EISDIR): the main worktree.
+  }
+  return dotGit;
+}
+
+/** Reads the state of the worktree whose git dir is `gitDir`; undefined when vtree never set it up. */
+export async function readWorktreeState(gitDir: string): Promise<WorktreeState | undefined> {
+  try {
+    return await readJsonFile<WorktreeState>(worktreeStatePath(gitDir));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Writes a worktree's state atomically. */
+export async function writeWorktreeState(gitDir: string, state: WorktreeState): Promise<void> {
+  await writeFileAtomic(worktreeStatePath(gitDir), JSON.stringify(state, null, 2) + '\n');
+}

@@ -1,0 +1,75 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { CommandError } from '../core/errors.js';
+import { git } from '../core/exec.js';
+
+/** One entry of `git worktree list --porcelain`. */
+export interface WorktreeEntry {
+  path: string;
+  /** Commit checked out, absent for a bare entry. */
+  head?: string;
+  /** Short branch name (`feat/x`), absent when detached or bare. */
+  branch?: string;
+  bare: boolean;
+  detached: boolean;
+  locked: boolean;
+  /** git considers it prunable (its directory is gone). */
+  prunable: boolean;
+  /** The first entry: the main worktree (or the bare repository itself). */
+  main: boolean;
+}
+
+/** Every worktree of the repository `cwd` belongs to, the main one first. */
+export async function listWorktrees(cwd: string): Promise<WorktreeEntry[]> {
+  const out = await retryWorktreeRace(() => git(cwd, ['worktree', 'list', '--porcelain', '-z']));
+  return parseWorktreeList(out);
+}
+
+/**
+ * True when git died reading the half-written admin directory of a worktree that another process
+ * is creating at this moment (git 2.39 reads every `.git/worktrees/<id>/` without a lock, and a
+ * concurrent `git worktree add` writes `gitdir` and `commondir` one after the other). Such a
+ * command changed nothing and can simply be run again.
+ */
+export function isWorktreeRace(error: unknown): boolean {
+  return error instanceof CommandError && /failed to read .*worktrees\/[^/]+\/(commondir|gitdir)|could not lock config file/.test(error.stderr);
+}
+
+/** Runs `fn`, again after a short, jittered pause while it fails with {@link isWorktreeRace} (5 tries). */
+export async function retryWorktreeRace<T>(fn: () => Promise<T>, beforeRetry?: () => Promise<void>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (error) {
+      if (attempt >= 5 || !isWorktreeRace(error)) throw error;
+      await beforeRetry?.();
+      await sleep(10 * attempt + Math.random() * 20);
+    }
+  }
+}
+
+/** Parses `git worktree list --porcelain -z` output: records separated by an empty field. */
+export function parseWorktreeList(out: string): WorktreeEntry[] {
+  const entries: WorktreeEntry[] = [];
+  let current: WorktreeEntry | undefined;
+  for (const field of out.split('\0')) {
+    if (field === '') {
+      current = undefined;
+      continue;
+    }
+    const space = field.indexOf(' ');
+    const key = space === -1 ? field : field.slice(0, space);
+    const value = space === -1 ? '' : field.slice(space + 1);
+    if (key === 'worktree') {
+      current = { path: value, bare: false, detached: false, locked: false, prunable: false, main: entries.length === 0 };
+      entries.push(current);
+    } else if (current) {
+      if (key === 'HEAD') current.head = value;
+      else if (key === 'branch') current.branch = value.replace(/^refs\/heads\//, '');
+      else if (key === 'bare') current.bare = true;
+      else if (key === 'detached') current.detached = true;
+      else if (key === 'locked') current.locked = true;
+      else if (key === 'prunable') current.prunable = true;
+    }
+  }
+  return entries;
+}

@@ -1,0 +1,387 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../../src/core/exec.js';
+import type { MetricsFile } from '../../../src/observe/metrics.js';
+import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
+import { git, tempDir, vtree, type VtreeResult } from '../../helpers.js';
+
+const FIXTURE_COMPOSE = new URL('../../../bench/fixture/compose.yaml', import.meta.url);
+
+/** Whether a Docker engine with Compose v2 answers; the reason when not. */
+async function probeEngine(): Promise<{ ok: true } | { ok: false; reason: string }> {
+  try {
+    await run('docker', ['version', '--format', '{{.Server.Version}}'], { signal: AbortSignal.timeout(10_000) });
+    await run('docker', ['compose', 'version']);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
+  }
+}
+
+const engine = await probeEngine();
+const skipReason = engine.ok ? '' : `no Docker engine answers (${engine.reason}); run ../shared/ci/docker-engine.sh`;
+if (!engine.ok) console.warn(`services.test.ts: skipping the Docker tests: ${skipReason}`);
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+/** Repository names double as Compose project prefixes, so cleanup finds exactly what these tests made. */
+const prefix = `vtsvc${process.pid.toString(36)}`;
+let repoCount = 0;
+
+beforeAll(async () => {
+  root = await tempDir('vtree-services-');
+  env = { XDG_STATE_HOME: join(root, 'state') };
+});
+
+afterAll(async () => {
+  if (engine.ok) await removeStacks();
+  await rm(root, { recursive: true, force: true });
+});
+
+/** Brings down every stack (and its volumes) whose project name starts with this file's prefix. */
+async function removeStacks(): Promise<void> {
+  const projects = new Set<string>();
+  for (const kind of [['ps', '-a'], ['network', 'ls'], ['volume', 'ls']]) {
+    const { stdout } = await run('docker', [...kind, '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
+    for (const name of stdout.split('\n')) if (name.startsWith(prefix)) projects.add(name);
+  }
+  await Promise.all([...projects].map((p) => run('docker', ['compose', '-p', p, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: root }).catch(() => undefined)));
+}
+
+/** A new repository whose first commit holds `files`; stops containers within a second on `rm`. */
+async function makeApp(files: Record<string, string>): Promise<{ repo: string; name: string }> {
+  const name = `${prefix}r${++repoCount}`;
+  const repo = join(root, name);
+  await mkdir(repo, { recursive: true });
+  await git(repo, 'init', '-q', '-b', 'main');
+  for (const [file, text] of Object.entries(files)) await writeFile(join(repo, file), text);
+  await git(repo, 'add', '-A');
+  await git(repo, 'commit', '-qm', 'initial', '--allow-empty');
+  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+  return { repo, name };
+}
+
+async function fixtureApp(): Promise<{ repo: string; name: string }> {
+  return makeApp({ 'compose.yaml': await readFile(FIXTURE_COMPOSE, 'utf8'), 'README.md': '# fixture\n' });
+}
+
+interface Added extends VtreeResult {
+  json: { ok: boolean; runId: string; path: string; slug: string; facts: { ports?: Record<string, number>; services?: Record<string, unknown> } };
+  /** When the command had returned (ms since the epoch). */
+  returnedAt: number;
+}
+
+async function add(repo: string, branch: string, flags: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<Added> {
+  const result = await vtree(repo, ['add', branch, '--json', ...flags], { ...env, ...extraEnv });
+  const returnedAt = Date.now();
+  expect(result.code, result.stderr).toBe(0);
+  return { ...result, returnedAt, json: JSON.parse(result.stdout) };
+}
+
+function gitDirOf(repo: string, slug: string): string {
+  return join(repo, '.git', 'worktrees', slug);
+}
+
+async function servicesStatus(repo: string, slug: string): Promise<ServicesStatus> {
+  return JSON.parse(await readFile(join(gitDirOf(repo, slug), 'vtree-services.json'), 'utf8')) as ServicesStatus;
+}
+
+/** Waits (up to a minute) until the background job has settled the stack; returns its status. */
+async function settled(repo: string, slug: string): Promise<ServicesStatus> {
+  for (let i = 0; i < 240; i++) {
+    const status = await servicesStatus(repo, slug);
+    if (status.state !== 'starting') return status;
+    await sleep(250);
+  }
+  throw new Error(`the stack of ${slug} is still starting after a minute`);
+}
+
+async function httpGet(port: number): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}/`);
+  return response.text();
+}
+
+async function containers(project: string, all = true): Promise<string[]> {
+  const { stdout } = await run('docker', ['ps', ...(all ? ['-a'] : []), '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}']);
+  return stdout.split('\n').filter(Boolean).sort();
+}
+
+async function networks(project: string): Promise<string[]> {
+  const { stdout } = await run('docker', ['network', 'ls', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Name}}']);
+  return stdout.split('\n').filter(Boolean);
+}
+
+/** The lines of stderr that talk about services. */
+function servicesLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => /services?:/.test(l));
+}
+
+describe('the live status file', () => {
+  it('reads a start job that died, or never started, as failed', async () => {
+    const gitDir = join(root, 'status-gitdir');
+    await mkdir(gitDir, { recursive: true });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', log: '/x.log' });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'starting' });
+    const file = join(gitDir, 'vtree-services.json');
+    const written = JSON.parse(await readFile(file, 'utf8'));
+    await writeFile(file, JSON.stringify({ ...written, updatedAt: new Date(Date.now() - 120_000).toISOString() }));
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'failed', reason: 'the background job did not start; see /x.log' });
+    // A pid that is gone: a process that exits at once gives one.
+    const dead = await new Promise<number>((resolve) => {
+      const child = spawn(process.execPath, ['-e', '0']);
+      child.on('exit', () => resolve(child.pid!));
+    });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', pid: dead });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'failed', reason: `the process starting the stack (pid ${dead}) ended before it was up` });
+    await writeServicesStatus(gitDir, { state: 'starting', project: 'p', pid: process.pid });
+    expect(await readServicesStatus(gitDir)).toMatchObject({ state: 'starting' });
+  });
+});
+
+describe('without a usable stack the worktree is still made, with one line saying why', () => {
+  it('no compose file: services "none"', async () => {
+    const { repo } = await makeApp({ 'README.md': 'no compose\n' });
+    const result = await vtree(repo, ['add', 'plain'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(servicesLines(result.stderr)).toEqual(['services: none (no compose file)']);
+    expect(await servicesStatus(repo, 'plain')).toMatchObject({ state: 'none', reason: 'no compose file' });
+    expect(existsSync(join(result.stdout.trim(), 'README.md'))).toBe(true);
+    const up = await vtree(repo, ['up', '-w', 'plain'], env);
+    expect(up.code).toBe(1);
+    expect(up.stderr).toBe(`git vtree: no compose file in ${result.stdout.trim()}\nhint: add compose.yaml (or set vtree.compose.files), then run: git vtree up\n`);
+    const status = await vtree(repo, ['status', '-w', 'plain', '--json'], env);
+    expect(JSON.parse(status.stdout)).toMatchObject({ state: 'none', reason: 'no compose file', services: [] });
+  });
+
+  it('no engine (DOCKER_HOST at a dead socket): services "none", no stack trace', async () => {
+    const { repo } = await fixtureApp();
+    const result = await vtree(repo, ['add', 'dead', '--wait'], { ...env, DOCKER_HOST: `unix://${join(root, 'dead.sock')}` });
+    expect(result.code, result.stderr).toBe(0);
+    const lines = servicesLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warning: services: none — (no container engine answers \(.*dead\.sock.*\)|no Compose found)/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+    expect(await servicesStatus(repo, 'dead')).toMatchObject({ state: 'none' });
+    expect(existsSync(join(result.stdout.trim(), 'compose.yaml'))).toBe(true);
+    // The worktree keeps what it needs to start the stack later with `git vtree up`.
+    const state = JSON.parse(await readFile(join(gitDirOf(repo, 'dead'), 'vtree.json'), 'utf8'));
+    expect(state.services).toMatchObject({ state: 'none', files: ['compose.yaml'] });
+  });
+
+  it('a compose file that is not valid YAML: one line naming the file, services "failed"', async () => {
+    const { repo } = await makeApp({ 'compose.yaml': 'services:\n  web: [\n' });
+    const result = await vtree(repo, ['add', 'broken'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = servicesLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warning: services: not started — compose\.yaml is not valid YAML: .+ at line \d+/);
+    expect(await servicesStatus(repo, 'broken')).toMatchObject({ state: 'failed' });
+    expect(existsSync(join(result.stdout.trim(), 'compose.yaml'))).toBe(true);
+  });
+});
+
+describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', () => {
+  it('two, then five worktrees created at once get distinct ports, all run at once, each answers on its own port', async () => {
+    const { repo, name } = await fixtureApp();
+    const first = await Promise.all(['c1', 'c2'].map((b) => add(repo, b)));
+    const second = await Promise.all(['c3', 'c4', 'c5', 'c6', 'c7'].map((b) => add(repo, b)));
+    const added = [...first, ...second];
+    const ports = added.map((a) => a.json.facts.ports!);
+    for (const p of ports) expect(Object.keys(p).sort()).toEqual(['API_PORT', 'CACHE_PORT', 'DB_PORT']);
+    const all = ports.flatMap((p) => Object.values(p));
+    expect(new Set(all).size).toBe(all.length);
+
+    for (const a of added) expect(await settled(repo, a.json.slug), a.json.slug).toMatchObject({ state: 'healthy' });
+    // All seven stacks at once: 4 containers each, all running now.
+    for (const a of added) expect(await containers(`${name}-${a.json.slug}`, false)).toHaveLength(4);
+    for (const p of ports) {
+      for (const port of Object.values(p)) expect(await httpGet(port)).toBe('ok\n');
+    }
+    // The .env block that plain `docker compose` reads inside the worktree names the same ports.
+    const dotenv = await readFile(join(added[0]!.json.path, '.env'), 'utf8');
+    expect(dotenv).toContain(`API_PORT=${ports[0]!.API_PORT}`);
+    expect(dotenv).toContain(`COMPOSE_PROJECT_NAME=${name}-c1`);
+  });
+
+  it('deferred services reach running without add waiting for them; the job is a linked run in metrics', async () => {
+    const { repo, name } = await fixtureApp();
+    const added = await add(repo, 'lazy');
+    expect(added.json.facts.services).toMatchObject({ critical: ['db', 'cache'], deferred: ['api', 'worker'] });
+    const status = await settled(repo, 'lazy');
+    expect(status).toMatchObject({ state: 'healthy', services: { api: 'running', worker: 'running', db: 'healthy', cache: 'running' } });
+    // api waits for db to be healthy, so it can only have been created after add returned.
+    const { stdout } = await run('docker', ['inspect', '--format', '{{.Created}}', `${name}-lazy-api-1`]);
+    expect(Date.parse(stdout.trim())).toBeGreaterThan(added.returnedAt);
+    expect(await httpGet(added.json.facts.ports!.API_PORT!)).toBe('ok\n');
+
+    const metrics = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;
+    const job = metrics.runs.find((r) => r.command === 'services' && r.linkedTo === added.json.runId);
+    expect(job).toMatchObject({ ok: true, slug: 'lazy', facts: { services: { state: 'healthy' } } });
+    expect(job!.spans.map((s) => s.name)).toEqual(expect.arrayContaining(['services-critical', 'services-deferred']));
+    const log = await readFile(status.log!, 'utf8');
+    expect(log).toMatch(/starting critical services: db cache[\s\S]*starting deferred services: api worker/);
+  });
+
+  it('--wait returns only when the critical service answers', async () => {
+    const { repo } = await fixtureApp();
+    const added = await add(repo, 'waited', ['--wait']);
+    // No retry: db (critical, with a healthcheck) must answer the moment add has returned.
+    expect(await httpGet(added.json.facts.ports!.DB_PORT!)).toBe('ok\n');
+    expect((await servicesStatus(repo, 'waited')).services).toMatchObject({ db: 'healthy', cache: 'running' });
+    expect(await settled(repo, 'waited')).toMatchObject({ state: 'healthy' });
+  });
+
+  it('--wait fails with the service\'s own error and rolls back the worktree and its stack', async () => {
+    const compose = [
+      'services:',
+      '  db:',
+      '    image: vtree-test/busybox:latest',
+      '    command: ["sh", "-c", "echo FATAL: data directory is corrupt >&2; exit 3"]',
+      '  api:',
+      '    image: vtree-test/busybox:latest',
+      '    command: ["sleep", "600"]',
+      '    depends_on: [db]',
+      '',
+    ].join('\n');
+    const { repo, name } = await makeApp({ 'compose.yaml': compose });
+    const result = await vtree(repo, ['add', 'doomed', '--wait'], env);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/db exited \(3\)/);
+    expect(result.stderr).toContain('FATAL: data directory is corrupt');
+    expect(result.stderr).toMatch(/hint: git vtree logs db/);
+    expect(await git(repo, 'worktree', 'list')).not.toContain('doomed');
+    expect(await containers(`${name}-doomed`)).toEqual([]);
+  });
+
+  it('a literal "3000:3000" and a container_name run in two worktrees at once', async () => {
+    const compose = [
+      'services:',
+      '  web:',
+      '    image: vtree-test/busybox:latest',
+      '    container_name: shopweb',
+      '    command: ["httpd", "-f", "-p", "3000", "-h", "/www"]',
+      '    ports: ["127.0.0.1:3000:3000"]',
+      '',
+    ].join('\n');
+    const { repo, name } = await makeApp({ 'docker-compose.yml': compose });
+    const [a, b] = await Promise.all([add(repo, 'one', ['--wait']), add(repo, 'two', ['--wait'])]);
+    const portA = a!.json.facts.ports!.VTREE_PORT_WEB_3000!;
+    const portB = b!.json.facts.ports!.VTREE_PORT_WEB_3000!;
+    expect(portA).not.toBe(portB);
+    expect(await httpGet(portA)).toBe('ok\n');
+    expect(await httpGet(portB)).toBe('ok\n');
+    expect(await containers(`${name}-one`, false)).toEqual([`${name}-one-web`]);
+    expect(await containers(`${name}-two`, false)).toEqual([`${name}-two-web`]);
+    // Plain `docker compose` inside the worktree finds the same stack through the .env block.
+    const { stdout } = await run('docker', ['compose', 'ps', '--format', '{{.Name}} {{.Ports}}'], { cwd: a!.json.path });
+    expect(stdout.trim()).toBe(`${name}-one-web 127.0.0.1:${portA}->3000/tcp`);
+    expect(await git(a!.json.path, 'status', '--porcelain')).toBe('');
+  });
+
+  it('up, down, status and logs act on a named worktree', async () => {
+    const { repo, name } = await fixtureApp();
+    await add(repo, 'ops', ['--no-services']);
+    expect(await containers(`${name}-ops`)).toEqual([]);
+    const up = await vtree(repo, ['up', '-w', 'ops', '--wait', '--json'], env);
+    expect(up.code, up.stderr).toBe(0);
+    expect(JSON.parse(up.stdout)).toMatchObject({ ok: true, project: `${name}-ops`, state: 'healthy' });
+    const status = await vtree(repo, ['status', '-w', 'ops', '--json'], env);
+    const parsed = JSON.parse(status.stdout);
+    expect(parsed).toMatchObject({ project: `${name}-ops`, state: 'healthy' });
+    expect(parsed.services.map((s: { service: string }) => s.service)).toEqual(['api', 'cache', 'db', 'worker']);
+    const logs = await vtree(repo, ['logs', '-w', 'ops', 'db', '--tail', '5'], env);
+    expect(logs.code, logs.stderr).toBe(0);
+    const down = await vtree(repo, ['down', '-w', 'ops'], env);
+    expect(down.code, down.stderr).toBe(0);
+    expect(await containers(`${name}-ops`)).toEqual([]);
+    expect(await servicesStatus(repo, 'ops')).toMatchObject({ state: 'stopped' });
+    const list = await vtree(repo, ['list', '--json'], env);
+    expect(JSON.parse(list.stdout).worktrees.find((w: { branch?: string }) => w.branch === 'ops')).toMatchObject({ services: 'stopped' });
+  });
+
+  it('rm stops the stack first: no container, network or lease is left; volumes only go with --volumes', async () => {
+    const compose = await readFile(FIXTURE_COMPOSE, 'utf8');
+    const withVolume = compose.replace('  cache:\n', '    volumes: [data:/data]\n  cache:\n') + 'volumes:\n  data: {}\n';
+    const { repo, name } = await makeApp({ 'compose.yaml': withVolume });
+    const [kept, gone] = await Promise.all([add(repo, 'kept'), add(repo, 'gone')]);
+    for (const slug of ['kept', 'gone']) expect(await settled(repo, slug)).toMatchObject({ state: 'healthy' });
+    expect(await containers(`${name}-kept`)).toHaveLength(4);
+
+    for (const [slug, flags] of [['kept', []], ['gone', ['--volumes']]] as const) {
+      const result = await vtree(repo, ['rm', slug, ...flags], env);
+      expect(result.code, result.stderr).toBe(0);
+      expect(await containers(`${name}-${slug}`)).toEqual([]);
+      expect(await networks(`${name}-${slug}`)).toEqual([]);
+    }
+    const volumes = (await run('docker', ['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n');
+    expect(volumes).toContain(`${name}-kept_data`);
+    expect(volumes).not.toContain(`${name}-gone_data`);
+    const registry = JSON.parse(await readFile(join(env.XDG_STATE_HOME!, 'vibetrees', 'ports.json'), 'utf8')) as { leases: Record<string, { worktree: string }> };
+    const held = Object.values(registry.leases).map((l) => l.worktree);
+    expect(held).not.toContain(kept.json.path);
+    expect(held).not.toContain(gone.json.path);
+  });
+
+  it('missing images start pulling while git checks out; a pull that fails leaves the stack "failed" with the reason', async () => {
+    expect(await missingImages('docker', ['vtree-test/busybox:latest', 'vtree-test/busybox', 'docker.io/vtree-test/busybox', '127.0.0.1:1/vtree-missing:1'])).toEqual(['127.0.0.1:1/vtree-missing:1']);
+    // A registry on a closed local port: the pull fails at once, and only 127.0.0.1 is contacted.
+    const { repo } = await makeApp({ 'compose.yaml': 'services:\n  ghost:\n    image: 127.0.0.1:1/vtree-missing:1\n' });
+    const added = await add(repo, 'ghost');
+    const pull = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs.at(-1).spans.find((s: { name: string }) => s.name === 'services-pull');
+    expect(pull.detail).toMatchObject({ missing: ['127.0.0.1:1/vtree-missing:1'] });
+    const status = await settled(repo, 'ghost');
+    for (let i = 0; i < 100 && !(await readFile(pull.detail.log, 'utf8')).includes('finished'); i++) await sleep(100);
+    expect(await readFile(pull.detail.log, 'utf8')).toMatch(/pulling 127\.0\.0\.1:1\/vtree-missing:1[\s\S]*image-pull finished/);
+    const runs = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs as MetricsFile['runs'];
+    const pullRun = runs.find((r) => r.linkedTo === added.json.runId && r.spans.some((s) => s.name === 'image-pull'));
+    expect(pullRun).toMatchObject({ command: 'services', facts: { services: { pulled: ['127.0.0.1:1/vtree-missing:1'] } } });
+    expect(status.state).toBe('failed');
+    expect(status.reason).toMatch(/127\.0\.0\.1:1/);
+    expect(existsSync(join(added.json.path, 'compose.yaml'))).toBe(true);
+  });
+
+  it('rm right after add ends the start job: no stack comes up behind the removed worktree', async () => {
+    const { repo, name } = await fixtureApp();
+    const added = await add(repo, 'brief');
+    expect((await servicesStatus(repo, 'brief')).state).toBe('starting');
+    const removed = await vtree(repo, ['rm', 'brief'], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(existsSync(added.json.path)).toBe(false);
+    // Had the job survived, it would bring up the deferred services within seconds.
+    for (let i = 0; i < 12; i++) {
+      expect(await containers(`${name}-brief`)).toEqual([]);
+      await sleep(250);
+    }
+    expect(await networks(`${name}-brief`)).toEqual([]);
+  });
+
+  it('a compose file Compose rejects: one line, services "failed", the worktree kept (--wait)', async () => {
+    const { repo } = await makeApp({ 'compose.yaml': 'services:\n  web:\n    image: vtree-test/busybox:latest\n    ports: "not a list"\n' });
+    const result = await vtree(repo, ['add', 'invalid', '--wait'], env);
+    expect(result.code, result.stderr).toBe(0);
+    const lines = servicesLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^warning: services: not started — .*ports/);
+    expect(await servicesStatus(repo, 'invalid')).toMatchObject({ state: 'failed' });
+    expect(existsSync(join(result.stdout.trim(), 'compose.yaml'))).toBe(true);
+  });
+});
+
+if (!engine.ok) {
+  if (process.env.CI === 'true') {
+    it('CI=true needs a Docker engine', () => {
+      throw new Error(`CI=true but ${skipReason}`);
+    });
+  } else {
+    it.skip(`Docker tests skipped: ${skipReason}`, () => undefined);
+  }
+}
+
+// A moved fixture would make the tests above test a different app.
+it('uses the fixture app of the issue, whose ports are variables with defaults', async () => {
+  expect(await readFile(FIXTURE_COMPOSE, 'utf8')).toContain('${API_PORT:-3000}');
+});
