@@ -19,7 +19,7 @@ export default async function wait(args: Args, io: Io): Promise<number> {
   const { locateWorktree, readyFacts, waitUntilReady } = await import('../pipelines/readiness.js');
   const where = await locateWorktree(process.cwd(), args.worktree === undefined ? undefined : String(args.worktree));
   const readiness = await withInterrupts(
-    (signal) => waitUntilReady(where.path, where.gitDir, where.main, { timeoutMs, signal, onChange: (p) => io.log(`  ${p.name}: ${p.state}${p.detail && p.state !== 'done' ? ` (${p.detail})` : ''}`) }),
+    (signal) => waitUntilReady(where.path, where.gitDir, where.main, { timeoutMs, signal, onChange: (p) => io.log(`  ${p.name}: ${p.state}${p.detail && p.state !== 'done' && p.state !== 'failed' ? ` (${p.detail})` : ''}`) }),
     io.warn,
   );
   for (const phase of readiness.phases) if (phase.state === 'failed' && !phase.blocking) io.warn(`${phase.name}: ${phase.detail}${phase.log ? ` (log: ${phase.log})` : ''}`);

@@ -102,7 +102,8 @@ async function setupPhase(gitDir: string, record: WorktreeState | undefined, mai
   if (main) return { name: 'setup', state: 'skipped', detail: 'the main worktree is not set up by vtree', blocking: true };
   if (record) return { name: 'setup', state: 'done', detail: `by ${record.createdBy} at ${record.createdAt}`, blocking: true };
   // `add` writes vtree.json last: a worktree made moments ago may be being set up right now.
-  const age = await stat(join(gitDir, 'HEAD')).then((s) => Date.now() - s.ctimeMs, () => Infinity);
+  // Git writes the worktree's HEAD when it makes it (and on checkouts): its age bounds the set-up's.
+  const age = await stat(join(gitDir, 'HEAD')).then((s) => Date.now() - s.mtimeMs, () => Infinity);
   if (age < SETUP_GRACE_MS) return { name: 'setup', state: 'pending', detail: 'no set-up has finished yet', blocking: true };
   return { name: 'setup', state: 'failed', detail: 'vtree never set this worktree up; run: git vtree setup', blocking: true };
 }
