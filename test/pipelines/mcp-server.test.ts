@@ -6,19 +6,9 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, git, tempDir, testEnv } from '../helpers.js';
+import { BIN, composeEngineAnswers, git, tempDir, testEnv } from '../helpers.js';
 
-/** Whether a Docker engine with Compose answers. */
-async function engineAnswers(): Promise<boolean> {
-  try {
-    await run('docker', ['version', '--format', '{{.Server.Version}}'], { signal: AbortSignal.timeout(10_000) });
-    await run('docker', ['compose', 'version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const docker = await engineAnswers();
+const docker = await composeEngineAnswers();
 if (!docker) console.warn('mcp-server.test.ts: skipping: no Docker engine answers; run ../shared/ci/docker-engine.sh');
 
 let root: string;

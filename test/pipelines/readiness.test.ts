@@ -2,19 +2,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { git, tempDir, vtree } from '../helpers.js';
+import { composeEngineAnswers, git, tempDir, vtree } from '../helpers.js';
 
-/** Whether a Docker engine with Compose answers. */
-async function engineAnswers(): Promise<boolean> {
-  try {
-    await run('docker', ['version', '--format', '{{.Server.Version}}'], { signal: AbortSignal.timeout(10_000) });
-    await run('docker', ['compose', 'version']);
-    return true;
-  } catch {
-    return false;
-  }
-}
-const docker = await engineAnswers();
+const docker = await composeEngineAnswers();
 if (!docker) console.warn('readiness.test.ts: skipping the Docker tests: no Docker engine answers; run ../shared/ci/docker-engine.sh');
 
 let root: string;
