@@ -1,3 +1,5 @@
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
 import type { Args } from './spec.js';
 import { ExitCode } from '../core/errors.js';
 import { installHooks, type HooksChange } from '../git/hooks.js';
@@ -12,20 +14,25 @@ import type { ClaudeHooksChange } from '../pipelines/claude-settings.js';
  * WorktreeRemove and SessionStart hooks, in the project's settings or (`--user`) the user's.
  */
 export default async function init(args: Args, io: Io): Promise<number> {
-  // `--claude --user` outside a repository only writes the user's settings.
-  const inRepository = !(args.claude && args.user) || (await import('../git/repo.js').then(({ resolveRepo }) => resolveRepo(process.cwd()).then(() => true, () => false)));
-  const result: HooksChange | undefined = inRepository ? await installHooks(process.cwd()) : undefined;
+  const claudeFor = args.claude ? (args.user ? 'user' : 'project') : undefined;
+  const { resolveRepo } = await import('../git/repo.js');
+  const repo = await resolveRepo(process.cwd()).catch((error: unknown) => {
+    // Only the user's Claude Code settings can be written outside a repository.
+    if (claudeFor === 'user') return undefined;
+    throw error;
+  });
+  const hooks: HooksChange | undefined = repo ? await installHooks(process.cwd()) : undefined;
   let claude: ClaudeHooksChange | undefined;
-  if (args.claude) {
-    const [{ claudeSettingsPath, installClaudeHooks }, { resolveRepo }] = await Promise.all([import('../pipelines/claude-settings.js'), import('../git/repo.js')]);
-    const project = args.user ? '' : await resolveRepo(process.cwd()).then((r) => r.toplevel ?? r.mainPath);
-    claude = await installClaudeHooks(claudeSettingsPath(project, Boolean(args.user)));
+  if (claudeFor) {
+    const { claudeSettingsPath, installClaudeHooks } = await import('../pipelines/claude-settings.js');
+    claude = await installClaudeHooks(claudeSettingsPath(repo?.toplevel ?? repo?.mainPath ?? '', claudeFor === 'user'));
+    if (!onPath(ENSURE_SETUP)) io.warn(`${ENSURE_SETUP} is not on PATH, so Claude Code's SessionStart hook will not find it: run install.sh (or npm install -g) from the git vtree package`);
   }
   if (io.json) {
-    io.out(JSON.stringify({ ok: true, ...(result ? { hooks: result } : {}), ...(claude ? { claude } : {}) }));
+    io.out(JSON.stringify({ ok: true, ...(hooks ? { hooks } : {}), ...(claude ? { claude } : {}) }));
     return ExitCode.ok;
   }
-  if (result) reportHooks('install', result, io);
+  if (hooks) reportHooks('install', hooks, io);
   if (claude) {
     io.log(claude.changed ? `Claude Code hooks (${claude.added.join(', ')}) added to ${claude.file}` : `Claude Code hooks are already in ${claude.file}`);
     io.log('  claude --worktree <name> now gets a worktree set up by vtree; an agent can run `git vtree wait` until it is ready (docs/agents.md).');
@@ -33,4 +40,19 @@ export default async function init(args: Args, io: Io): Promise<number> {
   io.log('Ready: `git vtree add <branch>` (or plain `git worktree add`) makes worktrees that are set up to work in.');
   io.log('Shell completion and `vtree cd <branch>`: eval "$(git vtree shell-init bash)" in ~/.bashrc (or zsh, fish); see `git vtree shell-init -h`.');
   return ExitCode.ok;
+}
+
+/** The no-Node.js set-up check the SessionStart hook runs (hooks/ensure-setup, linked onto PATH). */
+const ENSURE_SETUP = 'git-vtree-ensure-setup';
+
+/** Whether an executable file `name` is in a directory of PATH. */
+function onPath(name: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => {
+    try {
+      accessSync(join(dir, name), constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }

@@ -1,9 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { BIN, git, makeRepo, testEnv, vtree, type VtreeResult } from '../helpers.js';
+
+const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
 
 let root: string;
 let repo: string;
@@ -158,6 +161,8 @@ describe('git vtree init --claude', () => {
     const second = await vtree(repo, ['init', '--claude']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stderr).toContain('Claude Code hooks are already in');
+    // The SessionStart command must be found on PATH: said when it is not.
+    expect(second.stderr).toContain('git-vtree-ensure-setup is not on PATH');
     expect(await readFile(join(repo, '.claude', 'settings.json'), 'utf8')).toBe(text);
   });
 
@@ -179,8 +184,12 @@ describe('git vtree init --claude', () => {
 
   it("--user writes the user's settings (CLAUDE_CONFIG_DIR), even outside a repository", async () => {
     const config = join(root, 'claude-config');
-    const result = await vtree(root, ['init', '--claude', '--user'], { CLAUDE_CONFIG_DIR: config });
+    const bin = join(root, 'bin');
+    await mkdir(bin);
+    await symlink(ENSURE, join(bin, 'git-vtree-ensure-setup'));
+    const result = await vtree(root, ['init', '--claude', '--user'], { CLAUDE_CONFIG_DIR: config, PATH: `${bin}:${process.env.PATH}` });
     expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).not.toContain('not on PATH');
     const settings = JSON.parse(await readFile(join(config, 'settings.json'), 'utf8'));
     expect(Object.keys(settings.hooks)).toEqual(['WorktreeCreate', 'WorktreeRemove', 'SessionStart']);
     expect(existsSync(join(repo, '.claude'))).toBe(false);
