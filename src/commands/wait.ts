@@ -59,8 +59,8 @@ export function failureText(phase: Phase): string {
   const lines = [`${phase.name} failed: ${phase.detail ?? 'see its log'}`];
   if (phase.lastLines?.length) lines.push(...phase.lastLines.map((l) => `  | ${l}`));
   if (phase.log) lines.push(`  log: ${phase.log}`);
-  const next = phase.name === 'services' ? 'git vtree logs --job' : phase.name === 'setup' ? 'git vtree setup' : undefined;
-  if (next) lines.push(`hint: ${next}`);
+  // The setup phase's detail already names its next command.
+  if (phase.name === 'services') lines.push('hint: git vtree logs --job');
   return lines.join('\n');
 }
 
