@@ -74,3 +74,14 @@ export function hasCommand(command: string): boolean {
     return false;
   }
 }
+
+/** Whether a Docker engine with Compose v2 answers: the Docker tests skip, saying so, without one. */
+export async function composeEngineAnswers(): Promise<boolean> {
+  try {
+    await execFileAsync('docker', ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 });
+    await execFileAsync('docker', ['compose', 'version'], { timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}
