@@ -156,5 +156,7 @@ describe('install.sh', () => {
     expect(await rcFiles()).toEqual(before);
     const gone = await run('git', ['vtree', '--version'], { PATH: `${prefix}:${process.env.PATH}` }, root);
     expect(gone.code).not.toBe(0);
-  });
+    // A real `npm ci` of every dependency (the MCP SDK's tree included) and a build: minutes on a
+    // loaded 2-core machine, so more than the default limit.
+  }, 600_000);
 });
