@@ -171,6 +171,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./init.js'),
   },
   {
+    name: 'trust',
+    describe: "Show the commands the committed .vtreeconfig asks to run (project tasks) and approve them",
+    positionals: [],
+    options: { yes: { type: 'boolean', alias: 'y', describe: 'Approve without asking (for scripts)' }, json },
+    load: () => import('./trust.js'),
+  },
+  {
     name: 'completion',
     describe: 'Print the completion script for bash, zsh or fish',
     positionals: [{ name: 'shell', required: true, choices: ['bash', 'zsh', 'fish'], describe: 'Shell' }],

@@ -27,6 +27,11 @@ export interface SetupShared {
   log(line: string): void;
   /** A warning, shown even under --json (on stderr). */
   warn(line: string): void;
+  /**
+   * The built-in task names of each feature of the run (empty for a feature switched off), so
+   * that the project's own tasks can name a feature in `after`. Filled in by the pipeline.
+   */
+  featureTasks?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Result of the repository stage. */

@@ -23,6 +23,14 @@ export interface ComposeOverride {
   model: ComposeModel;
 }
 
+/** Name of the ready point "critical services up", which project tasks may run after. */
+export const SERVICES_READY = 'services-ready';
+
+/** Result of `services-ready`: waits until the critical services are up (at once when there are none). */
+export interface ServicesReady {
+  wait(signal: AbortSignal): Promise<void>;
+}
+
 /** What `services-start` leaves for its undo. */
 interface Started {
   record: ServicesRecord;
@@ -206,6 +214,18 @@ export const servicesFeature: Feature = {
           await undoStart(result as Started);
         },
       },
+      {
+        // A ready point for the project's own tasks (`after = services-ready`): it resolves at once
+        // with a waiter, so that only the tasks that need the stack wait for it, not `add`.
+        name: SERVICES_READY,
+        deps: [stages.repo, stages.checkout, 'services-start'],
+        async run(_ctx, deps): Promise<ServicesReady> {
+          const { config } = deps[stages.repo] as RepoStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const { waitForCritical, waitTimeoutMs } = await import('./stack.js');
+          return { wait: async (signal) => void (await waitForCritical(checkout.gitDir, waitTimeoutMs(config), signal)) };
+        },
+      },
     ];
     return tasks;
   },
@@ -213,6 +233,8 @@ export const servicesFeature: Feature = {
     {
       name: 'services-down',
       deps: [locate],
+      // The project's teardown tasks (a database dump, say) need the stack still up.
+      after: ['tasks-teardown'],
       async run({ shared, span, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;

@@ -277,3 +277,25 @@ export interface ServicesJobPlan {
 export function servicesMap(statuses: readonly ServiceStatus[]): Record<string, string> {
   return Object.fromEntries(statuses.map((s) => [s.service, s.health === 'healthy' || s.health === 'unhealthy' ? s.health : s.exitCode !== undefined ? `exited (${s.exitCode})` : s.state]));
 }
+
+/**
+ * Waits until the worktree's critical services are up, as its live status file tells: the stack
+ * `running` or `healthy`, or the start job reporting each critical service running (or healthy)
+ * once its first phase is done. A stack with nothing to start (`none`) is ready at once; a
+ * `failed` or `stopped` one throws its reason, as does one still starting after `timeoutMs`.
+ */
+export async function waitForCritical(worktreeGitDir: string, timeoutMs: number, signal?: AbortSignal): Promise<ServicesStatus | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal?.throwIfAborted();
+    const status = await readServicesStatus(worktreeGitDir);
+    if (!status || status.state === 'none' || status.state === 'running' || status.state === 'healthy') return status;
+    if (status.state === 'failed' || status.state === 'stopped') {
+      throw new VtreeError(`services ${status.state}${status.reason ? `: ${status.reason}` : ''}`, 'git vtree logs --job; then git vtree up --wait');
+    }
+    const critical = status.critical ?? [];
+    if (critical.length > 0 && critical.every((name) => ['running', 'healthy'].includes(status.services?.[name] ?? ''))) return status;
+    if (Date.now() > deadline) throw new VtreeError(`services still starting after ${Math.round(timeoutMs / 1000)} s`, 'git vtree status');
+    await sleep(200, undefined, signal ? { signal } : {});
+  }
+}
