@@ -6,7 +6,7 @@
 # (test/completion.test.ts compares them with `git-vtree --help`).
 
 # The words that may follow `git vtree`.
-__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports up down status logs cache'
+__git_vtree_commands='add list ls rm remove setup hooks init trust completion shell-init stats bench ports up down status logs cache'
 
 # The flags of one command ($1).
 __git_vtree_flags() {
@@ -15,6 +15,7 @@ __git_vtree_flags() {
     add) echo "$setup --from --path" ;;
     setup) echo "$setup" ;;
     list | ls | hooks | init) echo '--json' ;;
+    trust) echo '--yes -y --json' ;;
     rm | remove) echo '--force -f --delete-branch -d --volumes --json' ;;
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;
     bench) echo '--runs --keep --json' ;;
