@@ -14,7 +14,8 @@ __git_vtree_flags() {
   case $1 in
     add) echo "$setup --from --path" ;;
     setup) echo "$setup" ;;
-    list | ls | hooks | init) echo '--json' ;;
+    list | ls | hooks) echo '--json' ;;
+    init) echo '--adopt-cursor --json' ;;
     trust) echo '--yes -y --json' ;;
     rm | remove) echo '--force -f --delete-branch -d --volumes --json' ;;
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;

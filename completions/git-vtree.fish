@@ -109,6 +109,7 @@ complete -c git-vtree -n '__git_vtree_using rm remove' -l volumes -d "Also remov
 complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init trust stats bench ports up down status logs cache' -l json -d 'Print JSON'
 complete -c git-vtree -n '__git_vtree_using hooks' -a 'install uninstall status'
 complete -c git-vtree -n '__git_vtree_using trust' -s y -l yes -d 'Approve without asking'
+complete -c git-vtree -n '__git_vtree_using init' -l adopt-cursor -d 'Adopt the set-up commands of .cursor/worktrees.json'
 complete -c git-vtree -n '__git_vtree_using completion shell-init' -a 'bash zsh fish'
 
 complete -c git-vtree -n '__git_vtree_using stats' -l since -x -d 'Only runs since a duration ago (30m, 12h, 7d) or a date'

@@ -165,9 +165,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'init',
-    describe: 'Set this repository up for vtree: installs the post-checkout hook',
+    describe: "Set this repository up for vtree: installs the post-checkout hook, offers to adopt Cursor's worktree set-up",
     positionals: [],
-    options: { json },
+    options: { 'adopt-cursor': { type: 'boolean', describe: 'Adopt the set-up commands of .cursor/worktrees.json as a task without asking' }, json },
     load: () => import('./init.js'),
   },
   {

@@ -235,3 +235,27 @@ describe('commands from the committed .vtreeconfig', () => {
     expect(await readFile(join(out, 'hello'), 'utf8')).toBe('two\nmine four\n');
   }, 60_000);
 });
+
+describe('git vtree init and Cursor', () => {
+  it("adopts .cursor/worktrees.json's set-up commands as an approved task that runs in order, with $ROOT_WORKTREE_PATH", async () => {
+    const { repo, out } = await makeApp({ 'README.md': '# app\n' });
+    await mkdir(join(repo, '.cursor'));
+    await writeFile(
+      join(repo, '.cursor', 'worktrees.json'),
+      JSON.stringify({ 'setup-worktree': ['echo generic'], 'setup-worktree-unix': [`echo first >> '${out}/cursor'`, `echo "$ROOT_WORKTREE_PATH" >> '${out}/cursor'`] }),
+    );
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'cursor');
+    const offered = await vtree(repo, ['init'], env);
+    expect(offered.stderr).toMatch(/\.cursor\/worktrees\.json has set-up commands; to run them in every worktree: git vtree init --adopt-cursor/);
+    expect(existsSync(join(repo, '.vtreeconfig'))).toBe(false);
+
+    const adopted = JSON.parse((await vtree(repo, ['init', '--adopt-cursor', '--json'], env)).stdout);
+    expect(adopted.cursor).toEqual({ adopted: true, command: `set -e\necho first >> '${out}/cursor'\necho "$ROOT_WORKTREE_PATH" >> '${out}/cursor'` });
+    // Committed, so approval matters: init approved what the user adopted.
+    const added = await vtree(repo, ['add', 'feat/cursor'], env);
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr).not.toMatch(/skipped/);
+    expect(await readFile(join(out, 'cursor'), 'utf8')).toBe(`first\n${repo}\n`);
+  });
+});
