@@ -10,7 +10,7 @@ const json: OptionSpec = { type: 'boolean', describe: 'Print JSON' };
 /** Flags of every command that sets a worktree up (`add`, `setup`). */
 const SETUP_OPTIONS = {
   deps: { type: 'boolean', default: true, describe: 'Restore dependencies (--no-deps to skip)' },
-  services: { type: 'boolean', default: true, describe: 'Start the Compose stack in the background (--no-services to skip)' },
+  services: { type: 'string', describe: 'Start only these services, comma-separated (default: config vtree.services.start; --no-services to skip)' },
   wait: { type: 'boolean', default: false, describe: 'Wait until critical services are up' },
   'link-mode': {
     type: 'string',
@@ -38,6 +38,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: [{ name: 'branch', required: true, describe: 'Branch: new, existing local, or remote (origin/x, or x when only a remote has it)' }],
     options: {
       ...SETUP_OPTIONS,
+      'rollback-on-failure': { type: 'boolean', describe: 'With --wait: remove the worktree again when its services do not come up (default: keep it)' },
       from: { type: 'string', describe: 'Start a new branch here (default: HEAD of the main worktree)' },
       path: { type: 'string', describe: 'Worktree directory (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
     },

@@ -103,3 +103,8 @@ export function taskLogPath(commonDir: string, task: string, runId: string): str
 export function trustStorePath(env: NodeJS.ProcessEnv = process.env): string {
   return join(machineStateDir(env), 'trust.json');
 }
+
+/** Which background failure of a worktree vtree has already told the user about (told once, not on every command). */
+export function noticedPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-noticed.json');
+}

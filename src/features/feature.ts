@@ -8,8 +8,12 @@ export interface SetupOptions {
   deps: boolean;
   /** Start the Compose stack (`--no-services` turns it off). */
   services: boolean;
+  /** Start only these services (and what they depend on): `--services a,b`. */
+  servicesScope?: string[];
   /** Wait for critical services before returning (`--wait`). */
   wait: boolean;
+  /** Under `--wait`, roll the worktree back when its services do not come up (else it is kept). */
+  rollbackOnFailure?: boolean;
   /** `--link-mode`, over config `vtree.linkMode`. */
   linkMode?: string;
 }

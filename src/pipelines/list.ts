@@ -1,5 +1,6 @@
 import { resolveRepo } from '../git/repo.js';
 import { readServicesStatus } from '../features/services/stack.js';
+import { readTasksStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 /** One row of `git vtree list`. */
@@ -19,6 +20,8 @@ export interface WorktreeRow {
   ports?: Record<string, number>;
   /** Last known state of its Compose stack. */
   services?: string;
+  /** Its project tasks that failed (background ones included), by name. */
+  failedTasks?: string[];
 }
 
 /**
@@ -30,7 +33,7 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
   return Promise.all(
     repo.worktrees.map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
-      const [state, live] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir)]) : [];
+      const [state, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked };
       if (w.branch) row.branch = w.branch;
       if (w.head) row.head = w.head;
@@ -46,6 +49,8 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
       // The live status file (kept current by the start job, `up`, `down`) over what set-up recorded.
       const services = live ?? (state?.services as { state?: string } | undefined);
       if (services?.state) row.services = services.state;
+      const failed = Object.entries(tasks?.tasks ?? {}).filter(([, t]) => t.state === 'failed').map(([name]) => name);
+      if (failed.length > 0) row.failedTasks = failed;
       return row;
     }),
   );
