@@ -10,9 +10,9 @@ __git_vtree_commands='add list ls rm remove setup hooks init trust completion sh
 
 # The flags of one command ($1).
 __git_vtree_flags() {
-  local setup='--deps --no-deps --services --no-services --wait --link-mode --json'
+  local setup='--deps --no-deps --services --wait --link-mode --json'
   case $1 in
-    add) echo "$setup --from --path" ;;
+    add) echo "$setup --from --path --rollback-on-failure" ;;
     setup) echo "$setup" ;;
     list | ls | hooks) echo '--json' ;;
     init) echo '--adopt-cursor --json' ;;

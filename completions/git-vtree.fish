@@ -92,12 +92,12 @@ complete -c git-vtree -n __git_vtree_needs_command -s V -l version -d 'Show vers
 # add and setup.
 complete -c git-vtree -n '__git_vtree_using add setup' -l deps -d 'Restore dependencies'
 complete -c git-vtree -n '__git_vtree_using add setup' -l no-deps -d 'Do not restore dependencies'
-complete -c git-vtree -n '__git_vtree_using add setup' -l services -d 'Start the Compose stack in the background'
-complete -c git-vtree -n '__git_vtree_using add setup' -l no-services -d 'Do not start the Compose stack'
+complete -c git-vtree -n '__git_vtree_using add setup' -l services -x -d 'Start only these services (comma-separated)'
 complete -c git-vtree -n '__git_vtree_using add setup' -l wait -d 'Wait until critical services are up'
 complete -c git-vtree -n '__git_vtree_using add setup' -l link-mode -x -a 'auto reflink hardlink copy symlink' -d 'How dependencies are restored'
 complete -c git-vtree -n '__git_vtree_using add' -l from -x -a '(__git_vtree_branches)' -d 'Start a new branch here'
 complete -c git-vtree -n '__git_vtree_using add' -l path -x -a '(__fish_complete_directories)' -d 'Worktree directory'
+complete -c git-vtree -n '__git_vtree_using add' -l rollback-on-failure -d 'With --wait: remove the worktree again when its services do not come up'
 complete -c git-vtree -n '__git_vtree_using add' -a '(__git_vtree_branches)'
 
 # Commands that name a worktree.
