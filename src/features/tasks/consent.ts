@@ -27,12 +27,13 @@ export function describeTask(task: ProjectTask, state?: TrustState): string[] {
  * approves it now when vtree may ask (`interactive` and a terminal). Otherwise it is skipped, and
  * `warn` says so in one line naming the command that approves it.
  */
-export async function consent(mainPath: string, tasks: readonly ProjectTask[], interactive: boolean, io: { log(line: string): void; warn(line: string): void }): Promise<Consent> {
+export async function consent(mainPath: string, tasks: readonly ProjectTask[], interactive: boolean, io: { warn(line: string): void }): Promise<Consent> {
   const states = await trustStates(mainPath, tasks);
   let unapproved = tasks.filter((t) => states.get(t) !== 'approved');
   if (unapproved.length > 0 && interactive && canAsk()) {
-    io.log(`${TEAM_CONFIG_FILE} in ${mainPath} asks to run:`);
-    for (const task of unapproved) for (const line of describeTask(task, states.get(task))) io.log(line);
+    // Straight to the terminal: the question must show its commands even under --json.
+    const lines = [`${TEAM_CONFIG_FILE} in ${mainPath} asks to run:`, ...unapproved.flatMap((task) => describeTask(task, states.get(task)))];
+    process.stderr.write(`${lines.join('\n')}\n`);
     if (await confirm('Run these commands (now and whenever a worktree of this repository is set up)?')) {
       await approveTasks(mainPath, unapproved);
       unapproved = [];
