@@ -15,9 +15,9 @@ export default async function add(args: Args, io: Io): Promise<number> {
     options: setupOptionsFrom(args),
   };
   const result = await withInterrupts((signal) => addWorktree(request, io, signal), io.warn);
-  const services = result.facts.services as { state?: string; reason?: string } | undefined;
+  const services = result.facts.services as { notUp?: boolean; reason?: string } | undefined;
   // --wait promised running services: the worktree is kept, but the command says it failed.
-  const failure = request.options.wait && services?.state === 'failed' ? servicesFailure(result.path, result.branch, services.reason) : undefined;
+  const failure = services?.notUp ? servicesFailure(result.path, result.branch, services.reason) : undefined;
   if (io.json) {
     io.out(JSON.stringify({ ok: !failure, ...result, ...(failure ? { error: failure.message, hint: failure.hint } : {}) }));
     return failure ? ExitCode.failed : ExitCode.ok;
@@ -34,7 +34,7 @@ export default async function add(args: Args, io: Io): Promise<number> {
 }
 
 /** `--wait` and the services did not come up: what failed, that the worktree stays, and how to retry. */
-function servicesFailure(path: string, branch: string, reason: string | undefined): VtreeError {
+export function servicesFailure(path: string, branch: string, reason: string | undefined): VtreeError {
   return new VtreeError(
     `services did not come up${reason ? `: ${reason}` : ''}; the worktree is kept at ${path}`,
     `fix it, then run: git vtree up --wait -w ${branch} (or remove it: git vtree rm ${branch})`,

@@ -211,6 +211,8 @@ export const servicesFeature: Feature = {
               // at and retry; the command reports the failure once the worktree is set up.
               const { errorMessage } = await import('../../core/errors.js');
               const failed = await settle({ ...record, state: 'failed', reason: errorMessage(error) }, `services: ${critical.join(', ')} did not come up — ${errorMessage(error)}`, 'warn');
+              // `add --wait` fails on this (a file Compose rejects only warns), yet keeps the worktree.
+              shared.facts.services = { ...(shared.facts.services as object), notUp: true };
               // Should a later step fail, the run is rolled back after all, the stack with it.
               return { ...started, record: failed.record };
             }
