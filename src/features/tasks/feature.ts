@@ -82,10 +82,11 @@ export const tasksFeature: Feature = {
       deps: [stages.repo],
       async run({ shared, span }, deps): Promise<TasksPlan> {
         const { repo, config } = deps[stages.repo] as RepoStage;
+        // Most repositories have no tasks: they pay for one look at the config, no module load.
+        if (config.keys('vtree.task.').length === 0) return { foreground: [], background: [], skipped: [] };
         const { readProjectTasks } = await import('./definitions.js');
         const all = readProjectTasks(config, 'task');
         span.set('tasks', all.length);
-        if (all.length === 0) return { foreground: [], background: [], skipped: [] };
         const { consent } = await import('./consent.js');
         const { unapproved } = await consent(repo.mainPath, all, shared.command !== 'hook', shared);
         const plan = planTasks(all, unapproved, shared.featureTasks ?? {});
@@ -111,10 +112,10 @@ export const tasksFeature: Feature = {
       deps: [locate],
       async run({ shared, span, profiler, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
+        if (target.config.keys('vtree.teardown.').length === 0) return;
         const { readProjectTasks } = await import('./definitions.js');
         const all = readProjectTasks(target.config, 'teardown');
         span.set('tasks', all.length);
-        if (all.length === 0) return;
         const [{ consent }, { runOrdered, runTaskCommand }, { taskEnv }, { taskLogPath }] = await Promise.all([
           import('./consent.js'),
           import('./runner.js'),
