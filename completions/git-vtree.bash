@@ -6,17 +6,18 @@
 # (test/completion.test.ts compares them with `git-vtree --help`).
 
 # The words that may follow `git vtree`.
-__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports up down status logs cache wait claude-hook mcp'
+__git_vtree_commands='add list ls rm remove setup hooks init trust completion shell-init stats bench ports up down status logs cache wait claude-hook mcp'
 
 # The flags of one command ($1).
 __git_vtree_flags() {
-  local setup='--deps --no-deps --services --no-services --wait --link-mode --json'
+  local setup='--deps --no-deps --services --wait --link-mode --json'
   case $1 in
-    add) echo "$setup --from --path" ;;
+    add) echo "$setup --from --path --rollback-on-failure" ;;
     setup) echo "$setup --all" ;;
     list | ls | hooks) echo '--json' ;;
-    init) echo '--claude --user --json' ;;
+    init) echo '--adopt-cursor --claude --user --json' ;;
     wait) echo '--timeout --json' ;;
+    trust) echo '--yes -y --json' ;;
     rm | remove) echo '--force -f --delete-branch -d --volumes --json' ;;
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;
     bench) echo '--runs --keep --json' ;;

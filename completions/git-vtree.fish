@@ -72,6 +72,7 @@ complete -c git-vtree -n __git_vtree_needs_command -a remove -d 'Remove a worktr
 complete -c git-vtree -n __git_vtree_needs_command -a setup -d 'Set up an existing worktree'
 complete -c git-vtree -n __git_vtree_needs_command -a hooks -d 'Install, remove or inspect the post-checkout hook'
 complete -c git-vtree -n __git_vtree_needs_command -a init -d 'Set this repository up for vtree'
+complete -c git-vtree -n __git_vtree_needs_command -a trust -d 'Show and approve the commands .vtreeconfig asks to run'
 complete -c git-vtree -n __git_vtree_needs_command -a completion -d 'Print the completion script for a shell'
 complete -c git-vtree -n __git_vtree_needs_command -a shell-init -d 'Print shell code: completion and the vtree function'
 complete -c git-vtree -n __git_vtree_needs_command -a stats -d 'Where the time goes'
@@ -94,12 +95,12 @@ complete -c git-vtree -n __git_vtree_needs_command -s V -l version -d 'Show vers
 # add and setup.
 complete -c git-vtree -n '__git_vtree_using add setup' -l deps -d 'Restore dependencies'
 complete -c git-vtree -n '__git_vtree_using add setup' -l no-deps -d 'Do not restore dependencies'
-complete -c git-vtree -n '__git_vtree_using add setup' -l services -d 'Start the Compose stack in the background'
-complete -c git-vtree -n '__git_vtree_using add setup' -l no-services -d 'Do not start the Compose stack'
+complete -c git-vtree -n '__git_vtree_using add setup' -l services -x -d 'Start only these services (comma-separated)'
 complete -c git-vtree -n '__git_vtree_using add setup' -l wait -d 'Wait until critical services are up'
 complete -c git-vtree -n '__git_vtree_using add setup' -l link-mode -x -a 'auto reflink hardlink copy symlink' -d 'How dependencies are restored'
 complete -c git-vtree -n '__git_vtree_using add' -l from -x -a '(__git_vtree_branches)' -d 'Start a new branch here'
 complete -c git-vtree -n '__git_vtree_using add' -l path -x -a '(__fish_complete_directories)' -d 'Worktree directory'
+complete -c git-vtree -n '__git_vtree_using add' -l rollback-on-failure -d 'With --wait: remove the worktree again when its services do not come up'
 complete -c git-vtree -n '__git_vtree_using add' -a '(__git_vtree_branches)'
 
 # Commands that name a worktree.
@@ -113,8 +114,10 @@ complete -c git-vtree -n '__git_vtree_using rm remove' -s f -l force -d 'Remove 
 complete -c git-vtree -n '__git_vtree_using rm remove' -s d -l delete-branch -d 'Also delete the branch'
 complete -c git-vtree -n '__git_vtree_using rm remove' -l volumes -d "Also remove the Compose stack's volumes"
 
-complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports up down status logs cache wait' -l json -d 'Print JSON'
+complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init trust stats bench ports up down status logs cache wait' -l json -d 'Print JSON'
 complete -c git-vtree -n '__git_vtree_using hooks' -a 'install uninstall status'
+complete -c git-vtree -n '__git_vtree_using trust' -s y -l yes -d 'Approve without asking'
+complete -c git-vtree -n '__git_vtree_using init' -l adopt-cursor -d 'Adopt the set-up commands of .cursor/worktrees.json'
 complete -c git-vtree -n '__git_vtree_using completion shell-init' -a 'bash zsh fish'
 
 complete -c git-vtree -n '__git_vtree_using stats' -l since -x -d 'Only runs since a duration ago (30m, 12h, 7d) or a date'

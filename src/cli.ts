@@ -4,6 +4,9 @@ import { COMMANDS, GLOBAL_OPTIONS } from './commands/index.js';
 import { ExitCode, UsageError, VtreeError } from './core/errors.js';
 import { consoleIo, formatError } from './core/output.js';
 
+/** Commands whose output is for a shell or a job, not for a person: they tell of no background failure. */
+const QUIET_COMMANDS = new Set(['__job', 'completion', 'shell-init']);
+
 /**
  * The command line. A known command with plain arguments is parsed by the fast path (yargs'
  * own parser, a few ms); help, completion of errors and anything unusual go through the full
@@ -25,6 +28,12 @@ export async function main(argv: readonly string[]): Promise<never> {
   async function dispatch(spec: CommandSpec, args: Args): Promise<number> {
     verbose = Boolean(args.verbose);
     const io = consoleIo({ json: Boolean(args.json), verbose });
+    if (!QUIET_COMMANDS.has(spec.name) && !process.env.VTREE_BACKGROUND) {
+      // A failure of background work (the stack, background tasks) is told once, by whatever command runs next.
+      const { backgroundFailureNotice } = await import('./pipelines/notices.js');
+      const notice = await backgroundFailureNotice(process.cwd()).catch(() => undefined);
+      if (notice) process.stderr.write(`${notice}\n`);
+    }
     const { default: command } = await spec.load();
     return (await command(args, io)) ?? ExitCode.ok;
   }

@@ -10,7 +10,7 @@ const json: OptionSpec = { type: 'boolean', describe: 'Print JSON' };
 /** Flags of every command that sets a worktree up (`add`, `setup`). */
 const SETUP_OPTIONS = {
   deps: { type: 'boolean', default: true, describe: 'Restore dependencies (--no-deps to skip)' },
-  services: { type: 'boolean', default: true, describe: 'Start the Compose stack in the background (--no-services to skip)' },
+  services: { type: 'string', describe: 'Start only these services, comma-separated (default: config vtree.services.start; --no-services to skip)' },
   wait: { type: 'boolean', default: false, describe: 'Wait until critical services are up' },
   'link-mode': {
     type: 'string',
@@ -38,6 +38,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: [{ name: 'branch', required: true, describe: 'Branch: new, existing local, or remote (origin/x, or x when only a remote has it)' }],
     options: {
       ...SETUP_OPTIONS,
+      'rollback-on-failure': { type: 'boolean', describe: 'With --wait: remove the worktree again when its services do not come up (default: keep it)' },
       from: { type: 'string', describe: 'Start a new branch here (default: HEAD of the main worktree)' },
       path: { type: 'string', describe: 'Worktree directory (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
     },
@@ -169,9 +170,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'init',
-    describe: 'Set this repository up for vtree: installs the post-checkout hook (--claude: and Claude Code\'s worktree hooks)',
+    describe: "Set this repository up for vtree: installs the post-checkout hook, offers to adopt Cursor's worktree set-up (--claude: and Claude Code's worktree hooks)",
     positionals: [],
     options: {
+      'adopt-cursor': { type: 'boolean', describe: 'Adopt the set-up commands of .cursor/worktrees.json as a task without asking' },
       claude: { type: 'boolean', describe: "Also make git vtree Claude Code's WorktreeCreate, WorktreeRemove and SessionStart hooks (.claude/settings.json)" },
       user: { type: 'boolean', describe: "With --claude: write the user's ~/.claude/settings.json instead of the project's" },
       json,
@@ -201,6 +203,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     positionals: [],
     options: {},
     load: () => import('./mcp.js'),
+  },
+  {
+    name: 'trust',
+    describe: "Show the commands the committed .vtreeconfig asks to run (project tasks) and approve them",
+    positionals: [],
+    options: { yes: { type: 'boolean', alias: 'y', describe: 'Approve without asking (for scripts)' }, json },
+    load: () => import('./trust.js'),
   },
   {
     name: 'completion',

@@ -4,14 +4,16 @@ import type { Args } from './spec.js';
 import { ExitCode } from '../core/errors.js';
 import { installHooks, type HooksChange } from '../git/hooks.js';
 import type { Io } from '../core/output.js';
+import { canAsk, confirm } from '../core/prompt.js';
 import { reportHooks } from './hooks.js';
 import type { ClaudeHooksChange } from '../pipelines/claude-settings.js';
 
 /**
  * `git vtree init`: the one step that sets a repository up for vtree. It installs the
  * post-checkout hook, so that worktrees made by plain `git worktree add`, an IDE or an agent
- * runner are set up too; with `--claude`, it also makes vtree Claude Code's WorktreeCreate,
- * WorktreeRemove and SessionStart hooks, in the project's settings or (`--user`) the user's.
+ * runner are set up too; offers to adopt Cursor's worktree set-up commands (`.cursor/worktrees.json`)
+ * as a project task (`--adopt-cursor` for scripts); with `--claude`, it also makes vtree Claude Code's
+ * WorktreeCreate, WorktreeRemove and SessionStart hooks, in the project's settings or (`--user`) the user's.
  */
 export default async function init(args: Args, io: Io): Promise<number> {
   const claudeFor = args.claude ? (args.user ? 'user' : 'project') : undefined;
@@ -22,6 +24,7 @@ export default async function init(args: Args, io: Io): Promise<number> {
     throw error;
   });
   const hooks: HooksChange | undefined = repo ? await installHooks(process.cwd()) : undefined;
+  const cursor = repo ? await offerCursorSetup(args, io) : undefined;
   let claude: ClaudeHooksChange | undefined;
   if (claudeFor) {
     const { claudeSettingsPath, installClaudeHooks } = await import('../pipelines/claude-settings.js');
@@ -29,7 +32,7 @@ export default async function init(args: Args, io: Io): Promise<number> {
     if (!onPath(ENSURE_SETUP)) io.warn(`${ENSURE_SETUP} is not on PATH, so Claude Code's SessionStart hook will not find it: run install.sh (or npm install -g) from the git vtree package`);
   }
   if (io.json) {
-    io.out(JSON.stringify({ ok: true, ...(hooks ? { hooks } : {}), ...(claude ? { claude } : {}) }));
+    io.out(JSON.stringify({ ok: true, ...(hooks ? { hooks } : {}), ...(cursor ? { cursor } : {}), ...(claude ? { claude } : {}) }));
     return ExitCode.ok;
   }
   if (hooks) reportHooks('install', hooks, io);
@@ -55,4 +58,34 @@ function onPath(name: string): boolean {
       return false;
     }
   });
+}
+
+/**
+ * Finds Cursor's set-up commands in the main worktree and, when the user agrees (or passed
+ * `--adopt-cursor`), writes them into `.vtreeconfig` as task `cursor-setup` and approves it:
+ * the user just read it. Nothing when there is none or the task exists already.
+ */
+async function offerCursorSetup(args: Args, io: Io): Promise<{ command: string; adopted: boolean } | undefined> {
+  const [{ resolveRepoStage }, { adoptCursorSetup, cursorSetupCommand, CURSOR_TASK, CURSOR_WORKTREES_FILE }] = await Promise.all([
+    import('../pipelines/repo-stage.js'),
+    import('../features/tasks/cursor.js'),
+  ]);
+  const { repo, config } = await resolveRepoStage(process.cwd());
+  if (repo.bare || config.string(`vtree.task.${CURSOR_TASK}.run`) !== undefined) return undefined;
+  const command = await cursorSetupCommand(repo.mainPath);
+  if (command === undefined) return undefined;
+  let adopt = Boolean(args.adoptCursor);
+  if (!adopt && !io.json && canAsk()) {
+    io.log(`${CURSOR_WORKTREES_FILE} sets worktrees up with:`);
+    for (const line of command.split('\n')) io.log(`    ${line}`);
+    adopt = await confirm(`Run this for every worktree too (as task ${CURSOR_TASK} in .vtreeconfig)?`);
+  }
+  if (!adopt) {
+    if (!io.json) io.log(`${CURSOR_WORKTREES_FILE} has set-up commands; to run them in every worktree: git vtree init --adopt-cursor`);
+    return { command, adopted: false };
+  }
+  const { approveTasks } = await import('../features/tasks/trust.js');
+  await approveTasks(repo.mainPath, [await adoptCursorSetup(repo.mainPath, command)]);
+  if (!io.json) io.log(`Added task ${CURSOR_TASK} to .vtreeconfig (commit it to share it); see docs/tasks.md`);
+  return { command, adopted: true };
 }

@@ -38,6 +38,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const { runServicesJob } = await import('../pipelines/services.js');
     await runServicesJob(JSON.parse(plan), io.log);
   },
+  /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
+  'project-tasks': async ([plan], io) => {
+    if (!plan) throw new UsageError('project-tasks needs its plan');
+    const { runTasksJob } = await import('../pipelines/tasks.js');
+    await runTasksJob(JSON.parse(plan), io.log);
+  },
 };
 
 /**

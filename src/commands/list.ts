@@ -18,7 +18,8 @@ export default async function list(_args: Args, io: Io): Promise<number> {
       row.path + (row.prunable ? ' (missing)' : ''),
       row.deps ?? '-',
       row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
-      row.services ?? '-',
+      // A failure is marked where the eye looks: the stack's cell, with a `!`.
+      [row.services === 'failed' ? '! failed' : row.services, row.failedTasks ? `! task ${row.failedTasks.join(', ')} failed` : undefined].filter(Boolean).join('; ') || '-',
       row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
     ]);
   }

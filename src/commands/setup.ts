@@ -4,6 +4,7 @@ import { errorMessage, ExitCode, UsageError } from '../core/errors.js';
 import { withInterrupts } from '../core/interrupt.js';
 import { formatError, formatMs, type Io } from '../core/output.js';
 import { setupWorktree, type SetupResult } from '../pipelines/setup.js';
+import { servicesFailure } from './add.js';
 
 /**
  * `git vtree setup [<worktree>]`: sets up an existing worktree. With the hidden `--hook` flag
@@ -29,10 +30,13 @@ export default async function setup(args: Args, io: Io): Promise<number> {
     process.stderr.write(`${line} (post-checkout hook; retry with: git vtree setup)\n`);
     return ExitCode.ok;
   }
+  const services = result.facts.services as { notUp?: boolean; reason?: string } | undefined;
+  const failure = services?.notUp && !hook ? servicesFailure(result.path, result.branch, services.reason) : undefined;
   if (io.json) {
-    io.out(JSON.stringify({ ok: true, ...result }));
-    return ExitCode.ok;
+    io.out(JSON.stringify({ ok: !failure, ...result, ...(failure ? { error: failure.message, hint: failure.hint } : {}) }));
+    return failure ? ExitCode.failed : ExitCode.ok;
   }
+  if (failure) throw failure;
   if (hook) {
     // Inside someone else's git command: one line, the step timings are in the metrics.
     io.log(`git vtree: set up worktree '${result.branch}' in ${formatMs(result.duration)} (steps: git vtree stats --run ${result.runId})`);

@@ -50,12 +50,16 @@ export function commandString(spec: CommandSpec): string {
   return [spec.name, ...words].join(' ');
 }
 
-/** The set-up flags of `add` and `setup` (`--no-deps`, `--no-services`, `--wait`, `--link-mode`). */
+/** The set-up flags of `add` and `setup` (`--no-deps`, `--no-services`, `--services a,b`, `--wait`, `--link-mode`). */
 export function setupOptionsFrom(args: Args): SetupOptions {
+  // `--services a,b` names a scope; a bare `--services` (or none) means the whole stack.
+  const scope = typeof args.services === 'string' ? args.services.split(',').map((s) => s.trim()).filter(Boolean) : [];
   return {
     deps: args.deps !== false,
     services: args.services !== false,
+    ...(scope.length > 0 ? { servicesScope: scope } : {}),
     wait: Boolean(args.wait),
+    ...(args.rollbackOnFailure ? { rollbackOnFailure: true } : {}),
     ...(args.linkMode !== undefined ? { linkMode: String(args.linkMode) } : {}),
   };
 }

@@ -25,6 +25,11 @@ export interface Task<C> {
   run(ctx: TaskContext<C>, deps: DepResults): Promise<unknown>;
   /** Reverts what `run` did; called in reverse completion order when a later task fails. */
   undo?(ctx: TaskContext<C>, result: unknown): Promise<void>;
+  /**
+   * Tasks to add to the graph once this one has finished, from its result: nodes known only at
+   * run time (the project's own tasks, read from its config). They may depend on any task.
+   */
+  expand?(result: unknown): readonly Task<C>[];
 }
 
 /** Results of a task's dependencies, by task name. */
@@ -98,8 +103,9 @@ export function validateGraph<C>(tasks: readonly Task<C>[]): void {
  * every completed task in reverse completion order and throws {@link TaskFailedError}.
  * Every task, and every undo, is a profiler span. Returns results by task name.
  */
-export async function runGraph<C>(tasks: readonly Task<C>[], options: RunGraphOptions<C>): Promise<Map<string, unknown>> {
-  validateGraph(tasks);
+export async function runGraph<C>(initial: readonly Task<C>[], options: RunGraphOptions<C>): Promise<Map<string, unknown>> {
+  validateGraph(initial);
+  const tasks = [...initial];
   const { profiler, shared } = options;
   const parent = options.parentSpan ?? null;
   const controller = new AbortController();
@@ -114,7 +120,16 @@ export async function runGraph<C>(tasks: readonly Task<C>[], options: RunGraphOp
   let failure: { task: string; error: unknown } | undefined;
 
   const present = new Set(tasks.map((t) => t.name));
-  const needs = new Map(tasks.map((t) => [t.name, [...(t.deps ?? []), ...(t.after ?? []).filter((a) => present.has(a))]]));
+  const needsOf = (t: Task<C>) => [...(t.deps ?? []), ...(t.after ?? []).filter((a) => present.has(a))];
+  const needs = new Map(tasks.map((t) => [t.name, needsOf(t)]));
+  /** Adds the tasks a finished task expands into; tasks already waiting keep their own dependencies. */
+  const expand = (added: readonly Task<C>[]): void => {
+    if (added.length === 0) return;
+    validateGraph([...tasks, ...added]);
+    tasks.push(...added);
+    for (const t of added) present.add(t.name);
+    for (const t of added) needs.set(t.name, needsOf(t));
+  };
   const ready = (task: Task<C>) => !started.has(task.name) && needs.get(task.name)!.every((d) => results.has(d));
 
   const startTask = (task: Task<C>): void => {
@@ -125,6 +140,7 @@ export async function runGraph<C>(tasks: readonly Task<C>[], options: RunGraphOp
       try {
         if (controller.signal.aborted) throw abortReason(controller.signal);
         const result = await task.run({ shared, signal: controller.signal, span, profiler }, deps);
+        if (task.expand) expand(task.expand(result));
         span.end();
         results.set(task.name, result);
         completed.push(task);

@@ -86,7 +86,25 @@ export function composeRuntimeCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'cache', 'compose-runtime.json');
 }
 
-/** Outcomes of a worktree's background project tasks (`vtree-tasks.json`), next to its `vtree.json`. */
+/**
+ * The live state of a worktree's project tasks (`[vtree "task.<name>"]`): one entry per task with
+ * its state and log, next to its `vtree.json`. `git vtree wait` reads it.
+ */
 export function tasksStatusPath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree-tasks.json');
+}
+
+/** The log of one project task of one run: `.git/vibetrees/logs/task-<name>-<run id>.log`. */
+export function taskLogPath(commonDir: string, task: string, runId: string): string {
+  return backgroundLogPath(commonDir, `task-${task}`, runId);
+}
+
+/** Which committed project tasks the user approved to run, machine-wide (as direnv's `allow`). */
+export function trustStorePath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(machineStateDir(env), 'trust.json');
+}
+
+/** Which background failure of a worktree vtree has already told the user about (told once, not on every command). */
+export function noticedPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-noticed.json');
 }

@@ -8,8 +8,12 @@ export interface SetupOptions {
   deps: boolean;
   /** Start the Compose stack (`--no-services` turns it off). */
   services: boolean;
+  /** Start only these services (and what they depend on): `--services a,b`. */
+  servicesScope?: string[];
   /** Wait for critical services before returning (`--wait`). */
   wait: boolean;
+  /** Under `--wait`, roll the worktree back when its services do not come up (else it is kept). */
+  rollbackOnFailure?: boolean;
   /** `--link-mode`, over config `vtree.linkMode`. */
   linkMode?: string;
 }
@@ -27,6 +31,11 @@ export interface SetupShared {
   log(line: string): void;
   /** A warning, shown even under --json (on stderr). */
   warn(line: string): void;
+  /**
+   * The built-in task names of each feature of the run (empty for a feature switched off), so
+   * that the project's own tasks can name a feature in `after`. Filled in by the pipeline.
+   */
+  featureTasks?: Readonly<Record<string, readonly string[]>>;
 }
 
 /** Result of the repository stage. */

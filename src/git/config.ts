@@ -16,7 +16,25 @@ const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
  * as in git. Every key is documented in README.md ("Configuration").
  */
 export class Config {
-  constructor(private readonly values: ReadonlyMap<string, readonly string[]>) {}
+  constructor(
+    private readonly values: ReadonlyMap<string, readonly string[]>,
+    /** Keys whose values come from the committed `.vtreeconfig` (git config did not set them). */
+    private readonly committedKeys: ReadonlySet<string> = new Set(),
+  ) {}
+
+  /** Every key set, lowercased, that starts with `prefix` (`vtree.task.`). */
+  keys(prefix: string): string[] {
+    const lower = prefix.toLowerCase();
+    return [...this.values.keys()].filter((key) => key.startsWith(lower));
+  }
+
+  /**
+   * Whether `key`'s value comes from the committed `.vtreeconfig`, that is from whoever last
+   * changed the repository, rather than from the user's own git config.
+   */
+  committed(key: string): boolean {
+    return this.committedKeys.has(key.toLowerCase());
+  }
 
   /** The last value of `key`, or `fallback`. */
   string(key: string): string | undefined;
@@ -75,7 +93,8 @@ export async function loadConfig(cwd: string, root: string | null | Promise<stri
     fromGitKeys.add(key);
     merged.get(key)!.push(value);
   }
-  return new Config(merged);
+  const committed = new Set([...merged.keys()].filter((key) => !fromGitKeys.has(key)));
+  return new Config(merged, committed);
 }
 
 async function readGitConfig(cwd: string, source: string[]): Promise<Array<[string, string]>> {

@@ -59,13 +59,13 @@ const MANAGERS = [
 const MANAGER_WARNINGS: Record<HooksManager, string> = {
   husky:
     "husky regenerates .husky/_ whenever its `prepare` script runs (npm install), dropping vtree's hook: run `git vtree hooks install` again after that, or append it to the script: \"husky && (git vtree hooks install || true)\"",
-  'husky (v4-v8)': "the hooks directory .husky is part of the work tree: vtree's hook shows up in `git status` there; list post-checkout and post-checkout.vtree-chained in .git/info/exclude to keep it to yourself",
+  'husky (v4-v8)': "the hooks directory .husky is part of the work tree: vtree lists its hook files in .git/info/exclude, so that `git status` stays clean",
   lefthook: "`lefthook install` replaces hooks it did not write: run `git vtree hooks install` again after it",
   'pre-commit': "`pre-commit install` replaces hooks it did not write: run `git vtree hooks install` again after it",
 };
 
 /** The hooks directory git uses for the repository around `cwd` (a bare one too), and how it is configured. */
-async function locateHooks(cwd: string): Promise<{ dir: string; hooksPath?: { value: string; scope: string }; inWorkTree: boolean }> {
+async function locateHooks(cwd: string): Promise<{ dir: string; hooksPath?: { value: string; scope: string }; inWorkTree: boolean; toplevel: string; commonDir: string }> {
   const [out, toplevel, scoped] = await Promise.all([
     git(cwd, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks', '--git-common-dir']).catch((error: unknown) => {
       throw notARepo(cwd, error);
@@ -82,6 +82,8 @@ async function locateHooks(cwd: string): Promise<{ dir: string; hooksPath?: { va
     ...(scoped.code === 0 && scope ? { hooksPath: { value: value.join('\t'), scope } } : {}),
     // .git/hooks lies under the work tree's directory, but not in the work tree.
     inWorkTree: top !== '' && isInside(dir, top) && !isInside(dir, commonDir),
+    toplevel: top,
+    commonDir,
   };
 }
 
@@ -98,7 +100,7 @@ export async function hooksStatus(cwd: string): Promise<HooksStatus> {
     warnings.push(`core.hooksPath is set in the ${where.hooksPath.scope} config (${where.hooksPath.value}): the hook applies to every repository that uses that directory`);
   }
   if (!manager && where.inWorkTree) {
-    warnings.push(`the hooks directory ${where.dir} is inside the work tree: vtree's hook shows up in \`git status\` unless it is ignored`);
+    warnings.push(`the hooks directory ${where.dir} is inside the work tree: vtree lists its hook files in ${join(where.commonDir, 'info', 'exclude')}, so that \`git status\` stays clean`);
   }
   return {
     dir: where.dir,
@@ -122,9 +124,17 @@ export async function installHooks(cwd: string): Promise<HooksChange> {
 }
 
 async function install(cwd: string): Promise<HooksChange> {
-  const before = await hooksStatus(cwd);
+  const [before, where] = await Promise.all([hooksStatus(cwd), locateHooks(cwd)]);
   const hookPath = join(before.dir, HOOK_NAME);
   if (before.hook === 'installed' && !before.outdated) return { ...before, changed: false };
+  if (where.inWorkTree && before.hook === 'other' && (await isTracked(where.toplevel, hookPath))) {
+    // Renaming a committed hook would show as a change in every checkout of the repository.
+    throw new VtreeError(
+      `${hookPath} is committed to the repository: vtree leaves it alone`,
+      `to set up worktrees that plain \`git worktree add\` makes, add this line to it: [ "$1" = ${'0'.repeat(40)} ] && [ -f .git ] && git vtree setup --hook`,
+    );
+  }
+  if (where.inWorkTree) await excludeHookFiles(where);
   if (before.hook === 'other') {
     const chainedPath = hookPath + CHAINED_SUFFIX;
     if ((await readText(chainedPath)) !== undefined) {
@@ -168,7 +178,47 @@ async function uninstall(cwd: string): Promise<HooksChange> {
   } else {
     await rm(hookPath, { force: true });
   }
+  await includeHookFilesAgain((await locateHooks(cwd)).commonDir);
   return { ...(await hooksStatus(cwd)), changed: true };
+}
+
+/** The comment above the lines vtree adds to `info/exclude`; uninstall removes both. */
+const EXCLUDE_MARKER = '# git-vtree: its post-checkout hook (git vtree hooks uninstall removes these lines)';
+
+/**
+ * Keeps vtree's hook files out of `git status` when the hooks directory is inside the work
+ * tree (husky 4-8's `.husky`, a plain `core.hooksPath` such as `.githooks`): lists them in the
+ * repository's own `info/exclude`, never in a committed `.gitignore`. Paths git already ignores
+ * (husky 9's `.husky/_` ignores itself) are left out.
+ */
+async function excludeHookFiles(where: { dir: string; toplevel: string; commonDir: string }): Promise<void> {
+  const files = [HOOK_NAME, HOOK_NAME + CHAINED_SUFFIX].map((name) => relative(where.toplevel, join(where.dir, name)).split(sep).join('/'));
+  const ignored = await run('git', ['check-ignore', '--no-index', '--', ...files], { cwd: where.toplevel, okCodes: [0, 1] });
+  const missing = files.filter((f) => !ignored.stdout.split('\n').includes(f));
+  if (missing.length === 0) return;
+  const exclude = join(where.commonDir, 'info', 'exclude');
+  const text = (await readText(exclude)) ?? '';
+  const lines = [EXCLUDE_MARKER, ...missing.map((f) => `/${f.replace(/([*?[\]\\!#])/g, '\\$1')}`)];
+  await writeFileAtomic(exclude, `${text}${text === '' || text.endsWith('\n') ? '' : '\n'}${lines.join('\n')}\n`);
+}
+
+/** Removes what {@link excludeHookFiles} added to `info/exclude`, leaving the user's lines. */
+async function includeHookFilesAgain(commonDir: string): Promise<void> {
+  const exclude = join(commonDir, 'info', 'exclude');
+  const text = await readText(exclude);
+  if (!text?.includes(EXCLUDE_MARKER)) return;
+  const lines = text.split('\n');
+  const kept: string[] = [];
+  for (let i = 0; i < lines.length; i++) {
+    if (lines[i] !== EXCLUDE_MARKER) kept.push(lines[i]!);
+    else while (lines[i + 1]?.startsWith('/') && lines[i + 1]!.includes(HOOK_NAME)) i++;
+  }
+  await writeFileAtomic(exclude, kept.join('\n'));
+}
+
+async function isTracked(toplevel: string, path: string): Promise<boolean> {
+  const { code } = await run('git', ['ls-files', '--error-unmatch', '--', relative(toplevel, path)], { cwd: toplevel, okCodes: [0, 1] });
+  return code === 0;
 }
 
 /** Runs `fn` holding the repository's hooks lock: two installs at once must not chain each other. */

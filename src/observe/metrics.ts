@@ -9,7 +9,7 @@ import type { Span } from '../core/profiler.js';
 export const METRICS_SCHEMA = 1;
 
 /** Which command produced a run. */
-export type RunCommand = 'add' | 'hook' | 'setup' | 'rm' | 'bench' | 'services';
+export type RunCommand = 'add' | 'hook' | 'setup' | 'rm' | 'bench' | 'services' | 'tasks';
 
 /** One recorded command run. */
 export interface RunRecord {

@@ -113,7 +113,7 @@ export interface PerformanceMetrics {
   avgWorktreeCreation: number;
 }
 
-const COMMAND_ORDER = ['add', 'hook', 'setup', 'rm', 'bench', 'services'];
+const COMMAND_ORDER = ['add', 'hook', 'setup', 'rm', 'bench', 'services', 'tasks'];
 const CREATION_COMMANDS = new Set(['add', 'hook']);
 const SETUP_COMMANDS = new Set(['add', 'hook', 'setup']);
 

@@ -1,5 +1,6 @@
 import { resolveRepo } from '../git/repo.js';
 import { readServicesStatus } from '../features/services/stack.js';
+import { readTasksStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 /** One row of `git vtree list`. */
@@ -25,6 +26,8 @@ export interface WorktreeRow {
    * post-checkout. `git vtree setup --all` sets these up.
    */
   setUp: boolean;
+  /** Its project tasks that failed (background ones included), by name. */
+  failedTasks?: string[];
 }
 
 /** Linked worktrees that exist on disk and that vtree never set up: what `setup --all` sets up. */
@@ -41,7 +44,7 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
   return Promise.all(
     repo.worktrees.map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
-      const [state, live] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir)]) : [];
+      const [state, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked, setUp: w.main || w.bare || state !== undefined };
       if (w.branch) row.branch = w.branch;
       if (w.head) row.head = w.head;
@@ -57,6 +60,8 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
       // The live status file (kept current by the start job, `up`, `down`) over what set-up recorded.
       const services = live ?? (state?.services as { state?: string } | undefined);
       if (services?.state) row.services = services.state;
+      const failed = Object.entries(tasks?.tasks ?? {}).filter(([, t]) => t.state === 'failed').map(([name]) => name);
+      if (failed.length > 0) row.failedTasks = failed;
       return row;
     }),
   );

@@ -140,13 +140,17 @@ export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) 
 export async function runImagePullJob(linkedTo: string, engine: ComposeRuntime['engine'], images: readonly string[], log: (line: string) => void): Promise<void> {
   const profiler = new Profiler();
   log(`pulling ${images.join(' ')}`);
-  await profiler.time('image-pull', null, async (span) => {
+  const failed = await profiler.time('image-pull', null, async (span) => {
     span.set('images', images);
-    await pullImages(engine, images);
+    return pullImages(engine, images);
   });
+  for (const { image, error } of failed) log(`failed to pull ${image}: ${error}`);
+  const error = failed.length > 0 ? new VtreeError(`could not pull ${failed.map((f) => f.image).join(', ')}: ${failed[0]!.error}`) : undefined;
+  const pulled = images.filter((image) => !failed.some((f) => f.image === image));
   const where = await resolveRepoStage(process.cwd()).catch(() => undefined);
-  const record = toRunRecord({ id: newRunId(profiler.startedAt), command: 'services', profiler, linkedTo, facts: { services: { pulled: images } } });
+  const record = toRunRecord({ id: newRunId(profiler.startedAt), command: 'services', profiler, error, linkedTo, facts: { services: { pulled, ...(failed.length > 0 ? { failedPulls: failed.map((f) => f.image) } : {}) } } });
   if (where) await recordRun(where, record, log);
+  if (error) throw error;
 }
 
 /** Records a foreground stack command (`up`, `down`) as a `services` run in metrics.json. */

@@ -8,7 +8,9 @@ import { FEATURES } from './features.js';
  * recorded. Shared by `add`, `setup` and the post-checkout hook; only their first stages differ.
  */
 export function featureTasks(stages: Stages, shared: SetupShared, features: readonly Feature[] = FEATURES): Task<SetupShared>[] {
-  const tasks = features.filter((f) => f.enabled?.(shared.options) ?? true).flatMap((f) => f.setupTasks(stages));
+  const byFeature = features.map((f) => [f.name, (f.enabled?.(shared.options) ?? true) ? f.setupTasks(stages) : []] as const);
+  shared.featureTasks = Object.fromEntries(byFeature.map(([name, tasks]) => [name, tasks.map((t) => t.name)]));
+  const tasks = byFeature.flatMap(([, tasks]) => tasks);
   const writeState: Task<SetupShared> = {
     name: 'write-state',
     deps: [stages.target, stages.checkout],

@@ -135,4 +135,27 @@ describe('runGraph', () => {
     expect(error.message).toBe('real problem');
     expect(error.undoFailures).toEqual(['a: cannot undo']);
   });
+
+  it('adds the tasks a finished task expands into, which may depend on tasks before and after them', async () => {
+    const profiler = new Profiler();
+    const order: string[] = [];
+    const note = (name: string, ms: number): T => ({ name, run: async () => (await sleep(ms), order.push(name), name) });
+    const tasks: T[] = [
+      note('base', 30),
+      { ...note('plan', 1), expand: () => [{ ...note('x', 20), deps: ['plan'], after: ['base', 'absent'] }, { ...note('y', 20), deps: ['x'] }] },
+    ];
+    const results = await runGraph(tasks, { shared: null, profiler });
+    expect(order).toEqual(['plan', 'base', 'x', 'y']);
+    expect(results.get('y')).toBe('y');
+  });
+
+  it('fails the expanding task, and undoes what completed, when its new tasks do not fit the graph', async () => {
+    let undone = false;
+    const tasks: T[] = [
+      { ...task('a', [], 1), undo: async () => void (undone = true) },
+      { ...task('plan', ['a'], 1), expand: () => [task('a')] },
+    ];
+    await expect(runGraph(tasks, { shared: null, profiler: new Profiler() })).rejects.toMatchObject({ task: 'plan', message: expect.stringMatching(/two tasks are named 'a'/) });
+    expect(undone).toBe(true);
+  });
 });

@@ -332,3 +332,65 @@ describe('git vtree init', () => {
     expect((await vtree(repo, ['init'])).stderr).toMatch(/already installed/);
   });
 });
+
+describe('hooks install keeps the main worktree clean', () => {
+  /** `git status` of the main worktree, every untracked file listed. */
+  const status = () => git(repo, 'status', '--porcelain', '--untracked-files=all');
+
+  it('under husky 9, installed from npm', async () => {
+    await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    await writeFile(join(repo, '.gitignore'), '.env\nnode_modules\n');
+    await execFileAsync('npm', ['install', '--save-dev', '--no-audit', '--no-fund', 'husky@9'], { cwd: repo, env: testEnv() });
+    await execFileAsync('npx', ['husky', 'init'], { cwd: repo, env: testEnv() });
+    expect(await git(repo, 'config', 'core.hooksPath')).toBe('.husky/_');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'husky', '--no-verify');
+    expect(await status()).toBe('');
+
+    const install = await vtree(repo, ['hooks', 'install']);
+    expect(install.code, install.stderr).toBe(0);
+    expect(JSON.parse((await vtree(repo, ['hooks', 'status', '--json'])).stdout)).toMatchObject({ manager: 'husky', hook: 'installed', chained: true });
+    expect(await status()).toBe('');
+    const added = await gitRun(repo, ['worktree', 'add', '-b', 'husky9', join(root, 'husky9')]);
+    expect(added.code, added.stderr).toBe(0);
+    expect((await runs()).map((r) => r.command)).toEqual(['hook']);
+    expect(await status()).toBe('');
+  }, 120_000);
+
+  it('under husky 4-8 (.husky committed as core.hooksPath) and a plain core.hooksPath, and uninstall gives info/exclude back', async () => {
+    const exclude = join(repo, '.git', 'info', 'exclude');
+    const excludeBefore = await readFile(exclude, 'utf8');
+    for (const dir of ['.husky', '.githooks']) {
+      await mkdir(join(repo, dir, '_'), { recursive: true });
+      await writeFile(join(repo, dir, 'pre-commit'), '#!/bin/sh\nexit 0\n');
+      await chmod(join(repo, dir, 'pre-commit'), 0o755);
+    }
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'hooks');
+    for (const dir of ['.husky', '.githooks']) {
+      await git(repo, 'config', 'core.hooksPath', dir);
+      const install = await vtree(repo, ['hooks', 'install']);
+      expect(install.code, install.stderr).toBe(0);
+      expect(existsSync(join(repo, dir, 'post-checkout'))).toBe(true);
+      expect(await status()).toBe('');
+      const added = await gitRun(repo, ['worktree', 'add', '-b', `wt${dir}`, join(root, `wt${dir}`)]);
+      expect(added.code, added.stderr).toBe(0);
+      expect(await status()).toBe('');
+      expect((await vtree(repo, ['hooks', 'uninstall'])).code).toBe(0);
+      expect(await readFile(exclude, 'utf8')).toBe(excludeBefore);
+    }
+    expect((await runs()).map((r) => r.command)).toEqual(['hook', 'hook']);
+  });
+
+  it('leaves a committed post-checkout hook alone and says which line to add to it', async () => {
+    await mkdir(join(repo, '.githooks'));
+    await writeUserHook(join(repo, '.githooks', 'post-checkout'));
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'hooks');
+    await git(repo, 'config', 'core.hooksPath', '.githooks');
+    const install = await vtree(repo, ['hooks', 'install']);
+    expect(install.code).toBe(1);
+    expect(install.stderr).toMatch(/post-checkout is committed to the repository: vtree leaves it alone\nhint: .*add this line to it: \[ "\$1" = 0{40} \] && \[ -f \.git \] && git vtree setup --hook/);
+    expect(await status()).toBe('');
+  });
+});

@@ -5,6 +5,7 @@ import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, Set
 import type { ServicesJobPlan } from './stack.js';
 import type { ServicesRecord, StackState } from './stack.js';
 import { composeCacheDir, composeRuntimeCachePath, OVERRIDE_FILE_NAME } from '../../core/paths.js';
+import { UsageError } from '../../core/errors.js';
 
 /** Result of `compose-discover`, read by the ports feature (`portVars`). */
 export interface ComposeDiscovery {
@@ -21,6 +22,14 @@ export interface ComposeOverride {
   /** The `-f` files vtree passes itself. */
   files: string[];
   model: ComposeModel;
+}
+
+/** Name of the ready point "critical services up", which project tasks may run after. */
+export const SERVICES_READY = 'services-ready';
+
+/** Result of `services-ready`: waits until the critical services are up (at once when there are none). */
+export interface ServicesReady {
+  wait(signal: AbortSignal): Promise<void>;
 }
 
 /** What `services-start` leaves for its undo. */
@@ -52,6 +61,8 @@ export const servicesFeature: Feature = {
           if (!shared.options.services) return { missing: 'not started (--no-services)' };
           if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
           const { repo, config } = deps[stages.repo] as RepoStage;
+          const { servicesStartMode } = await import('./stack.js');
+          if (!shared.options.servicesScope && servicesStartMode(config) === 'none') return { missing: 'not started (vtree.services.start = none)' };
           const { detectComposeRuntime } = await import('./runtime.js');
           const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
           span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
@@ -126,7 +137,8 @@ export const servicesFeature: Feature = {
           const missing = await missingImages(engine, pulledImages(model), signal);
           span.set('missing', missing);
           if (missing.length === 0) return;
-          if (shared.options.wait) return pullImages(engine, missing, signal);
+          // Under --wait a failed pull is Compose's to report, with the service, when it starts it.
+          if (shared.options.wait) return void (await pullImages(engine, missing, signal));
           const { repo } = deps[stages.repo] as RepoStage;
           const { startBackgroundJob } = await import('../../core/background.js');
           span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, engine, ...missing], cwd: repo.cwd }));
@@ -144,7 +156,7 @@ export const servicesFeature: Feature = {
           const override = deps['compose-override'] as ComposeOverride;
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const ports = (deps.ports ?? {}) as Record<string, number>;
-          const [{ planStart, readServicesStatus, stopStartJob, writeServicesStatus }, { portEnv }] = await Promise.all([import('./stack.js'), import('./runtime.js')]);
+          const [{ planStart, readServicesStatus, servicesStartMode, stopStartJob, writeServicesStatus }, { portEnv }] = await Promise.all([import('./stack.js'), import('./runtime.js')]);
           const { model } = override;
           const base: ServicesRecord = { state: 'none', project: override.projectName, files: override.files };
           const settle = async (record: ServicesRecord, line: string, level: 'log' | 'warn'): Promise<Started> => {
@@ -160,10 +172,16 @@ export const servicesFeature: Feature = {
           const configured = config.list('vtree.services.critical');
           const unknown = configured.filter((name) => !model.services.some((service) => service.name === name));
           if (unknown.length > 0) shared.warn(`config vtree.services.critical names no service of the stack: ${unknown.join(', ')}`);
-          const { critical, deferred } = planStart(model, configured);
+          const scope = shared.options.servicesScope;
+          const strangers = (scope ?? []).filter((name) => !model.services.some((service) => service.name === name));
+          if (strangers.length > 0) throw new UsageError(`--services: no service ${strangers.join(', ')} in the stack (it has ${model.services.map((s) => s.name).join(', ')})`);
+          // A scope is started as one critical phase; `critical` leaves the deferred services for `git vtree up`.
+          const { critical, deferred } = scope ? { critical: scope, deferred: [] } : planStart(model, configured);
+          const later = !scope && servicesStartMode(config) === 'critical' ? deferred : [];
           if (!('runtime' in detection)) {
-            const level = shared.options.services ? 'warn' : 'log';
-            const line = `services: none — ${detection.missing}${shared.options.services ? '' : '; start them with: git vtree up'}`;
+            const chosen = detection.missing.startsWith('not started');
+            const level = chosen ? 'log' : 'warn';
+            const line = `services: none — ${detection.missing}${chosen ? '; start them with: git vtree up' : ''}`;
             return settle({ ...base, reason: detection.missing, critical, deferred }, line, level);
           }
           const { runtime } = detection;
@@ -185,25 +203,48 @@ export const servicesFeature: Feature = {
             try {
               upNow = await startCriticalNow(start);
             } catch (error) {
-              await undoStart(started);
-              throw error;
+              if (shared.options.rollbackOnFailure || signal.aborted) {
+                await undoStart(started);
+                throw error;
+              }
+              // The files and dependencies are fine: keep the worktree and the stack as it is, to look
+              // at and retry; the command reports the failure once the worktree is set up.
+              const { errorMessage } = await import('../../core/errors.js');
+              const failed = await settle({ ...record, state: 'failed', reason: errorMessage(error) }, `services: ${critical.join(', ')} did not come up — ${errorMessage(error)}`, 'warn');
+              // `add --wait` fails on this (a file Compose rejects only warns), yet keeps the worktree.
+              shared.facts.services = { ...(shared.facts.services as object), notUp: true };
+              // Should a later step fail, the run is rolled back after all, the stack with it.
+              return { ...started, record: failed.record };
             }
           }
           const phases = [
             { name: 'critical' as const, services: shared.options.wait ? [] : critical },
-            { name: 'deferred' as const, services: deferred },
+            { name: 'deferred' as const, services: deferred.filter((name) => !later.includes(name)) },
           ].filter((p) => p.services.length > 0);
+          if (later.length > 0) shared.log(`services: ${later.join(', ')} not started (vtree.services.start = critical); start them with: git vtree up`);
           if (phases.length === 0) {
             const final = { ...record, state: upNow.state };
             await writeServicesStatus(checkout.gitDir, { ...final, ...(upNow.services ? { services: upNow.services } : {}) });
             shared.state.services = final;
             return { ...started, record: final };
           }
-          await startJob(start, phases, upNow.services);
+          await startJob(start, phases, upNow.services, later);
           return started;
         },
         async undo(_ctx, result) {
           await undoStart(result as Started);
+        },
+      },
+      {
+        // A ready point for the project's own tasks (`after = services-ready`): it resolves at once
+        // with a waiter, so that only the tasks that need the stack wait for it, not `add`.
+        name: SERVICES_READY,
+        deps: [stages.repo, stages.checkout, 'services-start'],
+        async run(_ctx, deps): Promise<ServicesReady> {
+          const { config } = deps[stages.repo] as RepoStage;
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const { waitForCritical, waitTimeoutMs } = await import('./stack.js');
+          return { wait: async (signal) => void (await waitForCritical(checkout.gitDir, waitTimeoutMs(config), signal)) };
         },
       },
     ];
@@ -213,10 +254,12 @@ export const servicesFeature: Feature = {
     {
       name: 'services-down',
       deps: [locate],
+      // The project's teardown tasks (a database dump, say) need the stack still up.
+      after: ['tasks-teardown'],
       async run({ shared, span, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
-        const [{ detectComposeRuntime, recordedProject }, { readServicesStatus, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([
+        const [{ detectComposeRuntime, recordedProject }, { readServicesStatus, stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([
           import('./runtime.js'),
           import('./stack.js'),
         ]);
@@ -234,6 +277,10 @@ export const servicesFeature: Feature = {
           const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
           if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);
           span.set('skipped', detection.missing);
+          return;
+        }
+        if (!(await stackLeftovers(detection.runtime.engine, project, shared.volumes, signal))) {
+          span.set('skipped', 'nothing of the stack on the engine');
           return;
         }
         const stack = await recordedProject(target.path, project, status?.files ?? record?.files ?? [], target.state?.ports as Record<string, number> | undefined);
@@ -285,7 +332,7 @@ async function startCriticalNow(start: StartContext): Promise<{ state: StackStat
 }
 
 /** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
-async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined): Promise<void> {
+async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined, later: readonly string[]): Promise<void> {
   const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
   const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }] = await Promise.all([import('../../core/background.js'), import('../../core/paths.js'), import('./stack.js')]);
   record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
@@ -301,7 +348,8 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
     runtime,
     project,
     phases,
-    expected: [...(record.critical ?? []), ...(record.deferred ?? [])],
+    // What this run starts: services left for `git vtree up` are not waited for.
+    expected: [...(record.critical ?? []), ...(record.deferred ?? [])].filter((name) => !later.includes(name)),
     record,
     timeoutMs,
   };

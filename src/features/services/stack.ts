@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { ComposeModel } from './compose.js';
 import type { Config } from '../../git/config.js';
 import { runCompose, type ComposeProject, type ComposeRuntime } from './runtime.js';
-import { errorMessage, VtreeError } from '../../core/errors.js';
+import { errorMessage, UsageError, VtreeError } from '../../core/errors.js';
 import { run } from '../../core/exec.js';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { servicesStatusPath } from '../../core/paths.js';
@@ -211,15 +211,39 @@ function normalImage(image: string): string {
   return /:[^/]+$/.test(bare) ? bare : `${bare}:latest`;
 }
 
-/** Pulls `images` concurrently; a failed pull is Compose's to report when it starts the service. */
-export async function pullImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<void> {
-  await Promise.all(images.map((image) => run(engine, ['pull', image], signal ? { signal } : {}).catch(() => undefined)));
+/**
+ * Pulls `images` concurrently. Returns the pulls that failed, each with the engine's reason; a
+ * set-up run leaves them to Compose to report when it starts the service, the background pull
+ * job reports them as its failure.
+ */
+export async function pullImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<Array<{ image: string; error: string }>> {
+  const results = await Promise.all(
+    images.map((image) =>
+      run(engine, ['pull', image], signal ? { signal } : {}).then(
+        () => undefined,
+        (error: unknown) => ({ image, error: errorMessage(error) }),
+      ),
+    ),
+  );
+  return results.filter((r) => r !== undefined);
 }
 
 /** `down`: removes the stack's containers and networks; its volumes only with `volumes`. */
 export async function stopServices(runtime: ComposeRuntime, project: ComposeProject, options: { volumes: boolean; timeoutSeconds?: number; signal?: AbortSignal }): Promise<void> {
   const args = ['down', '--remove-orphans', ...(options.volumes ? ['--volumes'] : []), ...(options.timeoutSeconds !== undefined ? ['--timeout', String(options.timeoutSeconds)] : [])];
   await runCompose(runtime, project, args, options.signal ? { signal: options.signal } : {});
+}
+
+/**
+ * Whether anything of the Compose project is on the engine: a container, a network or (when
+ * `volumes`) a volume with its label. Three listings cost tens of ms; `compose down` on a stack
+ * that never started costs seconds.
+ */
+export async function stackLeftovers(engine: ComposeRuntime['engine'], project: string, volumes: boolean, signal?: AbortSignal): Promise<boolean> {
+  const filter = ['--filter', `label=com.docker.compose.project=${project}`, '--quiet'];
+  const kinds = [['ps', '-a'], ['network', 'ls'], ...(volumes ? [['volume', 'ls']] : [])];
+  const found = await Promise.all(kinds.map((kind) => run(engine, [...kind, ...filter], signal ? { signal } : {}).then((r) => r.stdout.trim() !== '')));
+  return found.includes(true);
 }
 
 /**
@@ -249,6 +273,16 @@ export function waitTimeoutMs(config: Config): number {
   return config.integer('vtree.services.waitTimeout', DEFAULT_WAIT_TIMEOUT_S) * 1000;
 }
 
+/** What set-up starts: every default service, only the critical ones, or nothing (`vtree.services.start`). */
+export type StartMode = 'auto' | 'critical' | 'none';
+
+/** `vtree.services.start`: `auto` (default), `critical` or `none`; anything else is a usage error naming the key. */
+export function servicesStartMode(config: Config): StartMode {
+  const value = config.string('vtree.services.start', 'auto').toLowerCase();
+  if (value === 'auto' || value === 'critical' || value === 'none') return value;
+  throw new UsageError(`config vtree.services.start must be auto, critical or none, not '${value}'`, 'git config vtree.services.start critical');
+}
+
 /** `vtree.services.stopTimeout`: seconds Compose gives containers to stop (its own default when unset). */
 export function stopTimeoutSeconds(config: Config): number | undefined {
   return config.string('vtree.services.stopTimeout') === undefined ? undefined : config.integer('vtree.services.stopTimeout', 10);
@@ -276,4 +310,26 @@ export interface ServicesJobPlan {
 /** `{ service: 'healthy' | 'running' | 'exited (1)' ... }` for the status file. */
 export function servicesMap(statuses: readonly ServiceStatus[]): Record<string, string> {
   return Object.fromEntries(statuses.map((s) => [s.service, s.health === 'healthy' || s.health === 'unhealthy' ? s.health : s.exitCode !== undefined ? `exited (${s.exitCode})` : s.state]));
+}
+
+/**
+ * Waits until the worktree's critical services are up, as its live status file tells: the stack
+ * `running` or `healthy`, or the start job reporting each critical service running (or healthy)
+ * once its first phase is done. A stack with nothing to start (`none`) is ready at once; a
+ * `failed` or `stopped` one throws its reason, as does one still starting after `timeoutMs`.
+ */
+export async function waitForCritical(worktreeGitDir: string, timeoutMs: number, signal?: AbortSignal): Promise<ServicesStatus | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    signal?.throwIfAborted();
+    const status = await readServicesStatus(worktreeGitDir);
+    if (!status || status.state === 'none' || status.state === 'running' || status.state === 'healthy') return status;
+    if (status.state === 'failed' || status.state === 'stopped') {
+      throw new VtreeError(`services ${status.state}${status.reason ? `: ${status.reason}` : ''}`, 'git vtree logs --job; then git vtree up --wait');
+    }
+    const critical = status.critical ?? [];
+    if (critical.length > 0 && critical.every((name) => ['running', 'healthy'].includes(status.services?.[name] ?? ''))) return status;
+    if (Date.now() > deadline) throw new VtreeError(`services still starting after ${Math.round(timeoutMs / 1000)} s`, 'git vtree status');
+    await sleep(200, undefined, signal ? { signal } : {});
+  }
 }

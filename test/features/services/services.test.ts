@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -7,7 +8,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile } from '../../../src/observe/metrics.js';
 import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
-import { git, tempDir, vtree, type VtreeResult } from '../../helpers.js';
+import { git, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+
+const execFileAsync = promisify(execFile);
+
+/** The runs of `command` in the repository's metrics, newest first. */
+async function readWorktreeRuns(repo: string, command: string): Promise<MetricsFile['runs']> {
+  const file = join(repo, '.git', 'vibetrees', 'metrics.json');
+  return (JSON.parse(await readFile(file, 'utf8')) as MetricsFile).runs.filter((r) => r.command === command);
+}
 
 const FIXTURE_COMPOSE = new URL('../../../bench/fixture/compose.yaml', import.meta.url);
 
@@ -235,7 +244,7 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     expect(await settled(repo, 'waited')).toMatchObject({ state: 'healthy' });
   });
 
-  it('--wait fails with the service\'s own error and rolls back the worktree and its stack', async () => {
+  it('--wait --rollback-on-failure fails with the service\'s own error and rolls back the worktree and its stack', async () => {
     const compose = [
       'services:',
       '  db:',
@@ -248,13 +257,30 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
       '',
     ].join('\n');
     const { repo, name } = await makeApp({ 'compose.yaml': compose });
-    const result = await vtree(repo, ['add', 'doomed', '--wait'], env);
+    const result = await vtree(repo, ['add', 'doomed', '--wait', '--rollback-on-failure'], env);
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/db exited \(3\)/);
     expect(result.stderr).toContain('FATAL: data directory is corrupt');
     expect(result.stderr).toMatch(/hint: git vtree logs db/);
     expect(await git(repo, 'worktree', 'list')).not.toContain('doomed');
     expect(await containers(`${name}-doomed`)).toEqual([]);
+
+    // Without it, the worktree (whose files and dependencies are fine) stays, and add says how to retry.
+    const kept = await vtree(repo, ['add', 'kept', '--wait'], env);
+    expect(kept.code).toBe(1);
+    expect(kept.stderr).toContain('FATAL: data directory is corrupt');
+    expect(kept.stderr).toMatch(/services did not come up: .*db exited \(3\).*; the worktree is kept at .*kept\nhint: fix it, then run: git vtree up --wait -w kept \(or remove it: git vtree rm kept\)/);
+    expect(kept.stdout.trim()).toMatch(/kept$/);
+    expect(await git(repo, 'worktree', 'list')).toContain('kept');
+    expect((await servicesStatus(repo, 'kept')).state).toBe('failed');
+    // The next command in that worktree names the failure once.
+    const next = await vtree(kept.stdout.trim(), ['ports'], env);
+    expect(next.stderr).toMatch(/^git vtree: the set-up of this worktree failed: services: .*db exited \(3\)/m);
+    expect((await vtree(kept.stdout.trim(), ['ports'], env)).stderr).not.toMatch(/set-up failed/);
+    const listed = await vtree(repo, ['list'], env);
+    expect(listed.stdout).toMatch(/! failed/);
+    expect((await vtree(repo, ['rm', 'kept', '--force'], env)).code).toBe(0);
+    expect(await containers(`${name}-kept`)).toEqual([]);
   });
 
   it('a literal "3000:3000" and a container_name run in two worktrees at once', async () => {
@@ -280,6 +306,31 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     const { stdout } = await run('docker', ['compose', 'ps', '--format', '{{.Name}} {{.Ports}}'], { cwd: a!.json.path });
     expect(stdout.trim()).toBe(`${name}-one-web 127.0.0.1:${portA}->3000/tcp`);
     expect(await git(a!.json.path, 'status', '--porcelain')).toBe('');
+  });
+
+  it('vtree.services.start: none starts nothing from the hook (and rm skips compose down), critical only the critical services; --services a scope', async () => {
+    const { repo, name } = await fixtureApp();
+    expect((await vtree(repo, ['hooks', 'install'], env)).code).toBe(0);
+    await git(repo, 'config', 'vtree.services.start', 'none');
+    await execFileAsync('git', ['worktree', 'add', '-q', '-b', 'quiet', join(root, `${name}-quiet`)], { cwd: repo, env: testEnv(env) });
+    expect(await readWorktreeRuns(repo, 'hook')).toHaveLength(1);
+    expect(await servicesStatus(repo, `${name}-quiet`)).toMatchObject({ state: 'none', reason: 'not started (vtree.services.start = none)' });
+    expect(await containers(`${name}-${name}-quiet`)).toEqual([]);
+    const removed = await vtree(repo, ['rm', 'quiet'], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    const down = (await readWorktreeRuns(repo, 'rm'))[0]!.spans.find((s) => s.name === 'services-down');
+    expect(down?.detail).toMatchObject({ skipped: 'nothing of the stack on the engine' });
+
+    await git(repo, 'config', 'vtree.services.start', 'critical');
+    const critical = await add(repo, 'critical');
+    expect((await settled(repo, 'critical')).state).toMatch(/running|healthy/);
+    expect(await containers(`${name}-critical`)).toEqual([`${name}-critical-cache-1`, `${name}-critical-db-1`]);
+
+    // A scope wins over the setting: exactly those services (and what they depend on).
+    const scoped = await add(repo, 'scoped', ['--services', 'cache']);
+    expect((await settled(repo, 'scoped')).state).toMatch(/running|healthy/);
+    expect(await containers(`${name}-scoped`)).toEqual([`${name}-scoped-cache-1`]);
+    expect(critical.json.path).not.toBe(scoped.json.path);
   });
 
   it('up, down, status and logs act on a named worktree', async () => {
@@ -334,11 +385,17 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     const pull = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs.at(-1).spans.find((s: { name: string }) => s.name === 'services-pull');
     expect(pull.detail).toMatchObject({ missing: ['127.0.0.1:1/vtree-missing:1'] });
     const status = await settled(repo, 'ghost');
-    for (let i = 0; i < 100 && !(await readFile(pull.detail.log, 'utf8')).includes('finished'); i++) await sleep(100);
-    expect(await readFile(pull.detail.log, 'utf8')).toMatch(/pulling 127\.0\.0\.1:1\/vtree-missing:1[\s\S]*image-pull finished/);
+    // The pull job reports the failed pull as its own failure.
+    for (let i = 0; i < 100 && !(await readFile(pull.detail.log, 'utf8')).includes('could not pull'); i++) await sleep(100);
+    expect(await readFile(pull.detail.log, 'utf8')).toMatch(/pulling 127\.0\.0\.1:1\/vtree-missing:1\nfailed to pull 127\.0\.0\.1:1\/vtree-missing:1: [\s\S]*git vtree: could not pull 127\.0\.0\.1:1\/vtree-missing:1/);
     const runs = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs as MetricsFile['runs'];
     const pullRun = runs.find((r) => r.linkedTo === added.json.runId && r.spans.some((s) => s.name === 'image-pull'));
-    expect(pullRun).toMatchObject({ command: 'services', facts: { services: { pulled: ['127.0.0.1:1/vtree-missing:1'] } } });
+    expect(pullRun).toMatchObject({ command: 'services', ok: false, facts: { services: { pulled: [], failedPulls: ['127.0.0.1:1/vtree-missing:1'] } } });
+    // `logs` of a service whose container was never created prints the start job's log.
+    const logs = await vtree(added.json.path, ['logs', 'ghost'], env);
+    expect(logs.code, logs.stderr).toBe(0);
+    expect(logs.stderr).toMatch(/no container of ghost was created \(.*127\.0\.0\.1:1.*\); the log of the job that started the stack/);
+    expect(logs.stdout).toMatch(/services-up started/);
     expect(status.state).toBe('failed');
     expect(status.reason).toMatch(/127\.0\.0\.1:1/);
     expect(existsSync(join(added.json.path, 'compose.yaml'))).toBe(true);
