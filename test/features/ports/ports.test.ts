@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leasePorts, listLeases, parsePortRange, preferredPort, pruneLeases, releasePorts, restoreLeases, type PortRange } from '../../../src/features/ports/registry.js';
-import { portsRegistryPath } from '../../../src/core/paths.js';
+import { portsLockPath, portsRegistryPath } from '../../../src/core/paths.js';
 import { Config } from '../../../src/git/config.js';
 import { run } from '../../../src/core/exec.js';
 import { runGraph, TaskFailedError, type Task } from '../../../src/core/graph.js';
@@ -192,23 +192,39 @@ describe('leasePorts', () => {
 
 describe('concurrent leasing', () => {
   it('never hands out one port twice across processes racing for a narrow range', async () => {
+    await raceForPorts(8, ['API_PORT', 'DB_PORT', 'WEB_PORT'], 0);
+  });
+
+  it('never hands out one port twice when the racers find a stale lock a killed run left', async () => {
+    // What SIGKILL leaves: a lock naming a dead pid. Every racer sees it at once; breaking it
+    // must let exactly one of them in (the old check-then-rm let several in: duplicate ports).
+    for (let round = 0; round < 3; round++) {
+      await rm(join(state, 'vibetrees'), { recursive: true, force: true });
+      await mkdir(dirname(portsLockPath()), { recursive: true });
+      await writeFile(portsLockPath(), `${2 ** 22 + 1}\n`);
+      await raceForPorts(12, ['API_PORT', 'DB_PORT'], 6);
+      expect(existsSync(portsLockPath())).toBe(false);
+    }
+  });
+
+  /** `count` processes lease `variables` each from 30 ports, starting within `staggerMs` of one instant. */
+  async function raceForPorts(count: number, variables: string[], staggerMs: number): Promise<void> {
     const entry = fileURLToPath(new URL('../../../dist/features/ports/registry.js', import.meta.url));
     expect(existsSync(entry), 'dist/features/ports/registry.js is missing: run `npx tsc -p tsconfig.json` first').toBe(true);
-    // 8 processes × 3 variables = 24 ports from 30: preferred ports collide, so only the lock
-    // keeps them apart. All start at the same instant.
+    // 24 ports from 30: preferred ports collide, so only the lock keeps them apart.
     const startAt = Date.now() + 1500;
     const script = `
       const { leasePorts } = await import(${JSON.stringify(entry)});
       const { mkdirSync } = await import('node:fs');
       const dir = process.argv[1];
       mkdirSync(dir, { recursive: true });
-      await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
-      const out = await leasePorts({ worktree: dir, repo: '/race/.git' }, ['API_PORT', 'DB_PORT', 'WEB_PORT'], { first: 42000, last: 42029 });
+      await new Promise((r) => setTimeout(r, ${startAt} + Number(process.argv[2]) - Date.now()));
+      const out = await leasePorts({ worktree: dir, repo: '/race/.git' }, ${JSON.stringify(variables)}, { first: 42000, last: 42029 });
       process.stdout.write(JSON.stringify(out.ports));
     `;
-    const runs = Array.from({ length: 8 }, (_, i) =>
+    const runs = Array.from({ length: count }, (_, i) =>
       new Promise<Record<string, number>>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, join(work, `race-${i}`)], { env: { ...process.env, XDG_STATE_HOME: state } });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, join(work, `race-${i}`), String(staggerMs ? i % staggerMs : 0)], { env: { ...process.env, XDG_STATE_HOME: state } });
         let out = '';
         let err = '';
         child.stdout.on('data', (d) => (out += d));
@@ -218,12 +234,12 @@ describe('concurrent leasing', () => {
     );
     const results = await Promise.all(runs);
     const ports = results.flatMap((r) => Object.values(r));
-    expect(ports).toHaveLength(24);
-    expect(new Set(ports).size).toBe(24);
+    expect(ports).toHaveLength(count * variables.length);
+    expect(new Set(ports).size).toBe(count * variables.length);
     // Every lease reached the registry: no process overwrote another's write.
     const leased = Object.keys((await registry()).leases).map(Number).sort();
     expect(leased).toEqual([...ports].sort());
-  });
+  }
 });
 
 describe('git vtree add / ports / rm', () => {
