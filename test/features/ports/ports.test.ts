@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -174,11 +174,38 @@ describe('leasePorts', () => {
     expect((await listLeases()).filter((l) => l.worktree === holder.worktree)).toHaveLength(2);
   });
 
-  it('refuses a corrupt registry with one line naming it, and changes nothing', async () => {
+  it('rebuilds a corrupt registry from the worktrees’ state files, keeping live leases and the corrupt copy', async () => {
+    // A repository whose worktree `kept` recorded its ports in vtree.json, as `add` does.
+    const common = join(work, 'rebuild-repo', '.git');
+    const kept = await worktreeDir('kept');
+    await mkdir(join(common, 'worktrees', 'kept'), { recursive: true });
+    await writeFile(join(common, 'worktrees', 'kept', 'vtree.json'), JSON.stringify({ branch: 'kept', slug: 'kept', path: kept, createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'add', runId: 'r', ports: { A: 41500, B: 41501 } }));
+    // A lease of a worktree whose directory is gone is not rebuilt.
+    await mkdir(join(common, 'worktrees', 'gone'), { recursive: true });
+    await writeFile(join(common, 'worktrees', 'gone', 'vtree.json'), JSON.stringify({ branch: 'gone', slug: 'gone', path: join(work, 'gone'), createdAt: '', createdBy: 'add', runId: 'r', ports: { A: 41502 } }));
     await mkdir(join(state, 'vibetrees'), { recursive: true });
-    await writeFile(portsRegistryPath(), '{ "leases": ');
-    await expect(leasePorts({ worktree: await worktreeDir('c'), repo: '/r' }, ['A'], RANGE)).rejects.toThrow(/port registry .*ports\.json is not valid JSON/);
-    expect(await readFile(portsRegistryPath(), 'utf8')).toBe('{ "leases": ');
+    const torn = `{ "version": 1, "leases": { "41500": { "port": 41500, "variable": "A", "worktree": "${kept}", "repo": "${common}"`;
+    await writeFile(portsRegistryPath(), torn);
+    const warnings: string[] = [];
+    // Another repository's worktree asks: the corrupt text still names `common`, so its leases survive.
+    const newcomer = await worktreeDir('newcomer');
+    const outcome = await leasePorts({ worktree: newcomer, repo: '/r' }, ['A', 'B', 'C'], { first: 41500, last: 41504 }, { warn: (l) => warnings.push(l) });
+    expect(Object.values(outcome.ports).sort()).toEqual([41502, 41503, 41504]);
+    expect(warnings.join('\n')).toMatch(/port registry .*ports\.json was corrupt: rebuilt 2 lease\(s\).*kept as .*ports\.json\.corrupt-/);
+    const leases = await listLeases();
+    expect(leases.filter((l) => l.worktree === kept).map((l) => [l.variable, l.port])).toEqual([['A', 41500], ['B', 41501]]);
+    const copies = (await readdir(join(state, 'vibetrees'))).filter((f) => f.startsWith('ports.json.corrupt-'));
+    expect(copies).toHaveLength(1);
+    expect(await readFile(join(state, 'vibetrees', copies[0]!), 'utf8')).toBe(torn);
+  });
+
+  it('rebuilds a registry with an unknown layout when it is listed', async () => {
+    await mkdir(join(state, 'vibetrees'), { recursive: true });
+    await writeFile(portsRegistryPath(), '{ "leases": [1, 2] }');
+    const warnings: string[] = [];
+    expect(await listLeases({ warn: (l) => warnings.push(l) })).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(await readFile(portsRegistryPath(), 'utf8'))).toEqual({ version: 1, leases: {} });
   });
 
   it('prunes stale leases on request', async () => {
