@@ -1,7 +1,7 @@
 import { readdir, realpath, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readWorktreeState } from '../../git/worktree-state.js';
-import type { PortLease } from './registry.js';
+import type { PortLease } from './lease.js';
 
 /** What {@link rebuildLeases} recovered from a corrupt registry. */
 export interface RebuiltRegistry {

@@ -5,6 +5,7 @@ import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
+import type { PortLease } from './lease.js';
 
 /** Default `vtree.ports.range`. */
 export const DEFAULT_PORT_RANGE = '20000-29999';
@@ -15,18 +16,7 @@ export interface PortRange {
   last: number;
 }
 
-/** One port leased to one variable of one worktree. */
-export interface PortLease {
-  port: number;
-  /** The variable it is for (`API_PORT`). */
-  variable: string;
-  /** Absolute (real) path of the worktree holding it. */
-  worktree: string;
-  /** The common git dir of the worktree's repository. */
-  repo: string;
-  /** ISO time it was leased. */
-  leasedAt: string;
-}
+export type { PortLease } from './lease.js';
 
 /** The machine-wide registry file: leases by port, so one port can only ever have one holder. */
 interface Registry {
