@@ -11,7 +11,8 @@ let installed = false;
  * Puts vtree's handlers for SIGINT, SIGTERM and SIGHUP in place. The entry point calls it before
  * loading anything else, so a signal in the first moments (while modules load, before a command
  * has started a rollback scope) is vtree's to handle, never Node's default death. Outside a
- * {@link withInterrupts} scope nothing has been changed yet: the process says so and exits 130.
+ * {@link withInterrupts} scope, and unless the command listens for the signal itself, nothing has
+ * been changed yet: the process says so and exits 130.
  */
 export function installSignalHandlers(): void {
   if (installed) return;
@@ -19,6 +20,8 @@ export function installSignalHandlers(): void {
   for (const name of SIGNALS) {
     process.on(name, () => {
       if (scope) return scope(name);
+      // A command that listens for the signal itself (the stats dashboard) decides what it means.
+      if (process.listenerCount(name) > 1) return;
       process.stderr.write(`git vtree: interrupted by ${name} before it changed anything\n`);
       process.exit(ExitCode.interrupted);
     });
