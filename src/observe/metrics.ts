@@ -1,4 +1,6 @@
 import { rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { reclaimDead, TEMP_FILE } from '../core/debris.js';
 import { randomBytes } from 'node:crypto';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { withLock } from '../core/lock.js';
@@ -65,6 +67,8 @@ export async function appendRun(
     const current = await readMetricsFile(commonDir, options.warn);
     const runs = [...current.runs, run].slice(-maxRuns);
     await writeFileAtomic(file, JSON.stringify({ schema: METRICS_SCHEMA, runs } satisfies MetricsFile) + '\n');
+    // Temp files of writes and locks a killed run left here (two readdirs of small directories).
+    await Promise.all([reclaimDead(dirname(file), TEMP_FILE), reclaimDead(dirname(lockPath(commonDir, 'metrics')), TEMP_FILE)]);
   });
 }
 

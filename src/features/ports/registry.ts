@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
@@ -104,6 +106,8 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
       outcome.created.push(lease);
     }
     if (rebuilt || outcome.created.length > 0 || reclaimed.length > 0) await writeRegistry(registry, options.env);
+    // Temp files of registry writes and locks a killed run left (two readdirs of small directories).
+    await Promise.all([reclaimDead(dirname(portsRegistryPath(options.env)), TEMP_FILE), reclaimDead(dirname(portsLockPath(options.env)), TEMP_FILE)]);
     return outcome;
   });
 }
