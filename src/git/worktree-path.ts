@@ -134,8 +134,8 @@ function expandHome(path: string): string {
 async function claimDirectory(path: string): Promise<{ created: boolean; createdParent?: string; marker?: string }> {
   const createdParent = await mkdir(dirname(path), { recursive: true });
   const marker = claimMarker(path);
-  await writeFile(marker, `${path}\n`);
   try {
+    await writeFile(marker, `${path}\n`);
     await mkdir(path);
     return { created: true, createdParent, marker };
   } catch (error) {
