@@ -27,7 +27,7 @@ interface Owner {
 /**
  * Runs `fn` while holding an exclusive lock file at `lockPath`. The file appears complete, with
  * the owner's pid, start time and a unique token, through `link()` of a written temp file (which
- * fails when the lock exists), so nobody ever reads a half-written lock. A lock whose owner process
+ * fails when the lock exists), so nobody ever reads a half-written lock (docs/trust.md). A lock whose owner process
  * is dead (what SIGKILL leaves) is broken atomically, see {@link breakStale}; a live owner's lock is
  * never broken, however long it is held. Release removes the file only while it still holds this
  * run's token.
@@ -52,35 +52,45 @@ export async function withLock<T>(lockPath: string, fn: () => Promise<T>, option
 /** Takes `lockPath` (waiting while a live owner holds it); returns the token written into it. */
 async function acquire(lockPath: string, staleMs: number, checkDeadline: () => void): Promise<string> {
   const owner: Owner = { pid: process.pid, start: processStart(process.pid), token: randomBytes(12).toString('hex') };
-  let delay = 2;
-  for (;;) {
-    if (await createExclusive(lockPath, JSON.stringify(owner) + '\n')) return owner.token;
-    const seen = await readLock(lockPath);
-    if (seen === undefined) continue; // released between our link and our read: try again at once
-    if (isStale(seen, staleMs)) {
-      if (await breakStale(lockPath, seen, staleMs)) continue;
+  return withOwnerFile(lockPath, owner, async (written) => {
+    let delay = 2;
+    for (;;) {
+      if (await linkExclusive(written, lockPath)) return owner.token;
+      const seen = await readLock(lockPath);
+      if (seen === undefined) continue; // released between our link and our read: try again at once
+      if (isStale(seen, staleMs)) {
+        if (await breakStale(lockPath, seen, staleMs)) continue;
+      }
+      checkDeadline();
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 50);
     }
-    checkDeadline();
-    await sleep(delay + Math.random() * delay);
-    delay = Math.min(delay * 2, 50);
-  }
+  });
 }
 
 /**
- * Creates `path` holding `content`, or returns false when it exists. The content is written to a
- * unique temp file first and hard-linked into place: `link()` is atomic and fails with EEXIST.
+ * Writes `owner` to a unique temp file next to `path` (named `<path>.<pid>.<hex>.tmp`, so a
+ * killed run's is reclaimable), runs `fn` with it, then removes it. The lock itself is made by
+ * hard-linking this complete file into place ({@link linkExclusive}).
  */
-async function createExclusive(path: string, content: string): Promise<boolean> {
+async function withOwnerFile<T>(path: string, owner: Owner, fn: (written: string) => Promise<T>): Promise<T> {
   const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(temp, content, { flag: 'wx' });
+  await writeFile(temp, JSON.stringify(owner) + '\n', { flag: 'wx' });
   try {
-    await link(temp, path);
+    return await fn(temp);
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+/** Links `written` to `path`: atomic, and false (EEXIST) when `path` exists. */
+async function linkExclusive(written: string, path: string): Promise<boolean> {
+  try {
+    await link(written, path);
     return true;
   } catch (error) {
     if (isErrno(error, 'EEXIST')) return false;
     throw error;
-  } finally {
-    await rm(temp, { force: true });
   }
 }
 
@@ -137,7 +147,7 @@ async function breakStale(lockPath: string, seen: SeenLock, staleMs: number): Pr
   const id = createHash('sha256').update(`${seen.ino}\0${seen.text}`).digest('hex').slice(0, 16);
   const guard = `${lockPath}.break-${id}`;
   const owner: Owner = { pid: process.pid, start: processStart(process.pid), token: randomBytes(12).toString('hex') };
-  if (!(await createExclusive(guard, JSON.stringify(owner) + '\n'))) {
+  if (!(await withOwnerFile(guard, owner, (written) => linkExclusive(written, guard)))) {
     const guardSeen = await readLock(guard);
     if (guardSeen === undefined) return true;
     return isStale(guardSeen, staleMs) ? breakStale(guard, guardSeen, staleMs) : false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain ES module without type declarations, shared with `npm run fault`.
+// A plain ES module, shared with `npm run fault` (test/fault/run.mjs).
 import { formatFigures, runFaultSuite } from './suite.mjs';
 
 describe('fault injection (bounded; `npm run fault` runs it in full)', () => {
