@@ -55,7 +55,10 @@ export async function reclaimClaims(repo: Repo, parent: string, options: { admin
   });
   // Only in vtree's own worktrees directory: elsewhere (`--path`) a missing worktree may be the user's, on a drive not mounted now.
   if (!options.adminDirs) return;
-  const gone = repo.worktrees.filter((w) => w.prunable && !w.locked && dirname(w.path) === parent);
+  // A worktree another run is creating right now looks prunable until git has written its `.git`
+  // file: its claim marker (a live pid: the dead ones are gone by now) says to leave it alone.
+  const claimed = new Set((await readdir(parent).catch(() => [] as string[])).filter((n) => CLAIM_MARKER.test(n)).map((n) => n.slice(1, n.lastIndexOf('.vtree-claim.'))));
+  const gone = repo.worktrees.filter((w) => w.prunable && !w.locked && dirname(w.path) === parent && !claimed.has(basename(w.path)));
   await Promise.all(gone.map((w) => removeAdminDirs(repo.commonDir, w.path)));
 }
 
