@@ -102,26 +102,24 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
 
 /** Removes a directory {@link claimWorktreePath} created, if it is still there and empty. */
 export async function releaseClaim(claim: ClaimedPath): Promise<void> {
-  await releaseDirs(claim);
-  await dropClaimMarker(claim);
-}
-
-async function releaseDirs(claim: ClaimedPath): Promise<void> {
   const dirs = claim.created ? [claim.path] : [];
   if (claim.createdParent) {
     const top = claim.createdParent;
     for (let dir = dirname(claim.path); dir === top || dir.startsWith(top + sep); dir = dirname(dir)) dirs.push(dir);
   }
   for (const dir of dirs) {
+    // The marker sits in the parent: it goes once the claimed directory is gone, before the parent.
+    if (dir !== claim.path) await dropClaimMarker(claim);
     try {
       await rmdir(dir);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) continue;
       // Not empty: another worktree lives there now; leave it and its parents.
-      if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) return;
+      if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) break;
       throw error;
     }
   }
+  await dropClaimMarker(claim);
 }
 
 function fillTemplate(repo: Repo, template: string, branch: string, slug: string): string {

@@ -44,7 +44,12 @@ describe('debris of killed runs', () => {
     expect(existsSync(join(worktrees, 'kept', 'notes.txt'))).toBe(true);
   });
 
-  it('leaves no claim marker after a successful add or a rolled-back one', async () => {
+  it('leaves no claim marker after a successful add or a rolled-back one, nor the worktrees directory it made', async () => {
+    // Rolled back after the claim, before the checkout: git refuses a branch name that is a prefix of an existing one.
+    await git(repo, 'branch', 'taken/x');
+    const failed = await add('taken');
+    expect(failed.code, failed.stderr).toBe(1);
+    expect(await readdir(root)).not.toContain('app.worktrees');
     expect((await add('ok')).code).toBe(0);
     expect((await add('bad', '--from', 'no-such-ref')).code).toBe(2);
     expect(await readdir(join(root, 'app.worktrees'))).toEqual(['ok']);
