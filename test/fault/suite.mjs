@@ -353,8 +353,12 @@ class Sandbox {
     } else if (kind === 'vtree.json') {
       const branch = `corrupt-state-${round}`;
       const made = await this.vtree(['add', branch, '--no-services']);
-      if (made.code !== 0) problem(`corrupt vtree.json: add ${branch} failed: ${made.stderr}`);
+      checkOutput(`${kind}: add ${branch}`, made);
       const { path } = await this.inspect(branch);
+      if (made.code !== 0 || !path) {
+        problem(`corrupt vtree.json: add ${branch} failed: ${made.stderr.trim()}`);
+        return 'not recovered';
+      }
       const gitDir = /^gitdir: (.+)$/m.exec(await readFile(join(path, '.git'), 'utf8'))[1];
       await writeFile(join(gitDir, 'vtree.json'), '{"branch": ');
       steps.push(['list'], ['list', '--json'], ['setup', path, '--no-services']);
