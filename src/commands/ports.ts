@@ -7,8 +7,8 @@ import { listLeases, pruneLeases } from '../features/ports/registry.js';
 
 /** `git vtree ports [--prune] [--json]`: every port lease on this machine, of every repository. */
 export default async function ports(args: Args, io: Io): Promise<number> {
-  const pruned = args.prune ? await pruneLeases() : [];
-  const leases = await listLeases();
+  const pruned = args.prune ? await pruneLeases({ warn: io.warn }) : [];
+  const leases = await listLeases({ warn: io.warn });
   if (io.json) {
     io.out(JSON.stringify({ registry: portsRegistryPath(), leases, ...(args.prune ? { pruned } : {}) }));
     return ExitCode.ok;

@@ -39,6 +39,10 @@ export function run(command: string, args: readonly string[], options: RunOption
       signal: options.signal,
       stdio: [options.input === undefined ? 'ignore' : 'pipe', options.inherit ? 'inherit' : 'pipe', options.inherit ? 'inherit' : 'pipe'],
     });
+    // A child that exits (or is killed by Ctrl-C) before reading its input closes the pipe: the
+    // EPIPE that writing then raises is the child's story, told by its exit status below, never an
+    // unhandled error event that crashes vtree before it can roll back.
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.on('error', () => undefined);
     const chunks: Buffer[] = [];
     let stderr = '';
     child.stdout?.on('data', (d: Buffer) => chunks.push(d));

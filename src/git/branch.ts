@@ -1,6 +1,7 @@
 import { git, run } from '../core/exec.js';
 import { UsageError } from '../core/errors.js';
 import type { Repo } from './repo.js';
+import { readWorktreeState, worktreeGitDir } from './worktree-state.js';
 
 /** How `git worktree add` will get the branch. */
 export type BranchPlan =
@@ -39,7 +40,7 @@ export async function planBranch(repo: Repo, name: string, from?: string): Promi
 
   const local = byRef.get(`refs/heads/${name}`);
   if (local !== undefined) {
-    assertNotCheckedOut(repo, name);
+    await assertNotCheckedOut(repo, name);
     if (from !== undefined) throw new UsageError(`branch '${name}' already exists; --from only applies to new branches`, `git vtree add ${name}`);
     return { kind: 'local', branch: name, commit: local };
   }
@@ -49,7 +50,7 @@ export async function planBranch(repo: Repo, name: string, from?: string): Promi
     if (byRef.has(`refs/heads/${shortName}`)) {
       throw new UsageError(`local branch '${shortName}' already exists; '${name}' would shadow it`, `git vtree add ${shortName}`);
     }
-    assertNotCheckedOut(repo, shortName);
+    await assertNotCheckedOut(repo, shortName);
     return { kind: 'remote', branch: shortName, commit: explicitRemote, remoteRef: name };
   }
 
@@ -84,7 +85,15 @@ function invalidName(name: string): UsageError {
   return new UsageError(`'${name}' is not a valid branch name`, 'see `git help check-ref-format` for the rules');
 }
 
-function assertNotCheckedOut(repo: Repo, branch: string): void {
+async function assertNotCheckedOut(repo: Repo, branch: string): Promise<void> {
   const holder = repo.worktrees.find((w) => w.branch === branch);
-  if (holder) throw new UsageError(`branch '${branch}' is already checked out at ${holder.path}`, `cd ${JSON.stringify(holder.path)}`);
+  if (!holder) return;
+  // A linked worktree vtree never finished setting up (a run killed part way, or a plain `git worktree add`).
+  if (!holder.main && !holder.prunable && (await readWorktreeState(await worktreeGitDir(holder.path))) === undefined) {
+    throw new UsageError(
+      `branch '${branch}' is already checked out at ${holder.path}, which was never set up (no dependencies, ports or .env from vtree)`,
+      `finish it: git vtree setup ${JSON.stringify(holder.path)}   (or remove it: git vtree rm ${JSON.stringify(holder.path)})`,
+    );
+  }
+  throw new UsageError(`branch '${branch}' is already checked out at ${holder.path}`, `cd ${JSON.stringify(holder.path)}`);
 }

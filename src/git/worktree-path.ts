@@ -1,11 +1,12 @@
-import { mkdir, readdir, rmdir } from 'node:fs/promises';
+import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { reclaimDead } from '../core/debris.js';
 import { UsageError } from '../core/errors.js';
 import { isErrno } from '../core/files.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
-import { listWorktrees } from './worktree.js';
+import { listWorktrees, removeAdminDirs } from './worktree.js';
 
 /** Default `vtree.path`: beside the main worktree, `<parent>/<repo>.worktrees/<slug>`. */
 export const DEFAULT_PATH_TEMPLATE = '{repo}.worktrees/{slug}';
@@ -18,6 +19,47 @@ export interface ClaimedPath {
   created: boolean;
   /** The topmost parent directory this run created, if any (rolling back removes it when empty). */
   createdParent?: string;
+  /** The marker file saying this run's pid claimed the directory (see {@link claimMarker}). */
+  marker?: string;
+}
+
+/**
+ * The marker next to a directory vtree claimed: `.<name>.vtree-claim.<pid>`. It exists from
+ * before the directory is created until `git worktree add` has filled it, so an empty directory
+ * a killed run left is known to be vtree's (and dead), and only such a one is ever removed.
+ */
+function claimMarker(path: string): string {
+  return join(dirname(path), `.${basename(path)}.vtree-claim.${process.pid}`);
+}
+
+const CLAIM_MARKER = /^\..+\.vtree-claim\.(\d+)$/;
+
+/** Removes the claim marker once the directory holds a checkout (or was released). */
+export async function dropClaimMarker(claim: ClaimedPath): Promise<void> {
+  if (claim.marker) await rm(claim.marker, { force: true });
+}
+
+/**
+ * Reclaims what killed runs left in the worktrees directory `parent`: directories they claimed
+ * and left empty (named by a marker whose pid is dead; the marker goes too), and the git admin
+ * dirs of worktrees there whose directory is gone (a checkout killed part way, a directory
+ * deleted by hand), the same as `git worktree prune` restricted to vtree's own directory
+ * (`adminDirs`: `parent` is the `vtree.path` template's directory).
+ * Cheap: one readdir, and git's list of worktrees the caller already has.
+ */
+export async function reclaimClaims(repo: Repo, parent: string, options: { adminDirs: boolean }): Promise<void> {
+  await reclaimDead(parent, CLAIM_MARKER, async (marker) => {
+    const name = basename(marker).slice(1, basename(marker).lastIndexOf('.vtree-claim.'));
+    await rmdir(join(parent, name)).catch(() => undefined); // not empty: a worktree, kept
+    await rm(marker, { force: true });
+  });
+  // Only in vtree's own worktrees directory: elsewhere (`--path`) a missing worktree may be the user's, on a drive not mounted now.
+  if (!options.adminDirs) return;
+  // A worktree another run is creating right now looks prunable until git has written its `.git`
+  // file: its claim marker (a live pid: the dead ones are gone by now) says to leave it alone.
+  const claimed = new Set((await readdir(parent).catch(() => [] as string[])).filter((n) => CLAIM_MARKER.test(n)).map((n) => n.slice(1, n.lastIndexOf('.vtree-claim.'))));
+  const gone = repo.worktrees.filter((w) => w.prunable && !w.locked && dirname(w.path) === parent && !claimed.has(basename(w.path)));
+  await Promise.all(gone.map((w) => removeAdminDirs(repo.commonDir, w.path)));
 }
 
 /**
@@ -30,19 +72,21 @@ export interface ClaimedPath {
 export async function claimWorktreePath(repo: Repo, branch: string, template: string, explicitPath?: string): Promise<ClaimedPath> {
   if (explicitPath !== undefined) {
     const path = resolve(repo.cwd, expandHome(explicitPath));
-    const { created, createdParent } = await claimDirectory(path);
+    await reclaimClaims(repo, dirname(path), { adminDirs: false });
+    const { created, createdParent, marker } = await claimDirectory(path);
     if (!created && !(await isEmptyDir(path))) throw pathTaken(path);
-    return { path, slug: uniqueSlug(path, worktreePaths(repo)), created, createdParent };
+    return { path, slug: uniqueSlug(path, worktreePaths(repo)), created, createdParent, ...(marker ? { marker } : {}) };
   }
   if (!template.includes('{slug}') && !template.includes('{branch}')) {
     throw new UsageError(`vtree.path '${template}' names no {slug} or {branch}, so every worktree would share one directory`, `git config vtree.path '${DEFAULT_PATH_TEMPLATE}'`);
   }
   const base = slugify(branch);
   const candidates = [base, disambiguate(base, branch)];
+  await reclaimClaims(repo, dirname(fillTemplate(repo, template, branch, base)), { adminDirs: true });
   for (const [index, slug] of candidates.entries()) {
     const path = fillTemplate(repo, template, branch, slug);
-    const { created, createdParent } = await claimDirectory(path);
-    if (created) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created, createdParent };
+    const { created, createdParent, marker } = await claimDirectory(path);
+    if (created) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created, createdParent, ...(marker ? { marker } : {}) };
     // Taken by another worktree, or empty because a concurrent `add` just claimed it: try the
     // hashed slug. Taken by unrelated files: that is the user's data, so stop and say so.
     const registered = (await listWorktrees(repo.cwd)).some((w) => w.path === path);
@@ -64,15 +108,18 @@ export async function releaseClaim(claim: ClaimedPath): Promise<void> {
     for (let dir = dirname(claim.path); dir === top || dir.startsWith(top + sep); dir = dirname(dir)) dirs.push(dir);
   }
   for (const dir of dirs) {
+    // The marker sits in the parent: it goes once the claimed directory is gone, before the parent.
+    if (dir !== claim.path) await dropClaimMarker(claim);
     try {
       await rmdir(dir);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) continue;
       // Not empty: another worktree lives there now; leave it and its parents.
-      if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) return;
+      if (isErrno(error, 'ENOTEMPTY', 'EEXIST')) break;
       throw error;
     }
   }
+  await dropClaimMarker(claim);
 }
 
 function fillTemplate(repo: Repo, template: string, branch: string, slug: string): string {
@@ -84,13 +131,16 @@ function expandHome(path: string): string {
   return path === '~' || path.startsWith('~/') ? join(homedir(), path.slice(1)) : path;
 }
 
-/** Creates `path` exclusively; `created` is false when it already existed. */
-async function claimDirectory(path: string): Promise<{ created: boolean; createdParent?: string }> {
+/** Creates `path` exclusively, marked as claimed by this run; `created` is false when it already existed. */
+async function claimDirectory(path: string): Promise<{ created: boolean; createdParent?: string; marker?: string }> {
   const createdParent = await mkdir(dirname(path), { recursive: true });
+  const marker = claimMarker(path);
   try {
+    await writeFile(marker, `${path}\n`);
     await mkdir(path);
-    return { created: true, createdParent };
+    return { created: true, createdParent, marker };
   } catch (error) {
+    await rm(marker, { force: true });
     if (isErrno(error, 'EEXIST')) return { created: false, createdParent };
     throw error;
   }

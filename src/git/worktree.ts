@@ -1,4 +1,7 @@
+import { readdir, readFile, rm } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { exists } from '../core/files.js';
 import { CommandError } from '../core/errors.js';
 import { git } from '../core/exec.js';
 
@@ -72,4 +75,27 @@ export function parseWorktreeList(out: string): WorktreeEntry[] {
     }
   }
   return entries;
+}
+
+/**
+ * Removes the admin directories (`<common>/worktrees/<id>`) that register a worktree at `path`
+ * whose directory holds no checkout: what a `git worktree add` that failed or was killed part
+ * way leaves, which `git worktree remove` refuses ("not a working tree"). The same as `git
+ * worktree prune` for that one path, never for the user's other worktrees. A locked one stays.
+ */
+export async function removeAdminDirs(commonDir: string, path: string): Promise<string[]> {
+  const admin = join(commonDir, 'worktrees');
+  const ids = await readdir(admin).catch(() => [] as string[]);
+  const removed: string[] = [];
+  await Promise.all(
+    ids.map(async (id) => {
+      const gitdir = await readFile(join(admin, id, 'gitdir'), 'utf8').catch(() => undefined);
+      if (gitdir === undefined || resolve(gitdir.trim()) !== join(path, '.git')) return;
+      if (await exists(join(admin, id, 'locked'))) return;
+      if (await exists(join(path, '.git'))) return;
+      await rm(join(admin, id), { recursive: true, force: true });
+      removed.push(id);
+    }),
+  );
+  return removed;
 }

@@ -1,4 +1,6 @@
 import { rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { reclaimDead, TEMP_FILE } from '../core/debris.js';
 import { randomBytes } from 'node:crypto';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { withLock } from '../core/lock.js';
@@ -61,17 +63,54 @@ export async function appendRun(
   const maxRuns = Math.max(1, options.maxRuns ?? DEFAULT_MAX_RUNS);
   const file = metricsPath(commonDir);
   await withLock(lockPath(commonDir, 'metrics'), async () => {
-    const current = await readMetrics(commonDir, options.warn);
+    // Malformed runs are kept as they are: reading skips them, appending is no reason to drop them.
+    const current = await readMetricsFile(commonDir, options.warn);
     const runs = [...current.runs, run].slice(-maxRuns);
     await writeFileAtomic(file, JSON.stringify({ schema: METRICS_SCHEMA, runs } satisfies MetricsFile) + '\n');
+    // Temp files of writes and locks a killed run left here (two readdirs of small directories).
+    await Promise.all([reclaimDead(dirname(file), TEMP_FILE), reclaimDead(dirname(lockPath(commonDir, 'metrics')), TEMP_FILE)]);
   });
 }
 
 /**
- * Reads the metrics file. Missing means no runs. An unparsable file, or one of another shape,
- * is moved aside and reported through `warn`, and an empty file is returned.
+ * Reads the metrics file for reports. Missing means no runs. An unparsable file, or one of
+ * another shape, is moved aside and reported through `warn`, and an empty file is returned.
+ * Runs that are not well-formed records (hand-edited, or from a broken writer) are skipped with
+ * one warning: a report never crashes on one bad run.
  */
 export async function readMetrics(commonDir: string, warn?: (message: string) => void): Promise<MetricsFile> {
+  const file = await readMetricsFile(commonDir, warn);
+  const runs = file.runs.filter(isRunRecord);
+  const skipped = file.runs.length - runs.length;
+  if (skipped > 0) warn?.(`skipped ${skipped} malformed run(s) in ${metricsPath(commonDir)}`);
+  return { ...file, runs };
+}
+
+/** True when `value` has every field a report reads, with the right type. */
+function isRunRecord(value: unknown): value is RunRecord {
+  if (typeof value !== 'object' || value === null) return false;
+  const run = value as Partial<RunRecord>;
+  return (
+    typeof run.id === 'string' &&
+    typeof run.command === 'string' &&
+    typeof run.startedAt === 'string' &&
+    !Number.isNaN(Date.parse(run.startedAt)) &&
+    Number.isFinite(run.duration) &&
+    typeof run.ok === 'boolean' &&
+    typeof run.facts === 'object' &&
+    run.facts !== null &&
+    Array.isArray(run.spans) &&
+    run.spans.every(isSpan)
+  );
+}
+
+function isSpan(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const span = value as Partial<Span>;
+  return typeof span.name === 'string' && Number.isFinite(span.start) && Number.isFinite(span.duration) && typeof span.ok === 'boolean';
+}
+
+async function readMetricsFile(commonDir: string, warn?: (message: string) => void): Promise<MetricsFile> {
   const file = metricsPath(commonDir);
   let parsed: unknown;
   try {

@@ -7,8 +7,9 @@ import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
-import { retryWorktreeRace } from '../git/worktree.js';
-import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
+import { removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
+import type { Repo } from '../git/repo.js';
+import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, dropClaimMarker, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
@@ -133,14 +134,16 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         try {
           await retryWorktreeRace(
             () => git(repo.cwd, args, { signal, env: VTREE_CALLER_ENV }),
-            () => cleanUpFailedCheckout(repo.cwd, path, ours),
+            () => cleanUpFailedCheckout(repo, path, ours),
           );
         } catch (error) {
           // git itself failed or was interrupted part way: undo its half-made worktree and branch.
           // If git refused because the branch appeared meanwhile, that branch is someone else's.
-          await cleanUpFailedCheckout(repo.cwd, path, /already exists/.test(errorMessage(error)) ? undefined : ours);
+          await cleanUpFailedCheckout(repo, path, /already exists/.test(errorMessage(error)) ? undefined : ours);
           throw error;
         }
+        // The directory holds a checkout now: a crash from here on leaves a registered worktree, not an empty claim.
+        await dropClaimMarker((deps['claim-path'] as { claim: ClaimedPath }).claim);
         span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
         return { path, gitDir: await worktreeGitDir(path), ...(plan.kind === 'local' ? {} : { createdBranch: plan.branch }) };
       },
@@ -157,8 +160,11 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
  * checked out and the branch (`-b` creates it before checking out). The claimed directory itself
  * is emptied, not removed, so that the claim holds for a retry.
  */
-async function cleanUpFailedCheckout(cwd: string, path: string, branch: string | undefined): Promise<void> {
+async function cleanUpFailedCheckout(repo: Repo, path: string, branch: string | undefined): Promise<void> {
+  const cwd = repo.cwd;
   await git(cwd, ['worktree', 'remove', '--force', '--force', '--', path]).catch(() => undefined);
+  // What `worktree remove` refuses: an admin dir registering a directory with no checkout in it.
+  await removeAdminDirs(repo.commonDir, path);
   await mkdir(path, { recursive: true });
   const leftovers = await readdir(path);
   await Promise.all(leftovers.map((entry) => rm(join(path, entry), { recursive: true, force: true })));

@@ -1,10 +1,30 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { constants } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, GLOBAL_OPTIONS } from '../../src/commands/index.js';
 import { renderManPage } from '../../src/commands/man-page.js';
-import { BIN, hasCommand, tempDir, testEnv, vtree } from '../helpers.js';
+import { BIN, git, hasCommand, makeRepo, tempDir, testEnv, vtree } from '../helpers.js';
+
+/**
+ * Waits until vtree's signal handlers are in place in process `pid`. Node itself catches SIGINT
+ * and SIGTERM (to restore the terminal, then die), so watch SIGHUP, which vtree installs last,
+ * in the SigCgt mask of /proc/<pid>/status (Linux).
+ */
+async function waitForHandlers(pid: number): Promise<void> {
+  const bit = 1n << BigInt(constants.signals.SIGHUP - 1);
+  for (;;) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8');
+    const caught = BigInt(`0x${/^SigCgt:\s*([0-9a-f]+)/m.exec(status)![1]}`);
+    if (caught & bit) return;
+    await sleep(1);
+  }
+}
 
 const execFileAsync = promisify(execFile);
 const visible = COMMANDS.filter((c) => c.describe !== false);
@@ -26,6 +46,25 @@ describe('the command line', () => {
     const flag = await vtree(cwd, ['list', '--colour']);
     expect(flag.code).toBe(2);
     expect(flag.stderr).toMatch(/Unknown argument: colour/);
+  });
+
+  it('handles a signal that arrives while it is still starting: exit 130, one line, nothing created', async () => {
+    const { repo, root, cleanup } = await makeRepo();
+    for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
+      const child = spawn(process.execPath, [BIN, 'add', `early-${name}`, '--no-deps'], { cwd: repo, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+      // As soon as the process catches the signal (its handler is installed), before any command runs.
+      await waitForHandlers(child.pid!);
+      child.kill(name);
+      expect(await exited, stderr).toBe(130);
+      expect(stderr).toMatch(new RegExp(`interrupted by ${name}`));
+      expect(stderr).not.toMatch(/\n\s+at /);
+      expect(existsSync(join(root, 'app.worktrees', `early-${name}`))).toBe(false);
+      expect(await git(repo, 'branch', '--list', `early-${name}`)).toBe('');
+    }
+    await cleanup();
   });
 
   it('renders a man page naming every command and visible flag', () => {

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -38,6 +39,65 @@ describe('withLock', () => {
     // Pid 2^22+1 is above Linux's pid_max default range, so no live process has it.
     await writeFile(lock, `${2 ** 22 + 1}\n`);
     await expect(withLock(lock, async () => 'got it', { timeoutMs: 2000 })).resolves.toBe('got it');
+  });
+
+  it('lets exactly one of many waiters in when they all find the same stale lock', async () => {
+    const lock = join(dir, 'contended.lock');
+    for (let round = 0; round < 5; round++) {
+      await writeFile(lock, `${2 ** 22 + 1}\n`);
+      let inside = 0;
+      let maxInside = 0;
+      await Promise.all(
+        // Staggered starts: each waiter sees the stale lock at a slightly different moment.
+        Array.from({ length: 20 }, async (_, i) => {
+          await sleep(i % 4);
+          await withLock(lock, async () => {
+            inside++;
+            maxInside = Math.max(maxInside, inside);
+            await sleep(2);
+            inside--;
+          });
+        }),
+      );
+      expect(maxInside).toBe(1);
+      expect(existsSync(lock)).toBe(false);
+    }
+    // Nothing of the breaking is left behind.
+    expect((await readdir(dir)).filter((f) => f.startsWith('contended'))).toEqual([]);
+  });
+
+  it('breaks a lock whose breaker was killed while breaking it', async () => {
+    const lock = join(dir, 'twice.lock');
+    const dead = `${2 ** 22 + 1}\n`;
+    await writeFile(lock, dead);
+    const info = await stat(lock);
+    // The break lock a breaker holds is named after the stale lock it breaks (its inode and text).
+    const id = createHash('sha256').update(`${info.ino}\0${dead}`).digest('hex').slice(0, 16);
+    await writeFile(`${lock}.break-${id}`, dead);
+    await expect(withLock(lock, async () => 'got it', { timeoutMs: 2000 })).resolves.toBe('got it');
+    expect(await readdir(dir)).toEqual([]);
+  });
+
+  it('never removes a lock it does not hold, even when the holder took it over meanwhile', async () => {
+    const lock = join(dir, 'mine.lock');
+    await withLock(lock, async () => {
+      // Someone broke our lock (for example a user deleting it by hand) and another run took it.
+      await writeFile(lock, JSON.stringify({ pid: process.pid, token: 'someone-else' }) + '\n');
+    });
+    expect(await readFile(lock, 'utf8')).toContain('someone-else');
+  });
+
+  it('does not break a live owner’s lock however long it is held', async () => {
+    const lock = join(dir, 'slow.lock');
+    const order: string[] = [];
+    const first = withLock(lock, async () => {
+      await sleep(150);
+      order.push('first');
+    });
+    await sleep(20);
+    await withLock(lock, async () => void order.push('second'), { staleMs: 10 });
+    await first;
+    expect(order).toEqual(['first', 'second']);
   });
 
   it('times out with the lock path and a hint when a live owner holds it', async () => {

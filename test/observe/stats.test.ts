@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -320,6 +320,19 @@ describe('git vtree stats (the built command in a real repository)', () => {
     const unknown = await vtree('--json');
     expect(unknown.stderr).toMatch(/has an unknown shape/);
     expect(JSON.parse(unknown.stdout)).toMatchObject({ runs: { recorded: 0 } });
+  });
+
+  it('skips malformed runs with one warning and reports the rest', async () => {
+    const bad = [null, 'run', { id: 'x' }, { ...RUNS[0]!, id: 'bad-span', spans: [{ name: 3 }] }, { ...RUNS[0]!, id: 'bad-date', startedAt: 'yesterday' }, { ...RUNS[0]!, id: 'bad-duration', duration: 'slow' }];
+    await writeMetrics(JSON.stringify({ schema: 1, runs: [...bad, ...RUNS] }));
+    const text = await vtree();
+    expect(text.code, text.stderr).toBe(0);
+    expect(text.stderr).toMatch(/^warning: skipped 6 malformed run\(s\) in .*metrics\.json\n$/);
+    expect(text.stdout).toMatch(/5 of 5 runs/);
+    const json = JSON.parse((await vtree('--json')).stdout) as StatsReport;
+    expect(json.runs.recorded).toBe(5);
+    // Reading does not rewrite the file: the malformed runs are still there for whoever wrote them.
+    expect(JSON.parse(await readFile(metricsFile, 'utf8')).runs).toHaveLength(bad.length + RUNS.length);
   });
 
   it('prints tables and the waterfall, and --json has the documented shape', async () => {

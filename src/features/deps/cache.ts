@@ -6,7 +6,7 @@ import { homedir } from 'node:os';
 import { isAbsolute, join, relative, resolve } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
 import type { Config } from '../../git/config.js';
-import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { restoreTree } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 import { FS_CONCURRENCY, pump, scanTree, type Manifest } from './manifest.js';
@@ -74,17 +74,48 @@ export function newTempPath(cacheDir: string, label: string): string {
   return join(tempDir(cacheDir), `${label}.${process.pid}.${randomBytes(4).toString('hex')}`);
 }
 
-/** The entry `key`, or `undefined` when the cache has none (an entry exists only once complete). */
+/**
+ * The entry `key`, or `undefined` when the cache has none (an entry exists only once complete).
+ * An entry directory whose manifest or meta is missing, unparsable or of the wrong shape cannot
+ * have been published whole: it is corrupt, and dropped here, so that it neither hides from
+ * `cache status` nor blocks the next snapshot of its key.
+ */
 export async function openEntry(cacheDir: string, key: string): Promise<CacheEntry | undefined> {
   const dir = entryDir(cacheDir, key);
+  let manifest: unknown;
+  let meta: unknown;
   try {
-    const [manifest, meta] = await Promise.all([readJsonFile<Manifest>(join(dir, 'manifest.json')), readJsonFile<EntryMeta>(join(dir, 'meta.json'))]);
-    if (!manifest || !meta) return undefined;
-    return { key, dir, tree: join(dir, 'tree'), manifest, meta };
+    [manifest, meta] = await Promise.all([readJsonFile<unknown>(join(dir, 'manifest.json')), readJsonFile<unknown>(join(dir, 'meta.json'))]);
   } catch (error) {
-    if (error instanceof SyntaxError) return undefined;
-    throw error;
+    if (!(error instanceof SyntaxError)) throw error;
   }
+  if (isManifest(manifest) && isEntryMeta(meta, key)) return { key, dir, tree: join(dir, 'tree'), manifest, meta };
+  if (await exists(dir)) await dropEntry(cacheDir, key);
+  return undefined;
+}
+
+function isManifest(value: unknown): value is Manifest {
+  const m = value as Partial<Manifest> | null | undefined;
+  return typeof m === 'object' && m !== null && Array.isArray(m.roots) && Array.isArray(m.dirs) && Array.isArray(m.files) && Array.isArray(m.links);
+}
+
+function isEntryMeta(value: unknown, key: string): value is EntryMeta {
+  const m = value as Partial<EntryMeta> | null | undefined;
+  return (
+    typeof m === 'object' &&
+    m !== null &&
+    m.key === key &&
+    typeof m.packageManager === 'string' &&
+    typeof m.project === 'object' &&
+    m.project !== null &&
+    typeof m.platform === 'object' &&
+    m.platform !== null &&
+    typeof m.lastUsedAt === 'string' &&
+    typeof m.createdAt === 'string' &&
+    Number.isFinite(m.hits) &&
+    Number.isFinite(m.files) &&
+    Number.isFinite(m.bytes)
+  );
 }
 
 /** Every complete entry, most recently used first. */

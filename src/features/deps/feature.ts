@@ -5,6 +5,7 @@ import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from './cach
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
 import { run } from '../../core/exec.js';
+import { reclaimDead } from '../../core/debris.js';
 import { exists } from '../../core/files.js';
 import type { TaskContext } from '../../core/graph.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
@@ -114,7 +115,7 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
   span.set('key', key);
   const plan = { ...base, project, key, cacheable: true };
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
-  await removeStaleStaging(target.path);
+  await removeStaleStaging(target.path, staging);
   try {
     const spare = await takeSpare(cacheDir, key, setting, staging);
     const entry = spare ? undefined : await openEntry(cacheDir, key);
@@ -226,24 +227,16 @@ function stagingPrefix(worktree: string): string {
   return `.${basename(worktree)}.vtree-deps.`;
 }
 
-/** Removes staging directories a killed run of this worktree left behind (their pid is gone), and our own. */
-async function removeStaleStaging(worktree: string): Promise<void> {
-  const parent = dirname(worktree);
-  const prefix = stagingPrefix(worktree);
-  const names = await readdir(parent).catch(() => [] as string[]);
-  const stale = names.filter((name) => {
-    if (!name.startsWith(prefix)) return false;
-    const pid = Number(name.slice(prefix.length));
-    if (pid === process.pid) return true;
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
-  });
-  await Promise.all(stale.map((name) => rm(join(parent, name), { recursive: true, force: true })));
+/**
+ * Removes the staging directories killed runs left next to any worktree (their pid is dead: a
+ * copy of node_modules each), and a previous attempt of this run at this worktree.
+ */
+async function removeStaleStaging(worktree: string, staging: string): Promise<void> {
+  await Promise.all([reclaimDead(dirname(worktree), STAGING_DIR), rm(staging, { recursive: true, force: true })]);
 }
+
+/** `.<worktree name>.vtree-deps.<pid>` (see {@link stagingPrefix}). */
+const STAGING_DIR = /^\..+\.vtree-deps\.(\d+)$/;
 
 function jobId(key: string): string {
   return `${key.slice(0, 12)}-${process.pid}`;

@@ -36,7 +36,7 @@ export const portsFeature: Feature = {
         span.set('variables', variables.length);
         if (variables.length === 0) return {};
         const range = parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE));
-        const outcome = await leasePorts({ worktree: target.path, repo: repo.commonDir }, variables, range);
+        const outcome = await leasePorts({ worktree: target.path, repo: repo.commonDir }, variables, range, { warn: shared.warn });
         span.set('leased', outcome.created.length);
         span.set('kept', outcome.kept);
         if (outcome.busy.length > 0) span.set('busySkipped', outcome.busy.length);
@@ -65,7 +65,7 @@ export const portsFeature: Feature = {
       async run({ shared, span }, deps): Promise<PortLease[]> {
         const target = deps[locate] as RemoveTarget;
         const { releasePorts } = await import('./registry.js');
-        const released = await releasePorts({ worktree: target.path, repo: target.repo.commonDir });
+        const released = await releasePorts({ worktree: target.path, repo: target.repo.commonDir }, undefined, { warn: shared.warn });
         span.set('released', released.length);
         shared.facts.portsReleased = released.length;
         return released;

@@ -1,10 +1,13 @@
 import { createHash } from 'node:crypto';
-import { realpath, stat } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { dirname } from 'node:path';
+import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
-import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
+import type { PortLease } from './lease.js';
 
 /** Default `vtree.ports.range`. */
 export const DEFAULT_PORT_RANGE = '20000-29999';
@@ -15,18 +18,7 @@ export interface PortRange {
   last: number;
 }
 
-/** One port leased to one variable of one worktree. */
-export interface PortLease {
-  port: number;
-  /** The variable it is for (`API_PORT`). */
-  variable: string;
-  /** Absolute (real) path of the worktree holding it. */
-  worktree: string;
-  /** The common git dir of the worktree's repository. */
-  repo: string;
-  /** ISO time it was leased. */
-  leasedAt: string;
-}
+export type { PortLease } from './lease.js';
 
 /** The machine-wide registry file: leases by port, so one port can only ever have one holder. */
 interface Registry {
@@ -57,6 +49,8 @@ export interface LeaseOutcome {
 /** Options shared by the registry functions; `env` locates the registry (tests set XDG_STATE_HOME). */
 export interface RegistryOptions {
   env?: NodeJS.ProcessEnv;
+  /** Told when a corrupt registry was rebuilt from the worktrees' state files. */
+  warn?: (line: string) => void;
 }
 
 /** Parses `vtree.ports.range` (`20000-29999`); a usage error naming the key otherwise. */
@@ -94,7 +88,7 @@ export function preferredPort(worktree: string, variable: string, range: PortRan
 export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions = {}): Promise<LeaseOutcome> {
   const key = await normalizeHolder(holder);
   return withLock(portsLockPath(options.env), async () => {
-    const registry = await readRegistry(options.env);
+    const { registry, rebuilt } = await loadRegistry(options, [key.repo]);
     const reclaimed = await reclaimStale(registry);
     const outcome: LeaseOutcome = { ports: {}, created: [], kept: 0, busy: [], reclaimed };
     const held = new Map(Object.values(registry.leases).filter((l) => sameHolder(l, key)).map((l) => [l.variable, l.port]));
@@ -111,7 +105,9 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
       outcome.ports[variable] = port;
       outcome.created.push(lease);
     }
-    if (outcome.created.length > 0 || reclaimed.length > 0) await writeRegistry(registry, options.env);
+    if (rebuilt || outcome.created.length > 0 || reclaimed.length > 0) await writeRegistry(registry, options.env);
+    // Temp files of registry writes and locks a killed run left (two readdirs of small directories).
+    await Promise.all([reclaimDead(dirname(portsRegistryPath(options.env)), TEMP_FILE), reclaimDead(dirname(portsLockPath(options.env)), TEMP_FILE)]);
     return outcome;
   });
 }
@@ -123,10 +119,10 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
 export async function releasePorts(holder: LeaseHolder, ports?: readonly number[], options: RegistryOptions = {}): Promise<PortLease[]> {
   const key = await normalizeHolder(holder);
   return withLock(portsLockPath(options.env), async () => {
-    const registry = await readRegistry(options.env);
+    const { registry, rebuilt } = await loadRegistry(options, [key.repo]);
     const released = Object.values(registry.leases).filter((l) => sameHolder(l, key) && (ports === undefined || ports.includes(l.port)));
     for (const lease of released) delete registry.leases[String(lease.port)];
-    if (released.length > 0) await writeRegistry(registry, options.env);
+    if (rebuilt || released.length > 0) await writeRegistry(registry, options.env);
     return released;
   });
 }
@@ -135,10 +131,10 @@ export async function releasePorts(holder: LeaseHolder, ports?: readonly number[
 export async function restoreLeases(leases: readonly PortLease[], options: RegistryOptions = {}): Promise<PortLease[]> {
   if (leases.length === 0) return [];
   return withLock(portsLockPath(options.env), async () => {
-    const registry = await readRegistry(options.env);
+    const { registry, rebuilt } = await loadRegistry(options, leases.map((l) => l.repo));
     const restored = leases.filter((l) => registry.leases[String(l.port)] === undefined);
     for (const lease of restored) registry.leases[String(lease.port)] = lease;
-    if (restored.length > 0) await writeRegistry(registry, options.env);
+    if (rebuilt || restored.length > 0) await writeRegistry(registry, options.env);
     return restored;
   });
 }
@@ -149,9 +145,20 @@ export interface LeaseRow extends PortLease {
   stale: boolean;
 }
 
-/** Every lease on the machine, by port; read without the lock (the file is replaced atomically). */
+/**
+ * Every lease on the machine, by port; read without the lock (the file is replaced atomically),
+ * unless it is corrupt: then it is rebuilt under the lock first.
+ */
 export async function listLeases(options: RegistryOptions = {}): Promise<LeaseRow[]> {
-  const registry = await readRegistry(options.env);
+  const parsed = await parseRegistry(portsRegistryPath(options.env));
+  const registry =
+    parsed.ok
+      ? parsed.registry
+      : await withLock(portsLockPath(options.env), async () => {
+          const { registry: current, rebuilt } = await loadRegistry(options, []);
+          if (rebuilt) await writeRegistry(current, options.env);
+          return current;
+        });
   const leases = Object.values(registry.leases).sort((a, b) => a.port - b.port);
   return Promise.all(leases.map(async (lease) => ({ ...lease, stale: !(await directoryExists(lease.worktree)) })));
 }
@@ -159,9 +166,9 @@ export async function listLeases(options: RegistryOptions = {}): Promise<LeaseRo
 /** Frees the leases of worktrees whose directory is gone (`git vtree ports --prune`). */
 export async function pruneLeases(options: RegistryOptions = {}): Promise<PortLease[]> {
   return withLock(portsLockPath(options.env), async () => {
-    const registry = await readRegistry(options.env);
+    const { registry, rebuilt } = await loadRegistry(options, []);
     const reclaimed = await reclaimStale(registry);
-    if (reclaimed.length > 0) await writeRegistry(registry, options.env);
+    if (rebuilt || reclaimed.length > 0) await writeRegistry(registry, options.env);
     return reclaimed;
   });
 }
@@ -205,19 +212,44 @@ async function reclaimStale(registry: Registry): Promise<PortLease[]> {
   return reclaimed;
 }
 
-async function readRegistry(env: NodeJS.ProcessEnv | undefined): Promise<Registry> {
-  const path = portsRegistryPath(env);
-  let registry: Registry | undefined;
+type Parsed = { ok: true; registry: Registry } | { ok: false; text: string };
+
+/** Reads the registry; a missing file is an empty registry, anything unreadable as one is `ok: false`. */
+async function parseRegistry(path: string): Promise<Parsed> {
+  let text: string;
   try {
-    registry = await readJsonFile<Registry>(path);
+    text = await readFile(path, 'utf8');
   } catch (error) {
-    throw new VtreeError(`the port registry ${path} is not valid JSON`, `fix or delete it (leases are re-created on the next add): rm ${path}`, { cause: error });
+    if (isErrno(error, 'ENOENT')) return { ok: true, registry: { version: 1, leases: {} } };
+    throw error;
   }
-  if (registry === undefined) return { version: 1, leases: {} };
-  if (typeof registry !== 'object' || registry === null || typeof registry.leases !== 'object' || registry.leases === null) {
-    throw new VtreeError(`the port registry ${path} has an unknown layout`, `delete it (leases are re-created on the next add): rm ${path}`);
+  try {
+    const registry = JSON.parse(text) as Registry;
+    if (typeof registry === 'object' && registry !== null && typeof registry.leases === 'object' && registry.leases !== null && !Array.isArray(registry.leases)) {
+      const valid = Object.entries(registry.leases).every(([port, l]) => typeof l === 'object' && l !== null && String(l.port) === port && typeof l.worktree === 'string' && typeof l.repo === 'string');
+      if (valid) return { ok: true, registry };
+    }
+  } catch {
+    // Not JSON: rebuilt below.
   }
-  return registry;
+  return { ok: false, text };
+}
+
+/**
+ * The registry, under its lock. A corrupt one is not deleted (that would drop every live lease
+ * and let the next add hand a port out twice): it is moved aside and rebuilt from the state files
+ * of the worktrees that exist ({@link rebuildLeases}); `rebuilt` says the caller must write it.
+ */
+async function loadRegistry(options: RegistryOptions, knownRepos: readonly string[]): Promise<{ registry: Registry; rebuilt: boolean }> {
+  const path = portsRegistryPath(options.env);
+  const parsed = await parseRegistry(path);
+  if (parsed.ok) return { registry: parsed.registry, rebuilt: false };
+  const { rebuildLeases } = await import('./rebuild.js');
+  const recovered = await rebuildLeases(path, parsed.text, knownRepos);
+  options.warn?.(
+    `the port registry ${path} was corrupt: rebuilt ${Object.keys(recovered.leases).length} lease(s) from the worktrees of ${recovered.repos.length} repositor${recovered.repos.length === 1 ? 'y' : 'ies'}; the corrupt file is kept as ${recovered.corruptCopy}`,
+  );
+  return { registry: { version: 1, leases: recovered.leases }, rebuilt: true };
 }
 
 async function writeRegistry(registry: Registry, env: NodeJS.ProcessEnv | undefined): Promise<void> {

@@ -1,12 +1,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { leasePorts, listLeases, parsePortRange, preferredPort, pruneLeases, releasePorts, restoreLeases, type PortRange } from '../../../src/features/ports/registry.js';
-import { portsRegistryPath } from '../../../src/core/paths.js';
+import { portsLockPath, portsRegistryPath } from '../../../src/core/paths.js';
 import { Config } from '../../../src/git/config.js';
 import { run } from '../../../src/core/exec.js';
 import { runGraph, TaskFailedError, type Task } from '../../../src/core/graph.js';
@@ -174,11 +174,38 @@ describe('leasePorts', () => {
     expect((await listLeases()).filter((l) => l.worktree === holder.worktree)).toHaveLength(2);
   });
 
-  it('refuses a corrupt registry with one line naming it, and changes nothing', async () => {
+  it('rebuilds a corrupt registry from the worktrees’ state files, keeping live leases and the corrupt copy', async () => {
+    // A repository whose worktree `kept` recorded its ports in vtree.json, as `add` does.
+    const common = join(work, 'rebuild-repo', '.git');
+    const kept = await worktreeDir('kept');
+    await mkdir(join(common, 'worktrees', 'kept'), { recursive: true });
+    await writeFile(join(common, 'worktrees', 'kept', 'vtree.json'), JSON.stringify({ branch: 'kept', slug: 'kept', path: kept, createdAt: '2026-01-01T00:00:00.000Z', createdBy: 'add', runId: 'r', ports: { A: 41500, B: 41501 } }));
+    // A lease of a worktree whose directory is gone is not rebuilt.
+    await mkdir(join(common, 'worktrees', 'gone'), { recursive: true });
+    await writeFile(join(common, 'worktrees', 'gone', 'vtree.json'), JSON.stringify({ branch: 'gone', slug: 'gone', path: join(work, 'gone'), createdAt: '', createdBy: 'add', runId: 'r', ports: { A: 41502 } }));
     await mkdir(join(state, 'vibetrees'), { recursive: true });
-    await writeFile(portsRegistryPath(), '{ "leases": ');
-    await expect(leasePorts({ worktree: await worktreeDir('c'), repo: '/r' }, ['A'], RANGE)).rejects.toThrow(/port registry .*ports\.json is not valid JSON/);
-    expect(await readFile(portsRegistryPath(), 'utf8')).toBe('{ "leases": ');
+    const torn = `{ "version": 1, "leases": { "41500": { "port": 41500, "variable": "A", "worktree": "${kept}", "repo": "${common}"`;
+    await writeFile(portsRegistryPath(), torn);
+    const warnings: string[] = [];
+    // Another repository's worktree asks: the corrupt text still names `common`, so its leases survive.
+    const newcomer = await worktreeDir('newcomer');
+    const outcome = await leasePorts({ worktree: newcomer, repo: '/r' }, ['A', 'B', 'C'], { first: 41500, last: 41504 }, { warn: (l) => warnings.push(l) });
+    expect(Object.values(outcome.ports).sort()).toEqual([41502, 41503, 41504]);
+    expect(warnings.join('\n')).toMatch(/port registry .*ports\.json was corrupt: rebuilt 2 lease\(s\).*kept as .*ports\.json\.corrupt-/);
+    const leases = await listLeases();
+    expect(leases.filter((l) => l.worktree === kept).map((l) => [l.variable, l.port])).toEqual([['A', 41500], ['B', 41501]]);
+    const copies = (await readdir(join(state, 'vibetrees'))).filter((f) => f.startsWith('ports.json.corrupt-'));
+    expect(copies).toHaveLength(1);
+    expect(await readFile(join(state, 'vibetrees', copies[0]!), 'utf8')).toBe(torn);
+  });
+
+  it('rebuilds a registry with an unknown layout when it is listed', async () => {
+    await mkdir(join(state, 'vibetrees'), { recursive: true });
+    await writeFile(portsRegistryPath(), '{ "leases": [1, 2] }');
+    const warnings: string[] = [];
+    expect(await listLeases({ warn: (l) => warnings.push(l) })).toEqual([]);
+    expect(warnings).toHaveLength(1);
+    expect(JSON.parse(await readFile(portsRegistryPath(), 'utf8'))).toEqual({ version: 1, leases: {} });
   });
 
   it('prunes stale leases on request', async () => {
@@ -192,23 +219,39 @@ describe('leasePorts', () => {
 
 describe('concurrent leasing', () => {
   it('never hands out one port twice across processes racing for a narrow range', async () => {
+    await raceForPorts(8, ['API_PORT', 'DB_PORT', 'WEB_PORT'], 0);
+  });
+
+  it('never hands out one port twice when the racers find a stale lock a killed run left', async () => {
+    // What SIGKILL leaves: a lock naming a dead pid. Every racer sees it at once; breaking it
+    // must let exactly one of them in (the old check-then-rm let several in: duplicate ports).
+    for (let round = 0; round < 3; round++) {
+      await rm(join(state, 'vibetrees'), { recursive: true, force: true });
+      await mkdir(dirname(portsLockPath()), { recursive: true });
+      await writeFile(portsLockPath(), `${2 ** 22 + 1}\n`);
+      await raceForPorts(12, ['API_PORT', 'DB_PORT'], 6);
+      expect(existsSync(portsLockPath())).toBe(false);
+    }
+  });
+
+  /** `count` processes lease `variables` each from 30 ports, starting within `staggerMs` of one instant. */
+  async function raceForPorts(count: number, variables: string[], staggerMs: number): Promise<void> {
     const entry = fileURLToPath(new URL('../../../dist/features/ports/registry.js', import.meta.url));
     expect(existsSync(entry), 'dist/features/ports/registry.js is missing: run `npx tsc -p tsconfig.json` first').toBe(true);
-    // 8 processes × 3 variables = 24 ports from 30: preferred ports collide, so only the lock
-    // keeps them apart. All start at the same instant.
+    // 24 ports from 30: preferred ports collide, so only the lock keeps them apart.
     const startAt = Date.now() + 1500;
     const script = `
       const { leasePorts } = await import(${JSON.stringify(entry)});
       const { mkdirSync } = await import('node:fs');
       const dir = process.argv[1];
       mkdirSync(dir, { recursive: true });
-      await new Promise((r) => setTimeout(r, ${startAt} - Date.now()));
-      const out = await leasePorts({ worktree: dir, repo: '/race/.git' }, ['API_PORT', 'DB_PORT', 'WEB_PORT'], { first: 42000, last: 42029 });
+      await new Promise((r) => setTimeout(r, ${startAt} + Number(process.argv[2]) - Date.now()));
+      const out = await leasePorts({ worktree: dir, repo: '/race/.git' }, ${JSON.stringify(variables)}, { first: 42000, last: 42029 });
       process.stdout.write(JSON.stringify(out.ports));
     `;
-    const runs = Array.from({ length: 8 }, (_, i) =>
+    const runs = Array.from({ length: count }, (_, i) =>
       new Promise<Record<string, number>>((resolve, reject) => {
-        const child = spawn(process.execPath, ['--input-type=module', '-e', script, join(work, `race-${i}`)], { env: { ...process.env, XDG_STATE_HOME: state } });
+        const child = spawn(process.execPath, ['--input-type=module', '-e', script, join(work, `race-${i}`), String(staggerMs ? i % staggerMs : 0)], { env: { ...process.env, XDG_STATE_HOME: state } });
         let out = '';
         let err = '';
         child.stdout.on('data', (d) => (out += d));
@@ -218,12 +261,12 @@ describe('concurrent leasing', () => {
     );
     const results = await Promise.all(runs);
     const ports = results.flatMap((r) => Object.values(r));
-    expect(ports).toHaveLength(24);
-    expect(new Set(ports).size).toBe(24);
+    expect(ports).toHaveLength(count * variables.length);
+    expect(new Set(ports).size).toBe(count * variables.length);
     // Every lease reached the registry: no process overwrote another's write.
     const leased = Object.keys((await registry()).leases).map(Number).sort();
     expect(leased).toEqual([...ports].sort());
-  });
+  }
 });
 
 describe('git vtree add / ports / rm', () => {

@@ -1,0 +1,540 @@
+// The fault-injection suite: interrupts, kills, stale locks, corrupt state files and a full disk
+// against the built `bin/git-vtree` on a real repository with an npm dependency. After each trial
+// the next command (`add` again, `setup` when add points there, `list`, `stats`...) must find the
+// run rolled back or recover from it. `run.mjs` runs it in full; test/fault/fault.test.ts runs a
+// bounded form in CI. Everything lives in one sandbox directory (HOME, XDG_STATE_HOME and the npm
+// cache too), and whatever appears, changes or vanishes there outside the repository and its
+// worktrees directory is counted as written outside.
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statfsSync } from 'node:fs';
+import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+
+export const BIN = fileURLToPath(new URL('../../bin/git-vtree', import.meta.url));
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL'];
+/** Exit codes vtree may end with: ok, failed (rolled back), bad input, interrupted (handled). */
+const HANDLED_CODES = [0, 1, 2, 130];
+
+/** Seeded PRNG (mulberry32): the same seed gives the same kill points. */
+function random(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * Runs the suite; returns its figures. `signalTrials` per signal, `bursts` of `burstSize`
+ * concurrent adds against stale locks, each corrupt-file kind `corruptRounds` times, `diskTrials`
+ * adds on a nearly full tmpfs (root only; skipped otherwise).
+ */
+export async function runFaultSuite(options = {}) {
+  const o = { seed: 1, signalTrials: 30, bursts: 4, burstSize: 20, corruptRounds: 2, diskTrials: 8, log: (line) => process.stderr.write(`${line}\n`), ...options };
+  const rand = random(o.seed);
+  const box = await realpath(await mkdtemp(join(tmpdir(), 'vtree-fault-')));
+  const sandbox = new Sandbox(box, o.log);
+  const figures = {
+    seed: o.seed,
+    trials: 0,
+    completedBeforeSignal: 0,
+    diedInNodeStartup: 0,
+    cleanRollbacks: 0,
+    recoveredByNextCommand: 0,
+    notRecovered: 0,
+    debrisLeft: 0,
+    duplicatePorts: 0,
+    writtenOutside: 0,
+    unhandledExceptions: 0,
+    byKind: {},
+    problems: [],
+  };
+  const tally = (kind, outcome) => {
+    figures.trials++;
+    figures.byKind[kind] ??= {};
+    figures.byKind[kind][outcome] = (figures.byKind[kind][outcome] ?? 0) + 1;
+    if (outcome === 'completed') figures.completedBeforeSignal++;
+    else if (outcome === 'rolled back') figures.cleanRollbacks++;
+    else if (outcome === 'recovered') figures.recoveredByNextCommand++;
+    else figures.notRecovered++;
+  };
+  const problem = (line) => {
+    figures.problems.push(line);
+    o.log(`  PROBLEM ${line}`);
+  };
+  const checkOutput = (what, result, killedBy) => {
+    const stack = /^\s+at .+\(?.*:\d+:\d+\)?$/m.test(result.stderr) || /Unhandled|uncaught|EPIPE/i.test(result.stderr);
+    const codeOk = HANDLED_CODES.includes(result.code) || (killedBy === 'SIGKILL' && result.signal === 'SIGKILL') || (killedBy === 'startup' && result.signal !== null);
+    if (stack || !codeOk) {
+      figures.unhandledExceptions++;
+      problem(`${what}: exit ${result.code ?? result.signal}${stack ? ' with a stack trace' : ''}: ${result.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    }
+  };
+  try {
+    await sandbox.create();
+    const before = await sandbox.outsideSnapshot();
+
+    // 1. Signals at random points of `add`.
+    const { typical, startup } = await sandbox.typicalAddMs();
+    // Under load Node's own start-up is a large share of an add, and a signal then never reaches
+    // vtree: so one trial in five counts its kill point from the spawn, the others from the moment
+    // vtree's handlers are in place, spread over the rest of an add.
+    const span = Math.max(typical - startup, typical / 2) * 1.2;
+    o.log(
+      `signals: ${o.signalTrials} trials each of ${SIGNALS.join(', ')}: a whole add takes ${Math.round(typical)} ms, vtree's handlers are in place after ${Math.round(startup)} ms; ` +
+        `kill points 0-${Math.round(typical * 1.2)} ms after the spawn (1 in 5) or 0-${Math.round(span)} ms after the handlers (4 in 5)`,
+    );
+    const order = SIGNALS.flatMap((s) => Array.from({ length: o.signalTrials }, (_, i) => [s, i]));
+    for (const [signal, i] of order) {
+      const branch = `${signal.toLowerCase()}-${i}`;
+      const fromSpawn = i % 5 === 0;
+      const delay = Math.round(rand() * (fromSpawn ? typical * 1.2 : span));
+      const result = await sandbox.vtree(['add', branch, '--no-services'], { killAfterMs: delay, signal, afterHandlers: !fromSpawn });
+      // Node's own start-up, before the first line of bin/git-vtree runs, cannot be handled by
+      // vtree: a signal then ends the process by Node's default. Such a run did nothing at all.
+      // (vtree's handlers never die by the signal's default action, so such a death is that moment.)
+      const beforeNode = signal !== 'SIGKILL' && result.signal === signal && result.stderr === '';
+      if (beforeNode) figures.diedInNodeStartup++;
+      checkOutput(`add ${branch} (${signal} at ${delay} ms)`, result, beforeNode ? 'startup' : signal);
+      tally(`add + ${signal}`, await sandbox.settle(branch, result, checkOutput, problem));
+    }
+
+    // 2. Stale locks (a dead owner's, as SIGKILL leaves them) under bursts of concurrent adds.
+    o.log(`locks: ${o.bursts} bursts of ${o.burstSize} concurrent adds, each against stale ports and metrics locks`);
+    for (let b = 0; b < o.bursts; b++) {
+      await sandbox.plantStaleLocks();
+      const branches = Array.from({ length: o.burstSize }, (_, i) => `burst-${b}-${i}`);
+      const results = await Promise.all(branches.map((branch) => sandbox.vtree(['add', branch, '--no-deps', '--no-services', '--json'])));
+      const ports = [];
+      for (const [i, result] of results.entries()) {
+        checkOutput(`burst add ${branches[i]}`, result);
+        if (result.code !== 0) problem(`burst add ${branches[i]} failed: ${result.stderr.trim()}`);
+        else ports.push(...Object.values(JSON.parse(result.stdout).facts.ports ?? {}));
+        tally('stale locks + burst', result.code === 0 ? 'completed' : 'not recovered');
+      }
+      const dupes = ports.length - new Set(ports).size;
+      if (dupes > 0) problem(`burst ${b}: ${dupes} port(s) handed out twice`);
+    }
+
+    // 3. Corrupt state files.
+    o.log(`corrupt state: metrics.json, ports.json, meta.json, vtree.json, ${o.corruptRounds} round(s) each`);
+    for (let r = 0; r < o.corruptRounds; r++) {
+      for (const kind of ['metrics.json', 'metrics.json runs', 'ports.json', 'meta.json', 'vtree.json']) {
+        const outcome = await sandbox.corruptTrial(kind, r, checkOutput, problem);
+        tally(`corrupt ${kind}`, outcome);
+      }
+    }
+
+    // 4. A full disk: the repository on a small tmpfs.
+    if (o.diskTrials > 0) {
+      const disk = await sandbox.mountDisk();
+      if (!disk) o.log('full disk: skipped (needs root and mount)');
+      else {
+        o.log(`full disk: ${o.diskTrials} adds on a ${disk.sizeMb} MB tmpfs left with 0-${disk.maxFreeKb} KB free`);
+        try {
+          for (let i = 0; i < o.diskTrials; i++) {
+            const freeKb = Math.round((i / Math.max(1, o.diskTrials - 1)) * disk.maxFreeKb);
+            tally('full disk', await sandbox.diskTrial(disk, i, freeKb, checkOutput, problem));
+          }
+        } finally {
+          await sandbox.unmountDisk(disk);
+        }
+      }
+    }
+
+    // Final: background jobs done, then every figure that must be zero.
+    await sandbox.quiesce();
+    const list = await sandbox.vtree(['list', '--json']);
+    checkOutput('final list', list);
+    const debris = await sandbox.debris();
+    figures.debrisLeft = debris.length;
+    for (const d of debris) problem(`debris left: ${d}`);
+    const dupes = await sandbox.duplicatePorts();
+    figures.duplicatePorts = dupes.length;
+    for (const d of dupes) problem(`duplicate port: ${d}`);
+    const after = await sandbox.outsideSnapshot();
+    const outside = diffSnapshots(before, after);
+    figures.writtenOutside = outside.length;
+    for (const d of outside) problem(`written outside: ${d}`);
+  } finally {
+    await sandbox.destroy();
+  }
+  return figures;
+}
+
+/** Prints the figures as the suite's report. */
+export function formatFigures(f) {
+  const lines = [
+    `fault-injection suite (seed ${f.seed})`,
+    `  trials                      ${f.trials}`,
+    `  completed before the fault  ${f.completedBeforeSignal}`,
+    `  clean rollbacks             ${f.cleanRollbacks}${f.diedInNodeStartup ? ` (${f.diedInNodeStartup} signalled during Node's start-up, before vtree's code ran: nothing to roll back)` : ''}`,
+    `  recovered by next command   ${f.recoveredByNextCommand}`,
+    `  not recovered               ${f.notRecovered}`,
+    `  debris left                 ${f.debrisLeft}`,
+    `  duplicate ports             ${f.duplicatePorts}`,
+    `  files written outside       ${f.writtenOutside}`,
+    `  unhandled exceptions        ${f.unhandledExceptions}`,
+    '  by kind:',
+    ...Object.entries(f.byKind).map(([kind, outcomes]) => `    ${kind.padEnd(26)} ${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+  ];
+  if (f.problems.length > 0) lines.push('  problems:', ...f.problems.map((p) => `    ${p}`));
+  return lines.join('\n');
+}
+
+function diffSnapshots(before, after) {
+  const out = [];
+  for (const [path, sig] of after) if (before.get(path) !== sig) out.push(`${before.has(path) ? 'changed' : 'created'} ${path}`);
+  for (const path of before.keys()) if (!after.has(path)) out.push(`deleted ${path}`);
+  return out;
+}
+
+class Sandbox {
+  constructor(box, log) {
+    this.box = box;
+    this.log = log;
+    this.app = join(box, 'app');
+    this.worktrees = join(box, 'app.worktrees');
+    this.state = join(box, 'state');
+    this.home = join(box, 'home');
+    this.env = {
+      ...process.env,
+      HOME: this.home,
+      XDG_STATE_HOME: this.state,
+      npm_config_cache: join(box, 'npm-cache'),
+      GIT_CONFIG_NOSYSTEM: '1',
+      GIT_CONFIG_GLOBAL: join(this.home, '.gitconfig'),
+      GIT_AUTHOR_NAME: 'Fault',
+      GIT_AUTHOR_EMAIL: 'fault@example.com',
+      GIT_COMMITTER_NAME: 'Fault',
+      GIT_COMMITTER_EMAIL: 'fault@example.com',
+    };
+    delete this.env.VTREE_BACKGROUND;
+  }
+
+  git(cwd, ...args) {
+    return execFileSync('git', args, { cwd, env: this.env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  }
+
+  /** The main worktree: a commit with an npm lockfile, its node_modules installed; a sentinel directory and a HOME beside it. */
+  async create() {
+    await mkdir(join(this.box, 'sentinel', 'nested'), { recursive: true });
+    await writeFile(join(this.box, 'sentinel', 'keep.txt'), 'must not change\n');
+    await writeFile(join(this.box, 'sentinel', 'nested', '.env'), 'SECRET=1\n');
+    await mkdir(this.home, { recursive: true });
+    await writeFile(join(this.home, '.gitconfig'), '');
+    this.git(this.box, 'init', '-q', '-b', 'main', 'app');
+    await writeFile(join(this.app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { 'is-number': '7.0.0', semver: '7.6.3' } }, null, 2) + '\n');
+    await writeFile(join(this.app, '.gitignore'), 'node_modules/\n.env\n');
+    execFileSync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: this.app, env: this.env, stdio: 'ignore' });
+    this.git(this.app, 'add', '-A');
+    this.git(this.app, 'commit', '-qm', 'app with an npm lockfile');
+    this.git(this.app, 'config', 'vtree.ports.vars', 'PORT API_PORT');
+    this.git(this.app, 'config', 'vtree.ports.range', '46000-47999');
+  }
+
+  /** Runs the built CLI in the main worktree; with `killAfterMs`, sends `signal` then. */
+  vtree(args, { killAfterMs, signal, cwd, onSpawn, afterHandlers } = {}) {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: cwd ?? this.app, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      onSpawn?.(child.pid);
+      let stdout = '';
+      let stderr = '';
+      let closed = false;
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('error', reject);
+      let timer;
+      if (killAfterMs !== undefined) {
+        const arm = () => {
+          if (!closed) timer = setTimeout(() => child.kill(signal), killAfterMs);
+        };
+        if (afterHandlers) waitForHandlers(child.pid).then(arm);
+        else arm();
+      }
+      child.on('close', (code, sig) => {
+        closed = true;
+        clearTimeout(timer);
+        resolve({ code, signal: sig, stdout, stderr });
+      });
+    });
+  }
+
+  /**
+   * Median of three uninterrupted adds (the span kill points are drawn from), and the longest
+   * time from spawn until vtree's signal handlers were in place (SIGHUP, which vtree installs
+   * last, appears in the SigCgt mask of /proc/<pid>/status): before that, Node is still starting.
+   */
+  async typicalAddMs() {
+    const times = [];
+    let startup = 0;
+    for (let i = 0; i < 3; i++) {
+      const started = performance.now();
+      const running = this.vtree(['add', `warmup-${i}`, '--no-services'], { onSpawn: (pid) => waitForHandlers(pid).then(() => (startup = Math.max(startup, performance.now() - started))) });
+      const result = await running;
+      if (result.code !== 0) throw new Error(`warm-up add failed: ${result.stderr}`);
+      times.push(performance.now() - started);
+    }
+    return { typical: times.sort((a, b) => a - b)[1], startup };
+  }
+
+  async inspect(branch, root = this.app) {
+    const listed = this.git(root, 'worktree', 'list', '--porcelain');
+    const entry = listed.split('\n\n').find((e) => e.includes(`branch refs/heads/${branch}\n`) || e.endsWith(`branch refs/heads/${branch}`));
+    const path = entry ? /^worktree (.+)$/m.exec(entry)[1] : undefined;
+    const branchExists = this.git(root, 'branch', '--list', branch) !== '';
+    let setUp = false;
+    if (path) {
+      const gitDir = await readFile(join(path, '.git'), 'utf8').then((t) => /^gitdir: (.+)$/m.exec(t)?.[1], () => undefined);
+      setUp = gitDir !== undefined && existsSync(join(gitDir, 'vtree.json')) && existsSync(join(path, 'node_modules', 'is-number', 'package.json'));
+    }
+    return { path, branchExists, setUp };
+  }
+
+  /**
+   * Classifies one interrupted add and lets the next command deal with what it left: `completed`
+   * (it finished), `rolled back` (nothing left: `add` again succeeds), `recovered` (the next `add`,
+   * or the `setup` it points to, finished it), `not recovered`.
+   */
+  async settle(branch, result, checkOutput, problem) {
+    const seen = await this.inspect(branch);
+    if (seen.setUp) return 'completed';
+    const clean = !seen.path && !seen.branchExists && !existsSync(join(this.worktrees, branch));
+    const again = await this.vtree(['add', branch, '--no-services']);
+    checkOutput(`add ${branch} again`, again);
+    let finished = again.code === 0;
+    if (!finished && /never set up/.test(again.stderr) && seen.path) {
+      const setup = await this.vtree(['setup', seen.path, '--no-services']);
+      checkOutput(`setup ${branch}`, setup);
+      finished = setup.code === 0;
+    }
+    if (finished && !(await this.inspect(branch)).setUp) finished = false;
+    if (!finished) {
+      problem(`${branch} (${result.code ?? result.signal}) not recovered: ${again.stderr.trim().split('\n').join(' | ')}`);
+      return 'not recovered';
+    }
+    return clean ? 'rolled back' : 'recovered';
+  }
+
+  /** Lock files naming a dead owner: what a SIGKILL inside a critical section leaves. */
+  async plantStaleLocks() {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid;
+    for (const lock of [join(this.state, 'vibetrees', 'locks', 'ports.lock'), join(this.app, '.git', 'vibetrees', 'locks', 'metrics.lock')]) {
+      await mkdir(join(lock, '..'), { recursive: true });
+      await writeFile(lock, `${dead}\n`);
+    }
+  }
+
+  async corruptTrial(kind, round, checkOutput, problem) {
+    const vibetrees = join(this.app, '.git', 'vibetrees');
+    const steps = [];
+    if (kind === 'metrics.json') {
+      await writeFile(join(vibetrees, 'metrics.json'), '{"schema": 1, "runs": [{"id": ');
+      steps.push(['add', `corrupt-metrics-${round}`, '--no-services'], ['stats']);
+    } else if (kind === 'metrics.json runs') {
+      const file = JSON.parse(await readFile(join(vibetrees, 'metrics.json'), 'utf8'));
+      file.runs.push(null, { id: 1 }, { ...file.runs.at(-1), spans: 'none' }, { ...file.runs.at(-1), startedAt: 'never' });
+      await writeFile(join(vibetrees, 'metrics.json'), JSON.stringify(file));
+      steps.push(['stats'], ['stats', '--json']);
+    } else if (kind === 'ports.json') {
+      await writeFile(join(this.state, 'vibetrees', 'ports.json'), '{ "version": 1, "leases": { "46001": {');
+      steps.push(['add', `corrupt-ports-${round}`, '--no-services'], ['ports']);
+    } else if (kind === 'meta.json') {
+      const entries = await readdir(join(vibetrees, 'cache', 'entries')).catch(() => []);
+      if (entries.length === 0) problem('corrupt meta.json: no cache entry to corrupt');
+      for (const key of entries) await writeFile(join(vibetrees, 'cache', 'entries', key, 'meta.json'), round % 2 ? '"garbage"' : '{"key": ');
+      steps.push(['cache', 'status'], ['cache', 'verify'], ['add', `corrupt-meta-${round}`, '--no-services'], ['cache', 'prune']);
+    } else if (kind === 'vtree.json') {
+      const branch = `corrupt-state-${round}`;
+      const made = await this.vtree(['add', branch, '--no-services']);
+      checkOutput(`${kind}: add ${branch}`, made);
+      const { path } = await this.inspect(branch);
+      if (made.code !== 0 || !path) {
+        problem(`corrupt vtree.json: add ${branch} failed: ${made.stderr.trim()}`);
+        return 'not recovered';
+      }
+      const gitDir = /^gitdir: (.+)$/m.exec(await readFile(join(path, '.git'), 'utf8'))[1];
+      await writeFile(join(gitDir, 'vtree.json'), '{"branch": ');
+      steps.push(['list'], ['list', '--json'], ['setup', path, '--no-services']);
+    }
+    for (const args of steps) {
+      const result = await this.vtree(args);
+      checkOutput(`${kind}: ${args.join(' ')}`, result);
+      if (result.code !== 0) {
+        problem(`corrupt ${kind}: \`git vtree ${args.join(' ')}\` exit ${result.code}: ${result.stderr.trim()}`);
+        return 'not recovered';
+      }
+    }
+    return 'recovered';
+  }
+
+  /** A tmpfs under the sandbox holding a clone of the repository (with node_modules); undefined when it cannot be mounted. */
+  async mountDisk() {
+    if (process.getuid?.() !== 0) return undefined;
+    const mount = join(this.box, 'disk');
+    await mkdir(mount, { recursive: true });
+    const sizeMb = 24;
+    if (spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${sizeMb}m`, 'tmpfs', mount]).status !== 0) return undefined;
+    const app = join(mount, 'app');
+    this.git(mount, 'clone', '-q', this.app, app);
+    await cp(join(this.app, 'node_modules'), join(app, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+    this.git(app, 'config', 'vtree.ports.vars', 'PORT API_PORT');
+    this.git(app, 'config', 'vtree.ports.range', '46000-47999');
+    // Warm the clone's cache so adds are restores: the interesting failures are mid-copy.
+    const warm = await this.vtree(['add', 'disk-warm', '--no-services'], { cwd: app });
+    if (warm.code !== 0) throw new Error(`warm-up add on the tmpfs failed: ${warm.stderr}`);
+    await this.quiesce();
+    return { mount, app, sizeMb, maxFreeKb: 320 };
+  }
+
+  async unmountDisk(disk) {
+    spawnSync('umount', ['-l', disk.mount]);
+    await rm(disk.mount, { recursive: true, force: true });
+  }
+
+  /** Fills the tmpfs to `freeKb` free, runs an add: it must succeed, or fail with exit 1 having rolled back. */
+  async diskTrial(disk, i, freeKb, checkOutput, problem) {
+    const filler = join(disk.mount, 'filler');
+    await rm(filler, { force: true });
+    const { bavail, bsize } = statfsSync(disk.mount);
+    const fill = Math.max(0, bavail * bsize - freeKb * 1024);
+    spawnSync('fallocate', ['-l', String(fill), filler]);
+    const branch = `disk-${i}`;
+    // Copies need room for every file; hardlinks and reflinks only for directories and inodes.
+    const mode = i % 2 === 0 ? 'copy' : 'auto';
+    const result = await this.vtree(['add', branch, '--no-services', '--link-mode', mode], { cwd: disk.app });
+    checkOutput(`add ${branch} with ${freeKb} KB free (${mode})`, result);
+    await rm(filler, { force: true });
+    await this.quiesce();
+    const seen = await this.inspect(branch, disk.app);
+    if (result.code === 0) return seen.setUp ? 'completed' : (problem(`disk ${branch}: exit 0 but not set up`), 'not recovered');
+    const leftovers = (await readdir(join(disk.mount, 'app.worktrees')).catch(() => [])).filter((n) => n === branch || n.includes(`.${branch}.`));
+    const admin = (await readdir(join(disk.app, '.git', 'worktrees')).catch(() => [])).filter((n) => n.startsWith(branch));
+    if (result.code !== 1 || seen.path || seen.branchExists || leftovers.length > 0 || admin.length > 0) {
+      problem(`disk ${branch} (${freeKb} KB free, exit ${result.code}): not rolled back: ${JSON.stringify({ ...seen, leftovers, admin })} ${result.stderr.trim().split('\n')[0]}`);
+      return 'not recovered';
+    }
+    if (result.stderr.trim().split('\n').filter((l) => l.startsWith('git vtree:')).length !== 1) problem(`disk ${branch}: error is not one line: ${result.stderr.trim()}`);
+    return 'rolled back';
+  }
+
+  /** Waits (up to 60 s) for vtree's background jobs of this sandbox to finish. */
+  async quiesce() {
+    for (let i = 0; i < 600; i++) {
+      const jobs = spawnSync('pgrep', ['-f', `${BIN} __job`], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean);
+      const ours = jobs.filter((pid) => {
+        try {
+          return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`XDG_STATE_HOME=${this.state}`);
+        } catch {
+          return false;
+        }
+      });
+      if (ours.length === 0) return;
+      await sleep(100);
+    }
+  }
+
+  /**
+   * What crashed runs left and nothing reclaimed: staging directories, claim markers, temp files
+   * and lock files of dead processes, empty directories in the worktrees directory, admin dirs of
+   * worktrees whose directory is gone.
+   */
+  async debris() {
+    const found = [];
+    const deadPid = (name, pattern) => {
+      const pid = Number(pattern.exec(name)?.[1]);
+      return Number.isInteger(pid) && pid > 0 && !alive(pid);
+    };
+    for (const name of await readdir(this.worktrees).catch(() => [])) {
+      const path = join(this.worktrees, name);
+      if (deadPid(name, /\.vtree-deps\.(\d+)$/) || deadPid(name, /\.vtree-claim\.(\d+)$/)) found.push(path);
+      else if ((await lstat(path)).isDirectory() && (await readdir(path)).length === 0) found.push(`${path} (empty)`);
+    }
+    const vibetrees = join(this.app, '.git', 'vibetrees');
+    for (const dir of [vibetrees, join(vibetrees, 'locks'), join(vibetrees, 'cache', 'tmp'), join(this.state, 'vibetrees'), join(this.state, 'vibetrees', 'locks')]) {
+      for (const name of await readdir(dir).catch(() => [])) {
+        if (deadPid(name, /\.(\d+)\.[0-9a-f]{8}\.tmp$/) || deadPid(name, /\.(\d+)\.[0-9a-f]+$/)) found.push(join(dir, name));
+        if (name.endsWith('.lock')) {
+          const text = await readFile(join(dir, name), 'utf8').catch(() => '');
+          const pid = Number(/"pid":(\d+)/.exec(text)?.[1] ?? Number.parseInt(text, 10));
+          if (Number.isInteger(pid) && !alive(pid)) found.push(`${join(dir, name)} (lock of dead pid ${pid})`);
+        }
+      }
+    }
+    for (const id of await readdir(join(this.app, '.git', 'worktrees')).catch(() => [])) {
+      const gitdir = await readFile(join(this.app, '.git', 'worktrees', id, 'gitdir'), 'utf8').catch(() => '');
+      if (!existsSync(gitdir.trim())) found.push(`.git/worktrees/${id} (its worktree ${gitdir.trim()} is gone)`);
+    }
+    return found;
+  }
+
+  /** Ports two worktrees both hold, by their state files and the registry. */
+  async duplicatePorts() {
+    const holders = new Map();
+    const note = (port, who) => holders.set(port, new Set([...(holders.get(port) ?? []), who]));
+    for (const id of await readdir(join(this.app, '.git', 'worktrees')).catch(() => [])) {
+      const state = await readFile(join(this.app, '.git', 'worktrees', id, 'vtree.json'), 'utf8').then(JSON.parse, () => undefined);
+      for (const port of Object.values(state?.ports ?? {})) note(port, state.path);
+    }
+    const registry = await readFile(join(this.state, 'vibetrees', 'ports.json'), 'utf8').then(JSON.parse, () => ({ leases: {} }));
+    for (const lease of Object.values(registry.leases)) {
+      const held = holders.get(lease.port);
+      if (held && !held.has(lease.worktree)) note(lease.port, `${lease.worktree} (registry)`);
+    }
+    return [...holders].filter(([, who]) => who.size > 1).map(([port, who]) => `${port}: ${[...who].join(', ')}`);
+  }
+
+  /** Every file and directory of the sandbox outside the repository, its worktrees directory and vtree's state directory. */
+  async outsideSnapshot() {
+    const allowed = new Set([this.app, this.worktrees, this.state, join(this.box, 'npm-cache'), join(this.box, 'disk')]);
+    const snapshot = new Map();
+    const visit = async (dir) => {
+      for (const name of await readdir(dir).catch(() => [])) {
+        const path = join(dir, name);
+        if (allowed.has(path)) continue;
+        const info = await lstat(path);
+        snapshot.set(path, info.isDirectory() ? 'dir' : `${info.size}:${info.mtimeMs}:${info.mode}`);
+        if (info.isDirectory()) await visit(path);
+      }
+    };
+    await visit(this.box);
+    // The tmpfs: only its repository and worktrees directory (and the filler the suite makes) may change.
+    const disk = join(this.box, 'disk');
+    for (const name of await readdir(disk).catch(() => [])) {
+      if (!['app', 'app.worktrees', 'filler', 'lost+found'].includes(name)) snapshot.set(join(disk, name), 'present');
+    }
+    return snapshot;
+  }
+
+  async destroy() {
+    await this.quiesce();
+    spawnSync('umount', ['-l', join(this.box, 'disk')], { stdio: 'ignore' });
+    // Worktrees vtree made may have Compose stacks: none here (--no-services), so plain removal.
+    await rm(this.box, { recursive: true, force: true });
+  }
+}
+
+async function waitForHandlers(pid) {
+  for (;;) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => undefined);
+    if (status === undefined) return;
+    if ((BigInt(`0x${/^SigCgt:\s*([0-9a-f]+)/m.exec(status)[1]}`) & 1n) === 1n) return;
+    await sleep(1);
+  }
+}
+
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
