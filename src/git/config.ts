@@ -4,10 +4,18 @@ import { exists } from '../core/files.js';
 import { UsageError } from '../core/errors.js';
 
 /**
- * Keys that name a program to run. A committed `.vtreeconfig` comes with whatever a checkout
- * brings, so, as git does with its own config, these are honoured only from git config.
+ * Keys honoured only from git config (user or repository level), never from the committed
+ * `.vtreeconfig`: a clone brings that file, so, as git does with its own config, a key that
+ * names a program to run or a directory vtree writes and deletes in must come from the user.
+ * Each maps to why, for the one warning a refused key gets. See docs/trust.md.
  */
-const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
+const TRUSTED_ONLY_KEYS: ReadonlyMap<string, { name: string; why: string; value: string }> = new Map([
+  ['vtree.compose.command', { name: 'vtree.compose.command', why: 'it names a program to run', value: "'docker compose'" }],
+  ['vtree.cachedir', { name: 'vtree.cacheDir', why: 'it names a directory vtree writes and deletes in', value: '<dir>' }],
+]);
+
+/** Refused keys already warned about in this process: one warning each. */
+const warned = new Set<string>();
 
 /**
  * vtree's settings: `git config` keys under `vtree.*` (system, user, repo and worktree level, as
@@ -16,7 +24,28 @@ const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
  * as in git. Every key is documented in README.md ("Configuration").
  */
 export class Config {
-  constructor(private readonly values: ReadonlyMap<string, readonly string[]>) {}
+  constructor(
+    private readonly values: ReadonlyMap<string, readonly string[]>,
+    /** Keys whose values came from the committed `.vtreeconfig` (not overridden by git config). */
+    private readonly teamKeys: ReadonlySet<string> = new Set(),
+    /** Keys the committed `.vtreeconfig` set that are honoured only from git config. */
+    readonly refused: readonly string[] = [],
+  ) {}
+
+  /** True when `key`'s value comes from the committed `.vtreeconfig`: untrusted, a clone brought it. */
+  fromTeamFile(key: string): boolean {
+    return this.teamKeys.has(key.toLowerCase());
+  }
+
+  /** Says once per process, for each key the committed file set but only git config may, where to set it instead. */
+  warnRefused(warn: (line: string) => void): void {
+    for (const key of this.refused) {
+      if (warned.has(key)) continue;
+      warned.add(key);
+      const { name, why, value } = TRUSTED_ONLY_KEYS.get(key)!;
+      warn(`${TEAM_CONFIG_FILE} sets ${name}, ignored: ${why}, so it is honoured only from git config (git config ${name} ${value})`);
+    }
+  }
 
   /** The last value of `key`, or `fallback`. */
   string(key: string): string | undefined;
@@ -64,18 +93,25 @@ export async function loadConfig(cwd: string, root: string | null | Promise<stri
   };
   const [fromGit, fromTeam] = await Promise.all([readGitConfig(cwd, []), readTeam()]);
   const merged = new Map<string, string[]>();
+  const refused = new Set<string>();
   for (const [key, value] of fromTeam) {
-    if (TRUSTED_ONLY_KEYS.has(key)) continue;
+    if (TRUSTED_ONLY_KEYS.has(key)) {
+      refused.add(key);
+      continue;
+    }
     merged.set(key, [...(merged.get(key) ?? []), value]);
   }
+  const teamKeys = new Set(merged.keys());
   const fromGitKeys = new Set<string>();
   for (const [key, value] of fromGit) {
     // A key set in git config replaces the team file's values for it entirely.
     if (!fromGitKeys.has(key)) merged.set(key, []);
     fromGitKeys.add(key);
+    teamKeys.delete(key);
+    refused.delete(key);
     merged.get(key)!.push(value);
   }
-  return new Config(merged);
+  return new Config(merged, teamKeys, [...refused]);
 }
 
 async function readGitConfig(cwd: string, source: string[]): Promise<Array<[string, string]>> {

@@ -1,8 +1,10 @@
 import { mkdir, readdir, rmdir } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { resolvesInside } from '../core/confine.js';
 import { UsageError } from '../core/errors.js';
 import { isErrno } from '../core/files.js';
+import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
 import { listWorktrees } from './worktree.js';
@@ -30,6 +32,7 @@ export interface ClaimedPath {
 export async function claimWorktreePath(repo: Repo, branch: string, template: string, explicitPath?: string): Promise<ClaimedPath> {
   if (explicitPath !== undefined) {
     const path = resolve(repo.cwd, expandHome(explicitPath));
+    await refuseInsideRepository(repo, path, '--path', true);
     const { created, createdParent } = await claimDirectory(path);
     if (!created && !(await isEmptyDir(path))) throw pathTaken(path);
     return { path, slug: uniqueSlug(path, worktreePaths(repo)), created, createdParent };
@@ -41,6 +44,7 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
   const candidates = [base, disambiguate(base, branch)];
   for (const [index, slug] of candidates.entries()) {
     const path = fillTemplate(repo, template, branch, slug);
+    await refuseInsideRepository(repo, path, 'vtree.path', false);
     const { created, createdParent } = await claimDirectory(path);
     if (created) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created, createdParent };
     // Taken by another worktree, or empty because a concurrent `add` just claimed it: try the
@@ -54,6 +58,35 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
     }
   }
   throw pathTaken(fillTemplate(repo, template, branch, base));
+}
+
+/**
+ * The `vtree.path` template to use for `branch`. A template from the committed `.vtreeconfig`
+ * came with the clone, so it is honoured only while the directory it gives stays inside the
+ * main worktree's parent directory (after `..` and symlinks); otherwise one warning and the
+ * default. From git config (the user's own), any directory goes.
+ */
+export async function pathTemplate(repo: Repo, config: Config, branch: string, warn: (line: string) => void): Promise<string> {
+  const template = config.string('vtree.path', DEFAULT_PATH_TEMPLATE);
+  if (!config.fromTeamFile('vtree.path')) return template;
+  const parent = dirname(repo.mainPath);
+  if (await resolvesInside(parent, fillTemplate(repo, template, branch, slugify(branch)))) return template;
+  warn(`.vtreeconfig sets vtree.path '${template}', outside ${parent}: ignored (a committed file may not place worktrees elsewhere on disk; git config vtree.path '${template}' if you want it)`);
+  return DEFAULT_PATH_TEMPLATE;
+}
+
+/**
+ * Refuses a worktree directory inside a git dir (`.git`, the common dir) and, for `--path`
+ * (`checkMain`), inside the main worktree, where git would show it as untracked: exit 2, nothing
+ * created. A `vtree.path` of the user's own git config may put worktrees in an ignored
+ * directory of the main worktree on purpose.
+ */
+async function refuseInsideRepository(repo: Repo, path: string, source: string, checkMain: boolean): Promise<void> {
+  const insideMain = checkMain && !repo.bare && (await resolvesInside(repo.mainPath, path));
+  const insideGit = path.split(sep).includes('.git') || (await resolvesInside(repo.commonDir, path));
+  if (!insideMain && !insideGit) return;
+  const where = insideGit ? 'a git directory' : `the main worktree ${repo.mainPath}`;
+  throw new UsageError(`${source} ${path} is inside ${where}; a worktree must live outside it`, `pass --path ${join(dirname(repo.mainPath), `${repo.name}.worktrees`, '<name>')}`);
 }
 
 /** Removes a directory {@link claimWorktreePath} created, if it is still there and empty. */

@@ -8,7 +8,7 @@ import { newRunId } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
 import { retryWorktreeRace } from '../git/worktree.js';
-import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
+import { claimWorktreePath, pathTemplate, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
@@ -105,10 +105,11 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
     {
       name: 'claim-path',
       deps: [RESOLVE_REPO, 'resolve-branch'],
-      async run({ span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
+      async run({ shared, span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
         const { repo, config } = deps[RESOLVE_REPO] as RepoStage;
         const plan = deps['resolve-branch'] as BranchPlan;
-        const claim = await claimWorktreePath(repo, plan.branch, config.string('vtree.path', DEFAULT_PATH_TEMPLATE), request.path);
+        const template = request.path === undefined ? await pathTemplate(repo, config, plan.branch, shared.warn) : '';
+        const claim = await claimWorktreePath(repo, plan.branch, template, request.path);
         span.set('path', claim.path);
         return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim };
       },

@@ -7,7 +7,9 @@ import { git } from '../core/exec.js';
 import { isErrno } from '../core/files.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
-import { trashDir } from '../core/paths.js';
+import { trashDir, worktreeStatePath } from '../core/paths.js';
+import { confinedPath } from '../core/confine.js';
+import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
@@ -58,7 +60,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
       name: 'move-aside',
       deps: [LOCATE],
       after: teardown.map((t) => t.name),
-      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId),
+      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId, reporter.warn),
       // The worktree stays if a later step fails: give it its node_modules back.
       undo: async (_ctx, moved) => {
         for (const { from, to } of moved as Moved[]) await rename(to, from);
@@ -168,13 +170,18 @@ function realpathOr(path: string): string {
  * Renames the worktree's dependency directories into the trash (same filesystem: one rename
  * each), so that removing the worktree does not wait for deleting them. Returns what it moved.
  */
-async function moveAside(target: RemoveTarget, runId: string): Promise<Moved[]> {
-  const deps = target.state?.deps as { dirs?: string[] } | undefined;
-  const dirs = deps?.dirs ?? ['node_modules'];
-  const trash = join(trashDir(target.repo.commonDir), `${target.slug}-${runId}`);
+async function moveAside(target: RemoveTarget, runId: string, warn: (line: string) => void): Promise<Moved[]> {
+  const deps = target.state?.deps as { dirs?: unknown } | undefined;
+  const dirs = Array.isArray(deps?.dirs) ? deps.dirs : ['node_modules'];
+  const trash = join(trashDir(target.repo.commonDir), tempName(`${target.slug}-${runId}`));
   const moved: Moved[] = [];
   for (const [index, dir] of dirs.entries()) {
-    const from = join(target.path, dir);
+    // vtree.json is a file on disk: a `dirs` entry that leaves the worktree is not vtree's to move.
+    const from = await confinedPath(target.path, String(dir));
+    if (!from || !String(dir).split('/').includes('node_modules')) {
+      warn(`ignored dependency directory '${String(dir)}' recorded in ${worktreeStatePath(target.gitDir)}: not a node_modules inside the worktree`);
+      continue;
+    }
     const to = join(trash, String(index));
     try {
       if (!(await lstat(from)).isDirectory()) continue;

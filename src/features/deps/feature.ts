@@ -1,5 +1,5 @@
 import { lstat, readdir, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from './cache.js';
 import { cacheKey } from './cache-key.js';
@@ -8,7 +8,7 @@ import { run } from '../../core/exec.js';
 import { exists } from '../../core/files.js';
 import type { TaskContext } from '../../core/graph.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { scanTree, type Manifest } from './manifest.js';
+import { manifestProblem, scanTree, type Manifest } from './manifest.js';
 import {
   commitFiles,
   detectProject,
@@ -306,8 +306,8 @@ async function findWorktreeInstall(
       continue; // a worktree being removed, unreadable files: not a source
     }
     const manifest = await scanTree(worktree.path, nodeModulesDirs(theirs), { stats: false });
-    // Packages linked from elsewhere (a worktree restored with --link-mode symlink): not a plain install.
-    if (manifest.links.some(([, target]) => isAbsolute(target))) continue;
+    // Packages linked from elsewhere (a worktree restored with --link-mode symlink, `npm link`): not a plain install.
+    if (manifestProblem(manifest) !== undefined) continue;
     return { path: worktree.path, manifest };
   }
   return undefined;

@@ -18,7 +18,7 @@ export const envFilesFeature: Feature = {
         const { path } = deps[stages.checkout] as CheckoutStage;
         const main = repo.worktrees.find((w) => w.main && !w.bare)?.path ?? repo.toplevel;
         if (!main || main === path) return { path, copied: [] };
-        const copied = await copyIncluded(main, path, await includedFiles(main));
+        const copied = await copyIncluded(main, path, await includedFiles(main), shared.warn);
         span.set('files', copied.length);
         shared.facts['env-files'] = { from: main, files: copied };
         shared.state['env-files'] = { from: main, files: copied };

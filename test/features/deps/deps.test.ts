@@ -223,15 +223,15 @@ describe('cache integrity', () => {
     const sleeper = spawn('sleep', ['60']);
     try {
       // What a creation killed half way leaves: a partial tree, no manifest, in tmp/.
-      const crashed = join(cacheTempDir(cacheDir), `${key}.${deadPid}.dead0001`);
-      const running = join(cacheTempDir(cacheDir), `${key}.${sleeper.pid}.live0001`);
+      const crashed = join(cacheTempDir(cacheDir), `.vtree-tmp-${deadPid}-dead0001-${key}`);
+      const running = join(cacheTempDir(cacheDir), `.vtree-tmp-${sleeper.pid}-00001111-${key}`);
       for (const dir of [crashed, running]) {
         await mkdir(join(dir, 'tree/node_modules/semver'), { recursive: true });
         await writeFile(join(dir, 'tree/node_modules/semver/package.json'), '{}');
       }
       expect(await openEntry(cacheDir, key)).toBeUndefined();
       await createEntry(cacheDir, { key, project, base: repo, roots: ['node_modules'], source: 'seed' }, () => undefined);
-      expect(await readdir(cacheTempDir(cacheDir))).toEqual([`${key}.${sleeper.pid}.live0001`]);
+      expect(await readdir(cacheTempDir(cacheDir))).toEqual([`.vtree-tmp-${sleeper.pid}-00001111-${key}`]);
       expect((await openEntry(cacheDir, key))?.manifest.files.length).toBeGreaterThan(10);
       sleeper.kill();
       await new Promise((resolve) => sleeper.once('exit', resolve));
@@ -405,7 +405,7 @@ describe('git vtree add (end to end, built bin)', () => {
     await dropEntry(cache, key);
     await rm(join(repo, 'node_modules'), { recursive: true });
     const warm = await vtree(linked.path, ['cache', 'warm', '--spares', '0']);
-    expect(warm.stderr).toMatch(/links into the cache/);
+    expect(warm.stderr).toMatch(/points outside the tree/);
     expect(await openEntry(cache, key)).toBeUndefined();
     const next = await add(repo, 'next');
     expect(next.facts.deps).toMatchObject({ source: 'miss' });
