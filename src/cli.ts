@@ -2,7 +2,7 @@ import { parseFast } from './argv.js';
 import { commandString, type Args, type CommandSpec } from './commands/spec.js';
 import { COMMANDS, GLOBAL_OPTIONS } from './commands/index.js';
 import { ExitCode, UsageError, VtreeError } from './core/errors.js';
-import { consoleIo, formatError } from './core/output.js';
+import { consoleIo, formatError, jsonError } from './core/output.js';
 
 /**
  * The command line. A known command with plain arguments is parsed by the fast path (yargs'
@@ -12,6 +12,7 @@ import { consoleIo, formatError } from './core/output.js';
  */
 export async function main(argv: readonly string[]): Promise<never> {
   let verbose = argv.includes('--verbose');
+  let json = argv.includes('--json');
   let exitCode: number;
   try {
     const fast = parseFast(argv, COMMANDS, GLOBAL_OPTIONS);
@@ -19,11 +20,14 @@ export async function main(argv: readonly string[]): Promise<never> {
   } catch (error) {
     process.stderr.write(`${formatError(error, verbose)}\n`);
     exitCode = error instanceof VtreeError ? error.exitCode : ExitCode.failed;
+    // Under --json, stdout carries one document whatever happened.
+    if (json) process.stdout.write(`${JSON.stringify(jsonError(error, exitCode))}\n`);
   }
   process.exit(exitCode);
 
   async function dispatch(spec: CommandSpec, args: Args): Promise<number> {
     verbose = Boolean(args.verbose);
+    json = Boolean(args.json);
     const io = consoleIo({ json: Boolean(args.json), verbose });
     const { default: command } = await spec.load();
     return (await command(args, io)) ?? ExitCode.ok;

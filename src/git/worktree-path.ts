@@ -89,8 +89,13 @@ async function refuseInsideRepository(repo: Repo, path: string, source: string, 
   throw new UsageError(`${source} ${path} is inside ${where}; a worktree must live outside it`, `pass --path ${join(dirname(repo.mainPath), `${repo.name}.worktrees`, '<name>')}`);
 }
 
-/** Removes a directory {@link claimWorktreePath} created, if it is still there and empty. */
+/**
+ * Removes a directory {@link claimWorktreePath} created, if it is still there and empty. One that
+ * was there before (an empty `--path`) is the user's: if rolling back `git worktree add` took it,
+ * it is made again, empty.
+ */
 export async function releaseClaim(claim: ClaimedPath): Promise<void> {
+  if (!claim.created) await mkdir(claim.path).catch(() => undefined);
   const dirs = claim.created ? [claim.path] : [];
   if (claim.createdParent) {
     const top = claim.createdParent;

@@ -111,6 +111,7 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         const template = request.path === undefined ? await pathTemplate(repo, config, plan.branch, shared.warn) : '';
         const claim = await claimWorktreePath(repo, plan.branch, template, request.path);
         span.set('path', claim.path);
+        if (!claim.created) shared.state.existedBefore = true;
         return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim };
       },
       async undo(_ctx, result) {

@@ -38,6 +38,8 @@ export interface RemoveResult {
   branchDeleted: boolean;
   /** Log of the background deletion of large directories, if one was started. */
   backgroundLog?: string;
+  /** Copies of ignored files the user had changed in the worktree (`.env` edits), and where. */
+  kept?: { dir: string; files: string[] };
   duration: number;
 }
 
@@ -74,6 +76,8 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
         // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
         // as .env copies must not make git refuse.
         await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+        // git deletes the directory; one the user had made before `add --path` is theirs: give it back, empty.
+        if (target.state?.existedBefore === true) await mkdir(target.path).catch(() => undefined);
       },
     },
     {
@@ -118,6 +122,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     ...(target.branch ? { branch: target.branch } : {}),
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
+    ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
     duration: record.duration,
   };
 }
@@ -133,7 +138,10 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   const state = await readWorktreeState(gitDir);
   if (!request.force && !entry.prunable) {
     const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']);
-    const changed = status.split('\n').filter(Boolean).length;
+    // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
+    // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
+    const ours = new Set([(state?.env as { file?: string } | undefined)?.file, (state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
+    const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
     if (changed > 0) {
       throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
     }
