@@ -35,24 +35,25 @@ export interface FileWrite {
  * is new and git does not ignore it, it is added to `<commonDir>/info/exclude` so that it never
  * shows up as an untracked change. That file is shared by every worktree, so when another one
  * (the main one, usually) holds its own untracked file of that name, which the line would hide,
- * no line is written and one an earlier run wrote is taken back: `notExcludedFor` names it, and
- * the new file shows in this worktree's `git status` (`rm` knows it is vtree's).
+ * no line is written and one an earlier run wrote is taken back (checked on every write, so a
+ * file the user makes later is found by the next `add` or `setup`): `notExcludedFor` names it,
+ * and vtree's file shows in this worktree's `git status` (`rm` knows it is vtree's).
  */
 export async function writeWorktreeFile(worktree: string, commonDir: string, file: string, update: (before: string | null) => string, newMode?: number): Promise<FileWrite> {
   const path = join(worktree, file);
   const [before, mode] = await Promise.all([readTextIfPresent(path), lstat(path).then((s) => s.mode & 0o777, () => newMode)]);
   const after = update(before);
   const write: FileWrite = { path, before, after, commonDir };
-  const rule = before === null ? await ignoreRule(worktree, file) : undefined;
+  const rule = await ignoreRule(worktree, file);
   const byOurLine = rule !== undefined && isOurExcludeLine(rule, file);
-  if (before === null && (rule === undefined || byOurLine)) {
+  if (rule === undefined || byOurLine) {
     // info/exclude is shared by every worktree: never let it hide a user's own untracked file.
     const owner = await untrackedElsewhere(worktree, file);
     if (owner) {
       write.notExcludedFor = owner;
       // A line an earlier run added hides it: take it back (docs/trust.md, "info/exclude").
       if (byOurLine) await removeExclude(commonDir, file);
-    } else if (!byOurLine && (await addExclude(commonDir, file))) write.excluded = file;
+    } else if (before === null && !byOurLine && (await addExclude(commonDir, file))) write.excluded = file;
   }
   if (after !== before) {
     await writeFileAtomic(path, after, mode === undefined ? {} : { mode });
