@@ -39,7 +39,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...SETUP_OPTIONS,
       from: { type: 'string', describe: 'Start a new branch here (default: HEAD of the main worktree)' },
-      path: { type: 'string', describe: 'Worktree directory (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
+      path: { type: 'string', describe: 'Worktree directory, absent or empty, outside the main worktree (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
     },
     load: () => import('./add.js'),
   },
