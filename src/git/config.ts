@@ -1,18 +1,32 @@
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { isPlainRelative } from '../core/confine.js';
 import { run } from '../core/exec.js';
 import { exists } from '../core/files.js';
 import { UsageError } from '../core/errors.js';
 
 /**
- * Keys honoured only from git config (user or repository level), never from the committed
+ * Keys honoured only from git config (user or repository level), not from the committed
  * `.vtreeconfig`: a clone brings that file, so, as git does with its own config, a key that
- * names a program to run or a directory vtree writes and deletes in must come from the user.
- * Each maps to why, for the one warning a refused key gets. See docs/trust.md.
+ * names a program to run, a directory vtree writes and deletes in, or a file outside the
+ * repository must come from the user. Each maps to why, for the one warning a refused key gets.
+ * (`vtree.path` is checked where it is used: see `pathTemplate`.) See docs/trust.md.
  */
-const TRUSTED_ONLY_KEYS: ReadonlyMap<string, { name: string; why: string; value: string }> = new Map([
+const TRUSTED_ONLY_KEYS: ReadonlyMap<string, RefusableKey> = new Map<string, RefusableKey>([
   ['vtree.compose.command', { name: 'vtree.compose.command', why: 'it names a program to run', value: "'docker compose'" }],
   ['vtree.cachedir', { name: 'vtree.cacheDir', why: 'it names a directory vtree writes and deletes in', value: '<dir>' }],
+  // Paths relative to the worktree: fine from the committed file while they stay inside it.
+  ['vtree.compose.files', { name: 'vtree.compose.files', why: 'it names a file outside the repository', value: '<files>', allowed: (v: string) => v.split(/[\s,]+/).filter(Boolean).every((f) => isPlainRelative(posix.normalize(f))) }],
 ]);
+
+/** A key the committed file may not set (at all, or unless `allowed` accepts its value). */
+interface RefusableKey {
+  /** The key as documented. */
+  name: string;
+  why: string;
+  /** A placeholder value for the `git config` line of the warning. */
+  value: string;
+  allowed?: (value: string) => boolean;
+}
 
 /** Refused keys already warned about in this process: one warning each. */
 const warned = new Set<string>();
@@ -95,7 +109,8 @@ export async function loadConfig(cwd: string, root: string | null | Promise<stri
   const merged = new Map<string, string[]>();
   const refused = new Set<string>();
   for (const [key, value] of fromTeam) {
-    if (TRUSTED_ONLY_KEYS.has(key)) {
+    const refusable = TRUSTED_ONLY_KEYS.get(key);
+    if (refusable && !refusable.allowed?.(value)) {
       refused.add(key);
       continue;
     }

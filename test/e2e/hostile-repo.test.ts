@@ -57,7 +57,7 @@ beforeEach(async () => {
 
   const upstream = await makeRepo({
     '.gitignore': 'node_modules/\n.env\nconf/\nlink-out\n',
-    '.vtreeconfig': `[vtree]\n\tcacheDir = ${sentinel}/cache\n\tpath = ${sentinel}/anywhere/{slug}\n[vtree "compose"]\n\tcommand = touch ${sentinel}/pwned\n`,
+    '.vtreeconfig': `[vtree]\n\tcacheDir = ${sentinel}/cache\n\tpath = ${sentinel}/anywhere/{slug}\n[vtree "compose"]\n\tcommand = touch ${sentinel}/pwned\n\tfiles = ../../../${sentinel}/compose.yaml\n`,
     '.worktreeinclude': ['.env', '../outside.env', '../../*', `${sentinel}/secret`, '/etc/passwd', 'conf/.env', 'link-out'].join('\n') + '\n',
     'package.json': JSON.stringify({ name: 'app', version: '1.0.0', private: true }),
     'package-lock.json': JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name: 'app', version: '1.0.0' } } }),
@@ -119,6 +119,7 @@ describe('a hostile cloned repository', () => {
     // Committed keys that could reach outside: one warning each, naming where to set them instead.
     expect(add.stderr.match(/\.vtreeconfig sets vtree\.cacheDir, ignored.*git config vtree\.cacheDir/g)).toHaveLength(1);
     expect(add.stderr).toMatch(/\.vtreeconfig sets vtree\.compose\.command, ignored/);
+    expect(add.stderr).toMatch(/\.vtreeconfig sets vtree\.compose\.files, ignored: it names a file outside the repository/);
     expect(add.stderr).toMatch(/\.vtreeconfig sets vtree\.path .* outside .*: ignored/);
     const feat = join(root, 'app.worktrees', 'feat');
     expect(add.stdout.trim()).toBe(feat);
