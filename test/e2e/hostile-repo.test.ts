@@ -1,12 +1,11 @@
 import { execFile, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { lstat, mkdir, readdir, readFile, readlink, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { cacheKey } from '../../src/features/deps/cache-key.js';
 import { detectProject, diskFiles } from '../../src/features/deps/package-manager.js';
-import { git, makeRepo, tempDir, testEnv, vtree } from '../helpers.js';
+import { git, makeRepo, tempDir, testEnv, treeOf, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -23,24 +22,6 @@ let root: string;
 let app: string;
 let sentinel: string;
 let cleanups: Array<() => Promise<void>>;
-
-/** Every entry under `dir`: type, mode, mtime, link target and content hash. */
-async function snapshot(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const visit = async (rel: string) => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const info = await lstat(join(dir, path));
-      if (info.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`;
-      else if (info.isDirectory()) {
-        out[path] = `dir ${(info.mode & 0o7777).toString(8)} ${info.mtimeMs}`;
-        await visit(path);
-      } else out[path] = `file ${(info.mode & 0o7777).toString(8)} ${info.mtimeMs} ${createHash('sha1').update(await readFile(join(dir, path))).digest('hex')}`;
-    }
-  };
-  await visit('');
-  return out;
-}
 
 beforeEach(async () => {
   cleanups = [];
@@ -100,7 +81,7 @@ async function craftEntry(manifest: object, meta?: object): Promise<string> {
 
 describe('a hostile cloned repository', () => {
   it('cannot make add, rm or the cache write, delete or run anything outside the repository and its worktrees directory', async () => {
-    const before = await snapshot(sentinel);
+    const before = await treeOf(sentinel, { times: true });
     const entry = await craftEntry({
       roots: ['node_modules'],
       dirs: ['node_modules'],
@@ -172,7 +153,7 @@ describe('a hostile cloned repository', () => {
     expect((await vtree(app, ['rm', 'feat', '--force'])).code).toBe(0);
 
     // Nothing outside changed, nothing appeared beside the repository.
-    expect(await snapshot(sentinel)).toEqual(before);
+    expect(await treeOf(sentinel, { times: true })).toEqual(before);
     expect((await readdir(root)).sort()).toEqual(['app', 'app.worktrees']);
     expect(await readdir(join(root, 'app.worktrees'))).toEqual([]);
     await expect(lstat(join(stage, 'escape.txt'))).resolves.toBeTruthy();
