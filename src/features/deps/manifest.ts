@@ -31,6 +31,17 @@ export interface Manifest {
 export function manifestProblem(manifest: unknown): string | undefined {
   const m = manifest as Partial<Manifest> | null;
   if (!m || typeof m !== 'object' || !Array.isArray(m.roots) || !Array.isArray(m.dirs) || !Array.isArray(m.files) || !Array.isArray(m.links)) return 'not a manifest';
+  // A hit checks its manifest when the entry is opened and again before restoring: pass once.
+  if (checked.has(m)) return undefined;
+  const problem = findProblem(m as Manifest);
+  if (problem === undefined) checked.add(m);
+  return problem;
+}
+
+/** Manifests that passed {@link manifestProblem}; they are not changed after they are read. */
+const checked = new WeakSet<object>();
+
+function findProblem(m: Manifest): string | undefined {
   const dirs = new Set<string>();
   for (const root of m.roots) {
     if (!isPlainRelative(root) || !(root === 'node_modules' || root.endsWith('/node_modules'))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
