@@ -2,7 +2,7 @@ import { parseFast } from './argv.js';
 import { commandString, type Args, type CommandSpec } from './commands/spec.js';
 import { COMMANDS, GLOBAL_OPTIONS } from './commands/index.js';
 import { ExitCode, UsageError, VtreeError } from './core/errors.js';
-import { consoleIo, formatError } from './core/output.js';
+import { consoleIo, formatError, jsonError } from './core/output.js';
 
 /** Commands whose output is for a shell or a job, not for a person: they tell of no background failure. */
 const QUIET_COMMANDS = new Set(['__job', 'completion', 'shell-init']);
@@ -15,6 +15,7 @@ const QUIET_COMMANDS = new Set(['__job', 'completion', 'shell-init']);
  */
 export async function main(argv: readonly string[]): Promise<never> {
   let verbose = argv.includes('--verbose');
+  let json = argv.includes('--json');
   let exitCode: number;
   try {
     const fast = parseFast(argv, COMMANDS, GLOBAL_OPTIONS);
@@ -22,11 +23,14 @@ export async function main(argv: readonly string[]): Promise<never> {
   } catch (error) {
     process.stderr.write(`${formatError(error, verbose)}\n`);
     exitCode = error instanceof VtreeError ? error.exitCode : ExitCode.failed;
+    // Under --json, stdout carries one document whatever happened.
+    if (json) process.stdout.write(`${JSON.stringify(jsonError(error, exitCode))}\n`);
   }
   process.exit(exitCode);
 
   async function dispatch(spec: CommandSpec, args: Args): Promise<number> {
     verbose = Boolean(args.verbose);
+    json = Boolean(args.json);
     const io = consoleIo({ json: Boolean(args.json), verbose });
     if (!QUIET_COMMANDS.has(spec.name) && !process.env.VTREE_BACKGROUND) {
       // A failure of background work (the stack, background tasks) is told once, by whatever command runs next.

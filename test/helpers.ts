@@ -1,5 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +85,24 @@ export async function composeEngineAnswers(): Promise<boolean> {
   } catch {
     return false;
   }
+/**
+ * Every entry of a tree: type, mode, symlink target and content hash, by relative path; with
+ * `times`, modification times too (to prove a directory was not touched at all).
+ */
+export async function treeOf(dir: string, options: { times?: boolean } = {}): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const visit = async (rel: string) => {
+    for (const name of (await readdir(join(dir, rel))).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const info = await lstat(join(dir, path));
+      const time = options.times ? ` ${info.mtimeMs}` : '';
+      if (info.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`;
+      else if (info.isDirectory()) {
+        out[path] = `dir${options.times ? ` ${(info.mode & 0o7777).toString(8)}` : ''}${time}`;
+        await visit(path);
+      } else out[path] = `file ${(info.mode & 0o7777).toString(8)}${time} ${createHash('sha1').update(await readFile(join(dir, path))).digest('hex')}`;
+    }
+  };
+  await visit('');
+  return out;
 }

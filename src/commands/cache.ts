@@ -10,6 +10,7 @@ import {
   dropEntry,
   keyMatches,
   listEntries,
+  metaProblem,
   newTempPath,
   publish,
   uniqueBytes,
@@ -22,7 +23,7 @@ import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { parseLinkMode } from '../features/deps/link-modes.js';
-import { scanTree } from '../features/deps/manifest.js';
+import { manifestProblem, scanTree } from '../features/deps/manifest.js';
 import type { Io } from '../core/output.js';
 import { detectProject, diskFiles } from '../features/deps/package-manager.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
@@ -216,13 +217,24 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
     for (const key of await readdir(temp)) {
       const dir = join(temp, key);
       const meta = await readJsonFile<EntryMeta>(join(dir, 'meta.json')).catch(() => undefined);
-      const platformOk = meta && meta.platform.format === here.format && meta.platform.node === here.node && meta.platform.platform === here.platform && meta.platform.arch === here.arch;
-      if (!meta || !keyMatches(meta, key) || !platformOk) {
-        refused.push(`${key.slice(0, 12)} (${!meta ? 'no meta' : !platformOk ? `made for node ${meta.platform.node} ${meta.platform.platform}-${meta.platform.arch}, this is node ${here.node} ${here.platform}-${here.arch}` : 'key does not match its inputs'})`);
+      // An archive is untrusted: its meta must name this key and keep its package dirs inside the tree.
+      const metaBad = metaProblem(meta, key);
+      if (!meta || metaBad) {
+        refused.push(`${key.slice(0, 12)} (${!meta ? 'no meta' : metaBad})`);
+        continue;
+      }
+      const platformOk = meta.platform?.format === here.format && meta.platform.node === here.node && meta.platform.platform === here.platform && meta.platform.arch === here.arch;
+      if (!keyMatches(meta, key) || !platformOk) {
+        refused.push(`${key.slice(0, 12)} (${!platformOk ? `made for node ${meta.platform?.node} ${meta.platform?.platform}-${meta.platform?.arch}, this is node ${here.node} ${here.platform}-${here.arch}` : 'key does not match its inputs'})`);
         continue;
       }
       // Inodes and mtimes are this machine's now: record them for `cache verify`.
       const manifest = await scanTree(join(dir, 'tree'), meta.project.packageDirs.map((d) => (d ? `${d}/node_modules` : 'node_modules')));
+      const treeBad = manifestProblem(manifest);
+      if (treeBad) {
+        refused.push(`${key.slice(0, 12)} (${treeBad})`);
+        continue;
+      }
       const now = new Date().toISOString();
       await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
       await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source: 'import', createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));

@@ -40,7 +40,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       ...SETUP_OPTIONS,
       'rollback-on-failure': { type: 'boolean', describe: 'With --wait: remove the worktree again when its services do not come up (default: keep it)' },
       from: { type: 'string', describe: 'Start a new branch here (default: HEAD of the main worktree)' },
-      path: { type: 'string', describe: 'Worktree directory (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
+      path: { type: 'string', describe: 'Worktree directory, absent or empty, outside the main worktree (default: config vtree.path, <parent>/<repo>.worktrees/<slug>)' },
     },
     load: () => import('./add.js'),
   },

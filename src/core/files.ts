@@ -1,17 +1,17 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+import { tempName } from './temp-name.js';
 
 /**
  * Writes `data` to `path` so that readers see either the old or the new content, never a torn
- * file: write a sibling temp file, fsync it, rename it over the target (atomic on POSIX). The
+ * file: write a sibling temp file (named by {@link tempName}), fsync it, rename it over the target (atomic on POSIX). The
  * file gets `mode`, or keeps the mode of the file it replaces, from the moment the temp file
  * exists: a private `.env` is never readable by others, not even briefly.
  */
 export async function writeFileAtomic(path: string, data: string, options: { mode?: number } = {}): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const mode = options.mode ?? (await stat(path).then((s) => s.mode & 0o7777, () => undefined));
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = join(dirname(path), tempName(basename(path)));
   const handle = await open(temp, 'w', mode ?? 0o666);
   try {
     // open() applies the umask; chmod makes the mode exact.

@@ -35,12 +35,11 @@ export function consoleIo(options: { json?: boolean; verbose?: boolean }): Io {
 export function formatError(error: unknown, verbose: boolean): string {
   const lines = [`git vtree: ${oneLine(error instanceof Error ? error.message : String(error))}`];
   const hint = error instanceof VtreeError ? error.hint : undefined;
-  if (error instanceof TaskFailedError) {
-    lines[0] = `git vtree: ${error.task}: ${oneLine(error.message)}`;
-    if (error.undoFailures.length > 0) lines.push(`could not roll back: ${error.undoFailures.join('; ')}`);
-  }
+  // The failing task's name is vtree's own vocabulary, not the user's: only --verbose shows it.
+  if (error instanceof TaskFailedError && error.undoFailures.length > 0) lines.push(`could not roll back: ${error.undoFailures.join('; ')}`);
   if (hint) lines.push(`hint: ${hint}`);
   if (verbose) {
+    if (error instanceof TaskFailedError) lines.push(`failed step: ${error.task}`);
     const root = error instanceof TaskFailedError ? error.cause : error;
     if (root instanceof CommandError && root.stderr) lines.push(root.stderr.trimEnd());
     if (root instanceof Error && root.stack) lines.push(root.stack);
@@ -48,6 +47,25 @@ export function formatError(error: unknown, verbose: boolean): string {
     lines.push('(run again with --verbose for details)');
   }
   return lines.join('\n');
+}
+
+/**
+ * The `--json` document of a failed command: `{ ok: false, error: { message, hint?, kind, exitCode } }`,
+ * `kind` the error's class (`UsageError` for bad input, `CommandError` for a failed subprocess,
+ * `InterruptedError`, `VtreeError`, else `Error`), the cause's when a pipeline step failed.
+ */
+export function jsonError(error: unknown, exitCode: number): { ok: false; error: { message: string; hint?: string; kind: string; exitCode: number } } {
+  const root = error instanceof TaskFailedError && error.cause instanceof Error ? error.cause : error;
+  const hint = error instanceof VtreeError ? error.hint : undefined;
+  return {
+    ok: false,
+    error: {
+      message: oneLine(error instanceof Error ? error.message : String(error)),
+      ...(hint ? { hint } : {}),
+      kind: root instanceof VtreeError || root instanceof Error ? root.name : 'Error',
+      exitCode,
+    },
+  };
 }
 
 function oneLine(text: string): string {

@@ -24,6 +24,16 @@ export function backgroundLogPath(commonDir: string, job: string, id: string): s
   return join(vibetreesDir(commonDir), 'logs', `${job}-${id}.log`);
 }
 
+/** The full output of a package-manager install that failed in run `runId` (shown in its error). */
+export function installLogPath(commonDir: string, runId: string): string {
+  return join(vibetreesDir(commonDir), 'logs', `install-${runId}.log`);
+}
+
+/** Where `rm` keeps copies of ignored files the user changed in a removed worktree (`.env` edits). */
+export function keptDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'kept');
+}
+
 /** Where removed worktrees' large directories wait for background deletion. */
 export function trashDir(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'trash');

@@ -1,13 +1,35 @@
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
+import { isPlainRelative } from '../core/confine.js';
 import { run } from '../core/exec.js';
 import { exists } from '../core/files.js';
 import { UsageError } from '../core/errors.js';
 
 /**
- * Keys that name a program to run. A committed `.vtreeconfig` comes with whatever a checkout
- * brings, so, as git does with its own config, these are honoured only from git config.
+ * Keys honoured only from git config (user or repository level), not from the committed
+ * `.vtreeconfig`: a clone brings that file, so, as git does with its own config, a key that
+ * names a program to run, a directory vtree writes and deletes in, or a file outside the
+ * repository must come from the user. Each maps to why, for the one warning a refused key gets.
+ * (`vtree.path` is checked where it is used: see `pathTemplate`.) See docs/trust.md.
  */
-const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
+const TRUSTED_ONLY_KEYS: ReadonlyMap<string, RefusableKey> = new Map<string, RefusableKey>([
+  ['vtree.compose.command', { name: 'vtree.compose.command', why: 'it names a program to run', value: "'docker compose'" }],
+  ['vtree.cachedir', { name: 'vtree.cacheDir', why: 'it names a directory vtree writes and deletes in', value: '<dir>' }],
+  // Paths relative to the worktree: fine from the committed file while they stay inside it.
+  ['vtree.compose.files', { name: 'vtree.compose.files', why: 'it names a file outside the repository', value: '<files>', allowed: (v: string) => v.split(/[\s,]+/).filter(Boolean).every((f) => isPlainRelative(posix.normalize(f))) }],
+]);
+
+/** A key the committed file may not set (at all, or unless `allowed` accepts its value). */
+interface RefusableKey {
+  /** The key as documented. */
+  name: string;
+  why: string;
+  /** A placeholder value for the `git config` line of the warning. */
+  value: string;
+  allowed?: (value: string) => boolean;
+}
+
+/** Refused keys already warned about in this process: one warning each. */
+const warned = new Set<string>();
 
 /**
  * vtree's settings: `git config` keys under `vtree.*` (system, user, repo and worktree level, as
@@ -18,8 +40,10 @@ const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
 export class Config {
   constructor(
     private readonly values: ReadonlyMap<string, readonly string[]>,
-    /** Keys whose values come from the committed `.vtreeconfig` (git config did not set them). */
-    private readonly committedKeys: ReadonlySet<string> = new Set(),
+    /** Keys whose values came from the committed `.vtreeconfig` (not overridden by git config). */
+    private readonly teamKeys: ReadonlySet<string> = new Set(),
+    /** Keys the committed `.vtreeconfig` set that are honoured only from git config. */
+    readonly refused: readonly string[] = [],
   ) {}
 
   /** Every key set, lowercased, that starts with `prefix` (`vtree.task.`). */
@@ -28,12 +52,19 @@ export class Config {
     return [...this.values.keys()].filter((key) => key.startsWith(lower));
   }
 
-  /**
-   * Whether `key`'s value comes from the committed `.vtreeconfig`, that is from whoever last
-   * changed the repository, rather than from the user's own git config.
-   */
-  committed(key: string): boolean {
-    return this.committedKeys.has(key.toLowerCase());
+  /** True when `key`'s value comes from the committed `.vtreeconfig`: untrusted, a clone brought it. */
+  fromTeamFile(key: string): boolean {
+    return this.teamKeys.has(key.toLowerCase());
+  }
+
+  /** Says once per process, for each key the committed file set but only git config may, where to set it instead. */
+  warnRefused(warn: (line: string) => void): void {
+    for (const key of this.refused) {
+      if (warned.has(key)) continue;
+      warned.add(key);
+      const { name, why, value } = TRUSTED_ONLY_KEYS.get(key)!;
+      warn(`${TEAM_CONFIG_FILE} sets ${name}, ignored: ${why}, so it is honoured only from git config (git config ${name} ${value})`);
+    }
   }
 
   /** The last value of `key`, or `fallback`. */
@@ -82,19 +113,26 @@ export async function loadConfig(cwd: string, root: string | null | Promise<stri
   };
   const [fromGit, fromTeam] = await Promise.all([readGitConfig(cwd, []), readTeam()]);
   const merged = new Map<string, string[]>();
+  const refused = new Set<string>();
   for (const [key, value] of fromTeam) {
-    if (TRUSTED_ONLY_KEYS.has(key)) continue;
+    const refusable = TRUSTED_ONLY_KEYS.get(key);
+    if (refusable && !refusable.allowed?.(value)) {
+      refused.add(key);
+      continue;
+    }
     merged.set(key, [...(merged.get(key) ?? []), value]);
   }
+  const teamKeys = new Set(merged.keys());
   const fromGitKeys = new Set<string>();
   for (const [key, value] of fromGit) {
     // A key set in git config replaces the team file's values for it entirely.
     if (!fromGitKeys.has(key)) merged.set(key, []);
     fromGitKeys.add(key);
+    teamKeys.delete(key);
+    refused.delete(key);
     merged.get(key)!.push(value);
   }
-  const committed = new Set([...merged.keys()].filter((key) => !fromGitKeys.has(key)));
-  return new Config(merged, committed);
+  return new Config(merged, teamKeys, [...refused]);
 }
 
 async function readGitConfig(cwd: string, source: string[]): Promise<Array<[string, string]>> {

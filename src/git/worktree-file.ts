@@ -5,6 +5,7 @@ import { isErrno, writeFileAtomic } from '../core/files.js';
 import { withLock } from '../core/lock.js';
 import { lockPath } from '../core/paths.js';
 import { escapeRegExp } from '../core/regexp.js';
+import { listWorktrees } from './worktree.js';
 
 // Files vtree writes into a worktree (.env, .mcp.json): written atomically, undone exactly, and kept
 // out of `git status` through the repository's info/exclude.
@@ -21,26 +22,49 @@ export interface FileWrite {
   commonDir: string;
   /** Path (relative to the worktree) added to the repository's `info/exclude` by this write. */
   excluded?: string;
+  /**
+   * A worktree (usually the main one) holding its own untracked file of this name, which an
+   * `info/exclude` line would hide from its `git status`: so none was written.
+   */
+  notExcludedFor?: string;
 }
 
 /**
  * Writes `<worktree>/<file>` as `update` makes it from its current bytes, atomically, keeping the
  * file's mode (a `.env` holding secrets stays private; a new file gets `newMode`). When the file
  * is new and git does not ignore it, it is added to `<commonDir>/info/exclude` so that it never
- * shows up as an untracked change (nor makes `rm` refuse).
+ * shows up as an untracked change. That file is shared by every worktree, so when another one
+ * (the main one, usually) holds its own untracked file of that name, which the line would hide,
+ * no line is written and one an earlier run wrote is taken back (checked on every write, so a
+ * file the user makes later is found by the next `add` or `setup`): `notExcludedFor` names it,
+ * and vtree's file shows in this worktree's `git status` (`rm` knows it is vtree's).
  */
 export async function writeWorktreeFile(worktree: string, commonDir: string, file: string, update: (before: string | null) => string, newMode?: number): Promise<FileWrite> {
   const path = join(worktree, file);
   const [before, mode] = await Promise.all([readTextIfPresent(path), lstat(path).then((s) => s.mode & 0o777, () => newMode)]);
   const after = update(before);
   const write: FileWrite = { path, before, after, commonDir };
-  if (before === null && !(await isIgnored(worktree, file))) {
-    if (await addExclude(commonDir, file)) write.excluded = file;
+  const rule = await ignoreRule(worktree, file);
+  const byOurLine = rule !== undefined && isOurExcludeLine(rule, file);
+  if (rule === undefined || byOurLine) {
+    // info/exclude is shared by every worktree: never let it hide a user's own untracked file.
+    const owner = await untrackedElsewhere(worktree, file);
+    if (owner) {
+      write.notExcludedFor = owner;
+      // A line an earlier run added hides it: take it back (docs/trust.md, "info/exclude").
+      if (byOurLine) await removeExclude(commonDir, file);
+    } else if (before === null && !byOurLine && (await addExclude(commonDir, file))) write.excluded = file;
   }
   if (after !== before) {
     await writeFileAtomic(path, after, mode === undefined ? {} : { mode });
   }
   return write;
+}
+
+/** The warning for a write that {@link writeWorktreeFile} could not hide from `git status`. */
+export function notExcludedWarning(write: FileWrite, file: string): string | undefined {
+  if (!write.notExcludedFor) return undefined;
+  return `${file} is not hidden through .git/info/exclude: ${write.notExcludedFor} has its own untracked ${file}, which that would hide too; add ${file} to .gitignore to hide both`;
 }
 
 /**
@@ -66,10 +90,33 @@ export async function readTextIfPresent(path: string): Promise<string | null> {
   }
 }
 
-/** Whether git ignores `file` in `worktree` (exit 1 means "not ignored"). */
-export async function isIgnored(worktree: string, file: string): Promise<boolean> {
-  const { code } = await run('git', ['check-ignore', '-q', '--no-index', '--', file], { cwd: worktree, okCodes: [0, 1] });
-  return code === 0;
+/**
+ * The first other worktree of the repository with an untracked, not ignored `file` of its own:
+ * the one an `info/exclude` line for `file` would hide. `undefined` when there is none.
+ */
+async function untrackedElsewhere(worktree: string, file: string): Promise<string | undefined> {
+  for (const other of await listWorktrees(worktree)) {
+    if (other.bare || other.path === worktree) continue;
+    if (!(await lstat(join(other.path, file)).then(() => true, () => false))) continue;
+    const tracked = (await run('git', ['ls-files', '--', file], { cwd: other.path, okCodes: [0, 128] })).stdout !== '';
+    if (tracked) continue;
+    const rule = await ignoreRule(other.path, file);
+    // Not ignored, or ignored only by the line vtree itself put in info/exclude: the user's own file.
+    if (rule === undefined || isOurExcludeLine(rule, file)) return other.path;
+  }
+  return undefined;
+}
+
+/** True for the `/<file>` line of `info/exclude` that {@link addExclude} writes. */
+function isOurExcludeLine(rule: { source: string; pattern: string }, file: string): boolean {
+  return /(^|\/)info\/exclude$/.test(rule.source) && rule.pattern === `/${file}`;
+}
+
+/** The rule that makes git ignore `file` in `worktree` (`git check-ignore -v`), or `undefined`. */
+async function ignoreRule(worktree: string, file: string): Promise<{ source: string; pattern: string } | undefined> {
+  const { code, stdout } = await run('git', ['check-ignore', '-v', '--no-index', '--', file], { cwd: worktree, okCodes: [0, 1] });
+  const match = code === 0 ? /^(.*):\d+:(.*)\t/.exec(stdout) : null;
+  return match ? { source: match[1]!, pattern: match[2]! } : undefined;
 }
 
 function excludePath(commonDir: string): string {

@@ -1,9 +1,11 @@
 import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { resolvesInside } from '../core/confine.js';
 import { reclaimDead } from '../core/debris.js';
 import { UsageError } from '../core/errors.js';
 import { isErrno } from '../core/files.js';
+import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
 import { listWorktrees, removeAdminDirs } from './worktree.js';
@@ -72,6 +74,7 @@ export async function reclaimClaims(repo: Repo, parent: string, options: { admin
 export async function claimWorktreePath(repo: Repo, branch: string, template: string, explicitPath?: string): Promise<ClaimedPath> {
   if (explicitPath !== undefined) {
     const path = resolve(repo.cwd, expandHome(explicitPath));
+    await refuseInsideRepository(repo, path, '--path', true);
     await reclaimClaims(repo, dirname(path), { adminDirs: false });
     const { created, createdParent, marker } = await claimDirectory(path);
     if (!created && !(await isEmptyDir(path))) throw pathTaken(path);
@@ -85,6 +88,7 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
   await reclaimClaims(repo, dirname(fillTemplate(repo, template, branch, base)), { adminDirs: true });
   for (const [index, slug] of candidates.entries()) {
     const path = fillTemplate(repo, template, branch, slug);
+    await refuseInsideRepository(repo, path, 'vtree.path', false);
     const { created, createdParent, marker } = await claimDirectory(path);
     if (created) return { path, slug: uniqueSlug(path, worktreePaths(repo), slug), created, createdParent, ...(marker ? { marker } : {}) };
     // Taken by another worktree, or empty because a concurrent `add` just claimed it: try the
@@ -100,8 +104,42 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
   throw pathTaken(fillTemplate(repo, template, branch, base));
 }
 
-/** Removes a directory {@link claimWorktreePath} created, if it is still there and empty. */
+/**
+ * The `vtree.path` template to use for `branch`. A template from the committed `.vtreeconfig`
+ * came with the clone, so it is honoured only while the directory it gives stays inside the
+ * main worktree's parent directory (after `..` and symlinks); otherwise one warning and the
+ * default. From git config (the user's own), any directory goes.
+ */
+export async function pathTemplate(repo: Repo, config: Config, branch: string, warn: (line: string) => void): Promise<string> {
+  const template = config.string('vtree.path', DEFAULT_PATH_TEMPLATE);
+  if (!config.fromTeamFile('vtree.path')) return template;
+  const parent = dirname(repo.mainPath);
+  if (await resolvesInside(parent, fillTemplate(repo, template, branch, slugify(branch)))) return template;
+  warn(`.vtreeconfig sets vtree.path '${template}', outside ${parent}: ignored (a committed file may not place worktrees elsewhere on disk; git config vtree.path '${template}' if you want it)`);
+  return DEFAULT_PATH_TEMPLATE;
+}
+
+/**
+ * Refuses a worktree directory inside a git dir (`.git`, the common dir) and, for `--path`
+ * (`checkMain`), inside the main worktree, where git would show it as untracked: exit 2, nothing
+ * created. A `vtree.path` of the user's own git config may put worktrees in an ignored
+ * directory of the main worktree on purpose.
+ */
+async function refuseInsideRepository(repo: Repo, path: string, source: string, checkMain: boolean): Promise<void> {
+  const insideMain = checkMain && !repo.bare && (await resolvesInside(repo.mainPath, path));
+  const insideGit = path.split(sep).includes('.git') || (await resolvesInside(repo.commonDir, path));
+  if (!insideMain && !insideGit) return;
+  const where = insideGit ? 'a git directory' : `the main worktree ${repo.mainPath}`;
+  throw new UsageError(`${source} ${path} is inside ${where}; a worktree must live outside it`, `pass --path ${join(dirname(repo.mainPath), `${repo.name}.worktrees`, '<name>')}`);
+}
+
+/**
+ * Removes a directory {@link claimWorktreePath} created, if it is still there and empty. One that
+ * was there before (an empty `--path`) is the user's: if rolling back `git worktree add` took it,
+ * it is made again, empty.
+ */
 export async function releaseClaim(claim: ClaimedPath): Promise<void> {
+  if (!claim.created) await mkdir(claim.path).catch(() => undefined);
   const dirs = claim.created ? [claim.path] : [];
   if (claim.createdParent) {
     const top = claim.createdParent;

@@ -14,6 +14,8 @@ export interface WorktreeState {
   createdBy: string;
   /** The metrics run that set it up. */
   runId: string;
+  /** The directory was there (empty) before `add` used it (`--path`): `rm` leaves it, empty. */
+  existedBefore?: boolean;
   /** Per-feature sections: `deps`, `ports`, `services`, `env`, `mcp`. */
   [feature: string]: unknown;
 }

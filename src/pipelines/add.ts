@@ -9,7 +9,7 @@ import { Profiler } from '../core/profiler.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
 import { removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
 import type { Repo } from '../git/repo.js';
-import { claimWorktreePath, DEFAULT_PATH_TEMPLATE, dropClaimMarker, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
+import { claimWorktreePath, dropClaimMarker, pathTemplate, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
@@ -106,11 +106,13 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
     {
       name: 'claim-path',
       deps: [RESOLVE_REPO, 'resolve-branch'],
-      async run({ span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
+      async run({ shared, span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
         const { repo, config } = deps[RESOLVE_REPO] as RepoStage;
         const plan = deps['resolve-branch'] as BranchPlan;
-        const claim = await claimWorktreePath(repo, plan.branch, config.string('vtree.path', DEFAULT_PATH_TEMPLATE), request.path);
+        const template = request.path === undefined ? await pathTemplate(repo, config, plan.branch, shared.warn) : '';
+        const claim = await claimWorktreePath(repo, plan.branch, template, request.path);
         span.set('path', claim.path);
+        if (!claim.created) shared.state.existedBefore = true;
         return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim };
       },
       async undo(_ctx, result) {

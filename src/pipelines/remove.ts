@@ -7,7 +7,9 @@ import { git } from '../core/exec.js';
 import { isErrno } from '../core/files.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
-import { trashDir } from '../core/paths.js';
+import { trashDir, worktreeStatePath } from '../core/paths.js';
+import { confinedPath } from '../core/confine.js';
+import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
@@ -36,6 +38,8 @@ export interface RemoveResult {
   branchDeleted: boolean;
   /** Log of the background deletion of large directories, if one was started. */
   backgroundLog?: string;
+  /** Copies of ignored files the user had changed in the worktree (`.env` edits), and where. */
+  kept?: { dir: string; files: string[] };
   duration: number;
 }
 
@@ -58,7 +62,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
       name: 'move-aside',
       deps: [LOCATE],
       after: teardown.map((t) => t.name),
-      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId),
+      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId, reporter.warn),
       // The worktree stays if a later step fails: give it its node_modules back.
       undo: async (_ctx, moved) => {
         for (const { from, to } of moved as Moved[]) await rename(to, from);
@@ -72,6 +76,8 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
         // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
         // as .env copies must not make git refuse.
         await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+        // git deletes the directory; one the user had made before `add --path` is theirs: give it back, empty.
+        if (target.state?.existedBefore === true) await mkdir(target.path).catch(() => undefined);
       },
     },
     {
@@ -116,6 +122,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     ...(target.branch ? { branch: target.branch } : {}),
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
+    ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
     duration: record.duration,
   };
 }
@@ -131,7 +138,10 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   const state = await readWorktreeState(gitDir);
   if (!request.force && !entry.prunable) {
     const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']);
-    const changed = status.split('\n').filter(Boolean).length;
+    // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
+    // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
+    const ours = new Set([(state?.env as { file?: string } | undefined)?.file, (state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
+    const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
     if (changed > 0) {
       throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
     }
@@ -168,13 +178,18 @@ function realpathOr(path: string): string {
  * Renames the worktree's dependency directories into the trash (same filesystem: one rename
  * each), so that removing the worktree does not wait for deleting them. Returns what it moved.
  */
-async function moveAside(target: RemoveTarget, runId: string): Promise<Moved[]> {
-  const deps = target.state?.deps as { dirs?: string[] } | undefined;
-  const dirs = deps?.dirs ?? ['node_modules'];
-  const trash = join(trashDir(target.repo.commonDir), `${target.slug}-${runId}`);
+async function moveAside(target: RemoveTarget, runId: string, warn: (line: string) => void): Promise<Moved[]> {
+  const deps = target.state?.deps as { dirs?: unknown } | undefined;
+  const dirs = Array.isArray(deps?.dirs) ? deps.dirs : ['node_modules'];
+  const trash = join(trashDir(target.repo.commonDir), tempName(`${target.slug}-${runId}`));
   const moved: Moved[] = [];
   for (const [index, dir] of dirs.entries()) {
-    const from = join(target.path, dir);
+    // vtree.json is a file on disk: a `dirs` entry that leaves the worktree is not vtree's to move.
+    const from = await confinedPath(target.path, String(dir));
+    if (!from || !String(dir).split('/').includes('node_modules')) {
+      warn(`ignored dependency directory '${String(dir)}' recorded in ${worktreeStatePath(target.gitDir)}: not a node_modules inside the worktree`);
+      continue;
+    }
     const to = join(trash, String(index));
     try {
       if (!(await lstat(from)).isDirectory()) continue;

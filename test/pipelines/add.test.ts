@@ -143,7 +143,7 @@ describe('git vtree add', () => {
       const outside = await tempDir();
       const result = await vtree(outside, ['add', 'x']);
       expect(result.code).toBe(2);
-      expect(result.stderr).toMatch(/^git vtree: resolve-repo: not inside a git repository/);
+      expect(result.stderr).toMatch(/^git vtree: not inside a git repository/);
       expect(await readdir(outside)).toEqual([]);
     });
 

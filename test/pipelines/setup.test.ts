@@ -88,7 +88,7 @@ describe('git vtree setup', () => {
     const result = await vtree(repo, ['setup', 'no-such-branch', '--hook']);
     expect(result.code).toBe(0);
     expect(result.stderr.trim().split('\n')).toEqual([
-      "git vtree: locate-worktree: no worktree of this repository matches 'no-such-branch' (post-checkout hook; retry with: git vtree setup)",
+      "git vtree: no worktree of this repository matches 'no-such-branch' (post-checkout hook; retry with: git vtree setup)",
     ]);
     expect((await runs()).map((r) => [r.command, r.ok])).toEqual([['hook', false]]);
   });

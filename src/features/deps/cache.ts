@@ -1,17 +1,18 @@
-import { randomBytes } from 'node:crypto';
 import { isProcessAlive } from '../../core/pid.js';
 import { lstat as fsLstat } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
 import type { Config } from '../../git/config.js';
 import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { restoreTree } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
-import { FS_CONCURRENCY, pump, scanTree, type Manifest } from './manifest.js';
+import { FS_CONCURRENCY, manifestProblem, pump, scanTree, type Manifest } from './manifest.js';
+import { isPlainRelative } from '../../core/confine.js';
 import { detectProject, diskFiles, installComplete, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { defaultCacheDir } from '../../core/paths.js';
+import { tempName, tempNamePid } from '../../core/temp-name.js';
 import type { Repo } from '../../git/repo.js';
 
 /** How an entry came to be. */
@@ -69,15 +70,16 @@ export function tempDir(cacheDir: string): string {
   return join(cacheDir, 'tmp');
 }
 
-/** A fresh, unique temp path for `label`; its name carries our pid so a crash can be told apart from work in progress. */
+/** A fresh, unique temp path for `label` ({@link tempName}: carries our pid, so a crash can be told apart from work in progress). */
 export function newTempPath(cacheDir: string, label: string): string {
-  return join(tempDir(cacheDir), `${label}.${process.pid}.${randomBytes(4).toString('hex')}`);
+  return join(tempDir(cacheDir), tempName(label));
 }
 
 /**
  * The entry `key`, or `undefined` when the cache has none (an entry exists only once complete).
- * An entry directory whose manifest or meta is missing, unparsable or of the wrong shape cannot
- * have been published whole: it is corrupt, and dropped here, so that it neither hides from
+ * An entry directory whose manifest or meta is missing, unparsable, of the wrong shape, or would
+ * lead outside its tree ({@link manifestProblem}, {@link metaProblem}) cannot have been published
+ * whole by vtree: it is corrupt, and dropped here, so that it is never restored, neither hides from
  * `cache status` nor blocks the next snapshot of its key.
  */
 export async function openEntry(cacheDir: string, key: string): Promise<CacheEntry | undefined> {
@@ -89,7 +91,7 @@ export async function openEntry(cacheDir: string, key: string): Promise<CacheEnt
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
   }
-  if (isManifest(manifest) && isEntryMeta(meta, key)) return { key, dir, tree: join(dir, 'tree'), manifest, meta };
+  if (isManifest(manifest) && isEntryMeta(meta, key) && manifestProblem(manifest) === undefined && metaProblem(meta, key) === undefined) return { key, dir, tree: join(dir, 'tree'), manifest, meta };
   if (await exists(dir)) await dropEntry(cacheDir, key);
   return undefined;
 }
@@ -116,6 +118,19 @@ function isEntryMeta(value: unknown, key: string): value is EntryMeta {
     Number.isFinite(m.files) &&
     Number.isFinite(m.bytes)
   );
+}
+
+/**
+ * Why `meta` (read from an entry's or an archive's `meta.json`) cannot be trusted for entry
+ * `key`, or `undefined`: it must name that key, and its package directories must be plain
+ * relative paths (they become the node_modules roots scanned and restored).
+ */
+export function metaProblem(meta: unknown, key: string): string | undefined {
+  const m = meta as Partial<EntryMeta> | null;
+  if (!m || typeof m !== 'object' || m.key !== key || typeof m.lastUsedAt !== 'string') return 'not the meta of this entry';
+  const dirs = m.project?.packageDirs;
+  if (!Array.isArray(dirs) || dirs.some((d) => d !== '' && !isPlainRelative(d))) return 'package directories leave the tree';
+  return undefined;
 }
 
 /** Every complete entry, most recently used first. */
@@ -149,9 +164,10 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
   const cleaning = cleanStaleTemps(cacheDir).catch(() => undefined);
   try {
     const source = await scanTree(seed.base, seed.roots, { stats: false });
-    // A worktree restored with --link-mode symlink links into the cache itself: never snapshot that.
-    const intoCache = source.links.find(([, target]) => isAbsolute(target) && !relative(cacheDir, target).startsWith('..'));
-    if (intoCache) throw new Error(`${seed.base} links into the cache (${intoCache[0]}): not cached`);
+    // A link out of the tree (a worktree restored with --link-mode symlink links into the cache
+    // itself; `npm link` into a global dir) would make the entry corrupt: never snapshot that.
+    const problem = manifestProblem(source);
+    if (problem) throw new Error(`${seed.base}: ${problem}: not cached`);
     await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
     // The entry's own inodes and mtimes, which `cache verify` compares against.
     const manifest = await scanTree(join(temp, 'tree'), source.roots);
@@ -242,7 +258,8 @@ export async function dropEntry(cacheDir: string, key: string): Promise<void> {
 
 /**
  * Removes temp dirs left by crashed creations: those whose creating process is gone, or
- * older than an hour. Returns how many it removed.
+ * older than an hour. Only names vtree made ({@link tempName}) are touched: whatever else is in
+ * `tmp/` is not vtree's to delete. Returns how many it removed.
  */
 export async function cleanStaleTemps(cacheDir: string): Promise<number> {
   const dir = tempDir(cacheDir);
@@ -250,12 +267,13 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
   let removed = 0;
   await Promise.all(
     names.map(async (name) => {
-      const pid = Number(name.split('.').at(-2));
+      const pid = tempNamePid(name);
+      if (pid === undefined) return;
       const path = join(dir, name);
       const info = await stat(path).catch(() => undefined);
       if (!info) return;
       if (pid === process.pid) return;
-      if ((Number.isInteger(pid) && pid > 0 && !isProcessAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
+      if ((pid > 0 && !isProcessAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
         await rm(path, { recursive: true, force: true });
         removed++;
       }

@@ -1,5 +1,5 @@
-import { lstat, readdir, rm } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from './cache.js';
 import { cacheKey } from './cache-key.js';
@@ -8,8 +8,9 @@ import { run } from '../../core/exec.js';
 import { reclaimDead } from '../../core/debris.js';
 import { exists } from '../../core/files.js';
 import type { TaskContext } from '../../core/graph.js';
+import { installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { scanTree, type Manifest } from './manifest.js';
+import { manifestProblem, scanTree, type Manifest } from './manifest.js';
 import {
   commitFiles,
   detectProject,
@@ -173,7 +174,7 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
     const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
     const started = performance.now();
-    await install(command, path, plan, shared, signal);
+    await install(command, path, plan, repo, shared, signal);
     span.set('installMs', Math.round(performance.now() - started));
     // What the install produced (a readdir walk, cheap next to the install itself).
     const installed = await scanTree(path, nodeModulesDirs(project), { stats: false });
@@ -256,8 +257,18 @@ function describe(plan: DepsPlan): string {
   }
 }
 
-/** Runs the package manager in the worktree, showing one progress line that rewrites itself on a terminal. */
-async function install(command: { command: string; args: string[] }, cwd: string, plan: DepsPlan, shared: SetupShared, signal: AbortSignal): Promise<void> {
+/** Every exit status, so that a failed install still hands back its output for the log. */
+const ANY_EXIT = Array.from({ length: 256 }, (_, i) => i);
+
+/** How many lines of a failed install's output are shown; the rest is in its log. */
+const TAIL_LINES = 15;
+
+/**
+ * Runs the package manager in the worktree, showing one progress line that rewrites itself on a
+ * terminal. When it fails, its whole output is saved to `.git/vibetrees/logs/install-<run>.log`,
+ * its last lines are shown and the error names the log.
+ */
+async function install(command: { command: string; args: string[] }, cwd: string, plan: DepsPlan, repo: Repo, shared: SetupShared, signal: AbortSignal): Promise<void> {
   const why = plan.source === 'partial' ? 'no exact cache entry' : plan.cacheable ? 'cache miss' : 'no lockfile';
   shared.log(`deps: ${command.command} ${command.args.join(' ')} (${why}: the user waits for this install; the next add of this lockfile restores from the cache)`);
   const tty = process.stderr.isTTY === true && !process.env.VTREE_BACKGROUND;
@@ -268,15 +279,26 @@ async function install(command: { command: string; args: string[] }, cwd: string
         if (line) process.stderr.write(`\r\x1b[K${line.slice(0, width)}`);
       }
     : undefined;
+  const what = `${command.command} ${command.args[0] ?? ''}`.trim();
+  let result: Awaited<ReturnType<typeof run>>;
   try {
-    await run(command.command, command.args, { cwd, signal, ...(onStderr ? { onStderr } : {}) });
+    result = await run(command.command, command.args, { cwd, signal, okCodes: ANY_EXIT, ...(onStderr ? { onStderr } : {}) });
   } catch (error) {
-    throw new VtreeError(`${command.command} ${command.args[0] ?? ''} failed in ${cwd}: ${errorMessage(error)}`, 'fix the install, or run `git vtree add <branch> --no-deps` and install by hand', {
-      cause: error,
-    });
+    throw new VtreeError(`${what} failed in ${cwd}: ${errorMessage(error)}`, 'fix the install, or run `git vtree add <branch> --no-deps` and install by hand', { cause: error });
   } finally {
     if (tty) process.stderr.write('\r\x1b[K');
   }
+  if (result.code === 0) return;
+  const log = installLogPath(repo.commonDir, shared.runId);
+  const text = `$ ${command.command} ${command.args.join(' ')}\n# in ${cwd}, exit code ${result.code}\n# stdout\n${result.stdout}\n# stderr\n${result.stderr}`;
+  await mkdir(dirname(log), { recursive: true });
+  await writeFile(log, text);
+  const tail = `${result.stdout}\n${result.stderr}`.split(/\r?\n/).filter((l) => l.trim()).slice(-TAIL_LINES);
+  shared.warn(`${what} output (last ${tail.length} lines; all of it in ${log}):\n${tail.map((l) => `  | ${l}`).join('\n')}`);
+  throw new VtreeError(
+    `${what} failed in ${cwd} (exit code ${result.code}); full output in ${log}`,
+    'fix the install; to skip lifecycle scripts run `npm_config_ignore_scripts=true git vtree add <branch>` (yarn 2+: YARN_ENABLE_SCRIPTS=false), or `git vtree add <branch> --no-deps` and install by hand',
+  );
 }
 
 /**
@@ -301,8 +323,8 @@ async function findWorktreeInstall(
       continue; // a worktree being removed, unreadable files: not a source
     }
     const manifest = await scanTree(worktree.path, nodeModulesDirs(theirs), { stats: false });
-    // Packages linked from elsewhere (a worktree restored with --link-mode symlink): not a plain install.
-    if (manifest.links.some(([, target]) => isAbsolute(target))) continue;
+    // Packages linked from elsewhere (a worktree restored with --link-mode symlink, `npm link`): not a plain install.
+    if (manifestProblem(manifest) !== undefined) continue;
     return { path: worktree.path, manifest };
   }
   return undefined;

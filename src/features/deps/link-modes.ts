@@ -1,9 +1,11 @@
 import * as fs from 'node:fs';
 import { mkdir, rename, rm, unlink } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
-import { UsageError } from '../../core/errors.js';
+import { confinedPath } from '../../core/confine.js';
+import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno } from '../../core/files.js';
-import { depth, FS_CONCURRENCY, pump, type Done, type Manifest } from './manifest.js';
+import { tempName } from '../../core/temp-name.js';
+import { depth, FS_CONCURRENCY, manifestProblem, pump, type Done, type Manifest } from './manifest.js';
 import { REWRITTEN_IN_PLACE } from './package-manager.js';
 
 /** How a file of a cache entry appears in a worktree. */
@@ -72,7 +74,7 @@ export async function resolveLinkMode(setting: LinkModeSetting, manifest: Manife
   const file = manifest.files.find(([path]) => !REWRITTEN_IN_PLACE.has(path));
   if (!file) return 'hardlink';
   await mkdir(to, { recursive: true });
-  const probe = join(to, `.vtree-probe-${process.pid}`);
+  const probe = join(to, tempName('probe'));
   let mode: LinkMode = 'copy';
   for (const candidate of ['reflink', 'hardlink'] as const) {
     try {
@@ -96,6 +98,9 @@ export async function resolveLinkMode(setting: LinkModeSetting, manifest: Manife
  * removed: `ctx.to` never holds a half-populated node_modules for long.
  */
 export async function restoreTree(manifest: Manifest, ctx: RestoreContext): Promise<void> {
+  // The last check before anything is created: a manifest is read from a file (docs/trust.md).
+  const problem = manifestProblem(manifest);
+  if (problem) throw new VtreeError(`not restoring dependencies from ${ctx.from}: ${problem} (a corrupt cache entry or a tampered tree)`, 'git vtree cache verify');
   try {
     await RESTORERS[ctx.mode](manifest, ctx);
   } catch (error) {
@@ -110,6 +115,10 @@ export async function restoreTree(manifest: Manifest, ctx: RestoreContext): Prom
  * already exists in the worktree is an error: vtree never merges into a node_modules.
  */
 export async function moveIntoPlace(staging: string, roots: readonly string[], dest: string): Promise<void> {
+  for (const root of roots) {
+    // A workspace directory that is a symlink out of the worktree must not receive a node_modules.
+    if (!(await confinedPath(dest, root))) throw new VtreeError(`not placing ${root} in ${dest}: it leads outside the worktree`);
+  }
   for (const root of roots) {
     await mkdir(dirname(join(dest, root)), { recursive: true });
     await rename(join(staging, root), join(dest, root));

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { isPlainRelative, linkStaysInside } from '../../core/confine.js';
 import { isErrno } from '../../core/files.js';
 import { TOOL_CACHES } from './package-manager.js';
 
@@ -17,6 +18,54 @@ export interface Manifest {
   files: ManifestFile[];
   /** Symlinks: path and target, relative targets kept verbatim (`.bin/x` → `../pkg/cli.js`). */
   links: Array<[path: string, target: string]>;
+}
+
+/**
+ * Why `manifest` may not be restored, or `undefined` when it may. A manifest is read from a file
+ * (a cache entry's `manifest.json`, or rebuilt from an imported archive), so it is checked before
+ * anything is created from it: roots are `node_modules` directories given as plain relative
+ * paths; every directory, file and link lies under a listed directory (so no entry can be
+ * created through a symlink the manifest itself makes); no path has a `..`, `.` or empty part or
+ * is absolute; every link target is relative and stays inside the tree. One linear pass.
+ */
+export function manifestProblem(manifest: unknown): string | undefined {
+  const m = manifest as Partial<Manifest> | null;
+  if (!m || typeof m !== 'object' || !Array.isArray(m.roots) || !Array.isArray(m.dirs) || !Array.isArray(m.files) || !Array.isArray(m.links)) return 'not a manifest';
+  // A hit checks its manifest when the entry is opened and again before restoring: pass once.
+  if (checked.has(m)) return undefined;
+  const problem = findProblem(m as Manifest);
+  if (problem === undefined) checked.add(m);
+  return problem;
+}
+
+/** Manifests that passed {@link manifestProblem}; they are not changed after they are read. */
+const checked = new WeakSet<object>();
+
+function findProblem(m: Manifest): string | undefined {
+  const dirs = new Set<string>();
+  for (const root of m.roots) {
+    if (!isPlainRelative(root) || !(root === 'node_modules' || root.endsWith('/node_modules'))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
+  }
+  const roots = new Set(m.roots);
+  const parentListed = (path: string) => {
+    const slash = path.lastIndexOf('/');
+    return slash !== -1 && dirs.has(path.slice(0, slash));
+  };
+  // Parents come first (scanTree sorts them), so one pass sees each parent before its children.
+  for (const dir of m.dirs) {
+    if (!isPlainRelative(dir) || !(roots.has(dir) || parentListed(dir))) return `directory '${String(dir)}' leaves the tree`;
+    dirs.add(dir);
+  }
+  for (const entry of m.files) {
+    const path = Array.isArray(entry) ? entry[0] : undefined;
+    if (!isPlainRelative(path) || !parentListed(path) || dirs.has(path)) return `file '${String(path)}' leaves the tree`;
+  }
+  for (const entry of m.links) {
+    const [path, target] = Array.isArray(entry) ? entry : [];
+    if (!isPlainRelative(path) || !parentListed(path) || dirs.has(path)) return `link '${String(path)}' leaves the tree`;
+    if (!linkStaysInside(path, target)) return `link '${path}' points outside the tree (${String(target)})`;
+  }
+  return undefined;
 }
 
 /** Upper bound of filesystem calls in flight: enough to keep libuv's threads and the disk busy. */

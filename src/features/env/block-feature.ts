@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { readTextIfPresent, undoFileWrite, type FileWrite } from '../../git/worktree-file.js';
+import { notExcludedWarning, readTextIfPresent, undoFileWrite, type FileWrite } from '../../git/worktree-file.js';
 import { composeProjectName } from '../../git/slug.js';
 import { BLOCK_START, chooseEnvTarget, shadowedVariables, writeEnvBlock } from './block.js';
 import type { CheckoutStage, Feature, RepoStage, TargetStage } from '../feature.js';
@@ -57,6 +57,8 @@ export const envBlockFeature: Feature = {
           ...(override?.composeFile ? { COMPOSE_FILE: override.composeFile } : {}),
         };
         const write = await writeEnvBlock(path, repo.commonDir, envTarget.file, values);
+        const notHidden = notExcludedWarning(write, envTarget.file);
+        if (notHidden) shared.warn(notHidden);
         const variables = Object.keys(values);
         span.set('file', envTarget.file);
         span.set('changed', write.after !== write.before);

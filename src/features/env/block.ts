@@ -36,6 +36,12 @@ export function withEnvBlock(text: string, values: Readonly<Record<string, strin
   return text + separator + block;
 }
 
+/** `text` without vtree's block: the user's own lines. */
+export function withoutEnvBlock(text: string): string {
+  const span = findBlock(text);
+  return span ? text.slice(0, span.start) + text.slice(span.end) : text;
+}
+
 /** Where the block is: from the start line to just past the end line's newline. */
 function findBlock(text: string): { start: number; end: number } | undefined {
   const startMatch = new RegExp(`^${escapeRegExp(BLOCK_START)}\\r?$`, 'm').exec(text);

@@ -1,11 +1,13 @@
-import { rm } from 'node:fs/promises';
+import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckoutStage, Feature, RepoStage } from '../feature.js';
+import type { CheckoutStage, Feature, RemoveTarget, RepoStage } from '../feature.js';
+import { contentHash, keepCopies, userChangedFiles, type CopiedFiles, type KeptCopies } from './kept-copies.js';
 import { copyIncluded, includedFiles, WORKTREE_INCLUDE } from './worktree-include.js';
 
 /**
  * Ignored files a new worktree needs (`.env`, what `.worktreeinclude` lists), copied from the
  * main worktree. Runs before `env-block`, which appends vtree's own block to the copied `.env`.
+ * On `rm`, copies of those the user changed (and of ones the user made) are kept first.
  */
 export const envFilesFeature: Feature = {
   name: 'env-files',
@@ -18,10 +20,10 @@ export const envFilesFeature: Feature = {
         const { path } = deps[stages.checkout] as CheckoutStage;
         const main = repo.worktrees.find((w) => w.main && !w.bare)?.path ?? repo.toplevel;
         if (!main || main === path) return { path, copied: [] };
-        const copied = await copyIncluded(main, path, await includedFiles(main));
+        const copied = await copyIncluded(main, path, await includedFiles(main), shared.warn);
         span.set('files', copied.length);
         shared.facts['env-files'] = { from: main, files: copied };
-        shared.state['env-files'] = { from: main, files: copied };
+        shared.state['env-files'] = { from: main, files: copied, sha256: await hashes(path, copied) } satisfies CopiedFiles;
         if (copied.length > 0) shared.log(`env: copied ${copied.join(', ')} from ${main} (${WORKTREE_INCLUDE} or the .env defaults)`);
         return { path, copied };
       },
@@ -31,4 +33,38 @@ export const envFilesFeature: Feature = {
       },
     },
   ],
+  teardownTasks: (locate) => [
+    {
+      name: 'keep-user-files',
+      deps: [locate],
+      async run({ shared, span }, deps): Promise<KeptCopies | undefined> {
+        const target = deps[locate] as RemoveTarget;
+        const envFile = (target.state?.env as { file?: string } | undefined)?.file;
+        const mcp = target.state?.mcp as { file?: string; written?: string } | undefined;
+        const changed = await userChangedFiles(target.path, target.state?.['env-files'] as CopiedFiles | undefined, envFile, mcp);
+        span.set('files', changed.length);
+        if (changed.length === 0) return undefined;
+        const kept = await keepCopies(target.repo.commonDir, target.slug, target.path, changed);
+        shared.facts.kept = kept;
+        shared.warn(`kept a copy of ${changed.join(', ')} (changed in this worktree) in ${kept.dir}`);
+        return kept;
+      },
+      // The worktree stays when a later step fails: the copies are not needed.
+      async undo(_ctx, kept) {
+        if (kept) await rm((kept as KeptCopies).dir, { recursive: true, force: true });
+      },
+    },
+  ],
 };
+
+/** {@link contentHash} of each copied regular file (links are not hashed: they hold no content of their own). */
+async function hashes(worktree: string, files: readonly string[]): Promise<Record<string, string>> {
+  const entries = await Promise.all(
+    files.map(async (file) => {
+      const path = join(worktree, file);
+      if (!(await lstat(path)).isFile()) return undefined;
+      return [file, contentHash(await readFile(path, 'utf8'))] as const;
+    }),
+  );
+  return Object.fromEntries(entries.filter((e) => e !== undefined));
+}

@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, readlink, symlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { isPlainRelative, resolvesInside } from '../../core/confine.js';
 import { git, run } from '../../core/exec.js';
 import { exists, isErrno } from '../../core/files.js';
 
@@ -35,14 +36,30 @@ export async function includedFiles(source: string): Promise<string[]> {
 
 /**
  * Copies (never links: each worktree edits its own `.env`) `files` from `source` to `dest`,
- * keeping modes. A file already in `dest` is left alone. Returns the files it copied.
+ * keeping modes. A file already in `dest` is left alone. A symlink is recreated as the same
+ * symlink: nothing is read through it, so a link to a file outside the repository (yours, say
+ * `.env -> ~/secrets/app.env`) reaches the new worktree as a link, not as a copy of what it
+ * points to. A path that leads out of either worktree (through `..` or a directory that is a
+ * symlink, for example a tracked one in the new branch) is skipped with a warning: the list
+ * comes from a committed file. Returns the files it copied.
  */
-export async function copyIncluded(source: string, dest: string, files: readonly string[]): Promise<string[]> {
+export async function copyIncluded(source: string, dest: string, files: readonly string[], warn: (line: string) => void = () => undefined): Promise<string[]> {
   const copied = await Promise.all(
     files.map(async (file) => {
+      // The file itself may be a link (recreated below); the directories on the way may not leave.
+      const from = join(source, file);
+      const to = join(dest, file);
+      const inside = isPlainRelative(file) && (await resolvesInside(source, dirname(from))) && (await resolvesInside(dest, dirname(to)));
+      if (!inside) {
+        warn(`not copying ${file}: it leads outside the worktree (${WORKTREE_INCLUDE})`);
+        return undefined;
+      }
       try {
-        await mkdir(dirname(join(dest, file)), { recursive: true });
-        await copyFile(join(source, file), join(dest, file), constants.COPYFILE_EXCL);
+        await mkdir(dirname(to), { recursive: true });
+        const info = await lstat(from);
+        if (info.isSymbolicLink()) await symlink(await readlink(from), to);
+        else if (info.isFile()) await copyFile(from, to, constants.COPYFILE_EXCL);
+        else return undefined;
         return file;
       } catch (error) {
         if (isErrno(error, 'EEXIST', 'ENOENT')) return undefined;

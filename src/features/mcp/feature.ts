@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readTextIfPresent, undoFileWrite, writeWorktreeFile, type FileWrite } from '../../git/worktree-file.js';
+import { notExcludedWarning, readTextIfPresent, undoFileWrite, writeWorktreeFile, type FileWrite } from '../../git/worktree-file.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
 import { git } from '../../core/exec.js';
 import type { CheckoutStage, Feature, RepoStage } from '../feature.js';
@@ -84,6 +84,8 @@ export const mcpFeature: Feature = {
         }
         const mainMode = await stat(join(repo.mainPath, MCP_FILE)).then((s) => s.mode & 0o777, () => undefined);
         const write = await writeWorktreeFile(path, repo.commonDir, file, () => text, mainMode);
+        const notHidden = notExcludedWarning(write, file);
+        if (notHidden) shared.warn(notHidden);
         if (tracked) shared.warn(`.mcp.json is tracked by git, so this worktree's MCP config is ${file}: claude --mcp-config ${file}`);
         const result: McpResult = { file, servers, written: sha256(text) };
         shared.facts.mcp = { file, servers, cache: discovery.cache, substitutions };

@@ -58,7 +58,7 @@ export function readProjectTasks(config: Config, kind: ProjectTaskKind): Project
         after: config.list(key('after')),
         background: kind === 'task' && config.boolean(key('background'), false),
         optional: config.boolean(key('optional'), false),
-        committed: keys.some((k) => config.committed(k)),
+        committed: keys.some((k) => config.fromTeamFile(k)),
       };
     });
 }

@@ -1,0 +1,22 @@
+import { randomBytes } from 'node:crypto';
+
+/**
+ * Names of vtree's own temporary files and directories: `.vtree-tmp-<pid>-<8 hex>-<label>`.
+ * Every cleanup deletes only names of this form, inside vtree's own directories, so "vtree never
+ * deletes what it did not create" can be checked by reading a name; the pid tells a crashed
+ * run's leftovers (dead pid) from work in progress.
+ */
+export const TEMP_PREFIX = '.vtree-tmp-';
+
+const TEMP_NAME = /^\.vtree-tmp-(\d+)-[0-9a-f]{8}-/;
+
+/** A fresh temp name for `label` (one path segment: `/` becomes `-`), carrying this process's pid. */
+export function tempName(label: string): string {
+  return `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${label.replaceAll('/', '-')}`;
+}
+
+/** The pid of the process that made `name` with {@link tempName}; `undefined` when vtree did not make it. */
+export function tempNamePid(name: string): number | undefined {
+  const match = TEMP_NAME.exec(name);
+  return match ? Number(match[1]) : undefined;
+}
