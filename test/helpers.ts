@@ -85,6 +85,8 @@ export async function composeEngineAnswers(): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
 /**
  * Every entry of a tree: type, mode, symlink target and content hash, by relative path; with
  * `times`, modification times too (to prove a directory was not touched at all).

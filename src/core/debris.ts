@@ -1,13 +1,14 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from './pid.js';
+import { TEMP_NAME } from './temp-name.js';
 
 /**
- * What vtree's own temp files look like: `<file>.<pid>.<8 hex>.tmp` ({@link writeFileAtomic},
- * lock files being written). The pid says whose they are, so a crash's leftovers can be told
- * apart from another run's work in progress, and from anything vtree did not create.
+ * What vtree's own temp files look like ({@link tempName}: atomic writes, lock files being
+ * written). The pid in the name says whose they are, so a crash's leftovers can be told apart
+ * from another run's work in progress, and from anything vtree did not create.
  */
-export const TEMP_FILE = /^.+\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+export const TEMP_FILE = TEMP_NAME;
 
 /**
  * Removes the entries of `dir` whose name matches `pattern` (its first group is the pid of the

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isProcessAlive } from './pid.js';
 import { isErrno } from './files.js';
+import { tempName } from './temp-name.js';
 import { VtreeError } from './errors.js';
 
 /** Options for {@link withLock}. */
@@ -69,12 +70,12 @@ async function acquire(lockPath: string, staleMs: number, checkDeadline: () => v
 }
 
 /**
- * Writes `owner` to a unique temp file next to `path` (named `<path>.<pid>.<hex>.tmp`, so a
- * killed run's is reclaimable), runs `fn` with it, then removes it. The lock itself is made by
+ * Writes `owner` to a unique temp file next to `path` (a {@link tempName}, so a killed run's is
+ * reclaimable), runs `fn` with it, then removes it. The lock itself is made by
  * hard-linking this complete file into place ({@link linkExclusive}).
  */
 async function withOwnerFile<T>(path: string, owner: Owner, fn: (written: string) => Promise<T>): Promise<T> {
-  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  const temp = join(dirname(path), tempName(basename(path)));
   await writeFile(temp, JSON.stringify(owner) + '\n', { flag: 'wx' });
   try {
     return await fn(temp);

@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
  */
 export const TEMP_PREFIX = '.vtree-tmp-';
 
-const TEMP_NAME = /^\.vtree-tmp-(\d+)-[0-9a-f]{8}-/;
+/** Matches a name made by {@link tempName}; its first group is the pid of the run that made it. */
+export const TEMP_NAME = /^\.vtree-tmp-(\d+)-[0-9a-f]{8}-/;
 
 /** A fresh temp name for `label` (one path segment: `/` becomes `-`), carrying this process's pid. */
 export function tempName(label: string): string {

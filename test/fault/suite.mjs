@@ -459,7 +459,7 @@ class Sandbox {
     const vibetrees = join(this.app, '.git', 'vibetrees');
     for (const dir of [vibetrees, join(vibetrees, 'locks'), join(vibetrees, 'cache', 'tmp'), join(this.state, 'vibetrees'), join(this.state, 'vibetrees', 'locks')]) {
       for (const name of await readdir(dir).catch(() => [])) {
-        if (deadPid(name, /\.(\d+)\.[0-9a-f]{8}\.tmp$/) || deadPid(name, /\.(\d+)\.[0-9a-f]+$/)) found.push(join(dir, name));
+        if (deadPid(name, /^\.vtree-tmp-(\d+)-/) || deadPid(name, /\.(\d+)\.[0-9a-f]{8}\.tmp$/) || deadPid(name, /\.(\d+)\.[0-9a-f]+$/)) found.push(join(dir, name));
         if (name.endsWith('.lock')) {
           const text = await readFile(join(dir, name), 'utf8').catch(() => '');
           const pid = Number(/"pid":(\d+)/.exec(text)?.[1] ?? Number.parseInt(text, 10));

@@ -60,10 +60,10 @@ describe('debris of killed runs', () => {
     await mkdir(join(vibetrees, 'locks'), { recursive: true });
     await mkdir(join(state, 'vibetrees', 'locks'), { recursive: true });
     const pid = deadPid();
-    const debris = [join(vibetrees, `metrics.json.${pid}.0123abcd.tmp`), join(vibetrees, 'locks', `metrics.lock.${pid}.0123abcd.tmp`), join(state, 'vibetrees', `ports.json.${pid}.89abcdef.tmp`)];
+    const debris = [join(vibetrees, `.vtree-tmp-${pid}-0123abcd-metrics.json`), join(vibetrees, 'locks', `.vtree-tmp-${pid}-0123abcd-metrics.lock`), join(state, 'vibetrees', `.vtree-tmp-${pid}-89abcdef-ports.json`)];
     for (const file of debris) await writeFile(file, '{');
     // A temp file of a live process is work in progress.
-    const live = join(vibetrees, `metrics.json.${process.pid}.0123abcd.tmp`);
+    const live = join(vibetrees, `.vtree-tmp-${process.pid}-0123abcd-metrics.json`);
     await writeFile(live, '{');
     await git(repo, 'config', 'vtree.ports.vars', 'PORT');
     await git(repo, 'config', 'vtree.ports.range', '44000-44099');
