@@ -269,10 +269,16 @@ function foregroundStep(stages: Stages, plan: TasksPlan, { task, after }: Planne
       const { repo } = deps[stages.repo] as RepoStage;
       const { path } = deps[stages.checkout] as CheckoutStage;
       const [{ runTaskCommand }, { taskEnv }, { taskLogPath }] = await Promise.all([import('./runner.js'), import('./env.js'), import('../../core/paths.js')]);
-      const ready = deps[SERVICES_READY] as { wait(signal: AbortSignal): Promise<void> } | undefined;
-      if (ready) await profiler.time(`wait:${SERVICES_READY}`, span.id, () => ready.wait(signal));
       const log = taskLogPath(repo.commonDir, task.name, shared.runId);
       const writer = plan.writer!;
+      const ready = deps[SERVICES_READY] as { wait(signal: AbortSignal): Promise<void> } | undefined;
+      if (ready) {
+        await profiler.time(`wait:${SERVICES_READY}`, span.id, () => ready.wait(signal)).catch(async (error: unknown) => {
+          // The stack it needs did not come up: it never ran, and says why.
+          await writer.update(task.name, { state: 'skipped', error: errorMessage(error) });
+          throw error;
+        });
+      }
       const startedAt = new Date();
       span.set('log', log);
       await writer.update(task.name, { state: 'running', log, startedAt: startedAt.toISOString() });
