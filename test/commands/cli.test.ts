@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, GLOBAL_OPTIONS } from '../../src/commands/index.js';
 import { renderManPage } from '../../src/commands/man-page.js';
-import { BIN, hasCommand, tempDir, testEnv, vtree } from '../helpers.js';
+import { BIN, requirePrereq, tempDir, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 const visible = COMMANDS.filter((c) => c.describe !== false);
@@ -41,7 +41,7 @@ describe('the command line', () => {
   });
 
   it('makes `git vtree --help` show the man page (git runs man, which finds it through PATH)', async (ctx) => {
-    if (!hasCommand('man')) ctx.skip();
+    await requirePrereq('man', ctx);
     const env = testEnv({ PATH: `${dirname(BIN)}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' });
     const { stdout } = await execFileAsync('git', ['vtree', '--help'], { cwd: await tempDir(), env });
     expect(stdout).toMatch(/git-vtree - worktrees that are ready to work in/);
