@@ -221,7 +221,7 @@ for arg in "$@"; do
     --uninstall) action=do_uninstall ;;
     --no-modify-rc) modify_rc=no ;;
     -h | --help)
-      sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) fail "unknown option: $arg" './install.sh [--uninstall] [--no-modify-rc]' ;;
