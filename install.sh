@@ -1,8 +1,10 @@
 #!/bin/sh
 # Installs git vtree from this checkout, for the current user (no sudo):
 #   - the npm dependencies (npm ci, only when package-lock.json changed) and the build (dist/);
-#   - $PREFIX/git-vtree, a link to bin/git-vtree, so that git finds `git vtree` (PREFIX defaults
-#     to ~/.local/bin);
+#   - $PREFIX/git-vtree, a link to bin/git-vtree, so that git finds `git vtree`. PREFIX defaults
+#     to the first writable directory already on PATH of: npm's global bin, /usr/local/bin (root),
+#     ~/.local/bin, ~/bin; when none is, ~/.local/bin, added to PATH in the marked block of ~/.bashrc
+#     and ~/.zshrc, and the one `export PATH=...` line to run now is printed last;
 #   - completion where each shell looks for it: bash-completion's and zsh's user directories,
 #     fish's completions/ and conf.d/; and, for bash and zsh, one marked line in ~/.bashrc and
 #     ~/.zshrc that loads completion for `git vtree` and the `vtree` function (`vtree cd <branch>`);
@@ -14,7 +16,6 @@
 set -eu
 
 ROOT=$(cd "$(dirname "$0")" && pwd -P)
-PREFIX=${PREFIX:-$HOME/.local/bin}
 DATA=${XDG_DATA_HOME:-$HOME/.local/share}
 CONFIG=${XDG_CONFIG_HOME:-$HOME/.config}
 NODE_MIN=20.19
@@ -25,9 +26,6 @@ ZSH_COMPLETION=$DATA/zsh/site-functions/_git-vtree
 FISH_COMPLETION=$CONFIG/fish/completions/git-vtree.fish
 FISH_INIT=$CONFIG/fish/conf.d/git-vtree.fish
 SHELL_INIT_DIR=$DATA/git-vtree
-# man finds pages through PATH: <dir>/bin on PATH means <dir>/share/man. git answers
-# `git vtree --help` with `man git-vtree`.
-MAN_PAGE=$(dirname "$PREFIX")/share/man/man1/git-vtree.1
 RC_BEGIN='# >>> git vtree >>>'
 RC_END='# <<< git vtree <<<'
 
@@ -58,22 +56,23 @@ check_tools() {
 
 build() {
   cd "$ROOT"
-  # npm records what it installed in node_modules/.package-lock.json: newer than the lockfile
-  # means the dependencies are current.
-  if [ -f node_modules/.package-lock.json ] && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then
-    say 'npm dependencies are up to date'
-  else
-    say 'Installing npm dependencies (npm ci)...'
-    npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
-  fi
-  say 'Building...'
   log=$(mktemp)
-  if ! npm run --silent build >"$log" 2>&1; then
-    cat "$log" >&2
-    rm -f "$log"
-    fail 'the build failed (the compiler output is above)' 'fix it, or run ./install.sh from a released version'
+  # npm records what it installed in node_modules/.package-lock.json: newer than the lockfile
+  # means the dependencies are current. npm ci builds too (the prepare script).
+  if [ -f node_modules/.package-lock.json ] && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then
+    say 'npm dependencies are up to date; building...'
+    npm run --silent build >"$log" 2>&1 || build_failed
+  else
+    say 'Installing npm dependencies (npm ci) and building...'
+    npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >"$log" 2>&1 || build_failed
   fi
   rm -f "$log"
+}
+
+build_failed() {
+  cat "$log" >&2
+  rm -f "$log"
+  fail 'npm ci or the build failed (its output is above)' 'fix it, or run ./install.sh from a released version'
 }
 
 # Writes $2 (a file to copy) to $1 when they differ, making its directory.
@@ -82,17 +81,60 @@ put() {
   cmp -s "$2" "$1" 2>/dev/null || cp "$2" "$1"
 }
 
-# Adds the marked block loading $2 to the rc file $1, unless it is there already.
-add_rc_block() {
-  rc=$1
-  grep -qxF "$RC_BEGIN" "$rc" 2>/dev/null && return 0
-  # Keep the file's last line whole.
-  [ ! -s "$rc" ] || [ "$(tail -c 1 "$rc" | od -An -c | tr -d ' ')" = '\n' ] || printf '\n' >>"$rc"
-  printf '%s\n[ -f "%s" ] && . "%s"\n%s\n' "$RC_BEGIN" "$2" "$2" "$RC_END" >>"$rc"
-  say "  added git vtree's line to $rc"
+# True when the directory $1 is on PATH.
+on_path() {
+  case ":$PATH:" in *":$1:"*) return 0 ;; esac
+  return 1
 }
 
-# Removes the marked block from the rc file $1, leaving every other byte as it was.
+# True when this user can write in directory $1, or make it (its nearest existing ancestor is writable).
+writable_dir() {
+  dir=$1
+  while [ ! -e "$dir" ]; do dir=$(dirname "$dir"); done
+  [ -d "$dir" ] && [ -w "$dir" ]
+}
+
+# Where the link goes, unless PREFIX says: the first of these that is on PATH and writable, so that
+# `git vtree` works at once, in this shell too. None: ~/.local/bin, which the rc files then put on
+# PATH (path_line).
+choose_prefix() {
+  for candidate in "$(npm prefix -g 2>/dev/null)/bin" /usr/local/bin "$HOME/.local/bin" "$HOME/bin"; do
+    [ "$candidate" != /bin ] && on_path "$candidate" || continue
+    [ "$candidate" != /usr/local/bin ] || [ "$(id -u)" = 0 ] || continue
+    if writable_dir "$candidate"; then
+      PREFIX=$candidate
+      return 0
+    fi
+  done
+  PREFIX=$HOME/.local/bin
+}
+
+# The line putting PREFIX on PATH, when it is not on PATH already.
+path_line() {
+  on_path "$PREFIX" || printf 'export PATH="%s:$PATH"\n' "$PREFIX"
+}
+
+# Makes the marked block of the rc file $1 load $2 (and put PREFIX on PATH when it is not); leaves
+# the file alone when the block already says that.
+add_rc_block() {
+  rc=$1
+  line=$(path_line)
+  block=$RC_BEGIN
+  [ -z "$line" ] || block="$block
+$line"
+  block="$block
+[ -f \"$2\" ] && . \"$2\"
+$RC_END"
+  current=$(awk -v begin="$RC_BEGIN" -v end="$RC_END" '$0 == begin { keep = 1 } keep { print } $0 == end { keep = 0 }' "$rc")
+  [ "$current" != "$block" ] || return 0
+  [ -z "$current" ] || remove_rc_block "$rc" quietly
+  # Keep the file's last line whole.
+  [ ! -s "$rc" ] || [ "$(tail -c 1 "$rc" | od -An -c | tr -d ' ')" = '\n' ] || printf '\n' >>"$rc"
+  printf '%s\n' "$block" >>"$rc"
+  say "  added git vtree's lines to $rc"
+}
+
+# Removes the marked block from the rc file $1, leaving every other byte as it was ($2: say nothing).
 remove_rc_block() {
   rc=$1
   grep -qxF "$RC_BEGIN" "$rc" 2>/dev/null || return 0
@@ -100,7 +142,7 @@ remove_rc_block() {
   awk -v begin="$RC_BEGIN" -v end="$RC_END" '$0 == begin { skip = 1 } !skip { print } $0 == end { skip = 0 }' "$rc" >"$tmp"
   cat "$tmp" >"$rc" # keeps the rc file's own mode, owner and links
   rm -f "$tmp"
-  say "  removed git vtree's line from $rc"
+  [ -n "${2:-}" ] || say "  removed git vtree's lines from $rc"
 }
 
 install_completion() {
@@ -124,6 +166,7 @@ install_completion() {
   fi
   if [ "$modify_rc" = no ] || [ ! -f "$HOME/.bashrc" ] || [ ! -f "$HOME/.zshrc" ]; then
     say "For \`git vtree <TAB>\` and \`vtree cd\` in bash or zsh, add to ~/.bashrc or ~/.zshrc:"
+    [ -z "$(path_line)" ] || say "  $(path_line)"
     say "  . \"$SHELL_INIT_DIR/init.bash\"   (zsh: init.zsh)"
   fi
 }
@@ -131,6 +174,10 @@ install_completion() {
 do_install() {
   check_tools
   build
+  [ -n "${PREFIX:-}" ] || choose_prefix
+  # man finds pages through PATH: <dir>/bin on PATH means <dir>/share/man. git answers
+  # `git vtree --help` with `man git-vtree`.
+  MAN_PAGE=$(dirname "$PREFIX")/share/man/man1/git-vtree.1
   mkdir -p "$PREFIX"
   link=$PREFIX/git-vtree
   if [ -e "$link" ] && [ ! -L "$link" ]; then
@@ -141,25 +188,30 @@ do_install() {
   # The no-Node.js check an agent's session-start hook calls (docs/agents.md).
   ln -sfn "$ROOT/hooks/ensure-setup" "$PREFIX/git-vtree-ensure-setup"
   install_completion
-  case ":$PATH:" in
-    *":$PREFIX:"*) ;;
-    *) say "Note: $PREFIX is not on your PATH; add it (for example in ~/.profile: export PATH=\"$PREFIX:\$PATH\"), so that git finds git vtree." ;;
-  esac
   say "Done: run \`git vtree init\` in a repository to set up worktrees made by plain git worktree add too."
+  if ! on_path "$PREFIX"; then
+    say "$PREFIX is not on this shell's PATH (no directory on it is writable); to use git vtree now, run:"
+    path_line
+  fi
 }
 
 do_uninstall() {
-  link=$PREFIX/git-vtree
-  if [ -L "$link" ] && [ "$(readlink "$link")" = "$ROOT/bin/git-vtree" ]; then
-    rm -f "$link"
-    say "Removed $link"
-  fi
-  ensure=$PREFIX/git-vtree-ensure-setup
-  if [ -L "$ensure" ] && [ "$(readlink "$ensure")" = "$ROOT/hooks/ensure-setup" ]; then
-    rm -f "$ensure"
-    say "Removed $ensure"
-  fi
-  for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$FISH_INIT" "$SHELL_INIT_DIR/init.bash" "$SHELL_INIT_DIR/init.zsh" "$MAN_PAGE"; do
+  # Wherever an install put its link: PREFIX, or any directory choose_prefix picks from.
+  for dir in ${PREFIX:-} "$(npm prefix -g 2>/dev/null)/bin" /usr/local/bin "$HOME/.local/bin" "$HOME/bin"; do
+    link=$dir/git-vtree
+    if [ -L "$link" ] && [ "$(readlink "$link")" = "$ROOT/bin/git-vtree" ]; then
+      rm -f "$link"
+      say "Removed $link"
+      man_page=$(dirname "$dir")/share/man/man1/git-vtree.1
+      [ ! -f "$man_page" ] || { rm -f "$man_page" && say "Removed $man_page"; }
+    fi
+    ensure=$dir/git-vtree-ensure-setup
+    if [ -L "$ensure" ] && [ "$(readlink "$ensure")" = "$ROOT/hooks/ensure-setup" ]; then
+      rm -f "$ensure"
+      say "Removed $ensure"
+    fi
+  done
+  for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$FISH_INIT" "$SHELL_INIT_DIR/init.bash" "$SHELL_INIT_DIR/init.zsh"; do
     [ ! -f "$file" ] || { rm -f "$file" && say "Removed $file"; }
   done
   rmdir "$SHELL_INIT_DIR" 2>/dev/null || :
@@ -176,7 +228,7 @@ for arg in "$@"; do
     --uninstall) action=do_uninstall ;;
     --no-modify-rc) modify_rc=no ;;
     -h | --help)
-      sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
       exit 0
       ;;
     *) fail "unknown option: $arg" './install.sh [--uninstall] [--no-modify-rc]' ;;

@@ -1,10 +1,11 @@
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { TestContext } from 'vitest';
 
 const execFileAsync = promisify(execFile);
 
@@ -66,25 +67,69 @@ export function vtree(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}):
   });
 }
 
-/** True when `command` is on PATH (a shell, man, ...): tests of optional tools skip without it. */
-export function hasCommand(command: string): boolean {
-  try {
-    execFileSync('sh', ['-c', 'command -v "$1"', 'sh', command], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
+/**
+ * What each test prerequisite gives a test, by the one field test/prereqs/install.sh reports: the
+ * local image (`vtree-test/busybox:latest`), the registry address (`127.0.0.1:PORT`, holding that
+ * image), the program, or the mount point of a loop-mounted copy-on-write filesystem.
+ */
+const PREREQS = {
+  docker: 'image',
+  registry: 'address',
+  chromium: 'path',
+  zsh: 'path',
+  fish: 'path',
+  tmux: 'path',
+  man: 'path',
+  xfs: 'mount',
+  btrfs: 'mount',
+} as const;
+
+/** A prerequisite of the test suite that test/prereqs/install.sh sets up. */
+export type Prereq = keyof typeof PREREQS;
+/** What prerequisite `N` gives: `{ image }`, `{ address }`, `{ path }` or `{ mount }`. */
+export type PrereqValue<N extends Prereq> = Record<(typeof PREREQS)[N], string>;
+/** A prerequisite there (with its value), or missing (with the reason). */
+export type PrereqState<N extends Prereq> = { ok: true; value: PrereqValue<N> } | { ok: false; reason: string };
+
+const PREREQ_INSTALLER = fileURLToPath(new URL('prereqs/install.sh', import.meta.url));
+const prereqStates = new Map<Prereq, Promise<PrereqState<Prereq>>>();
+const reportedMissing = new Set<Prereq>();
+
+/**
+ * Whether prerequisite `name` is there, asked once per test file: test/prereqs/install.sh checks it,
+ * and sets it up when it can (root; loop devices for xfs and btrfs). For cleanup code that must know
+ * without failing; a test that needs it calls requirePrereq.
+ */
+export function probePrereq<N extends Prereq>(name: N): Promise<PrereqState<N>> {
+  let state = prereqStates.get(name);
+  if (!state) {
+    state = new Promise((resolvePromise) => {
+      // CI unset: the script's exit status is for the test line; here its line says it all.
+      execFile('bash', [PREREQ_INSTALLER, name], { env: { ...process.env, CI: '' }, timeout: 900_000 }, (error, stdout, stderr) => {
+        const line = stdout.split('\n').find((l) => l.startsWith(`ok ${name} `) || l.startsWith(`missing ${name} `));
+        if (line?.startsWith('ok ')) resolvePromise({ ok: true, value: { [PREREQS[name]]: line.slice(`ok ${name} `.length) } as PrereqValue<Prereq> });
+        else resolvePromise({ ok: false, reason: line?.slice(`missing ${name} `.length) ?? (stderr.trim().split('\n').at(-1) || String(error)) });
+      });
+    });
+    prereqStates.set(name, state);
   }
+  return state as Promise<PrereqState<N>>;
 }
 
-/** Whether a Docker engine with Compose v2 answers: the Docker tests skip, saying so, without one. */
-export async function composeEngineAnswers(): Promise<boolean> {
-  try {
-    await execFileAsync('docker', ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 });
-    await execFileAsync('docker', ['compose', 'version'], { timeout: 10_000 });
-    return true;
-  } catch {
-    return false;
-  }
+/**
+ * The one way a test requires a prerequisite: returns what it gives (`const { address } = await
+ * requirePrereq('registry', ctx)`). When it is missing and cannot be set up here (not root, no loop
+ * devices), the test is skipped with the reason, also printed once per file; under CI=true it fails
+ * instead. Call it first in a test, or in `beforeEach` to cover a describe block.
+ */
+export async function requirePrereq<N extends Prereq>(name: N, ctx: TestContext): Promise<PrereqValue<N>> {
+  const state = await probePrereq(name);
+  if (state.ok) return state.value;
+  const message = `needs ${name}: ${state.reason} (test/prereqs/install.sh ${name} sets it up)`;
+  if (process.env.CI === 'true') throw new Error(`${message}; CI=true requires every prerequisite`);
+  if (!reportedMissing.has(name)) console.warn(`skipped: ${message}`);
+  reportedMissing.add(name);
+  return ctx.skip(message);
 }
 
 /**

@@ -28,8 +28,8 @@ const STACK_OPTIONS = {
 
 /**
  * Every command, in `--help` order. Both the full yargs CLI and the fast path read this table,
- * and each command's code is imported only when it runs. The completion scripts in
- * `completions/` list the same words (a test keeps them in step).
+ * and each command's code is imported only when it runs. The build renders the man page and the
+ * completion scripts in `completions/` from it.
  */
 export const COMMANDS: readonly CommandSpec[] = [
   {

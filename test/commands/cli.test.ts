@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS, GLOBAL_OPTIONS } from '../../src/commands/index.js';
 import { renderManPage } from '../../src/commands/man-page.js';
-import { BIN, git, hasCommand, makeRepo, tempDir, testEnv, vtree } from '../helpers.js';
+import { BIN, git, makeRepo, requirePrereq, tempDir, testEnv, vtree } from '../helpers.js';
 
 /**
  * Waits until vtree's signal handlers are in place in process `pid`. Node itself catches SIGINT
@@ -80,7 +80,7 @@ describe('the command line', () => {
   });
 
   it('makes `git vtree --help` show the man page (git runs man, which finds it through PATH)', async (ctx) => {
-    if (!hasCommand('man')) ctx.skip();
+    await requirePrereq('man', ctx);
     const env = testEnv({ PATH: `${dirname(BIN)}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' });
     const { stdout } = await execFileAsync('git', ['vtree', '--help'], { cwd: await tempDir(), env });
     expect(stdout).toMatch(/git-vtree - worktrees that are ready to work in/);

@@ -4,24 +4,13 @@ import { chmod, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BIN, git, hasCommand, makeRepo, tempDir, testEnv, vtree } from '../helpers.js';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { BIN, git, makeRepo, requirePrereq, tempDir, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 const COMPLETIONS = fileURLToPath(new URL('../../completions/', import.meta.url));
 const BASH_FILE = join(COMPLETIONS, 'git-vtree.bash');
 const GIT_BASH_COMPLETION = '/usr/share/bash-completion/completions/git';
-
-/**
- * A suite name and whether to skip it: a missing shell is skipped, saying why, except under
- * CI, where the test runs and fails because the shell cannot start.
- */
-function shellSuite(shell: string): [string, boolean] {
-  const skip = !hasCommand(shell) && process.env.CI !== 'true';
-  return [skip ? `${shell} (skipped: ${shell} is not installed; apt-get install -y ${shell})` : shell, skip];
-}
-const [zshName, zshSkip] = shellSuite('zsh');
-const [fishName, fishSkip] = shellSuite('fish');
 
 let root: string;
 let repo: string;
@@ -166,14 +155,16 @@ describe('completion word lists match the CLI', () => {
     }
   });
 
-  it.skipIf(zshSkip)(zshName, async () => {
+  it('zsh', async (ctx) => {
+    await requirePrereq('zsh', ctx);
     const commands = [...cli.flags.keys()];
     const [offered, ...flagLists] = await zshCompleteAll(['git-vtree ', ...commands.map((c) => `git-vtree ${c} -`)]);
     expect(offered).toEqual(cli.commands);
     commands.forEach((command, i) => expect({ command, flags: flagLists[i] }).toEqual({ command, flags: cli.flags.get(command) }));
   });
 
-  it.skipIf(fishSkip)(fishName, async () => {
+  it('fish', async (ctx) => {
+    await requirePrereq('fish', ctx);
     expect(await fishComplete('git-vtree ')).toEqual(cli.commands);
     for (const [command, flags] of cli.flags) {
       expect({ command, flags: await fishComplete(`git-vtree ${command} -`) }).toEqual({ command, flags });
@@ -222,7 +213,11 @@ describe('bash completion', () => {
   });
 });
 
-describe.skipIf(zshSkip)(`zsh completion: ${zshName}`, () => {
+describe('zsh completion', () => {
+  beforeEach(async (ctx) => {
+    await requirePrereq('zsh', ctx);
+  });
+
   it("completes git-vtree, git vtree (through zsh's git completion) and vtree", async () => {
     await rm(spyLog, { force: true });
     const expected: Array<[string, string[]]> = [
@@ -252,7 +247,11 @@ describe.skipIf(zshSkip)(`zsh completion: ${zshName}`, () => {
   });
 });
 
-describe.skipIf(fishSkip)(`fish completion: ${fishName}`, () => {
+describe('fish completion', () => {
+  beforeEach(async (ctx) => {
+    await requirePrereq('fish', ctx);
+  });
+
   it('completes git-vtree, git vtree and the vtree function', async () => {
     await rm(spyLog, { force: true });
     expect(await fishComplete('git-vtree a')).toEqual(['add']);
@@ -286,12 +285,13 @@ describe('git vtree completion <shell>', () => {
 });
 
 describe('shell-init: vtree cd and vtree add --cd', () => {
-  const posix: Array<[string, string[], boolean]> = [
-    ['bash', ['bash', '-c'], false],
-    ['zsh', ['zsh', '-f', '-c'], zshSkip],
+  const posix: Array<[string, string[]]> = [
+    ['bash', ['bash', '-c']],
+    ['zsh', ['zsh', '-f', '-c']],
   ];
-  for (const [name, [command, ...flags], skip] of posix) {
-    it.skipIf(skip)(name, async () => {
+  for (const [name, [command, ...flags]] of posix) {
+    it(name, async (ctx) => {
+      if (name === 'zsh') await requirePrereq('zsh', ctx);
       const init = (await vtree(repo, ['shell-init', name])).stdout;
       const env = testEnv({ PATH: `${binDir}:${process.env.PATH}`, HOME: home });
       const script = `eval "$1"
@@ -313,7 +313,8 @@ vtree list --json >/dev/null && echo passthrough`;
     });
   }
 
-  it.skipIf(fishSkip)('fish', async () => {
+  it('fish', async (ctx) => {
+    await requirePrereq('fish', ctx);
     const init = (await vtree(repo, ['shell-init', 'fish'])).stdout;
     const env = testEnv({ PATH: `${binDir}:${process.env.PATH}`, HOME: home, XDG_CONFIG_HOME: join(home, '.config') });
     const script = `echo $argv[1] | source

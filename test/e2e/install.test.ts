@@ -6,10 +6,15 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCommand, tempDir } from '../helpers.js';
+import { requirePrereq, tempDir } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 const SOURCE = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * npm's global config file (with this machine's registry and CA settings). It lives under npm's
+ * prefix, so a test that moves the prefix (npm_config_prefix) names it too.
+ */
+const NPM_GLOBALCONFIG = execFileSync('npm', ['config', 'get', 'globalconfig'], { encoding: 'utf8' }).trim();
 
 let root: string;
 let pkg: string;
@@ -21,7 +26,7 @@ const RC = { '.bashrc': "alias ll='ls -l'\n", '.zshrc': 'setopt autocd\nexport E
 async function copyPackage(to: string): Promise<void> {
   const files = execFileSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: SOURCE, encoding: 'utf8' })
     .split('\0')
-    .filter((f) => f && !f.startsWith('test/') && !f.startsWith('bench/') && existsSync(join(SOURCE, f)));
+    .filter((f) => f && !/^(test|bench|node_modules)(\/|$)/.test(f) && existsSync(join(SOURCE, f)));
   for (const file of files) {
     await mkdir(dirname(join(to, file)), { recursive: true });
     await copyFile(join(SOURCE, file), join(to, file));
@@ -89,12 +94,25 @@ describe('install.sh', () => {
     expect(existsSync(join(prefix, 'git-vtree'))).toBe(false);
   });
 
-  it('installs into PREFIX, works through git, is idempotent, and uninstalls without a trace', async () => {
-    const before = await rcFiles();
+  let before: Record<string, string>;
+  let rc: Record<string, string>;
+  const data = () => join(home, '.local', 'share');
+  const installed = () => [
+    join(data(), 'bash-completion', 'completions', 'git-vtree'),
+    join(data(), 'zsh', 'site-functions', '_git-vtree'),
+    join(home, '.config', 'fish', 'completions', 'git-vtree.fish'),
+    join(home, '.config', 'fish', 'conf.d', 'git-vtree.fish'),
+    join(data(), 'git-vtree', 'init.bash'),
+    join(data(), 'git-vtree', 'init.zsh'),
+    join(data(), 'man', 'man1', 'git-vtree.1'),
+  ];
+
+  it('installs into PREFIX (not on PATH: put on PATH by the rc files, and the line to run now printed last), works through git', async () => {
+    before = await rcFiles();
     const first = await run('sh', ['install.sh']);
     expect(first.code, first.stderr + first.stdout).toBe(0);
     expect(first.stdout).toMatch(/Installing npm dependencies/);
-    expect(first.stdout).toContain(`Note: ${prefix} is not on your PATH`);
+    expect(first.stdout.trimEnd().split('\n').at(-1)).toBe(`export PATH="${prefix}:$PATH"`);
     expect(await readlink(join(prefix, 'git-vtree'))).toBe(join(pkg, 'bin', 'git-vtree'));
     expect(await readlink(join(prefix, 'git-vtree-ensure-setup'))).toBe(join(pkg, 'hooks', 'ensure-setup'));
 
@@ -106,43 +124,40 @@ describe('install.sh', () => {
     expect(help.stdout).toContain('_git_vtree()');
 
     // Completion where each shell looks for it.
-    const data = join(home, '.local', 'share');
-    const installed = [
-      join(data, 'bash-completion', 'completions', 'git-vtree'),
-      join(data, 'zsh', 'site-functions', '_git-vtree'),
-      join(home, '.config', 'fish', 'completions', 'git-vtree.fish'),
-      join(home, '.config', 'fish', 'conf.d', 'git-vtree.fish'),
-      join(data, 'git-vtree', 'init.bash'),
-      join(data, 'git-vtree', 'init.zsh'),
-      join(data, 'man', 'man1', 'git-vtree.1'),
-    ];
-    for (const file of installed) expect(existsSync(file), file).toBe(true);
+    for (const file of installed()) expect(existsSync(file), file).toBe(true);
+    rc = await rcFiles();
+    const init = join(data(), 'git-vtree', 'init.bash');
+    expect(rc['.bashrc']).toBe(`${before['.bashrc']}# >>> git vtree >>>\nexport PATH="${prefix}:$PATH"\n[ -f "${init}" ] && . "${init}"\n# <<< git vtree <<<\n`);
+    expect(rc['.zshrc']).toContain(join(data(), 'git-vtree', 'init.zsh'));
 
-    // git answers `git vtree --help` with `man git-vtree`, which finds the page through PATH.
-    if (hasCommand('man')) {
-      const manual = await run('git', ['vtree', '--help'], { PATH: `${prefix}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' }, root);
-      expect(manual.stdout, manual.stderr).toMatch(/git-vtree - worktrees that are ready to work in/);
-      expect(manual.stdout).toMatch(/git vtree add <branch>/);
-    }
-    const rc = await rcFiles();
-    expect(rc['.bashrc']).toBe(`${before['.bashrc']}# >>> git vtree >>>\n[ -f "${join(data, 'git-vtree', 'init.bash')}" ] && . "${join(data, 'git-vtree', 'init.bash')}"\n# <<< git vtree <<<\n`);
-    expect(rc['.zshrc']).toContain(join(data, 'git-vtree', 'init.zsh'));
-
-    // A new interactive bash has the completion and the vtree function, without starting Node.js.
-    const bash = await run('bash', ['-i', '-c', 'complete -p git-vtree vtree; type -t vtree'], { PATH: `${prefix}:${process.env.PATH}` }, root);
+    // A new interactive bash has git-vtree on PATH, the completion and the vtree function, without starting Node.js.
+    const bash = await run('bash', ['-i', '-c', 'command -v git-vtree; complete -p git-vtree vtree; type -t vtree'], {}, root);
+    expect(bash.stdout).toContain(`${prefix}/git-vtree\n`);
     expect(bash.stdout).toContain('complete -F __git_vtree_main git-vtree');
     expect(bash.stdout).toContain('complete -F __git_vtree_main vtree');
     expect(bash.stdout).toMatch(/^function$/m);
-    if (hasCommand('zsh')) {
-      const zsh = await run('zsh', ['-i', '-c', 'whence -w vtree _git-vtree'], {}, root);
-      expect(zsh.stdout).toBe('vtree: function\n_git-vtree: function\n');
-    }
-    if (hasCommand('fish')) {
-      const fish = await run('fish', ['-c', "functions -q vtree; and complete -C 'git-vtree a'"], { PATH: `${prefix}:${process.env.PATH}` }, root);
-      expect(fish.stdout.split('\t')[0]).toBe('add');
-    }
+  });
 
-    // Again: nothing new, nothing twice.
+  it("makes `git vtree --help` open the man page (git runs man, which finds it through PATH)", async (ctx) => {
+    await requirePrereq('man', ctx);
+    const manual = await run('git', ['vtree', '--help'], { PATH: `${prefix}:${process.env.PATH}`, MANPAGER: 'cat', MANWIDTH: '100' }, root);
+    expect(manual.stdout, manual.stderr).toMatch(/git-vtree - worktrees that are ready to work in/);
+    expect(manual.stdout).toMatch(/git vtree add <branch>/);
+  });
+
+  it('gives zsh the completion and the vtree function', async (ctx) => {
+    await requirePrereq('zsh', ctx);
+    const zsh = await run('zsh', ['-i', '-c', 'whence -w vtree _git-vtree'], {}, root);
+    expect(zsh.stdout).toBe('vtree: function\n_git-vtree: function\n');
+  });
+
+  it('gives fish the completion and the vtree function', async (ctx) => {
+    await requirePrereq('fish', ctx);
+    const fish = await run('fish', ['-c', "functions -q vtree; and complete -C 'git-vtree a'"], { PATH: `${prefix}:${process.env.PATH}` }, root);
+    expect(fish.stdout.split('\t')[0]).toBe('add');
+  });
+
+  it('is idempotent, and uninstalls without a trace', async () => {
     const second = await run('sh', ['install.sh']);
     expect(second.code, second.stderr).toBe(0);
     expect(second.stdout).toMatch(/npm dependencies are up to date/);
@@ -152,11 +167,176 @@ describe('install.sh', () => {
     expect(removed.code, removed.stderr).toBe(0);
     expect(existsSync(join(prefix, 'git-vtree'))).toBe(false);
     expect(existsSync(join(prefix, 'git-vtree-ensure-setup'))).toBe(false);
-    for (const file of installed) expect(existsSync(file), file).toBe(false);
+    for (const file of installed()) expect(existsSync(file), file).toBe(false);
     expect(await rcFiles()).toEqual(before);
     const gone = await run('git', ['vtree', '--version'], { PATH: `${prefix}:${process.env.PATH}` }, root);
     expect(gone.code).not.toBe(0);
     // A real `npm ci` of every dependency (the MCP SDK's tree included) and a build: minutes on a
     // loaded 2-core machine, so more than the default limit.
   }, 600_000);
+});
+
+/** The README's first command, exactly as written under "Get started". */
+async function readmeCommand(): Promise<string> {
+  const readme = await readFile(join(SOURCE, 'README.md'), 'utf8');
+  const line = readme.split('\n').find((l) => l.startsWith('./install.sh && '));
+  expect(line).toBe('./install.sh && cd ~/your/repo && git vtree add my-feature');
+  return line!;
+}
+
+/** A user to run as: this one when it is not root, else a new one (removed in afterAll). */
+let user: { name: string; created: boolean } | undefined;
+async function nonRootUser(): Promise<string> {
+  if (user) return user.name;
+  if (process.getuid?.() !== 0) user = { name: (await execFileAsync('id', ['-un'])).stdout.trim(), created: false };
+  else {
+    const name = `vtree-t${process.pid.toString(36)}`;
+    await execFileAsync('useradd', ['--no-create-home', '--shell', '/bin/sh', '--user-group', name]);
+    user = { name, created: true };
+  }
+  return user.name;
+}
+afterAll(async () => {
+  if (user?.created) await execFileAsync('userdel', [user.name]);
+});
+
+/**
+ * Runs `script` with `sh -c` in a fresh environment (`env -i HOME=<home> PATH=<path>`, plus `extra`),
+ * in `cwd`, as `asUser` (through runuser when root).
+ */
+async function freshShell(script: string, home: string, path: string, cwd: string, asUser?: string, extra: string[] = []): Promise<{ code: number; stdout: string; stderr: string }> {
+  const command = ['env', '-i', `HOME=${home}`, `PATH=${path}`, ...extra, 'sh', '-c', script];
+  const [file, ...args] = asUser && process.getuid?.() === 0 ? ['runuser', '-u', asUser, '--', ...command] : command;
+  try {
+    const { stdout, stderr } = await execFileAsync(file!, args, { cwd, timeout: 600_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+/** A home directory holding `your/repo`, a repository with one commit, owned by `owner` (when given). */
+async function freshHome(parent: string, name: string, owner?: string): Promise<string> {
+  const dir = join(parent, name);
+  const repo = join(dir, 'your', 'repo');
+  await mkdir(repo, { recursive: true });
+  const id = ['-c', 'user.name=Test', '-c', 'user.email=test@example.com'];
+  await execFileAsync('git', ['init', '-q', '-b', 'main', repo]);
+  await writeFile(join(repo, 'README.md'), '# repo\n');
+  await execFileAsync('git', ['-C', repo, 'add', '-A']);
+  await execFileAsync('git', [...id, '-C', repo, 'commit', '-qm', 'initial']);
+  if (owner && process.getuid?.() === 0) await execFileAsync('chown', ['-R', `${owner}:`, dir]);
+  return dir;
+}
+
+describe("the README's first command, in a fresh shell on a fresh machine", () => {
+  let base: string;
+  let copy: string;
+  beforeAll(async () => {
+    base = await tempDir('vtree-readme-');
+    await chmod(base, 0o755);
+    copy = join(base, 'git-vtree');
+    await copyPackage(copy);
+  });
+  afterAll(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  it("works as written when npm's global bin is on PATH: the link goes there", async () => {
+    const command = await readmeCommand();
+    const home = await freshHome(base, 'home-npm');
+    const npmPrefix = join(base, 'npm-global');
+    const result = await freshShell(command, home, `${npmPrefix}/bin:/usr/bin:/bin`, copy, undefined, [`npm_config_prefix=${npmPrefix}`, `npm_config_globalconfig=${NPM_GLOBALCONFIG}`]);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
+    expect(await readlink(join(npmPrefix, 'bin', 'git-vtree'))).toBe(join(copy, 'bin', 'git-vtree'));
+    expect(existsSync(join(npmPrefix, 'share', 'man', 'man1', 'git-vtree.1'))).toBe(true);
+    expect(result.stdout).not.toContain('export PATH=');
+  }, 900_000);
+
+  it('as a user with nothing writable on PATH: ~/.local/bin, on PATH in the rc files, and the export line to run now', async () => {
+    const command = await readmeCommand();
+    const name = await nonRootUser();
+    if (process.getuid?.() === 0) await execFileAsync('chown', ['-R', `${name}:`, copy]);
+    const home = await freshHome(base, 'home-user', name);
+    await writeFile(join(home, '.bashrc'), '# my bashrc\n');
+    if (process.getuid?.() === 0) await execFileAsync('chown', [`${name}:`, join(home, '.bashrc')]);
+
+    const first = await freshShell(command, home, '/usr/bin:/bin', copy, name);
+    expect(first.code).not.toBe(0);
+    expect(first.stderr).toMatch(/'vtree' is not a git command/);
+    const exportLine = first.stdout.trimEnd().split('\n').at(-1)!;
+    expect(exportLine).toBe(`export PATH="${home}/.local/bin:$PATH"`);
+    expect(await readFile(join(home, '.bashrc'), 'utf8')).toContain(`# >>> git vtree >>>\n${exportLine}\n`);
+
+    // The printed line, then the rest of the README's command: done.
+    const then = await freshShell(`${exportLine} && cd ~/your/repo && git vtree add my-feature`, home, '/usr/bin:/bin', copy, name);
+    expect(then.code, then.stderr).toBe(0);
+    expect(then.stdout.trim()).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
+    // A new interactive bash has it on PATH.
+    const bash = await freshShell('bash -i -c "command -v git-vtree" 2>/dev/null', home, '/usr/bin:/bin', copy, name);
+    expect(bash.stdout.trim()).toBe(join(home, '.local', 'bin', 'git-vtree'));
+  }, 900_000);
+
+  it('as a user with ~/.local/bin on PATH: works as written', async () => {
+    const command = await readmeCommand();
+    const name = await nonRootUser();
+    const home = await freshHome(base, 'home-local', name);
+    const result = await freshShell(command, home, `${home}/.local/bin:/usr/bin:/bin`, copy, name);
+    expect(result.code, result.stderr + result.stdout).toBe(0);
+    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
+    expect(await readlink(join(home, '.local', 'bin', 'git-vtree'))).toBe(join(copy, 'bin', 'git-vtree'));
+  }, 900_000);
+});
+
+describe('npm install -g', () => {
+  let base: string;
+  let repo: string;
+  beforeAll(async () => {
+    base = await tempDir('vtree-npm-g-');
+    repo = join(await freshHome(base, 'home'), 'your', 'repo');
+  });
+  afterAll(async () => {
+    await rm(base, { recursive: true, force: true });
+  });
+
+  /** `git vtree add` through npm's global bin of `npmPrefix`: the path of the new worktree. */
+  async function addThrough(npmPrefix: string, branch: string): Promise<string> {
+    const result = await run('git', ['vtree', 'add', branch, '--no-services'], { PATH: `${npmPrefix}/bin:${process.env.PATH}` }, repo);
+    expect(result.code, result.stderr).toBe(0);
+    return result.stdout.trim();
+  }
+
+  it('of the tarball npm pack makes: it holds the build, bin, hooks, completions and man page, no sources or tests, and works', async () => {
+    const copy = join(base, 'pack');
+    await copyPackage(copy);
+    const packed = await run('npm', ['pack', '--json', '--pack-destination', base], {}, copy);
+    expect(packed.code, packed.stderr).toBe(0);
+    const [{ filename, files }] = JSON.parse(packed.stdout.slice(packed.stdout.search(/^\[/m))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    const paths = files.map((f) => f.path);
+    for (const path of ['bin/git-vtree', 'dist/cli.js', 'hooks/post-checkout', 'completions/git-vtree.bash', 'completions/_git-vtree', 'completions/git-vtree.fish', 'man/man1/git-vtree.1', 'package.json', 'README.md']) {
+      expect(paths, path).toContain(path);
+    }
+    expect(paths.filter((p) => /^(src|test|bench|node_modules)\//.test(p))).toEqual([]);
+
+    const npmPrefix = join(base, 'global-tarball');
+    const installed = await run('npm', ['install', '-g', '--no-audit', '--no-fund', join(base, filename)], { npm_config_prefix: npmPrefix, npm_config_globalconfig: NPM_GLOBALCONFIG }, base);
+    expect(installed.code, installed.stderr).toBe(0);
+    // Only the runtime dependencies: zx is the benchmark's.
+    expect(existsSync(join(npmPrefix, 'lib', 'node_modules', 'git-vtree', 'node_modules', 'zx'))).toBe(false);
+    expect(existsSync(join(npmPrefix, 'lib', 'node_modules', 'git-vtree', 'node_modules', 'yargs'))).toBe(true);
+    expect(await addThrough(npmPrefix, 'from-tarball')).toBe(join(base, 'home', 'your', 'repo.worktrees', 'from-tarball'));
+  }, 900_000);
+
+  it('of a checkout (no node_modules, no build): prepare installs and builds it', async () => {
+    const copy = join(base, 'checkout');
+    await copyPackage(copy);
+    expect(existsSync(join(copy, 'dist'))).toBe(false);
+    const npmPrefix = join(base, 'global-checkout');
+    const installed = await run('npm', ['install', '-g', '--no-audit', '--no-fund', copy], { npm_config_prefix: npmPrefix, npm_config_globalconfig: NPM_GLOBALCONFIG }, base);
+    expect(installed.code, installed.stderr).toBe(0);
+    expect(existsSync(join(copy, 'dist', 'cli.js'))).toBe(true);
+    expect(await addThrough(npmPrefix, 'from-checkout')).toBe(join(base, 'home', 'your', 'repo.worktrees', 'from-checkout'));
+  }, 900_000);
 });

@@ -1,19 +1,17 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { chromium, type Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/observe/dashboard.js';
 import { appendRun, type MetricsFile, type RunRecord } from '../../src/observe/metrics.js';
 import type { Span } from '../../src/core/profiler.js';
-import { BIN } from '../helpers.js';
+import { BIN, requirePrereq } from '../helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 function span(id: number, parent: number | null, name: string, start: number, duration: number): Span {
@@ -131,9 +129,11 @@ describe('the dashboard page in headless Chromium', () => {
   let dashboard: Dashboard;
   let emptyDashboard: Dashboard;
 
+  beforeEach(async (ctx) => {
+    const { path } = await requirePrereq('chromium', ctx);
+    browser ??= await chromium.launch({ executablePath: path, args: CHROMIUM_ARGS });
+  });
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium (.ci/run does)`);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     repo = await makeRepo(RUNS);
     emptyRepo = await makeRepo(undefined);
     dashboard = await startDashboard({ commonDir: join(repo, '.git'), port: 0 });

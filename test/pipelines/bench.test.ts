@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BenchResult } from '../../src/pipelines/bench.js';
 import type { MetricsFile } from '../../src/observe/metrics.js';
 import type { StatsReport } from '../../src/observe/stats.js';
-import { BIN } from '../helpers.js';
+import { BIN, requirePrereq } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -127,19 +127,11 @@ describe('git vtree bench on a small repository', () => {
   });
 
   it('with a compose file and a Docker engine, "before" also runs docker compose up -d, and brings it down again', async (context) => {
-    const engine = await execFileAsync('docker', ['info', '--format', '{{.ServerVersion}}']).then(
-      () => true,
-      () => false,
-    );
-    if (!engine) {
-      if (process.env.CI === 'true') throw new Error('no Docker engine answers, and CI=true requires one (../shared/ci/docker-engine.sh)');
-      context.skip('no Docker engine answers (docker info failed)');
-      return;
-    }
+    const { image } = await requirePrereq('docker', context);
     const port = await freePort();
     await writeFile(
       join(repo, 'compose.yaml'),
-      `services:\n  web:\n    image: vtree-test/busybox:latest\n    command: ["httpd", "-f", "-p", "8080", "-h", "/"]\n    ports: ["127.0.0.1:\${WEB_PORT:-${port}}:8080"]\n`,
+      `services:\n  web:\n    image: ${image}\n    command: ["httpd", "-f", "-p", "8080", "-h", "/"]\n    ports: ["127.0.0.1:\${WEB_PORT:-${port}}:8080"]\n`,
     );
     await sh('git', ['add', 'compose.yaml']);
     await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'compose']);

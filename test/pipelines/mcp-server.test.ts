@@ -4,12 +4,12 @@ import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, composeEngineAnswers, git, tempDir, testEnv } from '../helpers.js';
+import { BIN, probePrereq, requirePrereq, git, tempDir, testEnv } from '../helpers.js';
 
-const docker = await composeEngineAnswers();
-if (!docker) console.warn('mcp-server.test.ts: skipping: no Docker engine answers; run ../shared/ci/docker-engine.sh');
+// For cleanup only; the tests themselves require Docker through requirePrereq.
+const docker = (await probePrereq('docker')).ok;
 
 let root: string;
 let repo: string;
@@ -51,7 +51,10 @@ function answer(result: unknown): Record<string, unknown> {
   return call.structuredContent as Record<string, unknown>;
 }
 
-describe.skipIf(!docker)('git vtree mcp', () => {
+describe('git vtree mcp', () => {
+  beforeEach(async (ctx) => {
+    await requirePrereq('docker', ctx);
+  });
   it('an MCP client (the official SDK, over stdio) creates a worktree, waits until it is ready, reads its status and removes it', async () => {
     const client = new Client({ name: 'vtree-test', version: '1.0.0' });
     const env = Object.fromEntries(Object.entries(testEnv({ XDG_STATE_HOME: join(root, 'state') })).filter((e): e is [string, string] => e[1] !== undefined));

@@ -1,11 +1,11 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { composeEngineAnswers, git, tempDir, vtree } from '../helpers.js';
+import { probePrereq, requirePrereq, git, tempDir, vtree } from '../helpers.js';
 
-const docker = await composeEngineAnswers();
-if (!docker) console.warn('readiness.test.ts: skipping the Docker tests: no Docker engine answers; run ../shared/ci/docker-engine.sh');
+// For cleanup only; the tests themselves require Docker through requirePrereq.
+const docker = (await probePrereq('docker')).ok;
 
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -114,7 +114,10 @@ describe('git vtree wait: project tasks (vtree-tasks.json)', () => {
   });
 });
 
-describe.skipIf(!docker)('git vtree wait: the Compose stack', () => {
+describe('git vtree wait: the Compose stack', () => {
+  beforeEach(async (ctx) => {
+    await requirePrereq('docker', ctx);
+  });
   it('returns once a service with a healthcheck is healthy, with its URL and the .env block', async () => {
     const compose = [
       'services:',

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFile, cp, lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { appendFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { resolveLinkMode, restoreTree, type LinkMode } from '../../../src/features/deps/link-modes.js';
 import { detectProject, diskFiles, nodeModulesDirs } from '../../../src/features/deps/package-manager.js';
-import { BIN, git, makeRepo, tempDir, testEnv, treeOf, vtree } from '../../helpers.js';
+import { BIN, git, makeRepo, requirePrereq, tempDir, testEnv, treeOf, vtree } from '../../helpers.js';
 
 /**
  * Real installs from the npm registry, kept small: three packages (one scoped, one with a bin
@@ -224,29 +225,24 @@ describe('cache integrity', () => {
   });
 
   it('falls back to copying across filesystems (EXDEV) and says so once', async (ctx) => {
-    if (process.getuid?.() !== 0) return ctx.skip('needs root to mount a tmpfs for a second filesystem');
-    const mountPoint = await tempDir('vtree-tmpfs-');
+    // A second filesystem: the btrfs loop mount (the temporary directories are on another one).
+    const { mount } = await requirePrereq('btrfs', ctx);
+    const mountPoint = await mkdtemp(join(mount, 'vtree-exdev-'));
     cleanups.push(() => rm(mountPoint, { recursive: true, force: true }));
-    const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint]);
-    if (mounted.status !== 0) return ctx.skip(`cannot mount a tmpfs here: ${mounted.stderr.toString().trim()}`);
-    try {
-      const { repo } = await projectRepo('a', true);
-      // Snapshot across filesystems: the repository on disk, the cache on the tmpfs.
-      const { entry, warnings: snapshotWarnings } = await cachedEntry(repo, join(mountPoint, 'cache'));
-      expect(snapshotWarnings).toHaveLength(1);
-      expect(snapshotWarnings[0]).toMatch(/EXDEV.*copying/);
-      // Restore back onto the disk with hardlink asked for: copies, one warning.
-      const { to, warnings } = await restoreInto(entry, 'hardlink');
-      expect(warnings).toHaveLength(1);
-      expect(await treeOf(join(to, 'node_modules'))).toEqual(await treeOf(join(fixture('a'), 'node_modules')));
-      for (const [path] of entry.manifest.files) expect((await stat(join(to, path))).nlink, path).toBe(1);
-      // auto probes once and settles on copy, saying why.
-      const autoWarnings: string[] = [];
-      expect(await resolveLinkMode('auto', entry.manifest, entry.tree, join(to, '..', 'auto'), (w) => autoWarnings.push(w))).toBe('copy');
-      expect(autoWarnings).toHaveLength(1);
-    } finally {
-      spawnSync('umount', [mountPoint]);
-    }
+    const { repo } = await projectRepo('a', true);
+    // Snapshot across filesystems: the repository on disk, the cache on btrfs.
+    const { entry, warnings: snapshotWarnings } = await cachedEntry(repo, join(mountPoint, 'cache'));
+    expect(snapshotWarnings).toHaveLength(1);
+    expect(snapshotWarnings[0]).toMatch(/EXDEV.*copying/);
+    // Restore back onto the disk with hardlink asked for: copies, one warning.
+    const { to, warnings } = await restoreInto(entry, 'hardlink');
+    expect(warnings).toHaveLength(1);
+    expect(await treeOf(join(to, 'node_modules'))).toEqual(await treeOf(join(fixture('a'), 'node_modules')));
+    for (const [path] of entry.manifest.files) expect((await stat(join(to, path))).nlink, path).toBe(1);
+    // auto probes once and settles on copy, saying why.
+    const autoWarnings: string[] = [];
+    expect(await resolveLinkMode('auto', entry.manifest, entry.tree, join(to, '..', 'auto'), (w) => autoWarnings.push(w))).toBe('copy');
+    expect(autoWarnings).toHaveLength(1);
   });
 });
 

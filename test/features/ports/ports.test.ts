@@ -13,7 +13,7 @@ import { runGraph, TaskFailedError, type Task } from '../../../src/core/graph.js
 import type { RemoveShared, SetupShared, Stages } from '../../../src/features/feature.js';
 import { Profiler } from '../../../src/core/profiler.js';
 import { portsFeature } from '../../../src/features/ports/feature.js';
-import { git, makeRepo, tempDir, vtree } from '../../helpers.js';
+import { git, makeRepo, requirePrereq, tempDir, vtree } from '../../helpers.js';
 
 let state: string;
 let work: string;
@@ -124,14 +124,10 @@ describe('leasePorts', () => {
   });
 
   it('skips a port a Docker container publishes', async (ctx) => {
-    const engine = await run('docker', ['info', '--format', '{{.ServerVersion}}']).catch(() => undefined);
-    if (!engine) {
-      if (process.env.CI === 'true') throw new Error('no Docker engine answers (CI=true requires one: ../shared/ci/docker-engine.sh)');
-      return ctx.skip('no Docker engine answers');
-    }
+    const { image } = await requirePrereq('docker', ctx);
     const holder = { worktree: await worktreeDir('docker'), repo: '/repo/.git' };
     const preferred = preferredPort(holder.worktree, 'DB_PORT', RANGE);
-    const { stdout } = await run('docker', ['run', '-d', '--rm', '-p', `${preferred}:80`, 'vtree-test/busybox:latest', 'sleep', '60']);
+    const { stdout } = await run('docker', ['run', '-d', '--rm', '-p', `${preferred}:80`, image, 'sleep', '60']);
     const container = stdout.trim();
     try {
       const outcome = await leasePorts(holder, ['DB_PORT'], RANGE);

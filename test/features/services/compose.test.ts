@@ -17,7 +17,7 @@ import {
 import { composeArgs, detectComposeRuntime } from '../../../src/features/services/runtime.js';
 import { run } from '../../../src/core/exec.js';
 import { planStart } from '../../../src/features/services/stack.js';
-import { git, tempDir } from '../../helpers.js';
+import { git, requirePrereq, tempDir } from '../../helpers.js';
 
 const noSettings = { configured: [] };
 
@@ -34,14 +34,6 @@ async function files(entries: Record<string, string>): Promise<void> {
     await mkdir(join(dir, name, '..'), { recursive: true });
     await writeFile(join(dir, name), text);
   }
-}
-
-/** Whether a Compose v2 binary is installed (`config` needs no engine). */
-async function composeInstalled(): Promise<boolean> {
-  return run('docker', ['compose', 'version']).then(
-    () => true,
-    () => false,
-  );
 }
 
 describe('classifyPort', () => {
@@ -196,7 +188,7 @@ describe('planOverride', () => {
   });
 
   it('is understood by the real Compose: one port per entry, the new name, the old one an alias', async (context) => {
-    if (!(await composeInstalled())) context.skip('docker compose is not installed');
+    await requirePrereq('docker', context);
     await files({ 'compose.yaml': compose });
     const model = await discoverCompose(directorySource(dir), noSettings);
     const gitDir = join(dir, 'gitdir');
@@ -244,10 +236,10 @@ describe('detectComposeRuntime', () => {
   });
 
   it('remembers the Compose it found, and still asks the engine every time', async (context) => {
-    if (!(await composeInstalled())) context.skip('docker compose is not installed');
+    await requirePrereq('docker', context);
     const cache = join(dir, 'runtime.json');
     const first = await detectComposeRuntime(undefined, process.env, cache);
-    if (!('runtime' in first)) return context.skip(`no engine: ${first.missing}`);
+    if (!('runtime' in first)) throw new Error(`no engine: ${first.missing}`);
     const saved = JSON.parse(await readFile(cache, 'utf8'));
     await writeFile(cache, JSON.stringify({ ...saved, runtime: { ...saved.runtime, version: 'from-cache' } }));
     expect(await detectComposeRuntime(undefined, process.env, cache)).toMatchObject({ runtime: { version: 'from-cache' } });
@@ -256,7 +248,7 @@ describe('detectComposeRuntime', () => {
   });
 
   it('respects DOCKER_HOST: a dead socket is no engine, in one line', async (context) => {
-    if (!(await composeInstalled())) context.skip('docker compose is not installed');
+    await requirePrereq('docker', context);
     const detection = await detectComposeRuntime(undefined, { ...process.env, DOCKER_HOST: `unix://${join(dir, 'dead.sock')}` });
     expect('missing' in detection && detection.missing).toMatch(/^no container engine answers \(.*dead\.sock.*\)$/);
   });

@@ -4,11 +4,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile } from '../../../src/observe/metrics.js';
 import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
-import { git, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { git, probePrereq, requirePrereq, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -19,21 +19,6 @@ async function readWorktreeRuns(repo: string, command: string): Promise<MetricsF
 }
 
 const FIXTURE_COMPOSE = new URL('../../../bench/fixture/compose.yaml', import.meta.url);
-
-/** Whether a Docker engine with Compose v2 answers; the reason when not. */
-async function probeEngine(): Promise<{ ok: true } | { ok: false; reason: string }> {
-  try {
-    await run('docker', ['version', '--format', '{{.Server.Version}}'], { signal: AbortSignal.timeout(10_000) });
-    await run('docker', ['compose', 'version']);
-    return { ok: true };
-  } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message.split('\n')[0]! : String(error) };
-  }
-}
-
-const engine = await probeEngine();
-const skipReason = engine.ok ? '' : `no Docker engine answers (${engine.reason}); run ../shared/ci/docker-engine.sh`;
-if (!engine.ok) console.warn(`services.test.ts: skipping the Docker tests: ${skipReason}`);
 
 let root: string;
 let env: NodeJS.ProcessEnv;
@@ -47,7 +32,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  if (engine.ok) await removeStacks();
+  if ((await probePrereq('docker')).ok) await removeStacks();
   await rm(root, { recursive: true, force: true });
 });
 
@@ -193,7 +178,11 @@ describe('without a usable stack the worktree is still made, with one line sayin
   });
 });
 
-describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', () => {
+describe('the Compose stack of each worktree (real Docker)', () => {
+  beforeEach(async (ctx) => {
+    await requirePrereq('docker', ctx);
+  });
+
   it('two, then five worktrees created at once get distinct ports, all run at once, each answers on its own port', async () => {
     const { repo, name } = await fixtureApp();
     const first = await Promise.all(['c1', 'c2'].map((b) => add(repo, b)));
@@ -427,16 +416,6 @@ describe.skipIf(!engine.ok)('the Compose stack of each worktree (real Docker)', 
     expect(existsSync(join(result.stdout.trim(), 'compose.yaml'))).toBe(true);
   });
 });
-
-if (!engine.ok) {
-  if (process.env.CI === 'true') {
-    it('CI=true needs a Docker engine', () => {
-      throw new Error(`CI=true but ${skipReason}`);
-    });
-  } else {
-    it.skip(`Docker tests skipped: ${skipReason}`, () => undefined);
-  }
-}
 
 // A moved fixture would make the tests above test a different app.
 it('uses the fixture app of the issue, whose ports are variables with defaults', async () => {
