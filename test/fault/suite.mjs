@@ -133,8 +133,13 @@ export async function runFaultSuite(options = {}) {
 
     // 4. A full disk: the repository on a small tmpfs.
     if (o.diskTrials > 0) {
-      const disk = await sandbox.mountDisk();
-      if (!disk) o.log('full disk: skipped (needs root and mount)');
+      const disk = await sandbox.mountDisk().catch((error) => {
+        problem(`full disk: ${error.message.split('\n')[0]}`);
+        figures.notRecovered++;
+        return null;
+      });
+      if (disk === null) o.log('full disk: not run');
+      else if (!disk) o.log('full disk: skipped (needs root and mount)');
       else {
         o.log(`full disk: ${o.diskTrials} adds on a ${disk.sizeMb} MB tmpfs left with 0-${disk.maxFreeKb} KB free`);
         try {
