@@ -22,9 +22,9 @@ import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { parseLinkMode } from '../features/deps/link-modes.js';
-import { scanTree } from '../features/deps/manifest.js';
+import { scanTree, type Manifest } from '../features/deps/manifest.js';
 import type { Io } from '../core/output.js';
-import { commitFiles, detectProject, diskFiles, reconcileCommand, type Project } from '../features/deps/package-manager.js';
+import { commitFiles, detectProject, diskFiles, nodeModulesDirs, reconcileCommand, type Project } from '../features/deps/package-manager.js';
 import { describeEdits, quarantine, whoShares, type EditedFile } from '../features/deps/taint.js';
 import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
@@ -275,7 +275,12 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
         continue;
       }
       // Inodes and mtimes are this machine's now: record them for `cache verify`.
-      const manifest = await scanTree(join(dir, 'tree'), meta.project.packageDirs.map((d) => (d ? `${d}/node_modules` : 'node_modules')));
+      const scanned = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
+      // Files naming the exporter's worktree stay listed for rewriting, if they are in the tree.
+      const archived = await readJsonFile<Manifest>(join(dir, 'manifest.json')).catch(() => undefined);
+      const inTree = new Set(scanned.files.map(([path]) => path));
+      const rewrite = (archived?.rewrite ?? []).filter((path) => inTree.has(path));
+      const manifest: Manifest = archived?.origin && rewrite.length > 0 ? { ...scanned, origin: archived.origin, rewrite } : scanned;
       const now = new Date().toISOString();
       await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
       await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source: 'import', createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { exists, isErrno } from '../../core/files.js';
@@ -59,15 +60,28 @@ async function npmComplete(base: string, lock: string): Promise<boolean> {
   if (!(await exists(join(base, 'node_modules/.package-lock.json')))) return false;
   const wanted = (JSON.parse(lock) as NpmLock).packages ?? {};
   // Only installed packages count: workspace folders (`packages/a`) are sources, not results.
-  const checks = Object.entries(wanted)
-    .filter(([path, pkg]) => path.includes('node_modules/') && pkg.link !== true)
-    .map(async ([path, pkg]) => {
-      const text = await readFile(join(base, path, 'package.json'), 'utf8').catch((error: unknown) => (isErrno(error, 'ENOENT', 'ENOTDIR') ? undefined : Promise.reject(error)));
-      if (text === undefined) return pkg.optional === true;
-      return (JSON.parse(text) as { version?: string }).version === pkg.version;
-    });
-  return (await Promise.all(checks)).every(Boolean);
+  // Synchronous reads: on the seed's path, for hundreds of small files they cost a tenth of
+  // what the same reads cost through libuv's four threads.
+  const installed = Object.entries(wanted).filter(([path, pkg]) => path.includes('node_modules/') && pkg.link !== true);
+  for (let start = 0; start < installed.length; start += SLICE) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    for (const [path, pkg] of installed.slice(start, start + SLICE)) {
+      let text: string;
+      try {
+        text = readFileSync(join(base, path, 'package.json'), 'utf8');
+      } catch (error) {
+        if (isErrno(error, 'ENOENT', 'ENOTDIR') && pkg.optional === true) continue;
+        if (isErrno(error, 'ENOENT', 'ENOTDIR')) return false;
+        throw error;
+      }
+      if ((JSON.parse(text) as { version?: string }).version !== pkg.version) return false;
+    }
+  }
+  return true;
 }
+
+/** Package manifests read between two yields to the event loop. */
+const SLICE = 500;
 
 async function pnpmComplete(base: string, lock: string): Promise<boolean> {
   const { parse } = await import('yaml');

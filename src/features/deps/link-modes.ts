@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises
 import { dirname, join, posix } from 'node:path';
 import { UsageError } from '../../core/errors.js';
 import { isErrno } from '../../core/files.js';
-import { depth, FS_CONCURRENCY, isRewrittenInPlace, pump, type Done, type Manifest } from './manifest.js';
+import { depth, FS_CONCURRENCY, isRewrittenInPlace, pathPattern, pump, type Done, type Manifest } from './manifest.js';
 import { REWRITTEN_IN_PLACE } from './package-manager.js';
 
 /** How a file of a cache entry appears in a worktree. */
@@ -131,7 +131,7 @@ export async function rewriteOrigin(to: string, paths: readonly string[], origin
     paths.map(async (path) => {
       const file = join(to, path);
       const text = await readFile(file, 'utf8');
-      await writeFile(file, text.replaceAll(origin, target));
+      await writeFile(file, text.replace(pathPattern(origin, 'g'), () => target));
     }),
   );
 }

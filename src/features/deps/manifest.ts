@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { isErrno } from '../../core/files.js';
+import { escapeRegExp } from '../../core/regexp.js';
 import { REWRITTEN_IN_PLACE, TOOL_CACHES } from './package-manager.js';
 
 /** A regular file of a tree: path (relative to the tree root), mode, size, mtime (ms), inode. */
@@ -71,10 +72,19 @@ export async function scanTree(base: string, roots: readonly string[], options: 
  */
 export async function findEmbeddedPaths(base: string, manifest: Manifest): Promise<Manifest> {
   const candidates = manifest.files.map(([path]) => path).filter((path) => /\/\.bin\/[^/]+$/.test(path) || isRewrittenInPlace(path));
-  const found = await Promise.all(candidates.map((path) => readFile(join(base, path), 'utf8').then((text) => text.includes(base), () => false)));
+  const names = pathPattern(base);
+  const found = await Promise.all(candidates.map((path) => readFile(join(base, path), 'utf8').then((text) => names.test(text), () => false)));
   const rewrite = candidates.filter((_, i) => found[i]);
   if (rewrite.length === 0) return manifest;
   return { ...manifest, origin: base, rewrite };
+}
+
+/**
+ * Matches `path` as a whole path or a path's prefix (`/src/app`, `/src/app/node_modules`), never
+ * as the start of a longer name (`/src/app.worktrees/x`).
+ */
+export function pathPattern(path: string, flags = ''): RegExp {
+  return new RegExp(`${escapeRegExp(path)}(?![\\w.-])`, flags);
 }
 
 /** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
