@@ -169,7 +169,8 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
       const what = args.dryRun ? '' : repaired.includes(r.entry.key) ? ': re-installed clean' : ': dropped; the next add of that lockfile installs afresh';
       io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
     }
-    for (const w of holders) io.out(`  ${w} still has the edit; to reset it: rm -rf ${w}/node_modules && git vtree setup ${w} (or reinstall there)`);
+    const managers = [...new Set(broken.map((r) => r.entry.meta.packageManager.replace('@berry', '')))].join(' or ');
+    for (const w of holders) io.out(`  ${w} still has the edit: reinstall its dependencies there to drop it (rm -rf node_modules, then ${managers} install)`);
     io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
   }
   return broken.length > 0 && args.dryRun ? ExitCode.failed : ExitCode.ok;
