@@ -23,9 +23,11 @@ import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { parseLinkMode } from '../features/deps/link-modes.js';
-import { manifestProblem, scanTree } from '../features/deps/manifest.js';
+import { manifestProblem, scanTree, type Manifest } from '../features/deps/manifest.js';
 import type { Io } from '../core/output.js';
-import { detectProject, diskFiles } from '../features/deps/package-manager.js';
+import { commitFiles, detectProject, diskFiles, nodeModulesDirs, reconcileCommand, type Project } from '../features/deps/package-manager.js';
+import { describeEdits, quarantine, whoShares, type EditedFile } from '../features/deps/taint.js';
+import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import type { Repo } from '../git/repo.js';
 import { listSpares, makeSpares, pruneSpares } from '../features/deps/spares.js';
@@ -145,18 +147,70 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
 
 async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> {
   const entries = await listEntries(cache.dir);
-  const results = await Promise.all(entries.map(async (e) => ({ key: e.key, changed: await changedFiles(e) })));
-  const broken = results.filter((r) => r.changed.length > 0);
-  if (!args.dryRun) {
-    for (const r of broken) await dropEntry(cache.dir, r.key);
-    await pruneSpares(cache.dir, new Set(results.filter((r) => r.changed.length === 0).map((r) => r.key)));
+  const worktrees = cache.repo.worktrees.filter((w) => !w.bare && !w.prunable).map((w) => w.path);
+  const results: Array<{ entry: CacheEntry; edited: EditedFile[] }> = [];
+  for (const entry of entries) {
+    const changed = await changedFiles(entry, { inodes: true });
+    results.push({ entry, edited: changed.length > 0 ? await whoShares(entry, changed, worktrees) : [] });
   }
-  if (io.json) io.out(JSON.stringify({ checked: results.length, broken: broken.map((r) => ({ key: r.key, files: r.changed })), dropped: !args.dryRun }));
-  else {
-    for (const r of broken) io.out(`${r.key.slice(0, 12)}: ${r.changed.length} files edited through a hardlink (${r.changed.slice(0, 3).join(', ')}${r.changed.length > 3 ? ', ...' : ''})${args.dryRun ? '' : ': dropped'}`);
-    io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : 'dropped; the next add re-creates them'}`}.`);
+  const broken = results.filter((r) => r.edited.length > 0);
+  const repaired: string[] = [];
+  if (!args.dryRun) {
+    for (const r of broken) await quarantine(cache.dir, r.entry, r.edited.map((e) => e.path));
+    await pruneSpares(cache.dir, new Set(results.filter((r) => r.edited.length === 0).map((r) => r.entry.key)));
+    if (args.repair) for (const r of broken) if (await reinstall(cache, r.entry.key, io)) repaired.push(r.entry.key);
+  }
+  // Worktrees holding an edited file keep it (one of them made the edit on purpose, perhaps): named, with how to reset them.
+  const holders = [...new Set(broken.flatMap((r) => r.edited.flatMap((e) => e.sharedWith)))];
+  if (io.json) {
+    const json = broken.map((r) => ({ key: r.entry.key, files: r.edited.map((e) => e.path), edited: r.edited, repaired: repaired.includes(r.entry.key) }));
+    io.out(JSON.stringify({ checked: results.length, broken: json, dropped: !args.dryRun, worktrees: holders }));
+  } else {
+    for (const r of broken) {
+      const what = args.dryRun ? '' : repaired.includes(r.entry.key) ? ': re-installed clean' : ': dropped; the next add of that lockfile installs afresh';
+      io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
+    }
+    const managers = [...new Set(broken.map((r) => r.entry.meta.packageManager.replace('@berry', '')))].join(' or ');
+    for (const w of holders) io.out(`  ${w} still has the edit: reinstall its dependencies there to drop it (rm -rf node_modules, then ${managers} install)`);
+    io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
   }
   return broken.length > 0 && args.dryRun ? ExitCode.failed : ExitCode.ok;
+}
+
+/**
+ * Re-creates entry `key` from a clean install: in a scratch checkout of the HEAD of a worktree
+ * whose committed lockfiles give that key, the package manager installs (no links to any tree
+ * that held the edit), the result is snapshotted, the checkout removed. False when no worktree
+ * is on that lockfile, or the install failed (said).
+ */
+async function reinstall(cache: CacheContext, key: string, io: Io): Promise<boolean> {
+  let found: { path: string; project: Project } | undefined;
+  for (const w of cache.repo.worktrees.filter((w) => !w.bare && !w.prunable)) {
+    const project = await detectProject(commitFiles(w.path, 'HEAD')).catch(() => undefined);
+    if (project && cacheKey(project) === key) found = { path: w.path, project };
+    if (found) break;
+  }
+  if (!found) {
+    io.warn(`${key.slice(0, 12)}: no worktree's HEAD is on that lockfile; the next add of it installs afresh`);
+    return false;
+  }
+  const scratch = newTempPath(cache.dir, `repair-${key}`);
+  await mkdir(join(scratch, '..'), { recursive: true });
+  try {
+    await git(found.path, ['worktree', 'add', '--detach', '--quiet', scratch, 'HEAD']);
+    // The reconcile install: on an empty node_modules it is a clean install, and it tolerates a
+    // committed lockfile that this npm would write differently (npm ci refuses those).
+    const { command, args } = reconcileCommand(found.project.manager);
+    io.log(`${key.slice(0, 12)}: ${command} ${args.join(' ')} in a scratch checkout of ${found.path}'s HEAD...`);
+    await run(command, args, { cwd: scratch });
+    return (await cacheWorktree(cache.dir, scratch, key, 'miss', io.warn)) !== undefined;
+  } catch (error) {
+    io.warn(`${key.slice(0, 12)}: re-install failed: ${errorMessage(error)}`);
+    return false;
+  } finally {
+    await git(found.path, ['worktree', 'remove', '--force', scratch]).catch(() => rm(scratch, { recursive: true, force: true }));
+    await git(found.path, ['worktree', 'prune']).catch(() => undefined);
+  }
 }
 
 async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
@@ -229,12 +283,17 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
         continue;
       }
       // Inodes and mtimes are this machine's now: record them for `cache verify`.
-      const manifest = await scanTree(join(dir, 'tree'), meta.project.packageDirs.map((d) => (d ? `${d}/node_modules` : 'node_modules')));
-      const treeBad = manifestProblem(manifest);
+      const scanned = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
+      const treeBad = manifestProblem(scanned);
       if (treeBad) {
         refused.push(`${key.slice(0, 12)} (${treeBad})`);
         continue;
       }
+      // Files naming the exporter's worktree stay listed for rewriting, if they are in the tree.
+      const archived = await readJsonFile<Manifest>(join(dir, 'manifest.json')).catch(() => undefined);
+      const inTree = new Set(scanned.files.map(([path]) => path));
+      const rewrite = (archived?.rewrite ?? []).filter((path) => inTree.has(path));
+      const manifest: Manifest = archived?.origin && rewrite.length > 0 ? { ...scanned, origin: archived.origin, rewrite } : scanned;
       const now = new Date().toISOString();
       await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
       await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source: 'import', createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));

@@ -118,7 +118,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'cache',
-    describe: 'The dependency cache: status, prune [--max-size] [--older-than], verify, warm, export <file>, import <file>',
+    describe: 'The dependency cache: status, prune [--max-size] [--older-than], verify [--repair], warm, export <file>, import <file>',
     positionals: [
       { name: 'action', required: true, choices: ['status', 'prune', 'verify', 'warm', 'export', 'import'], describe: 'What to do' },
       { name: 'file', required: false, describe: 'Archive for export/import (.tar or .tar.gz)' },
@@ -128,6 +128,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'older-than': { type: 'string', describe: 'prune: drop entries unused this long (30d, 12h)' },
       'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' },
       'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry is broken)' },
+      repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile' },
       spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1)' },
       key: { type: 'string', describe: 'export: only entries whose key starts with this' },
       json,

@@ -28,8 +28,8 @@ export function cacheKey(project: Project, platform: KeyPlatform = currentPlatfo
   return createHash('sha256').update(stableJson(material)).digest('hex').slice(0, 40);
 }
 
-/** JSON with object keys sorted at every level, so equal content always hashes equally. */
-function stableJson(value: unknown): string {
+/** JSON with object keys sorted at every level, so equal content always hashes (and compares) equally. */
+export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   if (value && typeof value === 'object') {
     const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -1,5 +1,5 @@
 import { isProcessAlive } from '../../core/pid.js';
-import { lstat as fsLstat } from 'node:fs';
+import { lstatSync as fsLstatSync } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { isAbsolute, join, resolve } from 'node:path';
@@ -8,9 +8,10 @@ import type { Config } from '../../git/config.js';
 import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { restoreTree } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
-import { FS_CONCURRENCY, manifestProblem, pump, scanTree, type Manifest } from './manifest.js';
+import { findEmbeddedPaths, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isPlainRelative } from '../../core/confine.js';
-import { detectProject, diskFiles, installComplete, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
+import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
+import { installComplete } from './completeness.js';
 import { defaultCacheDir } from '../../core/paths.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import type { Repo } from '../../git/repo.js';
@@ -163,14 +164,14 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
   const temp = newTempPath(cacheDir, seed.key);
   const cleaning = cleanStaleTemps(cacheDir).catch(() => undefined);
   try {
-    const source = await scanTree(seed.base, seed.roots, { stats: false });
+    const source = await findEmbeddedPaths(seed.base, await scanTree(seed.base, seed.roots, { stats: false }));
     // A link out of the tree (a worktree restored with --link-mode symlink links into the cache
     // itself; `npm link` into a global dir) would make the entry corrupt: never snapshot that.
     const problem = manifestProblem(source);
     if (problem) throw new Error(`${seed.base}: ${problem}: not cached`);
     await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
     // The entry's own inodes and mtimes, which `cache verify` compares against.
-    const manifest = await scanTree(join(temp, 'tree'), source.roots);
+    const manifest: Manifest = { ...(await scanTree(join(temp, 'tree'), source.roots)), ...(source.origin ? { origin: source.origin, rewrite: source.rewrite } : {}) };
     const now = new Date().toISOString();
     const meta: EntryMeta = {
       key: seed.key,
@@ -283,19 +284,33 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
 }
 
 /**
- * Files of an entry that no longer match its manifest (size, mtime or inode changed, or gone):
- * someone edited them through a hardlink in a worktree. Empty when the entry is intact.
+ * Files of an entry that no longer match its manifest (size or mtime changed, or gone): someone
+ * edited them through a hardlink in a worktree (writing a file's content changes its mtime
+ * through every link; linking it does not). Empty when the entry is intact. With `inodes`, a
+ * file replaced by another inode counts too (`cache verify`; `add` needs only content).
+ *
+ * On `add`'s path, beside the restore: synchronous lstat calls in slices of {@link SLICE}, which
+ * costs about half what the same calls cost through libuv's four threads (measured on 11,569
+ * files), yielding between slices so the other tasks of the graph go on.
  */
-export async function changedFiles(entry: CacheEntry): Promise<string[]> {
+export async function changedFiles(entry: CacheEntry, options: { inodes?: boolean } = {}): Promise<string[]> {
   const changed: string[] = [];
-  await pump(entry.manifest.files, FS_CONCURRENCY, ([path, , size, mtimeMs, ino], done) =>
-    fsLstat(join(entry.tree, path), (error, info) => {
-      if (error || info.size !== size || info.mtimeMs !== mtimeMs || info.ino !== ino) changed.push(path);
-      done();
-    }),
-  );
+  const { files } = entry.manifest;
+  const tree = entry.tree;
+  for (let start = 0; start < files.length; start += SLICE) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const end = Math.min(files.length, start + SLICE);
+    for (let i = start; i < end; i++) {
+      const [path, , size, mtimeMs, ino] = files[i]!;
+      const info = fsLstatSync(`${tree}/${path}`, { throwIfNoEntry: false });
+      if (!info || info.size !== size || info.mtimeMs !== mtimeMs || (options.inodes && info.ino !== ino)) changed.push(path);
+    }
+  }
   return changed.sort();
 }
+
+/** Files checked between two yields to the event loop in {@link changedFiles}. */
+const SLICE = 2000;
 
 /** Checks that an entry's key is what its recorded inputs and this machine's platform give. */
 export function keyMatches(meta: EntryMeta, key: string): boolean {

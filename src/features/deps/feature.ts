@@ -1,22 +1,23 @@
 import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
-import { cacheDirOf, listEntries, openEntry, recordHit, sparesDir } from './cache.js';
+import { cacheDirOf, changedFiles, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
+import { describeEdits, quarantine, sharedTaint, whoShares } from './taint.js';
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
-import { run } from '../../core/exec.js';
+import { git, run } from '../../core/exec.js';
 import { reclaimDead } from '../../core/debris.js';
 import { exists } from '../../core/files.js';
 import type { TaskContext } from '../../core/graph.js';
 import { installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { manifestProblem, scanTree, type Manifest } from './manifest.js';
+import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
+import { installComplete } from './completeness.js';
 import {
   commitFiles,
   detectProject,
   diskFiles,
   installCommand,
-  installComplete,
   nodeModulesDirs,
   reconcileCommand,
   type Project,
@@ -117,32 +118,65 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
   const plan = { ...base, project, key, cacheable: true };
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
   await removeStaleStaging(target.path, staging);
+  const worktreePaths = repo.worktrees.filter((w) => !w.bare && !w.prunable && w.path !== target.path).map((w) => w.path);
+  /** Takes a tainted entry out of use and says where the edit is; the caller goes on as if it were not there. */
+  const reject = async (entry: CacheEntry, changed: string[]) => {
+    const edited = await whoShares(entry, changed, worktreePaths);
+    shared.warn(`deps: ${describeEdits(edited)}: edited in place through a hardlink since it was cached; not handing it out (the cache entry is dropped, \`git vtree cache verify --repair\` re-installs it)`);
+    await quarantine(cacheDir, entry, changed);
+  };
   try {
-    const spare = await takeSpare(cacheDir, key, setting, staging);
-    const entry = spare ? undefined : await openEntry(cacheDir, key);
-    if (spare || entry) {
-      // The hit count and starting the job that makes the next spare overlap restore and checkout.
+    const hot = await openEntry(cacheDir, key);
+    if (hot) {
+      const spare = await takeSpare(cacheDir, key, setting, staging, target.path);
+      // The hit count and the job that makes the next spare (the pool is one short now) overlap
+      // restore and checkout; a spare job checks the entry itself, so one started for a
+      // tainted entry makes nothing.
       const sideWork = Promise.all([
         recordHit(cacheDir, key).catch((error) => shared.warn(`could not update cache stats: ${errorMessage(error)}`)),
         topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn),
       ]);
-      try {
-        const restored = spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : await restore(entry!.manifest, entry!.tree, staging, setting, shared.warn);
-        return { ...plan, source: 'hit', staging, ...restored };
-      } finally {
-        await sideWork;
-      }
+      // The entry's files against its manifest (size, mtime), beside the restore: a spare's or a
+      // restored file is the entry's inode, so an edit through any link shows here.
+      // The restore first: its link() calls run in libuv's threads while this thread checks.
+      const [restored, changed] = await Promise.all([
+        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn),
+        changedFiles(hot),
+      ]);
+      await sideWork;
+      if (changed.length === 0) return { ...plan, source: 'hit', staging, ...restored };
+      await rm(staging, { recursive: true, force: true });
+      await reject(hot, changed);
     }
     // Seeds and partial starts are linked, never symlinked: a worktree's node_modules changes
     // with that worktree, and a partial start is reconciled in place by the package manager.
+    // Never a worktree that holds a file edited through a link: it would hand the edit on.
     const mode = setting === 'symlink' ? 'hardlink' : setting;
-    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)));
-    if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, shared.warn)) };
+    const untainted = async (path: string) => (await sharedTaint(cacheDir, path)) === undefined;
+    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
+    if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
-    const closest = (await listEntries(cacheDir)).find((e) => e.meta.packageManager === project.manager);
-    if (closest) return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, shared.warn)) };
-    const similar = await findWorktreeInstall(repo, target.path, (theirs) => theirs.manager === project.manager);
-    if (similar) return { ...plan, source: 'partial', staging, from: similar.path, ...(await restore(similar.manifest, similar.path, staging, mode, shared.warn)) };
+    for (const closest of (await listEntries(cacheDir)).filter((e) => e.meta.packageManager === project.manager)) {
+      const changed = await changedFiles(closest);
+      if (changed.length > 0) {
+        await reject(closest, changed);
+        continue;
+      }
+      return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
+    }
+    let complete = false;
+    const similar = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
+      if (theirs.manager !== project.manager || !(await untainted(path))) return false;
+      complete = await installComplete(path, theirs);
+      return true;
+    });
+    if (similar) {
+      // The manager's state files of a tree that does not match them (`npm install
+      // --package-lock-only`, a pull without an install) would make it skip what is really on
+      // disk: left out, so the reconcile reads the tree itself.
+      const manifest = complete ? similar.manifest : { ...similar.manifest, files: similar.manifest.files.filter(([path]) => !isRewrittenInPlace(path)) };
+      return { ...plan, source: 'partial', staging, from: similar.path, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
+    }
     return { ...plan, source: 'miss' };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
@@ -150,9 +184,9 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
   }
 }
 
-async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, warn: (line: string) => void) {
+async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, target: string, warn: (line: string) => void) {
   const mode = await resolveLinkMode(setting, manifest, from, staging, warn);
-  const ctx = { from, to: staging, mode, warn };
+  const ctx = { from, to: staging, mode, warn, target };
   await restoreTree(manifest, ctx);
   // ctx.mode: `copy` if the restore fell back part way.
   return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length };
@@ -174,7 +208,9 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
     const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
     const started = performance.now();
+    const dirtyBefore = new Set(await modifiedTrackedFiles(path));
     await install(command, path, plan, repo, shared, signal);
+    await restoreTrackedFiles(path, dirtyBefore, command.command, shared.warn);
     span.set('installMs', Math.round(performance.now() - started));
     // What the install produced (a readdir walk, cheap next to the install itself).
     const installed = await scanTree(path, nodeModulesDirs(project), { stats: false });
@@ -322,12 +358,29 @@ async function findWorktreeInstall(
     } catch {
       continue; // a worktree being removed, unreadable files: not a source
     }
-    const manifest = await scanTree(worktree.path, nodeModulesDirs(theirs), { stats: false });
+    const manifest = await findEmbeddedPaths(worktree.path, await scanTree(worktree.path, nodeModulesDirs(theirs), { stats: false }));
     // Packages linked from elsewhere (a worktree restored with --link-mode symlink, `npm link`): not a plain install.
     if (manifestProblem(manifest) !== undefined) continue;
     return { path: worktree.path, manifest };
   }
   return undefined;
+}
+
+/** Tracked files of the worktree at `path` that differ from its index. */
+async function modifiedTrackedFiles(path: string): Promise<string[]> {
+  return (await git(path, ['diff', '--name-only', '-z'])).split('\0').filter(Boolean);
+}
+
+/**
+ * Puts back the committed version of every tracked file the install modified (a lockfile the
+ * package manager writes differently from the committed one: a *drifting* lockfile), so vtree
+ * never dirties a checkout; files the user had modified before are left alone. Said once.
+ */
+async function restoreTrackedFiles(path: string, before: ReadonlySet<string>, manager: string, warn: (line: string) => void): Promise<void> {
+  const changed = (await modifiedTrackedFiles(path)).filter((file) => !before.has(file));
+  if (changed.length === 0) return;
+  await git(path, ['checkout', '--', ...changed]);
+  warn(`deps: ${manager} rewrote ${changed.join(', ')}; restored the committed version (commit what ${manager} writes to stop this)`);
 }
 
 async function existingDirs(base: string, dirs: readonly string[]): Promise<string[]> {

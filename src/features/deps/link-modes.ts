@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
-import { mkdir, rename, rm, unlink } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
 import { confinedPath } from '../../core/confine.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno } from '../../core/files.js';
 import { tempName } from '../../core/temp-name.js';
-import { depth, FS_CONCURRENCY, manifestProblem, pump, type Done, type Manifest } from './manifest.js';
+import { depth, FS_CONCURRENCY, isRewrittenInPlace, manifestProblem, pathPattern, pump, type Done, type Manifest } from './manifest.js';
 import { REWRITTEN_IN_PLACE } from './package-manager.js';
 
 /** How a file of a cache entry appears in a worktree. */
@@ -35,6 +35,11 @@ export interface RestoreContext {
   mode: LinkMode;
   /** Told once when the mode falls back to copy. */
   warn(line: string): void;
+  /**
+   * The worktree the restored roots end up in: files of `manifest.rewrite` get its path in
+   * place of `manifest.origin`. Unset (an entry, a spare), they are copied as they are.
+   */
+  target?: string;
 }
 
 /** Places one regular file of the source tree at `dest`, keeping its mode (callback style: see {@link pump}). */
@@ -126,12 +131,28 @@ export async function moveIntoPlace(staging: string, roots: readonly string[], d
   await rm(staging, { recursive: true, force: true });
 }
 
+/**
+ * Writes `target` in place of `origin` in the files `paths` of the restored tree at `to`: the
+ * files are copies of their own (never links), so no other tree sees the change.
+ */
+export async function rewriteOrigin(to: string, paths: readonly string[], origin: string, target: string): Promise<void> {
+  await Promise.all(
+    paths.map(async (path) => {
+      const file = join(to, path);
+      const text = await readFile(file, 'utf8');
+      await writeFile(file, text.replace(pathPattern(origin, 'g'), () => target));
+    }),
+  );
+}
+
 async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<void> {
   await makeDirs(manifest.dirs, ctx.to);
+  const rewrite = new Set(manifest.rewrite ?? []);
   await settled([
-    pump(manifest.files, FS_CONCURRENCY, ([path], done) => placeFile(path, ctx, done)),
+    pump(manifest.files, FS_CONCURRENCY, ([path], done) => (rewrite.has(path) ? fs.copyFile(`${ctx.from}/${path}`, `${ctx.to}/${path}`, done) : placeFile(path, ctx, done))),
     pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, `${ctx.to}/${path}`, done)),
   ]);
+  if (ctx.target && manifest.origin && rewrite.size > 0) await rewriteOrigin(ctx.to, [...rewrite], manifest.origin, ctx.target);
 }
 
 /**
@@ -158,7 +179,9 @@ async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Pro
     for (let dir = posix.dirname(path); dir !== '.'; dir = posix.dirname(dir)) if (linkedSet.has(dir)) return false;
     return true;
   };
-  await makeDirs([...manifest.roots, ...created], ctx.to);
+  // A root that is a file (yarn berry's install state) is copied below; only its parent is made.
+  const dirRoots = new Set(manifest.dirs);
+  await makeDirs([...manifest.roots.map((root) => (dirRoots.has(root) ? root : posix.dirname(root))).filter((dir) => dir !== '.'), ...created], ctx.to);
   await settled([
     pump(linked, FS_CONCURRENCY, (dir, done) => fs.symlink(join(ctx.from, dir), join(ctx.to, dir), 'dir', done)),
     pump(
@@ -171,7 +194,8 @@ async function restorePackageLinks(manifest: Manifest, ctx: RestoreContext): Pro
       FS_CONCURRENCY,
       ([path, target], done) => fs.symlink(target, join(ctx.to, path), done),
     ),
-  ]);
+  ]);  const rewrite = (manifest.rewrite ?? []).filter(outsideLinked);
+  if (ctx.target && manifest.origin && rewrite.length > 0) await rewriteOrigin(ctx.to, rewrite, manifest.origin, ctx.target);
 }
 
 function placeFile(path: string, ctx: RestoreContext, done: Done): void {
@@ -197,12 +221,6 @@ async function settled(work: Array<Promise<void>>): Promise<void> {
   if (failed) throw failed.reason;
 }
 
-/** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
-function isRewrittenInPlace(path: string): boolean {
-  const at = path.lastIndexOf('node_modules/');
-  if (at === -1) return false;
-  return REWRITTEN_IN_PLACE.has(path.slice(at + 'node_modules/'.length));
-}
 
 async function makeDirs(dirs: readonly string[], to: string): Promise<void> {
   // Parents before children: one depth level at a time, each level concurrently. A root's

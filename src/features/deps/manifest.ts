@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
-import { lstat } from 'node:fs/promises';
+import { lstat, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { isPlainRelative, linkStaysInside } from '../../core/confine.js';
 import { isErrno } from '../../core/files.js';
-import { TOOL_CACHES } from './package-manager.js';
+import { escapeRegExp } from '../../core/regexp.js';
+import { REWRITTEN_IN_PLACE, TOOL_CACHES } from './package-manager.js';
 
 /** A regular file of a tree: path (relative to the tree root), mode, size, mtime (ms), inode. */
 export type ManifestFile = [path: string, mode: number, size: number, mtimeMs: number, ino: number];
@@ -18,6 +19,13 @@ export interface Manifest {
   files: ManifestFile[];
   /** Symlinks: path and target, relative targets kept verbatim (`.bin/x` → `../pkg/cli.js`). */
   links: Array<[path: string, target: string]>;
+  /** The worktree the files were taken from, when some of them name it (see `rewrite`). */
+  origin?: string;
+  /**
+   * Files that embed `origin`'s absolute path (pnpm's workspace state, `.bin` shims with an
+   * absolute NODE_PATH): never linked; each restore writes them with its own worktree's path.
+   */
+  rewrite?: string[];
 }
 
 /**
@@ -81,12 +89,21 @@ export const FS_CONCURRENCY = 64;
 export async function scanTree(base: string, roots: readonly string[], options: { stats?: boolean } = {}): Promise<Manifest> {
   const manifest: Manifest = { roots: [], dirs: [], files: [], links: [] };
   for (const root of roots) {
+    let info;
     try {
-      if (!(await lstat(join(base, root))).isDirectory()) continue;
+      info = await lstat(join(base, root));
     } catch (error) {
       if (isErrno(error, 'ENOENT', 'ENOTDIR')) continue;
       throw error;
     }
+    if (info.isFile()) {
+      // A state file beside the node_modules (yarn berry's `.yarn/install-state.gz`): copied as it is.
+      manifest.roots.push(root);
+      manifest.files.push([root, info.mode & 0o7777, info.size, info.mtimeMs, info.ino]);
+      if (root.includes('/')) manifest.dirs.push(root.slice(0, root.lastIndexOf('/')));
+      continue;
+    }
+    if (!info.isDirectory()) continue;
     manifest.roots.push(root);
     manifest.dirs.push(root);
     await walk(base, root, options.stats ?? true, manifest);
@@ -94,6 +111,37 @@ export async function scanTree(base: string, roots: readonly string[], options: 
   // Parents before children, for creating them in order.
   manifest.dirs.sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : 1));
   return manifest;
+}
+
+/**
+ * Sets `manifest.origin` and `manifest.rewrite`: the files of the tree at `base` that name
+ * `base` itself. Only files a package manager writes per install can: its state files and the
+ * shims directly in a `.bin` directory (package files are the same bytes in every install), so
+ * few files are read.
+ */
+export async function findEmbeddedPaths(base: string, manifest: Manifest): Promise<Manifest> {
+  const candidates = manifest.files.map(([path]) => path).filter((path) => /\/\.bin\/[^/]+$/.test(path) || isRewrittenInPlace(path));
+  const names = pathPattern(base);
+  const found = await Promise.all(candidates.map((path) => readFile(join(base, path), 'utf8').then((text) => names.test(text), () => false)));
+  const rewrite = candidates.filter((_, i) => found[i]);
+  if (rewrite.length === 0) return manifest;
+  return { ...manifest, origin: base, rewrite };
+}
+
+/**
+ * Matches `path` as a whole path or a path's prefix (`/src/app`, `/src/app/node_modules`), never
+ * as the start of a longer name (`/src/app.worktrees/x`).
+ */
+export function pathPattern(path: string, flags = ''): RegExp {
+  return new RegExp(`${escapeRegExp(path)}(?![\\w.-])`, flags);
+}
+
+/** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
+export function isRewrittenInPlace(path: string): boolean {
+  if (path.endsWith('/install-state.gz')) return true;
+  const at = path.lastIndexOf('node_modules/');
+  if (at === -1) return false;
+  return REWRITTEN_IN_PLACE.has(path.slice(at + 'node_modules/'.length));
 }
 
 /** Adds everything under `root` to `manifest`: every readdir and lstat issued at once, callbacks throughout. */

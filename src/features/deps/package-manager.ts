@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { git, run } from '../../core/exec.js';
 import { readCommittedTexts } from '../../git/objects.js';
-import { exists, isErrno } from '../../core/files.js';
+import { isErrno } from '../../core/files.js';
 
 /** Package managers whose node_modules vtree restores; names as package-manager-detector's agents. */
 export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'yarn@berry' | 'bun';
@@ -24,17 +24,17 @@ const LOCKFILES = {
 
 /** What vtree needs to know of each package manager beyond what the detector library tells. */
 interface ManagerTraits {
-  /** A file inside a complete node_modules that the manager writes at the end of an install. */
-  marker?: string;
   /** Install that reconciles a restored, similar node_modules with the lockfile, offline first. */
   reconcile: readonly string[];
 }
 
 const MANAGERS = {
-  npm: { marker: '.package-lock.json', reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund'] },
-  pnpm: { marker: '.modules.yaml', reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
-  yarn: { marker: '.yarn-integrity', reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
-  'yarn@berry': { marker: '.yarn-state.yml', reconcile: ['install', '--immutable'] },
+  // npm: --no-save, so a committed lockfile npm would write differently is never rewritten.
+  npm: { reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save'] },
+  // pnpm keeps packages the lockfile dropped in its virtual store for a week unless told not to.
+  pnpm: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile', '--config.modules-cache-max-age=0'] },
+  yarn: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
+  'yarn@berry': { reconcile: ['install', '--immutable'] },
   bun: { reconcile: ['install', '--frozen-lockfile'] },
 } as const satisfies Record<PackageManagerName, ManagerTraits>;
 
@@ -109,10 +109,13 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   const patterns = await workspacePatterns(root, manager === 'pnpm' ? texts.get('pnpm-workspace.yaml') : undefined);
   const packageDirs = [''];
   if (patterns.length > 0) {
-    const matchers = patterns.map(globToRegExp);
+    // yarn berry's globs (globby, directories only) never match `docs` itself with `docs/**`.
+    const selfToo = manager !== 'yarn@berry';
+    const matchers = patterns.filter((p) => !p.startsWith('!')).map((p) => globToRegExp(p, selfToo));
+    const excluded = patterns.filter((p) => p.startsWith('!')).map((p) => globToRegExp(p.slice(1), selfToo));
     const workspaceDirs = (await files.packageJsonPaths())
       .map((p) => posix.dirname(p))
-      .filter((dir) => dir !== '.' && !dir.split('/').includes('node_modules') && matchers.some((m) => m.test(dir)));
+      .filter((dir) => dir !== '.' && !dir.split('/').includes('node_modules') && matchers.some((m) => m.test(`/${dir}`)) && !excluded.some((m) => m.test(`/${dir}`)));
     packageDirs.push(...new Set(workspaceDirs.sort()));
   }
   const manifestPaths = packageDirs.map((dir) => (dir ? `${dir}/package.json` : 'package.json'));
@@ -129,42 +132,18 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? '') };
 }
 
-/** The node_modules directories an install of `project` may produce, relative to its root. */
-export function nodeModulesDirs(project: Project): string[] {
-  return project.packageDirs.map((dir) => (dir ? `${dir}/node_modules` : 'node_modules'));
-}
-
 /**
- * Whether the node_modules at `base` is a finished install of its lockfile, not one from before
- * the last `git pull`: npm's hidden lockfile must list every package of package-lock.json at the
- * same version; other managers' marker file must be newer than the lockfile.
+ * What an install of `project` produces, relative to its root: the node_modules directories,
+ * and for yarn berry its install state (`.yarn/install-state.gz`, a file: without it the next
+ * `yarn install` in the worktree redoes the whole link step and re-runs postinstall scripts).
  */
-export async function installComplete(base: string, project: Project): Promise<boolean> {
-  const marker = (MANAGERS[project.manager] as ManagerTraits).marker;
-  if (!marker) return exists(join(base, 'node_modules'));
-  const markerPath = join(base, 'node_modules', marker);
-  if (project.manager === 'npm') {
-    const lockName = Object.keys(project.lockfiles).find((n) => n.endsWith('.json'));
-    if (!lockName) return false;
-    try {
-      const [lock, hidden] = await Promise.all([readFile(join(base, lockName), 'utf8'), readFile(markerPath, 'utf8')]);
-      const wanted = (JSON.parse(lock) as NpmLock).packages ?? {};
-      const installed = (JSON.parse(hidden) as NpmLock).packages ?? {};
-      // Only installed packages count: workspace folders (`packages/a`) are sources, not results.
-      return Object.entries(wanted).every(([path, pkg]) => !path.includes('node_modules/') || pkg.optional === true || pkg.link === true || installed[path]?.version === pkg.version);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT') || error instanceof SyntaxError) return false;
-      throw error;
-    }
-  }
-  const lockName = Object.keys(project.lockfiles)[0];
-  const [markerInfo, lockInfo] = await Promise.all([stat(markerPath).catch(() => undefined), lockName ? stat(join(base, lockName)).catch(() => undefined) : undefined]);
-  return markerInfo !== undefined && (!lockInfo || markerInfo.mtimeMs + 1000 >= lockInfo.mtimeMs);
+export function nodeModulesDirs(project: Project): string[] {
+  const dirs = project.packageDirs.map((dir) => (dir ? `${dir}/node_modules` : 'node_modules'));
+  return project.manager === 'yarn@berry' ? [...dirs, YARN_INSTALL_STATE] : dirs;
 }
 
-interface NpmLock {
-  packages?: Record<string, { version?: string; optional?: boolean; link?: boolean }>;
-}
+/** yarn berry's install state, carried with the node_modules it describes. */
+const YARN_INSTALL_STATE = '.yarn/install-state.gz';
 
 /** The clean install of a project with a lockfile (`npm ci`, `pnpm i --frozen-lockfile`, ...); plain install without one. */
 export async function installCommand(manager: PackageManagerName, frozen: boolean): Promise<{ command: string; args: string[] }> {
@@ -238,21 +217,26 @@ async function workspacePatterns(root: Record<string, unknown>, pnpmWorkspace: s
   if (pnpmWorkspace !== undefined) {
     const { parse } = await import('yaml');
     const packages = (parse(pnpmWorkspace) as { packages?: unknown } | null)?.packages;
-    return Array.isArray(packages) ? packages.filter((p): p is string => typeof p === 'string' && !p.startsWith('!')) : [];
+    return Array.isArray(packages) ? packages.filter((p): p is string => typeof p === 'string') : [];
   }
   const field = root.workspaces;
   const list = Array.isArray(field) ? field : (field as { packages?: unknown } | undefined)?.packages;
-  return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string' && !p.startsWith('!')) : [];
+  return Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string') : [];
 }
 
-/** A workspace pattern (`packages/*`, `apps/**`) as a regular expression over directory paths. */
-function globToRegExp(pattern: string): RegExp {
+/**
+ * A workspace pattern (`packages/*`, `apps/**`; a negated one without its `!`) as a regular expression
+ * over `/`-prefixed directory paths. `**` matches zero or more directories, as in the globs npm
+ * (`@npmcli/map-workspaces`), pnpm and yarn classic match with (`docs/**` includes `docs`
+ * itself), or with `selfToo` false one or more, as yarn berry does (checked with each manager).
+ */
+function globToRegExp(pattern: string, selfToo: boolean): RegExp {
   const body = pattern
     .replace(/^\.\//, '')
     .replace(/\/+$/, '')
     .split('/')
-    .map((part) => (part === '**' ? '(?:[^/]+/)*[^/]+' : part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
-    .join('/');
+    .map((part) => (part === '**' ? `(?:/[^/]+)${selfToo ? '*' : '+'}` : `/${part.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}`))
+    .join('');
   return new RegExp(`^${body}$`);
 }
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { entryDir, newTempPath, openEntry, sparesDir } from './cache.js';
+import { changedFiles, entryDir, newTempPath, openEntry, sparesDir } from './cache.js';
 import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
-import { resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
+import { resolveLinkMode, restoreTree, rewriteOrigin, type LinkMode, type LinkModeSetting } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 
 /**
@@ -19,6 +19,9 @@ export interface SpareInfo {
   mode: LinkMode;
   roots: string[];
   files: number;
+  /** The entry's `manifest.origin` and `manifest.rewrite`: files written for the worktree that takes the spare. */
+  origin?: string;
+  rewrite?: string[];
 }
 
 /** One spare in the pool. */
@@ -32,7 +35,7 @@ export interface Spare extends SpareInfo {
  * spare whose entry was dropped. `undefined` when none is ready or the spare is on another
  * filesystem than `dest`.
  */
-export async function takeSpare(cacheDir: string, key: string, setting: LinkModeSetting, dest: string): Promise<SpareInfo | undefined> {
+export async function takeSpare(cacheDir: string, key: string, setting: LinkModeSetting, dest: string, target: string): Promise<SpareInfo | undefined> {
   const dir = sparesDir(cacheDir, key);
   const [names, entryThere] = await Promise.all([
     readdir(dir).catch(() => [] as string[]),
@@ -55,6 +58,7 @@ export async function takeSpare(cacheDir: string, key: string, setting: LinkMode
     const info = await readJsonFile<SpareInfo>(join(dest, 'spare.json'));
     if (info) {
       await rm(join(dest, 'spare.json'), { force: true });
+      if (info.origin && info.rewrite?.length) await rewriteOrigin(dest, info.rewrite, info.origin, target);
       return info;
     }
     await rm(dest, { recursive: true, force: true });
@@ -92,7 +96,8 @@ export async function makeSpares(cacheDir: string, key: string, count: number, s
     join(cacheDir, 'locks', `spares-${key}.lock`),
     async () => {
       const entry = await openEntry(cacheDir, key);
-      if (!entry) return 0;
+      // An entry edited through a hardlink gets no spare: the next add finds the edit and drops it.
+      if (!entry || (await changedFiles(entry)).length > 0) return 0;
       const dir = sparesDir(cacheDir, key);
       const have = (await readdir(dir).catch(() => [] as string[])).length;
       let made = 0;
@@ -101,7 +106,8 @@ export async function makeSpares(cacheDir: string, key: string, count: number, s
         try {
           const mode = await resolveLinkMode(setting, entry.manifest, entry.tree, temp, warn);
           await restoreTree(entry.manifest, { from: entry.tree, to: temp, mode, warn });
-          const info: SpareInfo = { key, mode, roots: entry.manifest.roots, files: entry.manifest.files.length };
+          const { origin, rewrite } = entry.manifest;
+          const info: SpareInfo = { key, mode, roots: entry.manifest.roots, files: entry.manifest.files.length, ...(origin ? { origin, rewrite } : {}) };
           await writeFileAtomic(join(temp, 'spare.json'), JSON.stringify(info));
           await mkdir(dir, { recursive: true });
           await rename(temp, join(dir, `${mode}.${randomBytes(6).toString('hex')}`));

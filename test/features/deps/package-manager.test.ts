@@ -81,6 +81,18 @@ describe('detectProject', () => {
     expect((await detectProject(commitFiles(pnpm.repo, pnpm.commit)))?.packageDirs).toEqual(['', 'libs/one']);
   });
 
+  it('matches workspace globs as each manager does: `docs/**` includes `docs` (npm, pnpm, yarn classic) or not (yarn berry); `!` excludes', async () => {
+    const tree = { 'docs/package.json': pkg({ name: 'docs' }), 'docs/sub/package.json': pkg({ name: 'sub' }), 'docs/test/package.json': pkg({ name: 't' }) };
+    const dirs = async (files: Record<string, string>) => {
+      const made = await repoWith({ ...tree, ...files });
+      return (await detectProject(commitFiles(made.repo, made.commit)))?.packageDirs;
+    };
+    expect(await dirs({ 'package.json': pkg({ workspaces: ['docs/**'] }), 'package-lock.json': '{}' })).toEqual(['', 'docs', 'docs/sub', 'docs/test']);
+    expect(await dirs({ 'package.json': pkg({ workspaces: ['docs/**'] }), 'yarn.lock': '# yarn lockfile v1\n' })).toEqual(['', 'docs', 'docs/sub', 'docs/test']);
+    expect(await dirs({ 'package.json': pkg(), 'pnpm-lock.yaml': 'lockfileVersion: 9.0\n', 'pnpm-workspace.yaml': "packages:\n  - 'docs/**'\n  - '!**/test'\n" })).toEqual(['', 'docs', 'docs/sub']);
+    expect(await dirs({ 'package.json': pkg({ workspaces: ['docs/**'] }), 'yarn.lock': '__metadata:\n', '.yarnrc.yml': 'nodeLinker: node-modules\n' })).toEqual(['', 'docs/sub', 'docs/test']);
+  });
+
   it('has nothing to say about a commit without package.json', async () => {
     const { repo, commit } = await repoWith({ 'main.go': 'package main\n' });
     expect(await detectProject(commitFiles(repo, commit))).toBeUndefined();
@@ -115,6 +127,7 @@ describe('install commands', () => {
     expect(await installCommand('yarn@berry', true)).toEqual({ command: 'yarn', args: ['install', '--immutable'] });
     expect(await installCommand('bun', true)).toEqual({ command: 'bun', args: ['install', '--frozen-lockfile'] });
     expect(reconcileCommand('npm').args).toContain('--prefer-offline');
-    expect(reconcileCommand('pnpm').args).toEqual(['install', '--prefer-offline', '--frozen-lockfile']);
+    expect(reconcileCommand('pnpm').args).toEqual(['install', '--prefer-offline', '--frozen-lockfile', '--config.modules-cache-max-age=0']);
+    expect(reconcileCommand('npm').args).toContain('--no-save');
   });
 });
