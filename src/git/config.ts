@@ -4,10 +4,11 @@ import { exists } from '../core/files.js';
 import { UsageError } from '../core/errors.js';
 
 /**
- * Keys that name a program to run. A committed `.vtreeconfig` comes with whatever a checkout
- * brings, so, as git does with its own config, these are honoured only from git config.
+ * Keys that name a program to run, or a place to send credentials to and take dependency trees
+ * from (the remote cache). A committed `.vtreeconfig` comes with whatever a checkout brings, so,
+ * as git does with its own config, these are honoured only from git config.
  */
-const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command']);
+const TRUSTED_ONLY_KEYS = new Set(['vtree.compose.command', 'vtree.cache.remote', 'vtree.cache.push']);
 
 /**
  * vtree's settings: `git config` keys under `vtree.*` (system, user, repo and worktree level, as

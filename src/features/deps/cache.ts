@@ -15,7 +15,7 @@ import { defaultCacheDir } from '../../core/paths.js';
 import type { Repo } from '../../git/repo.js';
 
 /** How an entry came to be. */
-export type EntrySource = 'seed' | 'partial' | 'miss' | 'import';
+export type EntrySource = 'seed' | 'partial' | 'miss' | 'import' | 'remote';
 
 /** What the cache knows of an entry besides its tree: `meta.json`. */
 export interface EntryMeta {
@@ -165,6 +165,34 @@ export async function cacheWorktree(cacheDir: string, base: string, key: string,
     return undefined;
   }
   return entry;
+}
+
+/**
+ * Why an entry made elsewhere (an imported archive, a registry) cannot be used here as `key`, or
+ * `undefined` when it can: its key must be what its recorded inputs give, and it must have been
+ * made for this cache format, Node.js major version, platform and architecture.
+ */
+export function foreignEntryProblem(meta: EntryMeta | undefined, key: string): string | undefined {
+  if (!meta?.platform || !meta.project) return 'no meta';
+  const here = currentPlatform();
+  const theirs = meta.platform;
+  if (theirs.format !== here.format || theirs.node !== here.node || theirs.platform !== here.platform || theirs.arch !== here.arch) {
+    return `made for node ${theirs.node} ${theirs.platform}-${theirs.arch} (cache format ${theirs.format}), this is node ${here.node} ${here.platform}-${here.arch} (format ${here.format})`;
+  }
+  return keyMatches(meta, key) ? undefined : 'key does not match its inputs';
+}
+
+/**
+ * Publishes an entry unpacked at `dir` (its `tree/` in place) that was made elsewhere: records
+ * this machine's inodes and mtimes for `cache verify`, writes its meta as new with `source`, and
+ * renames it into place. The caller checked it with {@link foreignEntryProblem}.
+ */
+export async function adoptEntry(cacheDir: string, dir: string, meta: EntryMeta, source: EntrySource): Promise<CacheEntry> {
+  const manifest = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
+  const now = new Date().toISOString();
+  await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source, createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));
+  return publish(cacheDir, dir, meta.key);
 }
 
 /** Renames a complete entry built at `temp` into place; if one is there already, that one wins. */
