@@ -74,10 +74,14 @@ export async function startRegistry(port: number, user?: RegistryUser): Promise<
   return address;
 }
 
-/** The local test image, pushed into the registry at `address` as `vtree-test/busybox:latest`. */
-export function pushTestImage(address: string): string {
+/**
+ * The local test image `vtree-test/busybox:latest`, pushed into the registry at `address` as
+ * `vtree-test/<name>:<tag>` and removed from the local store again (so pulling it is real). Returns
+ * the pushed reference.
+ */
+export function pushTestImage(address: string, name = 'busybox', tag = 'latest'): string {
   const image = 'vtree-test/busybox:latest';
-  const remote = `${address}/${image}`;
+  const remote = `${address}/vtree-test/${name}:${tag}`;
   execFileSync('docker', ['image', 'inspect', image], { stdio: 'ignore' });
   execFileSync('docker', ['tag', image, remote], { stdio: 'ignore' });
   try {
