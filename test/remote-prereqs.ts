@@ -122,3 +122,66 @@ export function mountCowFs(kind: CowFs, size = '1G'): string {
   execFileSync('chmod', ['1777', dir]);
   return dir;
 }
+
+/** A registry with token authentication: where it is, and the token service's realm. */
+export interface TokenRegistry {
+  address: string;
+  /** Stops the token service (the registry itself stays up for the next run). */
+  close(): Promise<void>;
+}
+
+/**
+ * A docker-registry on 127.0.0.1:`port` with token authentication (`auth: token:`), as Docker Hub,
+ * GHCR or Harbor do it, and its token service on `port + 1` in this process: it gives `user` a
+ * JWT (RS256, signed with a key whose self-signed certificate the registry trusts) granting what
+ * the client asked for, and anonymous clients a token that grants nothing.
+ */
+export async function startTokenRegistry(port: number, user: RegistryUser): Promise<TokenRegistry> {
+  asRoot();
+  const { createServer } = await import('node:http');
+  const { createPrivateKey, sign, randomUUID, X509Certificate } = await import('node:crypto');
+  const { readFileSync } = await import('node:fs');
+  const dir = `/var/lib/vtree-remote-${port}`;
+  mkdirSync(dir, { recursive: true });
+  if (!existsSync(`${dir}/token.crt`)) {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/token.key`, '-out', `${dir}/token.crt`, '-days', '3650', '-subj', '/CN=vtree-test-token'], { stdio: 'ignore' });
+  }
+  const key = createPrivateKey(readFileSync(`${dir}/token.key`));
+  const certDer = new X509Certificate(readFileSync(`${dir}/token.crt`)).raw.toString('base64');
+  const realmPort = port + 1;
+  const b64url = (data: string | Buffer) => Buffer.from(data).toString('base64url');
+  const server = createServer((request, response) => {
+    const url = new URL(request.url ?? '/', `http://127.0.0.1:${realmPort}`);
+    const given = request.headers.authorization?.startsWith('Basic ') ? Buffer.from(request.headers.authorization.slice(6), 'base64').toString() : undefined;
+    if (given !== undefined && given !== `${user.username}:${user.password}`) {
+      response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message: 'invalid username or password' }] }));
+      return;
+    }
+    const access = given === undefined ? [] : url.searchParams.getAll('scope').map((scope) => {
+      const [type, name, actions] = scope.split(':');
+      return { type, name, actions: (actions ?? '').split(',') };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const header = b64url(JSON.stringify({ typ: 'JWT', alg: 'RS256', x5c: [certDer] }));
+    const claims = b64url(JSON.stringify({ iss: 'vtree-test-issuer', sub: given ? user.username : '', aud: 'vtree-test', exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+    const token = `${header}.${claims}.${b64url(sign('RSA-SHA256', Buffer.from(`${header}.${claims}`), key))}`;
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ token, expires_in: 300 }));
+  });
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(realmPort, '127.0.0.1', () => resolve()));
+  const address = `127.0.0.1:${port}`;
+  const auth = `auth:\n  token:\n    realm: http://127.0.0.1:${realmPort}/token\n    service: vtree-test\n    issuer: vtree-test-issuer\n    rootcertbundle: ${dir}/token.crt\n`;
+  const configFile = `${dir}/config.yml`;
+  const config = `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}\n  delete:\n    enabled: true\nhttp:\n  addr: ${address}\n${auth}`;
+  const up = await fetch(`http://${address}/v2/`, { signal: AbortSignal.timeout(1000) }).then((r) => r.status === 401, () => false);
+  if (!up) {
+    aptInstall('docker-registry', 'docker-registry');
+    writeFileSync(configFile, config);
+    const log = openSync(`${dir}/registry.log`, 'a');
+    spawn('docker-registry', ['serve', configFile], { detached: true, stdio: ['ignore', log, log] }).unref();
+    for (let i = 0; i < 50; i++) {
+      if (await fetch(`http://${address}/v2/`).then((r) => r.status === 401, () => false)) break;
+      await sleep(100);
+    }
+  }
+  return { address, close: () => new Promise((resolve) => server.close(() => resolve())) };
+}

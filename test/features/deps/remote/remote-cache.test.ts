@@ -9,7 +9,7 @@ import { RegistryError } from '../../../../src/features/deps/remote/client.js';
 import { openRemote, pullEntry, pushEntry } from '../../../../src/features/deps/remote/remote-cache.js';
 import { run } from '../../../../src/core/exec.js';
 import { git, makeRepo, tempDir, vtree } from '../../../helpers.js';
-import { requirePrereq, startRegistry } from '../../../remote-prereqs.js';
+import { requirePrereq, startRegistry, startTokenRegistry } from '../../../remote-prereqs.js';
 
 // The remote dependency cache against a real registry (Debian's docker-registry on 127.0.0.1),
 // real npm installs and the built CLI: push after a real install, pull on a second clone, refusal
@@ -19,6 +19,7 @@ import { requirePrereq, startRegistry } from '../../../remote-prereqs.js';
 const USER = { username: 'vtree', password: 'correct horse' };
 const open = await requirePrereq('docker-registry on 127.0.0.1:5110', () => startRegistry(5110));
 const authed = await requirePrereq('docker-registry with htpasswd auth on 127.0.0.1:5111', () => startRegistry(5111, USER));
+const tokens = await requirePrereq('docker-registry with token auth on 127.0.0.1:5113', () => startTokenRegistry(5113, USER));
 const REGISTRY = open.ok ? open.value : '';
 const AUTH_REGISTRY = authed.ok ? authed.value : '';
 /** A fresh repository name per run: the registry outlives test runs. */
@@ -292,4 +293,38 @@ describe.skipIf(!authed.ok)(`remote cache with credentials${authed.ok ? '' : ` (
     const anonymous = await vtree(second, ['cache', 'pull', key], { DOCKER_CONFIG: await tempDir('vtree-docker-empty-') });
     expect(anonymous.stderr).toContain(`${AUTH_REGISTRY} refused anonymous access (no credentials stored)`);
   }, 120_000);
+});
+
+describe.skipIf(!tokens.ok)(`remote cache behind token authentication${tokens.ok ? '' : ` (skipped: ${tokens.reason})`}`, () => {
+  const address = tokens.ok ? tokens.value.address : '';
+  afterAll(async () => {
+    if (tokens.ok) await tokens.value.close();
+  });
+
+  it('gets a bearer token from the realm with the stored credentials, for pull and for push; a wrong password is refused by the token service', async () => {
+    const repository = `${run_}/token`;
+    const first = await projectRepo();
+    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: first });
+    await git(first, 'config', 'vtree.cache.remote', `${address}/${repository}`);
+    expect((await vtree(first, ['cache', 'warm'])).code).toBe(0);
+    const config = await dockerConfig({ auths: { [address]: { auth: basicAuth(USER) } } });
+    const pushed = await vtree(first, ['cache', 'push', '--json'], { DOCKER_CONFIG: config });
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(JSON.parse(pushed.stdout).entries).toEqual([expect.objectContaining({ pushed: true })]);
+    const second = await clone(first);
+    await git(second, 'config', 'vtree.cache.remote', `${address}/${repository}`);
+    const added = await add(second, 'two', { DOCKER_CONFIG: config });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.deps).toMatchObject({ source: 'remote' });
+    // A clone whose local cache does not have the entry yet.
+    const third = await clone(first);
+    await git(third, 'config', 'vtree.cache.remote', `${address}/${repository}`);
+    const wrong = await vtree(third, ['cache', 'pull', String(added.deps?.key)], { DOCKER_CONFIG: await dockerConfig({ auths: { [address]: { auth: basicAuth({ ...USER, password: 'nope' }) } } }) });
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`${address} refused the credentials of 'vtree'`);
+    expect(wrong.stderr).toContain('invalid username or password');
+    const anonymous = await vtree(third, ['cache', 'pull', String(added.deps?.key)], { DOCKER_CONFIG: await tempDir('vtree-docker-empty-') });
+    expect(anonymous.code).toBe(1);
+    expect(anonymous.stderr).toContain(`${address} refused anonymous access`);
+  }, 180_000);
 });
