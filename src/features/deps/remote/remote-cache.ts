@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PassThrough, Readable, Transform } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { durationMs } from '../../../core/duration.js';
 import { UsageError } from '../../../core/errors.js';
@@ -11,6 +11,7 @@ import { adoptEntry, foreignEntryProblem, newTempPath, openEntry, type CacheEntr
 import { RegistryClient, RegistryError, OCI_MANIFEST, type Descriptor, type OciManifest } from './client.js';
 import { dockerCredentials } from './credentials.js';
 import { parseRemoteRef, type RemoteRef } from './reference.js';
+import { unpackTar } from './unpack.js';
 
 /** The artifact type of a vtree dependency cache entry (OCI 1.1 `artifactType`). */
 export const ARTIFACT_TYPE = 'application/vnd.vtree.deps.v1';
@@ -121,8 +122,7 @@ export interface PullResult {
  * no such tag. The lookup (manifest and config) must finish within `remote.timeoutMs`, and the
  * layer may stall no longer than that between two chunks. The entry is refused (a
  * {@link RegistryError}) when its meta says another platform, Node.js major or cache format, or
- * its key does not match its inputs; the layer is unpacked while it streams (tar-fs, which keeps
- * every path and link inside the directory) and published only once its digest and size match.
+ * its key does not match its inputs; the layer is unpacked while it streams (see {@link unpackTar}: every path and link stays inside the directory) and published only once its digest and size match.
  */
 export async function pullEntry(remote: Remote, cacheDir: string, key: string, signal?: AbortSignal): Promise<PullResult | undefined> {
   const lookup = AbortSignal.any([AbortSignal.timeout(remote.timeoutMs), ...(signal ? [signal] : [])]);
@@ -148,28 +148,49 @@ export async function pullEntry(remote: Remote, cacheDir: string, key: string, s
   }
 }
 
-/** Streams `layer` through gunzip into `dir`, checking its digest and size; returns its size. */
+/**
+ * Streams `layer` through gunzip into `dir`, checking its digest and size; returns its size. The
+ * stall bound counts only the registry's silence: any progress on either side of gunzip restarts
+ * it, so a slow disk holding the stream back (backpressure) is never taken for a stalled registry.
+ */
 async function download(remote: Remote, layer: Descriptor, dir: string, signal?: AbortSignal): Promise<number> {
-  const [{ extract }, { createGunzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
+  const { createGunzip } = await import('node:zlib');
   const idle = new AbortController();
   const stalled = () => idle.abort(new RegistryError(`${remote.ref.registry} stopped sending ${layer.digest.slice(0, 19)} for ${remote.timeoutMs} ms`));
   let timer = setTimeout(stalled, remote.timeoutMs);
+  const progress = () => {
+    clearTimeout(timer);
+    timer = setTimeout(stalled, remote.timeoutMs);
+  };
   const abort = AbortSignal.any([idle.signal, ...(signal ? [signal] : [])]);
   const hash = createHash('sha256');
   let size = 0;
-  const counting = new PassThrough();
-  counting.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    size += chunk.length;
-    clearTimeout(timer);
-    timer = setTimeout(stalled, remote.timeoutMs);
+  const received = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      progress();
+      done(null, chunk);
+    },
+  });
+  const unpacked = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      progress();
+      done(null, chunk);
+    },
   });
   try {
     const response = await remote.client.blob(layer.digest, abort);
     if (!response.body) throw new RegistryError(`${remote.ref.registry} sent no body for ${layer.digest}`);
-    // Hardlinks in an archive could point anywhere inside it; an entry never needs them.
-    const sink = extract(dir, { ignore: (_name, header) => header?.type === 'link' });
-    await pipeline(Readable.fromWeb(response.body as never), counting, createGunzip(), sink, { signal: abort });
+    const flowing = pipeline(Readable.fromWeb(response.body as never), received, createGunzip(), unpacked, { signal: abort });
+    try {
+      await unpackTar(unpacked, dir);
+      await flowing;
+    } catch (error) {
+      unpacked.destroy();
+      await flowing.catch(() => undefined);
+      throw error;
+    }
   } catch (error) {
     throw abort.aborted && abort.reason instanceof RegistryError ? abort.reason : error;
   } finally {
