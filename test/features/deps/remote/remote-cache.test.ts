@@ -286,12 +286,12 @@ describe.skipIf(!authed.ok)(`remote cache with credentials${authed.ok ? '' : ` (
     const lines = pulled.stderr.trim().split('\n');
     expect(lines[0]).toBe(`git vtree: ${AUTH_REGISTRY} refused the credentials of 'vtree' from ${join(config, 'config.json')}: 401 UNAUTHORIZED authentication required`);
     expect(lines.slice(1)).toEqual([`hint: docker login ${AUTH_REGISTRY}`]);
+    const anonymous = await vtree(second, ['cache', 'pull', key], { DOCKER_CONFIG: await tempDir('vtree-docker-empty-') });
+    expect(anonymous.stderr).toContain(`${AUTH_REGISTRY} refused anonymous access (no credentials stored)`);
     const added = await add(second, 'two', { DOCKER_CONFIG: config });
     expect(added.code, added.stderr).toBe(0);
     expect(added.deps?.source).toBe('miss');
     expect(added.stderr).toContain(`remote cache ${AUTH_REGISTRY}/${repository}: ${AUTH_REGISTRY} refused the credentials of 'vtree'`);
-    const anonymous = await vtree(second, ['cache', 'pull', key], { DOCKER_CONFIG: await tempDir('vtree-docker-empty-') });
-    expect(anonymous.stderr).toContain(`${AUTH_REGISTRY} refused anonymous access (no credentials stored)`);
   }, 120_000);
 });
 
