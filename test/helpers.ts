@@ -1,5 +1,6 @@
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { mkdtemp, realpath, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -73,4 +74,22 @@ export function hasCommand(command: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Every entry of a tree: type, mode, symlink target and content hash, by relative path. */
+export async function treeOf(dir: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  const visit = async (rel: string) => {
+    for (const name of (await readdir(join(dir, rel))).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const info = await lstat(join(dir, path));
+      if (info.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`;
+      else if (info.isDirectory()) {
+        out[path] = 'dir';
+        await visit(path);
+      } else out[path] = `file ${(info.mode & 0o7777).toString(8)} ${createHash('sha1').update(await readFile(join(dir, path))).digest('hex')}`;
+    }
+  };
+  await visit('');
+  return out;
 }

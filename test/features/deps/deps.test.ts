@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { appendFile, cp, lstat, mkdir, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -9,7 +8,7 @@ import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { resolveLinkMode, restoreTree, type LinkMode } from '../../../src/features/deps/link-modes.js';
 import { detectProject, diskFiles, nodeModulesDirs } from '../../../src/features/deps/package-manager.js';
-import { BIN, git, makeRepo, tempDir, testEnv, vtree } from '../../helpers.js';
+import { BIN, git, makeRepo, tempDir, testEnv, treeOf, vtree } from '../../helpers.js';
 
 /**
  * Real installs from the npm registry, kept small: three packages (one scoped, one with a bin
@@ -55,24 +54,6 @@ async function projectRepo(lock: 'a' | 'b', withNodeModules: boolean): Promise<{
   await git(made.repo, 'commit', '-qm', `lockfile ${lock}`);
   if (withNodeModules) await cp(join(fixture(lock), 'node_modules'), join(made.repo, 'node_modules'), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   return made;
-}
-
-/** Every entry of a tree: type, mode, symlink target and content hash, by relative path. */
-async function treeOf(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const visit = async (rel: string) => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const info = await lstat(join(dir, path));
-      if (info.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`;
-      else if (info.isDirectory()) {
-        out[path] = `dir`;
-        await visit(path);
-      } else out[path] = `file ${(info.mode & 0o7777).toString(8)} ${createHash('sha1').update(await readFile(join(dir, path))).digest('hex')}`;
-    }
-  };
-  await visit('');
-  return out;
 }
 
 /** A cache (in a fresh dir) holding the entry of `repo`'s node_modules. */

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { chmod, cp, lstat, mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -8,7 +7,7 @@ import { listEntries, openEntry } from '../../../../src/features/deps/cache.js';
 import { RegistryError } from '../../../../src/features/deps/remote/client.js';
 import { openRemote, pullEntry, pushEntry } from '../../../../src/features/deps/remote/remote-cache.js';
 import { run } from '../../../../src/core/exec.js';
-import { git, makeRepo, tempDir, vtree } from '../../../helpers.js';
+import { git, makeRepo, tempDir, treeOf, vtree } from '../../../helpers.js';
 import { requirePrereq, startRegistry, startTokenRegistry } from '../../../remote-prereqs.js';
 
 // The remote dependency cache against a real registry (Debian's docker-registry on 127.0.0.1),
@@ -59,24 +58,6 @@ async function add(repo: string, branch: string, env: NodeJS.ProcessEnv = {}) {
   const result = await vtree(repo, ['add', branch, '--json'], env);
   const facts = result.code === 0 ? (JSON.parse(result.stdout) as { facts: { deps: Record<string, unknown> }; path: string }) : undefined;
   return { ...result, deps: facts?.facts.deps, path: facts?.path ?? '' };
-}
-
-/** Every entry of a tree: type, mode, symlink target and content hash, by relative path. */
-async function treeOf(dir: string): Promise<Record<string, string>> {
-  const out: Record<string, string> = {};
-  const visit = async (rel: string) => {
-    for (const name of (await readdir(join(dir, rel))).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const info = await lstat(join(dir, path));
-      if (info.isSymbolicLink()) out[path] = `link ${await readlink(join(dir, path))}`;
-      else if (info.isDirectory()) {
-        out[path] = 'dir';
-        await visit(path);
-      } else out[path] = `file ${(info.mode & 0o7777).toString(8)} ${createHash('sha1').update(await readFile(join(dir, path))).digest('hex')}`;
-    }
-  };
-  await visit('');
-  return out;
 }
 
 /** Waits until the registry holds tag `key` in `repository` (the push is a background job). */
