@@ -138,6 +138,8 @@ do_install() {
   fi
   ln -sfn "$ROOT/bin/git-vtree" "$link"
   say "Installed $link -> $ROOT/bin/git-vtree"
+  # The no-Node.js check an agent's session-start hook calls (docs/agents.md).
+  ln -sfn "$ROOT/hooks/ensure-setup" "$PREFIX/git-vtree-ensure-setup"
   install_completion
   case ":$PATH:" in
     *":$PREFIX:"*) ;;
@@ -151,6 +153,11 @@ do_uninstall() {
   if [ -L "$link" ] && [ "$(readlink "$link")" = "$ROOT/bin/git-vtree" ]; then
     rm -f "$link"
     say "Removed $link"
+  fi
+  ensure=$PREFIX/git-vtree-ensure-setup
+  if [ -L "$ensure" ] && [ "$(readlink "$ensure")" = "$ROOT/hooks/ensure-setup" ]; then
+    rm -f "$ensure"
+    say "Removed $ensure"
   fi
   for file in "$BASH_COMPLETION" "$ZSH_COMPLETION" "$FISH_COMPLETION" "$FISH_INIT" "$SHELL_INIT_DIR/init.bash" "$SHELL_INIT_DIR/init.zsh" "$MAN_PAGE"; do
     [ ! -f "$file" ] || { rm -f "$file" && say "Removed $file"; }

@@ -6,15 +6,17 @@
 # (test/completion.test.ts compares them with `git-vtree --help`).
 
 # The words that may follow `git vtree`.
-__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports up down status logs cache'
+__git_vtree_commands='add list ls rm remove setup hooks init completion shell-init stats bench ports up down status logs cache wait claude-hook mcp'
 
 # The flags of one command ($1).
 __git_vtree_flags() {
   local setup='--deps --no-deps --services --no-services --wait --link-mode --json'
   case $1 in
     add) echo "$setup --from --path" ;;
-    setup) echo "$setup" ;;
-    list | ls | hooks | init) echo '--json' ;;
+    setup) echo "$setup --all" ;;
+    list | ls | hooks) echo '--json' ;;
+    init) echo '--claude --user --json' ;;
+    wait) echo '--timeout --json' ;;
     rm | remove) echo '--force -f --delete-branch -d --volumes --json' ;;
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;
     bench) echo '--runs --keep --json' ;;
@@ -92,7 +94,7 @@ __git_vtree_candidates() {
     --from) __git_vtree_branches "$cur"; return ;;
     --worktree | -w) __git_vtree_worktrees "$cur"; return ;;
     --path) compgen -d -- "$cur"; return ;;
-    --since | --last | --op | --run | --port | --runs | --tail | --max-size | --older-than | --spares | --key) return ;;
+    --since | --last | --op | --run | --port | --runs | --tail | --max-size | --older-than | --spares | --key | --timeout) return ;;
   esac
   if [[ $cur == -* ]]; then
     __git_vtree_match "$cur" $(__git_vtree_flags "$command")
@@ -100,8 +102,9 @@ __git_vtree_candidates() {
   fi
   case $command in
     add) __git_vtree_branches "$cur" ;;
-    rm | remove | setup | cd) __git_vtree_worktrees "$cur" ;;
+    rm | remove | setup | cd | wait) __git_vtree_worktrees "$cur" ;;
     hooks) __git_vtree_match "$cur" install uninstall status ;;
+    claude-hook) __git_vtree_match "$cur" create remove ;;
     cache)
       case ${COMP_WORDS[at + 1]} in
         export | import) ((COMP_CWORD > at + 1)) && compgen -f -- "$cur" ;;

@@ -82,6 +82,9 @@ complete -c git-vtree -n __git_vtree_needs_command -a down -d "Stop and remove t
 complete -c git-vtree -n __git_vtree_needs_command -a status -d "Show the state of the worktree's Compose stack"
 complete -c git-vtree -n __git_vtree_needs_command -a logs -d "Show the logs of the worktree's Compose services"
 complete -c git-vtree -n __git_vtree_needs_command -a cache -d 'The dependency cache: status, prune, verify, warm, export, import'
+complete -c git-vtree -n __git_vtree_needs_command -a wait -d 'Wait until the worktree is ready'
+complete -c git-vtree -n __git_vtree_needs_command -a claude-hook -d "Claude Code's WorktreeCreate/WorktreeRemove hook"
+complete -c git-vtree -n __git_vtree_needs_command -a mcp -d 'Serve vtree to AI agents over MCP (stdio)'
 
 # Flags every command has.
 complete -c git-vtree -l verbose -d 'Show stack traces and subprocess output on errors'
@@ -100,12 +103,17 @@ complete -c git-vtree -n '__git_vtree_using add' -l path -x -a '(__fish_complete
 complete -c git-vtree -n '__git_vtree_using add' -a '(__git_vtree_branches)'
 
 # Commands that name a worktree.
-complete -c git-vtree -n '__git_vtree_using rm remove setup' -a '(__git_vtree_worktrees)'
+complete -c git-vtree -n '__git_vtree_using rm remove setup wait' -a '(__git_vtree_worktrees)'
+complete -c git-vtree -n '__git_vtree_using setup' -l all -d 'Set up every worktree never set up'
+complete -c git-vtree -n '__git_vtree_using wait' -l timeout -x -d 'Give up after this long (seconds or a duration)'
+complete -c git-vtree -n '__git_vtree_using init' -l claude -d "Also make git vtree Claude Code's worktree hooks"
+complete -c git-vtree -n '__git_vtree_using init' -l user -d "With --claude: the user's settings"
+complete -c git-vtree -n '__git_vtree_using claude-hook' -a 'create remove'
 complete -c git-vtree -n '__git_vtree_using rm remove' -s f -l force -d 'Remove even with uncommitted or untracked changes'
 complete -c git-vtree -n '__git_vtree_using rm remove' -s d -l delete-branch -d 'Also delete the branch'
 complete -c git-vtree -n '__git_vtree_using rm remove' -l volumes -d "Also remove the Compose stack's volumes"
 
-complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports up down status logs cache' -l json -d 'Print JSON'
+complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports up down status logs cache wait' -l json -d 'Print JSON'
 complete -c git-vtree -n '__git_vtree_using hooks' -a 'install uninstall status'
 complete -c git-vtree -n '__git_vtree_using completion shell-init' -a 'bash zsh fish'
 

@@ -93,3 +93,14 @@ export async function treeOf(dir: string): Promise<Record<string, string>> {
   await visit('');
   return out;
 }
+
+/** Whether a Docker engine with Compose v2 answers: the Docker tests skip, saying so, without one. */
+export async function composeEngineAnswers(): Promise<boolean> {
+  try {
+    await execFileAsync('docker', ['version', '--format', '{{.Server.Version}}'], { timeout: 10_000 });
+    await execFileAsync('docker', ['compose', 'version'], { timeout: 10_000 });
+    return true;
+  } catch {
+    return false;
+  }
+}

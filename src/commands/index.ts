@@ -68,7 +68,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     name: 'setup',
     describe: 'Set up an existing worktree (made by plain git worktree add, or whose set-up failed); safe to repeat',
     positionals: [{ name: 'worktree', required: false, describe: 'Branch, slug or path of the worktree (default: the one you are in)' }],
-    options: { ...SETUP_OPTIONS, hook: { type: 'boolean', hidden: true, describe: 'Run as the post-checkout hook' } },
+    options: {
+      ...SETUP_OPTIONS,
+      all: { type: 'boolean', describe: 'Set up every worktree never set up (made with --no-checkout, or without the hook)' },
+      hook: { type: 'boolean', hidden: true, describe: 'Run as the post-checkout hook' },
+    },
     load: () => import('./setup.js'),
   },
   {
@@ -167,10 +171,38 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'init',
-    describe: 'Set this repository up for vtree: installs the post-checkout hook',
+    describe: 'Set this repository up for vtree: installs the post-checkout hook (--claude: and Claude Code\'s worktree hooks)',
     positionals: [],
-    options: { json },
+    options: {
+      claude: { type: 'boolean', describe: "Also make git vtree Claude Code's WorktreeCreate, WorktreeRemove and SessionStart hooks (.claude/settings.json)" },
+      user: { type: 'boolean', describe: "With --claude: write the user's ~/.claude/settings.json instead of the project's" },
+      json,
+    },
     load: () => import('./init.js'),
+  },
+  {
+    name: 'wait',
+    describe: "Wait until the worktree is ready (background dependency work, services, project tasks); print its path, service URLs and .env variables",
+    positionals: [{ name: 'worktree', required: false, describe: 'Branch, slug or path of the worktree (default: the one you are in)' }],
+    options: {
+      timeout: { type: 'string', describe: 'Give up after this long: seconds or a duration (default 600)' },
+      json,
+    },
+    load: () => import('./wait.js'),
+  },
+  {
+    name: 'claude-hook',
+    describe: "Claude Code's WorktreeCreate/WorktreeRemove hook: reads the JSON payload on stdin; create prints only the worktree path",
+    positionals: [{ name: 'event', required: true, choices: ['create', 'remove'], describe: 'Which hook event' }],
+    options: {},
+    load: () => import('./claude-hook.js'),
+  },
+  {
+    name: 'mcp',
+    describe: 'Serve vtree to AI agents over MCP (stdio): tools create, list, status, wait, logs, remove',
+    positionals: [],
+    options: {},
+    load: () => import('./mcp.js'),
   },
   {
     name: 'completion',

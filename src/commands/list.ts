@@ -1,7 +1,7 @@
 import type { Args } from './spec.js';
 import { ExitCode } from '../core/errors.js';
 import type { Io } from '../core/output.js';
-import { listWorktreesWithState } from '../pipelines/list.js';
+import { listWorktreesWithState, neverSetUp } from '../pipelines/list.js';
 
 /** `git vtree list`. */
 export default async function list(_args: Args, io: Io): Promise<number> {
@@ -19,9 +19,11 @@ export default async function list(_args: Args, io: Io): Promise<number> {
       row.deps ?? '-',
       row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
       row.services ?? '-',
-      row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : '-',
+      row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
     ]);
   }
   io.out(table.toString());
+  const pending = neverSetUp(rows).length;
+  if (pending > 0) io.log(`${pending} worktree(s) never set up (made with --no-checkout, or without the hook): git vtree setup --all`);
   return ExitCode.ok;
 }

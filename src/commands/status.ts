@@ -19,6 +19,9 @@ export default async function status(args: Args, io: Io): Promise<number> {
   // A job still starting the stack knows better than a snapshot of half-started containers.
   const keepRecorded = !live || recorded?.state === 'starting' || recorded?.state === 'failed' || (recorded?.state === 'none' && live.length === 0);
   const state = keepRecorded || !live ? (recorded?.state ?? 'none') : stackState(live, expected);
+  // The set-up's phases (background dependency work, the stack, project tasks), as `wait` sees them.
+  const { readReadiness } = await import('../pipelines/readiness.js');
+  const readiness = await readReadiness(stack.path, stack.gitDir, stack.path === stack.where.repo.mainPath);
   const result = {
     project: stack.project.name,
     path: stack.path,
@@ -27,6 +30,7 @@ export default async function status(args: Args, io: Io): Promise<number> {
     ...(recorded?.log ? { log: recorded.log } : {}),
     ...(unreachable ? { engine: unreachable } : {}),
     services: live ?? [],
+    readiness: { state: readiness.state, phases: readiness.phases, ...(readiness.failed ? { failed: readiness.failed } : {}) },
   };
   if (io.json) {
     io.out(JSON.stringify(result));
@@ -41,5 +45,6 @@ export default async function status(args: Args, io: Io): Promise<number> {
     io.out(table.toString());
   }
   if (result.log) io.out(`  log of the start job: ${result.log}`);
+  io.out(`set-up: ${readiness.state} (${readiness.phases.map((p) => `${p.name} ${p.state}`).join(', ')})`);
   return ExitCode.ok;
 }

@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ENTRY_BIN } from './package-root.js';
 import { backgroundLogPath } from './paths.js';
+import { isProcessAlive } from './pid.js';
+import { escapeRegExp } from './regexp.js';
 
 /** The executable entry, so background jobs run the same build of vtree as their parent. */
 
@@ -40,4 +42,30 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
     await handle.close();
   }
   return log;
+}
+
+/** Where a background job is, read from its log: `running`, `done`, or `failed` with its last lines. */
+export interface JobProgress {
+  state: 'starting' | 'running' | 'done' | 'failed';
+  /** The log's last lines, when the job failed. */
+  lastLines?: string[];
+}
+
+/** How long a job's log may stay without its first line before the job counts as never started. */
+const JOB_START_GRACE_MS = 60_000;
+
+/**
+ * The progress of the background job whose log is `log`, from the lines `git vtree __job` writes:
+ * `<job> started (pid N)` first and `<job> finished in` last. A job whose process is gone without
+ * the last line failed; so did one whose log never got its first line within a minute.
+ */
+export async function jobProgress(log: string, job: string): Promise<JobProgress> {
+  const text = await readFile(log, 'utf8').catch(() => undefined);
+  const lines = (text ?? '').split('\n').filter((line) => line.trim() !== '');
+  if (lines.some((line) => line.includes(`] ${job} finished in `))) return { state: 'done' };
+  const startLine = new RegExp(`\\] ${escapeRegExp(job)} started \\(pid (\\d+)\\)`);
+  const started = lines.map((line) => startLine.exec(line)).find(Boolean);
+  if (started) return isProcessAlive(Number(started[1])) ? { state: 'running' } : { state: 'failed', lastLines: lines.slice(-5) };
+  const age = await stat(log).then((s) => Date.now() - s.mtimeMs, () => Infinity);
+  return age > JOB_START_GRACE_MS ? { state: 'failed', lastLines: lines.slice(-5) } : { state: 'starting' };
 }

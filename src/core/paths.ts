@@ -85,3 +85,8 @@ export function composeCacheDir(commonDir: string): string {
 export function composeRuntimeCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'cache', 'compose-runtime.json');
 }
+
+/** Outcomes of a worktree's background project tasks (`vtree-tasks.json`), next to its `vtree.json`. */
+export function tasksStatusPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-tasks.json');
+}

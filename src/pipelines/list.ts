@@ -19,6 +19,17 @@ export interface WorktreeRow {
   ports?: Record<string, number>;
   /** Last known state of its Compose stack. */
   services?: string;
+  /**
+   * A linked worktree vtree never set up (no `vtree.json` in its git dir): made with
+   * `git worktree add --no-checkout`, before the hook was installed, or by a tool that skips
+   * post-checkout. `git vtree setup --all` sets these up.
+   */
+  setUp: boolean;
+}
+
+/** Linked worktrees that exist on disk and that vtree never set up: what `setup --all` sets up. */
+export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
+  return rows.filter((row) => !row.setUp && !row.prunable);
 }
 
 /**
@@ -31,7 +42,7 @@ export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]
     repo.worktrees.map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
       const [state, live] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir)]) : [];
-      const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked };
+      const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked, setUp: w.main || w.bare || state !== undefined };
       if (w.branch) row.branch = w.branch;
       if (w.head) row.head = w.head;
       if (state) {

@@ -217,7 +217,7 @@ describe('bash completion', () => {
     const initFile = join(root, 'init.bash');
     await writeFile(initFile, (await vtree(repo, ['shell-init', 'bash'])).stdout);
     const viaRegistration = '[[ $(complete -p vtree) == *__git_vtree_main* ]] && __git_vtree_main';
-    expect(await bashComplete(['vtree', 'c'], viaRegistration, `source '${initFile}'`)).toEqual(['cache', 'cd', 'completion']);
+    expect(await bashComplete(['vtree', 'c'], viaRegistration, `source '${initFile}'`)).toEqual(['cache', 'cd', 'claude-hook', 'completion']);
     expect(await bashComplete(['vtree', 'cd', ''], viaRegistration, `source '${initFile}'`)).toEqual(WORKTREES);
   });
 });
@@ -233,7 +233,7 @@ describe.skipIf(zshSkip)(`zsh completion: ${zshName}`, () => {
       ['git-vtree status --worktree ', WORKTREES],
       ['git vtree ad', ['add']],
       ['git vtree setup ', WORKTREES],
-      ['vtree c', ['cache', 'cd', 'completion']],
+      ['vtree c', ['cache', 'cd', 'claude-hook', 'completion']],
     ];
     const answers = await zshCompleteAll(expected.map(([line]) => line));
     expect(expected.map(([line], i) => [line, answers[i]])).toEqual(expected);
@@ -264,7 +264,7 @@ describe.skipIf(fishSkip)(`fish completion: ${fishName}`, () => {
     expect(await fishComplete('git vtree rm ')).toEqual(WORKTREES);
     const init = join(root, 'init.fish');
     await writeFile(init, (await vtree(repo, ['shell-init', 'fish'])).stdout);
-    expect(await fishComplete('vtree c', `source '${init}'`)).toEqual(['cache', 'cd', 'completion']);
+    expect(await fishComplete('vtree c', `source '${init}'`)).toEqual(['cache', 'cd', 'claude-hook', 'completion']);
     expect(await fishComplete('vtree cd ', `source '${init}'`)).toEqual(WORKTREES);
     expect(existsSync(spyLog)).toBe(false);
   });

@@ -96,6 +96,7 @@ describe('install.sh', () => {
     expect(first.stdout).toMatch(/Installing npm dependencies/);
     expect(first.stdout).toContain(`Note: ${prefix} is not on your PATH`);
     expect(await readlink(join(prefix, 'git-vtree'))).toBe(join(pkg, 'bin', 'git-vtree'));
+    expect(await readlink(join(prefix, 'git-vtree-ensure-setup'))).toBe(join(pkg, 'hooks', 'ensure-setup'));
 
     // git finds it on PATH, as `git vtree`.
     const { version } = JSON.parse(await readFile(join(pkg, 'package.json'), 'utf8')) as { version: string };
@@ -150,9 +151,12 @@ describe('install.sh', () => {
     const removed = await run('sh', ['install.sh', '--uninstall']);
     expect(removed.code, removed.stderr).toBe(0);
     expect(existsSync(join(prefix, 'git-vtree'))).toBe(false);
+    expect(existsSync(join(prefix, 'git-vtree-ensure-setup'))).toBe(false);
     for (const file of installed) expect(existsSync(file), file).toBe(false);
     expect(await rcFiles()).toEqual(before);
     const gone = await run('git', ['vtree', '--version'], { PATH: `${prefix}:${process.env.PATH}` }, root);
     expect(gone.code).not.toBe(0);
-  });
+    // A real `npm ci` of every dependency (the MCP SDK's tree included) and a build: minutes on a
+    // loaded 2-core machine, so more than the default limit.
+  }, 600_000);
 });

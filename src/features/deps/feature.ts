@@ -215,9 +215,11 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     // Snapshot the new install as an entry (and make its spares) after this command has returned.
     const base = plan.source === 'seed' ? plan.from! : path;
     const args = [plan.cacheDir, base, plan.key, plan.source, String(spares), plan.setting, String(process.pid), plan.pushTo ?? ''];
-    await startBackgroundJob({ job: 'cache-snapshot', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
+    const log = await startBackgroundJob({ job: 'cache-snapshot', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
       shared.warn(`could not start caching in the background: ${errorMessage(error)}`),
     );
+    // `git vtree wait` waits for it: an install in the worktree while it is read would race the snapshot.
+    if (log) shared.state.deps = { ...(shared.state.deps as object), snapshotLog: log };
   }
   return { path, dirs: placed };
 }

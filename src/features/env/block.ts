@@ -49,6 +49,23 @@ function findBlock(text: string): { start: number; end: number } | undefined {
 }
 
 /**
+ * The variables vtree's block in `text` sets, as written (quotes removed): what `git vtree wait`
+ * tells an agent. Empty when there is no block.
+ */
+export function readEnvBlock(text: string): Record<string, string> {
+  const span = findBlock(text);
+  if (!span) return {};
+  const values: Record<string, string> = {};
+  for (const line of text.slice(span.start, span.end).split(/\r?\n/)) {
+    const match = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (!match) continue;
+    const raw = match[2]!;
+    values[match[1]!] = raw.startsWith('"') && raw.endsWith('"') && raw.length >= 2 ? raw.slice(1, -1).replace(/\\(["\\])/g, '$1') : raw;
+  }
+  return values;
+}
+
+/**
  * Variables the user sets *after* the block, which therefore override vtree's values (Compose
  * and dotenv take the last assignment). Reported, never changed.
  */

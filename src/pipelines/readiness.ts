@@ -1,0 +1,223 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { jobProgress } from '../core/background.js';
+import { UsageError } from '../core/errors.js';
+import { readJsonFile } from '../core/files.js';
+import { tasksStatusPath } from '../core/paths.js';
+import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
+import type { RepoStage } from '../features/feature.js';
+import { findWorktree } from './remove.js';
+import { resolveRepoStage } from './repo-stage.js';
+
+/** Where one phase of a worktree's set-up is. */
+export type PhaseState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
+
+/** One thing the set-up started: the set-up itself, background dependency work, the stack, a project task. */
+export interface Phase {
+  /** `setup`, `deps`, `services`, or `task <name>`. */
+  name: string;
+  state: PhaseState;
+  /** One line: why it failed or was skipped, or what it is doing. */
+  detail?: string;
+  /** Its log file, when it has one. */
+  log?: string;
+  /** The last lines of its log, when it failed. */
+  lastLines?: string[];
+  /** False for work whose failure leaves the worktree usable (a cache snapshot): reported, not fatal. */
+  blocking: boolean;
+}
+
+/** Whether a worktree is ready: every phase done or skipped, one failed, or some still pending. */
+export interface Readiness {
+  path: string;
+  gitDir: string;
+  branch?: string;
+  slug?: string;
+  state: 'ready' | 'pending' | 'failed';
+  phases: Phase[];
+  /** The first blocking phase that failed. */
+  failed?: Phase;
+  /** What set-up recorded, when it finished. */
+  record?: WorktreeState;
+}
+
+/** A set-up younger than this whose state file is not written yet may still be running. */
+const SETUP_GRACE_MS = 120_000;
+
+/** The shape of `vtree-tasks.json`, written by the project tasks runner. */
+interface TasksFile {
+  tasks?: Record<string, { state?: string; log?: string; exitCode?: number; error?: string }>;
+}
+
+/** Finds the worktree `worktree` names (branch, slug or path), or the one `cwd` is in. */
+export async function locateWorktree(cwd: string, worktree?: string): Promise<{ where: RepoStage; path: string; gitDir: string; main: boolean; branch?: string }> {
+  const where = await resolveRepoStage(cwd);
+  const { repo } = where;
+  const entry = worktree !== undefined ? await findWorktree(repo.worktrees, worktree, cwd) : repo.worktrees.find((w) => w.path === repo.toplevel);
+  if (!entry) throw new UsageError(worktree !== undefined ? `no worktree of this repository matches '${worktree}'` : `not inside a worktree of ${repo.mainPath}`, 'git vtree list');
+  return { where, path: entry.path, gitDir: await worktreeGitDir(entry.path), main: entry.main, ...(entry.branch ? { branch: entry.branch } : {}) };
+}
+
+/**
+ * What the set-up of the worktree at `path` started and where each part is, from the files its
+ * jobs keep current (`vtree.json`, the cache job's log, `vtree-services.json`, `vtree-tasks.json`);
+ * no engine call, so it is cheap to poll.
+ */
+export async function readReadiness(path: string, gitDir: string, main: boolean): Promise<Readiness> {
+  const { readServicesStatus } = await import('../features/services/stack.js');
+  const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readJsonFile<TasksFile>(tasksStatusPath(gitDir)).catch(() => undefined)]);
+  const phases: Phase[] = [await setupPhase(gitDir, record, main)];
+  const deps = record?.deps as { snapshotLog?: string } | undefined;
+  if (deps?.snapshotLog) {
+    const progress = await jobProgress(deps.snapshotLog, 'cache-snapshot');
+    phases.push({
+      name: 'deps',
+      state: progress.state === 'starting' ? 'pending' : progress.state,
+      detail: progress.state === 'failed' ? 'caching the new install failed (the worktree\'s node_modules is complete)' : 'caching the new install',
+      log: deps.snapshotLog,
+      ...(progress.lastLines ? { lastLines: progress.lastLines } : {}),
+      blocking: false,
+    });
+  }
+  const services = live ?? (record?.services as { state?: string; reason?: string; log?: string } | undefined);
+  if (services?.state) phases.push(await servicesPhase(services.state, services.reason, services.log));
+  for (const [name, task] of Object.entries(tasks?.tasks ?? {})) phases.push(await taskPhase(name, task));
+
+  const failed = phases.find((p) => p.state === 'failed' && p.blocking);
+  const pending = phases.some((p) => p.state === 'pending' || p.state === 'running');
+  return {
+    path,
+    gitDir,
+    ...(record?.branch ? { branch: record.branch } : {}),
+    ...(record?.slug ? { slug: record.slug } : {}),
+    state: failed ? 'failed' : pending ? 'pending' : 'ready',
+    phases,
+    ...(failed ? { failed } : {}),
+    ...(record ? { record } : {}),
+  };
+}
+
+async function setupPhase(gitDir: string, record: WorktreeState | undefined, main: boolean): Promise<Phase> {
+  if (main) return { name: 'setup', state: 'skipped', detail: 'the main worktree is not set up by vtree', blocking: true };
+  if (record) return { name: 'setup', state: 'done', detail: `by ${record.createdBy} at ${record.createdAt}`, blocking: true };
+  // `add` writes vtree.json last: a worktree made moments ago may be being set up right now.
+  // Git writes the worktree's HEAD when it makes it (and on checkouts): its age bounds the set-up's.
+  const age = await stat(join(gitDir, 'HEAD')).then((s) => Date.now() - s.mtimeMs, () => Infinity);
+  if (age < SETUP_GRACE_MS) return { name: 'setup', state: 'pending', detail: 'no set-up has finished yet', blocking: true };
+  return { name: 'setup', state: 'failed', detail: 'vtree never set this worktree up; run: git vtree setup', blocking: true };
+}
+
+async function servicesPhase(state: string, reason: string | undefined, log: string | undefined): Promise<Phase> {
+  const base = { name: 'services', blocking: true, ...(log ? { log } : {}) };
+  switch (state) {
+    case 'starting':
+      return { ...base, state: 'running', detail: 'starting the Compose stack' };
+    case 'running':
+    case 'healthy':
+      return { ...base, state: 'done', detail: state };
+    case 'failed':
+      return { ...base, state: 'failed', detail: reason ?? 'the stack did not come up', ...(log ? { lastLines: await lastLines(log) } : {}) };
+    default:
+      // `none` (no compose file, no engine, --no-services) or `stopped` (`git vtree down`): nothing to wait for.
+      return { ...base, state: 'skipped', detail: reason ?? state };
+  }
+}
+
+async function taskPhase(name: string, task: NonNullable<TasksFile['tasks']>[string]): Promise<Phase> {
+  const state: PhaseState = task.state === 'done' || task.state === 'failed' || task.state === 'skipped' || task.state === 'running' ? task.state : 'pending';
+  const phase: Phase = { name: `task ${name}`, state, blocking: true, ...(task.log ? { log: task.log } : {}) };
+  if (state === 'failed') {
+    phase.detail = task.error ?? (task.exitCode !== undefined ? `exited with code ${task.exitCode}` : 'failed');
+    if (task.log) phase.lastLines = await lastLines(task.log);
+  } else if (state === 'skipped' && task.error) {
+    phase.detail = task.error;
+  }
+  return phase;
+}
+
+/** The last `count` non-empty lines of a log file (none when it cannot be read). */
+async function lastLines(log: string, count = 5): Promise<string[]> {
+  const text = await readFile(log, 'utf8').catch(() => '');
+  return text
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .filter(Boolean)
+    .slice(-count);
+}
+
+/** Options for {@link waitUntilReady}. */
+export interface WaitOptions {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  /** Called with each phase whose state changed, for a progress line. */
+  onChange?: (phase: Phase) => void;
+}
+
+/**
+ * Polls {@link readReadiness} until the worktree is ready or failed, or `timeoutMs` has passed
+ * (then the result is still `pending`). Each poll reads a few small files.
+ */
+export async function waitUntilReady(path: string, gitDir: string, main: boolean, options: WaitOptions): Promise<Readiness> {
+  const deadline = Date.now() + options.timeoutMs;
+  const seen = new Map<string, PhaseState>();
+  for (;;) {
+    const readiness = await readReadiness(path, gitDir, main);
+    for (const phase of readiness.phases) {
+      if (seen.get(phase.name) !== phase.state) options.onChange?.(phase);
+      seen.set(phase.name, phase.state);
+    }
+    if (readiness.state !== 'pending' || Date.now() >= deadline) return readiness;
+    await sleep(Math.min(250, Math.max(0, deadline - Date.now())), undefined, options.signal ? { signal: options.signal } : {});
+  }
+}
+
+/** A service port published on the host. */
+export interface ServiceUrl {
+  service: string;
+  /** The port inside the container. */
+  containerPort: number;
+  /** `127.0.0.1:<port>`. */
+  address: string;
+  url: string;
+}
+
+/**
+ * What an agent needs once the worktree is ready: each published port of its stack on 127.0.0.1
+ * (from the engine; none when it cannot be asked) and the variables vtree set in its `.env` block.
+ */
+export async function readyFacts(readiness: Readiness): Promise<{ services: ServiceUrl[]; env: Record<string, string> }> {
+  const [services, env] = await Promise.all([publishedPorts(readiness), envBlock(readiness)]);
+  return { services, env };
+}
+
+async function publishedPorts(readiness: Readiness): Promise<ServiceUrl[]> {
+  const { readServicesStatus, serviceStatuses } = await import('../features/services/stack.js');
+  const status = await readServicesStatus(readiness.gitDir);
+  const recorded = readiness.record?.services as { project?: string; runtime?: string[] } | undefined;
+  const project = status?.project ?? recorded?.project;
+  if (!project) return [];
+  const { detectComposeRuntime } = await import('../features/services/runtime.js');
+  const detection = await detectComposeRuntime((status?.runtime ?? recorded?.runtime)?.join(' '));
+  if (!('runtime' in detection)) return [];
+  const statuses = await serviceStatuses(detection.runtime, { dir: readiness.path, name: project, files: [], env: {} }).catch(() => []);
+  const urls: ServiceUrl[] = [];
+  for (const s of statuses) {
+    const seen = new Set<number>();
+    // `127.0.0.1:20001->8080/tcp, [::]:20001->8080/tcp`
+    for (const match of s.ports.matchAll(/:(\d+)->(\d+)\/tcp/g)) {
+      const hostPort = Number(match[1]);
+      if (seen.has(hostPort)) continue;
+      seen.add(hostPort);
+      urls.push({ service: s.service, containerPort: Number(match[2]), address: `127.0.0.1:${hostPort}`, url: `http://127.0.0.1:${hostPort}` });
+    }
+  }
+  return urls;
+}
+
+async function envBlock(readiness: Readiness): Promise<Record<string, string>> {
+  const env = readiness.record?.env as { file?: string } | undefined;
+  if (!env?.file) return {};
+  const { readEnvBlock } = await import('../features/env/block.js');
+  return readEnvBlock(await readFile(join(readiness.path, env.file), 'utf8').catch(() => ''));
+}

@@ -1,0 +1,98 @@
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/core/exec.js';
+import { BIN, composeEngineAnswers, git, tempDir, testEnv } from '../helpers.js';
+
+const docker = await composeEngineAnswers();
+if (!docker) console.warn('mcp-server.test.ts: skipping: no Docker engine answers; run ../shared/ci/docker-engine.sh');
+
+let root: string;
+let repo: string;
+const name = `vtmcp${process.pid.toString(36)}`;
+
+beforeAll(async () => {
+  root = await tempDir('vtree-mcp-');
+  repo = join(root, name);
+  await mkdir(repo);
+  await git(repo, 'init', '-q', '-b', 'main');
+  const compose = [
+    'services:',
+    '  web:',
+    '    image: vtree-test/busybox:latest',
+    '    command: ["sh", "-c", "sleep 2; exec httpd -f -p 8080 -h /www"]',
+    '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
+    '    healthcheck:',
+    '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]',
+    '      interval: 1s',
+    '      retries: 30',
+    '',
+  ].join('\n');
+  await writeFile(join(repo, 'compose.yaml'), compose);
+  await writeFile(join(repo, '.gitignore'), '.env\n');
+  await git(repo, 'add', '-A');
+  await git(repo, 'commit', '-qm', 'initial');
+  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+});
+afterAll(async () => {
+  if (docker) await run('docker', ['compose', '-p', `${name}-agent-task`, 'down', '-v', '-t', '1'], { cwd: root }).catch(() => undefined);
+  await rm(root, { recursive: true, force: true });
+});
+
+/** The tool's JSON answer (structured content), failing the test with its text when it is an error. */
+function answer(result: unknown): Record<string, unknown> {
+  const call = result as CallToolResult;
+  const text = call.content.map((c) => (c.type === 'text' ? c.text : '')).join('\n');
+  expect(call.isError ?? false, text).toBe(false);
+  return call.structuredContent as Record<string, unknown>;
+}
+
+describe.skipIf(!docker)('git vtree mcp', () => {
+  it('an MCP client (the official SDK, over stdio) creates a worktree, waits until it is ready, reads its status and removes it', async () => {
+    const client = new Client({ name: 'vtree-test', version: '1.0.0' });
+    const env = Object.fromEntries(Object.entries(testEnv({ XDG_STATE_HOME: join(root, 'state') })).filter((e): e is [string, string] => e[1] !== undefined));
+    const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: repo, env, stderr: 'pipe' });
+    await client.connect(transport);
+    try {
+      const { tools } = await client.listTools();
+      expect(tools.map((t) => t.name).sort()).toEqual(['create', 'list', 'logs', 'remove', 'status', 'wait']);
+
+      const created = answer(await client.callTool({ name: 'create', arguments: { branch: 'agent/task' } }));
+      const path = created.path as string;
+      expect(created).toMatchObject({ ok: true, branch: 'agent/task', slug: 'agent-task' });
+      expect(existsSync(join(path, 'compose.yaml'))).toBe(true);
+
+      const listed = answer(await client.callTool({ name: 'list', arguments: {} }));
+      expect((listed.worktrees as Array<{ path: string; setUp: boolean }>).find((w) => w.path === path)).toMatchObject({ setUp: true });
+
+      const ready = answer(await client.callTool({ name: 'wait', arguments: { worktree: 'agent/task', timeout: 120 } }));
+      const port = (ready.env as Record<string, string>).WEB_PORT;
+      expect(ready).toMatchObject({ ok: true, state: 'ready', path, services: [{ service: 'web', url: `http://127.0.0.1:${port}` }] });
+      expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok\n');
+
+      const status = answer(await client.callTool({ name: 'status', arguments: { worktree: 'agent/task' } }));
+      expect(status).toMatchObject({ project: `${name}-agent-task`, state: 'healthy', readiness: { state: 'ready' } });
+
+      const logs = (await client.callTool({ name: 'logs', arguments: { worktree: 'agent/task', job: true } })) as CallToolResult;
+      expect(logs.isError ?? false).toBe(false);
+      expect(logs.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('services-up started') });
+
+      // An error is the command's own one line, marked as an error.
+      const missing = (await client.callTool({ name: 'wait', arguments: { worktree: 'no-such-branch', timeout: 5 } })) as CallToolResult;
+      expect(missing.isError).toBe(true);
+      expect(missing.content[0]).toMatchObject({ text: expect.stringContaining("no worktree of this repository matches 'no-such-branch'") });
+
+      const removed = answer(await client.callTool({ name: 'remove', arguments: { worktree: 'agent/task', deleteBranch: true } }));
+      expect(removed).toMatchObject({ ok: true, path, branchDeleted: true });
+      expect(existsSync(path)).toBe(false);
+      const { stdout } = await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${name}-agent-task`, '--format', '{{.Names}}']);
+      expect(stdout.trim()).toBe('');
+    } finally {
+      await client.close();
+    }
+  });
+});

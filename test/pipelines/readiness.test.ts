@@ -1,0 +1,173 @@
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../../src/core/exec.js';
+import { composeEngineAnswers, git, tempDir, vtree } from '../helpers.js';
+
+const docker = await composeEngineAnswers();
+if (!docker) console.warn('readiness.test.ts: skipping the Docker tests: no Docker engine answers; run ../shared/ci/docker-engine.sh');
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+const prefix = `vtwait${process.pid.toString(36)}`;
+let count = 0;
+
+beforeAll(async () => {
+  root = await tempDir('vtree-wait-');
+  env = { XDG_STATE_HOME: join(root, 'state') };
+});
+afterAll(async () => {
+  if (docker) {
+    const { stdout } = await run('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
+    const projects = [...new Set(stdout.split('\n').filter((p) => p.startsWith(prefix)))];
+    await Promise.all(projects.map((p) => run('docker', ['compose', '-p', p, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: root }).catch(() => undefined)));
+  }
+  await rm(root, { recursive: true, force: true });
+});
+
+/** A repository whose first commit holds `files`; its name prefixes its Compose projects. */
+async function makeApp(files: Record<string, string>): Promise<{ repo: string; name: string }> {
+  const name = `${prefix}r${++count}`;
+  const repo = join(root, name);
+  await mkdir(repo, { recursive: true });
+  await git(repo, 'init', '-q', '-b', 'main');
+  for (const [file, text] of Object.entries(files)) {
+    await mkdir(dirname(join(repo, file)), { recursive: true });
+    await writeFile(join(repo, file), text);
+  }
+  await git(repo, 'add', '-A');
+  await git(repo, 'commit', '-qm', 'initial');
+  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+  return { repo, name };
+}
+
+describe('git vtree wait: project tasks (vtree-tasks.json)', () => {
+  it('waits for a running task, fails with a failed task and its last lines, and status --json reports the same phases', async () => {
+    const { repo } = await makeApp({ 'README.md': '# app\n' });
+    const added = await vtree(repo, ['add', 'tasks', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const path = JSON.parse(added.stdout).path as string;
+    const gitDir = join(repo, '.git', 'worktrees', 'tasks');
+    const log = join(root, 'migrate.log');
+    const tasks = (state: string, extra: Record<string, unknown> = {}) =>
+      writeFile(join(gitDir, 'vtree-tasks.json'), JSON.stringify({ tasks: { migrate: { state, log, startedAt: new Date().toISOString(), ...extra } }, updatedAt: new Date().toISOString() }));
+
+    await tasks('running');
+    const timedOut = await vtree(path, ['wait', '--timeout', '1', '--json'], env);
+    expect(timedOut.code).toBe(1);
+    expect(JSON.parse(timedOut.stdout)).toMatchObject({ ok: false, state: 'pending', timedOut: true, pending: ['task migrate'] });
+    const status = await vtree(path, ['status', '--json'], env);
+    expect(status.code, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).readiness).toMatchObject({ state: 'pending', phases: expect.arrayContaining([expect.objectContaining({ name: 'task migrate', state: 'running', log })]) });
+
+    // Finishing while wait waits: wait returns ready.
+    const waiting = vtree(repo, ['wait', 'tasks', '--timeout', '60'], env);
+    await new Promise((r) => setTimeout(r, 1000));
+    await tasks('done', { endedAt: new Date().toISOString(), exitCode: 0 });
+    const ready = await waiting;
+    expect(ready.code, ready.stderr).toBe(0);
+    expect(ready.stdout.split('\n')[0]).toBe(`path: ${path}`);
+    expect(ready.stderr).toMatch(/task migrate: done/);
+
+    await writeFile(log, 'applying 0001_init\nERROR: relation "users" already exists\n');
+    await tasks('failed', { exitCode: 3, error: 'npm run db:migrate exited with code 3' });
+    const failed = await vtree(repo, ['wait', 'tasks'], env);
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain('git vtree: task migrate failed: npm run db:migrate exited with code 3');
+    expect(failed.stderr).toContain('| ERROR: relation "users" already exists');
+    expect(failed.stdout).toBe('');
+  });
+
+  it('waits for the background job that caches a fresh install of the worktree', async () => {
+    const { repo } = await makeApp({
+      '.gitignore': 'node_modules\n',
+      'package.json': JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { dep: 'file:./dep' } }),
+      'package-lock.json': JSON.stringify({
+        name: 'app',
+        version: '1.0.0',
+        lockfileVersion: 3,
+        requires: true,
+        packages: { '': { name: 'app', version: '1.0.0', dependencies: { dep: 'file:./dep' } }, dep: { version: '1.0.0' }, 'node_modules/dep': { resolved: 'dep', link: true } },
+      }),
+      'dep/package.json': JSON.stringify({ name: 'dep', version: '1.0.0' }),
+    });
+    const added = await vtree(repo, ['add', 'fresh', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    expect(JSON.parse(added.stdout).facts.deps).toMatchObject({ source: 'miss' });
+    const waited = await vtree(repo, ['wait', 'fresh', '--json'], env);
+    expect(waited.code, waited.stderr).toBe(0);
+    const deps = (JSON.parse(waited.stdout).phases as Array<{ name: string; state: string; log: string }>).find((p) => p.name === 'deps');
+    expect(deps).toMatchObject({ state: 'done', log: expect.stringMatching(/cache-snapshot-.*\.log$/) });
+    expect(await readFile(deps!.log, 'utf8')).toMatch(/cache-snapshot finished in/);
+  });
+
+  it('says so, at once, for a worktree vtree never set up', async () => {
+    const { repo } = await makeApp({ 'README.md': '# app\n' });
+    const wt = join(root, 'plain-old');
+    await git(repo, 'worktree', 'add', '-q', '-b', 'plain-old', wt);
+    // Older than the grace a set-up in progress gets.
+    const old = new Date(Date.now() - 10 * 60_000);
+    await run('touch', ['-d', old.toISOString(), join(repo, '.git', 'worktrees', 'plain-old', 'HEAD')]);
+    const result = await vtree(wt, ['wait', '--json'], env);
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.stdout)).toMatchObject({ ok: false, state: 'failed', failed: { name: 'setup', detail: expect.stringMatching(/never set this worktree up; run: git vtree setup/) } });
+  });
+});
+
+describe.skipIf(!docker)('git vtree wait: the Compose stack', () => {
+  it('returns once a service with a healthcheck is healthy, with its URL and the .env block', async () => {
+    const compose = [
+      'services:',
+      '  web:',
+      '    image: vtree-test/busybox:latest',
+      // Healthy only after a few seconds: wait must not return before.
+      '    command: ["sh", "-c", "sleep 3; exec httpd -f -p 8080 -h /www"]',
+      '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
+      '    healthcheck:',
+      '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]',
+      '      interval: 1s',
+      '      retries: 30',
+      '',
+    ].join('\n');
+    const { repo, name } = await makeApp({ 'compose.yaml': compose, '.gitignore': '.env\n' });
+    const added = await vtree(repo, ['add', 'slow', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const { path, facts } = JSON.parse(added.stdout) as { path: string; facts: { ports: Record<string, number> } };
+    const port = facts.ports.WEB_PORT!;
+
+    const waited = await vtree(repo, ['wait', 'slow', '--json'], env);
+    expect(waited.code, waited.stderr).toBe(0);
+    const ready = JSON.parse(waited.stdout);
+    expect(ready).toMatchObject({
+      ok: true,
+      state: 'ready',
+      path,
+      services: [{ service: 'web', containerPort: 8080, address: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` }],
+      env: { COMPOSE_PROJECT_NAME: `${name}-slow`, WEB_PORT: String(port) },
+    });
+    expect(ready.phases).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'services', state: 'done', detail: 'healthy' })]));
+    // No retry: healthy means it answers now.
+    expect(await (await fetch(`http://127.0.0.1:${port}/`)).text()).toBe('ok\n');
+    const { stdout: health } = await run('docker', ['inspect', '--format', '{{.State.Health.Status}}', `${name}-slow-web-1`]);
+    expect(health.trim()).toBe('healthy');
+  });
+
+  it("fails with the service's own error when it cannot start (an image that does not exist)", async () => {
+    const compose = ['services:', '  db:', '    image: 127.0.0.1:1/vtree-missing:1', '  api:', '    image: vtree-test/busybox:latest', '    command: ["sleep", "600"]', '    depends_on: [db]', ''].join('\n');
+    const { repo } = await makeApp({ 'compose.yaml': compose });
+    const added = await vtree(repo, ['add', 'broken'], env);
+    // The worktree is made; the stack fails in the background.
+    expect(added.code, added.stderr).toBe(0);
+    const waited = await vtree(repo, ['wait', 'broken', '--timeout', '300'], env);
+    expect(waited.code).toBe(1);
+    expect(waited.stdout).toBe('');
+    expect(waited.stderr).toMatch(/^git vtree: services failed: services did not come up: .*db/m);
+    // The engine's own words about the image it could not get.
+    expect(waited.stderr).toMatch(/services failed: .*127\.0\.0\.1:1.*connection refused/);
+    expect(waited.stderr).toMatch(/log: .*services-up-.*\.log/);
+    expect(waited.stderr).toContain('hint: git vtree logs --job');
+    const json = JSON.parse((await vtree(repo, ['wait', 'broken', '--json'], env)).stdout);
+    expect(json).toMatchObject({ ok: false, state: 'failed', failed: { name: 'services', state: 'failed' } });
+    expect(json.failed.lastLines.length).toBeGreaterThan(0);
+  });
+});
