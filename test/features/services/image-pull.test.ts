@@ -82,7 +82,7 @@ describe.skipIf(!registry.ok)(`image pulls from a real registry${registry.ok ? '
     expect(await settled(repo, 'pulled')).toMatchObject({ state: 'running' });
   }, 180_000);
 
-  it('a missing tag fails with the registry\'s own error, in the stack status and in `status`', async () => {
+  it('a missing tag fails with the registry\'s own error, in the stack status, in `status` and in `wait`', async () => {
     const missing = `${address}/vtree-test/pull${process.pid}:no-such-tag`;
     const repo = await makeApp({ 'compose.yaml': `services:\n  app:\n    image: ${missing}\n    command: ["sleep", "600"]\n` });
     const added = await vtree(repo, ['add', 'ghost', '--json'], env());
@@ -94,6 +94,9 @@ describe.skipIf(!registry.ok)(`image pulls from a real registry${registry.ok ? '
     const shown = await vtree(join(repo, '..', `${repo.split('/').pop()}.worktrees`, 'ghost'), ['status'], env());
     expect(shown.code, shown.stderr).toBe(0);
     expect(shown.stdout).toMatch(/failed — .*manifest unknown/);
+    const waited = await vtree(repo, ['wait', 'ghost', '--timeout', '60'], env());
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toMatch(/manifest unknown/);
   }, 180_000);
 
   it('a Compose build: on a local base image builds with BuildKit, no registry needed', async () => {
