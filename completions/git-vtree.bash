@@ -108,7 +108,7 @@ __git_vtree_candidates() {
     cache)
       case ${COMP_WORDS[at + 1]} in
         export | import) ((COMP_CWORD > at + 1)) && compgen -f -- "$cur" ;;
-        *) __git_vtree_match "$cur" status prune verify warm export import ;;
+        *) __git_vtree_match "$cur" status prune verify warm export import push pull ;;
       esac
       ;;
     completion | shell-init) __git_vtree_match "$cur" bash zsh fish ;;

@@ -139,7 +139,7 @@ complete -c git-vtree -n '__git_vtree_using logs' -l tail -x -d 'Lines from the 
 complete -c git-vtree -n '__git_vtree_using logs' -l job -d 'Show the log of the background job that started the stack'
 
 # The dependency cache.
-complete -c git-vtree -n '__git_vtree_using cache; and test (count (commandline -opc)) -eq 2' -a 'status prune verify warm export import'
+complete -c git-vtree -n '__git_vtree_using cache; and test (count (commandline -opc)) -eq 2' -a 'status prune verify warm export import push pull'
 complete -c git-vtree -n '__git_vtree_using cache; and __fish_seen_subcommand_from export import' -F
 complete -c git-vtree -n '__git_vtree_using cache' -l max-size -x -d 'prune: drop least recently used entries until the cache is this small'
 complete -c git-vtree -n '__git_vtree_using cache' -l older-than -x -d 'prune: drop entries unused this long'
@@ -147,3 +147,5 @@ complete -c git-vtree -n '__git_vtree_using cache' -l include-used -d 'prune: al
 complete -c git-vtree -n '__git_vtree_using cache' -l dry-run -d 'verify: report, drop nothing'
 complete -c git-vtree -n '__git_vtree_using cache' -l spares -x -d 'warm: spares to keep ready'
 complete -c git-vtree -n '__git_vtree_using cache' -l key -x -d 'export: only entries whose key starts with this'
+complete -c git-vtree -n '__git_vtree_using cache' -l all -d 'push: every local entry'
+complete -c git-vtree -n '__git_vtree_using cache' -l for-commit -x -d 'pull: the entry of the lockfile at this commit or branch'
