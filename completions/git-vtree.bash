@@ -25,7 +25,7 @@ __git_vtree_flags() {
     down) echo '--worktree -w --json --volumes' ;;
     status) echo '--worktree -w --json' ;;
     logs) echo '--worktree -w --json --follow -f --tail --job' ;;
-    cache) echo '--max-size --older-than --include-used --dry-run --spares --key --json' ;;
+    cache) echo '--max-size --older-than --include-used --dry-run --spares --key --all --for-commit --json' ;;
   esac
   echo '--verbose --help -h'
 }
@@ -94,7 +94,7 @@ __git_vtree_candidates() {
     --from) __git_vtree_branches "$cur"; return ;;
     --worktree | -w) __git_vtree_worktrees "$cur"; return ;;
     --path) compgen -d -- "$cur"; return ;;
-    --since | --last | --op | --run | --port | --runs | --tail | --max-size | --older-than | --spares | --key | --timeout) return ;;
+    --since | --last | --op | --run | --port | --runs | --tail | --max-size | --older-than | --spares | --key | --for-commit | --timeout) return ;;
   esac
   if [[ $cur == -* ]]; then
     __git_vtree_match "$cur" $(__git_vtree_flags "$command")
