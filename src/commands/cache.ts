@@ -3,30 +3,30 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import {
+  adoptEntry,
   cacheDirOf,
   cacheWorktree,
   changedFiles,
   cleanStaleTemps,
   dropEntry,
-  keyMatches,
+  foreignEntryProblem,
   listEntries,
-  metaProblem,
   newTempPath,
-  publish,
+  openEntry,
   uniqueBytes,
   type CacheEntry,
   type EntryMeta,
 } from '../features/deps/cache.js';
-import { cacheKey, currentPlatform } from '../features/deps/cache-key.js';
+import { cacheKey } from '../features/deps/cache-key.js';
 import type { Args } from './spec.js';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
-import { readJsonFile, writeFileAtomic } from '../core/files.js';
+import { readJsonFile } from '../core/files.js';
 import { parseLinkMode } from '../features/deps/link-modes.js';
-import { manifestProblem, scanTree, type Manifest } from '../features/deps/manifest.js';
 import type { Io } from '../core/output.js';
-import { commitFiles, detectProject, diskFiles, nodeModulesDirs, reconcileCommand, type Project } from '../features/deps/package-manager.js';
+import { commitFiles, detectProject, diskFiles, reconcileCommand, type Project } from '../features/deps/package-manager.js';
 import { describeEdits, quarantine, whoShares, type EditedFile } from '../features/deps/taint.js';
+import type { Config } from '../git/config.js';
 import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import type { Repo } from '../git/repo.js';
@@ -37,6 +37,7 @@ type Action = (args: Args, io: Io, cache: CacheContext) => Promise<number>;
 
 interface CacheContext {
   repo: Repo;
+  config: Config;
   dir: string;
   spares: number;
   linkMode: string | undefined;
@@ -50,17 +51,19 @@ const ACTIONS = {
   warm,
   export: exportCache,
   import: importCache,
+  push,
+  pull,
 } satisfies Record<string, Action>;
 
 /** Names of the `git vtree cache` subcommands, for the CLI's choices. */
 export const CACHE_ACTIONS = Object.keys(ACTIONS);
 
-/** `git vtree cache <status|prune|verify|warm|export|import>`: the dependency cache. */
+/** `git vtree cache <status|prune|verify|warm|export|import|push|pull>`: the dependency cache. */
 export default async function cache(args: Args, io: Io): Promise<number> {
   const action = ACTIONS[String(args.action) as keyof typeof ACTIONS];
   if (!action) throw new UsageError(`unknown cache action '${String(args.action)}'`, `use one of: ${CACHE_ACTIONS.join(', ')}`);
   const { repo, config } = await resolveRepoStage(process.cwd());
-  return action(args, io, { repo, dir: cacheDirOf(repo, config), spares: config.integer('vtree.cache.spares', 1), linkMode: config.string('vtree.linkMode') });
+  return action(args, io, { repo, config, dir: cacheDirOf(repo, config), spares: config.integer('vtree.cache.spares', 1), linkMode: config.string('vtree.linkMode') });
 }
 
 /** Keys of the entries some worktree's dependencies were restored from, with those worktrees. */
@@ -265,39 +268,22 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
     const sink = extract(temp, { ignore: (_name, header) => header?.type === 'link' });
     const source = createReadStream(file);
     await (file.endsWith('gz') ? pipeline(source, createGunzip(), sink) : pipeline(source, sink));
-    const here = currentPlatform();
     const imported: string[] = [];
     const refused: string[] = [];
     for (const key of await readdir(temp)) {
       const dir = join(temp, key);
       const meta = await readJsonFile<EntryMeta>(join(dir, 'meta.json')).catch(() => undefined);
-      // An archive is untrusted: its meta must name this key and keep its package dirs inside the tree.
-      const metaBad = metaProblem(meta, key);
-      if (!meta || metaBad) {
-        refused.push(`${key.slice(0, 12)} (${!meta ? 'no meta' : metaBad})`);
+      const problem = foreignEntryProblem(meta, key);
+      if (problem || !meta) {
+        refused.push(`${key.slice(0, 12)} (${problem})`);
         continue;
       }
-      const platformOk = meta.platform?.format === here.format && meta.platform.node === here.node && meta.platform.platform === here.platform && meta.platform.arch === here.arch;
-      if (!keyMatches(meta, key) || !platformOk) {
-        refused.push(`${key.slice(0, 12)} (${!platformOk ? `made for node ${meta.platform?.node} ${meta.platform?.platform}-${meta.platform?.arch}, this is node ${here.node} ${here.platform}-${here.arch}` : 'key does not match its inputs'})`);
+      try {
+        await adoptEntry(cache.dir, dir, meta, 'import');
+      } catch (error) {
+        refused.push(`${key.slice(0, 12)} (${errorMessage(error)})`);
         continue;
       }
-      // Inodes and mtimes are this machine's now: record them for `cache verify`.
-      const scanned = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
-      const treeBad = manifestProblem(scanned);
-      if (treeBad) {
-        refused.push(`${key.slice(0, 12)} (${treeBad})`);
-        continue;
-      }
-      // Files naming the exporter's worktree stay listed for rewriting, if they are in the tree.
-      const archived = await readJsonFile<Manifest>(join(dir, 'manifest.json')).catch(() => undefined);
-      const inTree = new Set(scanned.files.map(([path]) => path));
-      const rewrite = (archived?.rewrite ?? []).filter((path) => inTree.has(path));
-      const manifest: Manifest = archived?.origin && rewrite.length > 0 ? { ...scanned, origin: archived.origin, rewrite } : scanned;
-      const now = new Date().toISOString();
-      await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
-      await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source: 'import', createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));
-      await publish(cache.dir, dir, key);
       imported.push(key);
     }
     for (const r of refused) io.warn(`refused ${r}`);
@@ -307,6 +293,62 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
   } finally {
     await rm(temp, { recursive: true, force: true });
   }
+}
+
+/** The configured remote cache, or a usage error saying how to set one. */
+async function configuredRemote(cache: CacheContext) {
+  const { remoteFromConfig } = await import('../features/deps/remote/remote-cache.js');
+  const remote = remoteFromConfig(cache.config);
+  if (!remote) throw new UsageError('no remote cache configured', 'git config vtree.cache.remote <registry>/<repository>   (for example ghcr.io/team/app-deps)');
+  return remote;
+}
+
+async function push(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const [remote, { pushEntry }] = await Promise.all([configuredRemote(cache), import('../features/deps/remote/remote-cache.js')]);
+  let keys: string[];
+  if (args.all) keys = (await listEntries(cache.dir)).map((e) => e.key);
+  else {
+    const here = cache.repo.toplevel;
+    const project = here ? await detectProject(diskFiles(here)) : undefined;
+    const key = project && Object.keys(project.lockfiles).length > 0 ? cacheKey(project) : undefined;
+    if (!key || !(await openEntry(cache.dir, key))) throw new VtreeError(`no cache entry for ${here ?? 'this directory'}'s lockfile to push`, 'git vtree cache warm   (or git vtree cache push --all)');
+    keys = [key];
+  }
+  const results = [];
+  for (const key of keys) {
+    const started = Date.now();
+    const result = await pushEntry(remote, cache.dir, key);
+    results.push({ key, ...result, ms: Date.now() - started });
+    io.log(`${key.slice(0, 12)}: ${result.pushed ? `pushed (${formatBytes(result.bytes)} in ${Date.now() - started} ms)` : 'in the registry already'}`);
+  }
+  const where = `${remote.ref.registry}/${remote.ref.repository}`;
+  if (io.json) io.out(JSON.stringify({ remote: where, entries: results }));
+  else io.out(`Pushed ${results.filter((r) => r.pushed).length} of ${results.length} entries to ${where}.`);
+  return ExitCode.ok;
+}
+
+async function pull(args: Args, io: Io, cache: CacheContext): Promise<number> {
+  const [remote, { pullEntry }] = await Promise.all([configuredRemote(cache), import('../features/deps/remote/remote-cache.js')]);
+  let key = args.file === undefined ? undefined : String(args.file);
+  if (args.forCommit !== undefined) {
+    const cwd = cache.repo.toplevel ?? cache.repo.mainPath;
+    const commit = await git(cwd, ['rev-parse', '--verify', '--end-of-options', `${String(args.forCommit)}^{commit}`]).catch(() => {
+      throw new UsageError(`no commit '${String(args.forCommit)}'`, 'git vtree cache pull --for-commit <branch|commit>');
+    });
+    const project = await detectProject(commitFiles(cwd, commit));
+    if (!project || Object.keys(project.lockfiles).length === 0) throw new VtreeError(`${String(args.forCommit)} has no lockfile: nothing to pull`);
+    key = cacheKey(project);
+  }
+  if (!key || !/^[0-9a-f]{40}$/.test(key)) throw new UsageError('cache pull needs a cache key (40 hex digits) or --for-commit <ref>', 'git vtree cache pull --for-commit main');
+  const where = `${remote.ref.registry}/${remote.ref.repository}`;
+  const existing = await openEntry(cache.dir, key);
+  const started = Date.now();
+  const result = existing ? undefined : await pullEntry(remote, cache.dir, key);
+  if (!existing && !result) throw new VtreeError(`${where} has no entry ${key.slice(0, 12)}`, 'push it from a machine that has it: git vtree cache push');
+  const entry = existing ?? result!.entry;
+  if (io.json) io.out(JSON.stringify({ remote: where, key, pulled: Boolean(result), bytes: result?.bytes ?? 0, files: entry.meta.files, ms: Date.now() - started }));
+  else io.out(result ? `Pulled ${key.slice(0, 12)} from ${where} (${formatBytes(result.bytes)}, ${entry.meta.files} files, ${Date.now() - started} ms).` : `Entry ${key.slice(0, 12)} is in the local cache already.`);
+  return ExitCode.ok;
 }
 
 /** `500M`, `2G`, `1.5GB`, `1048576` → bytes. */

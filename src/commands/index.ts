@@ -118,10 +118,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'cache',
-    describe: 'The dependency cache: status, prune [--max-size] [--older-than], verify [--repair], warm, export <file>, import <file>',
+    describe: 'The dependency cache: status, prune [--max-size] [--older-than], verify [--repair], warm, export <file>, import <file>, push [--all], pull <key|--for-commit ref>',
     positionals: [
-      { name: 'action', required: true, choices: ['status', 'prune', 'verify', 'warm', 'export', 'import'], describe: 'What to do' },
-      { name: 'file', required: false, describe: 'Archive for export/import (.tar or .tar.gz)' },
+      { name: 'action', required: true, choices: ['status', 'prune', 'verify', 'warm', 'export', 'import', 'push', 'pull'], describe: 'What to do' },
+      { name: 'file', required: false, describe: 'Archive for export/import (.tar or .tar.gz); the key for pull' },
     ],
     options: {
       'max-size': { type: 'string', describe: 'prune: drop least recently used entries until the cache is this small (500M, 2G)' },
@@ -131,6 +131,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile' },
       spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1)' },
       key: { type: 'string', describe: 'export: only entries whose key starts with this' },
+      all: { type: 'boolean', describe: 'push: every local entry, not only the current worktree\'s' },
+      'for-commit': { type: 'string', describe: 'pull: the entry of the lockfile at this commit or branch' },
       json,
     },
     load: () => import('./cache.js'),

@@ -5,6 +5,9 @@ import { UsageError } from '../core/errors.js';
 import { tempNamePid } from '../core/temp-name.js';
 import type { Io } from '../core/output.js';
 
+/** A background push gives up after this long (a registry that accepts and never answers). */
+const PUSH_TIMEOUT_MS = 10 * 60_000;
+
 /** Background jobs, by name: each gets the `args` its starter passed. */
 const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   /** Deletes what `rm` moved into vtree's trash directory (node_modules of removed worktrees): only names vtree made. */
@@ -14,13 +17,20 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await Promise.all(entries.map((entry) => rm(join(trash, entry), { recursive: true, force: true, maxRetries: 3 })));
   },
   /** Snapshots a worktree's fresh node_modules as a cache entry, then tops up its spares (after `add`). */
-  'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid], io) => {
+  'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid, pushTo], io) => {
     if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
     await waitForExit(waitPid);
     const { cacheWorktree } = await import('../features/deps/cache.js');
     const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn);
     io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
+    if (entry && pushTo) {
+      // vtree.cache.push: share what this install made with every other clone of the lockfile.
+      const { openRemote, pushEntry } = await import('../features/deps/remote/remote-cache.js');
+      const started = Date.now();
+      const result = await pushEntry(openRemote(pushTo, { timeoutMs: PUSH_TIMEOUT_MS, push: true }), cacheDir, key, AbortSignal.timeout(PUSH_TIMEOUT_MS));
+      io.log(result.pushed ? `pushed ${key} to ${pushTo} (${result.bytes} bytes in ${Date.now() - started} ms)` : `${pushTo} has ${key} already`);
+    }
   },
   /** Tops up the pool of spare node_modules of one cache entry (after `add`, `cache warm`). */
   'make-spare': async ([cacheDir, key, count, linkMode, waitPid], io) => {

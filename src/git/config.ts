@@ -7,13 +7,16 @@ import { UsageError } from '../core/errors.js';
 /**
  * Keys honoured only from git config (user or repository level), not from the committed
  * `.vtreeconfig`: a clone brings that file, so, as git does with its own config, a key that
- * names a program to run, a directory vtree writes and deletes in, or a file outside the
- * repository must come from the user. Each maps to why, for the one warning a refused key gets.
+ * names a program to run, a directory vtree writes and deletes in, a file outside the
+ * repository, or a registry to send credentials to and take dependency trees from (the remote
+ * cache) must come from the user. Each maps to why, for the one warning a refused key gets.
  * (`vtree.path` is checked where it is used: see `pathTemplate`.) See docs/trust.md.
  */
 const TRUSTED_ONLY_KEYS: ReadonlyMap<string, RefusableKey> = new Map<string, RefusableKey>([
   ['vtree.compose.command', { name: 'vtree.compose.command', why: 'it names a program to run', value: "'docker compose'" }],
   ['vtree.cachedir', { name: 'vtree.cacheDir', why: 'it names a directory vtree writes and deletes in', value: '<dir>' }],
+  ['vtree.cache.remote', { name: 'vtree.cache.remote', why: 'it names a registry to send credentials to and take dependency trees from', value: '<registry>/<repository>' }],
+  ['vtree.cache.push', { name: 'vtree.cache.push', why: 'it sends dependency trees to a registry', value: 'true' }],
   // Paths relative to the worktree: fine from the committed file while they stay inside it.
   ['vtree.compose.files', { name: 'vtree.compose.files', why: 'it names a file outside the repository', value: '<files>', allowed: (v: string) => v.split(/[\s,]+/).filter(Boolean).every((f) => isPlainRelative(posix.normalize(f))) }],
 ]);

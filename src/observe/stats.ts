@@ -30,12 +30,12 @@ export interface CommandSummary extends Summary {
   failed: number;
 }
 
-/** The dependency sources issue #4 records in `facts.deps.source`, cheapest first. */
-export const DEPS_SOURCES = ['hit', 'seed', 'partial', 'miss'] as const;
+/** The dependency sources `add` records in `facts.deps.source`, cheapest first (`remote`: pulled from a registry). */
+export const DEPS_SOURCES = ['hit', 'remote', 'seed', 'partial', 'miss'] as const;
 type DepsSource = (typeof DEPS_SOURCES)[number];
 
 /** Warm: no package manager ran (a cache entry or a worktree was linked). Cold: it did. */
-const DEPS_WARMTH = { hit: 'warm', seed: 'warm', partial: 'cold', miss: 'cold' } as const satisfies Record<DepsSource, 'warm' | 'cold'>;
+const DEPS_WARMTH = { hit: 'warm', remote: 'warm', seed: 'warm', partial: 'cold', miss: 'cold' } as const satisfies Record<DepsSource, 'warm' | 'cold'>;
 
 /** How dependencies were obtained across set-up runs, with run-time medians per source. */
 export interface DepsMix {

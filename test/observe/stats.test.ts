@@ -121,6 +121,7 @@ describe('buildStats on a hand-made metrics file', () => {
       runs: 2,
       sources: [
         { source: 'hit', count: 1, share: 0.5, p50: 100 },
+        { source: 'remote', count: 0, share: 0, p50: 0 },
         { source: 'seed', count: 0, share: 0, p50: 0 },
         { source: 'partial', count: 0, share: 0, p50: 0 },
         { source: 'miss', count: 1, share: 0.5, p50: 200 },

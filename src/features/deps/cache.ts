@@ -17,7 +17,7 @@ import { tempName, tempNamePid } from '../../core/temp-name.js';
 import type { Repo } from '../../git/repo.js';
 
 /** How an entry came to be. */
-export type EntrySource = 'seed' | 'partial' | 'miss' | 'import';
+export type EntrySource = 'seed' | 'partial' | 'miss' | 'import' | 'remote';
 
 /** What the cache knows of an entry besides its tree: `meta.json`. */
 export interface EntryMeta {
@@ -213,6 +213,45 @@ export async function cacheWorktree(cacheDir: string, base: string, key: string,
     return undefined;
   }
   return entry;
+}
+
+/**
+ * Why an entry made elsewhere (an imported archive, a registry) cannot be used here as `key`, or
+ * `undefined` when it can: its key must be what its recorded inputs give, and it must have been
+ * made for this cache format, Node.js major version, platform and architecture.
+ */
+export function foreignEntryProblem(meta: EntryMeta | undefined, key: string): string | undefined {
+  if (!meta?.platform || !meta.project) return 'no meta';
+  // Untrusted: it must name this key and keep its package directories inside the tree.
+  const bad = metaProblem(meta, key);
+  if (bad) return bad;
+  const here = currentPlatform();
+  const theirs = meta.platform;
+  if (theirs.format !== here.format || theirs.node !== here.node || theirs.platform !== here.platform || theirs.arch !== here.arch) {
+    return `made for node ${theirs.node} ${theirs.platform}-${theirs.arch} (cache format ${theirs.format}), this is node ${here.node} ${here.platform}-${here.arch} (format ${here.format})`;
+  }
+  return keyMatches(meta, key) ? undefined : 'key does not match its inputs';
+}
+
+/**
+ * Publishes an entry unpacked at `dir` (its `tree/` in place) that was made elsewhere: records
+ * this machine's inodes and mtimes for `cache verify`, writes its meta as new with `source`, and
+ * renames it into place. The caller checked its meta with {@link foreignEntryProblem}; its tree is
+ * checked here ({@link manifestProblem}: a link out of it, or a path leaving it, refuses the entry).
+ * Files the maker listed as naming its worktree stay listed for rewriting, if they are in the tree.
+ */
+export async function adoptEntry(cacheDir: string, dir: string, meta: EntryMeta, source: EntrySource): Promise<CacheEntry> {
+  const scanned = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
+  const problem = manifestProblem(scanned);
+  if (problem) throw new Error(problem);
+  const made = await readJsonFile<Manifest>(join(dir, 'manifest.json')).catch(() => undefined);
+  const inTree = new Set(scanned.files.map(([path]) => path));
+  const rewrite = (made?.rewrite ?? []).filter((path) => inTree.has(path));
+  const manifest: Manifest = made?.origin && rewrite.length > 0 ? { ...scanned, origin: made.origin, rewrite } : scanned;
+  const now = new Date().toISOString();
+  await writeFileAtomic(join(dir, 'manifest.json'), JSON.stringify(manifest));
+  await writeFileAtomic(join(dir, 'meta.json'), JSON.stringify({ ...meta, source, createdAt: now, lastUsedAt: now, hits: 0 } satisfies EntryMeta, null, 2));
+  return publish(cacheDir, dir, meta.key);
 }
 
 /** Renames a complete entry built at `temp` into place; if one is there already, that one wins. */

@@ -26,9 +26,10 @@ import type { CheckoutStage, Feature, RepoStage, SetupShared, TargetStage } from
 import type { Repo } from '../../git/repo.js';
 import { readWorktreeState } from '../../git/worktree-state.js';
 import { takeSpare } from './spares.js';
+import { pullEntry, remoteFromConfig, type PullResult, type Remote } from './remote/remote-cache.js';
 
 /** Where a worktree's dependencies came from, recorded in metrics and in its state. */
-export type DepsSource = 'hit' | 'seed' | 'partial' | 'miss' | 'none' | 'skipped';
+export type DepsSource = 'hit' | 'remote' | 'seed' | 'partial' | 'miss' | 'none' | 'skipped';
 
 /** The plan made before checkout, and what it already restored into the staging directory. */
 interface DepsPlan {
@@ -49,6 +50,10 @@ interface DepsPlan {
   from?: string;
   /** A lockfile exists: the result may be cached. */
   cacheable: boolean;
+  /** Bytes downloaded from the remote cache. */
+  remoteBytes?: number;
+  /** `vtree.cache.remote`, when the new entry is to be pushed there (`vtree.cache.push`). */
+  pushTo?: string;
 }
 
 const PLAN = 'deps-plan';
@@ -98,7 +103,7 @@ export const depsFeature: Feature = {
   ],
 };
 
-async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, config }: RepoStage, target: TargetStage): Promise<DepsPlan> {
+async function planDeps({ shared, span, signal }: TaskContext<SetupShared>, { repo, config }: RepoStage, target: TargetStage): Promise<DepsPlan> {
   const setting = parseLinkMode(shared.options.linkMode ?? config.string('vtree.linkMode'));
   const cacheDir = cacheDirOf(repo, config);
   const base = { cacheDir, setting, roots: [] as string[], cacheable: false };
@@ -156,13 +161,14 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
     const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
+    const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
     for (const closest of (await listEntries(cacheDir)).filter((e) => e.meta.packageManager === project.manager)) {
       const changed = await changedFiles(closest);
       if (changed.length > 0) {
         await reject(closest, changed);
         continue;
       }
-      return { ...plan, source: 'partial', staging, from: closest.key, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
+      return { ...plan, source: 'partial', staging, from: closest.key, pushTo, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
     }
     let complete = false;
     const similar = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
@@ -175,9 +181,16 @@ async function planDeps({ shared, span }: TaskContext<SetupShared>, { repo, conf
       // --package-lock-only`, a pull without an install) would make it skip what is really on
       // disk: left out, so the reconcile reads the tree itself.
       const manifest = complete ? similar.manifest : { ...similar.manifest, files: similar.manifest.files.filter(([path]) => !isRewrittenInPlace(path)) };
-      return { ...plan, source: 'partial', staging, from: similar.path, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
+      return { ...plan, source: 'partial', staging, from: similar.path, pushTo, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
     }
-    return { ...plan, source: 'miss' };
+    const remote = remoteFromConfig(config);
+    const pulled = remote ? await pullForAdd(remote, cacheDir, key, signal, shared.warn) : undefined;
+    if (pulled) {
+      const restored = await restore(pulled.entry.manifest, pulled.entry.tree, staging, setting, target.path, shared.warn);
+      await topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn);
+      return { ...plan, source: 'remote', staging, from: `${remote!.ref.registry}/${remote!.ref.repository}`, remoteBytes: pulled.bytes, ...restored };
+    }
+    return { ...plan, source: 'miss', pushTo };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
     throw error;
@@ -226,6 +239,7 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     spare: plan.spare ?? false,
     ...(plan.from ? { from: plan.from } : {}),
     ...(plan.reason ? { reason: plan.reason } : {}),
+    ...(plan.remoteBytes !== undefined ? { remoteBytes: plan.remoteBytes } : {}),
   };
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
   shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
@@ -235,10 +249,10 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     shared.state.deps = before ?? { ...(shared.state.deps as object), dirs: project ? await existingDirs(path, nodeModulesDirs(project)) : [] };
   }
   if (placed.length > 0) shared.log(describe(plan));
-  if (plan.cacheable && plan.key && placed.length > 0 && plan.source !== 'hit') {
+  if (plan.cacheable && plan.key && placed.length > 0 && plan.source !== 'hit' && plan.source !== 'remote') {
     // Snapshot the new install as an entry (and make its spares) after this command has returned.
     const base = plan.source === 'seed' ? plan.from! : path;
-    const args = [plan.cacheDir, base, plan.key, plan.source, String(spares), plan.setting, String(process.pid)];
+    const args = [plan.cacheDir, base, plan.key, plan.source, String(spares), plan.setting, String(process.pid), plan.pushTo ?? ''];
     const log = await startBackgroundJob({ job: 'cache-snapshot', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
       shared.warn(`could not start caching in the background: ${errorMessage(error)}`),
     );
@@ -284,6 +298,8 @@ function describe(plan: DepsPlan): string {
   switch (plan.source) {
     case 'hit':
       return plan.spare ? `deps: restored a ready spare (${what}, one rename)` : `deps: restored from the cache (${what}, ${plan.mode})`;
+    case 'remote':
+      return `deps: pulled from the remote cache ${plan.from} (${formatBytes(plan.remoteBytes ?? 0)}) and restored (${what}, ${plan.mode})`;
     case 'seed':
       return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
     case 'partial':
@@ -291,6 +307,25 @@ function describe(plan: DepsPlan): string {
     default:
       return `deps: installed with ${plan.project?.manager}${plan.cacheable ? '; caching the result in the background' : ''}`;
   }
+}
+
+/**
+ * Looks `key` up in the remote cache and pulls it, within the remote's bound. Never fails `add`:
+ * a registry that is down, slow, refuses us or holds an unusable entry is said in one line, and
+ * the caller installs instead. Ctrl-C still interrupts.
+ */
+async function pullForAdd(remote: Remote, cacheDir: string, key: string, signal: AbortSignal, warn: (line: string) => void): Promise<PullResult | undefined> {
+  try {
+    return await pullEntry(remote, cacheDir, key, signal);
+  } catch (error) {
+    if (signal.aborted) throw error;
+    warn(`remote cache ${remote.ref.registry}/${remote.ref.repository}: ${errorMessage(error)}; installing instead`);
+    return undefined;
+  }
+}
+
+function formatBytes(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MB` : `${Math.ceil(bytes / 1024)} KB`;
 }
 
 /** Every exit status, so that a failed install still hands back its output for the log. */
