@@ -46,9 +46,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     aliases: ['ls'],
-    describe: 'List every worktree of the repository and what vtree knows of it',
+    describe: 'List every worktree of the repository and what vtree knows of it (--all: spare worktrees too)',
     positionals: [],
-    options: { json },
+    options: { json, all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" } },
     load: () => import('./list.js'),
   },
   {

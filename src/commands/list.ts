@@ -4,8 +4,8 @@ import type { Io } from '../core/output.js';
 import { listWorktreesWithState } from '../pipelines/list.js';
 
 /** `git vtree list`. */
-export default async function list(_args: Args, io: Io): Promise<number> {
-  const rows = await listWorktreesWithState(process.cwd());
+export default async function list(args: Args, io: Io): Promise<number> {
+  const rows = await listWorktreesWithState(process.cwd(), Boolean(args.all));
   if (io.json) {
     io.out(JSON.stringify({ worktrees: rows }));
     return ExitCode.ok;
@@ -14,7 +14,7 @@ export default async function list(_args: Args, io: Io): Promise<number> {
   const table = new Table({ head: ['branch', 'path', 'deps', 'ports', 'services', 'created'], style: { head: [], border: [] } });
   for (const row of rows) {
     table.push([
-      (row.branch ?? (row.detached ? '(detached)' : '(bare)')) + (row.main ? ' *' : ''),
+      (row.spare ? '(spare)' : (row.branch ?? (row.detached ? '(detached)' : '(bare)'))) + (row.main ? ' *' : ''),
       row.path + (row.prunable ? ' (missing)' : ''),
       row.deps ?? '-',
       row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',

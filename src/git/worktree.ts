@@ -12,6 +12,8 @@ export interface WorktreeEntry {
   bare: boolean;
   detached: boolean;
   locked: boolean;
+  /** Why it is locked, when a reason was given (`git worktree lock --reason`). */
+  lockReason?: string;
   /** git considers it prunable (its directory is gone). */
   prunable: boolean;
   /** The first entry: the main worktree (or the bare repository itself). */
@@ -67,7 +69,10 @@ export function parseWorktreeList(out: string): WorktreeEntry[] {
       else if (key === 'branch') current.branch = value.replace(/^refs\/heads\//, '');
       else if (key === 'bare') current.bare = true;
       else if (key === 'detached') current.detached = true;
-      else if (key === 'locked') current.locked = true;
+      else if (key === 'locked') {
+        current.locked = true;
+        if (value) current.lockReason = value;
+      }
       else if (key === 'prunable') current.prunable = true;
     }
   }

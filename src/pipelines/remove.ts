@@ -1,10 +1,12 @@
-import { lstat, mkdir, rename } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { lstat, mkdir, rename, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
-import { isErrno } from '../core/files.js';
+import { exists, isErrno } from '../core/files.js';
+import { isSpare, recycleWorktree, sparePoolDir, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
+import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir } from '../core/paths.js';
@@ -36,6 +38,8 @@ export interface RemoveResult {
   branchDeleted: boolean;
   /** Log of the background deletion of large directories, if one was started. */
   backgroundLog?: string;
+  /** The clean worktree became a spare worktree instead of being deleted. */
+  recycled: boolean;
   duration: number;
 }
 
@@ -55,10 +59,21 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     ...teardown,
     {
-      name: 'move-aside',
+      name: 'recycle',
       deps: [LOCATE],
       after: teardown.map((t) => t.name),
-      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId),
+      async run({ span }, deps) {
+        const target = deps[LOCATE] as Located;
+        const outcome = await recycle(target);
+        span.set('outcome', outcome);
+        if (outcome === 'failed') reporter.warn(`could not keep ${target.path} as a spare worktree; removed it`);
+        return outcome;
+      },
+    },
+    {
+      name: 'move-aside',
+      deps: [LOCATE, 'recycle'],
+      run: async (_ctx, deps) => (deps.recycle === 'no' ? moveAside(deps[LOCATE] as RemoveTarget, shared.runId) : []),
       // The worktree stays if a later step fails: give it its node_modules back.
       undo: async (_ctx, moved) => {
         for (const { from, to } of moved as Moved[]) await rename(to, from);
@@ -66,9 +81,10 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     },
     {
       name: 'git-worktree-remove',
-      deps: [LOCATE, 'move-aside'],
+      deps: [LOCATE, 'recycle', 'move-aside'],
       async run(_ctx, deps) {
         const target = deps[LOCATE] as RemoveTarget;
+        if (deps.recycle !== 'no') return;
         // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
         // as .env copies must not make git refuse.
         await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
@@ -108,20 +124,23 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   ];
 
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
-  const target = results.get(LOCATE) as RemoveTarget;
+  const target = results.get(LOCATE) as Located;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
+  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
+  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     path: target.path,
     ...(target.branch ? { branch: target.branch } : {}),
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
+    recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
   };
 }
 
 /** Finds the worktree named by branch, slug or path; refuses the main one, a locked one or (unless forced) a dirty one. */
-async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
+async function locate(where: RepoStage, request: RemoveRequest): Promise<Located> {
   const { repo } = where;
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
   if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
@@ -129,14 +148,20 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
-  if (!request.force && !entry.prunable) {
-    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']);
-    const changed = status.split('\n').filter(Boolean).length;
-    if (changed > 0) {
+  let changed: number | undefined;
+  if (!entry.prunable) {
+    // With --force only to know whether it may be recycled; a failure then just means "not clean".
+    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']).catch((error: unknown) => {
+      if (request.force) return '?';
+      throw error;
+    });
+    changed = status.split('\n').filter(Boolean).length;
+    if (changed > 0 && !request.force) {
       throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
     }
   }
   return {
+    clean: changed === 0,
     ...where,
     path: entry.path,
     gitDir,
@@ -144,6 +169,32 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
     slug: typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path)),
     ...(state ? { state } : {}),
   };
+}
+
+/** The worktree being removed, and whether it has no local change at all. */
+interface Located extends RemoveTarget {
+  clean: boolean;
+}
+
+/**
+ * Keeps a clean worktree as a spare worktree when the pool has room (`vtree.spares.worktrees`)
+ * and sits on the same filesystem: detached, locked, moved into the pool; the spare job cleans
+ * and refreshes it. A worktree with any local change is never recycled. `failed`: it could not
+ * be kept and is removed already.
+ */
+async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+  const { repo, config } = target;
+  const wanted = sparesWanted(config);
+  if (!target.clean || wanted === 0 || repo.worktrees.filter(isSpare).length >= wanted) return 'no';
+  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const [here, there] = await Promise.all([stat(target.path).catch(() => undefined), stat(dirname(pool)).catch(() => undefined)]);
+  if (!here || !there || here.dev !== there.dev) return 'no';
+  try {
+    await recycleWorktree(repo.mainPath, target.path, pool);
+    return 'recycled';
+  } catch {
+    return (await exists(target.path)) ? 'no' : 'failed';
+  }
 }
 
 /** The worktree `target` names: a path, a branch, or a slug (directory name), in that order. */
