@@ -123,7 +123,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'older-than': { type: 'string', describe: 'prune: drop entries unused this long (30d, 12h)' },
       'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' },
       'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry is broken)' },
-      spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1)' },
+      spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1); prune --spares 0: also remove every spare worktree' },
       key: { type: 'string', describe: 'export: only entries whose key starts with this' },
       json,
     },
