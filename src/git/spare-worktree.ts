@@ -10,14 +10,11 @@ import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { worktreesRoot } from './worktree-path.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from './worktree-state.js';
-import { retryWorktreeRace, type WorktreeEntry } from './worktree.js';
+import { isSpare, retryWorktreeRace, SPARE_LOCK_REASON, type WorktreeEntry } from './worktree.js';
 
 // Spare worktrees: worktrees checked out ahead of time, detached and locked, kept in a pool
 // beside the real ones, so that `git vtree add` renames one into place and switches it to the
 // new branch instead of checking every file out. See docs/spares.md.
-
-/** Every spare's lock reason starts with this: how vtree (and `git worktree list`) tells spares from real worktrees. */
-export const SPARE_LOCK_REASON = 'git vtree spare';
 
 /** The pool's directory name inside the worktrees directory; hidden, so neither the user nor an IDE takes it for a worktree. */
 export const SPARES_DIR_NAME = '.vtree-spares';
@@ -51,11 +48,6 @@ export async function startSpareJob(repo: Repo, runId: string, warn: (line: stri
 /** The pool of spare worktrees for worktrees placed by `template` (config `vtree.path`). */
 export function sparePoolDir(repo: Repo, template: string): string {
   return join(worktreesRoot(repo, template), SPARES_DIR_NAME);
-}
-
-/** True when `worktree` is one of vtree's spares (by its lock reason). */
-export function isSpare(worktree: WorktreeEntry): boolean {
-  return worktree.lockReason?.startsWith(SPARE_LOCK_REASON) ?? false;
 }
 
 /** Spares ready to be claimed: registered at `<pool>/<id>` (not being built, refreshed or recycled). */

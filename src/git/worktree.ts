@@ -20,6 +20,14 @@ export interface WorktreeEntry {
   main: boolean;
 }
 
+/** Every spare worktree's lock reason starts with this: how vtree (and `git worktree list`) tells spares from real worktrees (git/spare-worktree.ts). */
+export const SPARE_LOCK_REASON = 'git vtree spare';
+
+/** True when `worktree` is one of vtree's spare worktrees (by its lock reason). */
+export function isSpare(worktree: WorktreeEntry): boolean {
+  return worktree.lockReason?.startsWith(SPARE_LOCK_REASON) ?? false;
+}
+
 /** Every worktree of the repository `cwd` belongs to, the main one first. */
 export async function listWorktrees(cwd: string): Promise<WorktreeEntry[]> {
   const out = await retryWorktreeRace(() => git(cwd, ['worktree', 'list', '--porcelain', '-z']));

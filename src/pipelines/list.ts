@@ -1,7 +1,6 @@
 import { UsageError } from '../core/errors.js';
-import { isSpare } from '../git/spare-worktree.js';
-import { listWorktrees } from '../git/worktree.js';
-import { readServicesStatus } from '../features/services/stack.js';
+import { isSpare, listWorktrees } from '../git/worktree.js';
+import { readServicesStatus } from '../features/services/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 /** One row of `git vtree list`. */
