@@ -14,7 +14,8 @@ __git_vtree_flags() {
   case $1 in
     add) echo "$setup --from --path" ;;
     setup) echo "$setup" ;;
-    list | ls | hooks | init) echo '--json' ;;
+    list | ls) echo '--json --all' ;;
+    hooks | init) echo '--json' ;;
     rm | remove) echo '--force -f --delete-branch -d --volumes --json' ;;
     stats) echo '--json --since --last --op --worktree --run --serve --port' ;;
     bench) echo '--runs --keep --json' ;;

@@ -106,6 +106,7 @@ complete -c git-vtree -n '__git_vtree_using rm remove' -s d -l delete-branch -d 
 complete -c git-vtree -n '__git_vtree_using rm remove' -l volumes -d "Also remove the Compose stack's volumes"
 
 complete -c git-vtree -n '__git_vtree_using add setup list ls rm remove hooks init stats bench ports up down status logs cache' -l json -d 'Print JSON'
+complete -c git-vtree -n '__git_vtree_using list ls' -l all -d "Also list vtree's spare worktrees"
 complete -c git-vtree -n '__git_vtree_using hooks' -a 'install uninstall status'
 complete -c git-vtree -n '__git_vtree_using completion shell-init' -a 'bash zsh fish'
 
