@@ -1,4 +1,4 @@
-import { lstat, mkdir, rename, stat } from 'node:fs/promises';
+import { lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { startBackgroundJob } from '../core/background.js';
@@ -47,8 +47,9 @@ const LOCATE = 'locate-worktree';
 
 /**
  * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
- * (Compose down, port release), moves large directories (node_modules) aside for deletion in a
- * background process, removes the worktree with git and optionally deletes its branch.
+ * (Compose down, port release), then keeps a clean worktree as a spare worktree when the pool has
+ * room, or else renames the worktree (and its large directories) into the trash for deletion in a
+ * background process and drops git's record of it; optionally deletes its branch.
  */
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
@@ -82,12 +83,12 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     {
       name: 'git-worktree-remove',
       deps: [LOCATE, 'recycle', 'move-aside'],
-      async run(_ctx, deps) {
+      async run({ span }, deps) {
         const target = deps[LOCATE] as RemoveTarget;
-        if (deps.recycle !== 'no') return;
-        // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
-        // as .env copies must not make git refuse.
-        await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+        if (deps.recycle !== 'no') return false;
+        const trashed = await removeTree(target, shared.runId);
+        span.set('files', trashed ? 'renamed into the trash' : 'deleted by git');
+        return trashed;
       },
     },
     {
@@ -111,7 +112,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
       deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
       async run(_ctx, deps) {
         const target = deps[LOCATE] as RemoveTarget;
-        if ((deps['move-aside'] as Moved[]).length === 0) return undefined;
+        if ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true) return undefined;
         return startBackgroundJob({
           job: 'delete-trash',
           id: shared.runId,
@@ -195,6 +196,32 @@ async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
   } catch {
     return (await exists(target.path)) ? 'no' : 'failed';
   }
+}
+
+/**
+ * Removes the worktree as `git worktree remove` does, without making the user wait for its files
+ * to be deleted: the directory is renamed into the trash (one rename, same filesystem) and git's
+ * admin dir `.git/worktrees/<id>` is removed, which is all git keeps of it. On another filesystem,
+ * or when the directory is gone already, git removes it. Cleanliness was checked by
+ * locate-worktree (or waived by --force). Returns whether the files went to the trash.
+ */
+async function removeTree(target: RemoveTarget, runId: string): Promise<boolean> {
+  // Only an admin dir of this repository's own is removed by hand.
+  const [admin, ours] = await Promise.all([realpath(dirname(target.gitDir)).catch(() => ''), realpath(join(target.repo.commonDir, 'worktrees')).catch(() => undefined)]);
+  if (admin === ours) {
+    const trash = trashDir(target.repo.commonDir);
+    try {
+      await mkdir(trash, { recursive: true });
+      await rename(target.path, join(trash, `${target.slug}-${runId}-tree`));
+      await rm(target.gitDir, { recursive: true, force: true });
+      return true;
+    } catch (error) {
+      if (!isErrno(error, 'EXDEV', 'ENOENT', 'EACCES', 'EPERM', 'EBUSY')) throw error;
+    }
+  }
+  // Ignored files such as .env copies must not make git refuse.
+  await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+  return false;
 }
 
 /** The worktree `target` names: a path, a branch, or a slug (directory name), in that order. */
