@@ -102,6 +102,10 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   let count = 0;
   for (const w of ready) {
     const upToDate = await fresh(repo.mainPath, w, mainHead, limits).catch(() => false);
+    if (upToDate && count < wanted && w.head === mainHead) {
+      count++; // nothing to do: it stays claimable
+      continue;
+    }
     // Out of the pool while we work on it, so no `add` claims it half-switched.
     const away = join(pool, `.refresh-${basename(w.path)}`);
     try {
@@ -112,13 +116,9 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
     try {
       if (count >= wanted) throw new Error(`more than vtree.spares.worktrees (${wanted})`);
       if (!upToDate) throw new Error(`older than vtree.spares.maxAge or more than vtree.spares.maxBehind commits behind`);
-      if (w.head !== mainHead) {
-        await git(repo.mainPath, ['worktree', 'repair', '--', away]);
-        if (await refresh(where, away, mainHead, limits, reporter)) report.refreshed++;
-        await moveSpare(repo.mainPath, away, w.path);
-      } else {
-        await rename(away, w.path);
-      }
+      await git(repo.mainPath, ['worktree', 'repair', '--', away]);
+      if (await refresh(where, away, mainHead, limits, reporter)) report.refreshed++;
+      await moveSpare(repo.mainPath, away, w.path);
       count++;
     } catch (error) {
       reporter.log(`removing spare ${w.path}: ${errorMessage(error)}`);
