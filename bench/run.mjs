@@ -218,22 +218,7 @@ async function runOnce(variant, context) {
 /** `node -e 0` against `git-vtree --version` (directly and through git), alternating. */
 async function measureStartup() {
   const cwd = /** @type {import('./fixture.mjs').BenchRepo} */ (ctx.repos.npm).root;
-  const count = Math.max(5, options.runs * 4);
-  const samples = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
-  const errors = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
-  for (let round = 0; round < count + 1; round++) {
-    for (const variant of STARTUP_VARIANTS) {
-      const timed = await timeSequence([variant.command(ctx, cwd)]);
-      if (round === 0) continue; // warm-up
-      if (timed.ok) samples.get(variant.id).push(timed.ms);
-      else errors.get(variant.id).push(timed.error);
-    }
-  }
-  const rows = STARTUP_VARIANTS.map((v) => {
-    const s = samples.get(v.id);
-    const e = errors.get(v.id);
-    return { id: v.id, label: v.label, group: 'startup', status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
-  });
+  const rows = await timeAlternating(STARTUP_VARIANTS, (v) => [v.command(ctx, cwd)], 'startup');
   const node = rows.find((r) => r.id === 'node-e0')?.stats?.median;
   for (const row of rows) row.ratioToNode = row.stats && node ? row.stats.median / node : null;
   return rows;
@@ -245,27 +230,39 @@ async function measureStartup() {
  */
 async function measureList() {
   const cwd = await listRepo();
+  const rows = await timeAlternating(listVariants, (v) => v.command(ctx, cwd), 'list');
+  for (const row of rows) {
+    const ref = rows.find((r) => r.id === listVariants.find((v) => v.id === row.id)?.ref)?.stats?.median;
+    row.ratioToWorktree = row.stats && ref ? row.stats.median / ref : null;
+  }
+  return rows;
+}
+
+/**
+ * Times quick commands (milliseconds each) alternately: one warm-up round, then
+ * max(5, 4 × --runs) rounds; one row of statistics per variant.
+ * @template {{ id: string, label: string }} V
+ * @param {V[]} variants
+ * @param {(variant: V) => import('./measure.mjs').Command[]} commandsOf
+ * @param {string} group
+ */
+async function timeAlternating(variants, commandsOf, group) {
   const count = Math.max(5, options.runs * 4);
-  const samples = new Map(listVariants.map((v) => [v.id, []]));
-  const errors = new Map(listVariants.map((v) => [v.id, []]));
+  const samples = new Map(variants.map((v) => [v.id, []]));
+  const errors = new Map(variants.map((v) => [v.id, []]));
   for (let round = 0; round < count + 1; round++) {
-    for (const variant of listVariants) {
-      const timed = await timeSequence(variant.command(ctx, cwd));
+    for (const variant of variants) {
+      const timed = await timeSequence(commandsOf(variant));
       if (round === 0) continue; // warm-up
       if (timed.ok) samples.get(variant.id).push(timed.ms);
       else errors.get(variant.id).push(timed.error);
     }
   }
-  const rows = listVariants.map((v) => {
+  return variants.map((v) => {
     const s = samples.get(v.id);
     const e = errors.get(v.id);
-    return { id: v.id, label: v.label, ref: v.ref, group: 'list', status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
+    return { id: v.id, label: v.label, group, status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
   });
-  for (const row of rows) {
-    const ref = rows.find((r) => r.id === row.ref)?.stats?.median;
-    row.ratioToWorktree = row.stats && ref ? row.stats.median / ref : null;
-  }
-  return rows;
 }
 
 /** The repository of the list rows: 20 files, {@link LIST_WORKTREES} worktrees set up by vtree (reused while complete). */
