@@ -268,6 +268,14 @@ describe('spare worktrees', () => {
       expect(names).not.toContain('.env');
       expect(names).not.toContain('dist');
       expect(names).toContain('node_modules');
+      // list hides spares; --all shows them, marked; cache status counts them.
+      const listed = JSON.parse((await vtree(repo, ['list', '--json'], env)).stdout).worktrees as Array<{ path: string; spare?: boolean }>;
+      expect(listed.map((w) => w.path)).not.toContain(spare);
+      const all = JSON.parse((await vtree(repo, ['list', '--json', '--all'], env)).stdout).worktrees as Array<{ path: string; spare?: boolean }>;
+      expect(all.find((w) => w.path === spare)).toMatchObject({ spare: true });
+      const status = JSON.parse((await vtree(repo, ['cache', 'status', '--json'], env)).stdout);
+      expect(status.spareWorktrees).toMatchObject({ wanted: 1, count: 1 });
+      expect(status.spareWorktrees.bytes).toBeGreaterThan(0);
       const next = await add(repo, 'after-recycle');
       expect(next.spare).toBe(true);
       expect(await git(next.path, 'status', '--porcelain')).toBe('');
