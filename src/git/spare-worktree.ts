@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage } from '../core/errors.js';
 import { git } from '../core/exec.js';
-import { exists, isErrno } from '../core/files.js';
+import { exists, isErrno, writeFileAtomic } from '../core/files.js';
 import type { BranchPlan } from './branch.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
@@ -100,27 +101,42 @@ export async function returnSpare(spare: ClaimedSpare, target: string): Promise<
 
 /**
  * Turns the spare now at `path` into the worktree `git worktree add` would have made for
- * `plan`: tells git where it is now, unlocks it, switches it to the branch (writing only the
- * files that differ from the spare's commit), then runs the user's post-checkout hook with the
- * arguments `git worktree add` passes (null previous HEAD). Throws {@link HookFailedError} when
- * the hook fails, as `git worktree add` fails then.
+ * `plan`: tells git where it is now and unlocks it, switches it to the branch (writing only the
+ * files that differ from the spare's commit), then runs the user's post-checkout hook, if there
+ * is one, with the arguments `git worktree add` passes (null previous HEAD). Throws
+ * {@link HookFailedError} when the hook fails, as `git worktree add` fails then.
  */
-export async function switchSpare(mainPath: string, path: string, plan: BranchPlan, signal: AbortSignal): Promise<void> {
-  await git(mainPath, ['worktree', 'repair', '--', path], { signal });
+export async function switchSpare(path: string, gitDir: string, plan: BranchPlan, signal: AbortSignal): Promise<void> {
+  // What `git worktree repair <path>` and `git worktree unlock` do, done as git does them (the
+  // admin dir's `gitdir` names the worktree's .git file; `locked` holds the lock reason), without
+  // two git processes on the critical path.
+  await writeFileAtomic(join(gitDir, 'gitdir'), `${join(await realpath(path), '.git')}\n`);
+  await rm(join(gitDir, 'locked'), { force: true });
   const switchArgs =
     plan.kind === 'new'
       ? ['switch', '-q', '--no-track', '-c', plan.branch, plan.commit]
       : plan.kind === 'remote'
         ? ['switch', '-q', '--track', '-c', plan.branch, plan.remoteRef]
         : ['switch', '-q', '--no-guess', plan.branch];
-  await Promise.all([
-    git(mainPath, ['worktree', 'unlock', '--', path], { signal }),
+  const [hook] = await Promise.all([
+    // Where git looks for the hook (core.hooksPath honoured), asked while the switch runs.
+    git(path, ['rev-parse', '--path-format=absolute', '--git-path', 'hooks/post-checkout'], { signal }),
     retryWorktreeRace(() => git(path, [...SPARE_GIT, ...switchArgs], { signal, env: SPARE_ENV })),
   ]);
+  if (!(await isExecutable(hook))) return;
   try {
     await git(path, ['hook', 'run', '--ignore-missing', 'post-checkout', '--', NULL_OID, plan.commit, '1'], { signal, env: SPARE_ENV });
   } catch (error) {
     throw new HookFailedError(errorMessage(error), { cause: error });
+  }
+}
+
+async function isExecutable(file: string): Promise<boolean> {
+  try {
+    await access(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
   }
 }
 

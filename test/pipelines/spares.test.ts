@@ -41,6 +41,9 @@ async function spareRepo(): Promise<{ root: string; repo: string }> {
   await git(made.repo, 'add', '-A');
   await git(made.repo, 'commit', '-qm', 'lockfile a');
   await git(made.repo, 'config', 'vtree.spares.worktrees', '1');
+  // The user's post-checkout hook: records its arguments and where it ran.
+  await writeFile(join(made.repo, '.git', 'hooks', 'post-checkout'), `#!/bin/sh\necho "$1 $2 $3 $PWD" >> "${join(made.root, 'hook-calls')}"\n`);
+  await chmod(join(made.repo, '.git', 'hooks', 'post-checkout'), 0o755);
   // lockb: lockfile B, one more dependency.
   await git(made.repo, 'switch', '-q', '-c', 'lockb');
   for (const file of ['package.json', 'package-lock.json']) await cp(join(fixtures, 'b', file), join(made.repo, file));
@@ -138,7 +141,12 @@ describe('spare worktrees', () => {
       const made = await add(repo, c.vtree);
       expect(made.spare, `${c.kind}: the spare was used`).toBe(true);
       expect(await spares(repo)).not.toContain(spare);
+      const ourHook = (await readFile(join(root, 'hook-calls'), 'utf8')).trim().split('\n').at(-1);
       await git(repo, ...c.git);
+      const theirHook = (await readFile(join(root, 'hook-calls'), 'utf8')).trim().split('\n').at(-1);
+      // The hook ran once more for each, with the arguments of a new worktree, in it.
+      expect(ourHook?.replace(made.path, '<path>')).toBe(theirHook?.replace(c.gitPath, '<path>'));
+      expect(ourHook).toMatch(/^0{40} [0-9a-f]{40} 1 /);
       const ours = await gitView(repo, made.path, c.vtree);
       const theirs = await gitView(repo, c.gitPath, c.gitBranch);
       expect(ours, c.kind).toEqual(theirs);
@@ -199,9 +207,8 @@ describe('spare worktrees', () => {
     // A git on PATH that stops at one command (it announces it, then waits), so the interrupt lands exactly there.
     const steps = [
       { at: 'rev-parse --verify', expect: 'spare' },
-      { at: 'worktree repair', expect: 'nothing' },
       { at: 'switch', expect: 'nothing' },
-      { at: 'worktree unlock', expect: 'nothing' },
+      { at: '--git-path hooks/post-checkout', expect: 'nothing' },
       { at: 'hook run', expect: 'nothing' },
       { at: 'ls-files -- .env', expect: 'nothing' },
     ] as const;
