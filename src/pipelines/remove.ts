@@ -146,6 +146,7 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<Located
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
   if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
+  if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
