@@ -138,7 +138,7 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         if (spare) {
           spare.consumed = true;
           try {
-            await switchSpare(path, spare.gitDir, plan, signal);
+            await switchSpare(path, spare.gitDir, spare.head, plan, signal);
             span.set('spare', spare.head === plan.commit ? 'same commit' : 'switched from another commit');
             span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
             return { path, gitDir: spare.gitDir, fromSpare: true, ...(ours ? { createdBranch: ours } : {}) };

@@ -207,7 +207,7 @@ describe('spare worktrees', () => {
     // A git on PATH that stops at one command (it announces it, then waits), so the interrupt lands exactly there.
     const steps = [
       { at: 'rev-parse --verify', expect: 'spare' },
-      { at: 'switch', expect: 'nothing' },
+      { at: 'symbolic-ref', expect: 'nothing' },
       { at: '--git-path hooks/post-checkout', expect: 'nothing' },
       { at: 'hook run', expect: 'nothing' },
       { at: 'ls-files -- .env', expect: 'nothing' },
