@@ -9,35 +9,40 @@ import { $ } from 'zx';
 export const RUN_BRANCH_PREFIX = 'timed-';
 
 /**
- * The worktrees of `repo` other than the main one.
+ * The worktrees of `repo` other than the main one; vtree's spare worktrees only when `spares`.
  * @param {import('./fixture.mjs').BenchRepo} repo
  * @param {NodeJS.ProcessEnv} env
+ * @param {boolean} [spares]
  * @returns {Promise<Array<{ path: string, branch?: string }>>}
  */
-export async function extraWorktrees(repo, env) {
+export async function extraWorktrees(repo, env, spares = false) {
   const { stdout } = await $({ cwd: repo.root, env, quiet: true })`git worktree list --porcelain`;
   const entries = stdout.split('\n\n').filter((block) => block.trim());
-  return entries.slice(1).map((block) => {
-    const lines = block.split('\n');
-    const path = lines.find((l) => l.startsWith('worktree '))?.slice('worktree '.length) ?? '';
-    const branch = lines.find((l) => l.startsWith('branch refs/heads/'))?.slice('branch refs/heads/'.length);
-    return { path, branch };
-  });
+  return entries
+    .slice(1)
+    .filter((block) => spares || !/^locked git vtree spare/m.test(block))
+    .map((block) => {
+      const lines = block.split('\n');
+      const path = lines.find((l) => l.startsWith('worktree '))?.slice('worktree '.length) ?? '';
+      const branch = lines.find((l) => l.startsWith('branch refs/heads/'))?.slice('branch refs/heads/'.length);
+      return { path, branch };
+    });
 }
 
 /**
- * Removes every worktree but the main one, and every run branch. With `viaVtree`, asks
- * `git vtree rm` first (so leases and state go the way users see them go) and falls back to git
- * when it fails; the failure is returned as a warning.
+ * Removes every worktree but the main one (and vtree's spare worktrees, which the next run may
+ * take, unless `spares`), and every run branch. With `viaVtree`, asks `git vtree rm` first (so
+ * leases and state go the way users see them go; a clean worktree may be recycled into the pool
+ * of spares) and falls back to git when it fails; the failure is returned as a warning.
  * @param {import('./fixture.mjs').BenchRepo} repo
  * @param {NodeJS.ProcessEnv} env
- * @param {{ viaVtree: boolean }} options
+ * @param {{ viaVtree: boolean, spares?: boolean }} options
  * @returns {Promise<string[]>} warnings
  */
-export async function removeRunWorktrees(repo, env, { viaVtree }) {
+export async function removeRunWorktrees(repo, env, { viaVtree, spares = false }) {
   const warnings = [];
   const sh = $({ cwd: repo.root, env, quiet: true, nothrow: true });
-  for (const worktree of await extraWorktrees(repo, env)) {
+  for (const worktree of await extraWorktrees(repo, env, spares)) {
     if (viaVtree) {
       const result = await sh`git vtree rm --force --delete-branch --json ${worktree.path}`;
       if (result.exitCode !== 0) warnings.push(`git vtree rm ${worktree.path} failed: ${result.stderr.trim().split('\n')[0]}`);

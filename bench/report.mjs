@@ -5,7 +5,7 @@ import Table from 'cli-table3';
 /**
  * One measured row as run.mjs collects it.
  * @typedef {{
- *   id: string, label: string, group: string, repo: string, what: string, expect?: string, linkMode?: string,
+ *   id: string, label: string, group: string, repo: string, what: string, expect?: string, linkMode?: string, ref?: string,
  *   status: 'measured' | 'not available' | 'failed', reason?: string,
  *   samples: number[], stats: ReturnType<typeof import('./measure.mjs').summarize> | null,
  *   failures: number, errors: string[],
@@ -27,14 +27,15 @@ export const REFERENCE_VTREE_ROWS = ['vtree-spare', 'vtree-hit'];
  */
 export function addRatios(rows) {
   const median = (id) => rows.find((r) => r.id === id && r.stats)?.stats?.median;
-  const worktree = median('worktree');
   const vtreeId = REFERENCE_VTREE_ROWS.find((id) => median(id) !== undefined) ?? null;
   const vtree = vtreeId ? median(vtreeId) : undefined;
   for (const row of rows) {
+    // A row of another repository (or command) divides by its own floor: `ref`.
+    const worktree = median(row.ref ?? 'worktree');
     row.ratioToWorktree = row.stats && worktree ? row.stats.median / worktree : null;
     row.ratioToVtree = row.stats && vtree ? row.stats.median / vtree : null;
   }
-  return { worktree: worktree ? 'worktree' : null, vtree: vtreeId };
+  return { worktree: median('worktree') ? 'worktree' : null, vtree: vtreeId };
 }
 
 /**
@@ -67,6 +68,7 @@ export function describeDeps(facts, steps) {
 export function depsOutcome(facts) {
   const deps = /** @type {Record<string, unknown> | undefined} */ (facts?.deps);
   if (!deps || typeof deps !== 'object') return undefined;
+  if (deps.inSpareWorktree === true) return 'spare worktree';
   if (deps.spare === true) return 'spare';
   return typeof deps.source === 'string' ? deps.source : undefined;
 }
@@ -76,9 +78,10 @@ export function depsOutcome(facts) {
  * row did not restore node_modules in every run is not met, however fast that row was.
  * @param {RowResult[]} rows
  * @param {RowResult[]} startup
+ * @param {RowResult[]} [lists] the `git vtree list` rows
  * @returns {Array<{ id: string, target: string, status: 'met' | 'not met' | 'not measured', value: number | null, detail: string }>}
  */
-export function evaluateTargets(rows, startup) {
+export function evaluateTargets(rows, startup, lists = []) {
   const byId = (list, id) => list.find((r) => r.id === id);
   const compare = (id, target, numeratorId, denominatorId, limit, list = rows, strict = false) => {
     const a = byId(list, numeratorId);
@@ -120,6 +123,13 @@ export function evaluateTargets(rows, startup) {
   });
   targets.push(compare('seed-vs-hit', 'seeded first-ever add within 1.2× of a cache hit', 'vtree-seed', 'vtree-hit', 1.2));
   targets.push(compare('startup', 'start-up: git vtree --version ≤ 1.6× node -e 0', 'git-vtree-version-via-git', 'node-e0', 1.6, startup));
+  // Issue 12: spare worktrees.
+  targets.push(compare('spare-wt', 'spare worktree, 2,000-file fixture: git vtree add ≤ 0.3× git worktree add', 'vtree-spare-wt', 'worktree', 0.3));
+  targets.push(compare('spare-wt-100k', 'spare worktree, 100,000-file repository: git vtree add ≤ 0.1× git worktree add', 'vtree-spare-wt-100k', 'worktree-100k', 0.1));
+  targets.push(compare('spare-wt-flat', 'spare worktree: 100,000 files ≤ 1.5× 2,000 files (flat in repository size)', 'vtree-spare-wt-100k', 'vtree-spare-wt', 1.5));
+  targets.push(compare('rm', 'git vtree rm of a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm', 'git-rm', 0.5));
+  targets.push(compare('rm-recycled', 'git vtree rm recycling a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm-recycled', 'git-rm', 0.5));
+  targets.push(compare('list-50', 'git vtree list, 50 worktrees ≤ 1.3× (node -e 0 + git worktree list)', 'vtree-list-50', 'node+git-list-50', 1.3, lists));
   const rss = rows.filter((r) => r.maxRssMb !== null);
   const peak = rss.length ? Math.max(...rss.map((r) => /** @type {number} */ (r.maxRssMb))) : null;
   targets.push({
@@ -144,9 +154,9 @@ function formatRatio(ratio) {
 
 /**
  * The tables and target lines, as printed.
- * @param {{ rows: RowResult[], startup: RowResult[], targets: ReturnType<typeof evaluateTargets>, reference: { worktree: string | null, vtree: string | null }, heading: string }} report
+ * @param {{ rows: RowResult[], startup: RowResult[], targets: ReturnType<typeof evaluateTargets>, reference: { worktree: string | null, vtree: string | null }, heading: string, lists?: RowResult[] }} report
  */
-export function renderReport({ rows, startup, targets, reference, heading }) {
+export function renderReport({ rows, startup, targets, reference, heading, lists = [] }) {
   const out = [heading, ''];
   const main = new Table({
     head: ['row', 'median', 'min', 'max', 'n', '× worktree', `× vtree`, 'observed'],
@@ -172,6 +182,14 @@ export function renderReport({ rows, startup, targets, reference, heading }) {
     else start.push([row.label, formatMs(row.stats.median), formatMs(row.stats.min), formatMs(row.stats.max), String(row.stats.n), formatRatio(row.ratioToNode)]);
   }
   out.push(start.toString(), '');
+  if (lists.length) {
+    const list = new Table({ head: ['list', 'median', 'min', 'max', 'n', '× node + git list'], colAligns: ['left', 'right', 'right', 'right', 'right', 'right'], style: { head: [], border: [], compact: true } });
+    for (const row of lists) {
+      if (!row.stats) list.push([row.label, { colSpan: 5, content: `${row.status}: ${row.reason ?? ''}` }]);
+      else list.push([row.label, formatMs(row.stats.median), formatMs(row.stats.min), formatMs(row.stats.max), String(row.stats.n), formatRatio(row.ratioToWorktree)]);
+    }
+    out.push(list.toString(), '');
+  }
 
   const stepRows = rows.filter((r) => Object.keys(r.steps).length);
   if (stepRows.length) {
@@ -180,7 +198,7 @@ export function renderReport({ rows, startup, targets, reference, heading }) {
     out.push('');
   }
 
-  out.push('Targets (issue 4):');
+  out.push('Targets (issues 4 and 12):');
   for (const t of targets) {
     const mark = t.status === 'met' ? 'met' : t.status === 'not met' ? 'NOT MET' : 'not measured';
     const value = t.value === null ? '' : t.id === 'memory' ? ` (${t.value.toFixed(0)} MB)` : ` (${t.value.toFixed(2)}×)`;

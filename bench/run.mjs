@@ -14,7 +14,7 @@ import { runChild, summarize, timeSequence, waitForTaggedProcesses } from './mea
 import { addRatios, depsOutcome, describeDeps, evaluateTargets, renderReport } from './report.mjs';
 import { applyConfig, clearVtreeState, nodeModulesEntries, removeRunWorktrees } from './repo-state.mjs';
 import { prepareTools } from './tools.mjs';
-import { BASE_VARIANTS, linkModeVariants, REPOS, runTarget, STARTUP_VARIANTS } from './variants.mjs';
+import { BASE_VARIANTS, linkModeVariants, LIST_VARIANTS, LIST_WORKTREES, REPOS, runTarget, SPARE_VARIANTS, STARTUP_VARIANTS } from './variants.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const PROJECT_DIR = dirname(BENCH_DIR);
@@ -31,7 +31,8 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [op
   --mode-runs N      at most N timed runs of each --link-mode row (default 3)
   --quick            1 run of each row (plus the warm-up)
   --warmup N         untimed warm-up rounds before the timed ones (default 1, at least 1)
-  --only IDS         comma-separated row ids (see bench/README.md), e.g. worktree,vtree-hit
+  --only IDS         comma-separated row ids (see bench/README.md), e.g. worktree,vtree-hit;
+                     \`spares\` stands for the rows of issue 12 (spare worktrees, rm, list)
   --source-files N   generated source files in the benchmark repositories (default 2000)
   --fixture DIR      package.json + lockfiles to build from (default bench/fixture)
   --work-dir DIR     where the benchmark repositories live (default bench/.work)
@@ -39,6 +40,9 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [op
   --no-tools         do not install pnpm or bun (their rows say "not available")
   --out FILE         JSON results (default bench/results/latest.json)
 `;
+
+/** What `--only spares` stands for: every row of issue 12. */
+const SPARE_IDS = ['worktree', 'node+worktree', ...SPARE_VARIANTS.map((v) => v.id), ...LIST_VARIANTS.map((v) => v.id)];
 
 const { values: flags } = parseArgs({
   options: {
@@ -71,7 +75,7 @@ const options = {
   toolsDir: resolve(flags['tools-dir']),
   installTools: !flags['no-tools'],
   out: resolve(flags.out),
-  only: flags.only ? new Set(flags.only.split(',').map((s) => s.trim()).filter(Boolean)) : null,
+  only: flags.only ? new Set(flags.only.split(',').map((s) => s.trim()).filter(Boolean).flatMap((id) => (id === 'spares' ? [...SPARE_IDS] : [id]))) : null,
 };
 
 const log = (line) => process.stderr.write(`${line}\n`);
@@ -91,9 +95,10 @@ const vtreeVersion = await checkVtree();
 const loadBefore = loadavg();
 
 const tools = await prepareTools({ toolsDir: options.toolsDir, env, install: options.installTools, log });
-const ctx = { repos: {}, tools, env, workDir: options.workDir, vtreeBin: VTREE_BIN };
+const ctx = { repos: {}, tools, env, workDir: options.workDir, vtreeBin: VTREE_BIN, tag };
 const linkModes = await offeredLinkModes();
-const variants = [...BASE_VARIANTS, ...linkModeVariants(linkModes)].filter((v) => !options.only || options.only.has(v.id));
+const variants = [...BASE_VARIANTS, ...linkModeVariants(linkModes), ...SPARE_VARIANTS].filter((v) => !options.only || options.only.has(v.id));
+const listVariants = LIST_VARIANTS.filter((v) => !options.only || options.only.has(v.id));
 await prepareRepos(new Set(['npm', ...variants.map((v) => v.repo)]));
 
 /** @type {Map<string, import('./report.mjs').RowResult>} */
@@ -127,9 +132,10 @@ for (let round = 0; round < rounds; round++) {
 await rm(rss, { recursive: true, force: true });
 
 const startup = await measureStartup();
+const lists = listVariants.length ? await measureList() : [];
 const rows = [...results.values()].map(finishRow);
 const reference = addRatios(rows);
-const targets = evaluateTargets(rows, startup);
+const targets = evaluateTargets(rows, startup, lists);
 const npmRepo = /** @type {import('./fixture.mjs').BenchRepo} */ (ctx.repos.npm);
 const heading =
   `git vtree benchmark · ${npmRepo.sourceFiles} source files, node_modules with ${mainEntries.get('npm')} top-level entries · ` +
@@ -156,10 +162,11 @@ const report = {
   reference,
   rows,
   startup,
+  lists,
   targets,
   warnings,
 };
-process.stdout.write(`${renderReport({ rows, startup, targets, reference, heading })}\n`);
+process.stdout.write(`${renderReport({ rows, startup, targets, reference, heading, lists })}\n`);
 if (warnings.length) process.stdout.write(`\n${warnings.length} warning(s), first: ${warnings[0]}\n`);
 await mkdir(dirname(options.out), { recursive: true });
 await writeFile(options.out, `${JSON.stringify(report, null, 2)}\n`);
@@ -176,13 +183,20 @@ async function runOnce(variant, context) {
   const target = runTarget(variant, repo);
   let timed;
   try {
-    await variant.prepare?.(context, repo);
+    await variant.prepare?.(context, repo, target);
     await waitForTaggedProcesses(tag, BACKGROUND_TIMEOUT_MS);
     timed = await timeSequence(variant.commands(context, repo, target));
   } catch (error) {
     timed = { ms: 0, ok: false, stdout: '', error: `preparing the run: ${error.message}` };
   }
   const run = { ms: timed.ms, ok: timed.ok, ...(timed.error ? { error: timed.error } : {}) };
+  if (variant.group === 'rm' && timed.ok) {
+    try {
+      run.outcome = JSON.parse(timed.stdout).recycled ? 'recycled' : 'removed';
+    } catch {
+      warnings.push(`${variant.id}: git vtree rm --json printed no JSON`);
+    }
+  }
   let path = target.path;
   if (variant.group === 'vtree' && timed.ok) {
     try {
@@ -204,25 +218,74 @@ async function runOnce(variant, context) {
 /** `node -e 0` against `git-vtree --version` (directly and through git), alternating. */
 async function measureStartup() {
   const cwd = /** @type {import('./fixture.mjs').BenchRepo} */ (ctx.repos.npm).root;
+  const rows = await timeAlternating(STARTUP_VARIANTS, (v) => [v.command(ctx, cwd)], 'startup');
+  const node = rows.find((r) => r.id === 'node-e0')?.stats?.median;
+  for (const row of rows) row.ratioToNode = row.stats && node ? row.stats.median / node : null;
+  return rows;
+}
+
+/**
+ * `git vtree list` against `git worktree list` (alone and after `node -e 0`) in a small
+ * repository with {@link LIST_WORKTREES} worktrees made by `git vtree add`, alternating.
+ */
+async function measureList() {
+  const cwd = await listRepo();
+  const rows = await timeAlternating(listVariants, (v) => v.command(ctx, cwd), 'list');
+  for (const row of rows) {
+    const ref = rows.find((r) => r.id === listVariants.find((v) => v.id === row.id)?.ref)?.stats?.median;
+    row.ratioToWorktree = row.stats && ref ? row.stats.median / ref : null;
+  }
+  return rows;
+}
+
+/**
+ * Times quick commands (milliseconds each) alternately: one warm-up round, then
+ * max(5, 4 × --runs) rounds; one row of statistics per variant.
+ * @template {{ id: string, label: string }} V
+ * @param {V[]} variants
+ * @param {(variant: V) => import('./measure.mjs').Command[]} commandsOf
+ * @param {string} group
+ */
+async function timeAlternating(variants, commandsOf, group) {
   const count = Math.max(5, options.runs * 4);
-  const samples = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
-  const errors = new Map(STARTUP_VARIANTS.map((v) => [v.id, []]));
+  const samples = new Map(variants.map((v) => [v.id, []]));
+  const errors = new Map(variants.map((v) => [v.id, []]));
   for (let round = 0; round < count + 1; round++) {
-    for (const variant of STARTUP_VARIANTS) {
-      const timed = await timeSequence([variant.command(ctx, cwd)]);
+    for (const variant of variants) {
+      const timed = await timeSequence(commandsOf(variant));
       if (round === 0) continue; // warm-up
       if (timed.ok) samples.get(variant.id).push(timed.ms);
       else errors.get(variant.id).push(timed.error);
     }
   }
-  const rows = STARTUP_VARIANTS.map((v) => {
+  return variants.map((v) => {
     const s = samples.get(v.id);
     const e = errors.get(v.id);
-    return { id: v.id, label: v.label, group: 'startup', status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
+    return { id: v.id, label: v.label, group, status: s.length ? 'measured' : 'failed', ...(s.length ? {} : { reason: e[0] }), samples: s, stats: s.length ? summarize(s) : null, failures: e.length, errors: e.slice(0, 3) };
   });
-  const node = rows.find((r) => r.id === 'node-e0')?.stats?.median;
-  for (const row of rows) row.ratioToNode = row.stats && node ? row.stats.median / node : null;
-  return rows;
+}
+
+/** The repository of the list rows: 20 files, {@link LIST_WORKTREES} worktrees set up by vtree (reused while complete). */
+async function listRepo() {
+  const root = join(options.workDir, 'list', 'app');
+  const sh = (args, cwd = root) => runChild({ cmd: 'git', args, cwd, env });
+  const listed = existsSync(root) ? (await sh(['worktree', 'list', '--porcelain'])).stdout.split('\n\n').filter((b) => b.trim()).length : 0;
+  if (listed === LIST_WORKTREES + 1) return root;
+  log(`building the list benchmark repository (${LIST_WORKTREES} worktrees)...`);
+  await rm(join(options.workDir, 'list'), { recursive: true, force: true });
+  await mkdir(root, { recursive: true });
+  for (let i = 0; i < 20; i++) await writeFile(join(root, `file-${i}.txt`), `${i}\n`);
+  await writeFile(join(root, '.gitignore'), '.env\n');
+  const identity = ['-c', 'user.name=vtree bench', '-c', 'user.email=bench@localhost'];
+  for (const args of [['init', '-q', '-b', 'main'], ['add', '-A'], [...identity, 'commit', '-qm', 'list benchmark'], ['config', 'vtree.spares.worktrees', '0']]) {
+    const done = await sh(args);
+    if (done.code !== 0) fail(`building the list repository: git ${args.join(' ')}: ${done.stderr.trim()}`);
+  }
+  for (let i = 0; i < LIST_WORKTREES; i++) {
+    const made = await sh(['vtree', 'add', '--json', '--no-services', `list-${String(i).padStart(2, '0')}`]);
+    if (made.code !== 0) fail(`building the list repository: git vtree add: ${made.stderr.trim().split('\n').at(-1)}`);
+  }
+  return root;
 }
 
 /** Timed runs `variant` gets: every row `--runs`, link-mode rows at most `--mode-runs`. */
@@ -257,7 +320,7 @@ async function prepareRepos(names) {
       if (spec.copyOf) ctx.repos[name] = await copyRepo(build, /** @type {any} */ (ctx.repos[spec.copyOf]), name);
       else if (!fixtureHasLockfile(options.fixtureDir, spec.manager)) ctx.repos[name] = { reason: `the fixture has no ${spec.manager} lockfile` };
       else if (spec.manager !== 'npm' && 'reason' in tools[spec.manager]) ctx.repos[name] = { reason: `${spec.manager} not available: ${tools[spec.manager].reason}` };
-      else ctx.repos[name] = await prepareRepo(build, name, spec.manager);
+      else ctx.repos[name] = await prepareRepo(spec.sourceFiles ? { ...build, sourceFiles: spec.sourceFiles } : build, name, spec.manager);
     } catch (error) {
       if (name === 'npm') fail(`could not build the npm benchmark repository: ${String(error.stderr ?? error.message).trim().split('\n').slice(-12).join('\n')}`);
       ctx.repos[name] = { reason: `could not build: ${String(error.stderr ?? error.message).trim().split('\n').at(-1)}` };
@@ -265,8 +328,8 @@ async function prepareRepos(names) {
     }
     const repo = ctx.repos[name];
     if ('reason' in repo) continue;
-    // Each invocation starts from the same state: no worktrees, no vtree cache, known config.
-    warnings.push(...(await removeRunWorktrees(repo, env, { viaVtree: false })));
+    // Each invocation starts from the same state: no worktrees (not even spare ones), no vtree cache, known config.
+    warnings.push(...(await removeRunWorktrees(repo, env, { viaVtree: false, spares: true })));
     await clearVtreeState(repo, env);
     await applyConfig(repo, env, spec.config);
     mainEntries.set(name, await nodeModulesEntries(repo.root));
@@ -322,8 +385,8 @@ function benchEnv(tagAssignment, binDir) {
 }
 
 function newRow(variant) {
-  const { id, label, group, repo, what, expect, linkMode } = variant;
-  return { id, label, group, repo, what, ...(expect ? { expect } : {}), ...(linkMode ? { linkMode } : {}), status: 'measured', samples: [], stats: null, failures: 0, errors: [], ratioToWorktree: null, ratioToVtree: null, depsRestored: null, observed: '', steps: {}, maxRssMb: null, runs: [] };
+  const { id, label, group, repo, what, expect, linkMode, ref } = variant;
+  return { id, label, group, repo, what, ...(expect ? { expect } : {}), ...(linkMode ? { linkMode } : {}), ...(ref ? { ref } : {}), status: 'measured', samples: [], stats: null, failures: 0, errors: [], ratioToWorktree: null, ratioToVtree: null, depsRestored: null, observed: '', steps: {}, maxRssMb: null, runs: [] };
 }
 
 /** Statistics over the timed (non-warm-up) runs, and what the vtree runs did. */
@@ -353,6 +416,11 @@ function finishRow(row) {
     row.observed = `${describeDeps(last.facts, last.steps ?? [])}${notes.join('')}`;
     const names = [...new Set(ok.flatMap((r) => (r.steps ?? []).map((s) => s.name)))];
     row.steps = Object.fromEntries(names.map((name) => [name, summarize(ok.flatMap((r) => (r.steps ?? []).filter((s) => s.name === name).map((s) => s.duration))).median]));
+  } else if (row.group === 'rm' && ok.length) {
+    const outcomes = ok.map((r) => r.outcome);
+    row.outcomes = Object.fromEntries([...new Set(outcomes)].map((o) => [String(o), outcomes.filter((x) => x === o).length]));
+    row.asExpected = outcomes.every((o) => o === row.expect);
+    row.observed = Object.entries(row.outcomes).map(([o, n]) => `${o} ×${n}`).join(', ');
   } else if (ok.length) {
     row.observed = ok.every((r) => r.nodeModules === null) ? 'no node_modules' : `node_modules: ${ok.at(-1).nodeModules} entries`;
   }

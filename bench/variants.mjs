@@ -2,7 +2,7 @@
 // state. One value per row; run.mjs alternates them round-robin.
 import { join } from 'node:path';
 import { bunEnv, CHANGED_LOCKFILE_BRANCH, pnpmStoreDir } from './fixture.mjs';
-import { runChild } from './measure.mjs';
+import { runChild, waitForTaggedProcesses } from './measure.mjs';
 import { clearVtreeState, removeRunWorktrees, RUN_BRANCH_PREFIX } from './repo-state.mjs';
 
 /**
@@ -13,6 +13,7 @@ import { clearVtreeState, removeRunWorktrees, RUN_BRANCH_PREFIX } from './repo-s
  *   env: NodeJS.ProcessEnv,
  *   workDir: string,
  *   vtreeBin: string,
+ *   tag: string,
  * }} BenchContext
  */
 
@@ -21,30 +22,41 @@ import { clearVtreeState, removeRunWorktrees, RUN_BRANCH_PREFIX } from './repo-s
  * @typedef {{
  *   id: string,
  *   label: string,
- *   group: 'git' | 'tool' | 'vtree',
+ *   group: 'git' | 'tool' | 'vtree' | 'rm',
  *   repo: string,
  *   what: string,
- *   expect?: 'hit' | 'spare' | 'seed' | 'partial',
+ *   expect?: 'hit' | 'spare' | 'seed' | 'partial' | 'spare worktree' | 'recycled' | 'removed',
+ *   ref?: string,
  *   linkMode?: string,
  *   unavailable?: (ctx: BenchContext) => string | undefined,
- *   prepare?: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo) => Promise<void>,
+ *   prepare?: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo, run: RunTarget) => Promise<void>,
  *   commands: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo, run: RunTarget) => import('./measure.mjs').Command[],
  * }} Variant
  * @typedef {{ branch: string, path: string }} RunTarget
  */
 
+/** Source files of the large repository of the spare-worktree rows (issue 12). */
+export const BIG_SOURCE_FILES = 100_000;
+
+/** Spare worktrees off: the dependency-cache rows stay comparable with earlier runs. */
+const NO_SPARE_WORKTREES = { 'vtree.spares.worktrees': '0' };
+
 /**
  * The repositories the rows use and the vtree config each one has. `npm` is the main case;
- * `npm-spare` keeps vtree's default config (spares on); `npm-fresh` has its vtree state cleared
- * before every run, for the first-ever and changed-lockfile rows.
- * @type {Record<string, { manager: 'npm' | 'pnpm' | 'bun', copyOf?: string, config: Record<string, string | undefined> }>}
+ * `npm-spare` keeps vtree's default config for spare node_modules; `npm-fresh` has its vtree
+ * state cleared before every run, for the first-ever and changed-lockfile rows. Spare worktrees
+ * are on only in `npm-wt` (a copy of `npm`) and `big` (the same fixture with
+ * {@link BIG_SOURCE_FILES} source files), for the rows of issue 12.
+ * @type {Record<string, { manager: 'npm' | 'pnpm' | 'bun', copyOf?: string, sourceFiles?: number, config: Record<string, string | undefined> }>}
  */
 export const REPOS = {
-  npm: { manager: 'npm', config: { 'vtree.cache.spares': '0' } },
-  'npm-spare': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': undefined } },
-  'npm-fresh': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0' } },
-  pnpm: { manager: 'pnpm', config: {} },
-  bun: { manager: 'bun', config: {} },
+  npm: { manager: 'npm', config: { 'vtree.cache.spares': '0', ...NO_SPARE_WORKTREES } },
+  'npm-spare': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': undefined, ...NO_SPARE_WORKTREES } },
+  'npm-fresh': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0', ...NO_SPARE_WORKTREES } },
+  pnpm: { manager: 'pnpm', config: NO_SPARE_WORKTREES },
+  bun: { manager: 'bun', config: NO_SPARE_WORKTREES },
+  'npm-wt': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0', 'vtree.spares.worktrees': '1' } },
+  big: { manager: 'npm', sourceFiles: BIG_SOURCE_FILES, config: { 'vtree.cache.spares': '0', 'vtree.spares.worktrees': '1' } },
 };
 
 /** Where a run of `variant` puts its worktree and which branch it creates. */
@@ -177,6 +189,118 @@ export const BASE_VARIANTS = [
     commands: (ctx, repo, run) => [vtreeAdd(ctx, repo, run, ['--from', CHANGED_LOCKFILE_BRANCH])],
   },
 ];
+
+/** `git vtree add` of a worktree for the run's branch, untimed, so that an `rm` row has something to remove. */
+async function addForRemoval(ctx, repo, run) {
+  const made = await runChild(vtreeAdd(ctx, repo, run));
+  if (made.code !== 0) throw new Error(`git vtree add before the rm run failed: ${made.stderr.trim().split('\n').at(-1)}`);
+}
+
+/**
+ * The rows of issue 12: `add` from a spare worktree on the 2,000-file fixture and on a
+ * {@link BIG_SOURCE_FILES}-file repository, each beside git's own floor on the same repository,
+ * and `rm` (recycled into the pool, and not) beside `git worktree remove`. `ref` names the row
+ * the "× worktree" column divides by. `npm run bench -- --only spares` runs these alone.
+ * @type {Array<Variant & { ref?: string }>}
+ */
+export const SPARE_VARIANTS = [
+  {
+    id: 'vtree-spare-wt',
+    label: 'git vtree add (spare worktree)',
+    group: 'vtree',
+    repo: 'npm-wt',
+    what: 'vtree.spares.worktrees 1: a spare worktree made by the previous run is renamed into place and switched',
+    expect: 'spare worktree',
+    commands: (ctx, repo, run) => [vtreeAdd(ctx, repo, run)],
+  },
+  {
+    id: 'worktree-100k',
+    label: `git worktree add (${BIG_SOURCE_FILES.toLocaleString('en')} files)`,
+    group: 'git',
+    repo: 'big',
+    ref: 'worktree-100k',
+    what: 'git alone on the large repository',
+    commands: (ctx, repo, run) => [worktreeAdd(ctx, repo, run)],
+  },
+  {
+    id: 'node+worktree-100k',
+    label: `node -e 0 + git worktree add (${BIG_SOURCE_FILES.toLocaleString('en')} files)`,
+    group: 'git',
+    repo: 'big',
+    ref: 'worktree-100k',
+    what: 'the floor for a Node.js tool on the large repository',
+    commands: (ctx, repo, run) => [{ cmd: 'node', args: ['-e', '0'], cwd: repo.root, env: ctx.env }, worktreeAdd(ctx, repo, run)],
+  },
+  {
+    id: 'vtree-spare-wt-100k',
+    label: `git vtree add (spare worktree, ${BIG_SOURCE_FILES.toLocaleString('en')} files)`,
+    group: 'vtree',
+    repo: 'big',
+    ref: 'worktree-100k',
+    what: 'a spare worktree of the large repository',
+    expect: 'spare worktree',
+    commands: (ctx, repo, run) => [vtreeAdd(ctx, repo, run)],
+  },
+  {
+    id: 'git-rm',
+    label: 'git worktree remove --force',
+    group: 'git',
+    repo: 'npm',
+    ref: 'git-rm',
+    what: 'a worktree git vtree add made (node_modules, .env), removed by git',
+    prepare: addForRemoval,
+    commands: (ctx, repo, run) => [{ cmd: 'git', args: ['worktree', 'remove', '--force', '--', run.path], cwd: repo.root, env: ctx.env }],
+  },
+  {
+    id: 'vtree-rm',
+    label: 'git vtree rm (not recycled)',
+    group: 'rm',
+    repo: 'npm',
+    ref: 'git-rm',
+    what: 'spare worktrees off: node_modules renamed aside, git worktree remove, deletion in the background',
+    expect: 'removed',
+    prepare: addForRemoval,
+    commands: (ctx, repo, run) => [{ cmd: 'git', args: ['vtree', 'rm', '--json', run.branch], cwd: repo.root, env: ctx.env }],
+  },
+  {
+    id: 'vtree-rm-recycled',
+    label: 'git vtree rm (recycled into the pool)',
+    group: 'rm',
+    repo: 'npm-wt',
+    ref: 'git-rm',
+    what: 'the pool has room: the clean worktree is detached, locked and renamed into it',
+    expect: 'recycled',
+    async prepare(ctx, repo, run) {
+      await addForRemoval(ctx, repo, run);
+      // Make room in the pool once the job that refills it after add is done.
+      await waitForTaggedProcesses(ctx.tag, 180_000);
+      await runChild({ cmd: 'git', args: ['vtree', 'cache', 'prune', '--spares', '0'], cwd: repo.root, env: ctx.env });
+    },
+    commands: (ctx, repo, run) => [{ cmd: 'git', args: ['vtree', 'rm', '--json', run.branch], cwd: repo.root, env: ctx.env }],
+  },
+];
+
+/**
+ * `git vtree list` in a repository with {@link LIST_WORKTREES} worktrees, against git's own
+ * list with and without a Node.js start-up; timed apart, like start-up (milliseconds).
+ * @type {Array<{ id: string, label: string, ref: string, command: (ctx: BenchContext, cwd: string) => import('./measure.mjs').Command[] }>}
+ */
+export const LIST_VARIANTS = [
+  { id: 'git-list-50', label: 'git worktree list (50 worktrees)', ref: 'node+git-list-50', command: (ctx, cwd) => [{ cmd: 'git', args: ['worktree', 'list'], cwd, env: ctx.env }] },
+  {
+    id: 'node+git-list-50',
+    label: 'node -e 0 + git worktree list (50 worktrees)',
+    ref: 'node+git-list-50',
+    command: (ctx, cwd) => [
+      { cmd: 'node', args: ['-e', '0'], cwd, env: ctx.env },
+      { cmd: 'git', args: ['worktree', 'list'], cwd, env: ctx.env },
+    ],
+  },
+  { id: 'vtree-list-50', label: 'git vtree list (50 worktrees)', ref: 'node+git-list-50', command: (ctx, cwd) => [{ cmd: 'git', args: ['vtree', 'list'], cwd, env: ctx.env }] },
+];
+
+/** Worktrees of the `git vtree list` rows' repository. */
+export const LIST_WORKTREES = 50;
 
 /**
  * One cache-hit row per `--link-mode` that `git vtree add -h` offers besides `auto` (which is the

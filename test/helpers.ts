@@ -12,7 +12,17 @@ const execFileAsync = promisify(execFile);
 /** The built executable the end-to-end tests run (`npm test` builds first). */
 export const BIN = fileURLToPath(new URL('../bin/git-vtree', import.meta.url));
 
-/** Environment for child processes: a fixed identity and no user/system git config. */
+/**
+ * Git config, given through the environment, that turns spare worktrees off
+ * (`vtree.spares.worktrees 0`): tests not about spares expect no spare and no background job
+ * keeping a pool full. Tests of spares pass {@link SPARES_ON}.
+ */
+const SPARES_OFF = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'vtree.spares.worktrees', GIT_CONFIG_VALUE_0: '0' };
+
+/** Extra environment for tests of spare worktrees: the repository's own config decides (default 1). */
+export const SPARES_ON: NodeJS.ProcessEnv = { GIT_CONFIG_COUNT: '0' };
+
+/** Environment for child processes: a fixed identity, no user/system git config, spare worktrees off. */
 export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -21,6 +31,7 @@ export function testEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     GIT_COMMITTER_NAME: 'Test',
     GIT_COMMITTER_EMAIL: 'test@example.com',
     GIT_CONFIG_NOSYSTEM: '1',
+    ...SPARES_OFF,
     ...extra,
   };
 }

@@ -30,6 +30,7 @@ import type { Config } from '../git/config.js';
 import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import type { Repo } from '../git/repo.js';
+import { sparesWanted } from '../git/spare-worktree.js';
 import { listSpares, makeSpares, pruneSpares } from '../features/deps/spares.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
@@ -82,7 +83,9 @@ async function entriesInUse(repo: Repo): Promise<Map<string, string[]>> {
 }
 
 async function status(_args: Args, io: Io, cache: CacheContext): Promise<number> {
-  const [entries, spares, used] = await Promise.all([listEntries(cache.dir), listSpares(cache.dir), entriesInUse(cache.repo)]);
+  const { sparesStatus } = await import('../pipelines/spare-pool.js');
+  const [entries, spares, used, worktrees] = await Promise.all([listEntries(cache.dir), listSpares(cache.dir), entriesInUse(cache.repo), sparesStatus(cache)]);
+  const spareWorktrees = { wanted: sparesWanted(cache.config), count: worktrees.length, bytes: worktrees.reduce((sum, w) => sum + w.bytes, 0), worktrees };
   const rows = entries.map((e) => ({
     key: e.key,
     packageManager: e.meta.packageManager,
@@ -97,11 +100,13 @@ async function status(_args: Args, io: Io, cache: CacheContext): Promise<number>
   }));
   const bytes = uniqueBytes(entries.map((e) => e.manifest));
   if (io.json) {
-    io.out(JSON.stringify({ dir: cache.dir, entries: rows, spares: spares.length, bytes }));
+    io.out(JSON.stringify({ dir: cache.dir, entries: rows, spares: spares.length, bytes, spareWorktrees }));
     return ExitCode.ok;
   }
+  const poolLine = `Spare worktrees: ${spareWorktrees.count} (pool size ${spareWorktrees.wanted}, vtree.spares.worktrees), ${formatBytes(spareWorktrees.bytes)}${worktrees.length ? `: ${worktrees.map((w) => `${w.state} at ${w.head.slice(0, 12)}`).join(', ')}` : ''}`;
   if (rows.length === 0) {
     io.out(`No cache entries in ${cache.dir}; the next \`git vtree add\` makes one (or run \`git vtree cache warm\`).`);
+    io.out(poolLine);
     return ExitCode.ok;
   }
   const { default: Table } = await import('cli-table3');
@@ -111,6 +116,7 @@ async function status(_args: Args, io: Io, cache: CacheContext): Promise<number>
   }
   io.out(table.toString());
   io.out(`${rows.length} entries, ${spares.length} spares, ${formatBytes(bytes)} (hardlinked files counted once) in ${cache.dir}`);
+  io.out(poolLine);
   return ExitCode.ok;
 }
 
@@ -137,11 +143,16 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
       if (removable(e)) await drop(e);
     }
   }
-  const [spares, temps] = await Promise.all([pruneSpares(cache.dir, new Set(kept.map((e) => e.key))), cleanStaleTemps(cache.dir)]);
+  const { pruneSparePool } = await import('../pipelines/spare-pool.js');
+  const [spares, temps, spareWorktrees] = await Promise.all([
+    pruneSpares(cache.dir, new Set(kept.map((e) => e.key))),
+    cleanStaleTemps(cache.dir),
+    pruneSparePool(cache.repo.cwd, Boolean(args.spares === 0)),
+  ]);
   const bytes = uniqueBytes(kept.map((e) => e.manifest));
-  if (io.json) io.out(JSON.stringify({ dropped, kept: kept.map((e) => e.key), sparesRemoved: spares, tempsRemoved: temps, bytes }));
+  if (io.json) io.out(JSON.stringify({ dropped, kept: kept.map((e) => e.key), sparesRemoved: spares, spareWorktreesRemoved: spareWorktrees, tempsRemoved: temps, bytes }));
   else {
-    io.out(`Dropped ${dropped.length} entries and ${spares} spares; ${kept.length} entries (${formatBytes(bytes)}) kept.`);
+    io.out(`Dropped ${dropped.length} entries, ${spares} spares and ${spareWorktrees} spare worktrees; ${kept.length} entries (${formatBytes(bytes)}) kept.`);
     const keptUsed = kept.filter((e) => used.has(e.key) && !includeUsed).length;
     if (keptUsed > 0 && (maxBytes !== undefined || olderThanMs !== undefined)) io.log(`  ${keptUsed} entries in use by a worktree were kept (--include-used drops them too)`);
   }
@@ -236,12 +247,15 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
     if (entry) io.log(`${w.path}: entry ${key.slice(0, 12)} (${entry.meta.files} files)`);
     if (w.path === here) hot = entry?.key;
   }
-  if (!hot) {
-    io.out(here ? `No complete install in ${here} to cache; install its dependencies first, then run this again.` : 'Run this inside a worktree.');
-    return ExitCode.ok;
+  const made = hot ? await makeSpares(cache.dir, hot, spares, setting, io.warn) : 0;
+  if (hot) io.out(`Cache warm: entry ${hot.slice(0, 12)} with ${made} new spare(s) (pool size ${spares}).`);
+  else io.out(here ? `No complete install in ${here} to cache; install its dependencies first, then run this again.` : 'Run this inside a worktree.');
+  // Spare worktrees last: their dependencies come from the entries just made.
+  if (sparesWanted(cache.config) > 0) {
+    const { maintainSparePool } = await import('../pipelines/spare-pool.js');
+    const pool = await maintainSparePool(cache.repo.cwd, io);
+    io.out(`Spare worktrees: ${pool.ready}/${pool.wanted} ready (${pool.built} built, ${pool.refreshed} brought forward, ${pool.recycled} recycled, ${pool.removed} removed).`);
   }
-  const made = await makeSpares(cache.dir, hot, spares, setting, io.warn);
-  io.out(`Cache warm: entry ${hot.slice(0, 12)} with ${made} new spare(s) (pool size ${spares}).`);
   return ExitCode.ok;
 }
 

@@ -47,9 +47,9 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     aliases: ['ls'],
-    describe: 'List every worktree of the repository and what vtree knows of it',
+    describe: 'List every worktree of the repository and what vtree knows of it (--all: spare worktrees too)',
     positionals: [],
-    options: { json },
+    options: { json, all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" } },
     load: () => import('./list.js'),
   },
   {
@@ -129,7 +129,7 @@ export const COMMANDS: readonly CommandSpec[] = [
       'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' },
       'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry is broken)' },
       repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile' },
-      spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1)' },
+      spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1); prune --spares 0: also remove every spare worktree' },
       key: { type: 'string', describe: 'export: only entries whose key starts with this' },
       all: { type: 'boolean', describe: 'push: every local entry, not only the current worktree\'s' },
       'for-commit': { type: 'string', describe: 'pull: the entry of the lockfile at this commit or branch' },

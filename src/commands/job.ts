@@ -37,6 +37,13 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await waitForExit(waitPid);
     await makeSpareJob([cacheDir ?? '', key ?? '', count ?? '1', linkMode ?? 'auto'], io);
   },
+  /** Keeps the pool of spare worktrees full and at the main worktree's HEAD (after `add` and `rm`). */
+  'spare-worktrees': async ([waitPid], io) => {
+    await waitForExit(waitPid);
+    const { maintainSparePool } = await import('../pipelines/spare-pool.js');
+    const report = await maintainSparePool(process.cwd(), { log: io.log, warn: io.warn });
+    io.log(`spare worktrees: ${report.ready}/${report.wanted} ready (${report.built} built, ${report.refreshed} brought forward, ${report.recycled} recycled, ${report.removed} removed)`);
+  },
   /** Pulls the images a new worktree's stack lacks, while `add` goes on (`add`, `setup`). */
   'image-pull': async ([linkedTo, engine, ...images], io) => {
     if (!linkedTo || (engine !== 'docker' && engine !== 'podman')) throw new UsageError('image-pull needs the run id, the engine (docker or podman) and images');

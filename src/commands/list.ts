@@ -1,29 +1,27 @@
 import type { Args } from './spec.js';
 import { ExitCode } from '../core/errors.js';
 import type { Io } from '../core/output.js';
+import { formatColumns } from '../core/columns.js';
 import { listWorktreesWithState, neverSetUp } from '../pipelines/list.js';
 
 /** `git vtree list`. */
-export default async function list(_args: Args, io: Io): Promise<number> {
-  const rows = await listWorktreesWithState(process.cwd());
+export default async function list(args: Args, io: Io): Promise<number> {
+  const rows = await listWorktreesWithState(process.cwd(), Boolean(args.all));
   if (io.json) {
     io.out(JSON.stringify({ worktrees: rows }));
     return ExitCode.ok;
   }
-  const { default: Table } = await import('cli-table3');
-  const table = new Table({ head: ['branch', 'path', 'deps', 'ports', 'services', 'created'], style: { head: [], border: [] } });
-  for (const row of rows) {
-    table.push([
-      (row.branch ?? (row.detached ? '(detached)' : '(bare)')) + (row.main ? ' *' : ''),
-      row.path + (row.prunable ? ' (missing)' : ''),
-      row.deps ?? '-',
-      row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
-      // A failure is marked where the eye looks: the stack's cell, with a `!`.
-      [row.services === 'failed' ? '! failed' : row.services, row.failedTasks ? `! task ${row.failedTasks.join(', ')} failed` : undefined].filter(Boolean).join('; ') || '-',
-      row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
-    ]);
-  }
-  io.out(table.toString());
+  // Plain columns, not cli-table3: `list` is typed often and its start-up is measured (docs/performance.md).
+  const table = rows.map((row) => [
+    (row.spare ? '(spare)' : (row.branch ?? (row.detached ? '(detached)' : '(bare)'))) + (row.main ? ' *' : ''),
+    row.path + (row.prunable ? ' (missing)' : ''),
+    row.deps ?? '-',
+    row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
+    // A failure is marked where the eye looks: the stack's cell, with a `!`.
+    [row.services === 'failed' ? '! failed' : row.services, row.failedTasks ? `! task ${row.failedTasks.join(', ')} failed` : undefined].filter(Boolean).join('; ') || '-',
+    row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
+  ]);
+  io.out(formatColumns(['BRANCH', 'PATH', 'DEPS', 'PORTS', 'SERVICES', 'CREATED'], table));
   const pending = neverSetUp(rows).length;
   if (pending > 0) io.log(`${pending} worktree(s) never set up (made with --no-checkout, or without the hook): git vtree setup --all`);
   return ExitCode.ok;

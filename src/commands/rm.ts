@@ -19,6 +19,7 @@ export default async function rm(args: Args, io: Io): Promise<number> {
     return ExitCode.ok;
   }
   io.log(`Removed worktree ${result.path} in ${formatMs(result.duration)}${result.branchDeleted ? ` and branch '${result.branch}'` : ''}`);
+  if (result.recycled) io.log('  kept as a spare worktree: the next `git vtree add` switches it to its branch (docs/spares.md)');
   if (result.backgroundLog) io.log(`  large directories are being deleted in the background (log: ${result.backgroundLog})`);
   return ExitCode.ok;
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../git/config.js';
 import type { Task } from '../core/graph.js';
 import type { Repo } from '../git/repo.js';
+import type { ClaimedSpare } from '../git/spare-worktree.js';
 
 /** Flags that shape a set-up run (`add`, `setup`, the post-checkout hook). */
 export interface SetupOptions {
@@ -53,6 +54,12 @@ export interface TargetStage {
   path: string;
   /** The commit that is (or will be) checked out. */
   commit: string;
+  /**
+   * In `add`: the spare worktree renamed onto `path`, which checkout will switch to the branch
+   * (its dependencies are already there). Checkout may still fall back to `git worktree add`:
+   * {@link CheckoutStage.fromSpare} says what happened.
+   */
+  spare?: ClaimedSpare;
 }
 
 /** Result of the checkout stage: the worktree's files are on disk. */
@@ -60,6 +67,8 @@ export interface CheckoutStage {
   path: string;
   /** The worktree's own git dir (`<common>/worktrees/<id>`). */
   gitDir: string;
+  /** The worktree is the target stage's spare, switched to the branch (not a fresh checkout). */
+  fromSpare?: boolean;
 }
 
 /**

@@ -160,6 +160,14 @@ export async function releaseClaim(claim: ClaimedPath): Promise<void> {
   await dropClaimMarker(claim);
 }
 
+/**
+ * The directory new worktrees go into under `template` (`<parent>/<repo>.worktrees` by
+ * default): where the pool of spare worktrees lives, on the same filesystem as the worktrees.
+ */
+export function worktreesRoot(repo: Repo, template: string): string {
+  return dirname(fillTemplate(repo, template, 'spare', 'spare'));
+}
+
 function fillTemplate(repo: Repo, template: string, branch: string, slug: string): string {
   const filled = expandHome(template).replaceAll('{repo}', repo.name).replaceAll('{branch}', branch).replaceAll('{slug}', slug);
   return isAbsolute(filled) ? filled : join(dirname(repo.mainPath), filled);

@@ -15,10 +15,20 @@ export interface WorktreeEntry {
   bare: boolean;
   detached: boolean;
   locked: boolean;
+  /** Why it is locked, when a reason was given (`git worktree lock --reason`). */
+  lockReason?: string;
   /** git considers it prunable (its directory is gone). */
   prunable: boolean;
   /** The first entry: the main worktree (or the bare repository itself). */
   main: boolean;
+}
+
+/** Every spare worktree's lock reason starts with this: how vtree (and `git worktree list`) tells spares from real worktrees (git/spare-worktree.ts). */
+export const SPARE_LOCK_REASON = 'git vtree spare';
+
+/** True when `worktree` is one of vtree's spare worktrees (by its lock reason). */
+export function isSpare(worktree: WorktreeEntry): boolean {
+  return worktree.lockReason?.startsWith(SPARE_LOCK_REASON) ?? false;
 }
 
 /** Every worktree of the repository `cwd` belongs to, the main one first. */
@@ -70,7 +80,10 @@ export function parseWorktreeList(out: string): WorktreeEntry[] {
       else if (key === 'branch') current.branch = value.replace(/^refs\/heads\//, '');
       else if (key === 'bare') current.bare = true;
       else if (key === 'detached') current.detached = true;
-      else if (key === 'locked') current.locked = true;
+      else if (key === 'locked') {
+        current.locked = true;
+        if (value) current.lockReason = value;
+      }
       else if (key === 'prunable') current.prunable = true;
     }
   }

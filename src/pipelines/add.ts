@@ -10,6 +10,7 @@ import { worktreeGitDir } from '../git/worktree-state.js';
 import { removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
 import type { Repo } from '../git/repo.js';
 import { claimWorktreePath, dropClaimMarker, pathTemplate, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
+import { claimSpare, destroyWorktree, HookFailedError, returnSpare, sparePoolDir, sparesWanted, startSpareJob, switchSpare } from '../git/spare-worktree.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
@@ -78,6 +79,9 @@ export async function addWorktree(
   });
   const target = results.get(ADD_STAGES.target) as TargetStage;
   const plan = results.get('resolve-branch') as BranchPlan;
+  const { repo, config } = results.get(RESOLVE_REPO) as RepoStage;
+  // Top the pool of spare worktrees up (and bring it forward) once this command has returned.
+  if (sparesWanted(config) > 0) await startSpareJob(repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     branch: target.branch,
@@ -113,26 +117,50 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         const claim = await claimWorktreePath(repo, plan.branch, template, request.path);
         span.set('path', claim.path);
         if (!claim.created) shared.state.existedBefore = true;
-        return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim };
+        // A spare worktree renamed onto the claimed (empty) directory: checkout then only switches it.
+        // (Not for --path: the pool lives in the directory vtree.path puts worktrees in.)
+        const spare = request.path === undefined && sparesWanted(config) > 0 ? await claimSpare(repo.worktrees, sparePoolDir(repo, template), claim.path) : undefined;
+        if (spare) span.set('spare', spare.from);
+        return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim, ...(spare ? { spare } : {}) };
       },
       async undo(_ctx, result) {
-        await releaseClaim((result as { claim: ClaimedPath }).claim);
+        const { claim, spare } = result as TargetStage & { claim: ClaimedPath };
+        // Untouched by checkout (a failure or Ctrl-C came first): it goes back to the pool as it was.
+        if (spare) await returnSpare(spare, claim.path);
+        await releaseClaim(claim);
       },
     },
     {
       name: 'git-worktree-add',
       deps: [RESOLVE_REPO, 'resolve-branch', 'claim-path'],
-      async run({ signal, span }, deps): Promise<CheckoutStage & { createdBranch?: string }> {
+      async run({ signal, span, shared }, deps): Promise<CheckoutStage & { createdBranch?: string }> {
         const { repo } = deps[RESOLVE_REPO] as RepoStage;
         const plan = deps['resolve-branch'] as BranchPlan;
-        const { path } = deps['claim-path'] as TargetStage;
+        const { path, spare } = deps['claim-path'] as TargetStage;
+        const ours = plan.kind === 'local' ? undefined : plan.branch;
+        if (spare) {
+          spare.consumed = true;
+          try {
+            await switchSpare(path, spare.gitDir, spare.head, plan, signal);
+            span.set('spare', spare.head === plan.commit ? 'same commit' : 'switched from another commit');
+            span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
+            return { path, gitDir: spare.gitDir, fromSpare: true, ...(ours ? { createdBranch: ours } : {}) };
+          } catch (error) {
+            // Nothing of the spare stays half-switched: it goes, with the branch it may have made.
+            await destroyWorktree(repo.mainPath, path).catch(() => undefined);
+            if (ours !== undefined && !/already exists/.test(errorMessage(error))) await git(repo.cwd, ['branch', '-D', '--', ours]).catch(() => undefined);
+            if (signal.aborted || error instanceof HookFailedError) throw error;
+            shared.warn(`could not use the spare worktree (${errorMessage(error).split('\n')[0]}); checking out with git worktree add`);
+            span.set('spare', `fell back: ${errorMessage(error).split('\n')[0]}`);
+            await mkdir(path, { recursive: true });
+          }
+        }
         const args =
           plan.kind === 'new'
             ? ['worktree', 'add', '--no-track', '-b', plan.branch, '--', path, plan.commit]
             : plan.kind === 'remote'
               ? ['worktree', 'add', '--track', '-b', plan.branch, '--', path, plan.remoteRef]
               : ['worktree', 'add', '--', path, plan.branch];
-        const ours = plan.kind === 'local' ? undefined : plan.branch;
         try {
           await retryWorktreeRace(
             () => git(repo.cwd, args, { signal, env: VTREE_CALLER_ENV }),

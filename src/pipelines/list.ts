@@ -1,5 +1,6 @@
-import { resolveRepo } from '../git/repo.js';
-import { readServicesStatus } from '../features/services/stack.js';
+import { UsageError } from '../core/errors.js';
+import { isSpare, listWorktrees } from '../git/worktree.js';
+import { readServicesStatus } from '../features/services/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
@@ -12,6 +13,8 @@ export interface WorktreeRow {
   detached: boolean;
   prunable: boolean;
   locked: boolean;
+  /** A spare worktree of vtree's pool (shown with `--all` only). */
+  spare?: boolean;
   slug?: string;
   createdAt?: string;
   createdBy?: string;
@@ -37,15 +40,19 @@ export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
 
 /**
  * Every worktree of the repository, with what vtree recorded for it: one `git worktree list`
- * and one small file read per worktree, all concurrent, no network.
+ * and one small file read per worktree, all concurrent, no network. Spare worktrees are left
+ * out unless `all`.
  */
-export async function listWorktreesWithState(cwd: string): Promise<WorktreeRow[]> {
-  const repo = await resolveRepo(cwd);
+export async function listWorktreesWithState(cwd: string, all = false): Promise<WorktreeRow[]> {
+  const worktrees = await listWorktrees(cwd).catch((error: unknown) => {
+    throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
+  });
   return Promise.all(
-    repo.worktrees.map(async (w) => {
+    worktrees.filter((w) => all || !isSpare(w)).map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
       const [state, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked, setUp: w.main || w.bare || state !== undefined };
+      if (isSpare(w)) row.spare = true;
       if (w.branch) row.branch = w.branch;
       if (w.head) row.head = w.head;
       if (state) {

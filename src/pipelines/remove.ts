@@ -1,10 +1,12 @@
-import { lstat, mkdir, rename } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
-import { isErrno } from '../core/files.js';
+import { exists, isErrno } from '../core/files.js';
+import { recycleWorktree, sparePoolDir, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
+import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
@@ -13,7 +15,7 @@ import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
-import type { WorktreeEntry } from '../git/worktree.js';
+import { isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
@@ -40,6 +42,8 @@ export interface RemoveResult {
   backgroundLog?: string;
   /** Copies of ignored files the user had changed in the worktree (`.env` edits), and where. */
   kept?: { dir: string; files: string[] };
+  /** The clean worktree became a spare worktree instead of being deleted. */
+  recycled: boolean;
   duration: number;
 }
 
@@ -47,8 +51,9 @@ const LOCATE = 'locate-worktree';
 
 /**
  * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
- * (Compose down, port release), moves large directories (node_modules) aside for deletion in a
- * background process, removes the worktree with git and optionally deletes its branch.
+ * (Compose down, port release), then keeps a clean worktree as a spare worktree when the pool has
+ * room, or else renames the worktree (and its large directories) into the trash for deletion in a
+ * background process and drops git's record of it; optionally deletes its branch.
  */
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
@@ -59,10 +64,21 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     ...teardown,
     {
-      name: 'move-aside',
+      name: 'recycle',
       deps: [LOCATE],
       after: teardown.map((t) => t.name),
-      run: (_ctx, deps) => moveAside(deps[LOCATE] as RemoveTarget, shared.runId, reporter.warn),
+      async run({ span }, deps) {
+        const target = deps[LOCATE] as Located;
+        const outcome = await recycle(target);
+        span.set('outcome', outcome);
+        if (outcome === 'failed') reporter.warn(`could not keep ${target.path} as a spare worktree; removed it`);
+        return outcome;
+      },
+    },
+    {
+      name: 'move-aside',
+      deps: [LOCATE, 'recycle'],
+      run: async (_ctx, deps) => (deps.recycle === 'no' ? moveAside(deps[LOCATE] as RemoveTarget, shared.runId, reporter.warn) : []),
       // The worktree stays if a later step fails: give it its node_modules back.
       undo: async (_ctx, moved) => {
         for (const { from, to } of moved as Moved[]) await rename(to, from);
@@ -70,14 +86,15 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     },
     {
       name: 'git-worktree-remove',
-      deps: [LOCATE, 'move-aside'],
-      async run(_ctx, deps) {
+      deps: [LOCATE, 'recycle', 'move-aside'],
+      async run({ span }, deps) {
         const target = deps[LOCATE] as RemoveTarget;
-        // Cleanliness was checked by locate-worktree (or waived by --force); ignored files such
-        // as .env copies must not make git refuse.
-        await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
-        // git deletes the directory; one the user had made before `add --path` is theirs: give it back, empty.
+        if (deps.recycle !== 'no') return false;
+        const trashed = await removeTree(target, shared.runId);
+        span.set('files', trashed ? 'renamed into the trash' : 'deleted by git');
+        // The directory is gone; one the user had made before `add --path` is theirs: give it back, empty.
         if (target.state?.existedBefore === true) await mkdir(target.path).catch(() => undefined);
+        return trashed;
       },
     },
     {
@@ -101,7 +118,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
       deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
       async run(_ctx, deps) {
         const target = deps[LOCATE] as RemoveTarget;
-        if ((deps['move-aside'] as Moved[]).length === 0) return undefined;
+        if ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true) return undefined;
         return startBackgroundJob({
           job: 'delete-trash',
           id: shared.runId,
@@ -114,8 +131,10 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   ];
 
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
-  const target = results.get(LOCATE) as RemoveTarget;
+  const target = results.get(LOCATE) as Located;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
+  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
+  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     path: target.path,
@@ -123,30 +142,38 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
     ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
+    recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
   };
 }
 
 /** Finds the worktree named by branch, slug or path; refuses the main one, a locked one or (unless forced) a dirty one. */
-async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
+async function locate(where: RepoStage, request: RemoveRequest): Promise<Located> {
   const { repo } = where;
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
   if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
+  if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
-  if (!request.force && !entry.prunable) {
-    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']);
+  let changed: number | undefined;
+  if (!entry.prunable) {
+    // With --force only to know whether it may be recycled; a failure then just means "not clean".
+    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']).catch((error: unknown) => {
+      if (request.force) return '?';
+      throw error;
+    });
     // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
     // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
     const ours = new Set([(state?.env as { file?: string } | undefined)?.file, (state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
-    const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
-    if (changed > 0) {
+    changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
+    if (changed > 0 && !request.force) {
       throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
     }
   }
   return {
+    clean: changed === 0,
     ...where,
     path: entry.path,
     gitDir,
@@ -154,6 +181,58 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
     slug: typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path)),
     ...(state ? { state } : {}),
   };
+}
+
+/** The worktree being removed, and whether it has no local change at all. */
+interface Located extends RemoveTarget {
+  clean: boolean;
+}
+
+/**
+ * Keeps a clean worktree as a spare worktree when the pool has room (`vtree.spares.worktrees`)
+ * and sits on the same filesystem: detached, locked, moved into the pool; the spare job cleans
+ * and refreshes it. A worktree with any local change is never recycled. `failed`: it could not
+ * be kept and is removed already.
+ */
+async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+  const { repo, config } = target;
+  const wanted = sparesWanted(config);
+  if (!target.clean || wanted === 0 || repo.worktrees.filter(isSpare).length >= wanted) return 'no';
+  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const [here, there] = await Promise.all([stat(target.path).catch(() => undefined), stat(dirname(pool)).catch(() => undefined)]);
+  if (!here || !there || here.dev !== there.dev) return 'no';
+  try {
+    await recycleWorktree(repo.mainPath, target.path, pool);
+    return 'recycled';
+  } catch {
+    return (await exists(target.path)) ? 'no' : 'failed';
+  }
+}
+
+/**
+ * Removes the worktree as `git worktree remove` does, without making the user wait for its files
+ * to be deleted: the directory is renamed into the trash (one rename, same filesystem) and git's
+ * admin dir `.git/worktrees/<id>` is removed, which is all git keeps of it. On another filesystem,
+ * or when the directory is gone already, git removes it. Cleanliness was checked by
+ * locate-worktree (or waived by --force). Returns whether the files went to the trash.
+ */
+async function removeTree(target: RemoveTarget, runId: string): Promise<boolean> {
+  // Only an admin dir of this repository's own is removed by hand.
+  const [admin, ours] = await Promise.all([realpath(dirname(target.gitDir)).catch(() => ''), realpath(join(target.repo.commonDir, 'worktrees')).catch(() => undefined)]);
+  if (admin === ours) {
+    const trash = trashDir(target.repo.commonDir);
+    try {
+      await mkdir(trash, { recursive: true });
+      await rename(target.path, join(trash, `${target.slug}-${runId}-tree`));
+      await rm(target.gitDir, { recursive: true, force: true });
+      return true;
+    } catch (error) {
+      if (!isErrno(error, 'EXDEV', 'ENOENT', 'EACCES', 'EPERM', 'EBUSY')) throw error;
+    }
+  }
+  // Ignored files such as .env copies must not make git refuse.
+  await git(target.repo.mainPath, ['worktree', 'remove', '--force', '--', target.path]);
+  return false;
 }
 
 /** The worktree `target` names: a path, a branch, or a slug (directory name), in that order. */

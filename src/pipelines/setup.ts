@@ -5,7 +5,8 @@ import { Profiler } from '../core/profiler.js';
 import { uniqueSlug } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import type { Reporter } from './add.js';
-import type { CheckoutStage, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
+import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
+import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
 import { findWorktree } from './remove.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
@@ -44,16 +45,17 @@ export const SETUP_STAGES: Stages = { repo: RESOLVE_REPO, target: LOCATE, checko
  * `git vtree setup` and the post-checkout hook: every feature's set-up tasks for a worktree that
  * already exists (made by plain `git worktree add`, with `--no-checkout`, before the hook was
  * installed, or after a failed set-up). Running it again sets the worktree up again with the
- * slug it was given the first time, so it is idempotent as far as each feature is. Every run,
+ * slug it was given the first time, so it is idempotent as far as each feature is. `features`
+ * defaults to every feature (the spare job sets spares up with dependencies only). Every run,
  * failed or not, is appended to `.git/vibetrees/metrics.json` as command `setup` or `hook`.
  */
-export async function setupWorktree(request: SetupRequest, reporter: Reporter, signal?: AbortSignal): Promise<SetupResult> {
+export async function setupWorktree(request: SetupRequest, reporter: Reporter, signal?: AbortSignal, features: readonly Feature[] = FEATURES): Promise<SetupResult> {
   const profiler = new Profiler();
   const shared: SetupShared = { command: request.command, runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
   const tasks: Task<SetupShared>[] = [
     resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
-    ...featureTasks(SETUP_STAGES, shared),
+    ...featureTasks(SETUP_STAGES, shared, features),
   ];
   const { results, record } = await runRecorded(tasks, { command: request.command, profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as TargetStage;

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
@@ -7,7 +7,8 @@ import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
 import { git, run } from '../../core/exec.js';
 import { reclaimDead } from '../../core/debris.js';
-import { exists } from '../../core/files.js';
+import { exists, isErrno } from '../../core/files.js';
+import { trashDir } from '../../core/paths.js';
 import type { TaskContext } from '../../core/graph.js';
 import { installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
@@ -54,6 +55,17 @@ interface DepsPlan {
   remoteBytes?: number;
   /** `vtree.cache.remote`, when the new entry is to be pushed there (`vtree.cache.push`). */
   pushTo?: string;
+  /** The spare worktree's own dependencies fit: nothing to restore. */
+  inPlace?: boolean;
+  /** Dependency dirs of the spare worktree that do not fit and go before restoring. */
+  replace?: string[];
+}
+
+/** What the spare job recorded of a spare worktree's dependencies (its `vtree.json` `deps`). */
+interface RecordedDeps {
+  key?: string | null;
+  dirs?: string[];
+  linkMode?: LinkMode | null;
 }
 
 const PLAN = 'deps-plan';
@@ -88,11 +100,16 @@ export const depsFeature: Feature = {
     },
     {
       name: RESTORE,
-      deps: [stages.repo, stages.checkout, PLAN],
+      deps: [stages.repo, stages.target, stages.checkout, PLAN],
       async run(ctx, deps) {
-        const { repo, config } = deps[stages.repo] as RepoStage;
+        const where = deps[stages.repo] as RepoStage;
+        const target = deps[stages.target] as TargetStage;
         const checkout = deps[stages.checkout] as CheckoutStage;
-        return finishDeps(ctx, repo, config.integer('vtree.cache.spares', 1), checkout, deps[PLAN] as DepsPlan);
+        let plan = deps[PLAN] as DepsPlan;
+        // Planned for the spare worktree, but checkout fell back to `git worktree add`: plan again, for an empty worktree.
+        if (plan.inPlace && !checkout.fromSpare) plan = await planDeps(ctx, where, { ...target, spare: undefined });
+        if (checkout.fromSpare && plan.replace?.length) await discardDirs(where.repo, checkout.path, plan.replace, ctx.shared.runId);
+        return finishDeps(ctx, where.repo, where.config.integer('vtree.cache.spares', 1), checkout, plan);
       },
       async undo(_ctx, result) {
         // Only what this task placed; in `add` the worktree itself is removed by its own undo.
@@ -103,7 +120,15 @@ export const depsFeature: Feature = {
   ],
 };
 
-async function planDeps({ shared, span, signal }: TaskContext<SetupShared>, { repo, config }: RepoStage, target: TargetStage): Promise<DepsPlan> {
+/** The plan for `target`; for a spare worktree, whether its dependencies fit or which of its dirs must go. */
+async function planDeps(ctx: TaskContext<SetupShared>, where: RepoStage, target: TargetStage): Promise<DepsPlan> {
+  const plan = await planFor(ctx, where, target);
+  if (!target.spare || plan.inPlace) return plan;
+  const theirs = target.spare.state?.deps as RecordedDeps | undefined;
+  return { ...plan, replace: theirs?.dirs ?? ['node_modules'] };
+}
+
+async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { repo, config }: RepoStage, target: TargetStage): Promise<DepsPlan> {
   const setting = parseLinkMode(shared.options.linkMode ?? config.string('vtree.linkMode'));
   const cacheDir = cacheDirOf(repo, config);
   const base = { cacheDir, setting, roots: [] as string[], cacheable: false };
@@ -113,7 +138,8 @@ async function planDeps({ shared, span, signal }: TaskContext<SetupShared>, { re
     shared.log("deps: yarn Plug'n'Play keeps no node_modules: nothing to restore (run `yarn install` if .pnp.cjs is missing)");
     return { ...base, source: 'skipped', reason: "yarn Plug'n'Play", project };
   }
-  if (await exists(join(target.path, 'node_modules'))) return { ...base, source: 'skipped', reason: NODE_MODULES_EXISTS, project };
+  // A spare worktree's node_modules is its own, judged by key below, not a user's install.
+  if (!target.spare && (await exists(join(target.path, 'node_modules')))) return { ...base, source: 'skipped', reason: NODE_MODULES_EXISTS, project };
   if (Object.keys(project.lockfiles).length === 0) {
     shared.warn(`no lockfile at ${target.commit.slice(0, 12)}: installing with ${project.manager} without the cache (commit a lockfile to make this instant)`);
     return { ...base, source: 'miss', reason: 'no lockfile', project };
@@ -121,6 +147,11 @@ async function planDeps({ shared, span, signal }: TaskContext<SetupShared>, { re
   const key = cacheKey(project);
   span.set('key', key);
   const plan = { ...base, project, key, cacheable: true };
+  const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
+  if (theirs?.key === key && theirs.dirs?.length) {
+    span.set('spareWorktree', 'dependencies fit');
+    return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+  }
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
   await removeStaleStaging(target.path, staging);
   const worktreePaths = repo.worktrees.filter((w) => !w.bare && !w.prunable && w.path !== target.path).map((w) => w.path);
@@ -237,6 +268,7 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     files: files ?? null,
     key: plan.key ?? null,
     spare: plan.spare ?? false,
+    ...(plan.inPlace ? { inSpareWorktree: true } : {}),
     ...(plan.from ? { from: plan.from } : {}),
     ...(plan.reason ? { reason: plan.reason } : {}),
     ...(plan.remoteBytes !== undefined ? { remoteBytes: plan.remoteBytes } : {}),
@@ -260,6 +292,28 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
     if (log) shared.state.deps = { ...(shared.state.deps as object), snapshotLog: log };
   }
   return { path, dirs: placed };
+}
+
+/**
+ * Moves a spare worktree's dependency dirs that do not fit the target commit into the trash
+ * (one rename each) and leaves deleting them to a background job.
+ */
+async function discardDirs(repo: Repo, path: string, dirs: readonly string[], runId: string): Promise<void> {
+  const trash = join(trashDir(repo.commonDir), `${basename(path)}-${runId}-spare`);
+  let moved = 0;
+  for (const [index, dir] of dirs.entries()) {
+    try {
+      await mkdir(trash, { recursive: true });
+      await rename(join(path, dir), join(trash, String(index)));
+      moved++;
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) continue;
+      // Another filesystem: delete it here and now.
+      if (isErrno(error, 'EXDEV')) await rm(join(path, dir), { recursive: true, force: true });
+      else throw error;
+    }
+  }
+  if (moved > 0) await startBackgroundJob({ job: 'delete-trash', id: runId, commonDir: repo.commonDir, args: [trashDir(repo.commonDir)], cwd: repo.mainPath });
 }
 
 /** Starts the job that tops the pool of spares of `key` up, if it is short; it waits for this process to exit. */
@@ -297,6 +351,7 @@ function describe(plan: DepsPlan): string {
   const what = `${plan.files ?? 'all'} files`;
   switch (plan.source) {
     case 'hit':
+      if (plan.inPlace) return `deps: already in place in the spare worktree (${plan.mode ?? 'restored'} from the cache)`;
       return plan.spare ? `deps: restored a ready spare (${what}, one rename)` : `deps: restored from the cache (${what}, ${plan.mode})`;
     case 'remote':
       return `deps: pulled from the remote cache ${plan.from} (${formatBytes(plan.remoteBytes ?? 0)}) and restored (${what}, ${plan.mode})`;

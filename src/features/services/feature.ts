@@ -259,16 +259,20 @@ export const servicesFeature: Feature = {
       async run({ shared, span, signal }, deps) {
         const target = deps[locate] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
-        const [{ detectComposeRuntime, recordedProject }, { readServicesStatus, stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([
-          import('./runtime.js'),
-          import('./stack.js'),
-        ]);
+        const { readServicesStatus } = await import('./status.js');
         const status = await readServicesStatus(target.gitDir);
         const project = status?.project ?? record?.project;
         if (!project) {
           span.set('skipped', 'no stack recorded');
           return;
         }
+        // Set up without a compose file and never started since: no stack of this worktree can exist.
+        const known = status ?? record;
+        if (known?.state === 'none' && known.files?.length === 0) {
+          span.set('skipped', 'no compose file');
+          return;
+        }
+        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([import('./runtime.js'), import('./stack.js')]);
         await stopStartJob(status);
         const runtime = status?.runtime ?? record?.runtime;
         const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? runtime?.join(' '));

@@ -5,54 +5,12 @@ import type { Config } from '../../git/config.js';
 import { runCompose, type ComposeProject, type ComposeRuntime } from './runtime.js';
 import { errorMessage, UsageError, VtreeError } from '../../core/errors.js';
 import { run } from '../../core/exec.js';
-import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { writeFileAtomic } from '../../core/files.js';
 import { servicesStatusPath } from '../../core/paths.js';
 import { isProcessAlive } from '../../core/pid.js';
 
-/** State of a worktree's stack as a whole. */
-export type StackState = 'none' | 'starting' | 'running' | 'healthy' | 'failed' | 'stopped';
-
-/** What vtree records of a worktree's stack: `services` in `vtree.json`, and the live status file. */
-export interface ServicesRecord {
-  state: StackState;
-  /** Why the stack is `none` or `failed`, in one line. */
-  reason?: string;
-  /** Compose project name. */
-  project?: string;
-  /** The `-f` files, the generated override last. */
-  files?: string[];
-  /** The Compose command used (`['docker', 'compose']`). */
-  runtime?: string[];
-  critical?: string[];
-  deferred?: string[];
-  /** Log of the background job that starts the stack. */
-  log?: string;
-}
-
-/** The live status file: the record plus who is working on it and per-service states. */
-export interface ServicesStatus extends ServicesRecord {
-  /** The background job starting the stack, while it runs. */
-  pid?: number;
-  services?: Record<string, string>;
-  updatedAt: string;
-}
-
-/** How long a background start job may take to say it is running. */
-const JOB_START_GRACE_MS = 60_000;
-
-/**
- * The stack's last known status; a `starting` whose job died without saying so reads as `failed`.
- * Undefined when vtree never managed this worktree's stack.
- */
-export async function readServicesStatus(worktreeGitDir: string): Promise<ServicesStatus | undefined> {
-  const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
-  if (status?.state !== 'starting') return status;
-  const see = status.log ? `; see ${status.log}` : '';
-  if (status.pid !== undefined && !isProcessAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
-  // The job writes its pid as its first act; one that never did, never ran.
-  if (status.pid === undefined && Date.now() - Date.parse(status.updatedAt) > JOB_START_GRACE_MS) return { ...status, state: 'failed', reason: `the background job did not start${see}` };
-  return status;
-}
+export { readServicesStatus, type ServicesRecord, type ServicesStatus, type StackState } from './status.js';
+import { readServicesStatus, type ServicesRecord, type ServicesStatus, type StackState } from './status.js';
 
 /** Replaces the live status file atomically. */
 export async function writeServicesStatus(worktreeGitDir: string, status: Omit<ServicesStatus, 'updatedAt'>): Promise<void> {

@@ -1,0 +1,291 @@
+import { randomBytes } from 'node:crypto';
+import { lstat, readdir, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join, relative } from 'node:path';
+import { durationMs } from '../core/duration.js';
+import { errorMessage, UsageError } from '../core/errors.js';
+import { git, run } from '../core/exec.js';
+import { withLock } from '../core/lock.js';
+import { lockPath, overridePath, servicesStatusPath } from '../core/paths.js';
+import { depsFeature } from '../features/deps/index.js';
+import { cacheKey } from '../features/deps/cache-key.js';
+import { commitFiles, detectProject } from '../features/deps/package-manager.js';
+import type { RepoStage } from '../features/feature.js';
+import type { Config } from '../git/config.js';
+import { createSpare, destroyWorktree, moveSpare, readySpares, sparePoolDir, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
+import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
+import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
+import { isSpare, type WorktreeEntry } from '../git/worktree.js';
+import type { Reporter } from './add.js';
+import { resolveRepoStage } from './repo-stage.js';
+import { setupWorktree } from './setup.js';
+
+// The pool of spare worktrees (docs/spares.md): made, brought forward, recycled and bounded here,
+// by the background job `add` and `rm` start, by `cache warm` and by `cache prune`. `add` only
+// claims (git/spare-worktree.ts).
+
+/** Default of `vtree.spares.maxBehind`: a spare further behind the main worktree's HEAD is rebuilt, not switched. */
+const DEFAULT_MAX_BEHIND = 200;
+
+/** Default of `vtree.spares.maxAge`: an older spare is rebuilt. */
+const DEFAULT_MAX_AGE = '7d';
+
+/** What a spare's `vtree.json` says beyond the usual sections. */
+interface SpareSection {
+  /** ISO time it became a spare (built or recycled): its age. */
+  since: string;
+  origin: 'built' | 'recycled';
+}
+
+/** What one pass over the pool did. */
+export interface PoolReport {
+  wanted: number;
+  ready: number;
+  built: number;
+  refreshed: number;
+  recycled: number;
+  removed: number;
+}
+
+/** A spare worktree with what `cache status` shows of it. */
+export interface SpareStatus {
+  path: string;
+  head: string;
+  state: 'ready' | 'building' | 'recycling' | 'other';
+  since?: string;
+  bytes: number;
+}
+
+/**
+ * Brings the pool of spare worktrees to `vtree.spares.worktrees` spares at the main worktree's
+ * HEAD: finishes recycled worktrees, switches spares that fell behind forward (rebuilding those
+ * too far behind or too old), removes extra ones and builds what is missing. One pass at a time
+ * per repository (a lock); a pass reads the worktree list afresh, so a queued pass sees what the
+ * one before it did.
+ */
+export async function maintainSparePool(cwd: string, reporter: Reporter): Promise<PoolReport> {
+  const first = await resolveRepoStage(cwd);
+  return withLock(lockPath(first.repo.commonDir, 'spare-worktrees'), () => onePass(cwd, reporter), { timeoutMs: 15 * 60_000, staleMs: 30 * 60_000 });
+}
+
+async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
+  const where = await resolveRepoStage(cwd);
+  const { repo, config } = where;
+  const wanted = sparesWanted(config);
+  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const mainHead = repo.worktrees[0]?.head;
+  const report: PoolReport = { wanted, ready: 0, built: 0, refreshed: 0, recycled: 0, removed: 0 };
+  if (!mainHead) return report;
+  const limits = freshnessLimits(config);
+  const spares = repo.worktrees.filter(isSpare);
+
+  // Left by a pass that died (we hold the lock, so no pass is building now): remove.
+  for (const w of spares.filter((s) => dirname(s.path) === join(pool, '.build'))) {
+    await destroyWorktree(repo.mainPath, w.path);
+    report.removed++;
+  }
+  // Worktrees `rm` recycled: clean them, bring them forward, put them in the pool.
+  for (const w of spares.filter((s) => dirname(s.path) === join(pool, '.recycle'))) {
+    try {
+      if (wanted === 0) throw new Error('spares are turned off');
+      await finishRecycling(where, w, reporter);
+      await refresh(where, w.path, mainHead, limits, reporter);
+      await moveSpare(repo.mainPath, w.path, join(pool, basename(w.path)));
+      report.recycled++;
+    } catch (error) {
+      reporter.log(`not recycled ${w.path}: ${errorMessage(error)}`);
+      await destroyWorktree(repo.mainPath, w.path);
+      report.removed++;
+    }
+  }
+
+  const ready = readySpares((await resolveRepoStage(cwd)).repo.worktrees, pool);
+  let count = 0;
+  for (const w of ready) {
+    const upToDate = await fresh(repo.mainPath, w, mainHead, limits).catch(() => false);
+    if (upToDate && count < wanted && w.head === mainHead) {
+      count++; // nothing to do: it stays claimable
+      continue;
+    }
+    // Out of the pool while we work on it, so no `add` claims it half-switched.
+    const away = join(pool, `.refresh-${basename(w.path)}`);
+    try {
+      await rename(w.path, away);
+    } catch {
+      continue; // claimed meanwhile
+    }
+    try {
+      if (count >= wanted) throw new Error(`more than vtree.spares.worktrees (${wanted})`);
+      if (!upToDate) throw new Error(`older than vtree.spares.maxAge or more than vtree.spares.maxBehind commits behind`);
+      await git(repo.mainPath, ['worktree', 'repair', '--', away]);
+      if (await refresh(where, away, mainHead, limits, reporter)) report.refreshed++;
+      await moveSpare(repo.mainPath, away, w.path);
+      count++;
+    } catch (error) {
+      reporter.log(`removing spare ${w.path}: ${errorMessage(error)}`);
+      await destroyWorktree(repo.mainPath, away);
+      report.removed++;
+    }
+  }
+  for (; count < wanted; count++) {
+    const path = await createSpare(repo.mainPath, pool, mainHead);
+    try {
+      await setUpDependencies(path, reporter);
+      await markSpare(path, 'built');
+      await moveSpare(repo.mainPath, path, join(pool, basename(path)));
+      report.built++;
+    } catch (error) {
+      await destroyWorktree(repo.mainPath, path);
+      throw error;
+    }
+  }
+  report.ready = count;
+  return report;
+}
+
+interface Limits {
+  maxBehind: number;
+  maxAgeMs: number;
+}
+
+function freshnessLimits(config: Config): Limits {
+  const age = config.string('vtree.spares.maxAge', DEFAULT_MAX_AGE);
+  const maxAgeMs = durationMs(age);
+  if (maxAgeMs === undefined) throw new UsageError(`config vtree.spares.maxAge must be a duration like 7d or 12h, not '${age}'`, 'git config vtree.spares.maxAge 7d');
+  return { maxBehind: config.integer('vtree.spares.maxBehind', DEFAULT_MAX_BEHIND), maxAgeMs };
+}
+
+/**
+ * Brings the spare at `path` to `mainHead` with `git switch --detach` (writing only what
+ * differs) and its dependencies to that commit's lockfile. Throws when it is too far behind to
+ * be worth it (the caller removes it and a new one is built). Returns whether it moved.
+ */
+async function refresh(where: RepoStage, path: string, mainHead: string, limits: Limits, reporter: Reporter): Promise<boolean> {
+  const gitDir = await worktreeGitDir(path);
+  const state = await readWorktreeState(gitDir);
+  const since = (state?.spare as SpareSection | undefined)?.since;
+  const head = await git(path, ['rev-parse', 'HEAD']);
+  if (head === mainHead) return false;
+  const { code, stdout } = await run('git', ['rev-list', '--count', `${head}..${mainHead}`], { cwd: where.repo.mainPath, okCodes: [0, 128] });
+  const behind = code === 0 ? Number(stdout.trim()) : Number.POSITIVE_INFINITY;
+  if (behind > limits.maxBehind) throw new Error(`${behind} commits behind (vtree.spares.maxBehind is ${limits.maxBehind})`);
+  await switchSpareDetached(path, mainHead);
+  const project = await detectProject(commitFiles(where.repo.mainPath, mainHead));
+  const deps = state?.deps as { key?: string | null; dirs?: string[] } | undefined;
+  const key = project && Object.keys(project.lockfiles).length > 0 ? cacheKey(project) : null;
+  if (key === null || deps?.key !== key) {
+    // Another lockfile: these dependencies do not fit any more; restore the ones that do.
+    for (const dir of deps?.dirs ?? ['node_modules']) await rm(join(path, dir), { recursive: true, force: true });
+    await setUpDependencies(path, reporter);
+    await markSpare(path, (state?.spare as SpareSection | undefined)?.origin ?? 'built', since);
+  }
+  reporter.log(`brought ${path} forward ${behind} commit(s) to ${mainHead.slice(0, 12)}`);
+  return true;
+}
+
+/** Restores the spare's dependencies through the dependency cache, as `git vtree setup --no-services` would. */
+async function setUpDependencies(path: string, reporter: Reporter): Promise<void> {
+  await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false } }, reporter, undefined, [depsFeature]);
+}
+
+/** Records in the spare's `vtree.json` since when it is one. */
+async function markSpare(path: string, origin: SpareSection['origin'], since = new Date().toISOString()): Promise<void> {
+  const gitDir = await worktreeGitDir(path);
+  const state = (await readWorktreeState(gitDir)) ?? ({ branch: 'HEAD', slug: basename(path), path, createdAt: since, createdBy: 'setup', runId: '' } satisfies WorktreeState);
+  const spare: SpareSection = { since, origin };
+  await writeWorktreeState(gitDir, { ...state, path, spare });
+}
+
+/**
+ * Makes a worktree `rm` recycled look as `git worktree add` left it: nothing vtree or the user
+ * set up stays (ignored files such as `.env` and `.mcp.json` go, dependency dirs stay: `refresh`
+ * checks them against the lockfile), no state of the old worktree in its admin dir. A worktree
+ * with any change to tracked files, or any untracked file, is never recycled.
+ */
+async function finishRecycling({ repo }: RepoStage, w: WorktreeEntry, reporter: Reporter): Promise<void> {
+  const status = await git(w.path, ['status', '--porcelain', '--untracked-files=normal']);
+  if (status.trim() !== '') throw new Error('it has local changes');
+  const gitDir = await worktreeGitDir(w.path);
+  const state = await readWorktreeState(gitDir);
+  const dirs = (state?.deps as { dirs?: string[] } | undefined)?.dirs ?? ['node_modules'];
+  const keep = dirs.flatMap((dir) => ['-e', `!/${dir}`]);
+  await git(w.path, ['clean', '-ffdX', '-q', ...keep]);
+  await Promise.all([rm(servicesStatusPath(gitDir), { force: true }), rm(overridePath(gitDir), { force: true })]);
+  const kept = state?.deps ? { deps: state.deps } : {};
+  await writeWorktreeState(gitDir, { branch: 'HEAD', slug: basename(w.path), path: w.path, createdAt: new Date().toISOString(), createdBy: 'setup', runId: '', ...kept });
+  await markSpare(w.path, 'recycled');
+  reporter.log(`recycled ${relative(repo.mainPath, w.path)} as a spare`);
+}
+
+/** Every spare worktree of the repository with its disk use (files counted once per inode). */
+export async function sparesStatus({ repo, config }: RepoStage): Promise<SpareStatus[]> {
+  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  return Promise.all(
+    repo.worktrees.filter(isSpare).map(async (w) => {
+      const where = dirname(w.path);
+      const kind = where === pool ? 'ready' : where === join(pool, '.build') ? 'building' : where === join(pool, '.recycle') ? 'recycling' : 'other';
+      const state = await readWorktreeState(await worktreeGitDir(w.path));
+      const since = (state?.spare as SpareSection | undefined)?.since;
+      return { path: w.path, head: w.head ?? '', state: kind, ...(since ? { since } : {}), bytes: await diskUse(w.path, new Set()) } satisfies SpareStatus;
+    }),
+  );
+}
+
+/**
+ * Removes spare worktrees beyond `vtree.spares.worktrees` and those too old or too far behind
+ * the main worktree's HEAD (`all`: every one). Returns how many it removed.
+ */
+export async function pruneSparePool(cwd: string, all: boolean): Promise<number> {
+  const first = await resolveRepoStage(cwd);
+  return withLock(lockPath(first.repo.commonDir, 'spare-worktrees'), async () => {
+    const { repo, config } = await resolveRepoStage(cwd);
+    const wanted = all ? 0 : sparesWanted(config);
+    const limits = freshnessLimits(config);
+    const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+    const mainHead = repo.worktrees[0]?.head ?? '';
+    let kept = 0;
+    let removed = 0;
+    for (const w of repo.worktrees.filter(isSpare)) {
+      const inPool = dirname(w.path) === pool || dirname(dirname(w.path)) === pool;
+      if (!inPool) continue; // a spare being claimed by `add` right now
+      if (kept < wanted && dirname(w.path) === pool && (await fresh(repo.mainPath, w, mainHead, limits))) {
+        kept++;
+        continue;
+      }
+      const away = join(pool, `.prune-${randomBytes(4).toString('hex')}`);
+      try {
+        await rename(w.path, away);
+      } catch {
+        continue;
+      }
+      await destroyWorktree(repo.mainPath, away);
+      removed++;
+    }
+    return removed;
+  });
+}
+
+async function fresh(mainPath: string, w: WorktreeEntry, mainHead: string, limits: Limits): Promise<boolean> {
+  const state = await readWorktreeState(await worktreeGitDir(w.path));
+  const since = (state?.spare as SpareSection | undefined)?.since;
+  if (since && Date.now() - Date.parse(since) > limits.maxAgeMs) return false;
+  if (!w.head || w.head === mainHead) return true;
+  const count = await git(mainPath, ['rev-list', '--count', `${w.head}..${mainHead}`]).catch(() => 'Infinity');
+  return Number(count) <= limits.maxBehind;
+}
+
+async function diskUse(path: string, seen: Set<number>): Promise<number> {
+  let total = 0;
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) total += await diskUse(full, seen);
+    else {
+      const info = await lstat(full).catch(() => undefined);
+      if (info && !seen.has(info.ino)) {
+        seen.add(info.ino);
+        total += info.size;
+      }
+    }
+  }
+  return total;
+}
