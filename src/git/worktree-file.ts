@@ -91,12 +91,14 @@ export async function readTextIfPresent(path: string): Promise<string | null> {
 }
 
 /**
- * The first other worktree of the repository with an untracked, not ignored `file` of its own:
- * the one an `info/exclude` line for `file` would hide. `undefined` when there is none.
+ * The main worktree, when it holds an untracked, not ignored `file` of its own: the user's file an
+ * `info/exclude` line for `file` would hide. `undefined` when it has none. Linked worktrees are
+ * not asked: in those vtree set up, that file is vtree's own (copied and given its block), and
+ * asking every worktree would cost two git calls each on every `add`.
  */
 async function untrackedElsewhere(worktree: string, file: string): Promise<string | undefined> {
   for (const other of await listWorktrees(worktree)) {
-    if (other.bare || other.path === worktree) continue;
+    if (!other.main || other.bare || other.path === worktree) continue;
     if (!(await lstat(join(other.path, file)).then(() => true, () => false))) continue;
     const tracked = (await run('git', ['ls-files', '--', file], { cwd: other.path, okCodes: [0, 128] })).stdout !== '';
     if (tracked) continue;

@@ -292,7 +292,7 @@ function foregroundStep(stages: Stages, plan: TasksPlan, { task, after }: Planne
         await writer.update(task.name, { state: 'failed', endedAt: new Date().toISOString(), error: errorMessage(error), ...(typeof status === 'number' ? { exitCode: status } : {}) });
         if (!task.optional || signal.aborted) throw error;
         span.set('failed', errorMessage(error));
-        shared.warn(`task ${task.name} (optional) ${errorMessage(error)}; its log: ${log}`);
+        shared.warn(`(optional) ${errorMessage(error)}; its log: ${log}`);
         return;
       }
       progress?.clear();

@@ -24,12 +24,14 @@ const TAIL_LINES = 5;
 /** A project task that exited non-zero (or was killed); its message quotes its last lines. */
 export class TaskCommandError extends VtreeError {
   constructor(
+    /** The project task's name, as the user gave it in `[vtree "task.<name>"]`. */
+    readonly task: string,
     /** The command's exit status (not vtree's own exit code). */
     readonly status: number,
     readonly tail: readonly string[],
     log: string,
   ) {
-    super(`exited with code ${status}${tail.length > 0 ? `: ${tail.join(' | ')}` : ''}`, `its log: ${log}`);
+    super(`task ${task} exited with code ${status}${tail.length > 0 ? `: ${tail.join(' | ')}` : ''}`, `its log: ${log}`);
   }
 }
 
@@ -96,7 +98,7 @@ export async function runTaskCommand(task: ProjectTask, how: TaskRun): Promise<v
     }
     log.write(`[exit code ${code}]\n`);
     if (how.signal?.aborted) throw how.signal.reason ?? new Error('cancelled');
-    if (code !== 0) throw new TaskCommandError(code, tail, how.log);
+    if (code !== 0) throw new TaskCommandError(task.name, code, tail, how.log);
   } finally {
     await new Promise<void>((resolve) => log.end(resolve));
   }

@@ -161,7 +161,7 @@ describe('project tasks', () => {
     await git(repo, 'config', 'vtree.task.fine.run', `touch '${out}/fine'`);
     const failed = await vtree(repo, ['add', 'feat/broken'], env);
     expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(/task:broken: exited with code 3: starting \| cannot reach the database/);
+    expect(failed.stderr).toMatch(/task broken exited with code 3: starting \| cannot reach the database/);
     expect(failed.stderr).toMatch(/hint: its log: .*task-broken-.*\.log/);
     expect(existsSync(join(root, `${repo.split('/').at(-1)}.worktrees`, 'feat-broken'))).toBe(false);
     expect(await git(repo, 'branch', '--list', 'feat/broken')).toBe('');
@@ -170,7 +170,7 @@ describe('project tasks', () => {
     await git(repo, 'config', 'vtree.task.broken.optional', 'true');
     const warned = await vtree(repo, ['add', 'feat/broken'], env);
     expect(warned.code, warned.stderr).toBe(0);
-    expect(warned.stderr).toMatch(/warning: task broken \(optional\) exited with code 3: starting \| cannot reach the database; its log: /);
+    expect(warned.stderr).toMatch(/warning: \(optional\) task broken exited with code 3: starting \| cannot reach the database; its log: /);
     expect(existsSync(join(out, 'fine'))).toBe(true);
     const status = await tasksStatus(repo, 'feat-broken');
     expect(status!.tasks).toMatchObject({ broken: { state: 'failed', exitCode: 3 }, fine: { state: 'done' } });
