@@ -223,7 +223,7 @@ async function removeTree(target: RemoveTarget, runId: string): Promise<boolean>
     const trash = trashDir(target.repo.commonDir);
     try {
       await mkdir(trash, { recursive: true });
-      await rename(target.path, join(trash, `${target.slug}-${runId}-tree`));
+      await rename(target.path, join(trash, tempName(`${target.slug}-${runId}-tree`)));
       await rm(target.gitDir, { recursive: true, force: true });
       return true;
     } catch (error) {

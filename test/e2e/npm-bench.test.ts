@@ -91,7 +91,7 @@ describe('npm run bench (bench/run.mjs)', () => {
   it('exits 0, prints the tables and the path of the JSON', () => {
     expect(output.code, output.stderr).toBe(0);
     expect(output.stdout).toContain('× worktree');
-    expect(output.stdout).toContain('Targets (issue 4):');
+    expect(output.stdout).toContain('Targets (issues 4 and 12):');
     expect(output.stdout).toContain(`Results: ${join(work, 'results.json')}`);
   });
 
@@ -132,7 +132,7 @@ describe('npm run bench (bench/run.mjs)', () => {
       expect(isNumber(row.stats?.median), row.id).toBe(true);
       expect(isNumber(row.ratioToNode), row.id).toBe(true);
     }
-    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'seed-vs-hit', 'startup', 'memory']);
+    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'seed-vs-hit', 'startup', 'spare-wt', 'spare-wt-100k', 'spare-wt-flat', 'rm', 'rm-recycled', 'list-50', 'memory']);
     for (const target of report.targets) {
       expect(['met', 'not met', 'not measured']).toContain(target.status);
       expect(target.detail).not.toBe('');

@@ -9,6 +9,7 @@ import { git, run } from '../../core/exec.js';
 import { reclaimDead } from '../../core/debris.js';
 import { exists, isErrno } from '../../core/files.js';
 import { trashDir } from '../../core/paths.js';
+import { tempName } from '../../core/temp-name.js';
 import type { TaskContext } from '../../core/graph.js';
 import { installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
@@ -299,7 +300,7 @@ async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, re
  * (one rename each) and leaves deleting them to a background job.
  */
 async function discardDirs(repo: Repo, path: string, dirs: readonly string[], runId: string): Promise<void> {
-  const trash = join(trashDir(repo.commonDir), `${basename(path)}-${runId}-spare`);
+  const trash = join(trashDir(repo.commonDir), tempName(`${basename(path)}-${runId}-spare`));
   let moved = 0;
   for (const [index, dir] of dirs.entries()) {
     try {

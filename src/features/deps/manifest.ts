@@ -49,19 +49,26 @@ export function manifestProblem(manifest: unknown): string | undefined {
 /** Manifests that passed {@link manifestProblem}; they are not changed after they are read. */
 const checked = new WeakSet<object>();
 
+/** A root that is one file beside a node_modules rather than a directory: yarn berry's install state. */
+function isStateFileRoot(root: string): boolean {
+  return root === '.yarn/install-state.gz' || root.endsWith('/.yarn/install-state.gz');
+}
+
 function findProblem(m: Manifest): string | undefined {
   const dirs = new Set<string>();
   for (const root of m.roots) {
-    if (!isPlainRelative(root) || !(root === 'node_modules' || root.endsWith('/node_modules'))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
+    if (!isPlainRelative(root) || !(root === 'node_modules' || root.endsWith('/node_modules') || isStateFileRoot(root))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
   }
   const roots = new Set(m.roots);
+  // The directory holding a state file root (`.yarn`) is listed so that the file can be placed.
+  const stateDirs = new Set(m.roots.filter(isStateFileRoot).map((root) => root.slice(0, root.lastIndexOf('/'))));
   const parentListed = (path: string) => {
     const slash = path.lastIndexOf('/');
     return slash !== -1 && dirs.has(path.slice(0, slash));
   };
   // Parents come first (scanTree sorts them), so one pass sees each parent before its children.
   for (const dir of m.dirs) {
-    if (!isPlainRelative(dir) || !(roots.has(dir) || parentListed(dir))) return `directory '${String(dir)}' leaves the tree`;
+    if (!isPlainRelative(dir) || !(roots.has(dir) || stateDirs.has(dir) || parentListed(dir))) return `directory '${String(dir)}' leaves the tree`;
     dirs.add(dir);
   }
   for (const entry of m.files) {

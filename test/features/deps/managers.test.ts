@@ -85,6 +85,14 @@ const CASES: Record<string, ManagerCase> = {
 };
 
 /** A repository with the case's workspace committed with its lockfile, installed in the main worktree. */
+/**
+ * The environment of the fixture's own installs, which write or update its lockfile: without CI,
+ * since in CI pnpm and yarn berry refuse to touch a lockfile (frozen and immutable by default).
+ */
+function fixtureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { ...process.env, ...env, CI: '' };
+}
+
 async function installed(c: ManagerCase, env: NodeJS.ProcessEnv): Promise<string> {
   const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
   cleanups.push(made.cleanup);
@@ -92,7 +100,7 @@ async function installed(c: ManagerCase, env: NodeJS.ProcessEnv): Promise<string
     await mkdir(join(made.repo, path, '..'), { recursive: true });
     await writeFile(join(made.repo, path), text);
   }
-  await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: made.repo, env: { ...process.env, ...env } });
+  await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: made.repo, env: fixtureEnv(env) });
   await git(made.repo, 'add', '-A');
   await git(made.repo, 'commit', '-qm', 'workspace');
   return made.repo;
@@ -145,7 +153,7 @@ describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_
     if (!env) return ctx.skip(`${c.tool} could not be installed`);
     const repo = await installed(c, env);
     const bin = c.tool === 'yarn-berry' ? 'yarn' : c.tool;
-    const opts = { cwd: repo, env: { ...process.env, ...env } };
+    const opts = { cwd: repo, env: fixtureEnv(env) };
     await git(repo, 'checkout', '-qb', 'less');
     await writeFile(join(repo, 'package.json'), c.files['package.json']!.replace(/\s*"nanoid": "3.3.7",/, ''));
     await run(bin, c.install, opts);
@@ -173,7 +181,7 @@ describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_
     cleanups.push(() => rm(other, { recursive: true, force: true }));
     await cp(repo, other, { recursive: true, filter: (p) => !p.includes('/node_modules') && !p.endsWith('/.git') });
     await writeFile(join(other, 'package.json'), c.files['package.json']!.replace(/\s*"nanoid": "3.3.7",/, ''));
-    await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: other, env: { ...process.env, ...env } });
+    await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: other, env: fixtureEnv(env) });
     await cp(join(other, c.lockfile), join(repo, c.lockfile));
     await cp(join(other, 'package.json'), join(repo, 'package.json'));
     const later = new Date(Date.now() + 60_000);
