@@ -55,7 +55,8 @@ export async function makeRepo(files: Record<string, string> = { 'README.md': '#
   for (const [name, content] of Object.entries(files)) await writeFile(join(repo, name), content);
   await git(repo, 'add', '-A');
   await git(repo, 'commit', '-qm', 'initial');
-  return { root, repo, cleanup: () => rm(root, { recursive: true, force: true }) };
+  // Background jobs (cache snapshots, spares) may still be writing there: retry a non-empty directory.
+  return { root, repo, cleanup: () => rm(root, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }) };
 }
 
 /** What a finished `git-vtree` run printed. */

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -50,8 +50,16 @@ describe('the command line', () => {
 
   it('handles a signal that arrives while it is still starting: exit 130, one line, nothing created', async () => {
     const { repo, root, cleanup } = await makeRepo();
+    // A git that takes a second to start: on a quiet machine a whole add takes less time than the
+    // signal takes to arrive, and the add would simply finish first.
+    const slow = join(root, 'slow-git');
+    await mkdir(slow);
+    const realGit = (await execFileAsync('sh', ['-c', 'command -v git'])).stdout.trim();
+    await writeFile(join(slow, 'git'), `#!/bin/sh\nsleep 1\nexec '${realGit}' "$@"\n`);
+    await chmod(join(slow, 'git'), 0o755);
+    const env = { ...testEnv(), PATH: `${slow}:${process.env.PATH}` };
     for (const name of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
-      const child = spawn(process.execPath, [BIN, 'add', `early-${name}`, '--no-deps'], { cwd: repo, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'add', `early-${name}`, '--no-deps'], { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (d) => (stderr += d));
       const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
