@@ -145,6 +145,35 @@ export async function requirePrereq<N extends Prereq>(name: N, ctx: TestContext)
 }
 
 /**
+ * The repository the set-up tests start from: a README, and an ignored `.env` in the main worktree
+ * holding one secret (`SECRET=from-main`) that a new worktree must get.
+ */
+export async function makeRepoWithEnv(): Promise<Awaited<ReturnType<typeof makeRepo>>> {
+  const made = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' });
+  await writeFile(join(made.repo, '.env'), 'SECRET=from-main\n');
+  return made;
+}
+
+/**
+ * A compose file with one service, `web`, on `${WEB_PORT:-8080}` of 127.0.0.1, whose healthcheck
+ * passes only `delaySeconds` after it starts: what `wait` must wait for.
+ */
+export function slowHealthyCompose(delaySeconds: number): string {
+  return [
+    'services:',
+    '  web:',
+    '    image: vtree-test/busybox:latest',
+    `    command: ["sh", "-c", "sleep ${delaySeconds}; exec httpd -f -p 8080 -h /www"]`,
+    '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
+    '    healthcheck:',
+    '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]',
+    '      interval: 1s',
+    '      retries: 30',
+    '',
+  ].join('\n');
+}
+
+/**
  * Every entry of a tree: type, mode, symlink target and content hash, by relative path; with
  * `times`, modification times too (to prove a directory was not touched at all).
  */

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricsFile } from '../../src/observe/metrics.js';
 import { FEATURES } from '../../src/pipelines/features.js';
 import { SETUP_STAGES } from '../../src/pipelines/setup.js';
-import { BIN, git, makeRepo, testEnv, vtree } from '../helpers.js';
+import { BIN, git, makeRepoWithEnv, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -16,8 +16,7 @@ let repo: string;
 let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' }));
-  await writeFile(join(repo, '.env'), 'SECRET=from-main\n');
+  ({ root, repo, cleanup } = await makeRepoWithEnv());
 });
 afterEach(async () => {
   await cleanup();

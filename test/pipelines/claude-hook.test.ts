@@ -4,7 +4,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { BIN, git, makeRepo, testEnv, vtree, type VtreeResult } from '../helpers.js';
+import { BIN, git, makeRepoWithEnv, testEnv, vtree, type VtreeResult } from '../helpers.js';
 
 const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
 
@@ -13,8 +13,7 @@ let repo: string;
 let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' }));
-  await writeFile(join(repo, '.env'), 'SECRET=from-main\n');
+  ({ root, repo, cleanup } = await makeRepoWithEnv());
 });
 afterEach(async () => {
   await cleanup();

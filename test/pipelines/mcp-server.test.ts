@@ -6,7 +6,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, probePrereq, requirePrereq, git, tempDir, testEnv } from '../helpers.js';
+import { BIN, probePrereq, requirePrereq, git, tempDir, testEnv, slowHealthyCompose } from '../helpers.js';
 
 // For cleanup only; the tests themselves require Docker through requirePrereq.
 const docker = (await probePrereq('docker')).ok;
@@ -20,18 +20,7 @@ beforeAll(async () => {
   repo = join(root, name);
   await mkdir(repo);
   await git(repo, 'init', '-q', '-b', 'main');
-  const compose = [
-    'services:',
-    '  web:',
-    '    image: vtree-test/busybox:latest',
-    '    command: ["sh", "-c", "sleep 2; exec httpd -f -p 8080 -h /www"]',
-    '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
-    '    healthcheck:',
-    '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]',
-    '      interval: 1s',
-    '      retries: 30',
-    '',
-  ].join('\n');
+  const compose = slowHealthyCompose(2);
   await writeFile(join(repo, 'compose.yaml'), compose);
   await writeFile(join(repo, '.gitignore'), '.env\n');
   await git(repo, 'add', '-A');

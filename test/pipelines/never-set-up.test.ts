@@ -4,7 +4,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeRepo, testEnv, vtree } from '../helpers.js';
+import { git, makeRepoWithEnv, testEnv, vtree } from '../helpers.js';
 
 /** The shipped check an agent's session-start hook runs. */
 const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
@@ -14,8 +14,7 @@ let repo: string;
 let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' }));
-  await writeFile(join(repo, '.env'), 'SECRET=from-main\n');
+  ({ root, repo, cleanup } = await makeRepoWithEnv());
 });
 afterEach(async () => {
   await cleanup();

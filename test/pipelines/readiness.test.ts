@@ -2,7 +2,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { probePrereq, requirePrereq, git, tempDir, vtree } from '../helpers.js';
+import { probePrereq, requirePrereq, git, tempDir, vtree, slowHealthyCompose } from '../helpers.js';
 
 // For cleanup only; the tests themselves require Docker through requirePrereq.
 const docker = (await probePrereq('docker')).ok;
@@ -119,19 +119,8 @@ describe('git vtree wait: the Compose stack', () => {
     await requirePrereq('docker', ctx);
   });
   it('returns once a service with a healthcheck is healthy, with its URL and the .env block', async () => {
-    const compose = [
-      'services:',
-      '  web:',
-      '    image: vtree-test/busybox:latest',
-      // Healthy only after a few seconds: wait must not return before.
-      '    command: ["sh", "-c", "sleep 3; exec httpd -f -p 8080 -h /www"]',
-      '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
-      '    healthcheck:',
-      '      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]',
-      '      interval: 1s',
-      '      retries: 30',
-      '',
-    ].join('\n');
+    // Healthy only after a few seconds: wait must not return before.
+    const compose = slowHealthyCompose(3);
     const { repo, name } = await makeApp({ 'compose.yaml': compose, '.gitignore': '.env\n' });
     const added = await vtree(repo, ['add', 'slow', '--json'], env);
     expect(added.code, added.stderr).toBe(0);

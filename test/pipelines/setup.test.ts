@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MetricsFile } from '../../src/observe/metrics.js';
 import { setupWorktree } from '../../src/pipelines/setup.js';
-import { git, makeRepo, vtree } from '../helpers.js';
+import { git, makeRepoWithEnv, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
 let cleanup: () => Promise<void>;
 
 beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' }));
-  await writeFile(join(repo, '.env'), 'SECRET=from-main\n');
+  ({ root, repo, cleanup } = await makeRepoWithEnv());
 });
 afterEach(async () => {
   await cleanup();
