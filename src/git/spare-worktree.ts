@@ -11,7 +11,7 @@ import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { worktreesRoot } from './worktree-path.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from './worktree-state.js';
-import { isSpare, retryWorktreeRace, SPARE_LOCK_REASON, type WorktreeEntry } from './worktree.js';
+import { destroyWorktree, isSpare, retryWorktreeRace, SPARE_LOCK_REASON, type WorktreeEntry } from './worktree.js';
 
 // Spare worktrees: worktrees checked out ahead of time, detached and locked, kept in a pool
 // beside the real ones, so that `git vtree add` renames one into place and switches it to the
@@ -101,17 +101,15 @@ export async function returnSpare(spare: ClaimedSpare, target: string): Promise<
 
 /**
  * Turns the spare now at `path` into the worktree `git worktree add` would have made for
- * `plan`: tells git where it is now and unlocks it, switches it to the branch (writing only the
- * files that differ from the spare's commit), then runs the user's post-checkout hook, if there
- * is one, with the arguments `git worktree add` passes (null previous HEAD). Throws
- * {@link HookFailedError} when the hook fails, as `git worktree add` fails then.
+ * `plan`: switches it to the branch (writing only the files that differ from the spare's
+ * commit), then tells git where it is now and unlocks it, then runs the user's post-checkout
+ * hook, if there is one, with the arguments `git worktree add` passes (null previous HEAD).
+ * Throws {@link HookFailedError} when the hook fails, as `git worktree add` fails then.
+ *
+ * The spare stays locked as a spare until it has been switched, so a run killed part way leaves
+ * a directory that `isInterruptedClaim` (git/worktree.ts) recognises and the next run reclaims.
  */
 export async function switchSpare(path: string, gitDir: string, spareHead: string, plan: BranchPlan, signal: AbortSignal): Promise<void> {
-  // What `git worktree repair <path>` and `git worktree unlock` do, done as git does them (the
-  // admin dir's `gitdir` names the worktree's .git file; `locked` holds the lock reason), without
-  // two git processes on the critical path.
-  await writeFileAtomic(join(gitDir, 'gitdir'), `${join(await realpath(path), '.git')}\n`);
-  await rm(join(gitDir, 'locked'), { force: true });
   const switchArgs =
     plan.kind === 'new'
       ? ['switch', '-q', '--no-track', '-c', plan.branch, plan.commit]
@@ -125,6 +123,11 @@ export async function switchSpare(path: string, gitDir: string, spareHead: strin
       ? pointAtNewBranch(path, spareHead, plan, signal)
       : retryWorktreeRace(() => git(path, [...SPARE_GIT, ...switchArgs], { signal, env: SPARE_ENV })),
   ]);
+  // What `git worktree repair <path>` and `git worktree unlock` do, done as git does them (the
+  // admin dir's `gitdir` names the worktree's .git file; `locked` holds the lock reason), without
+  // two git processes on the critical path.
+  await writeFileAtomic(join(gitDir, 'gitdir'), `${join(await realpath(path), '.git')}\n`);
+  await rm(join(gitDir, 'locked'), { force: true });
   if (!(await isExecutable(hook))) return;
   try {
     await git(path, ['hook', 'run', '--ignore-missing', 'post-checkout', '--', NULL_OID, plan.commit, '1'], { signal, env: SPARE_ENV });
@@ -156,22 +159,6 @@ async function isExecutable(file: string): Promise<boolean> {
 
 /** The user's post-checkout hook failed in a claimed spare: `git worktree add` would have failed too. */
 export class HookFailedError extends Error {}
-
-/**
- * Removes a worktree completely: its directory and git's admin dir, even when git no longer
- * finds it at `path` (a spare renamed but not yet repaired) or it is locked.
- */
-export async function destroyWorktree(mainPath: string, path: string): Promise<void> {
-  const gitDir = await worktreeGitDir(path);
-  try {
-    await git(mainPath, ['worktree', 'remove', '--force', '--force', '--', path]);
-    return;
-  } catch {
-    // Not where git thinks it is: remove both halves by hand.
-  }
-  await rm(path, { recursive: true, force: true, maxRetries: 3 });
-  if (basename(dirname(gitDir)) === 'worktrees') await rm(gitDir, { recursive: true, force: true });
-}
 
 /**
  * Checks a new spare out at `commit` under `<pool>/.build/<id>` (hooks off, locked as a spare

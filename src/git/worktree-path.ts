@@ -8,7 +8,7 @@ import { isErrno } from '../core/files.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
-import { listWorktrees, removeAdminDirs } from './worktree.js';
+import { destroyWorktree, isInterruptedClaim, listWorktrees, removeAdminDirs } from './worktree.js';
 
 /** Default `vtree.path`: beside the main worktree, `<parent>/<repo>.worktrees/<slug>`. */
 export const DEFAULT_PATH_TEMPLATE = '{repo}.worktrees/{slug}';
@@ -43,7 +43,8 @@ export async function dropClaimMarker(claim: ClaimedPath): Promise<void> {
 
 /**
  * Reclaims what killed runs left in the worktrees directory `parent`: directories they claimed
- * and left empty (named by a marker whose pid is dead; the marker goes too), and the git admin
+ * and left empty or holding a spare they had not finished switching (named by a marker whose pid
+ * is dead; the marker goes too), and the git admin
  * dirs of worktrees there whose directory is gone (a checkout killed part way, a directory
  * deleted by hand), the same as `git worktree prune` restricted to vtree's own directory
  * (`adminDirs`: `parent` is the `vtree.path` template's directory).
@@ -51,8 +52,14 @@ export async function dropClaimMarker(claim: ClaimedPath): Promise<void> {
  */
 export async function reclaimClaims(repo: Repo, parent: string, options: { adminDirs: boolean }): Promise<void> {
   await reclaimDead(parent, CLAIM_MARKER, async (marker) => {
-    const name = basename(marker).slice(1, basename(marker).lastIndexOf('.vtree-claim.'));
-    await rmdir(join(parent, name)).catch(() => undefined); // not empty: a worktree, kept
+    const dir = join(parent, basename(marker).slice(1, basename(marker).lastIndexOf('.vtree-claim.')));
+    try {
+      await rmdir(dir);
+    } catch {
+      // Not empty: a worktree, kept; unless it is a spare the dead run had renamed there and not
+      // yet switched (still locked as a spare), which is vtree's alone and goes with its admin dir.
+      if (await isInterruptedClaim(repo.commonDir, dir)) await destroyWorktree(repo.mainPath, dir);
+    }
     await rm(marker, { force: true });
   });
   // Only in vtree's own worktrees directory: elsewhere (`--path`) a missing worktree may be the user's, on a drive not mounted now.

@@ -1,9 +1,10 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { exists } from '../core/files.js';
 import { CommandError } from '../core/errors.js';
 import { git } from '../core/exec.js';
+import { worktreeGitDir } from './worktree-state.js';
 
 /** One entry of `git worktree list --porcelain`. */
 export interface WorktreeEntry {
@@ -94,21 +95,54 @@ export function parseWorktreeList(out: string): WorktreeEntry[] {
  * Removes the admin directories (`<common>/worktrees/<id>`) that register a worktree at `path`
  * whose directory holds no checkout: what a `git worktree add` that failed or was killed part
  * way leaves, which `git worktree remove` refuses ("not a working tree"). The same as `git
- * worktree prune` for that one path, never for the user's other worktrees. A locked one stays.
+ * worktree prune` for that one path, never for the user's other worktrees. A locked one stays,
+ * unless `failedCheckout`: this run's own `git worktree add` of `path` just failed, so its admin
+ * dir may still hold git's "initializing" lock, or not yet name `path` at all (killed before it
+ * wrote `gitdir`: then it is known by its name, `path`'s base name with git's optional number).
  */
-export async function removeAdminDirs(commonDir: string, path: string): Promise<string[]> {
+export async function removeAdminDirs(commonDir: string, path: string, options: { failedCheckout?: boolean } = {}): Promise<string[]> {
   const admin = join(commonDir, 'worktrees');
   const ids = await readdir(admin).catch(() => [] as string[]);
   const removed: string[] = [];
+  const ownName = new RegExp(`^${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d*$`);
   await Promise.all(
     ids.map(async (id) => {
-      const gitdir = await readFile(join(admin, id, 'gitdir'), 'utf8').catch(() => undefined);
-      if (gitdir === undefined || resolve(gitdir.trim()) !== join(path, '.git')) return;
-      if (await exists(join(admin, id, 'locked'))) return;
+      const gitdir = (await readFile(join(admin, id, 'gitdir'), 'utf8').catch(() => '')).trim();
+      const names = gitdir === '' ? options.failedCheckout === true && ownName.test(id) : resolve(gitdir) === join(path, '.git');
+      if (!names) return;
+      if (!options.failedCheckout && (await exists(join(admin, id, 'locked')))) return;
       if (await exists(join(path, '.git'))) return;
       await rm(join(admin, id), { recursive: true, force: true });
       removed.push(id);
     }),
   );
   return removed;
+}
+
+/**
+ * Removes a worktree completely: its directory and git's admin dir, even when git no longer
+ * finds it at `path` (a spare renamed but not yet repaired) or it is locked.
+ */
+export async function destroyWorktree(mainPath: string, path: string): Promise<void> {
+  const gitDir = await worktreeGitDir(path);
+  try {
+    await git(mainPath, ['worktree', 'remove', '--force', '--force', '--', path]);
+    return;
+  } catch {
+    // Not where git thinks it is: remove both halves by hand.
+  }
+  await rm(path, { recursive: true, force: true, maxRetries: 3 });
+  if (basename(dirname(gitDir)) === 'worktrees') await rm(gitDir, { recursive: true, force: true });
+}
+
+/**
+ * Whether the worktree directory `path` is a spare an `add` renamed there (outside the pool) and had not finished
+ * switching when it died: its admin dir still holds the spare lock. Such a directory holds
+ * nothing of the user's (its branch, if the switch made one, stays).
+ */
+export async function isInterruptedClaim(commonDir: string, path: string): Promise<boolean> {
+  const gitDir = await worktreeGitDir(path).catch(() => undefined);
+  if (!gitDir || dirname(gitDir) !== join(commonDir, 'worktrees')) return false;
+  const reason = await readFile(join(gitDir, 'locked'), 'utf8').catch(() => '');
+  return reason.startsWith(SPARE_LOCK_REASON);
 }

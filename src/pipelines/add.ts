@@ -7,10 +7,10 @@ import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
-import { removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
+import { destroyWorktree, removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
 import type { Repo } from '../git/repo.js';
 import { claimWorktreePath, dropClaimMarker, pathTemplate, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
-import { claimSpare, destroyWorktree, HookFailedError, returnSpare, sparePoolDir, sparesWanted, startSpareJob, switchSpare } from '../git/spare-worktree.js';
+import { claimSpare, HookFailedError, returnSpare, sparePoolDir, sparesWanted, startSpareJob, switchSpare } from '../git/spare-worktree.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded, topLevelSteps } from './record.js';
@@ -142,6 +142,7 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
           spare.consumed = true;
           try {
             await switchSpare(path, spare.gitDir, spare.head, plan, signal);
+            await dropClaimMarker((deps['claim-path'] as { claim: ClaimedPath }).claim);
             span.set('spare', spare.head === plan.commit ? 'same commit' : 'switched from another commit');
             span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
             return { path, gitDir: spare.gitDir, fromSpare: true, ...(ours ? { createdBranch: ours } : {}) };
@@ -193,11 +194,11 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
 async function cleanUpFailedCheckout(repo: Repo, path: string, branch: string | undefined): Promise<void> {
   const cwd = repo.cwd;
   await git(cwd, ['worktree', 'remove', '--force', '--force', '--', path]).catch(() => undefined);
-  // What `worktree remove` refuses: an admin dir registering a directory with no checkout in it.
-  await removeAdminDirs(repo.commonDir, path);
   await mkdir(path, { recursive: true });
   const leftovers = await readdir(path);
   await Promise.all(leftovers.map((entry) => rm(join(path, entry), { recursive: true, force: true })));
+  // What `worktree remove` refuses: an admin dir registering a directory with no checkout in it.
+  await removeAdminDirs(repo.commonDir, path, { failedCheckout: true });
   if (branch !== undefined) await git(cwd, ['branch', '-D', '--', branch]).catch(() => undefined);
 }
 

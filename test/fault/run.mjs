@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run fault`: the fault-injection suite in full (see suite.mjs). Options: --seed N,
-// --signal-trials N (per signal), --bursts N, --burst-size N, --corrupt-rounds N, --disk-trials N.
+// --signal-trials N (per signal), --bursts N, --burst-size N, --corrupt-rounds N, --disk-trials N, --edit-trials N.
 // Exits 1 when any figure that must be zero is not, or an interrupted run was not recovered.
 import { parseArgs } from 'node:util';
 import { formatFigures, runFaultSuite } from './suite.mjs';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
     'burst-size': { type: 'string', default: '20' },
     'corrupt-rounds': { type: 'string', default: '2' },
     'disk-trials': { type: 'string', default: '8' },
+    'edit-trials': { type: 'string', default: '6' },
   },
 });
 const started = Date.now();
@@ -23,7 +24,8 @@ const figures = await runFaultSuite({
   burstSize: Number(values['burst-size']),
   corruptRounds: Number(values['corrupt-rounds']),
   diskTrials: Number(values['disk-trials']),
+  editTrials: Number(values['edit-trials']),
 });
 process.stdout.write(`${formatFigures(figures)}\n  took ${Math.round((Date.now() - started) / 1000)} s\n`);
-const failed = figures.notRecovered + figures.debrisLeft + figures.duplicatePorts + figures.writtenOutside + figures.unhandledExceptions;
+const failed = figures.notRecovered + figures.debrisLeft + figures.duplicatePorts + figures.writtenOutside + figures.treesDiffering + figures.editsSpreadSilently + figures.unhandledExceptions;
 process.exit(failed === 0 ? 0 : 1);

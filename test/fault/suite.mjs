@@ -6,10 +6,11 @@
 // cache too), and whatever appears, changes or vanishes there outside the repository and its
 // worktrees directory is counted as written outside.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
-import { cp, lstat, mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -33,10 +34,11 @@ function random(seed) {
 /**
  * Runs the suite; returns its figures. `signalTrials` per signal, `bursts` of `burstSize`
  * concurrent adds against stale locks, each corrupt-file kind `corruptRounds` times, `diskTrials`
- * adds on a nearly full tmpfs (root only; skipped otherwise).
+ * adds on a nearly full tmpfs (root only; skipped otherwise), `editTrials` adds after an edit
+ * made through a link in another worktree's node_modules.
  */
 export async function runFaultSuite(options = {}) {
-  const o = { seed: 1, signalTrials: 30, bursts: 4, burstSize: 20, corruptRounds: 2, diskTrials: 8, log: (line) => process.stderr.write(`${line}\n`), ...options };
+  const o = { seed: 1, signalTrials: 30, bursts: 4, burstSize: 20, corruptRounds: 2, diskTrials: 8, editTrials: 6, log: (line) => process.stderr.write(`${line}\n`), ...options };
   const rand = random(o.seed);
   const box = await realpath(await mkdtemp(join(tmpdir(), 'vtree-fault-')));
   const sandbox = new Sandbox(box, o.log);
@@ -51,6 +53,9 @@ export async function runFaultSuite(options = {}) {
     debrisLeft: 0,
     duplicatePorts: 0,
     writtenOutside: 0,
+    treesDiffering: 0,
+    treesChecked: 0,
+    editsSpreadSilently: 0,
     unhandledExceptions: 0,
     byKind: {},
     problems: [],
@@ -153,6 +158,34 @@ export async function runFaultSuite(options = {}) {
       }
     }
 
+    // Every worktree vtree set up so far (and every spare it keeps) holds what a clean install of
+    // the lockfile holds. Checked before the edits below: an edit through a hardlink reaches every
+    // worktree sharing that file, which vtree cannot stop (docs/trust.md), only report.
+    await sandbox.quiesce();
+    const compare = (trees) => {
+      for (const { path, differs } of trees) {
+        figures.treesChecked++;
+        if (differs.length === 0) continue;
+        figures.treesDiffering++;
+        problem(`tree differs from a clean install: ${path}: ${differs.slice(0, 3).join(', ')}${differs.length > 3 ? ` and ${differs.length - 3} more` : ''}`);
+      }
+    };
+    compare(await sandbox.compareTrees());
+
+    // 5. Edits through a link: a file of one worktree's node_modules (the main one's or one vtree
+    // made) changed in place, as people do when they debug a dependency; then an add. The edit
+    // must not reach the new worktree, or the add must name the file (never silently), and the
+    // new worktree must still equal a clean install.
+    if (o.editTrials > 0) {
+      o.log(`edits: ${o.editTrials} adds, each after an in-place edit of a dependency file in another worktree`);
+      for (let i = 0; i < o.editTrials; i++) {
+        const outcome = await sandbox.editTrial(i, rand, checkOutput, problem);
+        if (outcome.spread) figures.editsSpreadSilently++;
+        if (outcome.made) compare(await sandbox.compareTrees([outcome.made]));
+        tally('edit through a link', outcome.result);
+      }
+    }
+
     // Final: background jobs done, then every figure that must be zero.
     await sandbox.quiesce();
     const list = await sandbox.vtree(['list', '--json']);
@@ -185,6 +218,8 @@ export function formatFigures(f) {
     `  debris left                 ${f.debrisLeft}`,
     `  duplicate ports             ${f.duplicatePorts}`,
     `  files written outside       ${f.writtenOutside}`,
+    `  trees differing from clean  ${f.treesDiffering} (of ${f.treesChecked} worktrees and spares checked against a clean install)`,
+    `  edits spread silently       ${f.editsSpreadSilently}`,
     `  unhandled exceptions        ${f.unhandledExceptions}`,
     '  by kind:',
     ...Object.entries(f.byKind).map(([kind, outcomes]) => `    ${kind.padEnd(26)} ${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`),
@@ -242,6 +277,75 @@ class Sandbox {
     this.git(this.app, 'commit', '-qm', 'app with an npm lockfile');
     this.git(this.app, 'config', 'vtree.ports.vars', 'PORT API_PORT');
     this.git(this.app, 'config', 'vtree.ports.range', '46000-47999');
+    // What a clean install of the lockfile gives: every tree vtree hands out is compared with it.
+    const reference = join(this.box, 'clean-install');
+    await mkdir(reference);
+    for (const file of ['package.json', 'package-lock.json']) await cp(join(this.app, file), join(reference, file));
+    execFileSync('npm', ['ci', '--no-audit', '--no-fund', '--ignore-scripts'], { cwd: reference, env: this.env, stdio: 'ignore' });
+    this.reference = await treeSignature(join(reference, 'node_modules'));
+    /** Worktrees whose node_modules the suite itself edited (not compared at the end). */
+    this.edited = new Set([this.app]);
+  }
+
+  /** Worktrees of the repository with their vtree state, spares included. */
+  async worktreesWithState() {
+    const found = [];
+    for (const block of this.git(this.app, 'worktree', 'list', '--porcelain').split('\n\n')) {
+      const path = /^worktree (.+)$/m.exec(block)?.[1];
+      if (!path || path === this.app || !existsSync(path)) continue;
+      const gitDir = /^gitdir: (.+)$/m.exec(await readFile(join(path, '.git'), 'utf8').catch(() => ''))?.[1];
+      const state = gitDir ? await readFile(join(gitDir, 'vtree.json'), 'utf8').then(JSON.parse, () => undefined) : undefined;
+      found.push({ path, state });
+    }
+    return found;
+  }
+
+  /**
+   * An in-place edit of a file in another worktree's node_modules (appended to, or overwritten at
+   * the same size), then `add`: returns whether the edit reached the new worktree without the
+   * add naming the file.
+   */
+  async editTrial(i, rand, checkOutput, problem) {
+    const candidates = [this.app, ...(await this.worktreesWithState()).filter((w) => w.state?.deps && !this.edited.has(w.path)).map((w) => w.path)];
+    const victim = i % 3 === 0 ? this.app : candidates[1 + Math.floor(rand() * (candidates.length - 1))] ?? this.app;
+    const files = [...this.reference].filter(([rel, sig]) => sig.startsWith('f:') && /\.(js|json)$/.test(rel) && !rel.startsWith('.'));
+    const [rel] = files[Math.floor(rand() * files.length)];
+    const file = join(victim, 'node_modules', rel);
+    if (i % 2 === 0) await appendFile(file, `\n// edited in fault trial ${i}\n`);
+    else {
+      const handle = await open(file, 'r+');
+      await handle.write(Buffer.from('/*E*/'), 0, 5, 0);
+      await handle.close();
+    }
+    this.edited.add(victim);
+    const edited = await readFile(file);
+    const branch = `edit-${i}`;
+    const result = await this.vtree(['add', branch, '--no-services']);
+    checkOutput(`add ${branch} after an edit of ${rel} in ${victim}`, result);
+    if (result.code !== 0) {
+      problem(`add ${branch} after an edit in ${victim} failed: ${result.stderr.trim().split('\n').join(' | ')}`);
+      return { result: 'not recovered', spread: false };
+    }
+    await this.quiesce();
+    const made = (await this.inspect(branch)).path;
+    const got = await readFile(join(made, 'node_modules', rel)).catch(() => undefined);
+    const spread = got !== undefined && got.equals(edited) && !result.stderr.includes(rel);
+    if (spread) problem(`edit spread silently: ${rel} edited in ${victim} reached ${made}`);
+    return { result: 'completed', spread, made };
+  }
+
+  /** Every worktree set up with dependencies, and every spare (or only those at `paths`), against the clean install. */
+  async compareTrees(paths) {
+    const out = [];
+    for (const { path, state } of await this.worktreesWithState()) {
+      if (!state?.deps || this.edited.has(path) || (paths && !paths.includes(path))) continue;
+      const tree = await treeSignature(join(path, 'node_modules'));
+      const differs = [];
+      for (const [rel, sig] of this.reference) if (tree.get(rel) !== sig) differs.push(tree.has(rel) ? `${rel} changed` : `${rel} missing`);
+      for (const rel of tree.keys()) if (!this.reference.has(rel)) differs.push(`${rel} extra`);
+      out.push({ path, differs });
+    }
+    return out;
   }
 
   /** Runs the built CLI in the main worktree; with `killAfterMs`, sends `signal` then. */
@@ -523,6 +627,25 @@ class Sandbox {
     // Worktrees vtree made may have Compose stacks: none here (--no-services), so plain removal.
     await rm(this.box, { recursive: true, force: true });
   }
+}
+
+/** A tree's paths with their kind, mode, size and content hash (files) or target (links). */
+async function treeSignature(root) {
+  const tree = new Map();
+  const visit = async (dir) => {
+    for (const name of await readdir(dir).catch(() => [])) {
+      const path = join(dir, name);
+      const rel = relative(root, path);
+      const info = await lstat(path);
+      if (info.isSymbolicLink()) tree.set(rel, `l:${await readlink(path)}`);
+      else if (info.isDirectory()) {
+        tree.set(rel, 'd');
+        await visit(path);
+      } else tree.set(rel, `f:${(info.mode & 0o111).toString(8)}:${info.size}:${createHash('sha1').update(await readFile(path)).digest('hex')}`);
+    }
+  };
+  await visit(root);
+  return tree;
 }
 
 async function waitForHandlers(pid) {

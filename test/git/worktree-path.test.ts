@@ -90,6 +90,19 @@ describe('debris of killed runs', () => {
     expect(await removeAdminDirs(join(repo, '.git'), half)).toEqual(['half']);
     expect(existsSync(join(repo, '.git', 'worktrees', 'half'))).toBe(false);
   });
+
+  it('after its own failed checkout, also removes an admin dir git left before writing its gitdir, by name only', async () => {
+    const admin = join(repo, '.git', 'worktrees');
+    // What a `git worktree add` killed right after creating its admin dir leaves: git's lock, no gitdir.
+    for (const id of ['early', 'early1', 'someone-else']) {
+      await mkdir(join(admin, id), { recursive: true });
+      await writeFile(join(admin, id, 'locked'), 'initializing\n');
+    }
+    const path = join(root, 'app.worktrees', 'early');
+    expect(await removeAdminDirs(join(repo, '.git'), path)).toEqual([]);
+    expect((await removeAdminDirs(join(repo, '.git'), path, { failedCheckout: true })).sort()).toEqual(['early', 'early1']);
+    expect(await readdir(admin)).toEqual(['someone-else']);
+  });
 });
 
 describe('a worktree that was never set up', () => {

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { chmod, cp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { appendFile, chmod, cp, mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
@@ -253,6 +253,57 @@ describe('spare worktrees', () => {
         expect(names.map((n) => join(pool, n))).toEqual(left);
       });
     }
+  });
+
+  it('a spare whose node_modules shares a file someone edited in place is not handed out as it is', async () => {
+    const { repo } = await spareRepo();
+    await warm(repo);
+    const [spare] = await spares(repo);
+    const file = join('node_modules', 'is-number', 'index.js');
+    // The spare's tree is linked: the main worktree's file is the spare's too.
+    expect((await stat(join(spare!, file))).ino).toBe((await stat(join(repo, file))).ino);
+    const clean = await readFile(join(repo, file), 'utf8');
+    await appendFile(join(repo, file), '// debugging\n');
+    const result = await vtree(repo, ['add', '--json', '--no-services', 'after-edit'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`${file} (shared with ${repo}`);
+    const { path } = JSON.parse(result.stdout) as { path: string };
+    expect(path).toBe(join(dirname(spare!), '..', 'after-edit'));
+    expect(await readFile(join(path, file), 'utf8')).toBe(clean);
+  });
+
+  it('a SIGKILL while a claimed spare is being switched: the next add of the branch reclaims it and succeeds', async () => {
+    const { root, repo } = await spareRepo();
+    await warm(repo);
+    const [spare] = await spares(repo);
+    const bin = join(root, 'bin');
+    await mkdir(bin);
+    const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+    const reached = join(root, 'reached');
+    // Stops at the switch, after the spare was renamed onto the claimed directory and its branch made.
+    await writeFile(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" symbolic-ref "*) : > "${reached}"; sleep 30 ;; esac\nexec "${realGit}" "$@"\n`);
+    await chmod(join(bin, 'git'), 0o755);
+    const child = spawn(process.execPath, [BIN, 'add', '--no-services', 'killed'], {
+      cwd: repo,
+      env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
+      stdio: 'ignore',
+      detached: true,
+    });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+    for (let i = 0; i < 300 && !(await readFile(reached).then(() => true, () => false)); i++) await sleep(50);
+    process.kill(-child.pid!, 'SIGKILL'); // vtree and the git it waits for, as a closed terminal would
+    expect(await exited).toBe('SIGKILL');
+    const target = join(root, 'app.worktrees', 'killed');
+    expect(await readdir(target)).toContain('a.txt'); // the spare sits on the claimed directory
+    await waitForJobs(repo);
+    const again = await add(repo, 'killed');
+    expect(again.path).toBe(target);
+    expect(await git(target, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('killed');
+    expect(await git(target, 'status', '--porcelain')).toBe('');
+    // Nothing of the killed claim is left: no admin dir naming the spare's old place, which is gone.
+    const list = await git(repo, 'worktree', 'list', '--porcelain');
+    expect(list).not.toContain(spare!);
+    expect(list).not.toContain('prunable');
   });
 
   describe('rm recycles', () => {

@@ -148,13 +148,6 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
   const key = cacheKey(project);
   span.set('key', key);
   const plan = { ...base, project, key, cacheable: true };
-  const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
-  if (theirs?.key === key && theirs.dirs?.length) {
-    span.set('spareWorktree', 'dependencies fit');
-    return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
-  }
-  const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
-  await removeStaleStaging(target.path, staging);
   const worktreePaths = repo.worktrees.filter((w) => !w.bare && !w.prunable && w.path !== target.path).map((w) => w.path);
   /** Takes a tainted entry out of use and says where the edit is; the caller goes on as if it were not there. */
   const reject = async (entry: CacheEntry, changed: string[]) => {
@@ -162,6 +155,14 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     shared.warn(`deps: ${describeEdits(edited)}: edited in place through a hardlink since it was cached; not handing it out (the cache entry is dropped, \`git vtree cache verify --repair\` re-installs it)`);
     await quarantine(cacheDir, entry, changed);
   };
+  const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
+  if (theirs?.key === key && theirs.dirs?.length) {
+    const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, reject);
+    span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
+    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+  }
+  const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
+  await removeStaleStaging(target.path, staging);
   try {
     const hot = await openEntry(cacheDir, key);
     if (hot) {
@@ -227,6 +228,24 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Whether the node_modules a spare worktree holds (now at `path`) may be handed out as it is. A
+ * tree restored by copy or reflink is the spare's own. One that shares files (hardlinks, or
+ * links into the entry) is checked against the entry's manifest like any hit: an edit made
+ * through a link anywhere shows there, and is reported through `reject`. With no entry left to
+ * check against (dropped as edited), it is not handed out.
+ */
+async function spareDepsIntact(cacheDir: string, key: string, theirs: RecordedDeps, path: string, reject: (entry: CacheEntry, changed: string[]) => Promise<void>): Promise<boolean> {
+  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') return true;
+  const entry = await openEntry(cacheDir, key);
+  if (!entry) return false;
+  // Hardlinked: the spare's own paths (its files are the entry's inodes, or edited copies of them).
+  const changed = await changedFiles(theirs.linkMode === 'symlink' ? entry : { ...entry, tree: path });
+  if (changed.length === 0) return true;
+  await reject(entry, changed);
+  return false;
 }
 
 async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, target: string, warn: (line: string) => void) {
