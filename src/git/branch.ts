@@ -2,6 +2,7 @@ import { git, run } from '../core/exec.js';
 import { UsageError } from '../core/errors.js';
 import type { Repo } from './repo.js';
 import { readWorktreeState, worktreeGitDir } from './worktree-state.js';
+import { isSpare } from './worktree.js';
 
 /** How `git worktree add` will get the branch. */
 export type BranchPlan =
@@ -87,7 +88,9 @@ function invalidName(name: string): UsageError {
 
 async function assertNotCheckedOut(repo: Repo, branch: string): Promise<void> {
   const holder = repo.worktrees.find((w) => w.branch === branch);
-  if (!holder) return;
+  // A spare holding a branch is one an `add` killed part way had claimed and begun switching: the
+  // claim step reclaims it (and its admin dir) before this run checks the branch out.
+  if (!holder || isSpare(holder)) return;
   // A linked worktree vtree never finished setting up (a run killed part way, or a plain `git worktree add`).
   if (!holder.main && !holder.prunable && (await readWorktreeState(await worktreeGitDir(holder.path))) === undefined) {
     throw new UsageError(

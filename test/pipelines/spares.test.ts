@@ -272,39 +272,51 @@ describe('spare worktrees', () => {
     expect(await readFile(join(path, file), 'utf8')).toBe(clean);
   });
 
-  it('a SIGKILL while a claimed spare is being switched: the next add of the branch reclaims it and succeeds', async () => {
-    const { root, repo } = await spareRepo();
-    await warm(repo);
-    const [spare] = await spares(repo);
-    const bin = join(root, 'bin');
-    await mkdir(bin);
-    const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-    const reached = join(root, 'reached');
-    // Stops at the switch, after the spare was renamed onto the claimed directory and its branch made.
-    await writeFile(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" symbolic-ref "*) : > "${reached}"; sleep 30 ;; esac\nexec "${realGit}" "$@"\n`);
-    await chmod(join(bin, 'git'), 0o755);
-    const child = spawn(process.execPath, [BIN, 'add', '--no-services', 'killed'], {
-      cwd: repo,
-      env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
-      stdio: 'ignore',
-      detached: true,
+  // SIGKILL while a claimed spare is being switched: with the git it waits for (a closed
+  // terminal), or alone, so that git finishes pointing the spare at the branch after vtree died.
+  for (const variant of [
+    { name: 'with its git', group: true, pause: 30 },
+    { name: 'alone, its git finishing the switch', group: false, pause: 1 },
+  ]) {
+    it(`a SIGKILL ${variant.name} while a claimed spare is being switched: the next add of the branch reclaims it and succeeds`, async () => {
+      const { root, repo } = await spareRepo();
+      await warm(repo);
+      const [spare] = await spares(repo);
+      const bin = join(root, 'bin');
+      await mkdir(bin);
+      const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+      const reached = join(root, 'reached');
+      // Stops at the switch, after the spare was renamed onto the claimed directory and its branch made.
+      await writeFile(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" symbolic-ref "*) : > "${reached}"; sleep ${variant.pause} ;; esac\nexec "${realGit}" "$@"\n`);
+      await chmod(join(bin, 'git'), 0o755);
+      const child = spawn(process.execPath, [BIN, 'add', '--no-services', 'killed'], {
+        cwd: repo,
+        env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
+        stdio: 'ignore',
+        detached: true,
+      });
+      const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
+      for (let i = 0; i < 300 && !(await readFile(reached).then(() => true, () => false)); i++) await sleep(50);
+      process.kill(variant.group ? -child.pid! : child.pid!, 'SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+      const target = join(root, 'app.worktrees', 'killed');
+      expect(await readdir(target)).toContain('a.txt'); // the spare sits on the claimed directory
+      if (!variant.group) {
+        // git, left alone, points the spare (still registered at its pool path) at the branch.
+        for (let i = 0; i < 100 && !(await git(repo, 'worktree', 'list', '--porcelain')).includes('branch refs/heads/killed'); i++) await sleep(50);
+        expect(await git(repo, 'worktree', 'list', '--porcelain')).toContain(`worktree ${spare}\nHEAD`);
+      }
+      await waitForJobs(repo);
+      const again = await add(repo, 'killed');
+      expect(again.path).toBe(target);
+      expect(await git(target, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('killed');
+      expect(await git(target, 'status', '--porcelain')).toBe('');
+      // Nothing of the killed claim is left: no admin dir naming the spare's old place, which is gone.
+      const list = await git(repo, 'worktree', 'list', '--porcelain');
+      expect(list).not.toContain(spare!);
+      expect(list).not.toContain('prunable');
     });
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-    for (let i = 0; i < 300 && !(await readFile(reached).then(() => true, () => false)); i++) await sleep(50);
-    process.kill(-child.pid!, 'SIGKILL'); // vtree and the git it waits for, as a closed terminal would
-    expect(await exited).toBe('SIGKILL');
-    const target = join(root, 'app.worktrees', 'killed');
-    expect(await readdir(target)).toContain('a.txt'); // the spare sits on the claimed directory
-    await waitForJobs(repo);
-    const again = await add(repo, 'killed');
-    expect(again.path).toBe(target);
-    expect(await git(target, 'rev-parse', '--abbrev-ref', 'HEAD')).toBe('killed');
-    expect(await git(target, 'status', '--porcelain')).toBe('');
-    // Nothing of the killed claim is left: no admin dir naming the spare's old place, which is gone.
-    const list = await git(repo, 'worktree', 'list', '--porcelain');
-    expect(list).not.toContain(spare!);
-    expect(list).not.toContain('prunable');
-  });
+  }
 
   describe('rm recycles', () => {
     it('a clean worktree into the pool, without what was set up in it', async () => {
