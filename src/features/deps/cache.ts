@@ -8,7 +8,7 @@ import type { Config } from '../../git/config.js';
 import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { restoreTree } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
-import { findEmbeddedPaths, manifestProblem, scanTree, type Manifest } from './manifest.js';
+import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isPlainRelative } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { installComplete } from './completeness.js';
@@ -343,6 +343,32 @@ export async function changedFiles(entry: CacheEntry, options: { inodes?: boolea
       const [path, , size, mtimeMs, ino] = files[i]!;
       const info = fsLstatSync(`${tree}/${path}`, { throwIfNoEntry: false });
       if (!info || info.size !== size || info.mtimeMs !== mtimeMs || (options.inodes && info.ino !== ino)) changed.push(path);
+    }
+  }
+  return changed.sort();
+}
+
+/**
+ * What the tree at `tree` (a spare worktree's, restored by hardlink) is to `entry`: `foreign`
+ * when its linked files are not the entry's inodes (restored from an entry since replaced, or
+ * installed separately: nothing to judge it by), else the files that no longer match the
+ * manifest, as {@link changedFiles}. Files each restore copies rather than links (the package
+ * manager's state files, those naming the worktree) are the tree's own and not compared.
+ */
+export async function linkedTreeChanges(entry: CacheEntry, tree: string): Promise<'foreign' | string[]> {
+  const changed: string[] = [];
+  const { files, rewrite = [] } = entry.manifest;
+  const copied = new Set(rewrite);
+  for (let start = 0; start < files.length; start += SLICE) {
+    if (start > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+    const end = Math.min(files.length, start + SLICE);
+    for (let i = start; i < end; i++) {
+      const [path, , size, mtimeMs, ino] = files[i]!;
+      if (copied.has(path) || isRewrittenInPlace(path)) continue;
+      const info = fsLstatSync(`${tree}/${path}`, { throwIfNoEntry: false });
+      if (!info) return 'foreign';
+      if (info.ino !== ino) return 'foreign';
+      if (info.size !== size || info.mtimeMs !== mtimeMs) changed.push(path);
     }
   }
   return changed.sort();

@@ -1,7 +1,7 @@
 import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
-import { cacheDirOf, changedFiles, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
+import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
 import { describeEdits, quarantine, sharedTaint, whoShares } from './taint.js';
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
@@ -234,15 +234,16 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
  * Whether the node_modules a spare worktree holds (now at `path`) may be handed out as it is. A
  * tree restored by copy or reflink is the spare's own. One that shares files (hardlinks, or
  * links into the entry) is checked against the entry's manifest like any hit: an edit made
- * through a link anywhere shows there, and is reported through `reject`. With no entry left to
- * check against (dropped as edited), it is not handed out.
+ * through a link anywhere shows there, and is reported through `reject`. A tree that is not the
+ * entry's (the entry was dropped, or made again from another install since) has nothing to be
+ * judged by, and is not handed out either: the spare's dirs are replaced as for another key.
  */
 async function spareDepsIntact(cacheDir: string, key: string, theirs: RecordedDeps, path: string, reject: (entry: CacheEntry, changed: string[]) => Promise<void>): Promise<boolean> {
   if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') return true;
   const entry = await openEntry(cacheDir, key);
   if (!entry) return false;
-  // Hardlinked: the spare's own paths (its files are the entry's inodes, or edited copies of them).
-  const changed = await changedFiles(theirs.linkMode === 'symlink' ? entry : { ...entry, tree: path });
+  const changed = theirs.linkMode === 'symlink' ? await changedFiles(entry) : await linkedTreeChanges(entry, path);
+  if (changed === 'foreign') return false;
   if (changed.length === 0) return true;
   await reject(entry, changed);
   return false;

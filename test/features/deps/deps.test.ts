@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { appendFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cacheWorktree, changedFiles, cleanStaleTemps, createEntry, dropEntry, entryDir, openEntry, sparesDir, tempDir as cacheTempDir, type CacheEntry } from '../../../src/features/deps/cache.js';
+import { cacheWorktree, changedFiles, cleanStaleTemps, linkedTreeChanges, createEntry, dropEntry, entryDir, openEntry, sparesDir, tempDir as cacheTempDir, type CacheEntry } from '../../../src/features/deps/cache.js';
 import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { resolveLinkMode, restoreTree, type LinkMode } from '../../../src/features/deps/link-modes.js';
@@ -157,6 +157,19 @@ describe('cache entries and link modes', () => {
     const { to } = await restoreInto(entry, 'hardlink');
     await appendFile(join(to, 'node_modules/semver/README.md'), 'edited in a worktree\n');
     expect(await changedFiles(entry)).toEqual(['node_modules/semver/README.md']);
+  });
+
+  it('judges a linked tree by its entry: intact, edited (the file named), or not the entry\'s at all', async () => {
+    const { repo } = await projectRepo('a', true);
+    const { entry } = await cachedEntry(repo);
+    const linked = (await restoreInto(entry, 'hardlink')).to;
+    const copied = (await restoreInto(entry, 'copy')).to;
+    // The package manager's state file is copied by every restore: the tree's own, never compared.
+    await writeFile(join(linked, 'node_modules/.package-lock.json'), '{"rewritten":true}');
+    expect(await linkedTreeChanges(entry, linked)).toEqual([]);
+    expect(await linkedTreeChanges(entry, copied)).toBe('foreign');
+    await appendFile(join(linked, 'node_modules/semver/README.md'), 'edited in a worktree\n');
+    expect(await linkedTreeChanges(entry, linked)).toEqual(['node_modules/semver/README.md']);
   });
 
   it('a restore that fails part way leaves nothing behind', async () => {
