@@ -13,14 +13,27 @@ export const envFilesFeature: Feature = {
   name: 'env-files',
   setupTasks: (stages) => [
     {
-      name: 'env-files',
-      deps: [stages.repo, stages.checkout],
-      async run({ shared, span }, deps) {
+      // What to copy is read from the main worktree alone: listed while the checkout runs, so
+      // the walk over the main worktree (it grows with the repository) is off the critical path.
+      name: 'env-files-list',
+      deps: [stages.repo],
+      async run({ span }, deps): Promise<{ main?: string; files: string[] }> {
         const { repo } = deps[stages.repo] as RepoStage;
-        const { path } = deps[stages.checkout] as CheckoutStage;
         const main = repo.worktrees.find((w) => w.main && !w.bare)?.path ?? repo.toplevel;
+        if (!main) return { files: [] };
+        const files = await includedFiles(main);
+        span.set('files', files.length);
+        return { main, files };
+      },
+    },
+    {
+      name: 'env-files',
+      deps: [stages.checkout, 'env-files-list'],
+      async run({ shared, span }, deps) {
+        const { path } = deps[stages.checkout] as CheckoutStage;
+        const { main, files } = deps['env-files-list'] as { main?: string; files: string[] };
         if (!main || main === path) return { path, copied: [] };
-        const copied = await copyIncluded(main, path, await includedFiles(main), shared.warn);
+        const copied = await copyIncluded(main, path, files, shared.warn);
         span.set('files', copied.length);
         shared.facts['env-files'] = { from: main, files: copied };
         shared.state['env-files'] = { from: main, files: copied, sha256: await hashes(path, copied) } satisfies CopiedFiles;
