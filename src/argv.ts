@@ -1,12 +1,13 @@
-import parse from 'yargs-parser';
+import { parseArgs } from 'node:util';
 import type { Args, CommandSpec, OptionSpec } from './commands/spec.js';
 
 /**
- * The fast path of the command line: parses `argv` for a known command with yargs' own parser
- * (yargs-parser, a few ms) instead of loading all of yargs (tens of ms, on every `add` and every
- * hook run). Anything it is not sure of (help, an unknown command or flag, a missing or surplus
- * argument, a value outside `choices`) returns undefined, and the full yargs CLI handles it,
- * with its messages.
+ * The fast path of the command line: parses `argv` for a known command with Node's own
+ * `util.parseArgs` (nothing to load) instead of yargs (tens of ms, on every `add` and every hook
+ * run). Anything it is not sure of (help, an unknown command or flag, a flag given twice, a
+ * missing value or argument, a surplus argument, a value outside `choices`) returns undefined,
+ * and the full yargs CLI handles it, with its messages. The result has yargs' shape: each option
+ * under its name, its camel-case name and its alias; `--no-<option>` sets it to false.
  */
 export function parseFast(
   argv: readonly string[],
@@ -16,32 +17,46 @@ export function parseFast(
   const [name, ...rest] = argv;
   const spec = commands.find((c) => c.name === name || c.aliases?.includes(name ?? ''));
   if (!spec || rest.some((a) => a === '-h' || a === '--help')) return undefined;
-  const options = { ...globalOptions, ...spec.options };
-  const keys = Object.keys(options);
-  const parsed = parse([...rest], {
-    boolean: keys.filter((k) => options[k]!.type === 'boolean'),
-    string: keys.filter((k) => options[k]!.type === 'string'),
-    number: keys.filter((k) => options[k]!.type === 'number'),
-    alias: Object.fromEntries(keys.filter((k) => options[k]!.alias).map((k) => [k, [options[k]!.alias!]])),
-    default: Object.fromEntries(keys.filter((k) => options[k]!.default !== undefined).map((k) => [k, options[k]!.default])),
-    configuration: { 'populate--': true },
-  });
-
-  const known = new Set(keys.flatMap((k) => [k, camel(k), ...(options[k]!.alias ? [options[k]!.alias!] : [])]));
-  if (Object.keys(parsed).some((k) => k !== '_' && k !== '--' && !known.has(k))) return undefined;
-  for (const key of keys) {
-    const value = parsed[key];
-    const { choices, type } = options[key]!;
-    if (value === undefined) continue;
-    if (Array.isArray(value)) return undefined; // a flag given twice: let yargs explain
-    if (type === 'number' && Number.isNaN(value)) return undefined;
-    if (choices && !choices.includes(String(value))) return undefined;
+  const options: Record<string, OptionSpec> = { ...globalOptions, ...spec.options };
+  const config: NonNullable<Parameters<typeof parseArgs>[0]>['options'] = {};
+  for (const [key, option] of Object.entries(options)) {
+    config[key] = { type: option.type === 'boolean' ? 'boolean' : 'string', ...(option.alias ? { short: option.alias } : {}) };
+    config[`no-${key}`] ??= { type: 'boolean' };
   }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({ args: [...rest], options: config, strict: true, allowPositionals: true, tokens: true });
+  } catch {
+    return undefined;
+  }
+  const given = new Set<string>();
+  const args: Args = { _: [spec.name] };
+  const set = (key: string, value: unknown) => {
+    args[key] = value;
+    args[camel(key)] = value;
+    if (options[key]!.alias) args[options[key]!.alias!] = value;
+  };
+  for (const token of parsed.tokens ?? []) {
+    if (token.kind !== 'option') continue;
+    const negated = !(token.name in options);
+    const key = negated ? token.name.slice('no-'.length) : token.name;
+    if (given.has(key)) return undefined; // a flag given twice: let yargs explain
+    given.add(key);
+    const option = options[key]!;
+    if (negated) {
+      set(key, false);
+      continue;
+    }
+    const raw = option.type === 'boolean' ? true : token.value;
+    const value = option.type === 'number' ? Number(raw) : raw;
+    if (option.type === 'number' && Number.isNaN(value)) return undefined;
+    if (option.choices && !option.choices.includes(String(value))) return undefined;
+    set(key, value);
+  }
+  for (const [key, option] of Object.entries(options)) if (!given.has(key) && option.default !== undefined) set(key, option.default);
 
   // Words after `--` are positionals too (yargs itself would not fill positionals from them).
-  const words = [...parsed._, ...(parsed['--'] ?? [])].map(String);
-  const args: Args = { ...parsed, _: [spec.name] };
-  delete args['--'];
+  const words = [...parsed.positionals];
   for (const positional of spec.positionals) {
     if (positional.variadic) {
       args[positional.name] = words.splice(0);

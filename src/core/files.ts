@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tempName } from './temp-name.js';
 
@@ -33,7 +34,10 @@ export async function writeFileAtomic(path: string, data: string, options: { mod
 export async function readJsonFile<T>(path: string): Promise<T | undefined> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    // Synchronous: vtree's JSON files are small, and one read costs a few system calls where the
+    // promise form makes four round trips through libuv's thread pool (measured: reading the
+    // state of 50 worktrees took 15-20 ms that way, 5 ms this way).
+    text = readFileSync(path, 'utf8');
   } catch (error) {
     if (isErrno(error, 'ENOENT')) return undefined;
     throw error;

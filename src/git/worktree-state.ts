@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { worktreeStatePath } from '../core/paths.js';
@@ -27,7 +27,8 @@ export interface WorktreeState {
 export async function worktreeGitDir(path: string): Promise<string> {
   const dotGit = join(path, '.git');
   try {
-    const text = await readFile(dotGit, 'utf8');
+    // Synchronous, like readJsonFile: a few bytes, read for every worktree by `list`.
+    const text = readFileSync(dotGit, 'utf8');
     const match = /^gitdir: (.+)$/m.exec(text);
     if (match) return resolve(path, match[1]!.trim());
   } catch {
