@@ -129,7 +129,7 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   for (; count < wanted; count++) {
     const path = await createSpare(repo.mainPath, pool, mainHead);
     try {
-      await setUpDependencies(path, reporter);
+      await setUpDependencies(path, config, reporter);
       await markSpare(path, 'built');
       await moveSpare(repo.mainPath, path, join(pool, basename(path)));
       report.built++;
@@ -175,16 +175,25 @@ async function refresh(where: RepoStage, path: string, mainHead: string, limits:
   if (key === null || deps?.key !== key) {
     // Another lockfile: these dependencies do not fit any more; restore the ones that do.
     for (const dir of deps?.dirs ?? ['node_modules']) await rm(join(path, dir), { recursive: true, force: true });
-    await setUpDependencies(path, reporter);
+    await setUpDependencies(path, where.config, reporter);
     await markSpare(path, (state?.spare as SpareSection | undefined)?.origin ?? 'built', since);
   }
   reporter.log(`brought ${path} forward ${behind} commit(s) to ${mainHead.slice(0, 12)}`);
   return true;
 }
 
-/** Restores the spare's dependencies through the dependency cache, as `git vtree setup --no-services` would. */
-async function setUpDependencies(path: string, reporter: Reporter): Promise<void> {
-  await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false } }, reporter, undefined, [depsFeature]);
+/**
+ * Restores the spare's dependencies through the dependency cache, as `git vtree setup
+ * --no-services` would, as the spare's own files: with `vtree.linkMode` at its default (`auto`)
+ * by `reflink`, which copies where the filesystem cannot clone. So a worktree made from a spare
+ * shares no file with the cache or another worktree, and `add` has no edit through a link to
+ * look for (docs/trust.md); the copy is made here, in the background. An explicit
+ * `vtree.linkMode` (hardlink, symlink) is the user's choice of disk over isolation, and is kept.
+ */
+async function setUpDependencies(path: string, config: Config, reporter: Reporter): Promise<void> {
+  const setting = config.string('vtree.linkMode') ?? 'auto';
+  const linkMode = setting === 'auto' ? 'reflink' : setting;
+  await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false, linkMode } }, reporter, undefined, [depsFeature]);
 }
 
 /** Records in the spare's `vtree.json` since when it is one. */

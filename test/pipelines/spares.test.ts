@@ -255,8 +255,24 @@ describe('spare worktrees', () => {
     }
   });
 
+  it('a spare has node_modules of its own: no file shared with the main worktree or the cache', async () => {
+    const { repo } = await spareRepo();
+    await warm(repo);
+    const [spare] = await spares(repo);
+    const file = join('node_modules', 'is-number', 'index.js');
+    expect((await stat(join(spare!, file))).ino).not.toBe((await stat(join(repo, file))).ino);
+    expect((await stat(join(spare!, file))).nlink).toBe(1);
+    expect(await readFile(join(spare!, file), 'utf8')).toBe(await readFile(join(repo, file), 'utf8'));
+    const made = await add(repo, 'own-files');
+    expect(made.spare).toBe(true);
+    expect(made.facts.deps).toMatchObject({ inSpareWorktree: true });
+    expect((await stat(join(made.path, file))).nlink).toBe(1);
+  });
+
   it('a spare whose node_modules shares a file someone edited in place is not handed out as it is', async () => {
     const { repo } = await spareRepo();
+    // Linked spares: the user chose hardlinks (disk over isolation).
+    await git(repo, 'config', 'vtree.linkMode', 'hardlink');
     await warm(repo);
     const [spare] = await spares(repo);
     const file = join('node_modules', 'is-number', 'index.js');

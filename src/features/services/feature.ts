@@ -272,18 +272,30 @@ export const servicesFeature: Feature = {
           span.set('skipped', 'no compose file');
           return;
         }
-        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }] = await Promise.all([import('./runtime.js'), import('./stack.js')]);
+        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }, { dockerSocket, projectOnEngine }] = await Promise.all([
+          import('./runtime.js'),
+          import('./stack.js'),
+          import('./engine-socket.js'),
+        ]);
         await stopStartJob(status);
         const runtime = status?.runtime ?? record?.runtime;
-        const detection = await detectComposeRuntime(target.config.string('vtree.compose.command') ?? runtime?.join(' '));
+        const configured = target.config.string('vtree.compose.command');
+        // Never started (no engine then, none now): nothing to stop, nothing to warn about.
+        const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
+        // Docker's own socket first: it answers "nothing there" in a few ms, where the CLI takes a process per question.
+        const socket = configured === undefined && !/podman/.test(runtime?.join(' ') ?? '') ? dockerSocket() : undefined;
+        const onEngine = socket ? await projectOnEngine(socket, project, shared.volumes) : undefined;
+        if (onEngine === false || (onEngine === 'no engine' && !started)) {
+          span.set('skipped', onEngine === false ? 'nothing of the stack on the engine' : 'no container engine runs');
+          return;
+        }
+        const detection = await detectComposeRuntime(configured ?? runtime?.join(' '));
         if (!('runtime' in detection)) {
-          // Never started (no engine then, none now): nothing to stop, nothing to warn about.
-          const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
           if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);
           span.set('skipped', detection.missing);
           return;
         }
-        if (!(await stackLeftovers(detection.runtime.engine, project, shared.volumes, signal))) {
+        if (onEngine !== true && !(await stackLeftovers(detection.runtime.engine, project, shared.volumes, signal))) {
           span.set('skipped', 'nothing of the stack on the engine');
           return;
         }

@@ -1,0 +1,66 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { run } from '../../../src/core/exec.js';
+import { dockerSocket, projectOnEngine } from '../../../src/features/services/engine-socket.js';
+import { requirePrereq, tempDir } from '../../helpers.js';
+
+// The engine's own socket, against the real Docker engine: what `rm` asks before it starts the
+// docker CLI at all.
+
+const project = `vtree-socket-${randomBytes(4).toString('hex')}`;
+const made: string[][] = [];
+afterAll(async () => {
+  for (const args of made.reverse()) await run('docker', args, { okCodes: [0, 1] }).catch(() => undefined);
+});
+
+describe('the Docker engine socket', () => {
+  it('says whether containers, networks or volumes of a Compose project are on the engine', async (ctx) => {
+    await requirePrereq('docker', ctx);
+    const socket = dockerSocket({})!;
+    expect(socket).toBe('/var/run/docker.sock');
+    expect(await projectOnEngine(socket, project, true)).toBe(false);
+    const label = `com.docker.compose.project=${project}`;
+    await run('docker', ['volume', 'create', '--label', label, `${project}_data`]);
+    made.push(['volume', 'rm', `${project}_data`]);
+    // A volume counts only when `rm` would remove volumes (`--volumes`).
+    expect(await projectOnEngine(socket, project, false)).toBe(false);
+    expect(await projectOnEngine(socket, project, true)).toBe(true);
+    await run('docker', ['create', '--label', label, '--name', `${project}-c`, 'vtree-test/busybox:latest', 'true']);
+    made.push(['rm', '-f', `${project}-c`]);
+    expect(await projectOnEngine(socket, project, false)).toBe(true);
+    // Another project's containers are not this one's.
+    expect(await projectOnEngine(socket, `${project}-other`, false)).toBe(false);
+  });
+
+  it('knows there is no engine when the socket does not exist, and leaves an engine it cannot ask to the CLI', async () => {
+    const dir = await tempDir('vtree-socket-');
+    try {
+      expect(await projectOnEngine(join(dir, 'docker.sock'), project, false)).toBe('no engine');
+      // A file where the socket should be: the engine cannot be asked.
+      await writeFile(join(dir, 'not-a-socket'), '');
+      expect(await projectOnEngine(join(dir, 'not-a-socket'), project, false)).toBeUndefined();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('follows DOCKER_HOST and the current context, or leaves the choice to the CLI', async () => {
+    const config = await tempDir('vtree-docker-config-');
+    try {
+      expect(dockerSocket({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe('/run/user/1000/docker.sock');
+      expect(dockerSocket({ DOCKER_HOST: 'tcp://10.0.0.5:2376' })).toBeUndefined();
+      expect(dockerSocket({ DOCKER_HOST: 'ssh://me@host' })).toBeUndefined();
+      expect(dockerSocket({ DOCKER_CONTEXT: 'remote', DOCKER_CONFIG: config })).toBeUndefined();
+      expect(dockerSocket({ DOCKER_CONFIG: config })).toBe('/var/run/docker.sock');
+      await mkdir(config, { recursive: true });
+      await writeFile(join(config, 'config.json'), JSON.stringify({ currentContext: 'colima' }));
+      expect(dockerSocket({ DOCKER_CONFIG: config })).toBeUndefined();
+      await writeFile(join(config, 'config.json'), JSON.stringify({ currentContext: 'default', auths: {} }));
+      expect(dockerSocket({ DOCKER_CONFIG: config })).toBe('/var/run/docker.sock');
+    } finally {
+      await rm(config, { recursive: true, force: true });
+    }
+  });
+});
