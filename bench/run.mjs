@@ -39,6 +39,8 @@ const HELP = `Usage: npm run bench -- [options]      (or: node bench/run.mjs [op
   --tools-dir DIR    private npm prefix for pnpm and bun (default bench/.tools)
   --no-tools         do not install pnpm or bun (their rows say "not available")
   --out FILE         JSON results (default bench/results/latest.json)
+  --build DIR        measure the build in DIR (a checkout of this project with dist/ built)
+                     instead of this one: two versions side by side with one harness
 `;
 
 /** What `--only spares` stands for: every row of issue 12. */
@@ -57,6 +59,7 @@ const { values: flags } = parseArgs({
     'tools-dir': { type: 'string', default: join(BENCH_DIR, '.tools') },
     'no-tools': { type: 'boolean', default: false },
     out: { type: 'string', default: join(BENCH_DIR, 'results', 'latest.json') },
+    build: { type: 'string', default: PROJECT_DIR },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -75,6 +78,7 @@ const options = {
   toolsDir: resolve(flags['tools-dir']),
   installTools: !flags['no-tools'],
   out: resolve(flags.out),
+  build: resolve(flags.build),
   only: flags.only ? new Set(flags.only.split(',').map((s) => s.trim()).filter(Boolean).flatMap((id) => (id === 'spares' ? [...SPARE_IDS] : [id]))) : null,
 };
 
@@ -86,7 +90,7 @@ const warnings = [];
 const mainEntries = new Map();
 const tag = `${TAG_NAME}=${process.pid}-${Date.now()}`;
 
-if (!existsSync(join(PROJECT_DIR, 'dist', 'cli.js'))) fail('dist/cli.js is missing: run `npm run build` first (npm run bench does).');
+if (!existsSync(join(options.build, 'dist', 'cli.js'))) fail(`${join(options.build, 'dist', 'cli.js')} is missing: run \`npm run build\` first (npm run bench does).`);
 if (!existsSync(join(options.fixtureDir, 'package.json'))) fail(`no package.json in the fixture ${options.fixtureDir}`);
 const buildDir = await snapshotBuild(join(options.workDir, 'vtree-build'));
 const VTREE_BIN = join(buildDir, 'bin', 'git-vtree');
@@ -353,10 +357,11 @@ async function offeredLinkModes() {
 async function snapshotBuild(dir) {
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  for (const part of BUILD_PARTS.filter((p) => existsSync(join(PROJECT_DIR, p)))) {
-    await cp(join(PROJECT_DIR, part), join(dir, part), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
+  for (const part of BUILD_PARTS.filter((p) => existsSync(join(options.build, p)))) {
+    await cp(join(options.build, part), join(dir, part), { recursive: true, verbatimSymlinks: true, preserveTimestamps: true });
   }
-  await symlink(join(PROJECT_DIR, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  const modules = existsSync(join(options.build, 'node_modules')) ? options.build : PROJECT_DIR;
+  await symlink(join(modules, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return dir;
 }
 
