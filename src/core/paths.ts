@@ -118,3 +118,8 @@ export function trustStorePath(env: NodeJS.ProcessEnv = process.env): string {
 export function noticedPath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree-noticed.json');
 }
+
+/** What the last walk of the main worktree found to copy into new worktrees, and what it depends on (features/env/include-cache.ts). */
+export function includeCachePath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'included-files.json');
+}

@@ -2,7 +2,9 @@ import { lstat, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CheckoutStage, Feature, RemoveTarget, RepoStage } from '../feature.js';
 import { contentHash, keepCopies, userChangedFiles, type CopiedFiles, type KeptCopies } from './kept-copies.js';
-import { copyIncluded, includedFiles, WORKTREE_INCLUDE } from './worktree-include.js';
+import { copyIncluded, WORKTREE_INCLUDE } from './worktree-include.js';
+import { cachedIncludedFiles } from './include-cache.js';
+import { includeCachePath } from '../../core/paths.js';
 
 /**
  * Ignored files a new worktree needs (`.env`, what `.worktreeinclude` lists), copied from the
@@ -21,7 +23,7 @@ export const envFilesFeature: Feature = {
         const { repo } = deps[stages.repo] as RepoStage;
         const main = repo.worktrees.find((w) => w.main && !w.bare)?.path ?? repo.toplevel;
         if (!main) return { files: [] };
-        const files = await includedFiles(main);
+        const files = await cachedIncludedFiles(main, includeCachePath(repo.commonDir));
         span.set('files', files.length);
         return { main, files };
       },

@@ -14,15 +14,13 @@ export const DEFAULT_INCLUDE: readonly string[] = ['.env', '.env.local', '.env.*
 /**
  * Files of the worktree at `source` that `.worktreeinclude` (or {@link DEFAULT_INCLUDE}) names
  * and that git ignores: never a tracked or merely untracked file. Two git calls: the ignored
- * paths, with ignored directories collapsed (so node_modules is not walked), then those of
- * them the include patterns match. Paths are relative to `source`.
+ * paths ({@link ignoredPaths}, given or listed here), then those of them the include patterns
+ * match. Paths are relative to `source`.
  */
-export async function includedFiles(source: string): Promise<string[]> {
+export async function includedFiles(source: string, ignoredList?: readonly string[]): Promise<string[]> {
   const includeFile = join(source, WORKTREE_INCLUDE);
   const patterns = (await exists(includeFile)) ? [`--exclude-from=${includeFile}`] : DEFAULT_INCLUDE.map((p) => `--exclude=${p}`);
-  const ignored = (await git(source, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--no-empty-directory']))
-    .split('\0')
-    .filter((p) => p && !/(^|\/)node_modules\/$/.test(p));
+  const ignored = (ignoredList ?? (await ignoredPaths(source))).filter((p) => !/(^|\/)node_modules\/$/.test(p));
   if (ignored.length === 0) return [];
   const pathspecs = ignored.map((p) => `:(literal)${p}`);
   const matched = await git(source, ['ls-files', '-z', '--others', '--ignored', ...patterns, '--', ...pathspecs]);
@@ -32,6 +30,14 @@ export async function includedFiles(source: string): Promise<string[]> {
   if (candidates.length === 0) return [];
   const { stdout } = await run('git', ['check-ignore', '-z', '--stdin'], { cwd: source, input: candidates.join('\0'), okCodes: [0, 1] });
   return stdout.split('\0').filter(Boolean).sort();
+}
+
+/**
+ * The ignored paths of the worktree at `source`, ignored directories collapsed (`dist/`, so
+ * node_modules is not walked): one walk over the worktree.
+ */
+export async function ignoredPaths(source: string): Promise<string[]> {
+  return (await git(source, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory', '--no-empty-directory'])).split('\0').filter(Boolean);
 }
 
 /**
