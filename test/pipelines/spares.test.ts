@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, git, makeRepo, SPARES_ON, tempDir, testEnv, vtree } from '../helpers.js';
+import { BIN, git, makeRepo, SPARES_ON, tempDir, testEnv, treeOf, vtree } from '../helpers.js';
 
 // Spare worktrees (docs/spares.md), end to end with real git and npm: what `add` makes from a
 // spare equals what `git worktree add` makes; races, interrupts and recycling leave no half state.
@@ -343,6 +343,12 @@ describe('spare worktrees', () => {
       await vtree(repo, ['cache', 'prune', '--spares', '0'], env);
       await mkdir(join(made.path, 'dist'));
       await writeFile(join(made.path, 'dist', 'out.js'), 'built\n');
+      // A package that ships a directory an ignore rule of the repository names (`dist/`): part of
+      // node_modules, kept with it.
+      const shipped = join('node_modules', 'is-number', 'dist', 'index.js');
+      await mkdir(join(made.path, shipped, '..'));
+      await writeFile(join(made.path, shipped), 'module.exports = 1;\n');
+      const depsBefore = await treeOf(join(made.path, 'node_modules'));
       const removed = await vtree(repo, ['rm', '--json', '--delete-branch', 'clean'], env);
       expect(removed.code, removed.stderr).toBe(0);
       expect(JSON.parse(removed.stdout).recycled).toBe(true);
@@ -353,7 +359,7 @@ describe('spare worktrees', () => {
       const names = await readdir(spare!);
       expect(names).not.toContain('.env');
       expect(names).not.toContain('dist');
-      expect(names).toContain('node_modules');
+      expect(await treeOf(join(spare!, 'node_modules'))).toEqual(depsBefore);
       // list hides spares; --all shows them, marked; cache status counts them.
       const listed = JSON.parse((await vtree(repo, ['list', '--json'], env)).stdout).worktrees as Array<{ path: string; spare?: boolean }>;
       expect(listed.map((w) => w.path)).not.toContain(spare);
