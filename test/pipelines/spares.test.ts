@@ -93,6 +93,29 @@ async function warm(repo: string): Promise<void> {
   expect(warmed.code, warmed.stderr).toBe(0);
 }
 
+/**
+ * A repository with a full pool and a git on PATH that stops at the command containing `at` (it
+ * announces it by creating `reached`, then waits `pause` seconds), so an interrupt lands exactly
+ * there; `startAdd` starts `git vtree add` of `branch` with that git.
+ */
+async function stoppingAt(at: string, pause: number) {
+  const { root, repo } = await spareRepo();
+  await warm(repo);
+  const [spare] = await spares(repo);
+  const bin = join(root, 'bin');
+  await mkdir(bin);
+  const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
+  const reached = join(root, 'reached');
+  await writeFile(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" ${at} "*) : > "${reached}"; sleep ${pause} ;; esac\nexec "${realGit}" "$@"\n`);
+  await chmod(join(bin, 'git'), 0o755);
+  const startAdd = (branch: string, detached = false) =>
+    spawn(process.execPath, [BIN, 'add', '--no-services', branch], { cwd: repo, env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }), stdio: 'ignore', detached });
+  const waitUntilReached = async () => {
+    for (let i = 0; i < 300 && !(await readFile(reached).then(() => true, () => false)); i++) await sleep(50);
+  };
+  return { root, repo, spare, startAdd, waitUntilReached };
+}
+
 async function spares(repo: string): Promise<string[]> {
   const list = await git(repo, 'worktree', 'list', '--porcelain');
   return list
@@ -214,25 +237,10 @@ describe('spare worktrees', () => {
     ] as const;
     for (const step of steps) {
       it(`at \`git ${step.at}\``, async () => {
-        const { root, repo } = await spareRepo();
-        await warm(repo);
-        const [spare] = await spares(repo);
-        const bin = join(root, 'bin');
-        await mkdir(bin);
-        const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-        const signal = join(root, 'reached');
-        await writeFile(
-          join(bin, 'git'),
-          `#!/bin/sh\ncase " $* " in *" ${step.at} "*) : > "${signal}"; sleep 20 ;; esac\nexec "${realGit}" "$@"\n`,
-        );
-        await chmod(join(bin, 'git'), 0o755);
-        const child = spawn(process.execPath, [BIN, 'add', '--no-services', 'interrupted'], {
-          cwd: repo,
-          env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
-          stdio: 'ignore',
-        });
+        const { root, repo, spare, startAdd, waitUntilReached } = await stoppingAt(step.at, 20);
+        const child = startAdd('interrupted');
         const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
-        for (let i = 0; i < 300 && !(await readFile(signal).then(() => true, () => false)); i++) await sleep(50);
+        await waitUntilReached();
         child.kill('SIGINT');
         expect(await exited).toBe(130);
         await waitForJobs(repo);
@@ -295,24 +303,11 @@ describe('spare worktrees', () => {
     { name: 'alone, its git finishing the switch', group: false, pause: 1 },
   ]) {
     it(`a SIGKILL ${variant.name} while a claimed spare is being switched: the next add of the branch reclaims it and succeeds`, async () => {
-      const { root, repo } = await spareRepo();
-      await warm(repo);
-      const [spare] = await spares(repo);
-      const bin = join(root, 'bin');
-      await mkdir(bin);
-      const realGit = (await run('sh', ['-c', 'command -v git'])).stdout.trim();
-      const reached = join(root, 'reached');
       // Stops at the switch, after the spare was renamed onto the claimed directory and its branch made.
-      await writeFile(join(bin, 'git'), `#!/bin/sh\ncase " $* " in *" symbolic-ref "*) : > "${reached}"; sleep ${variant.pause} ;; esac\nexec "${realGit}" "$@"\n`);
-      await chmod(join(bin, 'git'), 0o755);
-      const child = spawn(process.execPath, [BIN, 'add', '--no-services', 'killed'], {
-        cwd: repo,
-        env: testEnv({ ...env, PATH: `${bin}:${process.env.PATH}` }),
-        stdio: 'ignore',
-        detached: true,
-      });
+      const { root, repo, spare, startAdd, waitUntilReached } = await stoppingAt('symbolic-ref', variant.pause);
+      const child = startAdd('killed', true);
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('close', (_code, signal) => resolve(signal)));
-      for (let i = 0; i < 300 && !(await readFile(reached).then(() => true, () => false)); i++) await sleep(50);
+      await waitUntilReached();
       process.kill(variant.group ? -child.pid! : child.pid!, 'SIGKILL');
       expect(await exited).toBe('SIGKILL');
       const target = join(root, 'app.worktrees', 'killed');
