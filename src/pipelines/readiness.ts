@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jobProgress } from '../core/background.js';
 import { UsageError } from '../core/errors.js';
-import { readJsonFile } from '../core/files.js';
-import { tasksStatusPath } from '../core/paths.js';
+import { readTasksStatus, type TaskStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
 import { findWorktree } from './remove.js';
@@ -45,11 +44,6 @@ export interface Readiness {
 /** A set-up younger than this whose state file is not written yet may still be running. */
 const SETUP_GRACE_MS = 120_000;
 
-/** The shape of `vtree-tasks.json`, written by the project tasks runner. */
-interface TasksFile {
-  tasks?: Record<string, { state?: string; log?: string; exitCode?: number; error?: string }>;
-}
-
 /** Finds the worktree `worktree` names (branch, slug or path), or the one `cwd` is in. */
 export async function locateWorktree(cwd: string, worktree?: string): Promise<{ where: RepoStage; path: string; gitDir: string; main: boolean; branch?: string }> {
   const where = await resolveRepoStage(cwd);
@@ -66,7 +60,7 @@ export async function locateWorktree(cwd: string, worktree?: string): Promise<{ 
  */
 export async function readReadiness(path: string, gitDir: string, main: boolean): Promise<Readiness> {
   const { readServicesStatus } = await import('../features/services/stack.js');
-  const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readJsonFile<TasksFile>(tasksStatusPath(gitDir)).catch(() => undefined)]);
+  const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
   const phases: Phase[] = [await setupPhase(gitDir, record, main)];
   const deps = record?.deps as { snapshotLog?: string } | undefined;
   if (deps?.snapshotLog) {
@@ -124,7 +118,7 @@ async function servicesPhase(state: string, reason: string | undefined, log: str
   }
 }
 
-async function taskPhase(name: string, task: NonNullable<TasksFile['tasks']>[string]): Promise<Phase> {
+async function taskPhase(name: string, task: TaskStatus): Promise<Phase> {
   const state: PhaseState = task.state === 'done' || task.state === 'failed' || task.state === 'skipped' || task.state === 'running' ? task.state : 'pending';
   const phase: Phase = { name: `task ${name}`, state, blocking: true, ...(task.log ? { log: task.log } : {}) };
   if (state === 'failed') {

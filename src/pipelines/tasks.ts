@@ -18,6 +18,8 @@ import { resolveRepoStage } from './repo-stage.js';
 export async function runTasksJob(plan: TasksJobPlan, log: (line: string) => void): Promise<void> {
   const profiler = new Profiler();
   const writer = await TaskStatusWriter.resume(plan.gitDir);
+  // The job claims its tasks: from now on, if this process dies, they read as failed (not pending for ever).
+  await writer.updateAll(Object.fromEntries(plan.tasks.map((task) => [task.name, { state: 'pending' as const, pid: process.pid }])));
   const where = await resolveRepoStage(plan.path).catch(() => undefined);
   let services: Promise<void> | undefined;
   const servicesUp = () =>
@@ -33,7 +35,7 @@ export async function runTasksJob(plan: TasksJobPlan, log: (line: string) => voi
       await profiler.time(`task:${task.name}`, null, async (span) => {
         span.set('log', task.log);
         log(`task ${task.name}: ${task.run}`);
-        await writer.update(task.name, { state: 'running', startedAt: new Date().toISOString() });
+        await writer.update(task.name, { state: 'running', startedAt: new Date().toISOString(), pid: process.pid });
         await runTaskCommand(task, { cwd: plan.path, env: plan.env, log: task.log });
       });
     },

@@ -235,7 +235,9 @@ function startStep(stages: Stages, plan: TasksPlan): Task<SetupShared> {
       await writer.updateAll(
         Object.fromEntries([
           ...plan.skipped.map(({ task, reason }) => [task.name, { state: 'skipped' as const, error: reason, ...(task.background ? { background: true } : {}) }]),
-          ...[...plan.foreground, ...plan.background].map(({ task }) => [task.name, { state: 'pending' as const, ...(task.background ? { background: true } : {}) }]),
+          // Foreground tasks are this process's to run; background ones the job's, which claims them with its pid.
+          ...plan.foreground.map(({ task }) => [task.name, { state: 'pending' as const, pid: process.pid }]),
+          ...plan.background.map(({ task }) => [task.name, { state: 'pending' as const, background: true }]),
         ]),
       );
     },
@@ -281,7 +283,7 @@ function foregroundStep(stages: Stages, plan: TasksPlan, { task, after }: Planne
       }
       const startedAt = new Date();
       span.set('log', log);
-      await writer.update(task.name, { state: 'running', log, startedAt: startedAt.toISOString() });
+      await writer.update(task.name, { state: 'running', log, startedAt: startedAt.toISOString(), pid: process.pid });
       shared.log(`task ${task.name}: ${firstLine(task.run)}`);
       const progress = progressLine(task.name);
       try {

@@ -1,5 +1,6 @@
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tasksStatusPath } from '../../core/paths.js';
+import { isProcessAlive } from '../../core/pid.js';
 
 /** Where one project task stands. */
 export type TaskState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -16,6 +17,8 @@ export interface TaskStatus {
   exitCode?: number;
   /** Why it failed or was skipped, in one line. */
   error?: string;
+  /** The process that runs it (pending: that will run it), while it is pending or running. */
+  pid?: number;
 }
 
 /** The worktree's `vtree-tasks.json`: its project tasks' live state, for `wait`, `status` and `list`. */
@@ -24,9 +27,29 @@ export interface TasksStatus {
   updatedAt: string;
 }
 
-/** The worktree's task status file, if a set-up run wrote one. */
+/** How long the background job may take to claim its tasks (write its pid) before they read as failed. */
+const JOB_START_GRACE_MS = 60_000;
+
+/**
+ * The worktree's task status file, if a set-up run wrote one. A task pending or running in a
+ * process that has ended (a SIGKILL, a crash of the background job) reads as `failed`, with the
+ * reason: nothing will ever finish it, and `wait` must not wait for it until its timeout.
+ */
 export async function readTasksStatus(worktreeGitDir: string): Promise<TasksStatus | undefined> {
-  return readJsonFile<TasksStatus>(tasksStatusPath(worktreeGitDir)).catch(() => undefined);
+  const status = await readJsonFile<TasksStatus>(tasksStatusPath(worktreeGitDir)).catch(() => undefined);
+  if (!status?.tasks || typeof status.tasks !== 'object') return status;
+  const tasks: Record<string, TaskStatus> = {};
+  for (const [name, task] of Object.entries(status.tasks)) tasks[name] = orphaned(task, status.updatedAt) ?? task;
+  return { ...status, tasks };
+}
+
+function orphaned(task: TaskStatus, updatedAt: string): TaskStatus | undefined {
+  if (task.state !== 'pending' && task.state !== 'running') return undefined;
+  const see = task.log ? `; see ${task.log}` : '';
+  if (task.pid !== undefined && !isProcessAlive(task.pid)) return { ...task, state: 'failed', error: `the process running it (pid ${task.pid}) ended before it finished${see}` };
+  // A background task the job never claimed: the job did not start.
+  if (task.pid === undefined && task.background && Date.now() - Date.parse(updatedAt) > JOB_START_GRACE_MS) return { ...task, state: 'failed', error: `the background job did not start${see}` };
+  return undefined;
 }
 
 /**

@@ -176,6 +176,23 @@ describe('project tasks', () => {
     expect(status!.tasks).toMatchObject({ broken: { state: 'failed', exitCode: 3 }, fine: { state: 'done' } });
   });
 
+  it('a background task whose job was killed reads as failed, naming the pid, and wait says so at once', async () => {
+    const { repo } = await makeApp({ 'README.md': '# app\n' });
+    await git(repo, 'config', 'vtree.task.slow.run', 'sleep 30');
+    await git(repo, 'config', 'vtree.task.slow.background', 'true');
+    const added = await vtree(repo, ['add', 'killed-job', '--no-services'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const running = await until(repo, 'killed-job', (status) => status?.tasks.slow?.state === 'running' && status.tasks.slow.pid !== undefined);
+    const pid = running!.tasks.slow!.pid!;
+    process.kill(-pid, 'SIGKILL'); // the job and its task, as an OOM kill or a closed session would
+    // Without the dead job noticed, wait would wait the whole timeout and then say it timed out.
+    const waited = await vtree(repo, ['wait', 'killed-job', '--timeout', '120'], env);
+    expect(waited.code).toBe(1);
+    expect(waited.stderr).toContain(`task slow failed: the process running it (pid ${pid}) ended before it finished`);
+    const status = JSON.parse((await vtree(repo, ['status', '-w', 'killed-job', '--json'], env)).stdout);
+    expect(status.readiness.phases).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'task slow', state: 'failed' })]));
+  }, 180_000);
+
   it('refuses an after that names nothing, and a cycle, before changing anything', async () => {
     const { repo } = await makeApp({ 'README.md': '# app\n' });
     await git(repo, 'config', 'vtree.task.a.run', 'true');
