@@ -1,11 +1,11 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { TestContext } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, type TestContext } from 'vitest';
 
 const execFileAsync = promisify(execFile);
 
@@ -152,6 +152,70 @@ export async function makeRepoWithEnv(): Promise<Awaited<ReturnType<typeof makeR
   const made = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' });
   await writeFile(join(made.repo, '.env'), 'SECRET=from-main\n');
   return made;
+}
+
+/**
+ * A fresh repository for every test of the calling file: made by `make` (default
+ * {@link makeRepoWithEnv}) before each test, handed to `use` (which keeps what the file needs),
+ * and removed after it.
+ */
+export function repoForEachTest(use: (made: { root: string; repo: string }) => void, make: () => ReturnType<typeof makeRepo> = makeRepoWithEnv): void {
+  let cleanup: (() => Promise<void>) | undefined;
+  beforeEach(async () => {
+    const made = await make();
+    cleanup = made.cleanup;
+    use(made);
+  });
+  afterEach(async () => {
+    await cleanup?.();
+    cleanup = undefined;
+  });
+}
+
+/**
+ * The repositories of a test file that start Compose stacks: all in one temp directory with its own
+ * state directory (`use` receives both before the file's tests), each named with a per-file prefix
+ * that its Compose projects share. After the file's tests, every container, network and volume of
+ * a project with that prefix goes (when Docker answers), then the directory. Returns the maker of
+ * one repository: its first commit holds `files` (in subdirectories too), and its stacks stop
+ * within a second on `rm`.
+ */
+export function composeAppsForFile(
+  label: string,
+  use: (dirs: { root: string; env: NodeJS.ProcessEnv }) => void,
+): (files: Record<string, string>) => Promise<{ repo: string; name: string }> {
+  const prefix = `vt${label}${process.pid.toString(36)}`;
+  let root = '';
+  let count = 0;
+  beforeAll(async () => {
+    root = await tempDir(`vtree-${label}-`);
+    use({ root, env: { XDG_STATE_HOME: join(root, 'state') } });
+  });
+  afterAll(async () => {
+    if ((await probePrereq('docker')).ok) {
+      const projects = new Set<string>();
+      for (const kind of [['ps', '-a'], ['network', 'ls'], ['volume', 'ls']]) {
+        const { stdout } = await execFileAsync('docker', [...kind, '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
+        for (const name of stdout.split('\n')) if (name.startsWith(prefix)) projects.add(name);
+      }
+      await Promise.all([...projects].map((p) => execFileAsync('docker', ['compose', '-p', p, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: root }).catch(() => undefined)));
+    }
+    await rm(root, { recursive: true, force: true });
+  });
+  return async (files) => {
+    const name = `${prefix}r${++count}`;
+    const repo = join(root, name);
+    await mkdir(repo, { recursive: true });
+    await git(repo, 'init', '-q', '-b', 'main');
+    for (const [file, text] of Object.entries(files)) {
+      await mkdir(dirname(join(repo, file)), { recursive: true });
+      await writeFile(join(repo, file), text);
+    }
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'initial', '--allow-empty');
+    await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+    return { repo, name };
+  };
 }
 
 /**

@@ -3,24 +3,17 @@ import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdir, readdir, readFile, readlink, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MetricsFile } from '../../src/observe/metrics.js';
 import { FEATURES } from '../../src/pipelines/features.js';
 import { SETUP_STAGES } from '../../src/pipelines/setup.js';
-import { BIN, git, makeRepoWithEnv, testEnv, vtree } from '../helpers.js';
+import { BIN, git, repoForEachTest, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepoWithEnv());
-});
-afterEach(async () => {
-  await cleanup();
-});
+repoForEachTest((made) => ({ root, repo } = made));
 
 /** Runs git and reports its exit code and output instead of throwing. */
 async function gitRun(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -2,19 +2,17 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { removeAdminDirs } from '../../src/git/worktree.js';
-import { git, makeRepo, vtree } from '../helpers.js';
+import { git, makeRepo, repoForEachTest, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
 let state: string;
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo());
+repoForEachTest((made) => {
+  ({ root, repo } = made);
   state = join(root, 'state');
-});
-afterEach(async () => cleanup());
+}, makeRepo);
 
 /** The pid of a process that has exited: what a SIGKILLed run's pid looks like afterwards. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid!;

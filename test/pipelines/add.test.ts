@@ -4,26 +4,19 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { VtreeError } from '../../src/core/errors.js';
 import { TaskFailedError } from '../../src/core/graph.js';
 import type { Feature } from '../../src/features/feature.js';
 import { addWorktree } from '../../src/pipelines/add.js';
 import type { MetricsFile } from '../../src/observe/metrics.js';
-import { BIN, git, makeRepo, tempDir, testEnv, vtree } from '../helpers.js';
+import { BIN, git, makeRepo, repoForEachTest, tempDir, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo());
-});
-afterEach(async () => {
-  await cleanup();
-});
+repoForEachTest((made) => ({ root, repo } = made), makeRepo);
 
 async function metrics(): Promise<MetricsFile> {
   return JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;

@@ -2,22 +2,15 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { BIN, git, makeRepoWithEnv, testEnv, vtree, type VtreeResult } from '../helpers.js';
+import { BIN, git, repoForEachTest, testEnv, vtree, type VtreeResult } from '../helpers.js';
 
 const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepoWithEnv());
-});
-afterEach(async () => {
-  await cleanup();
-});
+repoForEachTest((made) => ({ root, repo } = made));
 
 /**
  * Runs `git-vtree claude-hook <event>` in `cwd` as Claude Code does: the payload on stdin. With

@@ -3,22 +3,15 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeRepoWithEnv, testEnv, vtree } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { git, repoForEachTest, testEnv, vtree } from '../helpers.js';
 
 /** The shipped check an agent's session-start hook runs. */
 const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepoWithEnv());
-});
-afterEach(async () => {
-  await cleanup();
-});
+repoForEachTest((made) => ({ root, repo } = made));
 
 /** Runs hooks/ensure-setup in `cwd` with `env` over the test environment. */
 function ensure(cwd: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {

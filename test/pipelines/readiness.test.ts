@@ -1,45 +1,13 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { probePrereq, requirePrereq, git, tempDir, vtree, slowHealthyCompose } from '../helpers.js';
-
-// For cleanup only; the tests themselves require Docker through requirePrereq.
-const docker = (await probePrereq('docker')).ok;
+import { composeAppsForFile, requirePrereq, git, vtree, slowHealthyCompose } from '../helpers.js';
 
 let root: string;
 let env: NodeJS.ProcessEnv;
-const prefix = `vtwait${process.pid.toString(36)}`;
-let count = 0;
-
-beforeAll(async () => {
-  root = await tempDir('vtree-wait-');
-  env = { XDG_STATE_HOME: join(root, 'state') };
-});
-afterAll(async () => {
-  if (docker) {
-    const { stdout } = await run('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
-    const projects = [...new Set(stdout.split('\n').filter((p) => p.startsWith(prefix)))];
-    await Promise.all(projects.map((p) => run('docker', ['compose', '-p', p, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: root }).catch(() => undefined)));
-  }
-  await rm(root, { recursive: true, force: true });
-});
-
 /** A repository whose first commit holds `files`; its name prefixes its Compose projects. */
-async function makeApp(files: Record<string, string>): Promise<{ repo: string; name: string }> {
-  const name = `${prefix}r${++count}`;
-  const repo = join(root, name);
-  await mkdir(repo, { recursive: true });
-  await git(repo, 'init', '-q', '-b', 'main');
-  for (const [file, text] of Object.entries(files)) {
-    await mkdir(dirname(join(repo, file)), { recursive: true });
-    await writeFile(join(repo, file), text);
-  }
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-qm', 'initial');
-  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
-  return { repo, name };
-}
+const makeApp = composeAppsForFile('wait', (dirs) => ({ root, env } = dirs));
 
 describe('git vtree wait: project tasks (vtree-tasks.json)', () => {
   it('waits for a running task, fails with a failed task and its last lines, and status --json reports the same phases', async () => {

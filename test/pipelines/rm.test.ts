@@ -2,16 +2,12 @@ import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { git, makeRepo, vtree } from '../helpers.js';
+import { describe, expect, it } from 'vitest';
+import { git, makeRepo, repoForEachTest, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': 'node_modules/\n.env\n' }));
-});
-afterEach(async () => cleanup());
+repoForEachTest((made) => ({ root, repo } = made), () => makeRepo({ 'README.md': '# app\n', '.gitignore': 'node_modules/\n.env\n' }));
 
 async function add(branch: string): Promise<string> {
   const result = await vtree(repo, ['add', branch, '--no-deps', '--no-services']);

@@ -1,21 +1,14 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MetricsFile } from '../../src/observe/metrics.js';
 import { setupWorktree } from '../../src/pipelines/setup.js';
-import { git, makeRepoWithEnv, vtree } from '../helpers.js';
+import { git, repoForEachTest, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
-let cleanup: () => Promise<void>;
-
-beforeEach(async () => {
-  ({ root, repo, cleanup } = await makeRepoWithEnv());
-});
-afterEach(async () => {
-  await cleanup();
-});
+repoForEachTest((made) => ({ root, repo } = made));
 
 async function runs(): Promise<MetricsFile['runs']> {
   const file = join(repo, '.git', 'vibetrees', 'metrics.json');

@@ -1,14 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile } from '../../../src/observe/metrics.js';
 import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
-import { git, probePrereq, requirePrereq, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { composeAppsForFile, git, requirePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -22,42 +22,8 @@ const FIXTURE_COMPOSE = new URL('../../../bench/fixture/compose.yaml', import.me
 
 let root: string;
 let env: NodeJS.ProcessEnv;
-/** Repository names double as Compose project prefixes, so cleanup finds exactly what these tests made. */
-const prefix = `vtsvc${process.pid.toString(36)}`;
-let repoCount = 0;
-
-beforeAll(async () => {
-  root = await tempDir('vtree-services-');
-  env = { XDG_STATE_HOME: join(root, 'state') };
-});
-
-afterAll(async () => {
-  if ((await probePrereq('docker')).ok) await removeStacks();
-  await rm(root, { recursive: true, force: true });
-});
-
-/** Brings down every stack (and its volumes) whose project name starts with this file's prefix. */
-async function removeStacks(): Promise<void> {
-  const projects = new Set<string>();
-  for (const kind of [['ps', '-a'], ['network', 'ls'], ['volume', 'ls']]) {
-    const { stdout } = await run('docker', [...kind, '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
-    for (const name of stdout.split('\n')) if (name.startsWith(prefix)) projects.add(name);
-  }
-  await Promise.all([...projects].map((p) => run('docker', ['compose', '-p', p, 'down', '-v', '--remove-orphans', '-t', '1'], { cwd: root }).catch(() => undefined)));
-}
-
-/** A new repository whose first commit holds `files`; stops containers within a second on `rm`. */
-async function makeApp(files: Record<string, string>): Promise<{ repo: string; name: string }> {
-  const name = `${prefix}r${++repoCount}`;
-  const repo = join(root, name);
-  await mkdir(repo, { recursive: true });
-  await git(repo, 'init', '-q', '-b', 'main');
-  for (const [file, text] of Object.entries(files)) await writeFile(join(repo, file), text);
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-qm', 'initial', '--allow-empty');
-  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
-  return { repo, name };
-}
+/** A new repository whose first commit holds `files`; its name prefixes its Compose projects, so cleanup finds exactly what these tests made. */
+const makeApp = composeAppsForFile('svc', (dirs) => ({ root, env } = dirs));
 
 async function fixtureApp(): Promise<{ repo: string; name: string }> {
   return makeApp({ 'compose.yaml': await readFile(FIXTURE_COMPOSE, 'utf8'), 'README.md': '# fixture\n' });

@@ -1,14 +1,14 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile, RunRecord } from '../../../src/observe/metrics.js';
 import type { TasksStatus } from '../../../src/features/tasks/status.js';
-import { git, tempDir, testEnv, vtree } from '../../helpers.js';
+import { composeAppsForFile, git, testEnv, vtree } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -38,36 +38,14 @@ const COMPOSE = `services:
 
 let root: string;
 let env: NodeJS.ProcessEnv;
-const prefix = `vttask${process.pid.toString(36)}`;
-let count = 0;
-
-beforeAll(async () => {
-  root = await tempDir('vtree-tasks-');
-  env = { XDG_STATE_HOME: join(root, 'state') };
-});
-
-afterAll(async () => {
-  if (docker) {
-    const { stdout } = await run('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
-    const projects = new Set(stdout.split('\n').filter((p) => p.startsWith(prefix)));
-    await Promise.all([...projects].map((p) => run('docker', ['compose', '-p', p, 'down', '-v', '-t', '1'], { cwd: root }).catch(() => undefined)));
-  }
-  await rm(root, { recursive: true, force: true });
-});
+const makeRepo = composeAppsForFile('task', (dirs) => ({ root, env } = dirs));
 
 /** A repository named with this file's prefix; `out` is a directory outside it for the tasks to write to. */
 async function makeApp(files: Record<string, string>): Promise<{ repo: string; name: string; out: string }> {
-  const name = `${prefix}r${++count}`;
-  const repo = join(root, name);
-  const out = join(root, `${name}-out`);
-  await mkdir(repo, { recursive: true });
+  const made = await makeRepo(files);
+  const out = join(root, `${made.name}-out`);
   await mkdir(out, { recursive: true });
-  await git(repo, 'init', '-q', '-b', 'main');
-  for (const [file, text] of Object.entries(files)) await writeFile(join(repo, file), text);
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-qm', 'initial', '--allow-empty');
-  await git(repo, 'config', 'vtree.services.stopTimeout', '1');
-  return { repo, name, out };
+  return { ...made, out };
 }
 
 /** Git with this file's state directory, so that the post-checkout hook sees the same trust store. */
