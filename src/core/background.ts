@@ -3,7 +3,7 @@ import { mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { ENTRY_BIN } from './package-root.js';
 import { backgroundLogPath } from './paths.js';
-import { isProcessAlive } from './pid.js';
+import { isProcessAlive, jobGone } from './pid.js';
 import { escapeRegExp } from './regexp.js';
 
 /** The executable entry, so background jobs run the same build of vtree as their parent. */
@@ -51,9 +51,6 @@ export interface JobProgress {
   lastLines?: string[];
 }
 
-/** How long a job's log may stay without its first line before the job counts as never started. */
-const JOB_START_GRACE_MS = 60_000;
-
 /**
  * The progress of the background job whose log is `log`, from the lines `git vtree __job` writes:
  * `<job> started (pid N)` first and `<job> finished in` last. A job whose process is gone without
@@ -66,6 +63,6 @@ export async function jobProgress(log: string, job: string): Promise<JobProgress
   const startLine = new RegExp(`\\] ${escapeRegExp(job)} started \\(pid (\\d+)\\)`);
   const started = lines.map((line) => startLine.exec(line)).find(Boolean);
   if (started) return isProcessAlive(Number(started[1])) ? { state: 'running' } : { state: 'failed', lastLines: lines.slice(-5) };
-  const age = await stat(log).then((s) => Date.now() - s.mtimeMs, () => Infinity);
-  return age > JOB_START_GRACE_MS ? { state: 'failed', lastLines: lines.slice(-5) } : { state: 'starting' };
+  const since = await stat(log).then((s) => s.mtimeMs, () => -Infinity);
+  return jobGone(undefined, since) ? { state: 'failed', lastLines: lines.slice(-5) } : { state: 'starting' };
 }

@@ -1,6 +1,6 @@
 import { readJsonFile } from '../../core/files.js';
 import { servicesStatusPath } from '../../core/paths.js';
-import { isProcessAlive } from '../../core/pid.js';
+import { jobGone } from '../../core/pid.js';
 
 // What vtree records of a worktree's stack, and reading its live status file: apart from
 // stack.ts so that `git vtree list` reads every worktree's status without loading Compose code.
@@ -33,9 +33,6 @@ export interface ServicesStatus extends ServicesRecord {
   updatedAt: string;
 }
 
-/** How long a background start job may take to say it is running. */
-const JOB_START_GRACE_MS = 60_000;
-
 /**
  * The stack's last known status; a `starting` whose job died without saying so reads as `failed`.
  * Undefined when vtree never managed this worktree's stack.
@@ -44,9 +41,10 @@ export async function readServicesStatus(worktreeGitDir: string): Promise<Servic
   const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
   if (status?.state !== 'starting') return status;
   const see = status.log ? `; see ${status.log}` : '';
-  if (status.pid !== undefined && !isProcessAlive(status.pid)) return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
   // The job writes its pid as its first act; one that never did, never ran.
-  if (status.pid === undefined && Date.now() - Date.parse(status.updatedAt) > JOB_START_GRACE_MS) return { ...status, state: 'failed', reason: `the background job did not start${see}` };
+  const gone = jobGone(status.pid, status.updatedAt);
+  if (gone === 'ended') return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
+  if (gone === 'never started') return { ...status, state: 'failed', reason: `the background job did not start${see}` };
   return status;
 }
 

@@ -1,6 +1,6 @@
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tasksStatusPath } from '../../core/paths.js';
-import { isProcessAlive } from '../../core/pid.js';
+import { jobGone } from '../../core/pid.js';
 
 /** Where one project task stands. */
 export type TaskState = 'pending' | 'running' | 'done' | 'failed' | 'skipped';
@@ -27,9 +27,6 @@ export interface TasksStatus {
   updatedAt: string;
 }
 
-/** How long the background job may take to claim its tasks (write its pid) before they read as failed. */
-const JOB_START_GRACE_MS = 60_000;
-
 /**
  * The worktree's task status file, if a set-up run wrote one. A task pending or running in a
  * process that has ended (a SIGKILL, a crash of the background job) reads as `failed`, with the
@@ -46,9 +43,11 @@ export async function readTasksStatus(worktreeGitDir: string): Promise<TasksStat
 function orphaned(task: TaskStatus, updatedAt: string): TaskStatus | undefined {
   if (task.state !== 'pending' && task.state !== 'running') return undefined;
   const see = task.log ? `; see ${task.log}` : '';
-  if (task.pid !== undefined && !isProcessAlive(task.pid)) return { ...task, state: 'failed', error: `the process running it (pid ${task.pid}) ended before it finished${see}` };
-  // A background task the job never claimed: the job did not start.
-  if (task.pid === undefined && task.background && Date.now() - Date.parse(updatedAt) > JOB_START_GRACE_MS) return { ...task, state: 'failed', error: `the background job did not start${see}` };
+  // Only a background task waits for a process to claim it (the job, with its pid); a foreground one has its pid from the start.
+  if (task.pid === undefined && !task.background) return undefined;
+  const gone = jobGone(task.pid, updatedAt);
+  if (gone === 'ended') return { ...task, state: 'failed', error: `the process running it (pid ${task.pid}) ended before it finished${see}` };
+  if (gone === 'never started') return { ...task, state: 'failed', error: `the background job did not start${see}` };
   return undefined;
 }
 
