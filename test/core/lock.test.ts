@@ -14,22 +14,31 @@ beforeEach(async () => {
 });
 afterEach(async () => rm(dir, { recursive: true, force: true }));
 
+/**
+ * Starts `count` waiters for `lock` at once (waiter `i` after `delay(i)` ms), each holding it for
+ * `holdMs`; returns the most that were ever inside together.
+ */
+async function mostInsideAtOnce(lock: string, count: number, holdMs: number, delay: (i: number) => number = () => 0): Promise<number> {
+  let inside = 0;
+  let most = 0;
+  await Promise.all(
+    Array.from({ length: count }, async (_, i) => {
+      await sleep(delay(i));
+      await withLock(lock, async () => {
+        inside++;
+        most = Math.max(most, inside);
+        await sleep(holdMs);
+        inside--;
+      });
+    }),
+  );
+  return most;
+}
+
 describe('withLock', () => {
   it('serialises critical sections and removes the lock afterwards', async () => {
     const lock = join(dir, 'locks', 'x.lock');
-    let inside = 0;
-    let maxInside = 0;
-    await Promise.all(
-      Array.from({ length: 6 }, () =>
-        withLock(lock, async () => {
-          inside++;
-          maxInside = Math.max(maxInside, inside);
-          await sleep(5);
-          inside--;
-        }),
-      ),
-    );
-    expect(maxInside).toBe(1);
+    expect(await mostInsideAtOnce(lock, 6, 5)).toBe(1);
     expect(existsSync(lock)).toBe(false);
   });
 
@@ -45,21 +54,8 @@ describe('withLock', () => {
     const lock = join(dir, 'contended.lock');
     for (let round = 0; round < 5; round++) {
       await writeFile(lock, `${2 ** 22 + 1}\n`);
-      let inside = 0;
-      let maxInside = 0;
-      await Promise.all(
-        // Staggered starts: each waiter sees the stale lock at a slightly different moment.
-        Array.from({ length: 20 }, async (_, i) => {
-          await sleep(i % 4);
-          await withLock(lock, async () => {
-            inside++;
-            maxInside = Math.max(maxInside, inside);
-            await sleep(2);
-            inside--;
-          });
-        }),
-      );
-      expect(maxInside).toBe(1);
+      // Staggered starts: each waiter sees the stale lock at a slightly different moment.
+      expect(await mostInsideAtOnce(lock, 20, 2, (i) => i % 4)).toBe(1);
       expect(existsSync(lock)).toBe(false);
     }
     // Nothing of the breaking is left behind.

@@ -47,6 +47,15 @@ async function projectRepo(): Promise<string> {
   return made.repo;
 }
 
+/** A {@link projectRepo} with its dependencies installed and cached (`cache warm`), its remote cache at `remote` if given. */
+async function warmedRepo(remote?: string): Promise<string> {
+  const repo = await projectRepo();
+  await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo });
+  if (remote) await git(repo, 'config', 'vtree.cache.remote', remote);
+  expect((await vtree(repo, ['cache', 'warm'])).code).toBe(0);
+  return repo;
+}
+
 async function clone(repo: string): Promise<string> {
   const dest = join(await tempDir('vtree-remote-clone-'), 'app');
   await git(root, 'clone', '-q', repo, dest);
@@ -115,10 +124,7 @@ describe.skipIf(!open.ok)(`remote cache in a registry${open.ok ? '' : ` (skipped
 
   it('cache push and cache pull --for-commit do the same by hand', async () => {
     const repository = `${run_}/byhand`;
-    const first = await projectRepo();
-    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: first });
-    await git(first, 'config', 'vtree.cache.remote', `${REGISTRY}/${repository}`);
-    expect((await vtree(first, ['cache', 'warm'])).code).toBe(0);
+    const first = await warmedRepo(`${REGISTRY}/${repository}`);
     const pushed = await vtree(first, ['cache', 'push', '--json']);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(JSON.parse(pushed.stdout).entries).toEqual([expect.objectContaining({ pushed: true })]);
@@ -140,9 +146,7 @@ describe.skipIf(!open.ok)(`remote cache in a registry${open.ok ? '' : ` (skipped
 
   it('refuses an entry made for another platform: add installs instead, cache pull fails with the reason', async () => {
     const repository = `${run_}/platform`;
-    const first = await projectRepo();
-    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: first });
-    expect((await vtree(first, ['cache', 'warm'])).code).toBe(0);
+    const first = await warmedRepo();
     const cacheDir = join(first, '.git/vibetrees/cache');
     const [entry] = await listEntries(cacheDir);
     // The same key, but made (it says) by another Node.js major on another architecture.
@@ -284,10 +288,7 @@ describe.skipIf(!tokens.ok)(`remote cache behind token authentication${tokens.ok
 
   it('gets a bearer token from the realm with the stored credentials, for pull and for push; a wrong password is refused by the token service', async () => {
     const repository = `${run_}/token`;
-    const first = await projectRepo();
-    await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: first });
-    await git(first, 'config', 'vtree.cache.remote', `${address}/${repository}`);
-    expect((await vtree(first, ['cache', 'warm'])).code).toBe(0);
+    const first = await warmedRepo(`${address}/${repository}`);
     const config = await dockerConfig({ auths: { [address]: { auth: basicAuth(USER) } } });
     const pushed = await vtree(first, ['cache', 'push', '--json'], { DOCKER_CONFIG: config });
     expect(pushed.code, pushed.stderr).toBe(0);
