@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { exists } from '../core/files.js';
 import { CommandError } from '../core/errors.js';
 import { git } from '../core/exec.js';
+import { escapeRegExp } from '../core/regexp.js';
 import { worktreeGitDir } from './worktree-state.js';
 
 /** One entry of `git worktree list --porcelain`. */
@@ -104,7 +105,7 @@ export async function removeAdminDirs(commonDir: string, path: string, options: 
   const admin = join(commonDir, 'worktrees');
   const ids = await readdir(admin).catch(() => [] as string[]);
   const removed: string[] = [];
-  const ownName = new RegExp(`^${basename(path).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\d*$`);
+  const ownName = new RegExp(`^${escapeRegExp(basename(path))}\\d*$`);
   await Promise.all(
     ids.map(async (id) => {
       const gitdir = (await readFile(join(admin, id, 'gitdir'), 'utf8').catch(() => '')).trim();
@@ -136,9 +137,9 @@ export async function destroyWorktree(mainPath: string, path: string): Promise<v
 }
 
 /**
- * Whether the worktree directory `path` is a spare an `add` renamed there (outside the pool) and had not finished
- * switching when it died: its admin dir still holds the spare lock. Such a directory holds
- * nothing of the user's (its branch, if the switch made one, stays).
+ * Whether the worktree directory `path` is a spare that an `add` renamed there (outside the pool)
+ * and had not finished switching when it died: its admin dir still holds the spare lock. Such a
+ * directory holds nothing of the user's (its branch, if the switch made one, stays).
  */
 export async function isInterruptedClaim(commonDir: string, path: string): Promise<boolean> {
   const gitDir = await worktreeGitDir(path).catch(() => undefined);
