@@ -1,5 +1,3 @@
-import { randomBytes } from 'node:crypto';
-
 /**
  * Names of vtree's own temporary files and directories: `.vtree-tmp-<pid>-<8 hex>-<label>`.
  * Every cleanup deletes only names of this form, inside vtree's own directories, so "vtree never
@@ -13,7 +11,11 @@ export const TEMP_NAME = /^\.vtree-tmp-(\d+)-[0-9a-f]{8}-/;
 
 /** A fresh temp name for `label` (one path segment: `/` becomes `-`), carrying this process's pid. */
 export function tempName(label: string): string {
-  return `${TEMP_PREFIX}${process.pid}-${randomBytes(4).toString('hex')}-${label.replaceAll('/', '-')}`;
+  // Math.random, not node:crypto: the names only need to differ between runs and within one (the
+  // pid does the first), they sit in vtree's own directories, and loading node:crypto costs 6 ms
+  // of start-up on commands that never hash anything (`list`).
+  const random = Math.floor(Math.random() * 0x1_0000_0000).toString(16).padStart(8, '0');
+  return `${TEMP_PREFIX}${process.pid}-${random}-${label.replaceAll('/', '-')}`;
 }
 
 /** The pid of the process that made `name` with {@link tempName}; `undefined` when vtree did not make it. */

@@ -113,6 +113,19 @@ export interface Feature {
   /** Whether the feature takes part in this run (for example `--no-deps`). */
   enabled?(options: SetupOptions): boolean;
   setupTasks(stages: Stages): Task<SetupShared>[];
-  /** Tasks run by `rm` before the worktree is removed; they depend on the task named `locate`. */
-  teardownTasks?(locate: string): Task<RemoveShared>[];
+  /** Tasks run by `rm` before the worktree is removed (their inputs: {@link TeardownStages}). */
+  teardownTasks?(stages: TeardownStages): Task<RemoveShared>[];
+}
+
+/**
+ * The tasks of `rm` a teardown task may depend on; both give the {@link RemoveTarget}. A task that
+ * changes anything (stops a stack, releases ports, runs the project's teardown) depends on
+ * `cleared`, done once `rm` is sure to go ahead; one that only reads, or whose work its undo takes
+ * back, may depend on `located` and so overlap the check for local changes.
+ */
+export interface TeardownStages {
+  /** The worktree is found and its recorded state read. */
+  located: string;
+  /** It has no local change (or `--force` was given): it will be removed. */
+  cleared: string;
 }

@@ -48,6 +48,7 @@ export interface RemoveResult {
 }
 
 const LOCATE = 'locate-worktree';
+const CHECK_CLEAN = 'check-clean';
 
 /**
  * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
@@ -58,17 +59,18 @@ const LOCATE = 'locate-worktree';
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
   const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
-  const teardown = FEATURES.flatMap((f) => f.teardownTasks?.(LOCATE) ?? []);
+  const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
   const tasks: Task<RemoveShared>[] = [
     resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
+    { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
     ...teardown,
     {
       name: 'recycle',
-      deps: [LOCATE],
+      deps: [CHECK_CLEAN],
       after: teardown.map((t) => t.name),
       async run({ span }, deps) {
-        const target = deps[LOCATE] as Located;
+        const target = deps[CHECK_CLEAN] as Located;
         const outcome = await recycle(target);
         span.set('outcome', outcome);
         if (outcome === 'failed') reporter.warn(`could not keep ${target.path} as a spare worktree; removed it`);
@@ -131,7 +133,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   ];
 
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
-  const target = results.get(LOCATE) as Located;
+  const target = results.get(LOCATE) as RemoveTarget;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
@@ -147,8 +149,8 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   };
 }
 
-/** Finds the worktree named by branch, slug or path; refuses the main one, a locked one or (unless forced) a dirty one. */
-async function locate(where: RepoStage, request: RemoveRequest): Promise<Located> {
+/** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
+async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
   if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
@@ -157,23 +159,7 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<Located
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
-  let changed: number | undefined;
-  if (!entry.prunable) {
-    // With --force only to know whether it may be recycled; a failure then just means "not clean".
-    const status = await git(entry.path, ['status', '--porcelain', '--untracked-files=normal']).catch((error: unknown) => {
-      if (request.force) return '?';
-      throw error;
-    });
-    // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
-    // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
-    const ours = new Set([(state?.env as { file?: string } | undefined)?.file, (state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
-    changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
-    if (changed > 0 && !request.force) {
-      throw new UsageError(`worktree ${entry.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
-    }
-  }
   return {
-    clean: changed === 0,
     ...where,
     path: entry.path,
     gitDir,
@@ -181,6 +167,29 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<Located
     slug: typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path)),
     ...(state ? { state } : {}),
   };
+}
+
+/**
+ * Refuses a worktree with local changes unless forced, and tells whether it has none at all
+ * (only such a worktree may be recycled). A separate step from locating it, so that what only
+ * reads (keep-user-files) overlaps the status, which on a freshly checked-out worktree re-hashes
+ * every file git cannot trust by its timestamp.
+ */
+async function checkClean(target: RemoveTarget, request: RemoveRequest): Promise<Located> {
+  if (!(await exists(target.path))) return { ...target, clean: false };
+  // With --force only to know whether it may be recycled; a failure then just means "not clean".
+  const status = await git(target.path, ['status', '--porcelain', '--untracked-files=normal']).catch((error: unknown) => {
+    if (request.force) return '?';
+    throw error;
+  });
+  // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
+  // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
+  const ours = new Set([(target.state?.env as { file?: string } | undefined)?.file, (target.state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
+  const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
+  if (changed > 0 && !request.force) {
+    throw new UsageError(`worktree ${target.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
+  }
+  return { ...target, clean: changed === 0 };
 }
 
 /** The worktree being removed, and whether it has no local change at all. */

@@ -40,11 +40,14 @@ describe('git vtree rm', () => {
   it('refuses uncommitted or untracked changes unless --force, and never loses them silently', async () => {
     const path = await add('dirty');
     await writeFile(join(path, 'work-in-progress.txt'), 'precious');
+    // An edited ignored file: the copy rm keeps of it is made while the status runs, and undone with the refusal.
+    await writeFile(join(path, '.env'), 'MINE=1\n');
     const refused = await vtree(repo, ['rm', 'dirty']);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/has 1 uncommitted or untracked change/);
     expect(refused.stderr).toMatch(/hint: .*git vtree rm dirty --force/);
     expect(await readFile(join(path, 'work-in-progress.txt'), 'utf8')).toBe('precious');
+    expect(await readdir(join(repo, '.git', 'vibetrees', 'kept')).catch(() => [])).toEqual([]);
     const forced = await vtree(repo, ['rm', 'dirty', '--force', '--delete-branch']);
     expect(forced.code, forced.stderr).toBe(0);
     expect(existsSync(path)).toBe(false);

@@ -5,7 +5,7 @@
  *
  * Plugs into the target stage (the key is read from the commit while git checks out) and the
  * checkout stage (the restore). Owns: the cache and its entries (`cache.ts`, `cache-key.ts`,
- * `manifest.ts`), how files are placed (`link-modes.ts`), spare trees (`spares.ts`) and the
+ * `manifest.ts`), the plan and restore of one worktree (`plan.ts`, loaded only when a set-up runs), how files are placed (`link-modes.ts`), spare trees (`spares.ts`) and the
  * package managers (`package-manager.ts`).
  */
 export { depsFeature } from './feature.js';

@@ -48,12 +48,13 @@ export const envFilesFeature: Feature = {
       },
     },
   ],
-  teardownTasks: (locate) => [
+  teardownTasks: ({ located }) => [
     {
       name: 'keep-user-files',
-      deps: [locate],
+      // Only reads and copies (undo deletes the copies): it overlaps rm's check for local changes.
+      deps: [located],
       async run({ shared, span }, deps): Promise<KeptCopies | undefined> {
-        const target = deps[locate] as RemoveTarget;
+        const target = deps[located] as RemoveTarget;
         const envFile = (target.state?.env as { file?: string } | undefined)?.file;
         const mcp = target.state?.mcp as { file?: string; written?: string } | undefined;
         const changed = await userChangedFiles(target.path, target.state?.['env-files'] as CopiedFiles | undefined, envFile, mcp);

@@ -56,14 +56,14 @@ export const portsFeature: Feature = {
       },
     },
   ],
-  teardownTasks: (locate) => [
+  teardownTasks: ({ cleared }) => [
     {
       name: 'release-ports',
-      deps: [locate],
+      deps: [cleared],
       // Ports stay leased until the stack that listens on them is down.
       after: ['services-down'],
       async run({ shared, span }, deps): Promise<PortLease[]> {
-        const target = deps[locate] as RemoveTarget;
+        const target = deps[cleared] as RemoveTarget;
         const { releasePorts } = await import('./registry.js');
         const released = await releasePorts({ worktree: target.path, repo: target.repo.commonDir }, undefined, { warn: shared.warn });
         span.set('released', released.length);

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { isErrno } from '../../core/files.js';
 
 // The Docker Engine API over its local socket, for the one question `rm` asks of every worktree
 // that has a compose file: is anything of its Compose project on the engine? Asking the docker
@@ -34,8 +35,8 @@ export function dockerSocket(env: NodeJS.ProcessEnv = process.env): string | und
 
 /**
  * Whether containers, networks or (with `volumes`) volumes labelled with Compose project
- * `project` exist on the Docker engine at `socket`; `no engine` when the socket does not exist
- * (no engine runs); `undefined` when the engine could not be asked (then the caller asks the CLI,
+ * `project` exist on the Docker engine at `socket`; `no engine` when the socket does not exist or
+ * nothing listens on it (no engine runs); `undefined` when the engine could not be asked (then the caller asks the CLI,
  * which explains).
  */
 export async function projectOnEngine(socket: string, project: string, volumes: boolean): Promise<boolean | 'no engine' | undefined> {
@@ -45,7 +46,10 @@ export async function projectOnEngine(socket: string, project: string, volumes: 
   try {
     const answers = await Promise.all(paths.map((path) => getJson(socket, path)));
     return answers.some((answer) => (Array.isArray(answer) ? answer.length > 0 : ((answer as { Volumes?: unknown[] } | null)?.Volumes?.length ?? 0) > 0));
-  } catch {
+  } catch (error) {
+    // The socket file outlives a stopped engine (systemd keeps docker.socket; dockerd leaves it):
+    // nobody listening is as plain an answer as no socket at all.
+    if (isErrno(error, 'ECONNREFUSED')) return 'no engine';
     return undefined;
   }
 }

@@ -250,14 +250,14 @@ export const servicesFeature: Feature = {
     ];
     return tasks;
   },
-  teardownTasks: (locate) => [
+  teardownTasks: ({ cleared }) => [
     {
       name: 'services-down',
-      deps: [locate],
+      deps: [cleared],
       // The project's teardown tasks (a database dump, say) need the stack still up.
       after: ['tasks-teardown'],
       async run({ shared, span, signal }, deps) {
-        const target = deps[locate] as RemoveTarget;
+        const target = deps[cleared] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
         const { readServicesStatus } = await import('./status.js');
         const status = await readServicesStatus(target.gitDir);
@@ -272,12 +272,9 @@ export const servicesFeature: Feature = {
           span.set('skipped', 'no compose file');
           return;
         }
-        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopStartJob, stopTimeoutSeconds }, { dockerSocket, projectOnEngine }] = await Promise.all([
-          import('./runtime.js'),
-          import('./stack.js'),
-          import('./engine-socket.js'),
-        ]);
-        const ended = await stopStartJob(status);
+        // The Compose modules load only when there is a stack to stop: most worktrees have none on the engine.
+        const { dockerSocket, projectOnEngine } = await import('./engine-socket.js');
+        const ended = status?.state === 'starting' && (await (await import('./stack.js')).stopStartJob(status));
         const runtime = status?.runtime ?? record?.runtime;
         const configured = target.config.string('vtree.compose.command');
         // Never started (no engine then, none now): nothing to stop, nothing to warn about.
@@ -291,6 +288,7 @@ export const servicesFeature: Feature = {
           span.set('skipped', onEngine === false ? 'nothing of the stack on the engine' : 'no container engine runs');
           return;
         }
+        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopTimeoutSeconds }] = await Promise.all([import('./runtime.js'), import('./stack.js')]);
         const detection = await detectComposeRuntime(configured ?? runtime?.join(' '));
         if (!('runtime' in detection)) {
           if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);

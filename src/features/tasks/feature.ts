@@ -106,12 +106,12 @@ export const tasksFeature: Feature = {
       },
     },
   ],
-  teardownTasks: (locate) => [
+  teardownTasks: ({ cleared }) => [
     {
       name: TASKS_TEARDOWN,
-      deps: [locate],
+      deps: [cleared],
       async run({ shared, span, profiler, signal }, deps) {
-        const target = deps[locate] as RemoveTarget;
+        const target = deps[cleared] as RemoveTarget;
         if (target.config.keys('vtree.teardown.').length === 0) return;
         const { readProjectTasks } = await import('./definitions.js');
         const all = readProjectTasks(target.config, 'teardown');

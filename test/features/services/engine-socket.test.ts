@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
@@ -34,14 +35,19 @@ describe('the Docker engine socket', () => {
     expect(await projectOnEngine(socket, `${project}-other`, false)).toBe(false);
   });
 
-  it('knows there is no engine when the socket does not exist, and leaves an engine it cannot ask to the CLI', async () => {
+  it('knows there is no engine when the socket does not exist or nothing listens on it, and leaves an engine it cannot ask to the CLI', async () => {
     const dir = await tempDir('vtree-socket-');
+    const server = createServer((_req, res) => res.writeHead(500).end('{"message":"engine trouble"}'));
     try {
       expect(await projectOnEngine(join(dir, 'docker.sock'), project, false)).toBe('no engine');
-      // A file where the socket should be: the engine cannot be asked.
-      await writeFile(join(dir, 'not-a-socket'), '');
-      expect(await projectOnEngine(join(dir, 'not-a-socket'), project, false)).toBeUndefined();
+      // What a stopped engine leaves behind: the socket's file, with nobody listening.
+      await writeFile(join(dir, 'stale.sock'), '');
+      expect(await projectOnEngine(join(dir, 'stale.sock'), project, false)).toBe('no engine');
+      // An engine that answers, but not with a list: the CLI is asked instead, and explains.
+      await new Promise<void>((resolve) => server.listen(join(dir, 'answering.sock'), resolve));
+      expect(await projectOnEngine(join(dir, 'answering.sock'), project, false)).toBeUndefined();
     } finally {
+      await new Promise((resolve) => server.close(resolve));
       await rm(dir, { recursive: true, force: true });
     }
   });
