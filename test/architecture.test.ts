@@ -53,6 +53,22 @@ function importGraph(): Map<string, string[]> {
   return graph;
 }
 
+/**
+ * What loading `file` loads before any of its code runs: the closure of its static value imports
+ * (no `import type`, no dynamic `import()`), as paths under src/ plus the `node:` modules.
+ */
+function loadedAtStart(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  const text = readFileSync(join(SRC, file), 'utf8');
+  for (const m of text.matchAll(/^(?:import|export)\s+(?!type\b)[^;]*?\bfrom\s*'([^']+)'|^import\s*'([^']+)'/gm)) {
+    const spec = (m[1] ?? m[2])!;
+    if (spec.startsWith('node:')) seen.add(spec);
+    else if (spec.startsWith('.')) loadedAtStart(relative(SRC, resolve(dirname(join(SRC, file)), spec)).replace(/\.js$/, '.ts'), seen);
+  }
+  return seen;
+}
+
 function findCycles(graph: Map<string, string[]>): string[][] {
   const cycles: string[][] = [];
   const state = new Map<string, 'open' | 'done'>();
@@ -107,6 +123,19 @@ describe('architecture', () => {
 
   it('has no import cycle', () => {
     expect(findCycles(graph).map((c) => c.join(' → '))).toEqual([]);
+  });
+
+  it('keeps what rm and list do not use out of their start-up (docs/performance.md)', () => {
+    const rm = loadedAtStart('commands/rm.ts');
+    const list = loadedAtStart('commands/list.ts');
+    // The set-up code of dependencies, the registry client and the Compose modules load when a run needs them.
+    for (const lazy of ['features/deps/plan.ts', 'features/deps/remote/remote-cache.ts', 'features/services/stack.ts', 'features/services/runtime.ts']) {
+      expect(rm.has(lazy), `commands/rm.ts loads ${lazy} at start`).toBe(false);
+    }
+    expect(rm.has('pipelines/remove.ts')).toBe(true);
+    expect(list.has('pipelines/list.ts')).toBe(true);
+    // node:crypto alone costs list 6 ms of a 150 ms budget.
+    expect([...list].filter((m) => m === 'node:crypto' || m === 'node:http')).toEqual([]);
   });
 
   it('catches what it is meant to catch', () => {
