@@ -1,22 +1,22 @@
 #!/usr/bin/env node
-// `node bench/remote.mjs`: the remote dependency cache against npm on the benchmark fixture. A
-// fresh clone's first `git vtree add`, with an empty local cache and the entry in a registry on
-// 127.0.0.1, against `git worktree add` + `npm ci` with npm's cache warm and with it empty.
-// Alternates the rows, reports medians, ratios and bytes moved; writes bench/results/remote.json.
-// It reports; it never fails on a timing. See bench/README.md ("Remote cache").
+// `node bench/remote.mjs`: `git vtree bench --remote` on the benchmark fixture. Builds (or reuses)
+// the npm benchmark repository, puts its main worktree's install into the cache and pushes it to
+// `<registry>/vtree-bench/deps` (untimed), then runs `git vtree bench --remote --json` there, which
+// does the measuring (src/pipelines/bench-remote.ts), and prints its rows and writes them to
+// bench/results/remote.json. It reports; it never fails on a timing. See bench/README.md ("Remote cache").
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { prepareRepo } from './fixture.mjs';
-import { runChild, summarize, timeSequence, waitForTaggedProcesses } from './measure.mjs';
+import { runChild } from './measure.mjs';
 import { formatMs } from './report.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const PROJECT_DIR = dirname(BENCH_DIR);
-const TAG = `VTREE_BENCH_RUN=remote-${process.pid}-${Date.now()}`;
 
 const { values: flags } = parseArgs({
   options: {
@@ -34,14 +34,11 @@ if (flags.help) {
   Needs a registry answering at --registry (start one: ../shared/ci/registry.sh 5120) and npm run build.\n`);
   process.exit(0);
 }
-const runs = Number(flags.runs);
 const workDir = resolve(flags['work-dir']);
 const log = (line) => process.stderr.write(`${line}\n`);
-const [tagName, tagValue] = TAG.split('=');
 const env = {
   ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && !['INIT_CWD', 'NODE_OPTIONS', 'VTREE_BACKGROUND'].includes(k))),
   PATH: [join(PROJECT_DIR, 'bin'), ...(process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin/.test(p))].join(delimiter),
-  [tagName]: tagValue,
 };
 
 if (!existsSync(join(PROJECT_DIR, 'dist', 'cli.js'))) throw new Error('run `npm run build` first');
@@ -53,112 +50,77 @@ if (!answering) {
 
 const repo = await prepareRepo({ fixtureDir: resolve(flags.fixture), workDir, sourceFiles: Number(flags['source-files']), env, tools: {}, log }, 'npm', 'npm');
 const remote = `${flags.registry}/vtree-bench/deps`;
-const git = (cwd, ...args) => must(runChild({ cmd: 'git', args, cwd, env }), `git ${args.join(' ')}`);
-
-// Warm the registry once, untimed: the main worktree's install, as an entry, pushed.
-await git(repo.root, 'config', 'vtree.cache.remote', remote);
-try {
-  await must(runChild({ cmd: 'git', args: ['vtree', 'cache', 'warm', '--spares', '0'], cwd: repo.root, env }), 'git vtree cache warm');
-  const pushed = JSON.parse((await must(runChild({ cmd: 'git', args: ['vtree', 'cache', 'push', '--json'], cwd: repo.root, env }), 'git vtree cache push')).stdout);
-  log(`registry ${remote}: ${pushed.entries.map((e) => (e.pushed ? `pushed ${e.key.slice(0, 12)} (${e.bytes} bytes, ${e.ms} ms)` : `has ${e.key.slice(0, 12)}`)).join(', ')}`);
-} finally {
-  await git(repo.root, 'config', '--unset', 'vtree.cache.remote');
-}
-
-const clones = await mkdtemp(join(workDir, 'remote-clones-'));
-/** A fresh clone of the benchmark repository: no node_modules, no vtree state. */
-async function freshClone(round, id) {
-  const dir = join(clones, `${id}-${round}`, 'app');
-  await git(workDir, 'clone', '-q', '--no-hardlinks', repo.root, dir);
-  await git(dir, 'config', 'vtree.cache.spares', '0');
-  return dir;
-}
-const worktreeAdd = (dir) => ({ cmd: 'git', args: ['worktree', 'add', '--no-track', '-b', 'timed', '--', join(dir, '..', 'wt'), 'HEAD'], cwd: dir, env });
-
-const ROWS = [
-  {
-    id: 'remote-hit',
-    label: 'git vtree add, fresh clone, empty local cache, warm registry',
-    async prepare(dir) {
-      await git(dir, 'config', 'vtree.cache.remote', remote);
-    },
-    commands: (dir) => [{ cmd: 'git', args: ['vtree', 'add', '--json', '--no-services', 'timed'], cwd: dir, env }],
-  },
-  {
-    id: 'npm-ci-warm',
-    label: 'git worktree add + npm ci, npm cache warm',
-    commands: (dir) => [worktreeAdd(dir), { cmd: 'npm', args: ['ci', '--prefer-offline', '--no-audit', '--no-fund'], cwd: join(dir, '..', 'wt'), env }],
-  },
-  {
-    id: 'npm-ci-cold',
-    label: 'git worktree add + npm ci, npm cache empty',
-    cacheDir: (dir) => join(dir, '..', 'npm-cache'),
-    commands: (dir, row) => [worktreeAdd(dir), { cmd: 'npm', args: ['ci', '--no-audit', '--no-fund'], cwd: join(dir, '..', 'wt'), env: { ...env, npm_config_cache: row.cacheDir(dir) } }],
-  },
-];
-
-const results = new Map(ROWS.map((r) => [r.id, { id: r.id, label: r.label, samples: [], bytes: [], errors: [], facts: null }]));
+const git = (...args) => must(runChild({ cmd: 'git', args, cwd: repo.root, env }), `git ${args.join(' ')}`);
 const loadBefore = loadavg();
-for (let round = 0; round < runs + 1; round++) {
-  const order = ROWS.map((_, i) => ROWS[(i + round) % ROWS.length]);
-  for (const row of order) {
-    const result = results.get(row.id);
-    const dir = await freshClone(round, row.id);
-    await row.prepare?.(dir);
-    await waitForTaggedProcesses(TAG, 180_000);
-    const timed = await timeSequence(row.commands(dir, row));
-    let bytes = null;
-    if (timed.ok && row.id === 'remote-hit') {
-      const facts = JSON.parse(timed.stdout).facts.deps;
-      result.facts = facts;
-      if (facts.source !== 'remote') timed.ok = false, (timed.error = `deps came from ${facts.source}, not the registry`);
-      bytes = facts.remoteBytes ?? null;
-    } else if (timed.ok && row.cacheDir) bytes = await duBytes(join(row.cacheDir(dir), '_cacache'));
-    else if (timed.ok) bytes = 0;
-    // Round 0 warms the page cache and the registry's disk: not counted.
-    if (round > 0) {
-      if (timed.ok) result.samples.push(timed.ms), result.bytes.push(bytes);
-      else result.errors.push(timed.error);
-    }
-    log(`round ${round}/${runs}${round === 0 ? ' (warm-up)' : ''} · ${row.id.padEnd(12)} ${timed.ok ? `${(timed.ms / 1000).toFixed(2)} s${bytes ? `, ${mb(bytes)}` : ''}` : `FAILED: ${timed.error}`}`);
-    await waitForTaggedProcesses(TAG, 180_000);
-    await rm(join(dir, '..'), { recursive: true, force: true });
-  }
-}
-await rm(clones, { recursive: true, force: true });
+const startedAt = new Date().toISOString();
 
-const rows = [...results.values()].map((r) => ({ ...r, stats: r.samples.length ? summarize(r.samples) : null, medianBytes: r.bytes.length ? summarize(r.bytes).median : null }));
-const warm = rows.find((r) => r.id === 'npm-ci-warm')?.stats?.median;
-for (const row of rows) row.ratioToNpmCiWarm = row.stats && warm ? row.stats.median / warm : null;
-const hit = rows.find((r) => r.id === 'remote-hit');
-const target = { target: 'remote hit at most 0.5x npm ci with a warm npm cache', value: hit?.ratioToNpmCiWarm ?? null, status: hit?.ratioToNpmCiWarm == null ? 'not measured' : hit.ratioToNpmCiWarm <= 0.5 ? 'met' : 'NOT MET' };
+// The remote cache is set only for this run: the other benchmarks share the repository.
+await git('config', 'vtree.cache.remote', remote);
+let bench;
+try {
+  // Warm the registry, untimed: the main worktree's install, as an entry, pushed.
+  await git('vtree', 'cache', 'warm', '--spares', '0');
+  const pushed = JSON.parse((await git('vtree', 'cache', 'push', '--json')).stdout);
+  log(`registry ${remote}: ${pushed.entries.map((e) => (e.pushed ? `pushed ${e.key.slice(0, 12)} (${e.bytes} bytes, ${e.ms} ms)` : `has ${e.key.slice(0, 12)}`)).join(', ')}`);
+  log(`git vtree bench --remote --json --runs ${flags.runs} in ${repo.root}: ${Number(flags.runs) + 1} rounds of 3 fresh clones each, silent until done`);
+  bench = await vtreeBenchRemote(Number(flags.runs));
+} finally {
+  await git('config', '--unset', 'vtree.cache.remote');
+}
+
+const hit = bench.result.rows.find((r) => r.id === 'remote-hit');
 const lines = [
-  `remote cache benchmark · fixture ${resolve(flags.fixture)}, ${repo.sourceFiles} source files · registry ${remote} · ${runs} timed run(s) per row after 1 warm-up · ${cpus().length} cores, load ${loadBefore[0].toFixed(2)}`,
+  `remote cache benchmark · fixture ${resolve(flags.fixture)}, ${repo.sourceFiles} source files · registry ${remote} · ${bench.result.runs} timed run(s) per row after 1 warm-up · ${cpus().length} cores, load ${loadBefore[0].toFixed(2)}`,
   '',
-  `${'row'.padEnd(62)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}  n  ${'x npm ci warm'.padStart(13)}  bytes moved`,
-  ...rows.map((r) => `${r.label.padEnd(62)} ${fmt(r.stats?.median)} ${fmt(r.stats?.min)} ${fmt(r.stats?.max)} ${String(r.stats?.n ?? 0).padStart(2)}  ${(r.ratioToNpmCiWarm?.toFixed(2) ?? '-').padStart(13)}  ${r.medianBytes == null ? '-' : r.id === 'npm-ci-warm' ? '0 (npm cache)' : mb(r.medianBytes)}${r.errors.length ? `  (${r.errors.length} failed: ${r.errors[0]})` : ''}`),
+  `${'row'.padEnd(62)} ${'median'.padStart(8)} ${'min'.padStart(8)} ${'max'.padStart(8)}  n  ${'x warm cache'.padStart(12)}  bytes moved`,
+  ...bench.result.rows.map((r) => {
+    const measured = r.durations.length > 0;
+    const bytes = r.medianBytes === null ? '-' : r.id === 'warm-cache' ? '0 (npm cache)' : mb(r.medianBytes);
+    const failed = r.errors.length ? `  (${r.errors.length} failed: ${r.errors[0]})` : '';
+    return `${r.label.padEnd(62)} ${fmt(measured ? r.median : undefined)} ${fmt(measured ? r.min : undefined)} ${fmt(measured ? r.max : undefined)} ${String(r.durations.length).padStart(2)}  ${(r.ratio?.toFixed(2) ?? '-').padStart(12)}  ${bytes}${failed}`;
+  }),
   '',
-  `Target: ${target.target}: ${target.status}${target.value != null ? ` (${target.value.toFixed(2)}x)` : ''}`,
-  hit?.facts ? `remote-hit facts: source=${hit.facts.source} linkMode=${hit.facts.linkMode} files=${hit.facts.files} remoteBytes=${hit.facts.remoteBytes}` : '',
+  `Target: ${bench.result.target.target}: ${bench.result.target.status}${bench.result.target.value !== null ? ` (${bench.result.target.value.toFixed(2)}x)` : ''}`,
+  bench.result.hit ? `remote-hit facts: source=${bench.result.hit.source} linkMode=${bench.result.hit.linkMode} files=${bench.result.hit.files} remoteBytes=${bench.result.hit.remoteBytes}` : `remote-hit: no round pulled from the registry${hit?.errors[0] ? ` (${hit.errors[0]})` : ''}`,
 ];
 process.stdout.write(`${lines.join('\n')}\n`);
 await mkdir(dirname(resolve(flags.out)), { recursive: true });
-await writeFile(resolve(flags.out), `${JSON.stringify({ schema: 1, startedAt: new Date().toISOString(), registry: remote, runs, loadavgBefore: loadBefore, loadavgAfter: loadavg(), rows, target }, null, 2)}\n`);
+await writeFile(resolve(flags.out), `${JSON.stringify({ schema: 2, startedAt, fixture: resolve(flags.fixture), sourceFiles: repo.sourceFiles, cores: cpus().length, loadavgBefore: loadBefore, loadavgAfter: loadavg(), ...bench.result }, null, 2)}\n`);
 process.stdout.write(`\nResults: ${resolve(flags.out)}\n`);
+// Exit 1 when a round failed (the rows say which): a failed round is no timing.
+process.exitCode = bench.code;
+
+/**
+ * `git vtree bench --remote --json --runs <runs>` in the benchmark repository (its warnings and
+ * errors pass through to stderr; under --json it prints no progress): its exit code and the JSON
+ * it printed, which has the rows with exit 1 too, when only some rounds failed.
+ */
+function vtreeBenchRemote(runs) {
+  return new Promise((resolvePromise, reject) => {
+    const args = ['vtree', 'bench', '--remote', '--json', '--runs', String(runs)];
+    const child = spawn('git', args, { cwd: repo.root, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      // Under --json a failed run prints `{ ok: false, error }` instead of rows (its error is also on stderr, above).
+      const result = (() => {
+        try {
+          return JSON.parse(stdout);
+        } catch {
+          return undefined;
+        }
+      })();
+      if (Array.isArray(result?.rows)) resolvePromise({ code, result });
+      else reject(new Error(`git ${args.join(' ')} exited ${code}: ${result?.error?.message ?? 'without results'}`));
+    });
+  });
+}
 
 async function must(promise, what) {
   const result = await promise;
   if (result.code !== 0) throw new Error(`${what} failed: ${result.stderr.trim().split('\n').slice(-2).join(' | ')}`);
   return result;
-}
-
-/** Bytes of the files under `dir` (what npm downloaded into its empty cache). */
-async function duBytes(dir) {
-  let total = 0;
-  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])) {
-    if (entry.isFile()) total += (await stat(join(entry.parentPath ?? entry.path, entry.name))).size;
-  }
-  return total;
 }
 
 function fmt(ms) {

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
+import { copyFile, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -216,6 +216,44 @@ export function composeAppsForFile(
     await git(repo, 'config', 'vtree.services.stopTimeout', '1');
     return { repo, name };
   };
+}
+
+/**
+ * Repositories of a small npm project (semver, is-number and @isaacs/string-locale-compare from
+ * the npm registry), for the test files that need real installs. Its lockfile is resolved once,
+ * before the calling file's tests, and removed after them. `projectRepo` makes a repository with
+ * package.json and the lockfile committed and no node_modules; `warmedRepo` one with its
+ * dependencies installed and cached (`cache warm`), its remote cache at `remote` if given. The
+ * repositories are removed after the file's tests too.
+ */
+export function npmProjectsForFile(): { projectRepo(): Promise<string>; warmedRepo(remote?: string): Promise<string> } {
+  let fixture = '';
+  const cleanups: Array<() => Promise<void>> = [];
+  beforeAll(async () => {
+    fixture = await tempDir('vtree-npm-project-');
+    await writeFile(join(fixture, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { semver: '7.6.3', 'is-number': '7.0.0', '@isaacs/string-locale-compare': '1.1.0' } }));
+    await execFileAsync('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--package-lock-only'], { cwd: fixture });
+  }, 120_000);
+  afterAll(async () => {
+    await Promise.all([rm(fixture, { recursive: true, force: true }), ...cleanups.map((cleanup) => cleanup())]);
+  });
+  const projectRepo = async () => {
+    const made = await makeRepo({ '.gitignore': 'node_modules/\n' });
+    cleanups.push(made.cleanup);
+    for (const file of ['package.json', 'package-lock.json']) await copyFile(join(fixture, file), join(made.repo, file));
+    await git(made.repo, 'add', '-A');
+    await git(made.repo, 'commit', '-qm', 'lockfile');
+    return made.repo;
+  };
+  const warmedRepo = async (remote?: string) => {
+    const repo = await projectRepo();
+    await execFileAsync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo });
+    if (remote) await git(repo, 'config', 'vtree.cache.remote', remote);
+    const warmed = await vtree(repo, ['cache', 'warm']);
+    if (warmed.code !== 0) throw new Error(`git vtree cache warm failed in ${repo}: ${warmed.stderr}`);
+    return repo;
+  };
+  return { projectRepo, warmedRepo };
 }
 
 /**

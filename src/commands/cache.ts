@@ -17,13 +17,13 @@ import {
   type CacheEntry,
   type EntryMeta,
 } from '../features/deps/cache.js';
-import { cacheKey } from '../features/deps/cache-key.js';
+import { cacheKey, lockfileKey } from '../features/deps/cache-key.js';
 import type { Args } from './spec.js';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile } from '../core/files.js';
 import { parseLinkMode } from '../features/deps/link-modes.js';
-import type { Io } from '../core/output.js';
+import { formatBytes, type Io } from '../core/output.js';
 import { commitFiles, detectProject, diskFiles, reconcileCommand, type Project } from '../features/deps/package-manager.js';
 import { describeEdits, quarantine, whoShares, type EditedFile } from '../features/deps/taint.js';
 import type { Config } from '../git/config.js';
@@ -309,22 +309,15 @@ async function importCache(args: Args, io: Io, cache: CacheContext): Promise<num
   }
 }
 
-/** The configured remote cache, or a usage error saying how to set one. */
-async function configuredRemote(cache: CacheContext) {
-  const { remoteFromConfig } = await import('../features/deps/remote/remote-cache.js');
-  const remote = remoteFromConfig(cache.config);
-  if (!remote) throw new UsageError('no remote cache configured', 'git config vtree.cache.remote <registry>/<repository>   (for example ghcr.io/team/app-deps)');
-  return remote;
-}
-
 async function push(args: Args, io: Io, cache: CacheContext): Promise<number> {
-  const [remote, { pushEntry }] = await Promise.all([configuredRemote(cache), import('../features/deps/remote/remote-cache.js')]);
+  const { requireRemote, pushEntry } = await import('../features/deps/remote/remote-cache.js');
+  const remote = requireRemote(cache.config);
   let keys: string[];
   if (args.all) keys = (await listEntries(cache.dir)).map((e) => e.key);
   else {
     const here = cache.repo.toplevel;
     const project = here ? await detectProject(diskFiles(here)) : undefined;
-    const key = project && Object.keys(project.lockfiles).length > 0 ? cacheKey(project) : undefined;
+    const key = lockfileKey(project);
     if (!key || !(await openEntry(cache.dir, key))) throw new VtreeError(`no cache entry for ${here ?? 'this directory'}'s lockfile to push`, 'git vtree cache warm   (or git vtree cache push --all)');
     keys = [key];
   }
@@ -342,7 +335,8 @@ async function push(args: Args, io: Io, cache: CacheContext): Promise<number> {
 }
 
 async function pull(args: Args, io: Io, cache: CacheContext): Promise<number> {
-  const [remote, { pullEntry }] = await Promise.all([configuredRemote(cache), import('../features/deps/remote/remote-cache.js')]);
+  const { requireRemote, pullEntry } = await import('../features/deps/remote/remote-cache.js');
+  const remote = requireRemote(cache.config);
   let key = args.file === undefined ? undefined : String(args.file);
   if (args.forCommit !== undefined) {
     const cwd = cache.repo.toplevel ?? cache.repo.mainPath;
@@ -378,15 +372,4 @@ export function parseDuration(text: string): number {
   const ms = durationMs(text);
   if (ms === undefined) throw new UsageError(`cannot read duration '${text}'`, 'write it like 30d, 12h or 2w');
   return ms;
-}
-
-function formatBytes(bytes: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { tempName } from './temp-name.js';
 
@@ -58,4 +58,25 @@ export async function exists(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Bytes of the files under `path` (0 when it does not exist), each hardlinked file counted once:
+ * what the tree holds on disk, not what its links add up to.
+ */
+export async function diskUse(path: string, seen: Set<number> = new Set()): Promise<number> {
+  let total = 0;
+  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    const full = join(path, entry.name);
+    if (entry.isDirectory()) total += await diskUse(full, seen);
+    else {
+      const info = await lstat(full).catch(() => undefined);
+      if (info && !seen.has(info.ino)) {
+        seen.add(info.ino);
+        total += info.size;
+      }
+    }
+  }
+  return total;
 }

@@ -11,6 +11,7 @@ import { recordRun, toRunRecord } from './record.js';
 import { resolveRepoStage } from './repo-stage.js';
 import { percentile, Profiler, type Span } from '../core/profiler.js';
 import type { BenchFacts, BenchSide } from '../observe/bench-facts.js';
+import type { RepoStage } from '../features/feature.js';
 
 /** A `bench` request. */
 export interface BenchRequest {
@@ -35,7 +36,7 @@ const COMPOSE_FILES = ['compose.yaml', 'compose.yml', 'docker-compose.yaml', 'do
 const NODE_OVERHEAD = 'node start-up + exit';
 
 /** The post-checkout hook stands aside, so "before" is a plain `git worktree add`. */
-const PLAIN_GIT_ENV = { ...process.env, VTREE_SKIP_HOOK: '1' };
+export const PLAIN_GIT_ENV = { ...process.env, VTREE_SKIP_HOOK: '1' };
 
 /** The CLI entry of this very installation, run as a subprocess the way a user runs it. */
 const VTREE_BIN = ENTRY_BIN;
@@ -58,6 +59,35 @@ interface Made {
   removed?: boolean;
 }
 
+/** What every benchmark starts from. */
+export interface BenchStart {
+  where: RepoStage;
+  /** The worktree the benchmark runs in. */
+  root: string;
+  /** The commit it measures (HEAD there). */
+  base: string;
+  profiler: Profiler;
+  runId: string;
+  /** Its scratch directory: `<repo>.vtree-bench-<runId>` beside the main worktree, removed at the end. */
+  benchDir: string;
+}
+
+/**
+ * Checks `runs`, finds the repository around `cwd` and its HEAD, and names the run and its
+ * scratch directory. `command` is the command line the hints suggest.
+ */
+export async function startBench(cwd: string, runs: number, command = 'git vtree bench'): Promise<BenchStart> {
+  if (!Number.isInteger(runs) || runs < 1) throw new UsageError(`--runs must be a whole number, at least 1, not '${runs}'`, `${command} --runs 3`);
+  const where = await resolveRepoStage(cwd);
+  const root = where.repo.toplevel ?? where.repo.mainPath;
+  const base = await git(root, ['rev-parse', '--verify', 'HEAD^{commit}']).catch((error) => {
+    throw new UsageError(`${root} has no commit to make worktrees from`, `commit something first, then run \`${command}\``, { cause: error });
+  });
+  const profiler = new Profiler();
+  const runId = newRunId(profiler.startedAt);
+  return { where, root, base, profiler, runId, benchDir: join(dirname(where.repo.mainPath), `${where.repo.name}.vtree-bench-${runId}`) };
+}
+
 /**
  * `git vtree bench`: on the user's own repository, alternately makes a worktree the way it is
  * done by hand ("before": `git worktree add`, then the package manager's install, then
@@ -66,16 +96,8 @@ interface Made {
  * one `bench` run in metrics.json whose spans are the measured runs and their phases.
  */
 export async function runBench(request: BenchRequest): Promise<BenchResult> {
-  if (!Number.isInteger(request.runs) || request.runs < 1) throw new UsageError(`--runs must be a whole number, at least 1, not '${request.runs}'`, 'git vtree bench --runs 3');
-  const where = await resolveRepoStage(request.cwd);
-  const root = where.repo.toplevel ?? where.repo.mainPath;
-  const base = await git(root, ['rev-parse', '--verify', 'HEAD^{commit}']).catch((error) => {
-    throw new UsageError(`${root} has no commit to make worktrees from`, 'commit something first, then run `git vtree bench`', { cause: error });
-  });
+  const { where, root, base, profiler, runId, benchDir } = await startBench(request.cwd, request.runs);
   const plan = await planBefore(root, request.signal);
-  const profiler = new Profiler();
-  const runId = newRunId(profiler.startedAt);
-  const benchDir = join(dirname(where.repo.mainPath), `${where.repo.name}.vtree-bench-${runId}`);
   const made: Made[] = [];
   const before: Array<{ duration: number; phases: Map<string, number> }> = [];
   const vtree: Array<{ duration: number; phases: Map<string, number>; depsSource?: string }> = [];
@@ -145,11 +167,7 @@ async function planBefore(root: string, signal?: AbortSignal): Promise<BeforePla
     const found = await detect({ cwd: root, stopDir: root });
     const resolved = resolveCommand(found?.agent ?? 'npm', 'install', []);
     if (resolved) install = { command: resolved.command, args: resolved.args };
-    if (install) {
-      await run(install.command, ['--version'], { signal }).catch((error) => {
-        throw new UsageError(`${install!.command} is not runnable here (${errorMessage(error)}), so "before" cannot install`, `install ${install!.command}, then run \`git vtree bench\` again`);
-      });
-    }
+    if (install) await requireRunnable(install.command, 'git vtree bench', signal);
   }
   const composeEngine = await run('docker', ['compose', 'version'], { signal: anySignal(signal, 10_000) })
     .then(() => run('docker', ['info', '--format', '{{.ServerVersion}}'], { signal: anySignal(signal, 10_000) }))
@@ -158,6 +176,13 @@ async function planBefore(root: string, signal?: AbortSignal): Promise<BeforePla
       () => false,
     );
   return { install, composeEngine };
+}
+
+/** Refuses to start a benchmark whose installs would all fail: `command` (a package manager) does not run here. */
+export async function requireRunnable(command: string, bench: string, signal?: AbortSignal): Promise<void> {
+  await run(command, ['--version'], { signal }).catch((error) => {
+    throw new UsageError(`${command} is not runnable here (${errorMessage(error)}), so the benchmark cannot install`, `install ${command}, then run \`${bench}\` again`);
+  });
 }
 
 /**
@@ -251,7 +276,7 @@ async function waitForStack(path: string): Promise<void> {
 }
 
 /** Runs this installation's `git vtree <args>`; a failure names the subcommand and its own message. */
-async function runVtree(args: string[], cwd: string): Promise<string> {
+export async function runVtree(args: string[], cwd: string): Promise<string> {
   try {
     return (await run(process.execPath, [VTREE_BIN, ...args], { cwd })).stdout;
   } catch (error) {
@@ -313,15 +338,16 @@ function childSpans(spans: readonly Span[], children: ReadonlyArray<{ parent: nu
   );
 }
 
-function side(measured: ReadonlyArray<{ duration: number; phases: Map<string, number> }>): BenchSide {
-  const durations = measured.map((m) => m.duration);
+/** Median, min and max of `durations` (ms; all 0 when there are none), and the durations. */
+export function timings(durations: number[]): Omit<BenchSide, 'phases'> {
   const sorted = [...durations].sort((a, b) => a - b);
+  return { median: percentile(sorted, 50), min: sorted[0] ?? 0, max: sorted.at(-1) ?? 0, durations };
+}
+
+function side(measured: ReadonlyArray<{ duration: number; phases: Map<string, number> }>): BenchSide {
   const names = [...new Set(measured.flatMap((m) => [...m.phases.keys()]))];
   return {
-    median: percentile(sorted, 50),
-    min: sorted[0] ?? 0,
-    max: sorted.at(-1) ?? 0,
-    durations,
+    ...timings(measured.map((m) => m.duration)),
     phases: names.map((name) => ({
       name,
       median: percentile(
@@ -346,10 +372,12 @@ function anySignal(signal: AbortSignal | undefined, timeoutMs: number): AbortSig
   return signal ? AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]) : AbortSignal.timeout(timeoutMs);
 }
 
-function commandLine(command: { command: string; args: string[] }): string {
+/** `npm ci`: a command and its arguments as one would type them. */
+export function commandLine(command: { command: string; args: string[] }): string {
   return [command.command, ...command.args].join(' ');
 }
 
-function round(ms: number): number {
+/** Milliseconds to the microsecond, as metrics keep them. */
+export function round(ms: number): number {
   return Math.round(ms * 1000) / 1000;
 }

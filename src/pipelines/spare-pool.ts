@@ -1,13 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { lstat, readdir, rename, rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git, run } from '../core/exec.js';
+import { diskUse } from '../core/files.js';
 import { withLock } from '../core/lock.js';
 import { lockPath, overridePath, servicesStatusPath } from '../core/paths.js';
 import { depsFeature } from '../features/deps/index.js';
-import { cacheKey } from '../features/deps/cache-key.js';
+import { lockfileKey } from '../features/deps/cache-key.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
@@ -171,7 +172,7 @@ async function refresh(where: RepoStage, path: string, mainHead: string, limits:
   await switchSpareDetached(path, mainHead);
   const project = await detectProject(commitFiles(where.repo.mainPath, mainHead));
   const deps = state?.deps as { key?: string | null; dirs?: string[] } | undefined;
-  const key = project && Object.keys(project.lockfiles).length > 0 ? cacheKey(project) : null;
+  const key = lockfileKey(project) ?? null;
   if (key === null || deps?.key !== key) {
     // Another lockfile: these dependencies do not fit any more; restore the ones that do.
     for (const dir of deps?.dirs ?? ['node_modules']) await rm(join(path, dir), { recursive: true, force: true });
@@ -239,7 +240,7 @@ export async function sparesStatus({ repo, config }: RepoStage): Promise<SpareSt
       const kind = where === pool ? 'ready' : where === join(pool, '.build') ? 'building' : where === join(pool, '.recycle') ? 'recycling' : 'other';
       const state = await readWorktreeState(await worktreeGitDir(w.path));
       const since = (state?.spare as SpareSection | undefined)?.since;
-      return { path: w.path, head: w.head ?? '', state: kind, ...(since ? { since } : {}), bytes: await diskUse(w.path, new Set()) } satisfies SpareStatus;
+      return { path: w.path, head: w.head ?? '', state: kind, ...(since ? { since } : {}), bytes: await diskUse(w.path) } satisfies SpareStatus;
     }),
   );
 }
@@ -285,21 +286,4 @@ async function fresh(mainPath: string, w: WorktreeEntry, mainHead: string, limit
   if (!w.head || w.head === mainHead) return true;
   const count = await git(mainPath, ['rev-list', '--count', `${w.head}..${mainHead}`]).catch(() => 'Infinity');
   return Number(count) <= limits.maxBehind;
-}
-
-async function diskUse(path: string, seen: Set<number>): Promise<number> {
-  let total = 0;
-  const entries = await readdir(path, { withFileTypes: true }).catch(() => []);
-  for (const entry of entries) {
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) total += await diskUse(full, seen);
-    else {
-      const info = await lstat(full).catch(() => undefined);
-      if (info && !seen.has(info.ino)) {
-        seen.add(info.ino);
-        total += info.size;
-      }
-    }
-  }
-  return total;
 }

@@ -28,6 +28,11 @@ export function cacheKey(project: Project, platform: KeyPlatform = currentPlatfo
   return createHash('sha256').update(stableJson(material)).digest('hex').slice(0, 40);
 }
 
+/** The cache key of `project`, or `undefined` when there is no project or it has no lockfile (nothing vtree caches). */
+export function lockfileKey(project: Project | undefined): string | undefined {
+  return project && Object.keys(project.lockfiles).length > 0 ? cacheKey(project) : undefined;
+}
+
 /** JSON with object keys sorted at every level, so equal content always hashes (and compares) equally. */
 export function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;

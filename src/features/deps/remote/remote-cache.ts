@@ -59,6 +59,13 @@ export function remoteFromConfig(config: Config, env: NodeJS.ProcessEnv = proces
   return openRemote(value, { timeoutMs, push: config.boolean('vtree.cache.push', false), env });
 }
 
+/** The remote cache from git config ({@link remoteFromConfig}), or a usage error saying how to set one. */
+export function requireRemote(config: Config): Remote {
+  const remote = remoteFromConfig(config);
+  if (!remote) throw new UsageError('no remote cache configured (vtree.cache.remote)', 'git config vtree.cache.remote <registry>/<repository>   (for example ghcr.io/team/app-deps)');
+  return remote;
+}
+
 /** A remote cache at `value` (`<registry>/<repository>`), credentials from Docker's config in `env`. */
 export function openRemote(value: string, options: { timeoutMs: number; push: boolean; env?: NodeJS.ProcessEnv }): Remote {
   const ref = parseRemoteRef(value);

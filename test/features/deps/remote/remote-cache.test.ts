@@ -1,4 +1,4 @@
-import { chmod, cp, lstat, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, lstat, readFile, writeFile } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -7,7 +7,7 @@ import { listEntries, openEntry } from '../../../../src/features/deps/cache.js';
 import { RegistryError } from '../../../../src/features/deps/remote/client.js';
 import { openRemote, pullEntry, pushEntry } from '../../../../src/features/deps/remote/remote-cache.js';
 import { run } from '../../../../src/core/exec.js';
-import { git, makeRepo, tempDir, treeOf, vtree } from '../../../helpers.js';
+import { git, npmProjectsForFile, tempDir, treeOf, vtree } from '../../../helpers.js';
 import { requirePrereq, startRegistry, startTokenRegistry } from '../../../remote-prereqs.js';
 
 // The remote dependency cache against a real registry (Debian's docker-registry on 127.0.0.1),
@@ -24,41 +24,12 @@ const AUTH_REGISTRY = authed.ok ? authed.value : '';
 /** A fresh repository name per run: the registry outlives test runs. */
 const run_ = `t${Date.now().toString(36)}${process.pid}`;
 
-let fixture: string;
-let root: string;
-
-beforeAll(async () => {
-  root = await tempDir('vtree-remote-');
-  fixture = join(root, 'fixture');
-  await mkdir(fixture);
-  await writeFile(join(fixture, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { semver: '7.6.3', 'is-number': '7.0.0', '@isaacs/string-locale-compare': '1.1.0' } }));
-  await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', '--package-lock-only'], { cwd: fixture });
-}, 120_000);
-afterAll(async () => {
-  await run('rm', ['-rf', root]);
-});
-
-/** A repository with the fixture's package.json and lockfile committed, no node_modules. */
-async function projectRepo(): Promise<string> {
-  const made = await makeRepo({ '.gitignore': 'node_modules/\n' });
-  for (const file of ['package.json', 'package-lock.json']) await cp(join(fixture, file), join(made.repo, file));
-  await git(made.repo, 'add', '-A');
-  await git(made.repo, 'commit', '-qm', 'lockfile');
-  return made.repo;
-}
-
-/** A {@link projectRepo} with its dependencies installed and cached (`cache warm`), its remote cache at `remote` if given. */
-async function warmedRepo(remote?: string): Promise<string> {
-  const repo = await projectRepo();
-  await run('npm', ['ci', '--no-audit', '--no-fund'], { cwd: repo });
-  if (remote) await git(repo, 'config', 'vtree.cache.remote', remote);
-  expect((await vtree(repo, ['cache', 'warm'])).code).toBe(0);
-  return repo;
-}
+const { projectRepo, warmedRepo } = npmProjectsForFile();
 
 async function clone(repo: string): Promise<string> {
-  const dest = join(await tempDir('vtree-remote-clone-'), 'app');
-  await git(root, 'clone', '-q', repo, dest);
+  const parent = await tempDir('vtree-remote-clone-');
+  const dest = join(parent, 'app');
+  await git(parent, 'clone', '-q', repo, dest);
   return dest;
 }
 
