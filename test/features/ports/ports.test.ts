@@ -382,7 +382,7 @@ describe('the ports task', () => {
     const held = await leasePorts(holder, ['A', 'B'], RANGE);
     const removeShared = { runId: 'r', force: false, volumes: false, facts: {} as Record<string, unknown>, log: () => undefined, warn: () => undefined };
     const locate: Task<RemoveShared> = { name: 'locate', run: async () => ({ path: dir, repo: { commonDir: '/task/.git' }, slug: 's' }) };
-    const teardown = portsFeature.teardownTasks!('locate');
+    const teardown = portsFeature.teardownTasks!({ located: 'locate', cleared: 'locate' });
     const seen: number[] = [];
     const fail: Task<RemoveShared> = {
       name: 'git-worktree-remove',
