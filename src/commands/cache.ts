@@ -236,8 +236,8 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
   // Every worktree with a complete install seeds its entry (links, no install); the current one is the hot one.
   for (const w of cache.repo.worktrees.filter((w) => !w.bare && !w.prunable)) {
     const project = await detectProject(diskFiles(w.path)).catch(() => undefined);
-    if (!project || Object.keys(project.lockfiles).length === 0 || project.pnp) continue;
-    const key = cacheKey(project);
+    const key = lockfileKey(project);
+    if (!key || project?.pnp) continue;
     if (seen.has(key) && w.path !== here) continue;
     seen.add(key);
     const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn).catch((error: unknown) => {
@@ -343,9 +343,8 @@ async function pull(args: Args, io: Io, cache: CacheContext): Promise<number> {
     const commit = await git(cwd, ['rev-parse', '--verify', '--end-of-options', `${String(args.forCommit)}^{commit}`]).catch(() => {
       throw new UsageError(`no commit '${String(args.forCommit)}'`, 'git vtree cache pull --for-commit <branch|commit>');
     });
-    const project = await detectProject(commitFiles(cwd, commit));
-    if (!project || Object.keys(project.lockfiles).length === 0) throw new VtreeError(`${String(args.forCommit)} has no lockfile: nothing to pull`);
-    key = cacheKey(project);
+    key = lockfileKey(await detectProject(commitFiles(cwd, commit)));
+    if (!key) throw new VtreeError(`${String(args.forCommit)} has no lockfile: nothing to pull`);
   }
   if (!key || !/^[0-9a-f]{40}$/.test(key)) throw new UsageError('cache pull needs a cache key (40 hex digits) or --for-commit <ref>', 'git vtree cache pull --for-commit main');
   const where = `${remote.ref.registry}/${remote.ref.repository}`;

@@ -13,7 +13,8 @@ import { exists } from '../core/files.js';
 export async function backgroundFailureNotice(cwd: string): Promise<string | undefined> {
   const gitDir = await linkedGitDir(cwd);
   if (!gitDir || !((await exists(servicesStatusPath(gitDir))) || (await exists(tasksStatusPath(gitDir))))) return undefined;
-  const [{ readServicesStatus }, { readTasksStatus }] = await Promise.all([import('../features/services/stack.js'), import('../features/tasks/status.js')]);
+  // The status readers alone: the Compose code (stack.js) stays unloaded on this path of every command.
+  const [{ readServicesStatus }, { readTasksStatus }] = await Promise.all([import('../features/services/status.js'), import('../features/tasks/status.js')]);
   const [services, tasks] = await Promise.all([readServicesStatus(gitDir), readTasksStatus(gitDir)]);
   const failures: string[] = [];
   if (services?.state === 'failed') failures.push(`services: ${services.reason ?? 'failed'}`);

@@ -59,7 +59,7 @@ export async function locateWorktree(cwd: string, worktree?: string): Promise<{ 
  * no engine call, so it is cheap to poll.
  */
 export async function readReadiness(path: string, gitDir: string, main: boolean): Promise<Readiness> {
-  const { readServicesStatus } = await import('../features/services/stack.js');
+  const { readServicesStatus } = await import('../features/services/status.js');
   const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
   const phases: Phase[] = [await setupPhase(gitDir, record, main)];
   const deps = record?.deps as { snapshotLog?: string } | undefined;

@@ -274,15 +274,15 @@ export const servicesFeature: Feature = {
         }
         // The Compose modules load only when there is a stack to stop: most worktrees have none on the engine.
         const { dockerSocket, projectOnEngine } = await import('./engine-socket.js');
-        const ended = status?.state === 'starting' && (await (await import('./stack.js')).stopStartJob(status));
+        const starting = status?.state === 'starting';
+        if (starting) await (await import('./stack.js')).stopStartJob(status);
         const runtime = status?.runtime ?? record?.runtime;
         const configured = target.config.string('vtree.compose.command');
         // Never started (no engine then, none now): nothing to stop, nothing to warn about.
         const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
         // Docker's own socket first: it answers "nothing there" in a few ms, where the CLI takes a process per question.
         // Not right after a start job: containers it was creating may not exist yet, so only Compose down is sure.
-        const quiet = !ended && status?.state !== 'starting';
-        const socket = quiet && configured === undefined && !/podman/.test(runtime?.join(' ') ?? '') ? dockerSocket() : undefined;
+        const socket = !starting && configured === undefined && !/podman/.test(runtime?.join(' ') ?? '') ? dockerSocket() : undefined;
         const onEngine = socket ? await projectOnEngine(socket, project, shared.volumes) : undefined;
         if (onEngine === false || (onEngine === 'no engine' && !started)) {
           span.set('skipped', onEngine === false ? 'nothing of the stack on the engine' : 'no container engine runs');
