@@ -214,6 +214,8 @@ export function composeAppsForFile(
     await git(repo, 'add', '-A');
     await git(repo, 'commit', '-qm', 'initial', '--allow-empty');
     await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+    // The user's own git config trusts these stacks; test/features/services/consent.test.ts unsets it.
+    await git(repo, 'config', 'vtree.services.trusted', 'true');
     return { repo, name };
   };
 }

@@ -1,56 +1,77 @@
 import type { Args } from './spec.js';
+import { TRUST_COMMAND } from '../core/consent.js';
 import { ExitCode, VtreeError } from '../core/errors.js';
 import type { Io } from '../core/output.js';
 import { canAsk, confirm } from '../core/prompt.js';
 import { TEAM_CONFIG_FILE } from '../git/config.js';
+import { composeCacheDir } from '../core/paths.js';
 import { readProjectTasks } from '../features/tasks/definitions.js';
-import { describeTask, TRUST_COMMAND } from '../features/tasks/consent.js';
+import { describeTask } from '../features/tasks/consent.js';
 import { approveTasks, trustStates } from '../features/tasks/trust.js';
+import { composeFileSettings, directorySource, discoverCompose } from '../features/services/compose.js';
+import { approveStack, describeStack, stackTrust } from '../features/services/consent.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 
 /**
- * `git vtree trust [--yes]`: shows the commands the committed `.vtreeconfig` asks vtree to run
- * (set-up and teardown tasks) that the user has not approved in this repository, and approves
- * them on `y` (or `--yes`). Without a terminal and without `--yes` it approves nothing and
- * exits 1, so a script never approves by accident.
+ * `git vtree trust [--yes]`: shows what the repository asks vtree to run that the user has not
+ * approved on this machine: the commands of the committed `.vtreeconfig` (set-up and teardown
+ * tasks) and the Compose stack (its services, images and host access, as the worktree this runs
+ * in has it), and approves them on `y` (or `--yes`). Without a terminal and without `--yes` it
+ * approves nothing and exits 1, so a script never approves by accident.
  */
 export default async function trust(args: Args, io: Io): Promise<number> {
   const { repo, config } = await resolveRepoStage(process.cwd());
   const committed = [...readProjectTasks(config, 'task'), ...readProjectTasks(config, 'teardown')].filter((t) => t.committed);
   const states = await trustStates(repo.mainPath, committed);
   const pending = committed.filter((t) => states.get(t) !== 'approved');
+  const dir = repo.toplevel ?? repo.mainPath;
+  const model = await discoverCompose(directorySource(dir), await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath), composeCacheDir(repo.commonDir));
+  const stack = model.files.length > 0 && !model.error ? await stackTrust(repo.mainPath, model, config, dir) : undefined;
+  const stackPending = stack !== undefined && (stack.state === 'new' || stack.state === 'changed');
+  const anything = pending.length > 0 || stackPending;
   let approved = false;
   let shown = false;
-  if (pending.length > 0) {
+  if (anything) {
     if (args.yes) approved = true;
     else if (!io.json && canAsk()) {
       show();
-      approved = await confirm('Approve these commands?');
+      approved = await confirm(stackPending ? 'Approve these commands and this stack?' : 'Approve these commands?');
     }
-    if (approved) await approveTasks(repo.mainPath, pending);
+    if (approved) {
+      await approveTasks(repo.mainPath, pending);
+      if (stackPending) await approveStack(repo.mainPath, stack.hostAccess);
+    }
   }
+  const ok = !anything || approved;
   if (io.json) {
-    io.out(JSON.stringify({ ok: pending.length === 0 || approved, repo: repo.mainPath, approved, tasks: committed.map((t) => ({ kind: t.kind, name: t.name, run: t.run, state: pending.includes(t) && !approved ? states.get(t) : 'approved' })) }));
-    return pending.length === 0 || approved ? ExitCode.ok : ExitCode.failed;
+    const stackJson = stack ? { files: model.files, services: model.services.map((s) => ({ name: s.name, ...(s.image ? { image: s.image } : {}), build: s.build })), hostAccess: stack.hostAccess, state: stackPending && !approved ? stack.state : stack.state === 'own' ? 'own' : 'approved' } : null;
+    io.out(JSON.stringify({ ok, repo: repo.mainPath, approved, tasks: committed.map((t) => ({ kind: t.kind, name: t.name, run: t.run, state: pending.includes(t) && !approved ? states.get(t) : 'approved' })), stack: stackJson }));
+    return ok ? ExitCode.ok : ExitCode.failed;
   }
-  if (committed.length === 0) {
-    io.log(`${TEAM_CONFIG_FILE} in ${repo.mainPath} defines no tasks: nothing to approve`);
+  if (committed.length === 0 && !stack) {
+    io.log(`${TEAM_CONFIG_FILE} in ${repo.mainPath} defines no tasks and there is no Compose stack: nothing to approve`);
     return ExitCode.ok;
   }
-  if (pending.length === 0) {
-    io.log(`All ${committed.length} task(s) of ${TEAM_CONFIG_FILE} in ${repo.mainPath} are approved on this machine`);
+  if (!anything) {
+    const parts = [committed.length > 0 ? `all ${committed.length} task(s) of ${TEAM_CONFIG_FILE}` : '', stack ? `the Compose stack${stack.state === 'own' ? ' (vtree.services.trusted in your git config)' : ''}` : ''].filter(Boolean);
+    io.log(`In ${repo.mainPath}, ${parts.join(' and ')}: approved on this machine`);
     return ExitCode.ok;
   }
   if (approved) {
-    io.log(`Approved ${pending.map((t) => `${t.kind} ${t.name}`).join(', ')}: they run when worktrees of ${repo.mainPath} are set up (or removed), until their text changes`);
+    const parts = [...pending.map((t) => `${t.kind} ${t.name}`), ...(stackPending ? ['the Compose stack'] : [])];
+    io.log(`Approved ${parts.join(', ')}: they run when worktrees of ${repo.mainPath} are set up (or removed), until their text changes (the stack: until it asks for more host access)`);
     return ExitCode.ok;
   }
   if (!shown) show();
-  throw new VtreeError(`not approved: ${pending.length} task(s) of ${TEAM_CONFIG_FILE}`, `read them, then run: ${TRUST_COMMAND} --yes`);
+  const what = [pending.length > 0 ? `${pending.length} task(s) of ${TEAM_CONFIG_FILE}` : '', stackPending ? 'the Compose stack' : ''].filter(Boolean).join(' and ');
+  throw new VtreeError(`not approved: ${what}`, `read them, then run: ${TRUST_COMMAND} --yes`);
 
   function show(): void {
     shown = true;
-    io.log(`${TEAM_CONFIG_FILE} in ${repo.mainPath} asks to run:`);
-    for (const task of pending) for (const line of describeTask(task, states.get(task))) io.log(line);
+    if (pending.length > 0) {
+      io.log(`${TEAM_CONFIG_FILE} in ${repo.mainPath} asks to run:`);
+      for (const task of pending) for (const line of describeTask(task, states.get(task))) io.log(line);
+    }
+    if (stackPending) for (const line of describeStack(repo.mainPath, model, stack)) io.log(line);
   }
 }

@@ -6,10 +6,11 @@ import { Profiler } from '../core/profiler.js';
 
 /** `git vtree up [services..] [-w <worktree>] [--wait]`: starts the stack in the foreground. */
 export default async function up(args: Args, io: Io): Promise<number> {
-  const { locateStack, requireComposeFiles, recordStackRun, stackRuntime } = await import('../pipelines/services.js');
+  const { locateStack, requireComposeFiles, requireStackConsent, recordStackRun, stackRuntime } = await import('../pipelines/services.js');
   const { defaultServices, servicesMap, serviceStatuses, stackState, startServices, waitTimeoutMs, writeServicesStatus } = await import('../features/services/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
   requireComposeFiles(stack);
+  await requireStackConsent(stack);
   const runtime = await stackRuntime(stack);
   const named = ((args.services as string[] | undefined) ?? []).map(String);
   const all = stack.model ? defaultServices(stack.model) : [...(stack.record?.critical ?? []), ...(stack.record?.deferred ?? [])];

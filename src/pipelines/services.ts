@@ -2,7 +2,9 @@ import { basename } from 'node:path';
 import type { ComposeModel } from '../features/services/compose.js';
 import { detectComposeRuntime, portEnv, recordedProject, type ComposeProject, type ComposeRuntime } from '../features/services/runtime.js';
 import { errorMessage, UsageError, VtreeError } from '../core/errors.js';
+import { TRUST_COMMAND } from '../core/consent.js';
 import { exists } from '../core/files.js';
+import { OVERRIDE_FILE_NAME } from '../core/paths.js';
 import { newRunId, type RunRecord } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { pullImages, readServicesStatus, servicesMap, serviceStatuses, stackState, startServices, writeServicesStatus, type ServicesJobPlan, type ServicesRecord, type ServicesStatus, type StackState } from '../features/services/stack.js';
@@ -64,6 +66,20 @@ export async function locateStack(cwd: string, worktree?: string): Promise<Stack
 /** Throws one line when the worktree has no compose file to run. */
 export function requireComposeFiles(stack: Stack): void {
   if (stack.project.files.length === 0) throw new VtreeError(`no compose file in ${stack.path}`, 'add compose.yaml (or set vtree.compose.files), then run: git vtree up');
+}
+
+/**
+ * Throws one line naming `git vtree trust` unless the user trusts the repository's stack (asked
+ * on a terminal): `up` is an explicit command, yet the files it runs came with the clone. The
+ * files judged are those the stack runs with, without vtree's own override.
+ */
+export async function requireStackConsent(stack: Stack): Promise<void> {
+  const [{ composeFileSettings, directorySource, discoverCompose }, { stackConsent }] = await Promise.all([import('../features/services/compose.js'), import('../features/services/consent.js')]);
+  const { repo, config } = stack.where;
+  const files = stack.project.files.filter((f) => !f.endsWith(OVERRIDE_FILE_NAME));
+  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), { ...(await composeFileSettings([], stack.path)), configured: files }));
+  const consent = await stackConsent(repo.mainPath, model, config, { dir: stack.path, interactive: true });
+  if (!consent.allowed) throw new VtreeError(`services: not started — ${consent.refused}`, `review and approve it with: ${TRUST_COMMAND}`);
 }
 
 /** Compose's own project name for a directory: its name, lowercased, without invalid characters. */

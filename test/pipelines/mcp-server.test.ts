@@ -26,6 +26,7 @@ beforeAll(async () => {
   await git(repo, 'add', '-A');
   await git(repo, 'commit', '-qm', 'initial');
   await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+  await git(repo, 'config', 'vtree.services.trusted', 'true');
 });
 afterAll(async () => {
   if (docker) await run('docker', ['compose', '-p', `${name}-agent-task`, 'down', '-v', '-t', '1'], { cwd: root }).catch(() => undefined);

@@ -59,6 +59,21 @@ export interface FixedName {
   name: string;
 }
 
+/**
+ * Something a service (or the top level of a file) asks of the host, as the file says it: a
+ * flag (`privileged`, host network, an added capability, ...) or a host path it reaches (a bind
+ * mount, an env file, a build context). Paths are judged on disk later (`./consent.ts`): one
+ * inside the worktree is no host access.
+ */
+export interface HostAccess {
+  /** The service, or `(top level)`. */
+  service: string;
+  /** What it asks, as shown for approval (`privileged`, `bind mount /:/host`). */
+  what: string;
+  /** The host path it reaches, as written (relative to the project directory). */
+  path?: string;
+}
+
 /** The project's compose files, merged as far as vtree cares. */
 export interface ComposeModel {
   /** Files, relative to the worktree root (or absolute when configured so), in Compose's order. */
@@ -68,6 +83,8 @@ export interface ComposeModel {
   services: ComposeService[];
   portVars: PortVar[];
   fixedNames: FixedName[];
+  /** Everything the files ask of the host, before paths are judged. */
+  hostAccess: HostAccess[];
   /** One line when a file could not be parsed; then `services` is empty. */
   error?: string;
 }
@@ -151,7 +168,7 @@ export async function discoverCompose(source: ComposeSource, settings: ComposeFi
 }
 
 /** Version of the cached model's shape: a change of {@link ComposeModel} must change it. */
-const MODEL_VERSION = 1;
+const MODEL_VERSION = 2;
 
 function modelKey(files: readonly string[], texts: ReadonlyMap<string, string>): string {
   const hash = createHash('sha256').update(`v${MODEL_VERSION}\0`);
@@ -184,14 +201,16 @@ function fromVariable(settings: ComposeFileSettings): { origin: 'COMPOSE_FILE'; 
 }
 
 function emptyModel(files: string[], origin: ComposeModel['origin']): ComposeModel {
-  return { files, origin, services: [], portVars: [], fixedNames: [] };
+  return { files, origin, services: [], portVars: [], fixedNames: [], hostAccess: [] };
 }
 
 /** Merges the files' services as Compose would for the keys vtree reads, and names their port variables. */
-function modelOf(docs: readonly Record<string, unknown>[]): Pick<ComposeModel, 'services' | 'portVars' | 'fixedNames'> {
+function modelOf(docs: readonly Record<string, unknown>[]): Pick<ComposeModel, 'services' | 'portVars' | 'fixedNames' | 'hostAccess'> {
   const services = new Map<string, ComposeService>();
   const fixed = new Map<string, FixedName>();
+  const access = new Map<string, HostAccess>();
   for (const doc of docs) {
+    for (const item of hostAccessOf(doc)) access.set(`${item.service}\0${item.what}`, item);
     for (const [name, body] of Object.entries(asRecord(doc.services))) {
       const spec = asRecord(body);
       const service = services.get(name) ?? { name, build: false, dependsOn: [], profiles: [], ownNetworks: false, ports: [] };
@@ -217,7 +236,73 @@ function modelOf(docs: readonly Record<string, unknown>[]): Pick<ComposeModel, '
     }
   }
   const list = [...services.values()];
-  return { services: list, portVars: namePortVars(list), fixedNames: [...fixed.values()] };
+  return { services: list, portVars: namePortVars(list), fixedNames: [...fixed.values()], hostAccess: [...access.values()] };
+}
+
+/** Service keys whose value `host` shares a namespace of the host. */
+const HOST_NAMESPACES: Readonly<Record<string, string>> = { network_mode: 'host network', pid: 'host pid namespace', ipc: 'host ipc namespace', uts: 'host uts namespace', userns_mode: 'host user namespace', cgroup: 'host cgroup namespace' };
+
+/**
+ * What one compose document asks of the host (see {@link HostAccess}): per service `privileged`,
+ * host namespaces, devices, added capabilities, security options, and every host path (bind
+ * mounts, env files, build contexts, `extends` files); at the top level, `include`d files (whose
+ * content vtree does not read), volumes bound to a host device or directory, and file-based
+ * configs and secrets.
+ */
+function hostAccessOf(doc: Record<string, unknown>): HostAccess[] {
+  const items: HostAccess[] = [];
+  const top = '(top level)';
+  for (const [service, body] of Object.entries(asRecord(doc.services))) {
+    const spec = asRecord(body);
+    const add = (what: string, path?: string) => items.push({ service, what, ...(path !== undefined ? { path } : {}) });
+    if (spec.privileged === true || spec.privileged === 'true') add('privileged');
+    for (const [key, label] of Object.entries(HOST_NAMESPACES)) if (spec[key] === 'host') add(label);
+    for (const device of list(spec.devices)) add(`device ${typeof device === 'string' ? device : JSON.stringify(device)}`);
+    for (const rule of list(spec.device_cgroup_rules)) add(`device rule ${String(rule)}`);
+    for (const cap of list(spec.cap_add)) add(`capability ${String(cap)}`);
+    for (const option of list(spec.security_opt)) add(`security option ${String(option)}`);
+    for (const volume of list(spec.volumes)) {
+      const source = bindSource(volume);
+      if (source !== undefined) add(`bind mount ${typeof volume === 'string' ? volume : `${source}:${String(asRecord(volume).target)}`}`, source);
+    }
+    for (const file of list(spec.env_file)) {
+      const path = typeof file === 'string' ? file : asRecord(file).path;
+      if (typeof path === 'string') add(`env file ${path}`, path);
+    }
+    const context = typeof spec.build === 'string' ? spec.build : asRecord(spec.build).context;
+    if (typeof context === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(context) && !context.startsWith('git@')) add(`build context ${context}`, context);
+    const extendsFile = asRecord(spec.extends).file;
+    if (typeof extendsFile === 'string') add(`extends ${extendsFile}`, extendsFile);
+  }
+  // Files vtree does not parse: what they ask cannot be judged, so they count as host access.
+  for (const entry of list(doc.include)) items.push({ service: top, what: `include ${typeof entry === 'string' ? entry : JSON.stringify(entry)}` });
+  for (const [key, body] of Object.entries(asRecord(doc.volumes))) {
+    const device = asRecord(asRecord(body).driver_opts).device;
+    if (typeof device === 'string') items.push({ service: top, what: `volume ${key} on ${device}`, path: device });
+  }
+  for (const kind of ['configs', 'secrets'] as const) {
+    for (const [key, body] of Object.entries(asRecord(doc[kind]))) {
+      const file = asRecord(body).file;
+      if (typeof file === 'string') items.push({ service: top, what: `${kind.slice(0, -1)} ${key} from ${file}`, path: file });
+    }
+  }
+  return items;
+}
+
+/** The host path a `volumes:` entry binds, or undefined for a named volume, tmpfs or anything else. */
+function bindSource(volume: unknown): string | undefined {
+  if (isRecord(volume)) return volume.type === 'bind' && typeof volume.source === 'string' ? volume.source : undefined;
+  if (typeof volume !== 'string') return undefined;
+  // `source:target[:mode]`; a source that is a path (not a volume name) is a bind mount.
+  const colon = volume.indexOf(':');
+  if (colon <= 0) return undefined;
+  const source = volume.slice(0, colon);
+  return /^[./~$]/.test(source) ? source : undefined;
+}
+
+function list(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  return value === undefined || value === null ? [] : [value];
 }
 
 /** Gives every literal host port a stable invented variable and collects every port variable once. */

@@ -132,6 +132,11 @@ export const servicesFeature: Feature = {
           const detection = deps['compose-runtime'] as RuntimeDetection;
           const { model } = deps['compose-discover'] as ComposeDiscovery;
           if (!('runtime' in detection) || model.files.length === 0) return;
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          // Only for a stack already trusted (judged by its files' letters: it is not checked out yet); services-start asks.
+          const { stackTrust } = await import('./consent.js');
+          const trust = await stackTrust(repo.mainPath, model, config);
+          if (trust.state !== 'approved' && trust.state !== 'own') return void span.set('skipped', 'stack not trusted yet');
           const [{ pulledImages }, { missingImages, pullImages }] = await Promise.all([import('./compose.js'), import('./stack.js')]);
           const { engine } = detection.runtime;
           const missing = await missingImages(engine, pulledImages(model), signal);
@@ -139,7 +144,6 @@ export const servicesFeature: Feature = {
           if (missing.length === 0) return;
           // Under --wait a failed pull is Compose's to report, with the service, when it starts it.
           if (shared.options.wait) return void (await pullImages(engine, missing, signal));
-          const { repo } = deps[stages.repo] as RepoStage;
           const { startBackgroundJob } = await import('../../core/background.js');
           span.set('log', await startBackgroundJob({ job: 'image-pull', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, engine, ...missing], cwd: repo.cwd }));
         },
@@ -183,6 +187,14 @@ export const servicesFeature: Feature = {
             const level = chosen ? 'log' : 'warn';
             const line = `services: none — ${detection.missing}${chosen ? '; start them with: git vtree up' : ''}`;
             return settle({ ...base, reason: detection.missing, critical, deferred }, line, level);
+          }
+          // Compose runs what the files say, on the host: only once the user trusts this stack.
+          const { stackConsent } = await import('./consent.js');
+          const consent = await stackConsent(repo.mainPath, model, config, { dir: checkout.path, interactive: shared.command !== 'hook' });
+          if (!consent.allowed) {
+            span.set('consent', 'refused');
+            const { TRUST_COMMAND } = await import('../../core/consent.js');
+            return settle({ ...base, reason: `not trusted (${TRUST_COMMAND})`, critical, deferred }, `services: not started — ${consent.refused}; review and approve it with: ${TRUST_COMMAND}`, 'warn');
           }
           const { runtime } = detection;
           const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: portEnv(ports) };

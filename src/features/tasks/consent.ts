@@ -1,10 +1,7 @@
-import { canAsk, confirm } from '../../core/prompt.js';
+import { askConsent, TRUST_COMMAND } from '../../core/consent.js';
 import { TEAM_CONFIG_FILE } from '../../git/config.js';
 import type { ProjectTask } from './definitions.js';
 import { approveTasks, trustStates, type TrustState } from './trust.js';
-
-/** The command that approves a repository's committed tasks. */
-export const TRUST_COMMAND = 'git vtree trust';
 
 /** Which of a run's tasks may run, and which wait for the user's approval. */
 export interface Consent {
@@ -30,11 +27,9 @@ export function describeTask(task: ProjectTask, state?: TrustState): string[] {
 export async function consent(mainPath: string, tasks: readonly ProjectTask[], interactive: boolean, io: { warn(line: string): void }): Promise<Consent> {
   const states = await trustStates(mainPath, tasks);
   let unapproved = tasks.filter((t) => states.get(t) !== 'approved');
-  if (unapproved.length > 0 && interactive && canAsk()) {
-    // Straight to the terminal: the question must show its commands even under --json.
+  if (unapproved.length > 0) {
     const lines = [`${TEAM_CONFIG_FILE} in ${mainPath} asks to run:`, ...unapproved.flatMap((task) => describeTask(task, states.get(task)))];
-    process.stderr.write(`${lines.join('\n')}\n`);
-    if (await confirm('Run these commands (now and whenever a worktree of this repository is set up)?')) {
+    if (await askConsent(interactive, lines, 'Run these commands (now and whenever a worktree of this repository is set up)?')) {
       await approveTasks(mainPath, unapproved);
       unapproved = [];
     }

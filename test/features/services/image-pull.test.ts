@@ -45,6 +45,7 @@ async function makeApp(files: Record<string, string>, bulk = 0): Promise<string>
   await git(repo, 'add', '-A');
   await git(repo, 'commit', '-qm', 'initial');
   await git(repo, 'config', 'vtree.services.stopTimeout', '1');
+  await git(repo, 'config', 'vtree.services.trusted', 'true');
   return repo;
 }
 

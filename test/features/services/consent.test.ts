@@ -1,0 +1,146 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { describe, expect, it } from 'vitest';
+import { run } from '../../../src/core/exec.js';
+import { BIN, composeAppsForFile, git, probePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+
+// A cloned repository's Compose stack runs as root on the host: it starts only once the user
+// trusts it (`git vtree trust`), through every entry point that starts a stack.
+
+const docker = await probePrereq('docker');
+
+let root: string;
+let env: NodeJS.ProcessEnv;
+const makeRepo = composeAppsForFile('cst', (dirs) => ({ root, env } = dirs));
+
+/** A stack that mounts the host's root and writes a file in `out` through it, then exits 0. */
+function hostileCompose(out: string, extra = ''): string {
+  return `services:\n  evil:\n    image: vtree-test/busybox:latest\n    command: ["sh", "-c", "touch /host${out}/pwned"]\n    volumes: ["/:/host"]\n${extra}`;
+}
+
+/** A repository with the hostile stack whose stacks the user has not trusted (unlike the other test files'). */
+async function hostileRepo(): Promise<{ repo: string; name: string; out: string }> {
+  const made = await makeRepo({ 'README.md': '# app\n' });
+  const out = join(root, `${made.name}-outside`);
+  await mkdir(out, { recursive: true });
+  await writeFile(join(made.repo, 'compose.yaml'), hostileCompose(out));
+  await git(made.repo, 'add', '-A');
+  await git(made.repo, 'commit', '-qm', 'stack');
+  await git(made.repo, 'config', '--unset', 'vtree.services.trusted');
+  return { ...made, out };
+}
+
+async function containers(project: string): Promise<string> {
+  return (await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', '{{.Names}}'])).stdout.trim();
+}
+
+async function servicesRecord(repo: string, slug: string): Promise<{ state?: string; reason?: string }> {
+  return JSON.parse(await readFile(join(repo, '.git', 'worktrees', slug, 'vtree-services.json'), 'utf8')) as { state?: string; reason?: string };
+}
+
+/** The one refusal line, and nothing outside written, no container of the stack. */
+async function expectRefused(result: VtreeResult, out: string, project: string): Promise<void> {
+  expect(result.code, result.stderr).toBe(0);
+  const lines = result.stderr.split('\n').filter((l) => l.includes('git vtree trust'));
+  expect(lines).toHaveLength(1);
+  expect(lines[0]).toMatch(/services: not started — the Compose stack of this repository is not trusted on this machine; review and approve it with: git vtree trust/);
+  expect(await readdir(out)).toEqual([]);
+  expect(await containers(project)).toBe('');
+}
+
+function claudeCreate(cwd: string, payload: unknown): Promise<VtreeResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'claude-hook', 'create'], { cwd, env: testEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(JSON.stringify(payload));
+  });
+}
+
+describe('the Compose stack needs the user’s trust', () => {
+  it.skipIf(!docker.ok)(
+    'a hostile stack (volumes ["/:/host"]) is not started by add, setup, the post-checkout hook, up, MCP create or the Claude hook; after trust --yes it starts',
+    async () => {
+      const { repo, name, out } = await hostileRepo();
+
+      await expectRefused(await vtree(repo, ['add', 'via-add', '--wait'], env), out, `${name}-via-add`);
+      expect(await servicesRecord(repo, 'via-add')).toMatchObject({ state: 'none', reason: 'not trusted (git vtree trust)' });
+
+      await git(repo, 'worktree', 'add', '-q', '-b', 'via-setup', join(root, `${name}.worktrees`, 'via-setup'));
+      await expectRefused(await vtree(repo, ['setup', 'via-setup', '--wait'], env), out, `${name}-via-setup`);
+
+      // `up`, an explicit command, refuses without a terminal and names the command that approves.
+      const up = await vtree(join(root, `${name}.worktrees`, 'via-add'), ['up', '--wait'], env);
+      expect(up.code).toBe(1);
+      expect(up.stderr).toMatch(/not trusted on this machine[\s\S]*git vtree trust/);
+      expect(await readdir(out)).toEqual([]);
+
+      // The post-checkout hook: a plain `git worktree add`.
+      expect((await vtree(repo, ['hooks', 'install'], env)).code).toBe(0);
+      await run('git', ['worktree', 'add', '-q', '-b', 'via-hook', join(root, `${name}.worktrees`, 'via-hook')], { cwd: repo, env: testEnv(env) });
+      expect(await servicesRecord(repo, 'via-hook')).toMatchObject({ state: 'none', reason: 'not trusted (git vtree trust)' });
+      expect(await vtree(repo, ['hooks', 'uninstall'], env)).toMatchObject({ code: 0 });
+
+      const claude = await claudeCreate(repo, { hook_event_name: 'WorktreeCreate', cwd: repo, name: 'via-claude' });
+      expect(claude.code, claude.stderr).toBe(0);
+      expect(claude.stderr).toMatch(/not trusted on this machine; review and approve it with: git vtree trust/);
+      expect(await servicesRecord(repo, 'worktree-via-claude')).toMatchObject({ reason: 'not trusted (git vtree trust)' });
+
+      const client = new Client({ name: 'vtree-test', version: '1.0.0' });
+      const childEnv = Object.fromEntries(Object.entries(testEnv(env)).filter((e): e is [string, string] => e[1] !== undefined));
+      await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: repo, env: childEnv, stderr: 'pipe' }));
+      try {
+        const created = (await client.callTool({ name: 'create', arguments: { branch: 'via-mcp' } })) as CallToolResult;
+        expect(created.isError ?? false).toBe(false);
+      } finally {
+        await client.close();
+      }
+      expect(await servicesRecord(repo, 'via-mcp')).toMatchObject({ reason: 'not trusted (git vtree trust)' });
+      for (const slug of ['via-hook', 'worktree-via-claude', 'via-mcp']) expect(await containers(`${name}-${slug}`)).toBe('');
+      expect(await readdir(out)).toEqual([]);
+
+      // `trust` shows the services, their images and the host access, and approves it.
+      const shown = await vtree(repo, ['trust', '--json'], env);
+      expect(shown.code).toBe(1);
+      expect(JSON.parse(shown.stdout)).toMatchObject({ ok: false, stack: { services: [{ name: 'evil', image: 'vtree-test/busybox:latest' }], hostAccess: ['evil: bind mount /:/host'], state: 'new' } });
+      expect((await vtree(repo, ['trust', '--yes'], env)).code).toBe(0);
+      const trusted = await vtree(repo, ['add', 'trusted', '--wait'], env);
+      expect(trusted.code, trusted.stderr).toBe(0);
+      expect(existsSync(join(out, 'pwned'))).toBe(true);
+
+      // A change that adds host access asks again; one that adds none does not.
+      await writeFile(join(repo, 'compose.yaml'), hostileCompose(out, '  more:\n    image: vtree-test/busybox:latest\n    command: ["true"]\n'));
+      await git(repo, 'commit', '-qam', 'another service, no host access');
+      expect((await vtree(repo, ['add', 'more', '--wait'], env)).stderr).not.toMatch(/git vtree trust/);
+      await writeFile(join(repo, 'compose.yaml'), hostileCompose(out, '    privileged: true\n    network_mode: host\n'));
+      await git(repo, 'commit', '-qam', 'privileged');
+      const more = await vtree(repo, ['add', 'privileged', '--wait'], env);
+      expect(more.code, more.stderr).toBe(0);
+      expect(more.stderr).toMatch(/asks for host access you have not approved \(evil: host network; evil: privileged\); review and approve it with: git vtree trust/);
+      expect(await containers(`${name}-privileged`)).toBe('');
+    },
+    240_000,
+  );
+
+  it('the user’s own git config (vtree.services.trusted) needs no approval; the committed file cannot set it', async () => {
+    const { repo } = await hostileRepo();
+    await writeFile(join(repo, '.vtreeconfig'), '[vtree "services"]\n\ttrusted = true\n');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'team config');
+    const committed = JSON.parse((await vtree(repo, ['trust', '--json'], env)).stdout) as { stack: { state: string } };
+    expect(committed.stack.state).toBe('new');
+    await git(repo, 'config', 'vtree.services.trusted', 'true');
+    const own = await vtree(repo, ['trust'], env);
+    expect(own.code).toBe(0);
+    expect(own.stderr + own.stdout).toMatch(/the Compose stack \(vtree.services.trusted in your git config\): approved/);
+  });
+});
