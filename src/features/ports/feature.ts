@@ -32,7 +32,16 @@ export const portsFeature: Feature = {
         if (invalid.length > 0) {
           throw new UsageError(`config vtree.ports.vars: '${invalid[0]}' is not a variable name`, 'git config vtree.ports.vars "PORT VITE_PORT"');
         }
-        const variables = [...new Set([...(discovered?.portVars ?? []).map((v) => v.name), ...configured])].sort();
+        // Names that came with the clone (a compose file, the committed file) may not be ones programs read as settings.
+        const { isHarmlessPortVariable } = await import('./names.js');
+        const fromClone = [...(discovered?.portVars ?? []).map((v) => v.name), ...(config.fromTeamFile('vtree.ports.vars') ? configured : [])];
+        const own = config.fromTeamFile('vtree.ports.vars') ? [] : configured;
+        const refused = [...new Set(fromClone.filter((name) => !own.includes(name) && !isHarmlessPortVariable(name)))];
+        if (refused.length > 0) {
+          span.set('refused', refused);
+          shared.warn(`ports: not setting ${refused.join(', ')}: a port variable from the repository's files must be a name with PORT in it that no program reads as a setting (git config vtree.ports.vars <names> sets any name)`);
+        }
+        const variables = [...new Set([...(discovered?.portVars ?? []).map((v) => v.name), ...configured])].filter((name) => !refused.includes(name)).sort();
         span.set('variables', variables.length);
         if (variables.length === 0) return {};
         const range = parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE));
