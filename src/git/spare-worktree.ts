@@ -9,7 +9,7 @@ import { exists, isErrno, writeFileAtomic } from '../core/files.js';
 import type { BranchPlan } from './branch.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
-import { worktreesRoot } from './worktree-path.js';
+import { pathTemplate, worktreesRoot } from './worktree-path.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from './worktree-state.js';
 import { destroyWorktree, isSpare, retryWorktreeRace, SPARE_LOCK_REASON, type WorktreeEntry } from './worktree.js';
 
@@ -49,6 +49,11 @@ export async function startSpareJob(repo: Repo, runId: string, warn: (line: stri
 /** The pool of spare worktrees for worktrees placed by `template` (config `vtree.path`). */
 export function sparePoolDir(repo: Repo, template: string): string {
   return join(worktreesRoot(repo, template), SPARES_DIR_NAME);
+}
+
+/** The pool of spare worktrees for the configured `vtree.path`, confined as `add` confines it ({@link pathTemplate}). */
+export async function configuredSparePool(repo: Repo, config: Config, warn: (line: string) => void): Promise<string> {
+  return sparePoolDir(repo, await pathTemplate(repo, config, undefined, warn));
 }
 
 /** Spares ready to be claimed: registered at `<pool>/<id>` (not being built, refreshed or recycled). */

@@ -1,10 +1,10 @@
-import { mkdir, readdir, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { resolvesInside } from '../core/confine.js';
 import { reclaimDead } from '../core/debris.js';
 import { UsageError } from '../core/errors.js';
-import { isErrno } from '../core/files.js';
+import { exists, isErrno } from '../core/files.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
@@ -112,18 +112,39 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
 }
 
 /**
- * The `vtree.path` template to use for `branch`. A template from the committed `.vtreeconfig`
- * came with the clone, so it is honoured only while the directory it gives stays inside the
- * main worktree's parent directory (after `..` and symlinks); otherwise one warning and the
- * default. From git config (the user's own), any directory goes.
+ * The `vtree.path` template to use, for `branch` (or, without one, for the pool of spare
+ * worktrees beside the worktrees it places). The one rule for every code path that places a
+ * worktree (add, setup's hook, the spare pool and its job, rm's recycling): a template from the
+ * committed `.vtreeconfig` came with the clone, so it is honoured only while the directories it
+ * gives (the worktree's, and the pool's) stay inside the main worktree's parent directory (after
+ * `..` and symlinks); otherwise one warning and the default. From git config (the user's own),
+ * any directory goes.
  */
-export async function pathTemplate(repo: Repo, config: Config, branch: string, warn: (line: string) => void): Promise<string> {
+export async function pathTemplate(repo: Repo, config: Config, branch: string | undefined, warn: (line: string) => void): Promise<string> {
   const template = config.string('vtree.path', DEFAULT_PATH_TEMPLATE);
   if (!config.fromTeamFile('vtree.path')) return template;
   const parent = dirname(repo.mainPath);
-  if (await resolvesInside(parent, fillTemplate(repo, template, branch, slugify(branch)))) return template;
+  const places = [worktreesRoot(repo, template), ...(branch !== undefined ? [fillTemplate(repo, template, branch, slugify(branch))] : [])];
+  const inside = await Promise.all(places.map((place) => resolvesInside(parent, place)));
+  if (inside.every(Boolean)) return template;
   warn(`.vtreeconfig sets vtree.path '${template}', outside ${parent}: ignored (a committed file may not place worktrees elsewhere on disk; git config vtree.path '${template}' if you want it)`);
   return DEFAULT_PATH_TEMPLATE;
+}
+
+/**
+ * Refuses (exit 2, one line) a worktree directory inside any worktree or repository on disk: a
+ * directory on its way (after symlinks) that holds `.git`, or is a git directory itself. For
+ * paths an agent chose (Claude Code's `worktree_path`), which may name any repository.
+ */
+export async function refuseInsideAnyRepository(path: string, source: string, hint: string): Promise<void> {
+  // Judged where it leads: the deepest part that exists, resolved, then its ancestors.
+  let existing = resolve(path);
+  while (!(await exists(existing)) && dirname(existing) !== existing) existing = dirname(existing);
+  for (let dir = await realpath(existing).catch(() => existing); ; dir = dirname(dir)) {
+    const gitDir = (await exists(join(dir, 'HEAD'))) && (await exists(join(dir, 'objects'))) && (await exists(join(dir, 'refs')));
+    if (gitDir || (await exists(join(dir, '.git')))) throw new UsageError(`${source} ${path} is inside the ${gitDir ? 'git directory' : 'worktree'} ${dir}; a worktree must live outside every worktree and repository`, hint);
+    if (dirname(dir) === dir) return;
+  }
 }
 
 /**

@@ -3,6 +3,7 @@ import { basename, isAbsolute } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import type { SetupOptions } from '../features/feature.js';
 import { resolveRepo } from '../git/repo.js';
+import { refuseInsideAnyRepository } from '../git/worktree-path.js';
 import { addWorktree, type Reporter } from './add.js';
 import { removeWorktree } from './remove.js';
 import { setupWorktree } from './setup.js';
@@ -49,7 +50,8 @@ function hookCwd(payload: ClaudeHookPayload): string {
  * `WorktreeCreate`: makes (or, for a name seen before, finds and finishes setting up) the
  * worktree for branch `worktree-<name>` with vtree's full set-up, and returns its absolute path,
  * the one line Claude Code reads from stdout. An explicit `worktree_path` (older payloads) is
- * honoured; otherwise the worktree goes where `git vtree add` puts it (`vtree.path`).
+ * honoured unless it lies inside a worktree or a repository (any: the agent chose it); otherwise
+ * the worktree goes where `git vtree add` puts it (`vtree.path`).
  */
 export async function claudeCreate(payload: ClaudeHookPayload, reporter: Reporter, options: SetupOptions, signal?: AbortSignal): Promise<string> {
   const requestedPath = text(payload, 'worktree_path');
@@ -66,7 +68,10 @@ export async function claudeCreate(payload: ClaudeHookPayload, reporter: Reporte
     return existing.path;
   }
   const from = text(payload, 'source_ref', 'base_ref', 'base_commit');
-  const result = await addWorktree({ cwd, branch, options, ...(from ? { from } : {}), ...(requestedPath && isAbsolute(requestedPath) ? { path: requestedPath } : {}) }, reporter, signal);
+  const path = requestedPath && isAbsolute(requestedPath) ? requestedPath : undefined;
+  // The payload is the agent's: a path inside a worktree or a repository (this one or another) would nest a checkout in it.
+  if (path) await refuseInsideAnyRepository(path, 'worktree_path', 'leave worktree_path out: vtree places the worktree itself (vtree.path)');
+  const result = await addWorktree({ cwd, branch, options, ...(from ? { from } : {}), ...(path ? { path } : {}) }, reporter, signal);
   return result.path;
 }
 
@@ -74,15 +79,17 @@ export async function claudeCreate(payload: ClaudeHookPayload, reporter: Reporte
  * `WorktreeRemove`: removes the worktree at `worktree_path` as `git vtree rm` does (stack down,
  * ports released, node_modules deleted in the background) and deletes its branch if it is merged.
  * Uncommitted work is never discarded: a worktree with changes is kept, and the hook fails
- * saying so. A path that is no longer a worktree of the repository is nothing to do.
+ * saying so. A path that is not (or no longer) a worktree of the repository the hook runs in
+ * (judged after symlinks) is nothing to do: another repository's worktree is never touched.
  */
 export async function claudeRemove(payload: ClaudeHookPayload, reporter: Reporter, signal?: AbortSignal): Promise<string | undefined> {
   const path = text(payload, 'worktree_path');
   if (!path || !isAbsolute(path)) throw new UsageError('the WorktreeRemove payload has no absolute "worktree_path"', 'is this hook run by Claude Code? see docs/agents.md');
-  const cwd = hookCwd(payload);
-  const repo = await resolveRepo(existsSync(path) ? path : cwd);
+  // The repository the hook was started in (its `cwd`), never the one the path leads to: the
+  // path (after symlinks) must be one of its worktrees.
+  const repo = await resolveRepo(hookCwd(payload));
   // By path only: a branch or directory name that happens to match must not pick another worktree.
-  const entry = repo.worktrees.find((w) => canonical(w.path) === canonical(path));
+  const entry = repo.worktrees.find((w) => !w.main && canonical(w.path) === canonical(path));
   if (!entry) {
     reporter.log(`git vtree: ${path} is not a worktree of ${repo.mainPath}; nothing to remove`);
     return undefined;

@@ -5,8 +5,7 @@ import { startBackgroundJob } from '../core/background.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno } from '../core/files.js';
-import { recycleWorktree, sparePoolDir, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
-import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
+import { recycleWorktree, configuredSparePool, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
@@ -207,7 +206,7 @@ async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
   const { repo, config } = target;
   const wanted = sparesWanted(config);
   if (!target.clean || wanted === 0 || repo.worktrees.filter(isSpare).length >= wanted) return 'no';
-  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const pool = await configuredSparePool(repo, config, () => undefined);
   const [here, there] = await Promise.all([stat(target.path).catch(() => undefined), stat(dirname(pool)).catch(() => undefined)]);
   if (!here || !there || here.dev !== there.dev) return 'no';
   try {

@@ -12,8 +12,7 @@ import { lockfileKey } from '../features/deps/cache-key.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
-import { createSpare, moveSpare, readySpares, sparePoolDir, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
-import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
+import { createSpare, moveSpare, readySpares, configuredSparePool, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
 import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
 import { destroyWorktree, isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
@@ -72,7 +71,7 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   const where = await resolveRepoStage(cwd);
   const { repo, config } = where;
   const wanted = sparesWanted(config);
-  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const pool = await configuredSparePool(repo, config, reporter.warn);
   const mainHead = repo.worktrees[0]?.head;
   const report: PoolReport = { wanted, ready: 0, built: 0, refreshed: 0, recycled: 0, removed: 0 };
   if (!mainHead) return report;
@@ -233,7 +232,7 @@ async function finishRecycling({ repo }: RepoStage, w: WorktreeEntry, reporter: 
 
 /** Every spare worktree of the repository with its disk use (files counted once per inode). */
 export async function sparesStatus({ repo, config }: RepoStage): Promise<SpareStatus[]> {
-  const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+  const pool = await configuredSparePool(repo, config, () => undefined);
   return Promise.all(
     repo.worktrees.filter(isSpare).map(async (w) => {
       const where = dirname(w.path);
@@ -255,7 +254,7 @@ export async function pruneSparePool(cwd: string, all: boolean): Promise<number>
     const { repo, config } = await resolveRepoStage(cwd);
     const wanted = all ? 0 : sparesWanted(config);
     const limits = freshnessLimits(config);
-    const pool = sparePoolDir(repo, config.string('vtree.path', DEFAULT_PATH_TEMPLATE));
+    const pool = await configuredSparePool(repo, config, () => undefined);
     const mainHead = repo.worktrees[0]?.head ?? '';
     let kept = 0;
     let removed = 0;

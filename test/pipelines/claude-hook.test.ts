@@ -123,6 +123,43 @@ describe('git vtree claude-hook', () => {
     expect(stranger.code, stranger.stderr).toBe(0);
     expect(stranger.stderr).toMatch(/not a worktree of .*; nothing to remove/);
   });
+
+  it("acts only on its own repository: another repository's worktree, directly or through a symlink, is never removed; create refuses a path inside a worktree or repository", async () => {
+    // Repository B beside A, with a worktree on a merged branch.
+    const other = join(root, 'other');
+    await mkdir(other);
+    await git(other, 'init', '-q', '-b', 'main');
+    await writeFile(join(other, 'b.txt'), 'b\n');
+    await git(other, 'add', '-A');
+    await git(other, 'commit', '-qm', 'b');
+    const theirs = join(root, 'other.worktrees', 'feature');
+    await git(other, 'worktree', 'add', '-q', '-b', 'feature', theirs);
+    // A symlink inside A's worktrees directory that leads to B's worktree.
+    const made = (await hook('create', createPayload('mine'))).stdout.trim();
+    const link = join(root, 'app.worktrees', 'sneaky');
+    await symlink(theirs, link);
+
+    for (const path of [theirs, link, join(theirs, '.')]) {
+      const result = await hook('remove', removePayload(path));
+      expect(result.code, result.stderr).toBe(0);
+      expect(result.stderr).toMatch(/not a worktree of .*; nothing to remove/);
+      expect(existsSync(join(theirs, 'b.txt'))).toBe(true);
+      expect(await git(other, 'branch', '--list', 'feature')).not.toBe('');
+    }
+    // The main worktree of A is not a worktree the hook removes either.
+    expect((await hook('remove', removePayload(repo))).stderr).toMatch(/nothing to remove/);
+    expect(existsSync(join(repo, 'README.md'))).toBe(true);
+
+    const inside = [join(theirs, 'nested'), join(other, 'nested'), join(made, 'deeper', 'x'), join(repo, '.claude', 'worktrees', 'x'), join(link, 'through-link'), join(other, '.git', 'x')];
+    for (const path of inside) {
+      const refused = await hook('create', { hook_event_name: 'WorktreeCreate', cwd: repo, worktree_path: path });
+      expect(refused.code, `${path}: ${refused.stderr}`).toBe(2);
+      expect(refused.stdout).toBe('');
+      expect(refused.stderr).toMatch(/worktree_path .* is inside the (worktree|git directory) .*; a worktree must live outside every worktree and repository/);
+      expect(existsSync(path)).toBe(false);
+    }
+    expect((await git(repo, 'worktree', 'list', '--porcelain')).match(/^worktree /gm)).toHaveLength(2);
+  });
 });
 
 describe('git vtree init --claude', () => {

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -87,5 +87,37 @@ describe('git vtree mcp', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe('git vtree mcp acts only on its own repository', () => {
+  it("another repository's worktree, named directly or through a symlink, is no worktree of this one", async () => {
+    const other = join(root, 'other');
+    await mkdir(other);
+    await git(other, 'init', '-q', '-b', 'main');
+    await writeFile(join(other, 'b.txt'), 'b\n');
+    await git(other, 'add', '-A');
+    await git(other, 'commit', '-qm', 'b');
+    const theirs = join(root, 'other.worktrees', 'feature');
+    await git(other, 'worktree', 'add', '-q', '-b', 'feature', theirs);
+    const link = join(root, `${name}.worktrees`, 'sneaky');
+    await mkdir(join(root, `${name}.worktrees`), { recursive: true });
+    await symlink(theirs, link);
+    const client = new Client({ name: 'vtree-test', version: '1.0.0' });
+    const env = Object.fromEntries(Object.entries(testEnv({ XDG_STATE_HOME: join(root, 'state') })).filter((e): e is [string, string] => e[1] !== undefined));
+    await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: repo, env, stderr: 'pipe' }));
+    try {
+      for (const target of [theirs, link]) {
+        for (const [tool, args] of [['remove', { worktree: target, force: true, deleteBranch: true }], ['status', { worktree: target }], ['wait', { worktree: target, timeout: 5 }]] as const) {
+          const result = (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
+          expect(result.isError, `${tool} ${target}`).toBe(true);
+          expect(result.content[0]).toMatchObject({ text: expect.stringContaining('no worktree of this repository matches') });
+        }
+      }
+    } finally {
+      await client.close();
+    }
+    expect(existsSync(join(theirs, 'b.txt'))).toBe(true);
+    expect(await git(other, 'branch', '--list', 'feature')).not.toBe('');
   });
 });
