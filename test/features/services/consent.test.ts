@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
-import { BIN, composeAppsForFile, git, probePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { directorySource, discoverCompose } from '../../../src/features/services/compose.js';
+import { judgeHostAccess } from '../../../src/features/services/consent.js';
+import { BIN, composeAppsForFile, git, probePrereq, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 // A cloned repository's Compose stack runs as root on the host: it starts only once the user
 // trusts it (`git vtree trust`), through every entry point that starts a stack.
@@ -142,5 +144,66 @@ describe('the Compose stack needs the user’s trust', () => {
     const own = await vtree(repo, ['trust'], env);
     expect(own.code).toBe(0);
     expect(own.stderr + own.stdout).toMatch(/the Compose stack \(vtree.services.trusted in your git config\): approved/);
+  });
+});
+
+describe('host access of a stack', () => {
+  it('counts flags, paths that lead outside on disk (symlinks included), the Docker socket and what it cannot judge', async () => {
+    const dir = await tempDir('vtree-host-access-');
+    try {
+      await mkdir(join(dir, 'data'));
+      await symlink('/etc', join(dir, 'out'));
+      await writeFile(
+        join(dir, 'compose.yaml'),
+        [
+          'include: [other/compose.yaml]',
+          'services:',
+          '  web:',
+          '    image: vtree-test/busybox:latest',
+          '    build: .',
+          '    env_file: [.env, ../secrets.env]',
+          '    volumes: ["./data:/data", "named:/n", "./out/x:/x", "/var/run/docker.sock:/s", "${HOME}/.ssh:/k", {type: bind, source: /srv, target: /srv}, {type: volume, source: v, target: /v}]',
+          '    privileged: true',
+          '    network_mode: host',
+          '    pid: host',
+          '    cap_add: [SYS_ADMIN]',
+          '    devices: ["/dev/kvm:/dev/kvm"]',
+          '    security_opt: ["seccomp:unconfined"]',
+          '  db:',
+          '    image: postgres:16',
+          '    volumes: ["db:/var/lib/postgresql/data"]',
+          'volumes:',
+          '  named: {}',
+          '  host: {driver_opts: {type: none, o: bind, device: /mnt}}',
+          'secrets:',
+          '  key: {file: /root/key}',
+          '',
+        ].join('\n'),
+      );
+      const model = await discoverCompose(directorySource(dir), { configured: [] });
+      const onDisk = await judgeHostAccess(model, dir);
+      expect(onDisk).toEqual(
+        [
+          '(top level): include other/compose.yaml',
+          '(top level): secret key from /root/key',
+          '(top level): volume host on /mnt',
+          'web: bind mount ${HOME}/.ssh:/k',
+          'web: bind mount ./out/x:/x',
+          'web: bind mount /srv:/srv',
+          'web: bind mount /var/run/docker.sock:/s (the Docker socket)',
+          'web: capability SYS_ADMIN',
+          'web: device /dev/kvm:/dev/kvm',
+          'web: env file ../secrets.env',
+          'web: host network',
+          'web: host pid namespace',
+          'web: privileged',
+          'web: security option seccomp:unconfined',
+        ].sort(),
+      );
+      // Before checkout (no directory) paths are judged by their letters: the symlink is not seen yet.
+      expect(await judgeHostAccess(model)).toEqual(onDisk.filter((line) => !line.includes('./out/x')));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
