@@ -154,6 +154,19 @@ export async function makeRepoWithEnv(): Promise<Awaited<ReturnType<typeof makeR
   return made;
 }
 
+/** Repository B beside the caller's in `root` (`<root>/other`), with a worktree of its merged branch `feature` at `<root>/other.worktrees/feature`. */
+export async function otherRepository(root: string): Promise<{ other: string; theirs: string }> {
+  const other = join(root, 'other');
+  await mkdir(other);
+  await git(other, 'init', '-q', '-b', 'main');
+  await writeFile(join(other, 'b.txt'), 'b\n');
+  await git(other, 'add', '-A');
+  await git(other, 'commit', '-qm', 'b');
+  const theirs = join(root, 'other.worktrees', 'feature');
+  await git(other, 'worktree', 'add', '-q', '-b', 'feature', theirs);
+  return { other, theirs };
+}
+
 /**
  * A fresh repository for every test of the calling file: made by `make` (default
  * {@link makeRepoWithEnv}) before each test, handed to `use` (which keeps what the file needs),

@@ -4,7 +4,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fileURLToPath } from 'node:url';
-import { BIN, git, repoForEachTest, testEnv, vtree, type VtreeResult } from '../helpers.js';
+import { BIN, git, otherRepository, repoForEachTest, testEnv, vtree, type VtreeResult } from '../helpers.js';
 
 const ENSURE = fileURLToPath(new URL('../../hooks/ensure-setup', import.meta.url));
 
@@ -125,15 +125,7 @@ describe('git vtree claude-hook', () => {
   });
 
   it("acts only on its own repository: another repository's worktree, directly or through a symlink, is never removed; create refuses a path inside a worktree or repository", async () => {
-    // Repository B beside A, with a worktree on a merged branch.
-    const other = join(root, 'other');
-    await mkdir(other);
-    await git(other, 'init', '-q', '-b', 'main');
-    await writeFile(join(other, 'b.txt'), 'b\n');
-    await git(other, 'add', '-A');
-    await git(other, 'commit', '-qm', 'b');
-    const theirs = join(root, 'other.worktrees', 'feature');
-    await git(other, 'worktree', 'add', '-q', '-b', 'feature', theirs);
+    const { other, theirs } = await otherRepository(root);
     // A symlink inside A's worktrees directory that leads to B's worktree.
     const made = (await hook('create', createPayload('mine'))).stdout.trim();
     const link = join(root, 'app.worktrees', 'sneaky');

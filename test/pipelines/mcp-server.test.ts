@@ -6,7 +6,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, probePrereq, requirePrereq, git, tempDir, testEnv, slowHealthyCompose } from '../helpers.js';
+import { BIN, probePrereq, requirePrereq, git, otherRepository, tempDir, testEnv, slowHealthyCompose } from '../helpers.js';
 
 // For cleanup only; the tests themselves require Docker through requirePrereq.
 const docker = (await probePrereq('docker')).ok;
@@ -92,14 +92,7 @@ describe('git vtree mcp', () => {
 
 describe('git vtree mcp acts only on its own repository', () => {
   it("another repository's worktree, named directly or through a symlink, is no worktree of this one", async () => {
-    const other = join(root, 'other');
-    await mkdir(other);
-    await git(other, 'init', '-q', '-b', 'main');
-    await writeFile(join(other, 'b.txt'), 'b\n');
-    await git(other, 'add', '-A');
-    await git(other, 'commit', '-qm', 'b');
-    const theirs = join(root, 'other.worktrees', 'feature');
-    await git(other, 'worktree', 'add', '-q', '-b', 'feature', theirs);
+    const { other, theirs } = await otherRepository(root);
     const link = join(root, `${name}.worktrees`, 'sneaky');
     await mkdir(join(root, `${name}.worktrees`), { recursive: true });
     await symlink(theirs, link);
