@@ -98,6 +98,16 @@ export async function startBench(cwd: string, runs: number, command = 'git vtree
 export async function runBench(request: BenchRequest): Promise<BenchResult> {
   const { where, root, base, profiler, runId, benchDir } = await startBench(request.cwd, request.runs);
   const plan = await planBefore(root, request.signal);
+  // Both ways would start the repository's stack: only once the user trusts it (else neither does).
+  if (plan.composeEngine && (await firstExisting(root, COMPOSE_FILES))) {
+    const [{ composeFileSettings, directorySource, discoverCompose }, { stackConsent }] = await Promise.all([import('../features/services/compose.js'), import('../features/services/consent.js')]);
+    const model = await discoverCompose(directorySource(root), await composeFileSettings(where.config.list('vtree.compose.files'), root));
+    const consent = await stackConsent(where.repo.mainPath, model, where.config, { dir: root, interactive: true });
+    if (!consent.allowed) {
+      request.warn(`services: not started by either way — ${consent.refused}; review and approve it with: git vtree trust`);
+      plan.composeEngine = false;
+    }
+  }
   const made: Made[] = [];
   const before: Array<{ duration: number; phases: Map<string, number> }> = [];
   const vtree: Array<{ duration: number; phases: Map<string, number>; depsSource?: string }> = [];

@@ -135,6 +135,8 @@ describe('git vtree bench on a small repository', () => {
     );
     await sh('git', ['add', 'compose.yaml']);
     await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'compose']);
+    // Your own repository: its stack is trusted by your git config (else neither way starts it).
+    await sh('git', ['config', 'vtree.services.trusted', 'true']);
     try {
       const result = await vtree('bench', '--runs', '1', '--json');
       expect(result.code, result.stderr).toBe(0);
@@ -148,6 +150,7 @@ describe('git vtree bench on a small repository', () => {
       expect(vtreeStack).toBe('');
       expect(await worktreePaths()).toEqual([repo]);
     } finally {
+      await sh('git', ['config', '--unset', 'vtree.services.trusted']);
       await sh('git', ['rm', '-q', 'compose.yaml']);
       await sh('git', ['-c', 'user.name=Bench', '-c', 'user.email=bench@example.com', 'commit', '-q', '-m', 'no compose']);
     }
