@@ -255,22 +255,40 @@ function hostAccessOf(doc: Record<string, unknown>): HostAccess[] {
   for (const [service, body] of Object.entries(asRecord(doc.services))) {
     const spec = asRecord(body);
     const add = (what: string, path?: string) => items.push({ service, what, ...(path !== undefined ? { path } : {}) });
-    if (spec.privileged === true || spec.privileged === 'true') add('privileged');
-    for (const [key, label] of Object.entries(HOST_NAMESPACES)) if (spec[key] === 'host') add(label);
+    // Compose interpolates variables (from the environment and `.env`) before it reads a value:
+    // a value with `$` in it cannot be judged, so it counts.
+    if (spec.privileged !== undefined && spec.privileged !== false && spec.privileged !== 'false') add(`privileged${variable(spec.privileged)}`);
+    for (const [key, label] of Object.entries(HOST_NAMESPACES)) {
+      const value = spec[key];
+      if (value === 'host') add(label);
+      else if (typeof value === 'string' && (value.includes('$') || value.startsWith('container:'))) add(`${key} ${value}`);
+    }
     for (const device of list(spec.devices)) add(`device ${typeof device === 'string' ? device : JSON.stringify(device)}`);
     for (const rule of list(spec.device_cgroup_rules)) add(`device rule ${String(rule)}`);
+    if (spec.gpus !== undefined) add('gpus');
     for (const cap of list(spec.cap_add)) add(`capability ${String(cap)}`);
     for (const option of list(spec.security_opt)) add(`security option ${String(option)}`);
+    for (const from of list(spec.volumes_from)) if (typeof from !== 'string' || from.startsWith('container:') || from.includes('$')) add(`volumes from ${String(from)}`);
     for (const volume of list(spec.volumes)) {
-      const source = bindSource(volume);
-      if (source !== undefined) add(`bind mount ${typeof volume === 'string' ? volume : `${source}:${String(asRecord(volume).target)}`}`, source);
+      const text = typeof volume === 'string' ? volume : JSON.stringify(volume);
+      if (text.includes('$')) add(`bind mount ${text}`);
+      else {
+        const source = bindSource(volume);
+        if (source !== undefined) add(`bind mount ${typeof volume === 'string' ? volume : `${source}:${String(asRecord(volume).target)}`}`, source);
+      }
     }
     for (const file of list(spec.env_file)) {
       const path = typeof file === 'string' ? file : asRecord(file).path;
       if (typeof path === 'string') add(`env file ${path}`, path);
     }
-    const context = typeof spec.build === 'string' ? spec.build : asRecord(spec.build).context;
-    if (typeof context === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(context) && !context.startsWith('git@')) add(`build context ${context}`, context);
+    const build = typeof spec.build === 'string' ? { context: spec.build } : asRecord(spec.build);
+    const contexts = [build.context, ...Object.values(asRecord(build.additional_contexts)), ...(Array.isArray(build.additional_contexts) ? build.additional_contexts.map((c) => String(c).replace(/^[^=]*=/, '')) : [])];
+    for (const context of contexts) {
+      if (typeof context === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(context) && !context.startsWith('git@')) add(`build context ${context}`, context);
+    }
+    if (build.ssh !== undefined) add('build with the host ssh agent or keys');
+    if (build.network === 'host') add('build on the host network');
+    if (build.privileged === true || build.entitlements !== undefined) add('privileged build');
     const extendsFile = asRecord(spec.extends).file;
     if (typeof extendsFile === 'string') add(`extends ${extendsFile}`, extendsFile);
   }
@@ -287,6 +305,11 @@ function hostAccessOf(doc: Record<string, unknown>): HostAccess[] {
     }
   }
   return items;
+}
+
+/** ` (<value>)` when Compose would take the value from a variable, to show which. */
+function variable(value: unknown): string {
+  return typeof value === 'string' && value.includes('$') ? ` (${value})` : '';
 }
 
 /** The host path a `volumes:` entry binds, or undefined for a named volume, tmpfs or anything else. */
