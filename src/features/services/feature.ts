@@ -194,7 +194,7 @@ export const servicesFeature: Feature = {
           if (!consent.allowed) {
             span.set('consent', 'refused');
             const { TRUST_COMMAND } = await import('../../core/consent.js');
-            return settle({ ...base, reason: `not trusted (${TRUST_COMMAND})`, critical, deferred }, `services: not started — ${consent.refused}; review and approve it with: ${TRUST_COMMAND}`, 'warn');
+            return settle({ ...base, reason: `not trusted (${TRUST_COMMAND})`, critical, deferred }, `services: not started — ${consent.refused}; review and approve it with: ${TRUST_COMMAND}, then start it: git vtree up`, 'warn');
           }
           const { runtime } = detection;
           const project: ComposeProject = { dir: checkout.path, name: override.projectName, files: override.files, env: portEnv(ports) };
