@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
+import { resolvesInside } from '../../core/confine.js';
 import { errorMessage } from '../../core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { readCommittedTexts } from '../../git/objects.js';
@@ -112,11 +113,16 @@ export function objectStoreSource(repoDir: string, commit: string): ComposeSourc
   };
 }
 
-/** Reads files from a directory (a checked-out worktree); absolute paths are read as they are. */
+/**
+ * Reads files from a directory (a checked-out worktree). Absolute paths (the user's git config or
+ * environment) are read as they are; a relative one only while it resolves inside `dir` on disk,
+ * so a committed symlink cannot make vtree read a file elsewhere as the project's.
+ */
 export function directorySource(dir: string): ComposeSource {
   return {
     async read(paths) {
-      const found = await Promise.all(paths.map(async (p) => [p, await readFile(isAbsolute(p) ? p : join(dir, p), 'utf8').catch(() => undefined)] as const));
+      const readInside = async (p: string) => ((await resolvesInside(dir, join(dir, p))) ? readFile(join(dir, p), 'utf8') : undefined);
+      const found = await Promise.all(paths.map(async (p) => [p, await (isAbsolute(p) ? readFile(p, 'utf8') : readInside(p)).catch(() => undefined)] as const));
       return new Map(found.filter((entry): entry is readonly [string, string] => entry[1] !== undefined));
     },
   };

@@ -1,4 +1,4 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -60,6 +60,19 @@ describe('classifyPort', () => {
 describe('discoverCompose', () => {
   it('finds no files as "none"', async () => {
     expect(await discoverCompose(directorySource(dir), noSettings)).toMatchObject({ files: [], origin: 'none', services: [] });
+  });
+
+  it('reads no compose file through a symlink that leads out of the worktree', async () => {
+    const outside = await tempDir('vtree-compose-outside-');
+    try {
+      await writeFile(join(outside, 'compose.yaml'), 'services: {elsewhere: {image: x}}\n');
+      await symlink(join(outside, 'compose.yaml'), join(dir, 'compose.yaml'));
+      await symlink(outside, join(dir, 'conf'));
+      expect(await discoverCompose(directorySource(dir), noSettings)).toMatchObject({ files: [], origin: 'none', services: [] });
+      expect((await discoverCompose(directorySource(dir), { configured: ['conf/compose.yaml'] })).error).toMatch(/conf\/compose.yaml: no such compose file/);
+    } finally {
+      await rm(outside, { recursive: true, force: true });
+    }
   });
 
   it('picks the first main file and the first override variant in Compose order', async () => {
