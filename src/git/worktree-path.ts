@@ -114,7 +114,8 @@ export async function claimWorktreePath(repo: Repo, branch: string, template: st
 /**
  * The `vtree.path` template to use, for `branch` (or, without one, for the pool of spare
  * worktrees beside the worktrees it places). The one rule for every code path that places a
- * worktree (add, setup's hook, the spare pool and its job, rm's recycling): a template from the
+ * worktree (add, the spare pool and its job, `cache warm`/`prune`, rm's recycling; setup and the
+ * hook set up worktrees git already placed): a template from the
  * committed `.vtreeconfig` came with the clone, so it is honoured only while the directories it
  * gives (the worktree's, and the pool's) stay inside the main worktree's parent directory (after
  * `..` and symlinks); otherwise one warning and the default. From git config (the user's own),

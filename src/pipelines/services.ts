@@ -74,10 +74,10 @@ export function requireComposeFiles(stack: Stack): void {
  * files judged are those the stack runs with, without vtree's own override.
  */
 export async function requireStackConsent(stack: Stack): Promise<void> {
-  const [{ composeFileSettings, directorySource, discoverCompose }, { stackConsent }] = await Promise.all([import('../features/services/compose.js'), import('../features/services/consent.js')]);
+  const [{ directorySource, discoverCompose }, { stackConsent }] = await Promise.all([import('../features/services/compose.js'), import('../features/services/consent.js')]);
   const { repo, config } = stack.where;
   const files = stack.project.files.filter((f) => !f.endsWith(OVERRIDE_FILE_NAME));
-  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), { ...(await composeFileSettings([], stack.path)), configured: files }));
+  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), { configured: files }));
   const consent = await stackConsent(repo.mainPath, model, config, { dir: stack.path, interactive: true });
   if (!consent.allowed) throw new VtreeError(`services: not started — ${consent.refused}`, `review and approve it with: ${TRUST_COMMAND}`);
 }
