@@ -45,4 +45,18 @@ describe('a committed vtree.ports.vars', () => {
     expect(dotenv).toMatch(/^API_PORT=2991[78]$/m);
     expect(dotenv).not.toMatch(/BASH_ENV/);
   });
+
+  it("refuses a compose file's port variable named LD_PRELOAD the same way; the user's git config may set any name", async () => {
+    await writeFile(join(repo, 'compose.yaml'), 'services:\n  web:\n    image: vtree-test/busybox:latest\n    ports: ["${LD_PRELOAD:-3000}:80", "${WEB_PORT:-3001}:81"]\n');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'compose');
+    await git(repo, 'config', 'vtree.ports.vars', 'PYTHONSTARTUP');
+    const added = await vtree(repo, ['add', '--no-services', 'b'], { XDG_STATE_HOME: state });
+    expect(added.code, added.stderr).toBe(0);
+    expect(added.stderr.split('\n').filter((l) => l.includes('LD_PRELOAD'))).toEqual([expect.stringMatching(/^warning: ports: not setting LD_PRELOAD: /)]);
+    const dotenv = await readFile(join(root, `${repo.split('/').at(-1)}.worktrees`, 'b', '.env'), 'utf8');
+    expect(dotenv).toMatch(/^WEB_PORT=\d+$/m);
+    expect(dotenv).toMatch(/^PYTHONSTARTUP=\d+$/m);
+    expect(dotenv).not.toMatch(/LD_PRELOAD/);
+  });
 });
