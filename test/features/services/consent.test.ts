@@ -133,6 +133,32 @@ describe('the Compose stack needs the user’s trust', () => {
     240_000,
   );
 
+  it.skipIf(!docker.ok)('on a terminal, add and up ask: y approves the stack (trust.json), n refuses it', async () => {
+    const made = await makeRepo({ 'compose.yaml': 'services:\n  box:\n    image: vtree-test/busybox:latest\n    command: ["true"]\n    privileged: true\n' });
+    await git(made.repo, 'config', '--unset', 'vtree.services.trusted');
+    // `script` gives the command a terminal; the answer waits in it until the question reads it.
+    const onTerminal = (cwd: string, command: string, answer: string) =>
+      new Promise<VtreeResult>((resolve, reject) => {
+        const { CI: _ci, ...rest } = testEnv(env);
+        const child = spawn('script', ['-qec', `${process.execPath} ${BIN} ${command}`, '/dev/null'], { cwd, env: rest, stdio: ['pipe', 'pipe', 'pipe'] });
+        let stdout = '';
+        child.stdout.on('data', (d) => (stdout += d));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
+        child.stdin.end(answer);
+      });
+    const refused = await onTerminal(made.repo, 'add a --wait', 'n\n');
+    expect(refused.stdout).toMatch(/box: privileged[\s\S]*Start this stack .*\[y\/N\]/);
+    expect(refused.stdout).toMatch(/not trusted on this machine; review and approve it with: git vtree trust/);
+    expect(await containers(`${made.name}-a`)).toBe('');
+    const up = await onTerminal(join(root, `${made.name}.worktrees`, 'a'), 'up --wait', 'y\n');
+    expect(up.code, up.stdout).toBe(0);
+    expect(up.stdout).toMatch(/Start this stack/);
+    expect(await containers(`${made.name}-a`)).not.toBe('');
+    const store = JSON.parse(await readFile(join(env.XDG_STATE_HOME!, 'vibetrees', 'trust.json'), 'utf8')) as { approved: Record<string, { repo: string; kind: string; hostAccess: string[] }> };
+    expect(Object.values(store.approved)).toContainEqual(expect.objectContaining({ repo: made.repo, kind: 'stack', hostAccess: ['box: privileged'] }));
+  });
+
   it('the user’s own git config (vtree.services.trusted) needs no approval; the committed file cannot set it', async () => {
     const { repo } = await hostileRepo();
     await writeFile(join(repo, '.vtreeconfig'), '[vtree "services"]\n\ttrusted = true\n');
