@@ -10,6 +10,7 @@ import {
   cleanStaleTemps,
   dropEntry,
   foreignEntryProblem,
+  linksOnDiskProblem,
   listEntries,
   newTempPath,
   openEntry,
@@ -160,7 +161,17 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
 }
 
 async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> {
-  const entries = await listEntries(cache.dir);
+  // Entries whose manifest or tree may not be restored (a link out of the tree): dropped, said.
+  const unsafe: Array<{ key: string; why: string }> = [];
+  const entries: CacheEntry[] = [];
+  for (const entry of await listEntries(cache.dir, (key, why) => unsafe.push({ key, why }))) {
+    const why = await linksOnDiskProblem(entry);
+    if (!why) entries.push(entry);
+    else {
+      unsafe.push({ key: entry.key, why });
+      await dropEntry(cache.dir, entry.key);
+    }
+  }
   const worktrees = cache.repo.worktrees.filter((w) => !w.bare && !w.prunable).map((w) => w.path);
   const results: Array<{ entry: CacheEntry; edited: EditedFile[] }> = [];
   for (const entry of entries) {
@@ -178,17 +189,19 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
   const holders = [...new Set(broken.flatMap((r) => r.edited.flatMap((e) => e.sharedWith)))];
   if (io.json) {
     const json = broken.map((r) => ({ key: r.entry.key, files: r.edited.map((e) => e.path), edited: r.edited, repaired: repaired.includes(r.entry.key) }));
-    io.out(JSON.stringify({ checked: results.length, broken: json, dropped: !args.dryRun, worktrees: holders }));
+    io.out(JSON.stringify({ checked: results.length + unsafe.length, broken: json, unsafe, dropped: !args.dryRun, worktrees: holders }));
   } else {
+    for (const u of unsafe) io.out(`${u.key.slice(0, 12)}: ${u.why}: dropped`);
     for (const r of broken) {
       const what = args.dryRun ? '' : repaired.includes(r.entry.key) ? ': re-installed clean' : ': dropped; the next add of that lockfile installs afresh';
       io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
     }
     const managers = [...new Set(broken.map((r) => r.entry.meta.packageManager.replace('@berry', '')))].join(' or ');
     for (const w of holders) io.out(`  ${w} still has the edit: reinstall its dependencies there to drop it (rm -rf node_modules, then ${managers} install)`);
-    io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
+    const unsafeNote = unsafe.length > 0 ? `${unsafe.length} unsafe (dropped), ` : '';
+    io.out(`Checked ${results.length + unsafe.length} entries: ${unsafeNote}${broken.length === 0 ? (unsafe.length ? 'the rest intact' : 'all intact') : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
   }
-  return broken.length > 0 && args.dryRun ? ExitCode.failed : ExitCode.ok;
+  return (broken.length > 0 || unsafe.length > 0) && args.dryRun ? ExitCode.failed : ExitCode.ok;
 }
 
 /**
@@ -262,7 +275,13 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
 async function exportCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
   if (!args.file) throw new UsageError('cache export needs a file', 'git vtree cache export vtree-cache.tar.gz');
   const file = String(args.file);
-  const keys = (await listEntries(cache.dir)).map((e) => e.key).filter((k) => !args.key || k.startsWith(String(args.key)));
+  const keys: string[] = [];
+  for (const entry of (await listEntries(cache.dir)).filter((e) => !args.key || e.key.startsWith(String(args.key)))) {
+    // What a tampered tree holds now is what would be packed: never carried on.
+    const why = await linksOnDiskProblem(entry);
+    if (why) io.warn(`not exporting ${entry.key.slice(0, 12)}: ${why} (git vtree cache verify drops it)`);
+    else keys.push(entry.key);
+  }
   if (keys.length === 0) throw new VtreeError('no cache entries to export', 'git vtree cache warm');
   const [{ pack }, { createGzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
   const stream = pack(join(cache.dir, 'entries'), { entries: keys });
