@@ -20,6 +20,7 @@ import {
 } from '../features/deps/cache.js';
 import { cacheKey, lockfileKey } from '../features/deps/cache-key.js';
 import type { Args } from './spec.js';
+import { RefusedInput } from '../core/confine.js';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile } from '../core/files.js';
@@ -293,14 +294,18 @@ async function exportCache(args: Args, io: Io, cache: CacheContext): Promise<num
 async function importCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
   if (!args.file) throw new UsageError('cache import needs a file', 'git vtree cache import vtree-cache.tar.gz');
   const file = String(args.file);
-  const [{ extract }, { createGunzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
+  const [{ unpackTar }, { createGunzip }] = await Promise.all([import('../features/deps/remote/unpack.js'), import('node:zlib')]);
   const temp = newTempPath(cache.dir, 'import');
   await mkdir(temp, { recursive: true });
   try {
-    // tar-fs refuses paths and symlinks that leave `temp`; hardlinks inside an archive are refused too.
-    const sink = extract(temp, { ignore: (_name, header) => header?.type === 'link' });
+    // The registry's unpacker: no path or link of the archive may lead out of `temp`, judged by
+    // where the links lead once all are placed; hardlinks are skipped.
     const source = createReadStream(file);
-    await (file.endsWith('gz') ? pipeline(source, createGunzip(), sink) : pipeline(source, sink));
+    const stream = file.endsWith('gz') ? source.pipe(createGunzip()) : source;
+    source.on('error', (error) => stream.destroy(error));
+    await unpackTar(stream, temp).catch((error: unknown) => {
+      throw error instanceof RefusedInput ? new VtreeError(`refused ${file}: ${error.message}`, 'import only archives made by `git vtree cache export`') : error;
+    });
     const imported: string[] = [];
     const refused: string[] = [];
     for (const key of await readdir(temp)) {
