@@ -92,35 +92,36 @@ const MAX_LINK_DEPTH = 40;
 export function linkLeavingTree(links: Iterable<readonly [path: unknown, target: unknown]>): [path: string, target: unknown] | undefined {
   const targets = new Map<string, unknown>();
   for (const [path, target] of links) targets.set(String(path), target);
-  // Where each link leads, as path parts from the root; null: outside (or never resolves).
-  const resolved = new Map<string, string[] | null>();
+  // Where each link leads, relative to the root ('' is the root); null: outside (or never resolves).
+  const resolved = new Map<string, string | null>();
   const resolving = new Set<string>();
-  const follow = (link: string, depth: number): string[] | null => {
+  const follow = (link: string, depth: number): string | null => {
     const known = resolved.get(link);
     if (known !== undefined) return known;
     if (resolving.has(link) || depth > MAX_LINK_DEPTH) return null;
     resolving.add(link);
     const target = targets.get(link);
     const ok = typeof target === 'string' && target !== '' && !target.includes('\0') && !isAbsolute(target);
-    const at = ok ? walk(link.split('/').slice(0, -1), target, depth) : null;
+    const slash = link.lastIndexOf('/');
+    const at = ok ? walk(slash === -1 ? '' : link.slice(0, slash), target, depth) : null;
     resolving.delete(link);
     resolved.set(link, at);
     return at;
   };
-  const walk = (from: string[], target: string, depth: number): string[] | null => {
+  const walk = (from: string, target: string, depth: number): string | null => {
     let at = from;
     for (const part of target.split('/')) {
       if (part === '' || part === '.') continue;
       if (part === '..') {
-        if (at.length === 0) return null;
-        at = at.slice(0, -1);
+        if (at === '') return null;
+        const slash = at.lastIndexOf('/');
+        at = slash === -1 ? '' : at.slice(0, slash);
         continue;
       }
-      at = [...at, part];
-      const here = at.join('/');
-      if (targets.has(here)) {
-        const to = follow(here, depth + 1);
-        if (!to) return null;
+      at = at === '' ? part : `${at}/${part}`;
+      if (targets.has(at)) {
+        const to = follow(at, depth + 1);
+        if (to === null) return null;
         at = to;
       }
     }
