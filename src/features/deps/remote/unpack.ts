@@ -55,6 +55,11 @@ export async function unpackTar(source: Readable, dir: string, bounds?: UnpackBo
   try {
     for await (const entry of parser) {
       const { header } = entry;
+      // The root itself (`./`, as `tar -C dir .` and tar-fs write it): there already.
+      if (header.type === 'directory' && ROOT.test(header.name)) {
+        entry.resume();
+        continue;
+      }
       const path = confined(header.name, links);
       const target = `${dir}/${path}`;
       const size = header.size ?? 0;
@@ -107,6 +112,9 @@ export async function unpackTar(source: Readable, dir: string, bounds?: UnpackBo
   const leaving = linkLeavingTree(links);
   if (leaving) throw new RefusedInput(`${leaving[0]} links outside the tree (${String(leaving[1])})`);
 }
+
+/** `.`, `./`, `.//`: the directory unpacked into. */
+const ROOT = /^\.\/*$/;
 
 /** The entry's path, normalised, refused when it could land outside the tree or through a symlink. */
 function confined(name: string, links: ReadonlyMap<string, string>): string {

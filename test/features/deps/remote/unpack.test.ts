@@ -22,6 +22,8 @@ describe('unpacking a layer', () => {
     const dir = await tempDir('vtree-unpack-');
     await unpackTar(
       archive([
+        // The root itself, as `tar -C dir .` and tar-fs write it.
+        { name: './', type: 'directory' },
         { name: 'node_modules/', type: 'directory' },
         { name: 'node_modules/a/index.js', body: 'module.exports = 1;\n' },
         { name: 'node_modules/a/cli.js', body: '#!/usr/bin/env node\n', mode: 0o4755 },
