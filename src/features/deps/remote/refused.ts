@@ -2,6 +2,11 @@ import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../../../core/files.js';
 import { withLock } from '../../../core/lock.js';
 
+// Registry artifacts this cache refused (a link out of the tree, a layer past its declared size,
+// meta that does not fit), in `refused.json` of the cache directory, by manifest digest. The
+// content under a digest cannot change, so a refused one is never pulled again; a new push under
+// the same tag is another digest, judged afresh.
+
 /** Why and when an artifact of the registry was refused. */
 export interface Refusal {
   key: string;
@@ -9,12 +14,6 @@ export interface Refusal {
   at: string;
 }
 
-/**
- * Registry artifacts this cache refused (a link out of the tree, a layer past its declared size,
- * meta that does not fit): `refused.json` in the cache directory, by manifest digest. Its content
- * cannot change under that digest, so it is never pulled again; a new push under the same tag is
- * another digest, and is pulled.
- */
 function refusedFile(cacheDir: string): string {
   return join(cacheDir, 'refused.json');
 }

@@ -154,8 +154,8 @@ export async function pullEntry(remote: Remote, cacheDir: string, key: string, s
 }
 
 async function pullArtifact(remote: Remote, cacheDir: string, key: string, manifest: OciManifest, lookup: AbortSignal, signal?: AbortSignal): Promise<PullResult> {
-  const layer = manifest.layers?.[0];
-  if (manifest.config?.mediaType !== CONFIG_MEDIA_TYPE || manifest.layers.length !== 1 || layer?.mediaType !== LAYER_MEDIA_TYPE) {
+  const layer = Array.isArray(manifest.layers) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+  if (manifest.config?.mediaType !== CONFIG_MEDIA_TYPE || layer?.mediaType !== LAYER_MEDIA_TYPE) {
     throw new RefusedInput(`not a vtree dependency cache entry (artifact type ${manifest.artifactType ?? manifest.config?.mediaType ?? 'unknown'})`);
   }
   let meta: EntryMeta;
