@@ -5,20 +5,19 @@ import { Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { createGzip } from 'node:zlib';
 import { pack } from 'tar-stream';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { listEntries, type EntryMeta } from '../../../../src/features/deps/cache.js';
 import { OCI_MANIFEST } from '../../../../src/features/deps/remote/client.js';
 import { ARTIFACT_TYPE, CONFIG_MEDIA_TYPE, LAYER_MEDIA_TYPE, openRemote, pullEntry } from '../../../../src/features/deps/remote/remote-cache.js';
-import { git, npmProjectsForFile, tempDir, treeOf, vtree } from '../../../helpers.js';
-import { requirePrereq, startRegistry } from '../../../remote-prereqs.js';
+import { git, npmProjectsForFile, requirePrereq, tempDir, treeOf, vtree } from '../../../helpers.js';
 
 // A hostile team registry: artifacts tagged with a real lockfile's key, pushed by hand with the
 // project's own client (the OCI distribution API), whose layer or meta is crafted. Each must be
 // refused with one line while `add` installs instead, remembered so that it is not pulled again,
 // and leave nothing outside and nothing in the local cache.
 
-const open = await requirePrereq('docker-registry on 127.0.0.1:5000', () => startRegistry(5000));
-const REGISTRY = open.ok ? open.value : '';
+/** The test registry (127.0.0.1:5000 unless VTREE_TEST_REGISTRY_PORT says otherwise). */
+let REGISTRY = '';
 /** A fresh repository name per run: the registry outlives test runs. */
 const run_ = `hostile${Date.now().toString(36)}${process.pid}`;
 
@@ -86,7 +85,11 @@ const CLIMBING: Entry[] = [
   { name: 'node_modules/.bin', type: 'symlink', linkname: '../node_modules/a/D/t/outside' },
 ];
 
-describe.skipIf(!open.ok)(`a hostile registry${open.ok ? '' : ` (skipped: ${open.reason})`}`, () => {
+describe('a hostile registry', () => {
+  beforeEach(async (ctx) => {
+    REGISTRY = (await requirePrereq('registry', ctx)).address;
+  });
+
   it('refuses a layer whose links climb out through each other; remembers it, so the next add does not pull it again', async () => {
     const repository = `${run_}/links`;
     const { key, meta, clone, cacheDir } = await victim(repository);
