@@ -10,6 +10,7 @@ import {
   cleanStaleTemps,
   dropEntry,
   foreignEntryProblem,
+  linksOnDiskProblem,
   listEntries,
   newTempPath,
   openEntry,
@@ -19,6 +20,7 @@ import {
 } from '../features/deps/cache.js';
 import { cacheKey, lockfileKey } from '../features/deps/cache-key.js';
 import type { Args } from './spec.js';
+import { RefusedInput } from '../core/confine.js';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile } from '../core/files.js';
@@ -160,7 +162,17 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
 }
 
 async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> {
-  const entries = await listEntries(cache.dir);
+  // Entries whose manifest or tree may not be restored (a link out of the tree): dropped, said.
+  const unsafe: Array<{ key: string; why: string }> = [];
+  const entries: CacheEntry[] = [];
+  for (const entry of await listEntries(cache.dir, (key, why) => unsafe.push({ key, why }))) {
+    const why = await linksOnDiskProblem(entry);
+    if (!why) entries.push(entry);
+    else {
+      unsafe.push({ key: entry.key, why });
+      await dropEntry(cache.dir, entry.key);
+    }
+  }
   const worktrees = cache.repo.worktrees.filter((w) => !w.bare && !w.prunable).map((w) => w.path);
   const results: Array<{ entry: CacheEntry; edited: EditedFile[] }> = [];
   for (const entry of entries) {
@@ -178,17 +190,19 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
   const holders = [...new Set(broken.flatMap((r) => r.edited.flatMap((e) => e.sharedWith)))];
   if (io.json) {
     const json = broken.map((r) => ({ key: r.entry.key, files: r.edited.map((e) => e.path), edited: r.edited, repaired: repaired.includes(r.entry.key) }));
-    io.out(JSON.stringify({ checked: results.length, broken: json, dropped: !args.dryRun, worktrees: holders }));
+    io.out(JSON.stringify({ checked: results.length + unsafe.length, broken: json, unsafe, dropped: !args.dryRun, worktrees: holders }));
   } else {
+    for (const u of unsafe) io.out(`${u.key.slice(0, 12)}: ${u.why}: dropped`);
     for (const r of broken) {
       const what = args.dryRun ? '' : repaired.includes(r.entry.key) ? ': re-installed clean' : ': dropped; the next add of that lockfile installs afresh';
       io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
     }
     const managers = [...new Set(broken.map((r) => r.entry.meta.packageManager.replace('@berry', '')))].join(' or ');
     for (const w of holders) io.out(`  ${w} still has the edit: reinstall its dependencies there to drop it (rm -rf node_modules, then ${managers} install)`);
-    io.out(`Checked ${results.length} entries: ${broken.length === 0 ? 'all intact' : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
+    const unsafeNote = unsafe.length > 0 ? `${unsafe.length} unsafe (dropped), ` : '';
+    io.out(`Checked ${results.length + unsafe.length} entries: ${unsafeNote}${broken.length === 0 ? (unsafe.length ? 'the rest intact' : 'all intact') : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
   }
-  return broken.length > 0 && args.dryRun ? ExitCode.failed : ExitCode.ok;
+  return (broken.length > 0 || unsafe.length > 0) && args.dryRun ? ExitCode.failed : ExitCode.ok;
 }
 
 /**
@@ -262,7 +276,13 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
 async function exportCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
   if (!args.file) throw new UsageError('cache export needs a file', 'git vtree cache export vtree-cache.tar.gz');
   const file = String(args.file);
-  const keys = (await listEntries(cache.dir)).map((e) => e.key).filter((k) => !args.key || k.startsWith(String(args.key)));
+  const keys: string[] = [];
+  for (const entry of (await listEntries(cache.dir)).filter((e) => !args.key || e.key.startsWith(String(args.key)))) {
+    // What a tampered tree holds now is what would be packed: never carried on.
+    const why = await linksOnDiskProblem(entry);
+    if (why) io.warn(`not exporting ${entry.key.slice(0, 12)}: ${why} (git vtree cache verify drops it)`);
+    else keys.push(entry.key);
+  }
   if (keys.length === 0) throw new VtreeError('no cache entries to export', 'git vtree cache warm');
   const [{ pack }, { createGzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
   const stream = pack(join(cache.dir, 'entries'), { entries: keys });
@@ -274,14 +294,18 @@ async function exportCache(args: Args, io: Io, cache: CacheContext): Promise<num
 async function importCache(args: Args, io: Io, cache: CacheContext): Promise<number> {
   if (!args.file) throw new UsageError('cache import needs a file', 'git vtree cache import vtree-cache.tar.gz');
   const file = String(args.file);
-  const [{ extract }, { createGunzip }] = await Promise.all([import('tar-fs'), import('node:zlib')]);
+  const [{ unpackTar }, { createGunzip }] = await Promise.all([import('../features/deps/remote/unpack.js'), import('node:zlib')]);
   const temp = newTempPath(cache.dir, 'import');
   await mkdir(temp, { recursive: true });
   try {
-    // tar-fs refuses paths and symlinks that leave `temp`; hardlinks inside an archive are refused too.
-    const sink = extract(temp, { ignore: (_name, header) => header?.type === 'link' });
+    // The registry's unpacker: no path or link of the archive may lead out of `temp`, judged by
+    // where the links lead once all are placed; hardlinks are skipped.
     const source = createReadStream(file);
-    await (file.endsWith('gz') ? pipeline(source, createGunzip(), sink) : pipeline(source, sink));
+    const stream = file.endsWith('gz') ? source.pipe(createGunzip()) : source;
+    source.on('error', (error) => stream.destroy(error));
+    await unpackTar(stream, temp).catch((error: unknown) => {
+      throw error instanceof RefusedInput ? new VtreeError(`refused ${file}: ${error.message}`, 'import only archives made by `git vtree cache export`') : error;
+    });
     const imported: string[] = [];
     const refused: string[] = [];
     for (const key of await readdir(temp)) {

@@ -63,21 +63,74 @@ export async function confinedPath(root: string, rel: string): Promise<string | 
 }
 
 /**
- * True when a symlink at `linkPath` (relative, inside a tree) with target `target` points inside
- * the tree by its letters: a relative target whose `..` steps do not climb above the tree root.
- * Absolute targets are refused: a tree vtree restores must not reach out of itself.
+ * True when `path` (relative to a worktree) is plainly relative ({@link isPlainRelative}) and not
+ * in or under a `.git` directory: where a tree taken from a file (an entry's package
+ * directories, a manifest's roots) may place things. A worktree's `.git` is a file naming the
+ * repository's own git directory; nothing restored may land there.
  */
-export function linkStaysInside(linkPath: string, target: unknown): target is string {
-  if (typeof target !== 'string' || target === '' || target.includes('\0') || isAbsolute(target)) return false;
-  const parts = linkPath.split('/').slice(0, -1);
-  for (const part of target.split('/')) {
-    if (part === '' || part === '.') continue;
-    if (part === '..') {
-      if (parts.length === 0) return false;
-      parts.pop();
-    } else parts.push(part);
+export function isWorktreePath(path: unknown): path is string {
+  return isPlainRelative(path) && !path.split('/').some((part) => part.toLowerCase() === '.git');
+}
+
+/** An input refused for where it leads or what it holds (a link out of its tree, an archive past its bounds). */
+export class RefusedInput extends Error {}
+
+/** Links followed in one resolution, at most (Linux's own limit, MAXSYMLINKS). */
+const MAX_LINK_DEPTH = 40;
+
+/**
+ * The first of a tree's symlinks (`[path, target]`, paths relative to the tree root) that leads
+ * outside the tree, or `undefined` when none does. Judged by where each link leads once
+ * placed, not by its letters: each target is walked part by part from the link's directory, and
+ * every part that is itself one of the tree's links is followed first, as the kernel does. So
+ * `D/s -> ../../..` (the root) and `D/t -> s/../../..` (`..` of the root: outside) are told
+ * apart, whatever order they come in. Absolute targets, a `..` above the root, loops and chains
+ * deeper than the kernel follows are refused. Parts that are not links are taken as directories
+ * (a path that does not exist yet may become one). The whole set is needed: a link placed later
+ * changes where an earlier one leads.
+ */
+export function linkLeavingTree(links: Iterable<readonly [path: unknown, target: unknown]>): [path: string, target: unknown] | undefined {
+  const targets = new Map<string, unknown>();
+  for (const [path, target] of links) targets.set(String(path), target);
+  // Where each link leads, relative to the root ('' is the root); null: outside (or never resolves).
+  const resolved = new Map<string, string | null>();
+  const resolving = new Set<string>();
+  const follow = (link: string, depth: number): string | null => {
+    const known = resolved.get(link);
+    if (known !== undefined) return known;
+    if (resolving.has(link) || depth > MAX_LINK_DEPTH) return null;
+    resolving.add(link);
+    const target = targets.get(link);
+    const ok = typeof target === 'string' && target !== '' && !target.includes('\0') && !isAbsolute(target);
+    const slash = link.lastIndexOf('/');
+    const at = ok ? walk(slash === -1 ? '' : link.slice(0, slash), target, depth) : null;
+    resolving.delete(link);
+    resolved.set(link, at);
+    return at;
+  };
+  const walk = (from: string, target: string, depth: number): string | null => {
+    let at = from;
+    for (const part of target.split('/')) {
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (at === '') return null;
+        const slash = at.lastIndexOf('/');
+        at = slash === -1 ? '' : at.slice(0, slash);
+        continue;
+      }
+      at = at === '' ? part : `${at}/${part}`;
+      if (targets.has(at)) {
+        const to = follow(at, depth + 1);
+        if (to === null) return null;
+        at = to;
+      }
+    }
+    return at;
+  };
+  for (const [path, target] of targets) {
+    if (follow(path, 0) === null) return [path, target];
   }
-  return true;
+  return undefined;
 }
 
 async function realpathOrSelf(path: string): Promise<string> {

@@ -146,7 +146,13 @@ describe('a hostile cloned repository', () => {
     expect(importLink.code).not.toBe(0);
     const importDotdot = await vtree(app, ['cache', 'import', dotdot]);
     expect(importDotdot.code).toBe(1);
-    expect(importDotdot.stderr).toMatch(/refused ffffffffffff \(package directories leave the tree\)/);
+    // A `../` member refuses the whole archive before any entry of it is looked at.
+    expect(importDotdot.stderr).toMatch(/refused .*dotdot\.tar: '\.\.\/escape\.txt' is not a path inside the tree/);
+    await rm(dotdot);
+    await execFileAsync('tar', ['-cf', dotdot, key], { cwd: join(stage, 'pack') });
+    const importMeta = await vtree(app, ['cache', 'import', dotdot]);
+    expect(importMeta.code).toBe(1);
+    expect(importMeta.stderr).toMatch(/refused ffffffffffff \(package directories .* are not the worktree's workspaces\)/);
 
     expect((await vtree(app, ['cache', 'prune'])).code).toBe(0);
     expect((await vtree(app, ['cache', 'verify'])).code).toBe(0);

@@ -9,7 +9,7 @@ import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files
 import { restoreTree } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
-import { isPlainRelative } from '../../core/confine.js';
+import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { installComplete } from './completeness.js';
 import { defaultCacheDir } from '../../core/paths.js';
@@ -83,7 +83,7 @@ export function newTempPath(cacheDir: string, label: string): string {
  * whole by vtree: it is corrupt, and dropped here, so that it is never restored, neither hides from
  * `cache status` nor blocks the next snapshot of its key.
  */
-export async function openEntry(cacheDir: string, key: string): Promise<CacheEntry | undefined> {
+export async function openEntry(cacheDir: string, key: string, onDropped?: (key: string, why: string) => void): Promise<CacheEntry | undefined> {
   const dir = entryDir(cacheDir, key);
   let manifest: unknown;
   let meta: unknown;
@@ -92,8 +92,11 @@ export async function openEntry(cacheDir: string, key: string): Promise<CacheEnt
   } catch (error) {
     if (!(error instanceof SyntaxError)) throw error;
   }
-  if (isManifest(manifest) && isEntryMeta(meta, key) && manifestProblem(manifest) === undefined && metaProblem(meta, key) === undefined) return { key, dir, tree: join(dir, 'tree'), manifest, meta };
-  if (await exists(dir)) await dropEntry(cacheDir, key);
+  const problem = !isManifest(manifest) ? 'no manifest' : !isEntryMeta(meta, key) ? 'no meta' : (manifestProblem(manifest) ?? metaProblem(meta, key));
+  if (problem === undefined) return { key, dir, tree: join(dir, 'tree'), manifest: manifest as Manifest, meta: meta as EntryMeta };
+  if (!(await exists(dir))) return undefined;
+  await dropEntry(cacheDir, key);
+  onDropped?.(key, problem);
   return undefined;
 }
 
@@ -123,21 +126,27 @@ function isEntryMeta(value: unknown, key: string): value is EntryMeta {
 
 /**
  * Why `meta` (read from an entry's or an archive's `meta.json`) cannot be trusted for entry
- * `key`, or `undefined`: it must name that key, and its package directories must be plain
- * relative paths (they become the node_modules roots scanned and restored).
+ * `key`, or `undefined`: it must name that key, and its package directories (they become the
+ * node_modules roots scanned and restored) must be the worktree root first, then workspace
+ * directories whose package.json is among the key's inputs, each a plain relative path outside
+ * any `.git` ({@link isWorktreePath}).
  */
 export function metaProblem(meta: unknown, key: string): string | undefined {
   const m = meta as Partial<EntryMeta> | null;
   if (!m || typeof m !== 'object' || m.key !== key || typeof m.lastUsedAt !== 'string') return 'not the meta of this entry';
-  const dirs = m.project?.packageDirs;
-  if (!Array.isArray(dirs) || dirs.some((d) => d !== '' && !isPlainRelative(d))) return 'package directories leave the tree';
+  const dirs: unknown = m.project?.packageDirs;
+  const manifests = m.project?.manifests ?? {};
+  const workspace = (d: unknown, i: number) => i > 0 && isWorktreePath(d) && Object.hasOwn(manifests, `${d}/package.json`);
+  if (!Array.isArray(dirs) || dirs[0] !== '' || new Set(dirs).size !== dirs.length || !dirs.every((d, i) => i === 0 || workspace(d, i))) {
+    return `package directories ${JSON.stringify(dirs)} are not the worktree's workspaces`;
+  }
   return undefined;
 }
 
-/** Every complete entry, most recently used first. */
-export async function listEntries(cacheDir: string): Promise<CacheEntry[]> {
+/** Every complete entry, most recently used first; `onDropped` hears of each corrupt one dropped ({@link openEntry}). */
+export async function listEntries(cacheDir: string, onDropped?: (key: string, why: string) => void): Promise<CacheEntry[]> {
   const keys = await readdir(join(cacheDir, 'entries')).catch(() => [] as string[]);
-  const entries = await Promise.all(keys.map((key) => openEntry(cacheDir, key)));
+  const entries = await Promise.all(keys.map((key) => openEntry(cacheDir, key, onDropped)));
   return entries.filter((e): e is CacheEntry => e !== undefined).sort((a, b) => b.meta.lastUsedAt.localeCompare(a.meta.lastUsedAt));
 }
 
@@ -225,6 +234,8 @@ export function foreignEntryProblem(meta: EntryMeta | undefined, key: string): s
   // Untrusted: it must name this key and keep its package directories inside the tree.
   const bad = metaProblem(meta, key);
   if (bad) return bad;
+  // Declared counts: a pull is bounded by them.
+  if (!Number.isSafeInteger(meta.files) || meta.files < 0 || !Number.isSafeInteger(meta.bytes) || meta.bytes < 0) return 'its meta declares no size';
   const here = currentPlatform();
   const theirs = meta.platform;
   if (theirs.format !== here.format || theirs.node !== here.node || theirs.platform !== here.platform || theirs.arch !== here.arch) {
@@ -237,13 +248,14 @@ export function foreignEntryProblem(meta: EntryMeta | undefined, key: string): s
  * Publishes an entry unpacked at `dir` (its `tree/` in place) that was made elsewhere: records
  * this machine's inodes and mtimes for `cache verify`, writes its meta as new with `source`, and
  * renames it into place. The caller checked its meta with {@link foreignEntryProblem}; its tree is
- * checked here ({@link manifestProblem}: a link out of it, or a path leaving it, refuses the entry).
+ * checked here ({@link manifestProblem}: a link out of it, or a path leaving it, refuses the entry
+ * with a {@link RefusedInput}).
  * Files the maker listed as naming its worktree stay listed for rewriting, if they are in the tree.
  */
 export async function adoptEntry(cacheDir: string, dir: string, meta: EntryMeta, source: EntrySource): Promise<CacheEntry> {
   const scanned = await scanTree(join(dir, 'tree'), nodeModulesDirs(meta.project));
   const problem = manifestProblem(scanned);
-  if (problem) throw new Error(problem);
+  if (problem) throw new RefusedInput(problem);
   const made = await readJsonFile<Manifest>(join(dir, 'manifest.json')).catch(() => undefined);
   const inTree = new Set(scanned.files.map(([path]) => path));
   const rewrite = (made?.rewrite ?? []).filter((path) => inTree.has(path));
@@ -377,6 +389,20 @@ async function statEach(tree: string, files: Manifest['files'], visit: (file: Ma
 
 /** Files checked between two yields to the event loop in {@link statEach}. */
 const SLICE = 2000;
+
+/**
+ * Why the links of `entry`'s tree as they are on disk may not be restored, or `undefined`: one
+ * changed or added since the entry was made, or one leading outside the tree
+ * ({@link manifestProblem} of the tree as scanned now). `cache verify` asks; a restore trusts the
+ * manifest, which was checked when the entry was made.
+ */
+export async function linksOnDiskProblem(entry: CacheEntry): Promise<string | undefined> {
+  const onDisk = await scanTree(entry.tree, entry.manifest.roots, { stats: false });
+  const made = new Map(entry.manifest.links);
+  const changed = onDisk.links.find(([path, target]) => made.get(path) !== target);
+  if (changed) return `link '${changed[0]}' is not the one the entry was made with (now ${changed[1]})`;
+  return manifestProblem(onDisk);
+}
 
 /** Checks that an entry's key is what its recorded inputs and this machine's platform give. */
 export function keyMatches(meta: EntryMeta, key: string): boolean {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { lstat, readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative, sep } from 'node:path';
-import { isPlainRelative, linkStaysInside } from '../../core/confine.js';
+import { isPlainRelative, isWorktreePath, linkLeavingTree } from '../../core/confine.js';
 import { isErrno } from '../../core/files.js';
 import { escapeRegExp } from '../../core/regexp.js';
 import { REWRITTEN_IN_PLACE, TOOL_CACHES } from './package-manager.js';
@@ -34,7 +34,8 @@ export interface Manifest {
  * anything is created from it: roots are `node_modules` directories given as plain relative
  * paths; every directory, file and link lies under a listed directory (so no entry can be
  * created through a symlink the manifest itself makes); no path has a `..`, `.` or empty part or
- * is absolute; every link target is relative and stays inside the tree. One linear pass.
+ * is absolute or in a `.git`; every link, followed through the tree's other links as the kernel
+ * would once they are placed, stays inside the tree ({@link linkLeavingTree}). Linear.
  */
 export function manifestProblem(manifest: unknown): string | undefined {
   const m = manifest as Partial<Manifest> | null;
@@ -57,7 +58,7 @@ function isStateFileRoot(root: string): boolean {
 function findProblem(m: Manifest): string | undefined {
   const dirs = new Set<string>();
   for (const root of m.roots) {
-    if (!isPlainRelative(root) || !(root === 'node_modules' || root.endsWith('/node_modules') || isStateFileRoot(root))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
+    if (!isWorktreePath(root) || !(root === 'node_modules' || root.endsWith('/node_modules') || isStateFileRoot(root))) return `root '${String(root)}' is not a node_modules directory inside the tree`;
   }
   const roots = new Set(m.roots);
   // The directory holding a state file root (`.yarn`) is listed so that the file can be placed.
@@ -76,11 +77,11 @@ function findProblem(m: Manifest): string | undefined {
     if (!isPlainRelative(path) || !parentListed(path) || dirs.has(path)) return `file '${String(path)}' leaves the tree`;
   }
   for (const entry of m.links) {
-    const [path, target] = Array.isArray(entry) ? entry : [];
+    const path = Array.isArray(entry) ? entry[0] : undefined;
     if (!isPlainRelative(path) || !parentListed(path) || dirs.has(path)) return `link '${String(path)}' leaves the tree`;
-    if (!linkStaysInside(path, target)) return `link '${path}' points outside the tree (${String(target)})`;
   }
-  return undefined;
+  const leaving = linkLeavingTree(m.links);
+  return leaving && `link '${leaving[0]}' leads outside the tree (${String(leaving[1])})`;
 }
 
 /** Upper bound of filesystem calls in flight: enough to keep libuv's threads and the disk busy. */

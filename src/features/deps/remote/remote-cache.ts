@@ -5,13 +5,15 @@ import { join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { durationMs } from '../../../core/duration.js';
-import { UsageError } from '../../../core/errors.js';
+import { RefusedInput } from '../../../core/confine.js';
+import { errorMessage, UsageError } from '../../../core/errors.js';
 import type { Config } from '../../../git/config.js';
 import { adoptEntry, foreignEntryProblem, newTempPath, openEntry, type CacheEntry, type EntryMeta } from '../cache.js';
 import { RegistryClient, RegistryError, OCI_MANIFEST, type Descriptor, type OciManifest } from './client.js';
 import { dockerCredentials } from './credentials.js';
 import { parseRemoteRef, type RemoteRef } from './reference.js';
-import { unpackTar } from './unpack.js';
+import { refusalOf, rememberRefusal } from './refused.js';
+import { unpackTar, type UnpackBounds } from './unpack.js';
 
 /** The artifact type of a vtree dependency cache entry (OCI 1.1 `artifactType`). */
 export const ARTIFACT_TYPE = 'application/vnd.vtree.deps.v1';
@@ -128,26 +130,46 @@ export interface PullResult {
  * Pulls entry `key` from the registry into the local cache, or `undefined` when the registry has
  * no such tag. The lookup (manifest and config) must finish within `remote.timeoutMs`, and the
  * layer may stall no longer than that between two chunks. The entry is refused (a
- * {@link RegistryError}) when its meta says another platform, Node.js major or cache format, or
- * its key does not match its inputs; the layer is unpacked while it streams (see {@link unpackTar}: every path and link stays inside the directory) and published only once its digest and size match.
+ * {@link RegistryError}) when it is not a vtree entry, its meta says another platform, Node.js
+ * major or cache format, its key does not match its inputs or its package directories leave the
+ * worktree; when its layer unpacks past what its meta declares ({@link layerBounds}) or holds a
+ * path or link leading out of the tree (see {@link unpackTar}). A refusal is remembered by the
+ * manifest's digest ({@link rememberRefusal}): that artifact is not pulled again. The layer is
+ * unpacked while it streams and published only once its digest and size match.
  */
 export async function pullEntry(remote: Remote, cacheDir: string, key: string, signal?: AbortSignal): Promise<PullResult | undefined> {
   const lookup = AbortSignal.any([AbortSignal.timeout(remote.timeoutMs), ...(signal ? [signal] : [])]);
   const found = await remote.client.manifest(key, lookup);
   if (!found) return undefined;
-  const { manifest } = found;
-  const layer = manifest.layers[0];
   const where = `${remote.ref.registry}/${remote.ref.repository}:${key.slice(0, 12)}`;
-  if (manifest.config?.mediaType !== CONFIG_MEDIA_TYPE || manifest.layers.length !== 1 || layer?.mediaType !== LAYER_MEDIA_TYPE) {
-    throw new RegistryError(`${where} is not a vtree dependency cache entry (artifact type ${manifest.artifactType ?? manifest.config?.mediaType ?? 'unknown'})`);
+  const before = await refusalOf(cacheDir, found.digest);
+  if (before) throw new RegistryError(`${where} was refused on ${before.at.slice(0, 10)} (${before.reason}); not pulled again until a new push replaces it`);
+  try {
+    return await pullArtifact(remote, cacheDir, key, found.manifest, lookup, signal);
+  } catch (error) {
+    if (!(error instanceof RefusedInput)) throw error;
+    await rememberRefusal(cacheDir, found.digest, key, error.message);
+    throw new RegistryError(`refused ${where}: ${error.message}`);
   }
-  const meta = JSON.parse((await remote.client.blobBytes(manifest.config, lookup)).toString('utf8')) as EntryMeta;
+}
+
+async function pullArtifact(remote: Remote, cacheDir: string, key: string, manifest: OciManifest, lookup: AbortSignal, signal?: AbortSignal): Promise<PullResult> {
+  const layer = Array.isArray(manifest.layers) && manifest.layers.length === 1 ? manifest.layers[0] : undefined;
+  if (manifest.config?.mediaType !== CONFIG_MEDIA_TYPE || layer?.mediaType !== LAYER_MEDIA_TYPE) {
+    throw new RefusedInput(`not a vtree dependency cache entry (artifact type ${manifest.artifactType ?? manifest.config?.mediaType ?? 'unknown'})`);
+  }
+  let meta: EntryMeta;
+  try {
+    meta = JSON.parse((await remote.client.blobBytes(manifest.config, lookup)).toString('utf8')) as EntryMeta;
+  } catch (error) {
+    throw error instanceof SyntaxError ? new RefusedInput(`its meta is not JSON: ${errorMessage(error)}`) : error;
+  }
   const problem = foreignEntryProblem(meta, key);
-  if (problem) throw new RegistryError(`refused ${where}: ${problem}`);
+  if (problem) throw new RefusedInput(problem);
   const temp = newTempPath(cacheDir, `pull-${key}`);
   await mkdir(join(temp, 'tree'), { recursive: true });
   try {
-    const bytes = await download(remote, layer, join(temp, 'tree'), signal);
+    const bytes = await download(remote, layer, join(temp, 'tree'), layerBounds(meta), signal);
     await writeFile(join(temp, 'meta.json'), JSON.stringify(meta));
     return { entry: await adoptEntry(cacheDir, temp, meta, 'remote'), bytes: bytes + manifest.config.size };
   } finally {
@@ -156,11 +178,20 @@ export async function pullEntry(remote: Remote, cacheDir: string, key: string, s
 }
 
 /**
+ * What a layer may unpack to: what its meta declares (checked to be counts by
+ * {@link foreignEntryProblem}), with a margin for what the count leaves out (its directories and
+ * links, and a file the tree holds under two names, counted once).
+ */
+function layerBounds(meta: EntryMeta): UnpackBounds {
+  return { bytes: Math.ceil(meta.bytes * 1.5) + 16 * 2 ** 20, entries: meta.files * 3 + 1000 };
+}
+
+/**
  * Streams `layer` through gunzip into `dir`, checking its digest and size; returns its size. The
  * stall bound counts only the registry's silence: any progress on either side of gunzip restarts
  * it, so a slow disk holding the stream back (backpressure) is never taken for a stalled registry.
  */
-async function download(remote: Remote, layer: Descriptor, dir: string, signal?: AbortSignal): Promise<number> {
+async function download(remote: Remote, layer: Descriptor, dir: string, bounds: UnpackBounds, signal?: AbortSignal): Promise<number> {
   const { createGunzip } = await import('node:zlib');
   const idle = new AbortController();
   const stalled = () => idle.abort(new RegistryError(`${remote.ref.registry} stopped sending ${layer.digest.slice(0, 19)} for ${remote.timeoutMs} ms`));
@@ -191,7 +222,7 @@ async function download(remote: Remote, layer: Descriptor, dir: string, signal?:
     if (!response.body) throw new RegistryError(`${remote.ref.registry} sent no body for ${layer.digest}`);
     const flowing = pipeline(Readable.fromWeb(response.body as never), received, createGunzip(), unpacked, { signal: abort });
     try {
-      await unpackTar(unpacked, dir);
+      await unpackTar(unpacked, dir, bounds);
       await flowing;
     } catch (error) {
       unpacked.destroy();
