@@ -74,6 +74,19 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
       blocking: false,
     });
   }
+  // A hardlinked restore being replaced by copies of the worktree's own (docs/trust.md, isolation).
+  const isolation = (record?.deps as { isolation?: { state: string; log?: string } } | undefined)?.isolation;
+  if (isolation?.log && isolation.state === 'pending') {
+    const progress = await jobProgress(isolation.log, 'isolate-deps');
+    phases.push({
+      name: 'deps-isolation',
+      state: progress.state === 'starting' ? 'pending' : progress.state,
+      detail: progress.state === 'failed' ? 'copying the hardlinked dependencies failed: they are still shared with the cache (git vtree cache verify)' : 'replacing hardlinked dependencies with copies of the worktree\'s own',
+      log: isolation.log,
+      ...(progress.lastLines ? { lastLines: progress.lastLines } : {}),
+      blocking: false,
+    });
+  }
   const services = live ?? (record?.services as { state?: string; reason?: string; log?: string } | undefined);
   if (services?.state) phases.push(await servicesPhase(services.state, services.reason, services.log));
   for (const [name, task] of Object.entries(tasks?.tasks ?? {})) phases.push(await taskPhase(name, task));
