@@ -155,6 +155,13 @@ async function everyPath(parent: string, clones: boolean): Promise<void> {
   }
   const verified = await vtree(repo, ['cache', 'verify', '--dry-run', '--json']);
   expect(verified.code, verified.stdout).toBe(0);
+
+  // What isolation costs in disk, per extra worktree: the entry's bytes where files are copied, nothing new where they are cloned.
+  const status = await vtree(repo, ['cache', 'status', '--json']);
+  expect(status.code, status.stderr).toBe(0);
+  const entryBytes = (JSON.parse(status.stdout).entries as Array<{ key: string; bytes: number }>).find((e) => e.key === key)!.bytes;
+  expect(entryBytes).toBeGreaterThan(0);
+  expect(JSON.parse(status.stdout).isolation).toEqual(clones ? { setting: 'auto', mode: 'reflink', bytesPerWorktree: 0, text: expect.any(String) } : { setting: 'auto', mode: 'copy', bytesPerWorktree: entryBytes, text: expect.stringContaining('per extra worktree') });
 }
 
 describe('isolation by default', () => {
