@@ -1,4 +1,4 @@
-import { appendFile, cp, lstat, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, cp, lstat, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEntry, entryDir, openEntry, sparesDir } from '../../../src/features/deps/cache.js';
@@ -8,9 +8,9 @@ import { detectProject, diskFiles } from '../../../src/features/deps/package-man
 import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { readWorktreeState, worktreeGitDir } from '../../../src/git/worktree-state.js';
-import { git, SPARES_ON, tempDir, testEnv, vtree } from '../../helpers.js';
+import { git, SPARES_ON, tempDir, vtree } from '../../helpers.js';
 import { mountCowFs, requirePrereq } from '../../remote-prereqs.js';
-import { add, countIn, waitFor } from './deps-helpers.js';
+import { add, countIn, installedRepoIn, waitFor } from './deps-helpers.js';
 
 // Isolation by default (docs/trust.md): with default settings no file of a worktree's
 // node_modules is shared (same inode) with the main worktree, another worktree, a spare or the
@@ -35,15 +35,8 @@ afterAll(async () => {
 
 /** A repository under `parent` with the fixture committed and installed in its main worktree; default settings. */
 async function installedRepo(parent: string): Promise<string> {
-  const root = await mkdtemp(join(parent, 'vtree-isolate-'));
+  const { root, repo } = await installedRepoIn(parent, 'vtree-isolate-', fixture);
   cleanups.push(root);
-  const repo = join(root, 'app');
-  await run('git', ['init', '-q', '-b', 'main', repo], { env: testEnv() });
-  await writeFile(join(repo, '.gitignore'), 'node_modules/\n');
-  for (const file of ['package.json', 'package-lock.json']) await cp(join(fixture, file), join(repo, file));
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-qm', 'lockfile');
-  await cp(join(fixture, 'node_modules'), join(repo, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   return repo;
 }
 
