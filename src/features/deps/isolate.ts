@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { CacheEntry } from './cache.js';
+import { isErrno } from '../../core/files.js';
 import { FS_CONCURRENCY, isRewrittenInPlace, pump, scanTree, type Manifest, type ManifestFile } from './manifest.js';
 
 /**
@@ -86,7 +87,9 @@ async function isolateFile([, , size, mtimeMs, ino]: ManifestFile, file: string,
       edited = true;
       continue;
     }
-    await new Promise<void>((resolve, reject) => fs.rename(temp, file, (error) => (error ? reject(error) : resolve())));
+    const renamed = await new Promise<boolean>((resolve, reject) => fs.rename(temp, file, (error) => (!error ? resolve(true) : isErrno(error, 'ENOENT') ? resolve(false) : reject(error))));
+    // The worktree's directory went meanwhile (`rm`): nothing left to isolate there.
+    if (!renamed) return edited ? 'edited' : 'own';
     return edited ? 'edited, replaced' : 'replaced';
   }
   await rm(temp, { force: true });
