@@ -10,7 +10,7 @@ import { lockPath, overridePath, servicesStatusPath } from '../core/paths.js';
 import { depsFeature } from '../features/deps/index.js';
 import { lockfileKey } from '../features/deps/cache-key.js';
 import { cacheDirOf, openEntry } from '../features/deps/cache.js';
-import { treeDifferences } from '../features/deps/isolate.js';
+import { recordTree, treeDifferences } from '../features/deps/isolate.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
@@ -199,11 +199,15 @@ async function setUpDependencies(path: string, config: Config, reporter: Reporte
   await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false, linkMode } }, reporter, undefined, [depsFeature]);
 }
 
-/** Records in the spare's `vtree.json` since when it is one. */
+/**
+ * Records in the spare's `vtree.json` since when it is one, and the files of its dependency tree
+ * as they are now (made or checked by this job), which `add` checks before handing it out.
+ */
 async function markSpare(path: string, origin: SpareSection['origin'], since = new Date().toISOString()): Promise<void> {
   const gitDir = await worktreeGitDir(path);
   const state = (await readWorktreeState(gitDir)) ?? ({ branch: 'HEAD', slug: basename(path), path, createdAt: since, createdBy: 'setup', runId: '' } satisfies WorktreeState);
   const spare: SpareSection = { since, origin };
+  await recordTree(path, (state.deps as { dirs?: string[] } | undefined)?.dirs ?? [], gitDir);
   await writeWorktreeState(gitDir, { ...state, path, spare });
 }
 

@@ -277,6 +277,21 @@ describe('spare worktrees', () => {
     expect((await stat(join(made.path, file))).nlink).toBe(1);
   });
 
+  it('a spare whose own node_modules was edited in the pool is checked like any hit and not handed out as it is', async () => {
+    const { repo } = await spareRepo();
+    await warm(repo);
+    const [spare] = await spares(repo);
+    const file = join('node_modules', 'is-number', 'index.js');
+    const clean = await readFile(join(repo, file), 'utf8');
+    await appendFile(join(spare!, file), '// edited in the pool\n');
+    const result = await vtree(repo, ['add', '--json', '--no-services', 'pool-edit'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`${file} of the spare worktree changed since it was made`);
+    const { path, facts } = JSON.parse(result.stdout) as { path: string; facts: { deps: Record<string, unknown> } };
+    expect(facts.deps.inSpareWorktree).toBeUndefined();
+    expect(await readFile(join(path, file), 'utf8')).toBe(clean);
+  });
+
   it('a spare whose node_modules shares a file someone edited in place is not handed out as it is', async () => {
     const { repo } = await spareRepo();
     // Linked spares: the user chose hardlinks (disk over isolation).

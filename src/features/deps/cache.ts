@@ -339,8 +339,13 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
  * file replaced by another inode counts too (`cache verify`; `add` needs only content).
  */
 export async function changedFiles(entry: CacheEntry, options: { inodes?: boolean } = {}): Promise<string[]> {
+  return changedSince(entry.tree, entry.manifest.files, options);
+}
+
+/** Files of `files` (as recorded) that no longer match under `tree`: size or mtime (with `inodes`, inode) changed, or gone. */
+export async function changedSince(tree: string, files: Manifest['files'], options: { inodes?: boolean } = {}): Promise<string[]> {
   const changed: string[] = [];
-  await statEach(entry.tree, entry.manifest.files, ([path, , size, mtimeMs, ino], info) => {
+  await statEach(tree, files, ([path, , size, mtimeMs, ino], info) => {
     if (!info || info.size !== size || info.mtimeMs !== mtimeMs || (options.inodes && info.ino !== ino)) changed.push(path);
   });
   return changed.sort();

@@ -1,8 +1,9 @@
 import * as fs from 'node:fs';
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { CacheEntry } from './cache.js';
-import { isErrno } from '../../core/files.js';
+import { changedSince, type CacheEntry } from './cache.js';
+import { depsRecordPath } from '../../core/paths.js';
+import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { FS_CONCURRENCY, isRewrittenInPlace, pump, scanTree, type Manifest, type ManifestFile } from './manifest.js';
 
 /**
@@ -138,4 +139,24 @@ async function sameFile(entry: CacheEntry, [path, mode, size, mtimeMs, ino]: Man
   if (info.ino === ino) return info.mtimeMs === mtimeMs;
   const [a, b] = await Promise.all([readFile(file), readFile(`${entry.tree}/${path}`)]);
   return a.equals(b);
+}
+
+/**
+ * Records the files of the dependency dirs `dirs` of the worktree at `path` as they are now
+ * (size, mtime, inode), in its admin dir: a spare worktree's tree, once the spare job made or
+ * checked it, so that `add` can check it like any hit ({@link recordedTreeChanges}).
+ */
+export async function recordTree(path: string, dirs: readonly string[], gitDir: string): Promise<void> {
+  const { files } = await scanTree(path, dirs);
+  await writeFileAtomic(depsRecordPath(gitDir), JSON.stringify({ files }));
+}
+
+/**
+ * Files of the worktree at `path` that changed since {@link recordTree} recorded them (an edit in
+ * place changes the mtime; a replaced file its inode), or `undefined` when nothing was recorded.
+ */
+export async function recordedTreeChanges(path: string, gitDir: string): Promise<string[] | undefined> {
+  const record = await readJsonFile<{ files?: Manifest['files'] }>(depsRecordPath(gitDir)).catch(() => undefined);
+  if (!Array.isArray(record?.files)) return undefined;
+  return changedSince(path, record.files, { inodes: true });
 }

@@ -3,7 +3,7 @@ import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
 import { describeEdits, quarantine, sharedTaint, whoShares } from './taint.js';
-import type { IsolationState } from './isolate.js';
+import { recordedTreeChanges, type IsolationState } from './isolate.js';
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
 import { git, run } from '../../core/exec.js';
@@ -113,7 +113,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
   };
   const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
   if (theirs?.key === key && theirs.dirs?.length) {
-    const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, reject);
+    const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, target.spare!.gitDir, reject, shared.warn);
     span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
     if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
   }
@@ -190,14 +190,28 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
 
 /**
  * Whether the node_modules a spare worktree holds (now at `path`) may be handed out as it is. A
- * tree restored by copy or reflink is the spare's own. One that shares files (hardlinks, or
+ * tree restored by copy or reflink is the spare's own: checked against the record of its files
+ * the spare job made (none: not handed out). One that shares files (hardlinks, or
  * links into the entry) is checked against the entry's manifest like any hit: an edit made
  * through a link anywhere shows there, and is reported through `reject`. A tree that is not the
  * entry's (the entry was dropped, or made again from another install since) has nothing to be
  * judged by, and is not handed out either: the spare's dirs are replaced as for another key.
  */
-async function spareDepsIntact(cacheDir: string, key: string, theirs: RecordedDeps, path: string, reject: (entry: CacheEntry, changed: string[]) => Promise<void>): Promise<boolean> {
-  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') return true;
+async function spareDepsIntact(
+  cacheDir: string,
+  key: string,
+  theirs: RecordedDeps,
+  path: string,
+  gitDir: string,
+  reject: (entry: CacheEntry, changed: string[]) => Promise<void>,
+  warn: (line: string) => void,
+): Promise<boolean> {
+  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') {
+    // Its own files, checked against what the spare job recorded when it made (or checked) them.
+    const changed = await recordedTreeChanges(path, gitDir);
+    if (changed?.length) warn(`deps: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ` and ${changed.length - 3} more` : ''} of the spare worktree changed since it was made: not handing them out; restoring from the cache`);
+    return changed !== undefined && changed.length === 0;
+  }
   const entry = await openEntry(cacheDir, key);
   if (!entry) return false;
   const changed = theirs.linkMode === 'symlink' ? await changedFiles(entry) : await linkedTreeChanges(entry, path);
