@@ -25,7 +25,7 @@ import { readJsonFile } from '../core/files.js';
 import { parseLinkMode, resolveLinkMode } from '../features/deps/link-modes.js';
 import { formatBytes, type Io } from '../core/output.js';
 import { commitFiles, detectProject, diskFiles, installCommand, nodeModulesDirs, reconcileCommand, type Project } from '../features/deps/package-manager.js';
-import { describeEdits, forgetRepairedTaint, quarantine, taintedFiles, whoShares, type EditedFile } from '../features/deps/taint.js';
+import { describeEdits, fewOf, forgetRepairedTaint, quarantine, taintedFiles, whoShares, type EditedFile } from '../features/deps/taint.js';
 import type { Config } from '../git/config.js';
 import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
@@ -219,7 +219,7 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
       io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
     }
     for (const t of trees) {
-      const files = `${t.files.slice(0, 3).join(', ')}${t.files.length > 3 ? ` and ${t.files.length - 3} more` : ''}`;
+      const files = fewOf(t.files);
       const fix = reinstalled.includes(t.path) ? 're-installed clean' : `reinstall its dependencies there to drop it (${t.repair.text}; --repair does it)`;
       io.out(`  ${t.path} still has the edit (${files}): ${fix}`);
     }

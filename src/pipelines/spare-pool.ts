@@ -11,6 +11,7 @@ import { depsFeature } from '../features/deps/index.js';
 import { lockfileKey } from '../features/deps/cache-key.js';
 import { cacheDirOf, openEntry } from '../features/deps/cache.js';
 import { recordTree, treeDifferences } from '../features/deps/isolate.js';
+import { fewOf } from '../features/deps/taint.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
@@ -241,7 +242,7 @@ async function finishRecycling({ repo, config }: RepoStage, w: WorktreeEntry, re
   const kept = state?.deps && intact ? { deps: state.deps } : {};
   await writeWorktreeState(gitDir, { branch: 'HEAD', slug: basename(w.path), path: w.path, createdAt: new Date().toISOString(), createdBy: 'setup', runId: '', ...kept });
   if (!intact) {
-    const why = differ ? `${differ.slice(0, 3).join(', ')}${differ.length > 3 ? ` and ${differ.length - 3} more` : ''} differ from the cache entry` : 'no cache entry to check it against';
+    const why = differ ? `${fewOf(differ)} differ from the cache entry` : 'no cache entry to check it against';
     reporter.log(`${relative(repo.mainPath, w.path)}: its dependencies are not handed out as they are (${why}); restoring them afresh`);
     await Promise.all(dirs.map((dir) => rm(join(w.path, dir), { recursive: true, force: true })));
     await setUpDependencies(w.path, config, reporter);

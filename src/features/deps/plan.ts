@@ -2,7 +2,7 @@ import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
-import { describeEdits, quarantine, sharedTaint, whoShares } from './taint.js';
+import { describeEdits, fewOf, quarantine, sharedTaint, whoShares } from './taint.js';
 import { recordedTreeChanges, type IsolationState } from './isolate.js';
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
@@ -209,7 +209,7 @@ async function spareDepsIntact(
   if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') {
     // Its own files, checked against what the spare job recorded when it made (or checked) them.
     const changed = await recordedTreeChanges(path, gitDir);
-    if (changed?.length) warn(`deps: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ` and ${changed.length - 3} more` : ''} of the spare worktree changed since it was made: not handing them out; restoring from the cache`);
+    if (changed?.length) warn(`deps: ${fewOf(changed)} of the spare worktree changed since it was made: not handing them out; restoring from the cache`);
     return changed !== undefined && changed.length === 0;
   }
   const entry = await openEntry(cacheDir, key);

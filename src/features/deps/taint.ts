@@ -108,6 +108,10 @@ export async function forgetRepairedTaint(cacheDir: string, worktrees: readonly 
 
 /** One line naming the edited files and where the edit is: for `add`'s warning and `cache verify`. */
 export function describeEdits(edited: readonly EditedFile[]): string {
-  const shown = edited.slice(0, 3).map((e) => `${e.path}${e.sharedWith.length ? ` (shared with ${e.sharedWith.join(', ')})` : ''}`);
-  return `${shown.join('; ')}${edited.length > 3 ? `; and ${edited.length - 3} more` : ''}`;
+  return fewOf(edited.map((e) => `${e.path}${e.sharedWith.length ? ` (shared with ${e.sharedWith.join(', ')})` : ''}`), '; ');
+}
+
+/** The first three of `paths` and how many more: one line, however many files changed. */
+export function fewOf(paths: readonly string[], separator = ', '): string {
+  return `${paths.slice(0, 3).join(separator)}${paths.length > 3 ? `${separator.trimEnd()} and ${paths.length - 3} more` : ''}`;
 }
