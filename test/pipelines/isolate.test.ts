@@ -1,4 +1,4 @@
-import { appendFile, link, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { entryDir, openEntry } from '../../src/features/deps/cache.js';
@@ -55,6 +55,14 @@ describe('isolate-deps', () => {
     expect(await openEntry(cache, key)).toBeUndefined();
     const after = (await readWorktreeState(gitDir))!.deps as { edited?: string[]; isolation?: { state: string; sharedMs?: number } };
     expect(after).toMatchObject({ edited: [INDEX], isolation: { state: 'done', sharedMs: expect.any(Number) } });
+
+    // Never a start for another worktree: with no other install left, the next add installs afresh.
+    for (const tree of [repo, seeded.path]) await rename(join(tree, 'node_modules'), join(tree, 'node_modules.aside'));
+    const next = await add(repo, 'next');
+    expect(next.facts.deps.from).not.toBe(hit.path);
+    expect(next.facts.deps.source).toBe('miss');
+    expect(await readFile(join(next.path, INDEX), 'utf8')).toBe(clean);
+    for (const tree of [repo, seeded.path]) await rename(join(tree, 'node_modules.aside'), join(tree, 'node_modules'));
 
     const dry = await vtree(repo, ['cache', 'verify', '--dry-run', '--json']);
     expect(dry.code).toBe(1);

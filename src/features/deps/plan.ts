@@ -27,7 +27,7 @@ import {
 } from './package-manager.js';
 import type { CheckoutStage, RepoStage, SetupShared, TargetStage } from '../feature.js';
 import type { Repo } from '../../git/repo.js';
-import { readWorktreeState } from '../../git/worktree-state.js';
+import { readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { takeSpare } from './spares.js';
 import type { PullResult, Remote } from './remote/remote-cache.js';
 
@@ -147,7 +147,9 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     // they are cloned or copied, never linked: the main worktree's files stay its own.
     // Never a worktree that holds a file edited through a link: it would hand the edit on.
     const mode = setting === 'symlink' ? 'hardlink' : setting;
-    const untainted = async (path: string) => (await sharedTaint(cacheDir, path)) === undefined;
+    // Nor one whose background copy found a file edited through the link (its state's `deps.edited`).
+    const untainted = async (path: string) =>
+      (await sharedTaint(cacheDir, path)) === undefined && !((await readWorktreeState(await worktreeGitDir(path)))?.deps as { edited?: string[] } | undefined)?.edited?.length;
     const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
