@@ -24,17 +24,18 @@ import { RefusedInput } from '../core/confine.js';
 import { durationMs } from '../core/duration.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile } from '../core/files.js';
-import { parseLinkMode } from '../features/deps/link-modes.js';
+import { parseLinkMode, resolveLinkMode } from '../features/deps/link-modes.js';
 import { formatBytes, type Io } from '../core/output.js';
-import { commitFiles, detectProject, diskFiles, reconcileCommand, type Project } from '../features/deps/package-manager.js';
-import { describeEdits, quarantine, whoShares, type EditedFile } from '../features/deps/taint.js';
+import { commitFiles, detectProject, diskFiles, installCommand, nodeModulesDirs, reconcileCommand, type Project } from '../features/deps/package-manager.js';
+import { describeEdits, fewOf, forgetRepairedTaint, quarantine, taintedFiles, whoShares, type EditedFile } from '../features/deps/taint.js';
 import type { Config } from '../git/config.js';
 import { git, run } from '../core/exec.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import type { Repo } from '../git/repo.js';
 import { sparesWanted } from '../git/spare-worktree.js';
 import { listSpares, makeSpares, pruneSpares } from '../features/deps/spares.js';
-import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import { readWorktreeState, worktreeGitDir, writeWorktreeState } from '../git/worktree-state.js';
+import { isSpare } from '../git/worktree.js';
 
 type Action = (args: Args, io: Io, cache: CacheContext) => Promise<number>;
 
@@ -101,8 +102,9 @@ async function status(_args: Args, io: Io, cache: CacheContext): Promise<number>
     usedBy: used.get(e.key) ?? [],
   }));
   const bytes = uniqueBytes(entries.map((e) => e.manifest));
+  const isolation = await isolationCost(cache, entries[0]);
   if (io.json) {
-    io.out(JSON.stringify({ dir: cache.dir, entries: rows, spares: spares.length, bytes, spareWorktrees }));
+    io.out(JSON.stringify({ dir: cache.dir, entries: rows, spares: spares.length, bytes, spareWorktrees, isolation }));
     return ExitCode.ok;
   }
   const poolLine = `Spare worktrees: ${spareWorktrees.count} (pool size ${spareWorktrees.wanted}, vtree.spares.worktrees), ${formatBytes(spareWorktrees.bytes)}${worktrees.length ? `: ${worktrees.map((w) => `${w.state} at ${w.head.slice(0, 12)}`).join(', ')}` : ''}`;
@@ -119,7 +121,33 @@ async function status(_args: Args, io: Io, cache: CacheContext): Promise<number>
   io.out(table.toString());
   io.out(`${rows.length} entries, ${spares.length} spares, ${formatBytes(bytes)} (hardlinked files counted once) in ${cache.dir}`);
   io.out(poolLine);
+  if (isolation) io.out(isolation.text);
   return ExitCode.ok;
+}
+
+/**
+ * What isolation costs in disk for each worktree beyond the first, with the most recently used
+ * entry (docs/dependencies.md): its bytes where files are copied (ext4), nothing new where the
+ * filesystem clones (blocks are shared until written) or where the user chose links.
+ */
+async function isolationCost(cache: CacheContext, entry: CacheEntry | undefined): Promise<{ setting: string; mode: string; bytesPerWorktree: number; text: string } | undefined> {
+  if (!entry) return undefined;
+  const setting = parseLinkMode(cache.linkMode);
+  const probe = newTempPath(cache.dir, 'isolation-probe');
+  let mode: string;
+  try {
+    mode = await resolveLinkMode(setting, entry.manifest, entry.tree, join(probe, 'tree'), () => undefined);
+  } finally {
+    await rm(probe, { recursive: true, force: true });
+  }
+  const bytesPerWorktree = mode === 'copy' ? entry.meta.bytes : 0;
+  const text =
+    mode === 'copy'
+      ? `Isolation (vtree.linkMode ${setting}): each worktree's node_modules is a copy of its own: ${formatBytes(bytesPerWorktree)} per extra worktree for ${entry.key.slice(0, 12)} (this filesystem cannot clone)`
+      : mode === 'reflink'
+        ? `Isolation (vtree.linkMode ${setting}): each worktree's node_modules is a clone of its own: no new blocks until a file is written`
+        : `No isolation (vtree.linkMode ${setting}): worktrees share the cache's files (no extra disk; an edit in place reaches every worktree sharing the file)`;
+  return { setting, mode, bytesPerWorktree, text };
 }
 
 async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
@@ -173,36 +201,101 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
       await dropEntry(cache.dir, entry.key);
     }
   }
-  const worktrees = cache.repo.worktrees.filter((w) => !w.bare && !w.prunable).map((w) => w.path);
+  const worktrees = cache.repo.worktrees.filter((w) => !w.bare && !w.prunable && !isSpare(w)).map((w) => w.path);
   const results: Array<{ entry: CacheEntry; edited: EditedFile[] }> = [];
   for (const entry of entries) {
     const changed = await changedFiles(entry, { inodes: true });
     results.push({ entry, edited: changed.length > 0 ? await whoShares(entry, changed, worktrees) : [] });
   }
   const broken = results.filter((r) => r.edited.length > 0);
+  const trees = await editedTrees(cache, worktrees, broken.flatMap((r) => r.edited));
   const repaired: string[] = [];
+  const reinstalled: string[] = [];
   if (!args.dryRun) {
     for (const r of broken) await quarantine(cache.dir, r.entry, r.edited.map((e) => e.path));
     await pruneSpares(cache.dir, new Set(results.filter((r) => r.edited.length === 0).map((r) => r.entry.key)));
-    if (args.repair) for (const r of broken) if (await reinstall(cache, r.entry.key, io)) repaired.push(r.entry.key);
+    if (args.repair) {
+      for (const r of broken) if (await reinstall(cache, r.entry.key, io)) repaired.push(r.entry.key);
+      // What verify names, --repair re-installs: every worktree holding an edit, the main one included.
+      for (const t of trees) if (await reinstallWorktree(t.path, io)) reinstalled.push(t.path);
+      await forgetRepairedTaint(cache.dir, worktrees);
+    }
   }
-  // Worktrees holding an edited file keep it (one of them made the edit on purpose, perhaps): named, with how to reset them.
-  const holders = [...new Set(broken.flatMap((r) => r.edited.flatMap((e) => e.sharedWith)))];
   if (io.json) {
     const json = broken.map((r) => ({ key: r.entry.key, files: r.edited.map((e) => e.path), edited: r.edited, repaired: repaired.includes(r.entry.key) }));
-    io.out(JSON.stringify({ checked: results.length + unsafe.length, broken: json, unsafe, dropped: !args.dryRun, worktrees: holders }));
+    const edited = trees.map((t) => ({ ...t, repair: t.repair.text, repaired: reinstalled.includes(t.path) }));
+    io.out(JSON.stringify({ checked: results.length + unsafe.length, broken: json, unsafe, dropped: !args.dryRun, worktrees: trees.map((t) => t.path), trees: edited }));
   } else {
     for (const u of unsafe) io.out(`${u.key.slice(0, 12)}: ${u.why}: dropped`);
     for (const r of broken) {
       const what = args.dryRun ? '' : repaired.includes(r.entry.key) ? ': re-installed clean' : ': dropped; the next add of that lockfile installs afresh';
       io.out(`${r.entry.key.slice(0, 12)}: ${r.edited.length} files edited through a hardlink: ${describeEdits(r.edited)}${what}`);
     }
-    const managers = [...new Set(broken.map((r) => r.entry.meta.packageManager.replace('@berry', '')))].join(' or ');
-    for (const w of holders) io.out(`  ${w} still has the edit: reinstall its dependencies there to drop it (rm -rf node_modules, then ${managers} install)`);
+    for (const t of trees) {
+      const files = fewOf(t.files);
+      const fix = reinstalled.includes(t.path) ? 're-installed clean' : `reinstall its dependencies there to drop it (${t.repair.text}; --repair does it)`;
+      io.out(`  ${t.path} still has the edit (${files}): ${fix}`);
+    }
     const unsafeNote = unsafe.length > 0 ? `${unsafe.length} unsafe (dropped), ` : '';
-    io.out(`Checked ${results.length + unsafe.length} entries: ${unsafeNote}${broken.length === 0 ? (unsafe.length ? 'the rest intact' : 'all intact') : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`}.`);
+    const entriesLine = unsafeNote + (broken.length === 0 ? (unsafe.length ? 'the rest intact' : 'all intact') : `${broken.length} ${args.dryRun ? 'broken' : args.repair ? `dropped, ${repaired.length} re-installed` : 'dropped; the next add re-creates them (--repair re-installs them now)'}`);
+    const treesLine = trees.length === 0 ? '' : `; ${trees.length} worktree(s) hold an edit${args.repair && !args.dryRun ? `, ${reinstalled.length} re-installed` : ''}`;
+    io.out(`Checked ${results.length + unsafe.length} entries and ${worktrees.length} worktrees: ${entriesLine}${treesLine}.`);
   }
-  return (broken.length > 0 || unsafe.length > 0) && args.dryRun ? ExitCode.failed : ExitCode.ok;
+  const unrepaired = args.repair && !args.dryRun && (reinstalled.length < trees.length || repaired.length < broken.length);
+  return (args.dryRun && (broken.length > 0 || trees.length > 0 || unsafe.length > 0)) || unrepaired ? ExitCode.failed : ExitCode.ok;
+}
+
+/** A worktree holding a file edited through a hardlink, and the repair `--repair` makes. */
+interface EditedTree {
+  path: string;
+  files: string[];
+  repair: { text: string };
+}
+
+/**
+ * Every worktree (the main one included) known to hold an edit made through a hardlink: one
+ * sharing an edited file of an entry (`edited`), one still holding an edited inode of an entry
+ * dropped earlier (by `add`, a background job or an earlier `verify`: `tainted/`), and one whose
+ * isolation job found a file edited before its copy was made (its state's `deps.edited`).
+ */
+async function editedTrees(cache: CacheContext, worktrees: readonly string[], edited: readonly EditedFile[]): Promise<EditedTree[]> {
+  const trees: EditedTree[] = [];
+  for (const path of worktrees) {
+    const state = await readWorktreeState(await worktreeGitDir(path));
+    const files = new Set([...edited.filter((e) => e.sharedWith.includes(path)).map((e) => e.path), ...(await taintedFiles(cache.dir, path)), ...(((state?.deps as { edited?: string[] } | undefined)?.edited) ?? [])]);
+    if (files.size === 0) continue;
+    const project = await detectProject(diskFiles(path)).catch(() => undefined);
+    const install = project ? await installCommand(project.manager, Object.keys(project.lockfiles).length > 0) : undefined;
+    trees.push({ path, files: [...files].sort(), repair: { text: `rm -rf node_modules, then ${install ? `${install.command} ${install.args.join(' ')}` : 'your package manager\'s install'}` } });
+  }
+  return trees;
+}
+
+/**
+ * Re-installs the dependencies of the worktree at `path` (its dependency dirs removed, then the
+ * package manager's clean install from its lockfile), dropping an edit made through a link, and
+ * forgets the edits its state recorded. False when it failed (said).
+ */
+async function reinstallWorktree(path: string, io: Io): Promise<boolean> {
+  try {
+    const project = await detectProject(diskFiles(path));
+    if (!project) throw new Error('no package.json');
+    const { command, args } = await installCommand(project.manager, Object.keys(project.lockfiles).length > 0);
+    io.log(`${path}: ${command} ${args.join(' ')} in place of its edited dependencies...`);
+    await Promise.all(nodeModulesDirs(project).map((dir) => rm(join(path, dir), { recursive: true, force: true })));
+    await run(command, args, { cwd: path });
+    const gitDir = await worktreeGitDir(path);
+    const state = await readWorktreeState(gitDir);
+    const deps = state?.deps as Record<string, unknown> | undefined;
+    if (state && deps?.edited) {
+      const { edited: _, ...rest } = deps;
+      await writeWorktreeState(gitDir, { ...state, deps: rest });
+    }
+    return true;
+  } catch (error) {
+    io.warn(`${path}: re-install failed: ${errorMessage(error)}`);
+    return false;
+  }
 }
 
 /**
@@ -231,7 +324,8 @@ async function reinstall(cache: CacheContext, key: string, io: Io): Promise<bool
     const { command, args } = reconcileCommand(found.project.manager);
     io.log(`${key.slice(0, 12)}: ${command} ${args.join(' ')} in a scratch checkout of ${found.path}'s HEAD...`);
     await run(command, args, { cwd: scratch });
-    return (await cacheWorktree(cache.dir, scratch, key, 'miss', io.warn)) !== undefined;
+    // Linked: the scratch checkout is removed below, so the entry shares its files with no worktree.
+    return (await cacheWorktree(cache.dir, scratch, key, 'miss', io.warn, 'hardlink')) !== undefined;
   } catch (error) {
     io.warn(`${key.slice(0, 12)}: re-install failed: ${errorMessage(error)}`);
     return false;
@@ -254,7 +348,7 @@ async function warm(args: Args, io: Io, cache: CacheContext): Promise<number> {
     if (!key || project?.pnp) continue;
     if (seen.has(key) && w.path !== here) continue;
     seen.add(key);
-    const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn).catch((error: unknown) => {
+    const entry = await cacheWorktree(cache.dir, w.path, key, 'seed', io.warn, setting).catch((error: unknown) => {
       io.warn(errorMessage(error));
       return undefined;
     });

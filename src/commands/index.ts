@@ -15,7 +15,7 @@ const SETUP_OPTIONS = {
   'link-mode': {
     type: 'string',
     choices: ['auto', 'reflink', 'hardlink', 'copy', 'symlink'],
-    describe: 'How dependencies are restored (default: config vtree.linkMode, auto)',
+    describe: 'How dependencies are restored (default: config vtree.linkMode, auto: isolated; hardlink and symlink share files)',
   },
   json: { type: 'boolean', describe: 'Print one JSON object for scripts and agents' },
 } satisfies Record<string, OptionSpec>;
@@ -127,8 +127,8 @@ export const COMMANDS: readonly CommandSpec[] = [
       'max-size': { type: 'string', describe: 'prune: drop least recently used entries until the cache is this small (500M, 2G)' },
       'older-than': { type: 'string', describe: 'prune: drop entries unused this long (30d, 12h)' },
       'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' },
-      'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry is broken)' },
-      repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile' },
+      'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry or a worktree holds an edit)' },
+      repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile, and the dependencies of every worktree it names' },
       spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1); prune --spares 0: also remove every spare worktree' },
       key: { type: 'string', describe: 'export: only entries whose key starts with this' },
       all: { type: 'boolean', describe: 'push: every local entry, not only the current worktree\'s' },

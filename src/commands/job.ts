@@ -20,8 +20,8 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid, pushTo], io) => {
     if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
     await waitForExit(waitPid);
-    const { cacheWorktree } = await import('../features/deps/cache.js');
-    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn);
+    const [{ cacheWorktree }, { parseLinkMode }] = await Promise.all([import('../features/deps/cache.js'), import('../features/deps/link-modes.js')]);
+    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn, parseLinkMode(linkMode ?? 'auto'));
     io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
     if (entry && pushTo) {
@@ -36,6 +36,13 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   'make-spare': async ([cacheDir, key, count, linkMode, waitPid], io) => {
     await waitForExit(waitPid);
     await makeSpareJob([cacheDir ?? '', key ?? '', count ?? '1', linkMode ?? 'auto'], io);
+  },
+  /** Gives a worktree restored by hardlink (ext4, nothing ready) a copy of its own of every file (after `add`). */
+  'isolate-deps': async ([cacheDir, key, worktree, runId, waitPid], io) => {
+    if (!cacheDir || !key || !worktree) throw new UsageError('isolate-deps needs the cache dir, key and worktree');
+    await waitForExit(waitPid);
+    const { isolateWorktree } = await import('../pipelines/isolate.js');
+    await isolateWorktree(cacheDir, key, worktree, runId ?? '', io);
   },
   /** Keeps the pool of spare worktrees full and at the main worktree's HEAD (after `add` and `rm`). */
   'spare-worktrees': async ([waitPid], io) => {

@@ -73,6 +73,11 @@ export function mcpCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'mcp-discovery.json');
 }
 
+/** The files of a spare worktree's own dependency tree as made (size, mtime, inode): `add` checks them before handing it out. */
+export function depsRecordPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-deps-files.json');
+}
+
 /** The live status file of a worktree's Compose stack, next to its `vtree.json` (git removes both with it). */
 export function servicesStatusPath(worktreeGitDir: string): string {
   return join(worktreeGitDir, 'vtree-services.json');

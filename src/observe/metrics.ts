@@ -11,7 +11,7 @@ import type { Span } from '../core/profiler.js';
 export const METRICS_SCHEMA = 1;
 
 /** Which command produced a run. */
-export type RunCommand = 'add' | 'hook' | 'setup' | 'rm' | 'bench' | 'services' | 'tasks';
+export type RunCommand = 'add' | 'hook' | 'setup' | 'rm' | 'bench' | 'services' | 'tasks' | 'deps';
 
 /** One recorded command run. */
 export interface RunRecord {

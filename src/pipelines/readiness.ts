@@ -62,17 +62,12 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   const { readServicesStatus } = await import('../features/services/status.js');
   const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
   const phases: Phase[] = [await setupPhase(gitDir, record, main)];
-  const deps = record?.deps as { snapshotLog?: string } | undefined;
-  if (deps?.snapshotLog) {
-    const progress = await jobProgress(deps.snapshotLog, 'cache-snapshot');
-    phases.push({
-      name: 'deps',
-      state: progress.state === 'starting' ? 'pending' : progress.state,
-      detail: progress.state === 'failed' ? 'caching the new install failed (the worktree\'s node_modules is complete)' : 'caching the new install',
-      log: deps.snapshotLog,
-      ...(progress.lastLines ? { lastLines: progress.lastLines } : {}),
-      blocking: false,
-    });
+  const deps = record?.deps as { snapshotLog?: string; isolation?: { state: string; log?: string } } | undefined;
+  if (deps?.snapshotLog) phases.push(await backgroundPhase('deps', deps.snapshotLog, 'cache-snapshot', 'caching the new install', "caching the new install failed (the worktree's node_modules is complete)"));
+  // A hardlinked restore being replaced by copies of the worktree's own (docs/trust.md, isolation).
+  if (deps?.isolation?.log && deps.isolation.state === 'pending') {
+    const failed = 'copying the hardlinked dependencies failed: they are still shared with the cache (git vtree cache verify)';
+    phases.push(await backgroundPhase('deps-isolation', deps.isolation.log, 'isolate-deps', "replacing hardlinked dependencies with copies of the worktree's own", failed));
   }
   const services = live ?? (record?.services as { state?: string; reason?: string; log?: string } | undefined);
   if (services?.state) phases.push(await servicesPhase(services.state, services.reason, services.log));
@@ -89,6 +84,19 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
     phases,
     ...(failed ? { failed } : {}),
     ...(record ? { record } : {}),
+  };
+}
+
+/** The phase of a background job the set-up started (not blocking: the worktree is usable meanwhile), read from its log. */
+async function backgroundPhase(name: string, log: string, job: string, detail: string, failedDetail: string): Promise<Phase> {
+  const progress = await jobProgress(log, job);
+  return {
+    name,
+    state: progress.state === 'starting' ? 'pending' : progress.state,
+    detail: progress.state === 'failed' ? failedDetail : detail,
+    log,
+    ...(progress.lastLines ? { lastLines: progress.lastLines } : {}),
+    blocking: false,
   };
 }
 

@@ -9,6 +9,9 @@ import { withLock } from '../core/lock.js';
 import { lockPath, overridePath, servicesStatusPath } from '../core/paths.js';
 import { depsFeature } from '../features/deps/index.js';
 import { lockfileKey } from '../features/deps/cache-key.js';
+import { cacheDirOf, openEntry } from '../features/deps/cache.js';
+import { recordTree, treeDifferences } from '../features/deps/isolate.js';
+import { fewOf } from '../features/deps/taint.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
@@ -196,11 +199,15 @@ async function setUpDependencies(path: string, config: Config, reporter: Reporte
   await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false, linkMode } }, reporter, undefined, [depsFeature]);
 }
 
-/** Records in the spare's `vtree.json` since when it is one. */
+/**
+ * Records in the spare's `vtree.json` since when it is one, and the files of its dependency tree
+ * as they are now (made or checked by this job), which `add` checks before handing it out.
+ */
 async function markSpare(path: string, origin: SpareSection['origin'], since = new Date().toISOString()): Promise<void> {
   const gitDir = await worktreeGitDir(path);
   const state = (await readWorktreeState(gitDir)) ?? ({ branch: 'HEAD', slug: basename(path), path, createdAt: since, createdBy: 'setup', runId: '' } satisfies WorktreeState);
   const spare: SpareSection = { since, origin };
+  await recordTree(path, (state.deps as { dirs?: string[] } | undefined)?.dirs ?? [], gitDir);
   await writeWorktreeState(gitDir, { ...state, path, spare });
 }
 
@@ -210,7 +217,7 @@ async function markSpare(path: string, origin: SpareSection['origin'], since = n
  * checks them against the lockfile), no state of the old worktree in its admin dir. A worktree
  * with any change to tracked files, or any untracked file, is never recycled.
  */
-async function finishRecycling({ repo }: RepoStage, w: WorktreeEntry, reporter: Reporter): Promise<void> {
+async function finishRecycling({ repo, config }: RepoStage, w: WorktreeEntry, reporter: Reporter): Promise<void> {
   const status = await git(w.path, ['status', '--porcelain', '--untracked-files=normal']);
   if (status.trim() !== '') throw new Error('it has local changes');
   const gitDir = await worktreeGitDir(w.path);
@@ -224,8 +231,21 @@ async function finishRecycling({ repo }: RepoStage, w: WorktreeEntry, reporter: 
   const ignored = (await git(w.path, ['ls-files', '-z', '--others', '--ignored', '--exclude-standard', '--directory'])).split('\0').filter(Boolean);
   await Promise.all(ignored.filter((path) => !keep.has(path)).map((path) => rm(join(w.path, path), { recursive: true, force: true })));
   await Promise.all([rm(servicesStatusPath(gitDir), { force: true }), rm(overridePath(gitDir), { force: true })]);
-  const kept = state?.deps ? { deps: state.deps } : {};
+  // Checked like any hit before it is handed out: the worktree's user may have edited its
+  // node_modules (debugging a dependency). Anything but the cache entry's tree is replaced.
+  const key = (state?.deps as { key?: string | null } | undefined)?.key;
+  const entry = key ? await openEntry(cacheDirOf(repo, config), key) : undefined;
+  const differ = entry ? await treeDifferences(entry, w.path) : undefined;
+  const nothingRestored = ((state?.deps as { dirs?: string[] } | undefined)?.dirs ?? ['node_modules']).length === 0;
+  const intact = nothingRestored || (differ !== undefined && differ.length === 0);
+  const kept = state?.deps && intact ? { deps: state.deps } : {};
   await writeWorktreeState(gitDir, { branch: 'HEAD', slug: basename(w.path), path: w.path, createdAt: new Date().toISOString(), createdBy: 'setup', runId: '', ...kept });
+  if (!intact) {
+    const why = differ ? `${fewOf(differ)} differ from the cache entry` : 'no cache entry to check it against';
+    reporter.log(`${relative(repo.mainPath, w.path)}: its dependencies are not handed out as they are (${why}); restoring them afresh`);
+    await Promise.all(dirs.map((dir) => rm(join(w.path, dir), { recursive: true, force: true })));
+    await setUpDependencies(w.path, config, reporter);
+  }
   await markSpare(w.path, 'recycled');
   reporter.log(`recycled ${relative(repo.mainPath, w.path)} as a spare`);
 }

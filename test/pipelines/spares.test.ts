@@ -277,6 +277,21 @@ describe('spare worktrees', () => {
     expect((await stat(join(made.path, file))).nlink).toBe(1);
   });
 
+  it('a spare whose own node_modules was edited in the pool is checked like any hit and not handed out as it is', async () => {
+    const { repo } = await spareRepo();
+    await warm(repo);
+    const [spare] = await spares(repo);
+    const file = join('node_modules', 'is-number', 'index.js');
+    const clean = await readFile(join(repo, file), 'utf8');
+    await appendFile(join(spare!, file), '// edited in the pool\n');
+    const result = await vtree(repo, ['add', '--json', '--no-services', 'pool-edit'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stderr).toContain(`${file} of the spare worktree changed since it was made`);
+    const { path, facts } = JSON.parse(result.stdout) as { path: string; facts: { deps: Record<string, unknown> } };
+    expect(facts.deps.inSpareWorktree).toBeUndefined();
+    expect(await readFile(join(path, file), 'utf8')).toBe(clean);
+  });
+
   it('a spare whose node_modules shares a file someone edited in place is not handed out as it is', async () => {
     const { repo } = await spareRepo();
     // Linked spares: the user chose hardlinks (disk over isolation).
@@ -332,17 +347,18 @@ describe('spare worktrees', () => {
   describe('rm recycles', () => {
     it('a clean worktree into the pool, without what was set up in it', async () => {
       const { repo } = await spareRepo();
+      // A package that ships a directory an ignore rule of the repository names (`dist/`): part of
+      // node_modules (and of the cache entry made from it), kept with it.
+      const shipped = join('node_modules', 'is-number', 'dist', 'index.js');
+      await mkdir(join(repo, shipped, '..'));
+      await writeFile(join(repo, shipped), 'module.exports = 1;\n');
       const made = await add(repo, 'clean');
       expect(made.spare).toBe(false);
       await waitForJobs(repo);
       await vtree(repo, ['cache', 'prune', '--spares', '0'], env);
       await mkdir(join(made.path, 'dist'));
       await writeFile(join(made.path, 'dist', 'out.js'), 'built\n');
-      // A package that ships a directory an ignore rule of the repository names (`dist/`): part of
-      // node_modules, kept with it.
-      const shipped = join('node_modules', 'is-number', 'dist', 'index.js');
-      await mkdir(join(made.path, shipped, '..'));
-      await writeFile(join(made.path, shipped), 'module.exports = 1;\n');
+      expect(await readFile(join(made.path, shipped), 'utf8')).toBe('module.exports = 1;\n');
       const depsBefore = await treeOf(join(made.path, 'node_modules'));
       const removed = await vtree(repo, ['rm', '--json', '--delete-branch', 'clean'], env);
       expect(removed.code, removed.stderr).toBe(0);
@@ -366,6 +382,30 @@ describe('spare worktrees', () => {
       const next = await add(repo, 'after-recycle');
       expect(next.spare).toBe(true);
       expect(await git(next.path, 'status', '--porcelain')).toBe('');
+    });
+
+    it('a worktree whose node_modules was edited: checked like any hit, never handed to the next add as it is', async () => {
+      const { repo } = await spareRepo();
+      await warm(repo);
+      const file = join('node_modules', 'is-number', 'index.js');
+      const clean = await readFile(join(repo, file), 'utf8');
+      const r6 = await add(repo, 'r6');
+      expect(r6.spare).toBe(true);
+      await waitForJobs(repo);
+      await vtree(repo, ['cache', 'prune', '--spares', '0'], env);
+      // Debugging a dependency in place: node_modules is ignored, so the worktree has no local change.
+      await appendFile(join(r6.path, file), '// debugging r6\n');
+      const removed = await vtree(repo, ['rm', '--json', 'r6'], env);
+      expect(removed.code, removed.stderr).toBe(0);
+      expect(JSON.parse(removed.stdout).recycled).toBe(true);
+      await waitForJobs(repo);
+      const logs = join(repo, '.git', 'vibetrees', 'logs');
+      const texts = await Promise.all((await readdir(logs)).map((n) => readFile(join(logs, n), 'utf8')));
+      expect(texts.join('\n')).toMatch(new RegExp(`not handed out as they are \\(${file.replaceAll('.', '\\.')} differ`));
+      const r7 = await add(repo, 'r7');
+      expect(r7.spare).toBe(true);
+      expect(await readFile(join(r7.path, file), 'utf8')).toBe(clean);
+      expect(await treeOf(join(r7.path, 'node_modules'))).toEqual(await treeOf(join(repo, 'node_modules')));
     });
 
     it('never a worktree with local changes', async () => {

@@ -6,7 +6,7 @@ import { isAbsolute, join, resolve } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
 import type { Config } from '../../git/config.js';
 import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
-import { restoreTree } from './link-modes.js';
+import { resolveLinkMode, restoreTree, type LinkModeSetting } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isWorktreePath, RefusedInput } from '../../core/confine.js';
@@ -158,11 +158,19 @@ export interface EntrySeed {
   base: string;
   roots: readonly string[];
   source: EntrySource;
+  /**
+   * How the entry takes the files: `auto` (and `copy`, `reflink`) as files of its own, cloned
+   * where the filesystem clones, else copied, so no worktree shares a file with the cache
+   * (docs/trust.md); `hardlink` and `symlink` (the user's choice of disk over isolation) link
+   * them. Default `auto`.
+   */
+  linkMode?: LinkModeSetting;
 }
 
 /**
- * Snapshots `seed.base`'s node_modules into a new entry by hardlinking (copying across
- * filesystems; files managers rewrite in place are always copied), built in a temp dir and
+ * Snapshots `seed.base`'s node_modules into a new entry (cloned or copied, or hardlinked when
+ * the user chose links: see {@link EntrySeed.linkMode}; files managers rewrite in place are
+ * always copied), built in a temp dir and
  * renamed into place. When another process created the entry meanwhile, its entry wins and ours
  * is discarded: both callers get one entry. A crash leaves only a temp dir, which
  * {@link cleanStaleTemps} removes later.
@@ -178,7 +186,9 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
     // itself; `npm link` into a global dir) would make the entry corrupt: never snapshot that.
     const problem = manifestProblem(source);
     if (problem) throw new Error(`${seed.base}: ${problem}: not cached`);
-    await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode: 'hardlink', warn });
+    const setting = seed.linkMode ?? 'auto';
+    const mode = setting === 'hardlink' || setting === 'symlink' ? 'hardlink' : await resolveLinkMode(setting === 'copy' ? 'copy' : 'auto', source, seed.base, join(temp, 'tree'), warn);
+    await restoreTree(source, { from: seed.base, to: join(temp, 'tree'), mode, warn });
     // The entry's own inodes and mtimes, which `cache verify` compares against.
     const manifest: Manifest = { ...(await scanTree(join(temp, 'tree'), source.roots)), ...(source.origin ? { origin: source.origin, rewrite: source.rewrite } : {}) };
     const now = new Date().toISOString();
@@ -207,7 +217,7 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
  * give that key and its install is complete; checked again afterwards, and the entry dropped,
  * when the worktree changed while it was being snapshotted. `undefined` when it did not qualify.
  */
-export async function cacheWorktree(cacheDir: string, base: string, key: string, source: EntrySource, warn: (line: string) => void): Promise<CacheEntry | undefined> {
+export async function cacheWorktree(cacheDir: string, base: string, key: string, source: EntrySource, warn: (line: string) => void, linkMode: LinkModeSetting = 'auto'): Promise<CacheEntry | undefined> {
   const qualifies = async () => {
     const project = await detectProject(diskFiles(base));
     return project && cacheKey(project) === key && (await installComplete(base, project)) ? project : undefined;
@@ -216,7 +226,7 @@ export async function cacheWorktree(cacheDir: string, base: string, key: string,
   if (!project) return undefined;
   const existed = await openEntry(cacheDir, key);
   if (existed) return existed;
-  const entry = await createEntry(cacheDir, { key, project, base, roots: nodeModulesDirs(project), source }, warn);
+  const entry = await createEntry(cacheDir, { key, project, base, roots: nodeModulesDirs(project), source, linkMode }, warn);
   if (!(await qualifies())) {
     await dropEntry(cacheDir, key);
     return undefined;
@@ -341,8 +351,13 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
  * file replaced by another inode counts too (`cache verify`; `add` needs only content).
  */
 export async function changedFiles(entry: CacheEntry, options: { inodes?: boolean } = {}): Promise<string[]> {
+  return changedSince(entry.tree, entry.manifest.files, options);
+}
+
+/** Files of `files` (as recorded) that no longer match under `tree`: size or mtime (with `inodes`, inode) changed, or gone. */
+export async function changedSince(tree: string, files: Manifest['files'], options: { inodes?: boolean } = {}): Promise<string[]> {
   const changed: string[] = [];
-  await statEach(entry.tree, entry.manifest.files, ([path, , size, mtimeMs, ino], info) => {
+  await statEach(tree, files, ([path, , size, mtimeMs, ino], info) => {
     if (!info || info.size !== size || info.mtimeMs !== mtimeMs || (options.inodes && info.ino !== ino)) changed.push(path);
   });
   return changed.sort();

@@ -63,21 +63,39 @@ const RESTORERS = {
   symlink: restorePackageLinks,
 } satisfies Record<LinkMode, Restorer>;
 
-/** Per-process memo of `auto`'s probe, by source and destination directory. */
+/** Per-process memo of the filesystem probe, by source and destination directory. */
 const probed = new Map<string, LinkMode>();
 
 /**
- * Resolves `auto` to the cheapest mode that works from `from` to `to`: reflink where the
- * filesystem clones, else hardlink, else (different filesystems) copy, said once through `warn`.
- * Probes once per process with the first file of the manifest.
+ * Resolves `auto` to the cheapest mode that keeps the restored tree its own (docs/trust.md,
+ * isolation): `reflink` where the filesystem clones, else `copy`. An explicit setting is kept.
+ * Different filesystems are said once through `warn`.
  */
 export async function resolveLinkMode(setting: LinkModeSetting, manifest: Manifest, from: string, to: string, warn: (line: string) => void): Promise<LinkMode> {
   if (setting !== 'auto') return setting;
+  return (await probeFilesystem(manifest, from, to, warn)) === 'reflink' ? 'reflink' : 'copy';
+}
+
+/**
+ * Whether `auto` may link now and copy later: true where the filesystem cannot clone but can
+ * hardlink (ext4). `add` then restores by hardlink, fast, and a background job replaces every
+ * linked file with a copy of its own within seconds ({@link isolateTree} in isolate.ts).
+ */
+export async function linkNowCopyLater(setting: LinkModeSetting, manifest: Manifest, from: string, to: string, warn: (line: string) => void): Promise<boolean> {
+  return setting === 'auto' && (await probeFilesystem(manifest, from, to, warn)) === 'hardlink';
+}
+
+/**
+ * What the filesystem allows from `from` to `to`, cheapest first: `reflink` where it clones,
+ * else `hardlink`, else (different filesystems) `copy`, said once through `warn`. Probes once
+ * per process with the first file of the manifest.
+ */
+async function probeFilesystem(manifest: Manifest, from: string, to: string, warn: (line: string) => void): Promise<LinkMode> {
   const probeKey = `${from}\0${dirname(to)}`;
   const known = probed.get(probeKey);
   if (known) return known;
   const file = manifest.files.find(([path]) => !REWRITTEN_IN_PLACE.has(path));
-  if (!file) return 'hardlink';
+  if (!file) return 'copy';
   await mkdir(to, { recursive: true });
   const probe = join(to, tempName('probe'));
   let mode: LinkMode = 'copy';

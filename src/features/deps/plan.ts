@@ -2,7 +2,8 @@ import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
-import { describeEdits, quarantine, sharedTaint, whoShares } from './taint.js';
+import { describeEdits, fewOf, quarantine, sharedTaint, whoShares } from './taint.js';
+import { recordedTreeChanges, type IsolationState } from './isolate.js';
 import { cacheKey } from './cache-key.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
 import { git, run } from '../../core/exec.js';
@@ -12,7 +13,7 @@ import { trashDir } from '../../core/paths.js';
 import { tempName } from '../../core/temp-name.js';
 import type { TaskContext } from '../../core/graph.js';
 import { installLogPath } from '../../core/paths.js';
-import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
+import { linkNowCopyLater, moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { installComplete } from './completeness.js';
 import {
@@ -26,7 +27,7 @@ import {
 } from './package-manager.js';
 import type { CheckoutStage, RepoStage, SetupShared, TargetStage } from '../feature.js';
 import type { Repo } from '../../git/repo.js';
-import { readWorktreeState } from '../../git/worktree-state.js';
+import { readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { takeSpare } from './spares.js';
 import type { PullResult, Remote } from './remote/remote-cache.js';
 
@@ -60,6 +61,11 @@ export interface DepsPlan {
   inPlace?: boolean;
   /** Dependency dirs of the spare worktree that do not fit and go before restoring. */
   replace?: string[];
+  /**
+   * Restored by hardlink under `auto` on a filesystem that cannot clone: the `isolate-deps` job
+   * gives the worktree copies of its own after `add` returns; the ISO time files became shared.
+   */
+  sharedSince?: string;
 }
 
 /** What the spare job recorded of a spare worktree's dependencies (its `vtree.json` `deps`). */
@@ -107,7 +113,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
   };
   const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
   if (theirs?.key === key && theirs.dirs?.length) {
-    const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, reject);
+    const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, target.spare!.gitDir, reject, shared.warn);
     span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
     if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
   }
@@ -128,7 +134,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       // restored file is the entry's inode, so an edit through any link shows here.
       // The restore first: its link() calls run in libuv's threads while this thread checks.
       const [restored, changed] = await Promise.all([
-        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn),
+        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn, true),
         changedFiles(hot),
       ]);
       await sideWork;
@@ -136,11 +142,14 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       await rm(staging, { recursive: true, force: true });
       await reject(hot, changed);
     }
-    // Seeds and partial starts are linked, never symlinked: a worktree's node_modules changes
-    // with that worktree, and a partial start is reconciled in place by the package manager.
+    // Seeds and partial starts are never symlinked: a worktree's node_modules changes with that
+    // worktree, and a partial start is reconciled in place by the package manager. Under `auto`
+    // they are cloned or copied, never linked: the main worktree's files stay its own.
     // Never a worktree that holds a file edited through a link: it would hand the edit on.
     const mode = setting === 'symlink' ? 'hardlink' : setting;
-    const untainted = async (path: string) => (await sharedTaint(cacheDir, path)) === undefined;
+    // Nor one whose background copy found a file edited through the link (its state's `deps.edited`).
+    const untainted = async (path: string) =>
+      (await sharedTaint(cacheDir, path)) === undefined && !((await readWorktreeState(await worktreeGitDir(path)))?.deps as { edited?: string[] } | undefined)?.edited?.length;
     const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
@@ -170,7 +179,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     const remote = config.string('vtree.cache.remote') ? (await import('./remote/remote-cache.js')).remoteFromConfig(config) : undefined;
     const pulled = remote ? await pullForAdd(remote, cacheDir, key, signal, shared.warn) : undefined;
     if (pulled) {
-      const restored = await restore(pulled.entry.manifest, pulled.entry.tree, staging, setting, target.path, shared.warn);
+      const restored = await restore(pulled.entry.manifest, pulled.entry.tree, staging, setting, target.path, shared.warn, true);
       await topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn);
       return { ...plan, source: 'remote', staging, from: `${remote!.ref.registry}/${remote!.ref.repository}`, remoteBytes: pulled.bytes, ...restored };
     }
@@ -183,14 +192,28 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
 
 /**
  * Whether the node_modules a spare worktree holds (now at `path`) may be handed out as it is. A
- * tree restored by copy or reflink is the spare's own. One that shares files (hardlinks, or
+ * tree restored by copy or reflink is the spare's own: checked against the record of its files
+ * the spare job made (none: not handed out). One that shares files (hardlinks, or
  * links into the entry) is checked against the entry's manifest like any hit: an edit made
  * through a link anywhere shows there, and is reported through `reject`. A tree that is not the
  * entry's (the entry was dropped, or made again from another install since) has nothing to be
  * judged by, and is not handed out either: the spare's dirs are replaced as for another key.
  */
-async function spareDepsIntact(cacheDir: string, key: string, theirs: RecordedDeps, path: string, reject: (entry: CacheEntry, changed: string[]) => Promise<void>): Promise<boolean> {
-  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') return true;
+async function spareDepsIntact(
+  cacheDir: string,
+  key: string,
+  theirs: RecordedDeps,
+  path: string,
+  gitDir: string,
+  reject: (entry: CacheEntry, changed: string[]) => Promise<void>,
+  warn: (line: string) => void,
+): Promise<boolean> {
+  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') {
+    // Its own files, checked against what the spare job recorded when it made (or checked) them.
+    const changed = await recordedTreeChanges(path, gitDir);
+    if (changed?.length) warn(`deps: ${fewOf(changed)} of the spare worktree changed since it was made: not handing them out; restoring from the cache`);
+    return changed !== undefined && changed.length === 0;
+  }
   const entry = await openEntry(cacheDir, key);
   if (!entry) return false;
   const changed = theirs.linkMode === 'symlink' ? await changedFiles(entry) : await linkedTreeChanges(entry, path);
@@ -200,12 +223,19 @@ async function spareDepsIntact(cacheDir: string, key: string, theirs: RecordedDe
   return false;
 }
 
-async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, target: string, warn: (line: string) => void) {
-  const mode = await resolveLinkMode(setting, manifest, from, staging, warn);
+/**
+ * Restores `manifest` from `from` into `staging`. With `linkFirst` (a cache entry, on `add`'s
+ * path), `auto` on a filesystem that cannot clone links now: the caller starts the job that
+ * replaces the links with copies (`sharedSince` says since when files are shared).
+ */
+async function restore(manifest: Manifest, from: string, staging: string, setting: LinkModeSetting, target: string, warn: (line: string) => void, linkFirst = false) {
+  const sharedSince = new Date().toISOString();
+  const linkNow = linkFirst && (await linkNowCopyLater(setting, manifest, from, staging, warn));
+  const mode = linkNow ? 'hardlink' : await resolveLinkMode(setting, manifest, from, staging, warn);
   const ctx = { from, to: staging, mode, warn, target };
   await restoreTree(manifest, ctx);
   // ctx.mode: `copy` if the restore fell back part way.
-  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length };
+  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length, ...(linkNow && ctx.mode === 'hardlink' ? { sharedSince } : {}) };
 }
 
 export async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
@@ -244,6 +274,7 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     ...(plan.from ? { from: plan.from } : {}),
     ...(plan.reason ? { reason: plan.reason } : {}),
     ...(plan.remoteBytes !== undefined ? { remoteBytes: plan.remoteBytes } : {}),
+    ...(plan.sharedSince ? { isolation: 'background' } : {}),
   };
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
   shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
@@ -251,6 +282,15 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     // `setup` run again: keep what the first set-up recorded (where they came from, every dir rm must clear).
     const before = (await readWorktreeState(gitDir))?.deps;
     shared.state.deps = before ?? { ...(shared.state.deps as object), dirs: project ? await existingDirs(path, nodeModulesDirs(project)) : [] };
+  }
+  if (plan.sharedSince && plan.key && placed.length > 0) {
+    // Copies of its own for every linked file, after this command has returned (docs/trust.md).
+    const args = [plan.cacheDir, plan.key, path, shared.runId, String(process.pid)];
+    const log = await startBackgroundJob({ job: 'isolate-deps', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
+      shared.warn(`could not start copying the linked dependencies in the background: ${errorMessage(error)}; \`git vtree cache verify\` checks them`),
+    );
+    const isolation: IsolationState = { state: log ? 'pending' : 'failed', since: plan.sharedSince, ...(log ? { log } : {}) };
+    shared.state.deps = { ...(shared.state.deps as object), isolation };
   }
   if (placed.length > 0) shared.log(describe(plan));
   if (plan.cacheable && plan.key && placed.length > 0 && plan.source !== 'hit' && plan.source !== 'remote') {
@@ -324,7 +364,9 @@ function describe(plan: DepsPlan): string {
   switch (plan.source) {
     case 'hit':
       if (plan.inPlace) return `deps: already in place in the spare worktree (${plan.mode ?? 'restored'} from the cache)`;
-      return plan.spare ? `deps: restored a ready spare (${what}, one rename)` : `deps: restored from the cache (${what}, ${plan.mode})`;
+      if (plan.spare) return `deps: restored a ready spare (${what}, ${plan.mode === 'reflink' ? 'cloned' : plan.mode === 'copy' ? 'its own copies' : plan.mode}, one rename)`;
+      if (plan.sharedSince) return `deps: restored from the cache (${what}, hardlinked now; each becomes the worktree's own copy in the background within seconds)`;
+      return `deps: restored from the cache (${what}, ${plan.mode})`;
     case 'remote':
       return `deps: pulled from the remote cache ${plan.from} (${formatBytes(plan.remoteBytes ?? 0)}) and restored (${what}, ${plan.mode})`;
     case 'seed':

@@ -30,7 +30,7 @@ export interface Spare extends SpareInfo {
 }
 
 /**
- * Takes a spare of `key` whose mode suits `setting` (`auto` takes a reflinked or hardlinked one)
+ * Takes a spare of `key` whose mode suits `setting` (`auto` takes a reflinked or copied one)
  * by renaming it to `dest`: atomic, so two racing `add`s never get the same spare. Never uses a
  * spare whose entry was dropped. `undefined` when none is ready or the spare is on another
  * filesystem than `dest`.
@@ -47,7 +47,8 @@ export async function takeSpare(cacheDir: string, key: string, setting: LinkMode
   if (!entryThere) return undefined;
   for (const name of names) {
     const mode = name.split('.')[0] as LinkMode;
-    if (setting === 'auto' ? mode !== 'reflink' && mode !== 'hardlink' : mode !== setting) continue;
+    // `auto` takes only spares that are their own files (isolation): cloned or copied.
+    if (setting === 'auto' ? mode !== 'reflink' && mode !== 'copy' : mode !== setting) continue;
     try {
       await rename(join(dir, name), dest);
     } catch (error) {

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dropEntry, type CacheEntry } from './cache.js';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
@@ -67,18 +67,51 @@ export async function quarantine(cacheDir: string, entry: CacheEntry, paths: rea
  * or `undefined`: a tree with it would hand the edit on, so it is never a seed or a partial start.
  */
 export async function sharedTaint(cacheDir: string, base: string): Promise<string | undefined> {
+  return (await taintedFiles(cacheDir, base, true))[0];
+}
+
+/**
+ * Files of tainted entries that the worktree at `base` still holds as the edited inode (all of
+ * them, or with `first` the first found): what `cache verify` names and `--repair` re-installs.
+ */
+export async function taintedFiles(cacheDir: string, base: string, first = false): Promise<string[]> {
+  const held: string[] = [];
   const names = await readdir(tombstonesDir(cacheDir)).catch(() => [] as string[]);
   for (const name of names) {
     const stone = await readJsonFile<Tombstone>(join(tombstonesDir(cacheDir), name)).catch(() => undefined);
     for (const [path, ino] of stone?.files ?? []) {
-      if ((await lstat(join(base, path)).catch(() => undefined))?.ino === ino) return path;
+      if ((await lstat(join(base, path)).catch(() => undefined))?.ino !== ino) continue;
+      held.push(path);
+      if (first) return held;
     }
   }
-  return undefined;
+  return [...new Set(held)].sort();
+}
+
+/**
+ * Forgets the edited inodes no worktree of `worktrees` holds any more (their trees were
+ * re-installed), so that a later file given the same inode number is not taken for one.
+ */
+export async function forgetRepairedTaint(cacheDir: string, worktrees: readonly string[]): Promise<void> {
+  const names = await readdir(tombstonesDir(cacheDir)).catch(() => [] as string[]);
+  for (const name of names) {
+    const file = join(tombstonesDir(cacheDir), name);
+    const stone = await readJsonFile<Tombstone>(file).catch(() => undefined);
+    if (!stone) continue;
+    const held = await Promise.all(stone.files.map(async ([path, ino]) => (await Promise.all(worktrees.map((w) => lstat(join(w, path)).then((i) => i.ino === ino, () => false)))).some(Boolean)));
+    const files = stone.files.filter((_, i) => held[i]);
+    if (files.length === stone.files.length) continue;
+    if (files.length === 0) await rm(file, { force: true });
+    else await writeFileAtomic(file, JSON.stringify({ ...stone, files } satisfies Tombstone));
+  }
 }
 
 /** One line naming the edited files and where the edit is: for `add`'s warning and `cache verify`. */
 export function describeEdits(edited: readonly EditedFile[]): string {
-  const shown = edited.slice(0, 3).map((e) => `${e.path}${e.sharedWith.length ? ` (shared with ${e.sharedWith.join(', ')})` : ''}`);
-  return `${shown.join('; ')}${edited.length > 3 ? `; and ${edited.length - 3} more` : ''}`;
+  return fewOf(edited.map((e) => `${e.path}${e.sharedWith.length ? ` (shared with ${e.sharedWith.join(', ')})` : ''}`), '; ');
+}
+
+/** The first three of `paths` and how many more: one line, however many files changed. */
+export function fewOf(paths: readonly string[], separator = ', '): string {
+  return `${paths.slice(0, 3).join(separator)}${paths.length > 3 ? `${separator.trimEnd()} and ${paths.length - 3} more` : ''}`;
 }

@@ -1,7 +1,9 @@
-import { readdir } from 'node:fs/promises';
+import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { vtree } from '../../helpers.js';
+import { run } from '../../../src/core/exec.js';
+import { git, testEnv, vtree } from '../../helpers.js';
 
 /** What `git vtree add --json` says of a run: the facts the dependency tests look at. */
 export interface AddResult {
@@ -30,3 +32,19 @@ export const countIn = (dir: string) => readdir(dir).then((names) => names.lengt
 
 /** The shared tree snapshot (type, mode, link target, content hash by path). */
 export { treeOf } from '../../helpers.js';
+
+/**
+ * A repository `app` in a new directory under `parent` (named `prefix...`), with `fixture`'s
+ * package.json and lockfile committed and its node_modules copied into the main worktree.
+ */
+export async function installedRepoIn(parent: string, prefix: string, fixture: string): Promise<{ root: string; repo: string }> {
+  const root = await mkdtemp(join(parent, prefix));
+  const repo = join(root, 'app');
+  await run('git', ['init', '-q', '-b', 'main', repo], { env: testEnv() });
+  await writeFile(join(repo, '.gitignore'), 'node_modules/\n');
+  for (const file of ['package.json', 'package-lock.json']) await cp(join(fixture, file), join(repo, file));
+  await git(repo, 'add', '-A');
+  await git(repo, 'commit', '-qm', 'lockfile');
+  await cp(join(fixture, 'node_modules'), join(repo, 'node_modules'), { recursive: true, verbatimSymlinks: true });
+  return { root, repo };
+}

@@ -72,7 +72,7 @@ describe('an edit through a hardlink', () => {
     expect(await readFile(join(c.path, INDEX), 'utf8')).toBe(await clean());
   });
 
-  it('in the main worktree, after seeding: caught too; cache verify names the holders and --repair re-installs the entry clean', async () => {
+  it('in the main worktree, after seeding: caught too; cache verify names the holders and --repair re-installs the entry and every tree it names clean', async () => {
     const { repo, cache } = await installedRepo();
     await git(repo, 'config', 'vtree.cache.spares', '0');
     const seeded = await add(repo, 'seeded');
@@ -91,12 +91,44 @@ describe('an edit through a hardlink', () => {
     expect(await git(repo, 'worktree', 'list', '--porcelain')).not.toMatch(/repair-/);
     const entry = (await openEntry(cache, key))!;
     expect(await readFile(join(entry.tree, INDEX), 'utf8')).toBe(await clean());
-    // The user's own edit in main is left where it is.
-    expect(await readFile(join(repo, INDEX), 'utf8')).toMatch(/debugging in main/);
+    // What verify named, --repair re-installed: the main worktree and the seeded one are clean again.
+    expect(JSON.parse(repaired.stdout).trees).toEqual(expect.arrayContaining([expect.objectContaining({ path: repo, repaired: true }), expect.objectContaining({ path: seeded.path, repaired: true })]));
+    expect(await readFile(join(repo, INDEX), 'utf8')).toBe(await clean());
+    expect(await readFile(join(seeded.path, INDEX), 'utf8')).toBe(await clean());
 
     const next = await add(repo, 'next');
     expect(next.facts.deps).toMatchObject({ source: 'hit', key });
     expect(await readFile(join(next.path, INDEX), 'utf8')).toBe(await clean());
+  });
+});
+
+describe('cache verify and --repair agree', () => {
+  it('an edit that add found and reported (the entry dropped) is still named by verify, main included, and --repair re-installs exactly those trees', async () => {
+    const { repo, cache } = await installedRepo();
+    const k1 = await add(repo, 'k1');
+    const key = k1.facts.deps.key as string;
+    await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1);
+    const k2 = await add(repo, 'k2');
+    expect(k2.facts.deps).toMatchObject({ source: 'hit', linkMode: 'hardlink' });
+    await appendFile(join(k2.path, INDEX), '\n// debugging in k2\n');
+    // The next add finds the edit, says so, drops the entry: the edit is no longer in any entry.
+    const k3 = await add(repo, 'k3');
+    expect(k3.stderr).toContain('edited in place through a hardlink');
+    await waitFor('the clean entry', async () => (await openEntry(cache, key)) !== undefined);
+
+    const dry = await vtree(repo, ['cache', 'verify', '--dry-run', '--json']);
+    expect(dry.code).toBe(1);
+    const named = JSON.parse(dry.stdout).trees as Array<{ path: string; files: string[]; repair: string }>;
+    expect(named.map((t) => t.path).sort()).toEqual([repo, k1.path, k2.path].sort());
+    for (const t of named) expect(t).toMatchObject({ files: [INDEX], repair: expect.stringMatching(/^rm -rf node_modules, then npm (ci|install)/) });
+
+    const repaired = await vtree(repo, ['cache', 'verify', '--repair', '--json']);
+    expect(repaired.code, repaired.stderr).toBe(0);
+    expect((JSON.parse(repaired.stdout).trees as Array<{ path: string; repaired: boolean }>).map((t) => [t.path, t.repaired]).sort()).toEqual([repo, k1.path, k2.path].sort().map((p) => [p, true]));
+    for (const tree of [repo, k1.path, k2.path, k3.path]) expect(await readFile(join(tree, INDEX), 'utf8')).toBe(await clean());
+    const after = await vtree(repo, ['cache', 'verify', '--dry-run', '--json']);
+    expect(after.code, after.stdout).toBe(0);
+    expect(JSON.parse(after.stdout)).toMatchObject({ broken: [], trees: [] });
   });
 });
 

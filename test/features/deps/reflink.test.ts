@@ -1,11 +1,12 @@
-import { cp, lstat, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listEntries } from '../../../src/features/deps/cache.js';
 import { restoreTree } from '../../../src/features/deps/link-modes.js';
 import { run } from '../../../src/core/exec.js';
-import { git, tempDir, testEnv, vtree } from '../../helpers.js';
+import { git, tempDir, vtree } from '../../helpers.js';
 import { mountCowFs, requirePrereq, type CowFs } from '../../remote-prereqs.js';
+import { installedRepoIn } from './deps-helpers.js';
 
 // Reflink on real copy-on-write filesystems: an XFS made with reflink=1 and a btrfs, each on a
 // loop device. The repository, its worktrees and the cache all live there; `auto` must pick
@@ -29,15 +30,8 @@ afterAll(async () => {
 
 /** A repository on `mount` with the fixture committed and installed in its main worktree, and its cache warmed. */
 async function repoOn(mount: string): Promise<string> {
-  const root = await mkdtemp(join(mount, 'vtree-reflink-'));
+  const { root, repo } = await installedRepoIn(mount, 'vtree-reflink-', fixture);
   cleanups.push(root);
-  const repo = join(root, 'app');
-  await run('git', ['init', '-q', '-b', 'main', repo], { env: testEnv() });
-  await writeFile(join(repo, '.gitignore'), 'node_modules/\n');
-  for (const file of ['package.json', 'package-lock.json']) await cp(join(fixture, file), join(repo, file));
-  await git(repo, 'add', '-A');
-  await git(repo, 'commit', '-qm', 'lockfile');
-  await cp(join(fixture, 'node_modules'), join(repo, 'node_modules'), { recursive: true, verbatimSymlinks: true });
   // Restores from the entry itself (no spares): the per-file path is the one under test.
   await git(repo, 'config', 'vtree.cache.spares', '0');
   return repo;
