@@ -169,7 +169,7 @@ describe('the dashboard page in headless Chromium', () => {
     expect(await page.textContent('#summary')).toBe('2 runs · wall-clock total 400 ms · average worktree creation 200 ms');
 
     // Waterfall of run-2: deps-restore (30..290) is the critical step, git-worktree-add (30..100) overlaps it.
-    expect(await page.textContent('#waterfall-title')).toContain('Run run-2 · add feat-two · 300 ms wall clock');
+    expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-2 · add feat-two · 300 ms wall clock');
     const bars = await page.$$eval('.wf-row', (divs) =>
       divs.map((d) => ({ label: d.querySelector('.wf-label')!.textContent, className: d.querySelector('.wf-bar')!.className, left: (d.querySelector('.wf-bar') as HTMLElement).style.left })),
     );
@@ -189,7 +189,7 @@ describe('the dashboard page in headless Chromium', () => {
       spans: [span(1, null, 'fresh-step', 0, 5)],
     });
     await page.waitForSelector('#operations tbody tr >> text=fresh-step', { timeout: 15_000 });
-    expect(await page.textContent('#waterfall-title')).toContain('Run run-3 · add feat/<b>one</b>');
+    expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-3 · add feat/<b>one</b>');
     expect(await page.$$eval('#waterfall b', (b) => b.length)).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
@@ -201,6 +201,26 @@ describe('the dashboard page in headless Chromium', () => {
     await page.waitForSelector('.wf-row');
     expect(await page.textContent('#waterfall-title')).toContain('Run run-1 · add feat/<b>one</b> · 100 ms wall clock · steps overlapped');
     expect(await page.$$eval('.wf-label', (labels) => labels.map((l) => l.textContent))).toEqual(['resolve-repo', 'git-worktree-add', 'deps-restore', '\u00a0\u00a0\u00a0link-files']);
+    await page.close();
+  });
+
+  it('draws the latest add, not a later rm; labels both charts; a bar opens its run', async () => {
+    await appendRun(join(repo, '.git'), { ...RUNS[1]!, id: 'run-rm', command: 'rm', startedAt: '2026-11-23T10:00:00.000Z', facts: {}, spans: [span(1, null, 'services-down', 0, 40)] });
+    const page = await browser.newPage();
+    await page.goto(dashboard.url);
+    // Drawn from the first response, before any poll.
+    expect(await page.textContent('#waterfall-title')).toMatch(/^Latest add · run run-3 · add /);
+    const legends = await page.$$eval('.legend', (divs) => divs.map((d) => d.textContent));
+    expect(legends).toEqual(['succeededfailed · click a bar to open its run', 'critical pathother stepnestedbackground runfailed stepcommand returned']);
+    const colour = (selector: string) => page.$eval(selector, (e) => getComputedStyle(e).backgroundColor);
+    expect(await colour('.legend i.fail')).not.toBe(await colour('.legend i.critical'));
+    const texts = await page.$$eval('#chart text', (t) => t.map((n) => n.textContent));
+    expect(texts).toEqual(expect.arrayContaining(['0 ms', '150 ms', '300 ms', 'wall clock', 'add/hook runs, oldest → newest (UTC)', '11-20 10:00', '11-22 10:00']));
+    await page.click('#chart rect[data-run="run-1"]');
+    await page.waitForURL(/\?run=run-1$/);
+    await page.waitForSelector('#waterfall-title >> text=Run run-1 · add');
+    const stats = (await (await fetch(new URL('/api/performance/stats', dashboard.url))).json()) as { waterfall: { runId: string } };
+    expect(stats.waterfall.runId).toBe('run-3');
     await page.close();
   });
 
