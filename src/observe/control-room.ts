@@ -52,7 +52,8 @@ export function controlRoomHtml(views: WorktreeView[]): string {
       .map(([key, port]) => `<div><code>${esc(key)}</code> ${esc(port)}</div>`)
       .join('');
     const failure = v.failure
-      ? `<tr class="failure"><td colspan="5"><b>${esc(v.failure.phase)} failed</b>${v.failure.detail ? ': ' + esc(v.failure.detail) : ''}` +
+      ? // A task's own error already starts with its name (`task seed exited with code 3: ...`).
+        `<tr class="failure"><td colspan="5"><b>${esc(v.failure.detail?.startsWith(v.failure.phase) ? v.failure.detail : v.failure.phase + ' failed' + (v.failure.detail ? ': ' + v.failure.detail : ''))}</b>` +
         (v.failure.log ? ` <span class="muted">· log ${esc(v.failure.log)}</span>` : '') +
         (v.failure.lastLines.length ? `<pre>${esc(v.failure.lastLines.join('\n'))}</pre>` : '') +
         '</td></tr>'

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/observe/dashboard.js';
 import { appendRun, type MetricsFile, type RunRecord } from '../../src/observe/metrics.js';
 import type { Span } from '../../src/core/profiler.js';
-import { BIN, requirePrereq } from '../helpers.js';
+import { BIN, git, makeRepo as makeGitRepo, requirePrereq, testEnv, vtree } from '../helpers.js';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -260,4 +260,78 @@ describe('git vtree stats --serve', () => {
       await rm(repo, { recursive: true, force: true });
     }
   });
+});
+
+/** Starts `git vtree stats --serve --port 0` in `cwd`; resolves with its URL and a stop function. */
+async function serveIn(cwd: string): Promise<{ url: string; stop: () => Promise<void> }> {
+  const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (d: string) => {
+      stdout += d;
+      const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
+  });
+  return {
+    url,
+    stop: async () => {
+      const exited = once(child, 'exit');
+      child.kill('SIGINT');
+      await exited;
+    },
+  };
+}
+
+describe('the control room: git vtree stats --serve in headless Chromium', () => {
+  it('lists the worktrees that exist in its first response, a failed task with its log tail, and a new worktree without a reload', async (ctx) => {
+    const { path: chromiumPath } = await requirePrereq('chromium', ctx);
+    const { repo, cleanup } = await makeGitRepo();
+    let served: Awaited<ReturnType<typeof serveIn>> | undefined;
+    let browser: Browser | undefined;
+    try {
+      // A background project task that fails: the worktree stays, marked failed.
+      await git(repo, 'config', 'vtree.task.seed.run', 'echo loading fixtures; echo "ERROR: relation users does not exist" >&2; exit 3');
+      await git(repo, 'config', 'vtree.task.seed.background', 'true');
+      expect((await vtree(repo, ['add', 'broken'])).code).toBe(0);
+      expect((await vtree(repo, ['wait', 'broken'])).code).toBe(1);
+      await git(repo, 'config', '--remove-section', 'vtree.task.seed');
+      expect((await vtree(repo, ['add', 'first'])).code).toBe(0);
+
+      served = await serveIn(repo);
+      // Rendered on the server: a page that runs no script already shows the worktrees.
+      const html = await (await fetch(served.url)).text();
+      expect(html).toContain('3 worktrees · 2 ready · 1 failed · 0 containers running');
+      expect(html).toMatch(/<tr class="wt failed"><td><div class="branch">broken<\/div>/);
+      expect(html).toMatch(/<tr class="wt ready"><td><div class="branch">first<\/div>/);
+      expect(html).toContain('ERROR: relation users does not exist');
+      expect(html).not.toContain('Loading');
+      const api = (await (await fetch(new URL('/api/worktrees', served.url))).json()) as Array<{ branch: string; state: string; failure?: { phase: string; lastLines: string[] } }>;
+      expect(api.find((w) => w.branch === 'broken')).toMatchObject({ state: 'failed', failure: { phase: 'task seed', lastLines: expect.arrayContaining(['loading fixtures', 'ERROR: relation users does not exist', '[exit code 3]']) } });
+
+      browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(served.url);
+      const branches = () => page.$$eval('#worktrees-table tr.wt .branch', (divs) => divs.map((d) => d.textContent).sort());
+      expect(await branches()).toEqual(['broken', 'first', 'main (main)']);
+      expect(await page.textContent('#worktrees-table tr.failure')).toMatch(/^task seed exited with code 3: .* · log .*task-seed-.*\.log\$ echo loading fixtures.*\nloading fixtures\nERROR: relation users does not exist\n\[exit code 3\]$/s);
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+
+      expect((await vtree(repo, ['add', 'second'])).code).toBe(0);
+      await page.waitForSelector('#worktrees-table .branch >> text=second', { timeout: 20_000 });
+      expect(await branches()).toEqual(['broken', 'first', 'main (main)', 'second']);
+      expect(await page.textContent('#worktrees-summary')).toBe('4 worktrees · 3 ready · 1 failed · 0 containers running');
+      // The same document: it was updated in place, not reloaded.
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser?.close();
+      await served?.stop();
+      await cleanup();
+    }
+  }, 90_000);
 });
