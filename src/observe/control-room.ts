@@ -47,7 +47,7 @@ export function controlRoomHtml(views: WorktreeView[]): string {
             return `<div class="svc"><span class="phase ${tone}">${esc(s.service)} <b>${esc(s.state + (health ? ' · ' + health : ''))}</b></span> ${links}</div>`;
           })
           .join('')
-      : `<span class="muted">${esc(v.stack ? 'stack ' + v.stack : 'no stack')}</span>`;
+      : `<span class="muted">${esc(v.stack && v.stack !== 'none' ? 'stack ' + v.stack : 'no stack')}</span>`;
     const ports = Object.entries(v.ports)
       .map(([key, port]) => `<div><code>${esc(key)}</code> ${esc(port)}</div>`)
       .join('');

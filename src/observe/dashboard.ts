@@ -289,11 +289,11 @@ function drawChart(points) {
     rect.addEventListener('click', () => openRun(p.id));
     nodes.push(rect);
   });
-  // x axis: the first and last run's date, and its title.
+  // x axis: when the oldest and the newest run started (at the two ends, so they never overlap), and its title.
   if (points.length) {
     const day = (p) => p.startedAt.slice(5, 16).replace('T', ' ');
     nodes.push(node('text', { x: left, y: top + plot + 13 }, day(points[0])));
-    if (points.length > 1) nodes.push(node('text', { x: left + points.length * step, y: top + plot + 13, 'text-anchor': 'end' }, day(points.at(-1))));
+    if (points.length > 1) nodes.push(node('text', { x: width, y: top + plot + 13, 'text-anchor': 'end' }, 'newest ' + day(points.at(-1))));
   }
   nodes.push(node('text', { x: left + (width - left) / 2, y: height - 4, 'text-anchor': 'middle' }, 'add/hook runs, oldest → newest (UTC)'));
   svg.replaceChildren(...nodes);

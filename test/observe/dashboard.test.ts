@@ -215,7 +215,7 @@ describe('the dashboard page in headless Chromium', () => {
     const colour = (selector: string) => page.$eval(selector, (e) => getComputedStyle(e).backgroundColor);
     expect(await colour('.legend i.fail')).not.toBe(await colour('.legend i.critical'));
     const texts = await page.$$eval('#chart text', (t) => t.map((n) => n.textContent));
-    expect(texts).toEqual(expect.arrayContaining(['0 ms', '150 ms', '300 ms', 'wall clock', 'add/hook runs, oldest → newest (UTC)', '11-20 10:00', '11-22 10:00']));
+    expect(texts).toEqual(expect.arrayContaining(['0 ms', '150 ms', '300 ms', 'wall clock', 'add/hook runs, oldest → newest (UTC)', '11-20 10:00', 'newest 11-22 10:00']));
     await page.click('#chart rect[data-run="run-1"]');
     await page.waitForURL(/\?run=run-1$/);
     await page.waitForSelector('#waterfall-title >> text=Run run-1 · add');
