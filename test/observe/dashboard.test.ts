@@ -234,56 +234,51 @@ describe('the dashboard page in headless Chromium', () => {
   });
 });
 
+/** Starts `git vtree stats --serve --port 0` in `cwd`: its URL, what it printed, and `stop` (Ctrl-C; resolves with its exit code). */
+async function serveIn(cwd: string): Promise<{ url: string; stdout: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: string) => {
+        stdout += d;
+        const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
+    });
+    return {
+      url,
+      stdout,
+      stop: async () => {
+        if (child.exitCode !== null) return child.exitCode;
+        const exited = once(child, 'exit');
+        child.kill('SIGINT');
+        return (await exited)[0] as number | null;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
 describe('git vtree stats --serve', () => {
   it('serves on 127.0.0.1 with --port 0 and stops on Ctrl-C', async () => {
     const repo = await makeRepo(RUNS);
-    const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const served = await serveIn(repo);
     try {
-      let stdout = '';
-      child.stdout.setEncoding('utf8');
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: string) => {
-          stdout += d;
-          const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
-      });
-      expect(stdout).toMatch(/^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(only this machine can reach it\); Ctrl-C stops it\.\n$/);
-      const metrics = (await (await fetch(new URL('/api/performance/metrics', url))).json()) as { totalTime: number };
+      expect(served.stdout).toMatch(/^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(only this machine can reach it\); Ctrl-C stops it\.\n$/);
+      const metrics = (await (await fetch(new URL('/api/performance/metrics', served.url))).json()) as { totalTime: number };
       expect(metrics.totalTime).toBe(400);
-      const exited = once(child, 'exit');
-      child.kill('SIGINT');
-      expect((await exited)[0]).toBe(0);
+      expect(await served.stop()).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      await served.stop();
       await rm(repo, { recursive: true, force: true });
     }
   });
 });
-
-/** Starts `git vtree stats --serve --port 0` in `cwd`; resolves with its URL and a stop function. */
-async function serveIn(cwd: string): Promise<{ url: string; stop: () => Promise<void> }> {
-  const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  child.stdout.setEncoding('utf8');
-  const url = await new Promise<string>((resolve, reject) => {
-    child.stdout.on('data', (d: string) => {
-      stdout += d;
-      const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-      if (match) resolve(match[1]!);
-    });
-    child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
-  });
-  return {
-    url,
-    stop: async () => {
-      const exited = once(child, 'exit');
-      child.kill('SIGINT');
-      await exited;
-    },
-  };
-}
 
 describe('the control room: git vtree stats --serve in headless Chromium', () => {
   it('lists the worktrees that exist in its first response, a failed task with its log tail, and a new worktree without a reload', async (ctx) => {
