@@ -111,8 +111,9 @@ function minute(iso: string): string {
 async function serve(commonDir: string, filter: StatsFilter, portArg: unknown, io: Io): Promise<number> {
   const port = portArg === undefined ? DEFAULT_PORT : Number(portArg);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port must be a port number (0-65535), not '${String(portArg)}'`, 'git vtree stats --serve --port 7420');
-  const { startDashboard } = await import('../observe/dashboard.js');
-  const dashboard = await startDashboard({ commonDir, port, filter, warn: io.warn });
+  const [{ startDashboard }, { readControlRoom }] = await Promise.all([import('../observe/dashboard.js'), import('../pipelines/control-room.js')]);
+  const cwd = process.cwd();
+  const dashboard = await startDashboard({ commonDir, port, filter, worktrees: () => readControlRoom(cwd), warn: io.warn });
   if (io.json) io.out(JSON.stringify({ url: dashboard.url }));
   else io.out(`Dashboard on ${dashboard.url} (only this machine can reach it); Ctrl-C stops it.`);
   await new Promise<void>((resolve) => {

@@ -2,8 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { errorMessage, VtreeError } from '../core/errors.js';
-import { readMetrics } from './metrics.js';
-import { buildStats, performanceMetrics, type StatsFilter } from './stats.js';
+import { controlRoomHtml, type WorktreeView } from './control-room.js';
+import { readMetrics, type RunRecord } from './metrics.js';
+import { buildStats, filterRuns, performanceMetrics, type StatsFilter, type StatsReport } from './stats.js';
 
 /** The only address the dashboard listens on: metrics name branches and paths, so never all interfaces. */
 export const DASHBOARD_HOST = '127.0.0.1';
@@ -19,6 +20,8 @@ export interface DashboardOptions {
   port: number;
   /** Filters applied to every answer (the `stats` flags given with `--serve`). */
   filter?: StatsFilter;
+  /** Reads the repository's worktrees (a pipeline's work, handed in so this layer stays below it); none: no worktrees section. */
+  worktrees?: () => Promise<WorktreeView[]>;
   warn?: (line: string) => void;
 }
 
@@ -30,10 +33,12 @@ export interface Dashboard {
 }
 
 /**
- * Serves the metrics dashboard on 127.0.0.1: `GET /` is one self-contained page (table,
- * waterfall of the latest run or of `?run=<id>`, chart of recent creation times) that polls
- * `GET /api/performance/stats` (the `stats --json` document); `GET /api/performance/metrics`
- * answers in the seed plan's shape. metrics.json is read afresh on every request.
+ * Serves the dashboard on 127.0.0.1, read-only: `GET /` is one self-contained page, its first
+ * screen rendered here (the worktrees with their readiness, services, URLs, ports and last failure;
+ * the performance tables, the chart of recent creations and the waterfall of the latest `add` or
+ * of `?run=<id>`), that then polls `GET /api/worktrees` and `GET /api/performance/stats` (the
+ * `stats --json` document); `GET /api/performance/metrics` answers in the seed plan's shape.
+ * Everything is read afresh on every request.
  */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const server = createServer((request, response) => {
@@ -74,17 +79,20 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
   switch (url.pathname) {
     case '/':
     case '/index.html': {
+      const [report, worktrees] = await Promise.all([statsReport(options, url.searchParams.get('run') ?? undefined).catch(() => null), options.worktrees?.()]);
       const nonce = randomBytes(16).toString('base64');
       response.setHeader('Content-Security-Policy', `default-src 'none'; script-src 'nonce-${nonce}'; style-src 'nonce-${nonce}'; connect-src 'self'; img-src 'self' data:`);
-      return send(response, 200, 'text/html; charset=utf-8', dashboardPage(nonce));
+      return send(response, 200, 'text/html; charset=utf-8', dashboardPage(nonce, { report, worktrees }));
+    }
+    case '/api/worktrees': {
+      if (!options.worktrees) return send(response, 404, 'text/plain; charset=utf-8', 'not found\n');
+      return send(response, 200, 'application/json', JSON.stringify(await options.worktrees()));
     }
     case '/api/performance/metrics':
     case '/api/performance/stats': {
-      const { runs } = await readMetrics(options.commonDir, options.warn);
-      const runId = url.searchParams.get('run') ?? undefined;
       let report;
       try {
-        report = buildStats(runs, options.filter ?? {}, runId ? { runId } : {});
+        report = await statsReport(options, url.searchParams.get('run') ?? undefined);
       } catch (error) {
         return send(response, 404, 'application/json', JSON.stringify({ error: errorMessage(error) }));
       }
@@ -96,33 +104,67 @@ async function handle(request: IncomingMessage, response: ServerResponse, option
   }
 }
 
+/** The stats document; its waterfall is of `runId`, else of the latest `add` (an `rm` says little about set-up), else of the latest run. */
+async function statsReport(options: DashboardOptions, runId: string | undefined): Promise<StatsReport> {
+  const { runs } = await readMetrics(options.commonDir, options.warn);
+  const shown = runId ?? latestAdd(runs, options.filter ?? {});
+  return buildStats(runs, options.filter ?? {}, shown !== undefined ? { runId: shown } : {});
+}
+
+function latestAdd(runs: readonly RunRecord[], filter: StatsFilter): string | undefined {
+  return filterRuns(runs, filter).filter((r) => r.command === 'add' && r.linkedTo === undefined).at(-1)?.id;
+}
+
+/** JSON inside a `<script type="application/json">`: no `<` can end the element. */
+function scriptJson(value: unknown): string {
+  return JSON.stringify(value).replace(/</g, '\\u003c');
+}
+
 function send(response: ServerResponse, status: number, type: string, body: string): void {
   response.writeHead(status, { 'Content-Type': type, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff' });
   response.end(body);
 }
 
 /**
- * The page. Data is put into the DOM with textContent and CSSOM only (never innerHTML), so a
- * branch name cannot inject markup; the nonce lets the CSP allow exactly this script and style.
+ * The page. The first screen comes from the server: the worktrees section as HTML, the stats
+ * document as inert JSON the script draws before the first paint. Later data is put into the DOM
+ * with textContent, CSSOM and the parsed output of {@link controlRoomHtml} (which escapes every
+ * value), never by assigning innerHTML; the nonce lets the CSP allow exactly this script and style.
  */
-export function dashboardPage(nonce: string): string {
+export function dashboardPage(nonce: string, initial: { report: StatsReport | null; worktrees?: WorktreeView[] | undefined } = { report: null }): string {
+  const worktreesSection = initial.worktrees
+    ? `<section id="worktrees-section"><h2>Worktrees</h2><div id="worktrees">${controlRoomHtml(initial.worktrees)}</div></section>`
+    : '';
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>git vtree · performance</title>
+<title>git vtree · control room</title>
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">
   :root { color-scheme: light dark; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #ffffff; --panel: #f6f8fa;
-          --crit: #cf222e; --step: #0969da; --nested: #54aeff; --bg-run: #8c959f; --ok: #1a7f37; }
+          --crit: #cf222e; --step: #0969da; --nested: #54aeff; --bg-run: #8c959f; --ok: #1a7f37; --fail: #bc4c00; --pending: #9a6700; }
   @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #8d96a0; --line: #30363d; --bg: #0d1117; --panel: #161b22; } }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; padding: 16px 24px; color: var(--fg); background: var(--bg); }
-  h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 24px 0 8px; }
-  .muted { color: var(--muted); } .summary { margin: 4px 0 0; }
+  h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 20px 0 8px; }
+  a { color: var(--step); }
+  .muted { color: var(--muted); } .summary { margin: 4px 0 8px; }
   table { border-collapse: collapse; font-variant-numeric: tabular-nums; }
-  th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; }
+  th, td { padding: 4px 10px; border-bottom: 1px solid var(--line); text-align: right; white-space: nowrap; vertical-align: top; }
   th:first-child, td:first-child { text-align: left; } th { background: var(--panel); font-weight: 600; }
+  #worktrees-table td, #worktrees-table th { text-align: left; white-space: normal; }
+  #worktrees-table .branch { font-weight: 600; } #worktrees-table .path { font-size: 12px; font-family: ui-monospace, monospace; }
+  .state, .phase { display: inline-block; padding: 0 6px; border-radius: 10px; font-size: 12px; border: 1px solid var(--line); margin: 1px 0; white-space: nowrap; }
+  .phase b { font-weight: 600; }
+  .state.ready, .phase.done { color: var(--ok); border-color: var(--ok); }
+  .state.failed, .phase.failed { color: var(--fail); border-color: var(--fail); }
+  .state.pending, .phase.pending, .phase.running { color: var(--pending); border-color: var(--pending); }
+  .phase.skipped { color: var(--muted); }
+  .svc { margin: 1px 0; } .svc a { font-family: ui-monospace, monospace; font-size: 12px; }
+  tr.wt.failed td:first-child { box-shadow: inset 3px 0 var(--fail); }
+  tr.failure td { border-top: none; padding-top: 0; color: var(--fail); }
+  tr.failure pre { margin: 4px 0 2px; padding: 6px 8px; background: var(--panel); color: var(--fg); font-size: 12px; white-space: pre-wrap; max-width: 1100px; }
   .grid { display: flex; flex-wrap: wrap; gap: 24px; align-items: flex-start; }
   .waterfall { position: relative; max-width: 1000px; }
   .wf-row { display: flex; align-items: center; height: 20px; }
@@ -130,42 +172,52 @@ export function dashboardPage(nonce: string): string {
   .wf-track { position: relative; flex: 1; height: 14px; background: var(--panel); }
   .wf-bar { position: absolute; top: 0; height: 14px; min-width: 2px; background: var(--step); border-radius: 2px; }
   .wf-bar.critical { background: var(--crit); } .wf-bar.nested { background: var(--nested); height: 10px; top: 2px; }
-  .wf-bar.background { background: var(--bg-run); } .wf-bar.failed { outline: 2px dashed var(--crit); }
+  .wf-bar.background { background: var(--bg-run); } .wf-bar.failed { outline: 2px dashed var(--fail); }
   .wf-end { position: absolute; top: -3px; height: 20px; border-left: 1px dashed var(--fg); }
   .wf-time { width: 130px; flex: none; text-align: right; font-size: 12px; font-variant-numeric: tabular-nums; }
-  .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; border-radius: 2px; }
+  .legend { font-size: 12px; margin: 4px 0; }
+  .legend i { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; border-radius: 2px; vertical-align: -1px; }
+  .legend i:first-child { margin-left: 0; }
   .legend .critical { background: var(--crit); } .legend .step { background: var(--step); } .legend .nested { background: var(--nested); } .legend .background { background: var(--bg-run); }
+  .legend .ok { background: var(--ok); } .legend .fail { background: var(--fail); } .legend .failed-step { outline: 2px dashed var(--fail); outline-offset: -2px; }
   .legend .end { width: 0; border-left: 1px dashed var(--fg); border-radius: 0; }
-  svg text { fill: var(--muted); font-size: 11px; }
+  svg text { fill: var(--muted); font-size: 11px; } svg .grid-line { stroke: var(--line); } svg .axis { stroke: var(--muted); }
+  svg .bar { cursor: pointer; } svg .bar.ok { fill: var(--ok); } svg .bar.failed { fill: var(--fail); } svg .bar:hover { opacity: 0.7; }
   #empty { padding: 24px; background: var(--panel); border-radius: 6px; }
 </style>
 </head>
 <body>
-<h1>git vtree · performance</h1>
-<p class="muted summary" id="summary">Loading…</p>
+<h1>git vtree · control room</h1>
+${worktreesSection}
+<h2>Performance</h2>
+<p class="muted summary" id="summary"></p>
 <div id="empty" hidden>No runs recorded yet: run <code>git vtree add &lt;branch&gt;</code>; this page refreshes on its own.</div>
 <div id="content" hidden>
   <div class="grid">
     <section>
-      <h2>Operations (spans)</h2>
-      <table id="operations"><thead><tr><th>operation</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>total</th></tr></thead><tbody></tbody></table>
-    </section>
-    <section>
-      <h2>Commands (whole runs, wall clock)</h2>
-      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th></tr></thead><tbody></tbody></table>
-      <h2>Worktree creation, last runs</h2>
-      <svg id="chart" width="420" height="160" role="img" aria-label="creation time of recent runs"></svg>
+      <h3>Worktree creation, last runs</h3>
+      <svg id="chart" width="460" height="200" role="img" aria-label="creation time of recent runs"></svg>
+      <div class="legend muted"><i class="ok"></i>succeeded<i class="fail"></i>failed · click a bar to open its run</div>
       <p class="muted" id="deps"></p>
     </section>
+    <section>
+      <h3>Commands (whole runs, wall clock)</h3>
+      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th></tr></thead><tbody></tbody></table>
+    </section>
   </div>
-  <h2 id="waterfall-title">Latest run</h2>
-  <div class="legend muted"><span class="critical"></span>critical path<span class="step"></span>other step<span class="nested"></span>nested<span class="background"></span>background run<span class="end"></span>command returned</div>
+  <h2 id="waterfall-title">Latest add</h2>
+  <div class="legend muted"><i class="critical"></i>critical path<i class="step"></i>other step<i class="nested"></i>nested<i class="background"></i>background run<i class="failed-step"></i>failed step<i class="end"></i>command returned</div>
   <div class="waterfall" id="waterfall"></div>
+  <h3>Operations (spans)</h3>
+  <table id="operations"><thead><tr><th>operation</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>total</th></tr></thead><tbody></tbody></table>
 </div>
-<p class="muted">Refreshes every ${REFRESH_SECONDS} s · <a href="/api/performance/metrics">/api/performance/metrics</a> · <a href="/api/performance/stats">/api/performance/stats</a> · updated <span id="updated">never</span></p>
+<p class="muted">Read-only · refreshes every ${REFRESH_SECONDS} s · ${initial.worktrees ? '<a href="/api/worktrees">/api/worktrees</a> · ' : ''}<a href="/api/performance/metrics">/api/performance/metrics</a> · <a href="/api/performance/stats">/api/performance/stats</a> · updated <span id="updated">${new Date().toLocaleTimeString('en-GB')}</span></p>
+<script type="application/json" id="initial-stats">${scriptJson(initial.report)}</script>
 <script nonce="${nonce}">
 const $ = (id) => document.getElementById(id);
 const ms = (v) => v >= 1000 ? (v / 1000).toFixed(2) + ' s' : Math.round(v) + ' ms';
+const chosenRun = new URLSearchParams(location.search).get('run');
+const controlRoomHtml = ${controlRoomHtml.toString()};
 function el(tag, text, className) {
   const node = document.createElement(tag);
   if (text !== undefined) node.textContent = text;
@@ -180,11 +232,14 @@ function fillTable(id, rows, cells) {
     return tr;
   }));
 }
+function openRun(id) { location.search = '?run=' + encodeURIComponent(id); }
 function drawWaterfall(w) {
   const box = $('waterfall');
   if (!w) { box.replaceChildren(); return; }
-  $('waterfall-title').textContent = 'Run ' + w.runId + ' · ' + w.command + (w.branch ? ' ' + w.branch : '') + ' · ' + ms(w.duration) + ' wall clock' + (w.ok ? '' : ' · failed') +
-    (w.spanSum > w.busy + 0.5 ? ' · steps overlapped ' + (w.spanSum / w.busy).toFixed(1) + '×' : '');
+  const title = $('waterfall-title');
+  title.replaceChildren((chosenRun ? 'Run ' : 'Latest add · run ') + w.runId + ' · ' + w.command + (w.branch ? ' ' + w.branch : '') + ' · ' + ms(w.duration) + ' wall clock' + (w.ok ? '' : ' · failed') +
+    (w.spanSum > w.busy + 0.5 ? ' · steps overlapped ' + (w.spanSum / w.busy).toFixed(1) + '×' : ''));
+  if (chosenRun) { const back = el('a', 'latest add', 'muted'); back.href = '/'; title.append(' · ', back); }
   const extent = w.extent || 1;
   box.replaceChildren(...w.rows.map((r) => {
     const row = el('div', undefined, 'wf-row');
@@ -209,52 +264,79 @@ function drawWaterfall(w) {
 function drawChart(points) {
   const svg = $('chart');
   const NS = 'http://www.w3.org/2000/svg';
-  const width = 420, height = 160, pad = 28;
+  const width = 460, height = 200, left = 56, bottom = 34, top = 8;
+  const plot = height - bottom - top;
   const max = Math.max(1, ...points.map((p) => p.duration));
-  const step = points.length ? Math.min(24, (width - pad) / points.length) : 0;
+  const step = points.length ? Math.min(24, (width - left) / points.length) : 0;
+  const node = (tag, attrs, content) => {
+    const n = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (content !== undefined) n.textContent = content;
+    return n;
+  };
   const nodes = [];
-  const text = (x, y, content) => { const t = document.createElementNS(NS, 'text'); t.setAttribute('x', x); t.setAttribute('y', y); t.textContent = content; return t; };
-  nodes.push(text(0, 12, ms(max)), text(0, height - 2, '0'));
+  // y axis: three ticks with grid lines, and its title.
+  for (const f of [0, 0.5, 1]) {
+    const y = top + plot - plot * f;
+    nodes.push(node('line', { x1: left, x2: width, y1: y, y2: y, class: 'grid-line' }), node('text', { x: left - 4, y: y + 4, 'text-anchor': 'end' }, ms(max * f)));
+  }
+  nodes.push(node('text', { x: 10, y: top + plot / 2, transform: 'rotate(-90 10 ' + (top + plot / 2) + ')', 'text-anchor': 'middle' }, 'wall clock'));
+  nodes.push(node('line', { x1: left, x2: left, y1: top, y2: top + plot, class: 'axis' }));
   points.forEach((p, i) => {
-    const h = Math.max(1, (height - 20) * p.duration / max);
-    const rect = document.createElementNS(NS, 'rect');
-    rect.setAttribute('x', pad + i * step + 1);
-    rect.setAttribute('y', height - 4 - h);
-    rect.setAttribute('width', Math.max(1, step - 2));
-    rect.setAttribute('height', h);
-    rect.style.fill = p.ok ? 'var(--step)' : 'var(--crit)';
-    const title = document.createElementNS(NS, 'title');
-    title.textContent = p.command + ' ' + p.startedAt.slice(0, 19).replace('T', ' ') + ': ' + ms(p.duration) + (p.depsSource ? ' (deps: ' + p.depsSource + ')' : '');
-    rect.append(title);
+    const h = Math.max(1, plot * p.duration / max);
+    const rect = node('rect', { x: left + i * step + 1, y: top + plot - h, width: Math.max(1, step - 2), height: h, class: 'bar ' + (p.ok ? 'ok' : 'failed'), 'data-run': p.id });
+    rect.append(node('title', {}, p.command + ' ' + p.startedAt.slice(0, 19).replace('T', ' ') + ': ' + ms(p.duration) + (p.ok ? '' : ' (failed)') + (p.depsSource ? ' (deps: ' + p.depsSource + ')' : '') + ' · click to open'));
+    rect.addEventListener('click', () => openRun(p.id));
     nodes.push(rect);
   });
+  // x axis: when the oldest and the newest run started (at the two ends, so they never overlap), and its title.
+  if (points.length) {
+    const day = (p) => p.startedAt.slice(5, 16).replace('T', ' ');
+    nodes.push(node('text', { x: left, y: top + plot + 13 }, day(points[0])));
+    if (points.length > 1) nodes.push(node('text', { x: width, y: top + plot + 13, 'text-anchor': 'end' }, 'newest ' + day(points.at(-1))));
+  }
+  nodes.push(node('text', { x: left + (width - left) / 2, y: height - 4, 'text-anchor': 'middle' }, 'add/hook runs, oldest → newest (UTC)'));
   svg.replaceChildren(...nodes);
+}
+function drawStats(report) {
+  const empty = report.runs.matched === 0;
+  $('empty').hidden = !empty;
+  $('content').hidden = empty;
+  $('summary').textContent = empty ? report.runs.recorded + ' runs recorded' :
+    report.runs.matched + ' runs · wall-clock total ' + ms(report.totalTime) + (report.avgWorktreeCreation ? ' · average worktree creation ' + ms(report.avgWorktreeCreation) : '');
+  fillTable('operations', report.operations, (o) => [o.name, String(o.count), ms(o.avg), ms(o.p50), ms(o.p95), ms(o.min), ms(o.max), ms(o.total)]);
+  fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed)]);
+  const d = report.deps;
+  $('deps').textContent = d.runs ? 'Dependencies: ' + d.sources.filter((s) => s.count).map((s) => s.source + ' ' + Math.round(s.share * 100) + '%').join(', ') +
+    ' · median warm ' + (d.warm.count ? ms(d.warm.p50) : '–') + ' vs cold ' + (d.cold.count ? ms(d.cold.p50) : '–') : '';
+  drawChart(report.creations);
+  drawWaterfall(report.waterfall);
+}
+function drawWorktrees(views) {
+  // Parsed, not executed: a DOMParser document runs no script, and controlRoomHtml escapes every value.
+  const parsed = new DOMParser().parseFromString(controlRoomHtml(views), 'text/html');
+  $('worktrees').replaceChildren(...parsed.body.childNodes);
+}
+async function getJson(path) {
+  const response = await fetch(path, { cache: 'no-store' });
+  if (!response.ok) throw new Error(path + ': HTTP ' + response.status);
+  return response.json();
 }
 async function refresh() {
   try {
-    // The page's own ?run=<id> picks the waterfall, as --run does on the terminal.
-    const run = new URLSearchParams(location.search).get('run');
-    const response = await fetch('/api/performance/stats' + (run ? '?run=' + encodeURIComponent(run) : ''), { cache: 'no-store' });
-    if (!response.ok) throw new Error('HTTP ' + response.status);
-    const report = await response.json();
-    const empty = report.runs.matched === 0;
-    $('empty').hidden = !empty;
-    $('content').hidden = empty;
-    $('summary').textContent = empty ? report.runs.recorded + ' runs recorded' :
-      report.runs.matched + ' runs · wall-clock total ' + ms(report.totalTime) + (report.avgWorktreeCreation ? ' · average worktree creation ' + ms(report.avgWorktreeCreation) : '');
-    fillTable('operations', report.operations, (o) => [o.name, String(o.count), ms(o.avg), ms(o.p50), ms(o.p95), ms(o.min), ms(o.max), ms(o.total)]);
-    fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed)]);
-    const d = report.deps;
-    $('deps').textContent = d.runs ? 'Dependencies: ' + d.sources.filter((s) => s.count).map((s) => s.source + ' ' + Math.round(s.share * 100) + '%').join(', ') +
-      ' · median warm ' + (d.warm.count ? ms(d.warm.p50) : '–') + ' vs cold ' + (d.cold.count ? ms(d.cold.p50) : '–') : '';
-    drawChart(report.creations);
-    drawWaterfall(report.waterfall);
-    $('updated').textContent = new Date().toLocaleTimeString();
+    const [report, views] = await Promise.all([
+      getJson('/api/performance/stats' + (chosenRun ? '?run=' + encodeURIComponent(chosenRun) : '')),
+      $('worktrees') ? getJson('/api/worktrees') : null,
+    ]);
+    drawStats(report);
+    if (views) drawWorktrees(views);
+    $('updated').textContent = new Date().toLocaleTimeString('en-GB');
   } catch (error) {
-    $('summary').textContent = 'Could not load metrics: ' + error.message;
+    $('summary').textContent = 'Could not load: ' + error.message;
   }
 }
-refresh();
+const initial = JSON.parse($('initial-stats').textContent);
+if (initial) drawStats(initial); else refresh();
 setInterval(refresh, ${REFRESH_SECONDS * 1000});
 </script>
 </body>

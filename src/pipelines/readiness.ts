@@ -6,6 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { readTasksStatus, type TaskStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
+import type { ServiceStatus } from '../features/services/stack.js';
 import { findWorktree } from './remove.js';
 import { resolveRepoStage } from './repo-stage.js';
 
@@ -194,6 +195,11 @@ export async function readyFacts(readiness: Readiness): Promise<{ services: Serv
 }
 
 async function publishedPorts(readiness: Readiness): Promise<ServiceUrl[]> {
+  return (await stackContainers(readiness)).flatMap(containerUrls);
+}
+
+/** The containers of the worktree's stack, from the engine (none when it has no stack or the engine cannot be asked). */
+export async function stackContainers(readiness: Readiness): Promise<ServiceStatus[]> {
   const { readServicesStatus, serviceStatuses } = await import('../features/services/stack.js');
   const status = await readServicesStatus(readiness.gitDir);
   const recorded = readiness.record?.services as { project?: string; runtime?: string[] } | undefined;
@@ -202,17 +208,19 @@ async function publishedPorts(readiness: Readiness): Promise<ServiceUrl[]> {
   const { detectComposeRuntime } = await import('../features/services/runtime.js');
   const detection = await detectComposeRuntime((status?.runtime ?? recorded?.runtime)?.join(' '));
   if (!('runtime' in detection)) return [];
-  const statuses = await serviceStatuses(detection.runtime, { dir: readiness.path, name: project, files: [], env: {} }).catch(() => []);
+  return serviceStatuses(detection.runtime, { dir: readiness.path, name: project, files: [], env: {} }).catch(() => []);
+}
+
+/** A container's ports published on the host, once each. */
+export function containerUrls(container: ServiceStatus): ServiceUrl[] {
   const urls: ServiceUrl[] = [];
-  for (const s of statuses) {
-    const seen = new Set<number>();
-    // `127.0.0.1:20001->8080/tcp, [::]:20001->8080/tcp`
-    for (const match of s.ports.matchAll(/:(\d+)->(\d+)\/tcp/g)) {
-      const hostPort = Number(match[1]);
-      if (seen.has(hostPort)) continue;
-      seen.add(hostPort);
-      urls.push({ service: s.service, containerPort: Number(match[2]), address: `127.0.0.1:${hostPort}`, url: `http://127.0.0.1:${hostPort}` });
-    }
+  const seen = new Set<number>();
+  // `127.0.0.1:20001->8080/tcp, [::]:20001->8080/tcp`
+  for (const match of container.ports.matchAll(/:(\d+)->(\d+)\/tcp/g)) {
+    const hostPort = Number(match[1]);
+    if (seen.has(hostPort)) continue;
+    seen.add(hostPort);
+    urls.push({ service: container.service, containerPort: Number(match[2]), address: `127.0.0.1:${hostPort}`, url: `http://127.0.0.1:${hostPort}` });
   }
   return urls;
 }

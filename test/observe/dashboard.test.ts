@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startDashboard, type Dashboard } from '../../src/observe/dashboard.js';
 import { appendRun, type MetricsFile, type RunRecord } from '../../src/observe/metrics.js';
 import type { Span } from '../../src/core/profiler.js';
-import { BIN, requirePrereq } from '../helpers.js';
+import { BIN, git, makeRepo as makeGitRepo, requirePrereq, testEnv, vtree } from '../helpers.js';
 
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -169,7 +169,7 @@ describe('the dashboard page in headless Chromium', () => {
     expect(await page.textContent('#summary')).toBe('2 runs · wall-clock total 400 ms · average worktree creation 200 ms');
 
     // Waterfall of run-2: deps-restore (30..290) is the critical step, git-worktree-add (30..100) overlaps it.
-    expect(await page.textContent('#waterfall-title')).toContain('Run run-2 · add feat-two · 300 ms wall clock');
+    expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-2 · add feat-two · 300 ms wall clock');
     const bars = await page.$$eval('.wf-row', (divs) =>
       divs.map((d) => ({ label: d.querySelector('.wf-label')!.textContent, className: d.querySelector('.wf-bar')!.className, left: (d.querySelector('.wf-bar') as HTMLElement).style.left })),
     );
@@ -189,7 +189,7 @@ describe('the dashboard page in headless Chromium', () => {
       spans: [span(1, null, 'fresh-step', 0, 5)],
     });
     await page.waitForSelector('#operations tbody tr >> text=fresh-step', { timeout: 15_000 });
-    expect(await page.textContent('#waterfall-title')).toContain('Run run-3 · add feat/<b>one</b>');
+    expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-3 · add feat/<b>one</b>');
     expect(await page.$$eval('#waterfall b', (b) => b.length)).toBe(0);
     expect(problems).toEqual([]);
     await page.close();
@@ -204,6 +204,26 @@ describe('the dashboard page in headless Chromium', () => {
     await page.close();
   });
 
+  it('draws the latest add, not a later rm; labels both charts; a bar opens its run', async () => {
+    await appendRun(join(repo, '.git'), { ...RUNS[1]!, id: 'run-rm', command: 'rm', startedAt: '2026-11-23T10:00:00.000Z', facts: {}, spans: [span(1, null, 'services-down', 0, 40)] });
+    const page = await browser.newPage();
+    await page.goto(dashboard.url);
+    // Drawn from the first response, before any poll.
+    expect(await page.textContent('#waterfall-title')).toMatch(/^Latest add · run run-3 · add /);
+    const legends = await page.$$eval('.legend', (divs) => divs.map((d) => d.textContent));
+    expect(legends).toEqual(['succeededfailed · click a bar to open its run', 'critical pathother stepnestedbackground runfailed stepcommand returned']);
+    const colour = (selector: string) => page.$eval(selector, (e) => getComputedStyle(e).backgroundColor);
+    expect(await colour('.legend i.fail')).not.toBe(await colour('.legend i.critical'));
+    const texts = await page.$$eval('#chart text', (t) => t.map((n) => n.textContent));
+    expect(texts).toEqual(expect.arrayContaining(['0 ms', '150 ms', '300 ms', 'wall clock', 'add/hook runs, oldest → newest (UTC)', '11-20 10:00', 'newest 11-22 10:00']));
+    await page.click('#chart rect[data-run="run-1"]');
+    await page.waitForURL(/\?run=run-1$/);
+    await page.waitForSelector('#waterfall-title >> text=Run run-1 · add');
+    const stats = (await (await fetch(new URL('/api/performance/stats', dashboard.url))).json()) as { waterfall: { runId: string } };
+    expect(stats.waterfall.runId).toBe('run-3');
+    await page.close();
+  });
+
   it('says there is nothing yet when no run was recorded', async () => {
     const page = await browser.newPage();
     await page.goto(emptyDashboard.url);
@@ -214,30 +234,99 @@ describe('the dashboard page in headless Chromium', () => {
   });
 });
 
+/** Starts `git vtree stats --serve --port 0` in `cwd`: its URL, what it printed, and `stop` (Ctrl-C; resolves with its exit code). */
+async function serveIn(cwd: string): Promise<{ url: string; stdout: string; stop: () => Promise<number | null> }> {
+  const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd, env: testEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  child.stdout.setEncoding('utf8');
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: string) => {
+        stdout += d;
+        const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
+        if (match) resolve(match[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
+    });
+    return {
+      url,
+      stdout,
+      stop: async () => {
+        if (child.exitCode !== null) return child.exitCode;
+        const exited = once(child, 'exit');
+        child.kill('SIGINT');
+        return (await exited)[0] as number | null;
+      },
+    };
+  } catch (error) {
+    child.kill('SIGKILL');
+    throw error;
+  }
+}
+
 describe('git vtree stats --serve', () => {
   it('serves on 127.0.0.1 with --port 0 and stops on Ctrl-C', async () => {
     const repo = await makeRepo(RUNS);
-    const child = spawn(process.execPath, [BIN, 'stats', '--serve', '--port', '0'], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
+    const served = await serveIn(repo);
     try {
-      let stdout = '';
-      child.stdout.setEncoding('utf8');
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout.on('data', (d: string) => {
-          stdout += d;
-          const match = /(http:\/\/127\.0\.0\.1:\d+\/)/.exec(stdout);
-          if (match) resolve(match[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`exited with ${code} before serving: ${stdout}`)));
-      });
-      expect(stdout).toMatch(/^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(only this machine can reach it\); Ctrl-C stops it\.\n$/);
-      const metrics = (await (await fetch(new URL('/api/performance/metrics', url))).json()) as { totalTime: number };
+      expect(served.stdout).toMatch(/^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(only this machine can reach it\); Ctrl-C stops it\.\n$/);
+      const metrics = (await (await fetch(new URL('/api/performance/metrics', served.url))).json()) as { totalTime: number };
       expect(metrics.totalTime).toBe(400);
-      const exited = once(child, 'exit');
-      child.kill('SIGINT');
-      expect((await exited)[0]).toBe(0);
+      expect(await served.stop()).toBe(0);
     } finally {
-      child.kill('SIGKILL');
+      await served.stop();
       await rm(repo, { recursive: true, force: true });
     }
   });
+});
+
+describe('the control room: git vtree stats --serve in headless Chromium', () => {
+  it('lists the worktrees that exist in its first response, a failed task with its log tail, and a new worktree without a reload', async (ctx) => {
+    const { path: chromiumPath } = await requirePrereq('chromium', ctx);
+    const { repo, cleanup } = await makeGitRepo();
+    let served: Awaited<ReturnType<typeof serveIn>> | undefined;
+    let browser: Browser | undefined;
+    try {
+      // A background project task that fails: the worktree stays, marked failed.
+      await git(repo, 'config', 'vtree.task.seed.run', 'echo loading fixtures; echo "ERROR: relation users does not exist" >&2; exit 3');
+      await git(repo, 'config', 'vtree.task.seed.background', 'true');
+      expect((await vtree(repo, ['add', 'broken'])).code).toBe(0);
+      expect((await vtree(repo, ['wait', 'broken'])).code).toBe(1);
+      await git(repo, 'config', '--remove-section', 'vtree.task.seed');
+      expect((await vtree(repo, ['add', 'first'])).code).toBe(0);
+
+      served = await serveIn(repo);
+      // Rendered on the server: a page that runs no script already shows the worktrees.
+      const html = await (await fetch(served.url)).text();
+      expect(html).toContain('3 worktrees · 2 ready · 1 failed · 0 containers running');
+      expect(html).toMatch(/<tr class="wt failed"><td><div class="branch">broken<\/div>/);
+      expect(html).toMatch(/<tr class="wt ready"><td><div class="branch">first<\/div>/);
+      expect(html).toContain('ERROR: relation users does not exist');
+      expect(html).not.toContain('Loading');
+      const api = (await (await fetch(new URL('/api/worktrees', served.url))).json()) as Array<{ branch: string; state: string; failure?: { phase: string; lastLines: string[] } }>;
+      expect(api.find((w) => w.branch === 'broken')).toMatchObject({ state: 'failed', failure: { phase: 'task seed', lastLines: expect.arrayContaining(['loading fixtures', 'ERROR: relation users does not exist', '[exit code 3]']) } });
+
+      browser = await chromium.launch({ executablePath: chromiumPath, args: CHROMIUM_ARGS });
+      const page = await browser.newPage();
+      const problems: string[] = [];
+      page.on('pageerror', (error) => problems.push(error.message));
+      await page.goto(served.url);
+      const branches = () => page.$$eval('#worktrees-table tr.wt .branch', (divs) => divs.map((d) => d.textContent).sort());
+      expect(await branches()).toEqual(['broken', 'first', 'main (main)']);
+      expect(await page.textContent('#worktrees-table tr.failure')).toMatch(/^task seed exited with code 3: .* · log .*task-seed-.*\.log\$ echo loading fixtures.*\nloading fixtures\nERROR: relation users does not exist\n\[exit code 3\]$/s);
+      await page.evaluate(() => ((window as unknown as { marker: number }).marker = 1));
+
+      expect((await vtree(repo, ['add', 'second'])).code).toBe(0);
+      await page.waitForSelector('#worktrees-table .branch >> text=second', { timeout: 20_000 });
+      expect(await branches()).toEqual(['broken', 'first', 'main (main)', 'second']);
+      expect(await page.textContent('#worktrees-summary')).toBe('4 worktrees · 3 ready · 1 failed · 0 containers running');
+      // The same document: it was updated in place, not reloaded.
+      expect(await page.evaluate(() => (window as unknown as { marker?: number }).marker)).toBe(1);
+      expect(problems).toEqual([]);
+    } finally {
+      await browser?.close();
+      await served?.stop();
+      await cleanup();
+    }
+  }, 90_000);
 });
