@@ -55,8 +55,8 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'rm',
     aliases: ['remove'],
-    describe: 'Remove a worktree: stop its stack, release its ports, delete its files in the background',
-    positionals: [{ name: 'worktree', required: true, describe: 'Branch, slug or path of the worktree' }],
+    describe: 'Remove worktrees (default: the one you are in): stop the stack, release the ports, delete the files in the background',
+    positionals: [{ name: 'worktrees', required: false, variadic: true, describe: 'Branches, slugs or paths of the worktrees (default: the one you are in)' }],
     options: {
       force: { type: 'boolean', alias: 'f', describe: 'Remove even with uncommitted or untracked changes' },
       'delete-branch': { type: 'boolean', alias: 'd', describe: 'Also delete the branch (git branch -d; -D with --force)' },
