@@ -110,6 +110,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./logs.js'),
   },
   {
+    name: 'exec',
+    describe: "Run a command in a worktree with its .env and port variables; exits with the command's exit code",
+    positionals: [
+      { name: 'worktree', required: true, describe: 'Branch, slug or path of the worktree' },
+      { name: 'command', required: true, variadic: true, describe: 'The command and its arguments, after -- (no shell: `sh -c "..."` for one)' },
+    ],
+    options: {
+      timeout: { type: 'number', describe: 'Stop the command after this many seconds (exit code 124)' },
+      json: { type: 'boolean', describe: 'Capture its output: one JSON object with exitCode, stdout, stderr (the last 64 KB of each)' },
+    },
+    load: () => import('./exec.js'),
+  },
+  {
     name: 'ports',
     describe: 'Port leases on this machine: which worktree holds which port for which variable',
     positionals: [],
