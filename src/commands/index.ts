@@ -47,9 +47,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     aliases: ['ls'],
-    describe: 'List every worktree of the repository and what vtree knows of it (--all: spare worktrees too)',
+    describe: 'Every worktree: changes, ahead/behind, last activity, stack and URLs, readiness (--fast: only what vtree recorded)',
     positionals: [],
-    options: { json, all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" } },
+    options: {
+      json,
+      all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" },
+      fast: { type: 'boolean', describe: 'Only what vtree recorded (deps, ports, stack, created): no git call per worktree' },
+    },
     load: () => import('./list.js'),
   },
   {
