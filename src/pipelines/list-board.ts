@@ -2,7 +2,6 @@ import { lstat, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git } from '../core/exec.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
-import type { WorktreeRow } from './list.js';
 
 /** How far a branch is from another: commits only it has, commits only the other has. */
 export interface Divergence {
@@ -27,6 +26,18 @@ export interface BoardColumns {
   readiness?: 'ready' | 'pending' | 'failed';
 }
 
+/** What of a `list` row the board reads, and the columns it fills in. */
+export interface BoardRow extends BoardColumns {
+  path: string;
+  branch?: string;
+  head?: string;
+  main: boolean;
+  prunable: boolean;
+  spare?: boolean;
+  ports?: Record<string, number>;
+  services?: string;
+}
+
 /** Subprocesses at once: enough to overlap their start-up, few enough not to swamp a small machine. */
 const CONCURRENCY = 8;
 /** Changed files whose times are read for the last activity: the newest is among the first few. */
@@ -37,7 +48,7 @@ const STAT_LIMIT = 50;
  * and tip, then per worktree, at most {@link CONCURRENCY} at a time, one `git status` and (when
  * its tip differs from the default branch's) one `rev-list --count`, plus a few stats and reads.
  */
-export async function addBoardColumns(rows: WorktreeRow[], mainPath: string): Promise<void> {
+export async function addBoardColumns(rows: BoardRow[], mainPath: string): Promise<void> {
   const refs = await branchRefs(mainPath);
   const base = defaultBranch(rows, refs);
   const { readReadiness } = await import('./readiness.js');
@@ -48,8 +59,9 @@ export async function addBoardColumns(rows: WorktreeRow[], mainPath: string): Pr
       const gitDir = await worktreeGitDir(row.path);
       const branch = row.branch ? refs.branches.get(row.branch) : undefined;
       const [status, vsBase, readiness, reflog] = await Promise.all([
-        git(row.path, ['status', '--porcelain', '--untracked-files=normal', '-z']).catch(() => undefined),
-        base && row.branch !== base.name ? divergence(mainPath, base, row.head!) : undefined,
+        // Read-only: no index refresh written back, no lock taken beside the user's own git commands.
+        git(row.path, ['--no-optional-locks', 'status', '--porcelain', '--untracked-files=normal', '-z']).catch(() => undefined),
+        !base || row.branch === base.name ? undefined : row.head === base.tip ? { ref: base.ref, ahead: 0, behind: 0 } : divergence(mainPath, base, row.head!),
         readReadiness(row.path, gitDir, row.main).catch(() => undefined),
         stat(join(gitDir, 'logs', 'HEAD')).catch(() => undefined),
       ]);
@@ -78,14 +90,16 @@ interface BranchRef {
 }
 
 /** Every local branch's tip, commit time and distance from its upstream; origin's HEAD, if set. */
-async function branchRefs(mainPath: string): Promise<{ branches: Map<string, BranchRef>; originHead?: string }> {
+async function branchRefs(mainPath: string): Promise<{ branches: Map<string, BranchRef>; originHead?: string; originTip?: string }> {
   const out = await git(mainPath, ['for-each-ref', '--format=%(refname)%00%(objectname)%00%(committerdate:unix)%00%(upstream:short)%00%(upstream:track,nobracket)%00%(symref:short)', 'refs/heads', 'refs/remotes/origin/HEAD']).catch(() => '');
   const branches = new Map<string, BranchRef>();
   let originHead: string | undefined;
+  let originTip: string | undefined;
   for (const line of out.split('\n').filter(Boolean)) {
     const [ref, tip, time, upstream, track, symref] = line.split('\0');
     if (ref === 'refs/remotes/origin/HEAD') {
       originHead = symref || undefined;
+      originTip = tip;
       continue;
     }
     const entry: BranchRef = { tip: tip!, committed: Number(time) * 1000 };
@@ -95,17 +109,25 @@ async function branchRefs(mainPath: string): Promise<{ branches: Map<string, Bra
     }
     branches.set(ref!.slice('refs/heads/'.length), entry);
   }
-  return { branches, ...(originHead ? { originHead } : {}) };
+  return { branches, ...(originHead ? { originHead } : {}), ...(originTip ? { originTip } : {}) };
 }
 
 /** The branch others are compared with: origin's HEAD (`origin/main`), else the main worktree's branch. */
-function defaultBranch(rows: readonly WorktreeRow[], refs: { branches: Map<string, BranchRef>; originHead?: string }): { name: string; ref: string } | undefined {
-  if (refs.originHead) return { name: refs.originHead.replace(/^origin\//, ''), ref: refs.originHead };
+function defaultBranch(rows: readonly BoardRow[], refs: { branches: Map<string, BranchRef>; originHead?: string; originTip?: string }): Base | undefined {
+  if (refs.originHead) return { name: refs.originHead.replace(/^origin\//, ''), ref: refs.originHead, ...(refs.originTip ? { tip: refs.originTip } : {}) };
   const main = rows.find((row) => row.main)?.branch;
-  return main ? { name: main, ref: main } : undefined;
+  const tip = main ? refs.branches.get(main)?.tip : undefined;
+  return main ? { name: main, ref: main, ...(tip ? { tip } : {}) } : undefined;
 }
 
-async function divergence(mainPath: string, base: { ref: string }, head: string): Promise<Divergence | undefined> {
+/** The branch others are compared with: its name, the ref to compare with, and its tip (a worktree at the tip is even). */
+interface Base {
+  name: string;
+  ref: string;
+  tip?: string;
+}
+
+async function divergence(mainPath: string, base: Base, head: string): Promise<Divergence | undefined> {
   const out = await git(mainPath, ['rev-list', '--left-right', '--count', `${head}...${base.ref}`, '--']).catch(() => undefined);
   const [ahead, behind] = (out ?? '').split(/\s+/).map(Number);
   return ahead === undefined || behind === undefined || Number.isNaN(ahead) || Number.isNaN(behind) ? undefined : { ref: base.ref, ahead, behind };
