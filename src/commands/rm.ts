@@ -12,13 +12,13 @@ export default async function rm(args: Args, io: Io): Promise<number> {
   const named = ((args.worktrees as unknown[] | undefined) ?? []).map(String);
   const options = { cwd: process.cwd(), force: Boolean(args.force), deleteBranch: Boolean(args.deleteBranch), volumes: Boolean(args.volumes) };
   if (named.length <= 1) {
-    report(await removeOne({ ...options, ...(named[0] !== undefined ? { target: named[0] } : {}) }, io), io);
+    report(await removeOne({ ...options, ...(named[0] !== undefined ? { target: named[0] } : {}) }, io), io, options.cwd);
     return ExitCode.ok;
   }
   let worst: number = ExitCode.ok;
   for (const target of named) {
     try {
-      report(await removeOne({ ...options, target }, io), io);
+      report(await removeOne({ ...options, target }, io), io, options.cwd);
     } catch (error) {
       const code = error instanceof VtreeError ? error.exitCode : ExitCode.failed;
       // An interrupt stops them all; anything else is this worktree's alone.
@@ -35,7 +35,7 @@ function removeOne(request: Parameters<typeof removeWorktree>[0], io: Io): Promi
   return withInterrupts((signal) => removeWorktree(request, io, signal), io.warn);
 }
 
-function report(result: RemoveResult, io: Io): void {
+function report(result: RemoveResult, io: Io, cwd: string): void {
   if (io.json) {
     io.out(JSON.stringify({ ok: true, ...result }));
     return;
@@ -46,4 +46,5 @@ function report(result: RemoveResult, io: Io): void {
     const what = result.movedAside.length > 0 ? `its files (${result.movedAside.join(', ')} included)` : 'its files';
     io.log(`  ${what} are being deleted in the background (log: ${result.backgroundLog})`);
   }
+  if (cwd === result.path || cwd.startsWith(`${result.path}/`)) io.log(`  you were in it; the main worktree: cd ${result.mainPath}`);
 }

@@ -37,6 +37,8 @@ export interface RemoveRequest {
 export interface RemoveResult {
   runId: string;
   path: string;
+  /** The repository's main worktree: where to go from a removed one. */
+  mainPath: string;
   branch?: string;
   branchDeleted: boolean;
   /** Log of the background deletion of the worktree's files, if one was started. */
@@ -146,6 +148,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   return {
     runId: shared.runId,
     path: target.path,
+    mainPath: target.repo.mainPath,
     ...(target.branch ? { branch: target.branch } : {}),
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),

@@ -96,6 +96,7 @@ describe('git vtree rm', () => {
     // A few files and no node_modules: no "large directories".
     expect(result.stderr).toMatch(/^ {2}its files are being deleted in the background \(log: /m);
     expect(result.stderr).not.toMatch(/large directories|included\)/);
+    expect(result.stderr).toContain(`  you were in it; the main worktree: cd ${repo}`);
     expect(existsSync(path)).toBe(false);
     // In the main worktree there is nothing to remove by default.
     const main = await vtree(repo, ['rm']);
