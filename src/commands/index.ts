@@ -118,7 +118,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     describe: "Run a command in a worktree with its .env and port variables; exits with the command's exit code",
     positionals: [
       { name: 'worktree', required: true, describe: 'Branch, slug or path of the worktree' },
-      { name: 'command', required: true, variadic: true, describe: 'The command and its arguments, after -- (no shell: `sh -c "..."` for one)' },
+      { name: 'command', required: true, variadic: true, rest: true, describe: 'The command and its arguments (no shell: `sh -c "..."` for one); its flags are its own, -- before it optional' },
     ],
     options: {
       timeout: { type: 'number', describe: 'Stop the command after this many seconds (exit code 124)' },

@@ -46,6 +46,10 @@ describe('git vtree exec', () => {
     const nowhere = await vtree(repo, ['exec', 'nope', '--', 'true'], env);
     expect(nowhere.code).toBe(2);
     expect(nowhere.stderr).toMatch(/no worktree of this repository matches 'nope'/);
+    // Without --: the command's flags are its own all the same.
+    const bare = await vtree(repo, ['exec', '--timeout', '30', 'feat-json', 'sh', '-c', 'echo "$0 $1"; exit 5', '--json'], env);
+    expect(bare.code).toBe(5);
+    expect(bare.stdout).toBe('--json \n');
     const nothing = await vtree(repo, ['exec', 'feat-json'], env);
     expect(nothing.code).toBe(2);
   });
