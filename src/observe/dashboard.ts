@@ -31,7 +31,7 @@ export interface Dashboard {
 
 /**
  * Serves the metrics dashboard on 127.0.0.1: `GET /` is one self-contained page (table,
- * waterfall of the latest run or of `?run=<id>`, chart of recent creation times) that polls
+ * waterfall of the latest creation or of `?run=<id>`, chart of recent creation times) that polls
  * `GET /api/performance/stats` (the `stats --json` document); `GET /api/performance/metrics`
  * answers in the seed plan's shape. metrics.json is read afresh on every request.
  */
@@ -115,7 +115,7 @@ export function dashboardPage(nonce: string): string {
 <link rel="icon" href="data:,">
 <style nonce="${nonce}">
   :root { color-scheme: light dark; --fg: #1f2328; --muted: #656d76; --line: #d0d7de; --bg: #ffffff; --panel: #f6f8fa;
-          --crit: #cf222e; --step: #0969da; --nested: #54aeff; --bg-run: #8c959f; --ok: #1a7f37; }
+          --crit: #cf222e; --step: #0969da; --nested: #54aeff; --bg-run: #8c959f; --ok: #1a7f37; --fail: #bc4c00; }
   @media (prefers-color-scheme: dark) { :root { --fg: #e6edf3; --muted: #8d96a0; --line: #30363d; --bg: #0d1117; --panel: #161b22; } }
   body { font: 14px/1.4 system-ui, sans-serif; margin: 0; padding: 16px 24px; color: var(--fg); background: var(--bg); }
   h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 15px; margin: 24px 0 8px; }
@@ -136,7 +136,8 @@ export function dashboardPage(nonce: string): string {
   .legend span { display: inline-block; width: 10px; height: 10px; margin: 0 4px 0 12px; border-radius: 2px; }
   .legend .critical { background: var(--crit); } .legend .step { background: var(--step); } .legend .nested { background: var(--nested); } .legend .background { background: var(--bg-run); }
   .legend .end { width: 0; border-left: 1px dashed var(--fg); border-radius: 0; }
-  svg text { fill: var(--muted); font-size: 11px; }
+  svg text { fill: var(--muted); font-size: 11px; } #chart rect { cursor: pointer; }
+  .legend .run-ok { background: var(--step); } .legend .run-failed { background: var(--fail); }
   #empty { padding: 24px; background: var(--panel); border-radius: 6px; }
 </style>
 </head>
@@ -152,13 +153,14 @@ export function dashboardPage(nonce: string): string {
     </section>
     <section>
       <h2>Commands (whole runs, wall clock)</h2>
-      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th></tr></thead><tbody></tbody></table>
+      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th><th>refused</th></tr></thead><tbody></tbody></table>
       <h2>Worktree creation, last runs</h2>
-      <svg id="chart" width="420" height="160" role="img" aria-label="creation time of recent runs"></svg>
+      <svg id="chart" width="420" height="176" role="img" aria-label="creation time of recent runs"></svg>
+      <div class="legend muted" id="chart-legend"><span class="run-ok"></span>add or hook run<span class="run-failed"></span>failed run · height: wall-clock time · click a bar for its waterfall</div>
       <p class="muted" id="deps"></p>
     </section>
   </div>
-  <h2 id="waterfall-title">Latest run</h2>
+  <h2 id="waterfall-title">Latest worktree creation</h2>
   <div class="legend muted"><span class="critical"></span>critical path<span class="step"></span>other step<span class="nested"></span>nested<span class="background"></span>background run<span class="end"></span>command returned</div>
   <div class="waterfall" id="waterfall"></div>
 </div>
@@ -209,12 +211,13 @@ function drawWaterfall(w) {
 function drawChart(points) {
   const svg = $('chart');
   const NS = 'http://www.w3.org/2000/svg';
-  const width = 420, height = 160, pad = 28;
+  const width = 420, height = 160, pad = 44;
   const max = Math.max(1, ...points.map((p) => p.duration));
   const step = points.length ? Math.min(24, (width - pad) / points.length) : 0;
   const nodes = [];
   const text = (x, y, content) => { const t = document.createElementNS(NS, 'text'); t.setAttribute('x', x); t.setAttribute('y', y); t.textContent = content; return t; };
-  nodes.push(text(0, 12, ms(max)), text(0, height - 2, '0'));
+  // Axes: time up the left, runs oldest to newest along the bottom.
+  nodes.push(text(0, 12, ms(max)), text(0, height - 4, '0 ms'), text(pad, height + 14, 'older'), text(width - 40, height + 14, 'newer →'));
   points.forEach((p, i) => {
     const h = Math.max(1, (height - 20) * p.duration / max);
     const rect = document.createElementNS(NS, 'rect');
@@ -222,7 +225,9 @@ function drawChart(points) {
     rect.setAttribute('y', height - 4 - h);
     rect.setAttribute('width', Math.max(1, step - 2));
     rect.setAttribute('height', h);
-    rect.style.fill = p.ok ? 'var(--step)' : 'var(--crit)';
+    rect.style.fill = p.ok ? 'var(--step)' : 'var(--fail)';
+    rect.dataset.run = p.id;
+    rect.addEventListener('click', () => { location.search = '?run=' + encodeURIComponent(p.id); });
     const title = document.createElementNS(NS, 'title');
     title.textContent = p.command + ' ' + p.startedAt.slice(0, 19).replace('T', ' ') + ': ' + ms(p.duration) + (p.depsSource ? ' (deps: ' + p.depsSource + ')' : '');
     rect.append(title);
@@ -243,12 +248,19 @@ async function refresh() {
     $('summary').textContent = empty ? report.runs.recorded + ' runs recorded' :
       report.runs.matched + ' runs · wall-clock total ' + ms(report.totalTime) + (report.avgWorktreeCreation ? ' · average worktree creation ' + ms(report.avgWorktreeCreation) : '');
     fillTable('operations', report.operations, (o) => [o.name, String(o.count), ms(o.avg), ms(o.p50), ms(o.p95), ms(o.min), ms(o.max), ms(o.total)]);
-    fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed)]);
+    fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed), String(c.refused)]);
     const d = report.deps;
     $('deps').textContent = d.runs ? 'Dependencies: ' + d.sources.filter((s) => s.count).map((s) => s.source + ' ' + Math.round(s.share * 100) + '%').join(', ') +
       ' · median warm ' + (d.warm.count ? ms(d.warm.p50) : '–') + ' vs cold ' + (d.cold.count ? ms(d.cold.p50) : '–') : '';
     drawChart(report.creations);
-    drawWaterfall(report.waterfall);
+    // By default the waterfall is of the latest worktree creation, not of whatever ran last (an rm).
+    const latestAdd = report.creations.length ? report.creations[report.creations.length - 1].id : undefined;
+    let waterfall = report.waterfall;
+    if (!run && latestAdd && waterfall && waterfall.runId !== latestAdd) {
+      const own = await fetch('/api/performance/stats?run=' + encodeURIComponent(latestAdd), { cache: 'no-store' });
+      if (own.ok) waterfall = (await own.json()).waterfall;
+    }
+    drawWaterfall(waterfall);
     $('updated').textContent = new Date().toLocaleTimeString();
   } catch (error) {
     $('summary').textContent = 'Could not load metrics: ' + error.message;
