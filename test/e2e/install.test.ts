@@ -289,7 +289,12 @@ describe("the README's first command, in a fresh shell on a fresh machine", () =
       expect((await login('command -v git-vtree')).stdout.trim()).toBe(join(home, '.local', 'bin', 'git-vtree'));
       expect((await login('bash -i -c "type -t vtree" 2>/dev/null')).stdout.trim()).toBe('function');
     } finally {
-      await execFileAsync('userdel', ['--remove', name]).catch(() => undefined);
+      // userdel refuses while the user's processes run: add's background jobs end within seconds.
+      for (let i = 0; i < 60; i++) {
+        if (await execFileAsync('userdel', ['--remove', name]).then(() => true, () => false)) break;
+        if (!(await execFileAsync('getent', ['passwd', name]).then(() => true, () => false))) break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
     }
   }, 900_000);
 
