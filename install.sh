@@ -4,13 +4,17 @@
 #   - $PREFIX/git-vtree, a link to bin/git-vtree, so that git finds `git vtree`. PREFIX defaults
 #     to the first writable directory already on PATH of: npm's global bin, /usr/local/bin (root),
 #     ~/.local/bin, ~/bin; when none is, ~/.local/bin, added to PATH in the marked block of ~/.bashrc
-#     and ~/.zshrc, and the one `export PATH=...` line to run now is printed last;
+#     and ~/.zshrc;
 #   - completion where each shell looks for it: bash-completion's and zsh's user directories,
 #     fish's completions/ and conf.d/; and, for bash and zsh, one marked line in ~/.bashrc and
 #     ~/.zshrc that loads completion for `git vtree` and the `vtree` function (`vtree cd <branch>`);
 #   - the man page in $PREFIX/../share/man, where man looks for it, so `git vtree --help` works.
 # Running it again updates what is there and adds nothing twice. `./install.sh --uninstall`
 # removes all of it (the checkout's node_modules and dist stay: delete the checkout for those).
+# Standard output is only shell code, for the shell you are in (`export PATH=...` when PREFIX is
+# not on its PATH; `false` when the install failed); everything else goes to standard error:
+#
+#   eval "$(./install.sh)" && cd ~/your/repo && git vtree add my-feature
 #
 # Usage: ./install.sh [--uninstall] [--no-modify-rc]
 set -eu
@@ -29,12 +33,17 @@ SHELL_INIT_DIR=$DATA/git-vtree
 RC_BEGIN='# >>> git vtree >>>'
 RC_END='# <<< git vtree <<<'
 
-say() { printf '%s\n' "$*"; }
+# Messages go to standard error: standard output is for the calling shell's eval.
+say() { printf '%s\n' "$*" >&2; }
 fail() {
   printf 'install.sh: %s\n' "$1" >&2
   [ -z "${2:-}" ] || printf 'hint: %s\n' "$2" >&2
   exit 1
 }
+# On any failure, `false` for the calling shell: `eval ""` succeeds, so without it
+# `eval "$(./install.sh)" && ...` would go on after a failed install.
+tmp=
+trap 'status=$?; [ -z "$tmp" ] || rm -rf "$tmp"; [ "$status" = 0 ] || [ -t 1 ] || printf "false\n"' EXIT
 
 # True when version $1 (x.y[.z]) is at least $2 (x.y).
 at_least() {
@@ -58,14 +67,14 @@ build() {
   cd "$ROOT"
   log=$(mktemp)
   # npm records what it installed in node_modules/.package-lock.json: newer than the lockfile
-  # means the dependencies are current. npm ci builds too (the prepare script).
+  # means the dependencies are current.
   if [ -f node_modules/.package-lock.json ] && ! [ package-lock.json -nt node_modules/.package-lock.json ]; then
     say 'npm dependencies are up to date; building...'
-    npm run --silent build >"$log" 2>&1 || build_failed
   else
     say 'Installing npm dependencies (npm ci) and building...'
     npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >"$log" 2>&1 || build_failed
   fi
+  npm run --silent build >"$log" 2>&1 || build_failed
   rm -f "$log"
 }
 
@@ -131,7 +140,6 @@ $RC_END"
   # Keep the file's last line whole.
   [ ! -s "$rc" ] || [ "$(tail -c 1 "$rc" | od -An -c | tr -d ' ')" = '\n' ] || printf '\n' >>"$rc"
   printf '%s\n' "$block" >>"$rc"
-  say "  added git vtree's lines to $rc"
 }
 
 # Removes the marked block from the rc file $1, leaving every other byte as it was ($2: say nothing).
@@ -147,7 +155,6 @@ remove_rc_block() {
 
 install_completion() {
   tmp=$(mktemp -d)
-  trap 'rm -rf "$tmp"' EXIT
   put "$BASH_COMPLETION" "$ROOT/completions/git-vtree.bash"
   put "$ZSH_COMPLETION" "$ROOT/completions/_git-vtree"
   put "$FISH_COMPLETION" "$ROOT/completions/git-vtree.fish"
@@ -160,14 +167,22 @@ install_completion() {
   put "$SHELL_INIT_DIR/init.zsh" "$tmp/init.zsh"
   put "$FISH_INIT" "$tmp/init.fish"
   say "Completion: $BASH_COMPLETION, $ZSH_COMPLETION, $FISH_COMPLETION (fish also loads $FISH_INIT); man page: $MAN_PAGE"
+  rcs=
   if [ "$modify_rc" = yes ]; then
-    [ ! -f "$HOME/.bashrc" ] || add_rc_block "$HOME/.bashrc" "$SHELL_INIT_DIR/init.bash"
-    [ ! -f "$HOME/.zshrc" ] || add_rc_block "$HOME/.zshrc" "$SHELL_INIT_DIR/init.zsh"
+    for shell in bash zsh; do
+      rc=$HOME/.${shell}rc
+      [ -f "$rc" ] || continue
+      add_rc_block "$rc" "$SHELL_INIT_DIR/init.$shell"
+      rcs="${rcs:+$rcs and }$rc"
+    done
   fi
-  if [ "$modify_rc" = no ] || [ ! -f "$HOME/.bashrc" ] || [ ! -f "$HOME/.zshrc" ]; then
-    say "For \`git vtree <TAB>\` and \`vtree cd\` in bash or zsh, add to ~/.bashrc or ~/.zshrc:"
+  # One message about shell set-up: what new shells get, or the lines to add when no rc file took them.
+  if [ -n "$rcs" ]; then
+    say "Shell set-up: $rcs give new shells $(on_path "$PREFIX" || printf '%s on PATH, ' "$PREFIX")completion for \`git vtree\` and the \`vtree\` function (\`vtree cd <branch>\`)."
+  else
+    say "Shell set-up: for $(on_path "$PREFIX" || printf '%s on PATH, ' "$PREFIX")completion and the \`vtree\` function in new shells, add to ~/.bashrc (zsh: ~/.zshrc, init.zsh):"
     [ -z "$(path_line)" ] || say "  $(path_line)"
-    say "  . \"$SHELL_INIT_DIR/init.bash\"   (zsh: init.zsh)"
+    say "  [ -f \"$SHELL_INIT_DIR/init.bash\" ] && . \"$SHELL_INIT_DIR/init.bash\""
   fi
 }
 
@@ -189,10 +204,10 @@ do_install() {
   ln -sfn "$ROOT/hooks/ensure-setup" "$PREFIX/git-vtree-ensure-setup"
   install_completion
   say "Done: run \`git vtree init\` in a repository to set up worktrees made by plain git worktree add too."
-  if ! on_path "$PREFIX"; then
-    say "$PREFIX is not on this shell's PATH (no directory on it is writable); to use git vtree now, run:"
-    path_line
-  fi
+  on_path "$PREFIX" && return 0
+  # The shell code for this shell: eval'd by the README's line; on a terminal, the line to run.
+  [ ! -t 1 ] || say "$PREFIX is not on this shell's PATH yet; to use git vtree in it, run the line below (or install with: eval \"\$(./install.sh)\")."
+  path_line
 }
 
 do_uninstall() {
@@ -228,7 +243,7 @@ for arg in "$@"; do
     --uninstall) action=do_uninstall ;;
     --no-modify-rc) modify_rc=no ;;
     -h | --help)
-      sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'
+      awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//' >&2
       exit 0
       ;;
     *) fail "unknown option: $arg" './install.sh [--uninstall] [--no-modify-rc]' ;;

@@ -129,7 +129,8 @@ export function evaluateTargets(rows, startup, lists = []) {
   targets.push(compare('spare-wt-flat', 'spare worktree: 100,000 files ≤ 1.5× 2,000 files (flat in repository size)', 'vtree-spare-wt-100k', 'vtree-spare-wt', 1.5));
   targets.push(compare('rm', 'git vtree rm of a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm', 'git-rm', 0.5));
   targets.push(compare('rm-recycled', 'git vtree rm recycling a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm-recycled', 'git-rm', 0.5));
-  targets.push(compare('list-50', 'git vtree list, 50 worktrees ≤ 1.3× (node -e 0 + git worktree list)', 'vtree-list-50', 'node+git-list-50', 1.3, lists));
+  targets.push(compare('list-50', 'git vtree list --fast, 50 worktrees ≤ 1.3× (node -e 0 + git worktree list)', 'vtree-list-50', 'node+git-list-50', 1.3, lists));
+  targets.push(compare('list-board-50', 'git vtree list (board columns), 50 worktrees ≤ 2× (node -e 0 + git worktree list)', 'vtree-list-board-50', 'node+git-list-50', 2, lists));
   const rss = rows.filter((r) => r.maxRssMb !== null);
   const peak = rss.length ? Math.max(...rss.map((r) => /** @type {number} */ (r.maxRssMb))) : null;
   targets.push({

@@ -296,7 +296,9 @@ export const LIST_VARIANTS = [
       { cmd: 'git', args: ['worktree', 'list'], cwd, env: ctx.env },
     ],
   },
-  { id: 'vtree-list-50', label: 'git vtree list (50 worktrees)', ref: 'node+git-list-50', command: (ctx, cwd) => [{ cmd: 'git', args: ['vtree', 'list'], cwd, env: ctx.env }] },
+  { id: 'vtree-list-50', label: 'git vtree list --fast (50 worktrees)', ref: 'node+git-list-50', command: (ctx, cwd) => [{ cmd: 'git', args: ['vtree', 'list', '--fast'], cwd, env: ctx.env }] },
+  // The status board: a git status (and maybe a rev-list) per worktree on top.
+  { id: 'vtree-list-board-50', label: 'git vtree list (50 worktrees, board columns)', ref: 'node+git-list-50', command: (ctx, cwd) => [{ cmd: 'git', args: ['vtree', 'list'], cwd, env: ctx.env }] },
 ];
 
 /** Worktrees of the `git vtree list` rows' repository. */

@@ -25,7 +25,7 @@ export function parseFast(
   }
   let parsed: ReturnType<typeof parseArgs>;
   try {
-    parsed = parseArgs({ args: [...rest], options: config, strict: true, allowPositionals: true, tokens: true });
+    parsed = parseArgs({ args: restAsPositionals(rest, spec, options), options: config, strict: true, allowPositionals: true, tokens: true });
   } catch {
     return undefined;
   }
@@ -71,6 +71,30 @@ export function parseFast(
     args[positional.name] = word;
   }
   return words.length === 0 ? { spec, args } : undefined;
+}
+
+/**
+ * `rest`'s words with `--` put before the first word of a {@link PositionalSpec.rest} positional
+ * (`exec wt ls -la`: `-la` is ls's), unless one stands there already.
+ */
+function restAsPositionals(rest: readonly string[], spec: CommandSpec, options: Readonly<Record<string, OptionSpec>>): string[] {
+  const words = [...rest];
+  if (!spec.positionals.at(-1)?.rest) return words;
+  let seen = 0;
+  for (let i = 0; i < words.length; i++) {
+    const word = words[i]!;
+    if (word === '--') return words;
+    if (word.startsWith('-') && word !== '-') {
+      // An option's value is the next word, unless given as --name=value.
+      const name = word.replace(/^--?/, '').split('=')[0]!;
+      const option = options[name] ?? Object.values(options).find((o) => o.alias === name);
+      if (option && option.type !== 'boolean' && !word.includes('=')) i++;
+      continue;
+    }
+    if (seen === spec.positionals.length - 1) return [...words.slice(0, i), '--', ...words.slice(i)];
+    seen++;
+  }
+  return words;
 }
 
 function camel(key: string): string {

@@ -1,6 +1,7 @@
 import { parseFast } from './argv.js';
 import { commandString, type Args, type CommandSpec } from './commands/spec.js';
 import { COMMANDS, GLOBAL_OPTIONS } from './commands/index.js';
+import { ensureCwd } from './core/cwd.js';
 import { ExitCode, UsageError, VtreeError } from './core/errors.js';
 import { consoleIo, formatError, jsonError } from './core/output.js';
 
@@ -18,6 +19,8 @@ export async function main(argv: readonly string[]): Promise<never> {
   let json = argv.includes('--json');
   let exitCode: number;
   try {
+    const moved = ensureCwd();
+    if (moved) process.stderr.write(`${moved}\n`);
     const fast = parseFast(argv, COMMANDS, GLOBAL_OPTIONS);
     exitCode = fast ? await dispatch(fast.spec, fast.args) : await parseWithYargs(argv);
   } catch (error) {

@@ -1,4 +1,5 @@
 import type { CommandSpec, OptionSpec, PositionalSpec } from './spec.js';
+import { SPARE_LOCK_REASON } from '../git/worktree.js';
 
 /**
  * The completion scripts for bash, zsh and fish, rendered from the command table at build time (as
@@ -10,7 +11,7 @@ import type { CommandSpec, OptionSpec, PositionalSpec } from './spec.js';
 
 /** What a flag's value or an argument completes to, known by its name; otherwise its choices, or nothing. */
 type ValueKind = 'branch' | 'worktree' | 'directory' | 'file';
-const KIND_BY_NAME: Readonly<Record<string, ValueKind>> = { branch: 'branch', from: 'branch', worktree: 'worktree', path: 'directory', file: 'file' };
+const KIND_BY_NAME: Readonly<Record<string, ValueKind>> = { branch: 'branch', from: 'branch', worktree: 'worktree', worktrees: 'worktree', path: 'directory', file: 'file' };
 
 /** One flag as the shells see it. */
 interface Flag {
@@ -193,8 +194,8 @@ export function renderCompletions(
   const visible = visibleCommands(commands);
   const globals = Object.entries(globalOptions).map(([long, option]) => flagOf(long, option));
   return {
-    bash: fill(templates.bash, bash(visible, globals), 'bash template'),
-    zsh: fill(templates.zsh, zsh(visible, globals), 'zsh template'),
-    fish: fill(templates.fish, fish(visible, globals), 'fish template'),
+    bash: fill(templates.bash, { ...bash(visible, globals), spare_lock: SPARE_LOCK_REASON }, 'bash template'),
+    zsh: fill(templates.zsh, { ...zsh(visible, globals), spare_lock: SPARE_LOCK_REASON }, 'zsh template'),
+    fish: fill(templates.fish, { ...fish(visible, globals), spare_lock: SPARE_LOCK_REASON }, 'fish template'),
   };
 }

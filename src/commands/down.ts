@@ -18,7 +18,8 @@ export default async function down(args: Args, io: Io): Promise<number> {
       const timeoutSeconds = stopTimeoutSeconds(stack.where.config);
       await stopServices(runtime, stack.project, { volumes, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
     });
-    await writeServicesStatus(stack.gitDir, { ...(stack.record ?? {}), project: stack.project.name, state: 'stopped' });
+    const { reason: _stale, ...recorded } = stack.record ?? {};
+    await writeServicesStatus(stack.gitDir, { ...recorded, project: stack.project.name, state: 'stopped' });
   } catch (error) {
     failure = error;
   }

@@ -47,16 +47,20 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: 'list',
     aliases: ['ls'],
-    describe: 'List every worktree of the repository and what vtree knows of it (--all: spare worktrees too)',
+    describe: 'Every worktree: changes, ahead/behind, last activity, stack and URLs, readiness (--fast: only what vtree recorded)',
     positionals: [],
-    options: { json, all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" } },
+    options: {
+      json,
+      all: { type: 'boolean', describe: "Also list vtree's spare worktrees (hidden by default)" },
+      fast: { type: 'boolean', describe: 'Only what vtree recorded (deps, ports, stack, created): no git call per worktree' },
+    },
     load: () => import('./list.js'),
   },
   {
     name: 'rm',
     aliases: ['remove'],
-    describe: 'Remove a worktree: stop its stack, release its ports, delete its files in the background',
-    positionals: [{ name: 'worktree', required: true, describe: 'Branch, slug or path of the worktree' }],
+    describe: 'Remove worktrees (default: the one you are in): stop the stack, release the ports, delete the files in the background',
+    positionals: [{ name: 'worktrees', required: false, variadic: true, describe: 'Branches, slugs or paths of the worktrees (default: the one you are in)' }],
     options: {
       force: { type: 'boolean', alias: 'f', describe: 'Remove even with uncommitted or untracked changes' },
       'delete-branch': { type: 'boolean', alias: 'd', describe: 'Also delete the branch (git branch -d; -D with --force)' },
@@ -108,6 +112,19 @@ export const COMMANDS: readonly CommandSpec[] = [
       job: { type: 'boolean', describe: 'Show the log of the background job that started the stack' },
     },
     load: () => import('./logs.js'),
+  },
+  {
+    name: 'exec',
+    describe: "Run a command in a worktree with its .env and port variables; exits with the command's exit code",
+    positionals: [
+      { name: 'worktree', required: true, describe: 'Branch, slug or path of the worktree' },
+      { name: 'command', required: true, variadic: true, rest: true, describe: 'The command and its arguments (no shell: `sh -c "..."` for one); its flags are its own, -- before it optional' },
+    ],
+    options: {
+      timeout: { type: 'number', describe: 'Stop the command after this many seconds (exit code 124)' },
+      json: { type: 'boolean', describe: 'Capture its output: one JSON object with exitCode, stdout, stderr (the last 64 KB of each)' },
+    },
+    load: () => import('./exec.js'),
   },
   {
     name: 'ports',

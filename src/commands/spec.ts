@@ -24,6 +24,11 @@ export interface PositionalSpec {
   required: boolean;
   /** Takes every remaining argument (`[args..]`). */
   variadic?: boolean;
+  /**
+   * A command line of its own (`exec <worktree> <command..>`): from its first word on, nothing is
+   * read as this command's flag, as if `--` stood before it. Only the last positional.
+   */
+  rest?: boolean;
   choices?: readonly string[];
 }
 

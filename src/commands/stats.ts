@@ -52,6 +52,12 @@ function describeFilter(args: Args): string {
 }
 
 /** The human report: tables (cli-table3, loaded only here) and the waterfall. */
+/** ` (2 failed, 1 refused)`, or nothing when every run succeeded. */
+function outcomes(runs: { failed: number; refused: number }): string {
+  const parts = [runs.failed ? `${runs.failed} failed` : '', runs.refused ? `${runs.refused} refused as bad input` : ''].filter(Boolean);
+  return parts.length > 0 ? ` (${parts.join(', ')})` : '';
+}
+
 async function renderReport(report: StatsReport, columns: number): Promise<string> {
   const { default: Table } = await import('cli-table3');
   // Compact: no rule between rows, so a long operations table still fits on a screen.
@@ -62,7 +68,7 @@ async function renderReport(report: StatsReport, columns: number): Promise<strin
   const { runs } = report;
   if (runs.first && runs.last) {
     sections.push(
-      `${runs.matched} of ${runs.recorded} runs${runs.failed ? ` (${runs.failed} failed)` : ''}, ${minute(runs.first)} to ${minute(runs.last)}` +
+      `${runs.matched} of ${runs.recorded} runs${outcomes(runs)}, ${minute(runs.first)} to ${minute(runs.last)}` +
         ` · wall-clock total ${ms(report.totalTime)}` +
         (report.avgWorktreeCreation > 0 ? ` · average worktree creation ${ms(report.avgWorktreeCreation)}` : ''),
     );
@@ -72,8 +78,8 @@ async function renderReport(report: StatsReport, columns: number): Promise<strin
   const summaryCells = (s: { count: number; avg: number; p50: number; p95: number; min: number; max: number }) => [String(s.count), ms(s.avg), ms(s.p50), ms(s.p95), ms(s.min), ms(s.max)];
 
   if (report.commands.length > 0) {
-    const table = new Table({ head: ['command (whole run)', ...summaryHead, 'failed'], style, chars });
-    for (const c of report.commands) table.push([c.command, ...summaryCells(c), String(c.failed)]);
+    const table = new Table({ head: ['command (whole run)', ...summaryHead, 'failed', 'refused'], style, chars });
+    for (const c of report.commands) table.push([c.command, ...summaryCells(c), String(c.failed), String(c.refused)]);
     sections.push(table.toString());
   }
   if (report.operations.length > 0) {

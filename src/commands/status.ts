@@ -45,6 +45,8 @@ export default async function status(args: Args, io: Io): Promise<number> {
     io.out(table.toString());
   }
   if (result.log) io.out(`  log of the start job: ${result.log}`);
-  io.out(`set-up: ${readiness.state} (${readiness.phases.map((p) => `${p.name} ${p.state}`).join(', ')})`);
+  // A stopped stack is stopped, not "skipped".
+  const phase = (p: (typeof readiness.phases)[number]) => (p.name === 'services' && state === 'stopped' ? 'services stopped' : `${p.name} ${p.state}`);
+  io.out(`set-up: ${readiness.state} (${readiness.phases.map(phase).join(', ')})`);
   return ExitCode.ok;
 }

@@ -16,7 +16,9 @@ export default async function up(args: Args, io: Io): Promise<number> {
   const all = stack.model ? defaultServices(stack.model) : [...(stack.record?.critical ?? []), ...(stack.record?.deferred ?? [])];
   const services = named.length > 0 ? named : all;
   const profiler = new Profiler();
-  const record = { ...(stack.record ?? {}), project: stack.project.name, files: stack.project.files, runtime: runtime.command };
+  // What set-up recorded, less why it failed then: this run says its own outcome.
+  const { reason: _stale, ...recorded } = stack.record ?? {};
+  const record = { ...recorded, project: stack.project.name, files: stack.project.files, runtime: runtime.command };
   let failure: unknown;
   try {
     await writeServicesStatus(stack.gitDir, { ...record, state: 'starting' });

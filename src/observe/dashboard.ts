@@ -202,7 +202,7 @@ ${worktreesSection}
     </section>
     <section>
       <h3>Commands (whole runs, wall clock)</h3>
-      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th></tr></thead><tbody></tbody></table>
+      <table id="commands"><thead><tr><th>command</th><th>count</th><th>avg</th><th>p50</th><th>p95</th><th>min</th><th>max</th><th>failed</th><th>refused</th></tr></thead><tbody></tbody></table>
     </section>
   </div>
   <h2 id="waterfall-title">Latest add</h2>
@@ -305,7 +305,7 @@ function drawStats(report) {
   $('summary').textContent = empty ? report.runs.recorded + ' runs recorded' :
     report.runs.matched + ' runs · wall-clock total ' + ms(report.totalTime) + (report.avgWorktreeCreation ? ' · average worktree creation ' + ms(report.avgWorktreeCreation) : '');
   fillTable('operations', report.operations, (o) => [o.name, String(o.count), ms(o.avg), ms(o.p50), ms(o.p95), ms(o.min), ms(o.max), ms(o.total)]);
-  fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed)]);
+  fillTable('commands', report.commands, (c) => [c.command, String(c.count), ms(c.avg), ms(c.p50), ms(c.p95), ms(c.min), ms(c.max), String(c.failed), String(c.refused ?? 0)]);
   const d = report.deps;
   $('deps').textContent = d.runs ? 'Dependencies: ' + d.sources.filter((s) => s.count).map((s) => s.source + ' ' + Math.round(s.share * 100) + '%').join(', ') +
     ' · median warm ' + (d.warm.count ? ms(d.warm.p50) : '–') + ' vs cold ' + (d.cold.count ? ms(d.cold.p50) : '–') : '';

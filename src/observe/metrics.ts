@@ -23,6 +23,8 @@ export interface RunRecord {
   duration: number;
   ok: boolean;
   error?: string;
+  /** Refused as bad input (exit code 2: a typo, a branch checked out elsewhere): nothing was done. */
+  refused?: true;
   branch?: string;
   slug?: string;
   path?: string;

@@ -28,6 +28,8 @@ export type Summary = Omit<SpanAggregate, 'name'>;
 export interface CommandSummary extends Summary {
   command: string;
   failed: number;
+  /** Refused as bad input (exit code 2): counted apart, and out of the timings. */
+  refused: number;
 }
 
 /** The dependency sources `add` records in `facts.deps.source`, cheapest first (`remote`: pulled from a registry). */
@@ -85,7 +87,7 @@ export interface StatsReport {
   generatedAt: string;
   filter: { since?: string; last?: number; op?: string; worktree?: string; run?: string };
   /** Runs in the file, runs left after the filters, and the first and last start time among those. */
-  runs: { recorded: number; matched: number; failed: number; first?: string; last?: string };
+  runs: { recorded: number; matched: number; failed: number; refused: number; first?: string; last?: string };
   /**
    * Wall-clock time (ms) during which at least one matched run was running: runs that overlap
    * (a background job beside its `add`, the `add`s inside a `bench`) count once; spans are never added up.
@@ -160,6 +162,9 @@ function sortByEnd(runs: readonly RunRecord[]): RunRecord[] {
     .map(({ run }) => run);
 }
 
+/** A run that failed at its work, not one refused as bad input before doing anything. */
+const failedRun = (run: RunRecord): boolean => !run.ok && !run.refused;
+
 /** Whole-run summaries per command, in the order add, hook, setup, rm, bench, then any other. */
 export function commandSummaries(runs: readonly RunRecord[]): CommandSummary[] {
   const byCommand = new Map<string, RunRecord[]>();
@@ -167,7 +172,12 @@ export function commandSummaries(runs: readonly RunRecord[]): CommandSummary[] {
   const rank = (command: string) => (COMMAND_ORDER.includes(command) ? COMMAND_ORDER.indexOf(command) : COMMAND_ORDER.length);
   return [...byCommand]
     .sort(([a], [b]) => rank(a) - rank(b) || a.localeCompare(b))
-    .map(([command, list]) => ({ command, ...summarize(list.map((r) => r.duration)), failed: list.filter((r) => !r.ok).length }));
+    .map(([command, list]) => ({
+      command,
+      ...summarize(list.filter((r) => !r.refused).map((r) => r.duration)),
+      failed: list.filter(failedRun).length,
+      refused: list.filter((r) => r.refused).length,
+    }));
 }
 
 /** Where set-up runs got their dependencies, and what that cost (median run duration). */
@@ -232,9 +242,11 @@ export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = 
   const runs = filterRuns(allRuns, filter);
   const shown = options.runId !== undefined ? findRun(allRuns, options.runId) : runs.filter((r) => r.linkedTo === undefined).at(-1) ?? runs.at(-1);
   // A bench run's spans time whole `add` runs that are recorded on their own: counted once, unless asked for by name.
-  const operationRuns = filter.op === undefined ? runs.filter((r) => r.command !== 'bench') : runs;
+  // A refused run (a typo, an existing branch) did nothing: its few milliseconds would pull the timings down.
+  const worked = runs.filter((r) => !r.refused);
+  const operationRuns = filter.op === undefined ? worked.filter((r) => r.command !== 'bench') : worked;
   const operations = aggregateSpans(operationRuns.flatMap((r) => r.spans)).filter((op) => filter.op === undefined || op.name === filter.op);
-  const creations = runs.filter((r) => CREATION_COMMANDS.has(r.command));
+  const creations = worked.filter((r) => CREATION_COMMANDS.has(r.command));
   return {
     schema: STATS_SCHEMA,
     generatedAt: (options.now ?? new Date()).toISOString(),
@@ -248,7 +260,8 @@ export function buildStats(allRuns: readonly RunRecord[], filter: StatsFilter = 
     runs: {
       recorded: allRuns.length,
       matched: runs.length,
-      failed: runs.filter((r) => !r.ok).length,
+      failed: runs.filter(failedRun).length,
+      refused: runs.filter((r) => r.refused).length,
       ...(runs.length > 0 ? { first: earliest(runs.map((r) => r.startedAt)), last: earliest(runs.map((r) => r.startedAt), -1) } : {}),
     },
     totalTime: round(unionLength(runs.map((r) => [Date.parse(r.startedAt), Date.parse(r.startedAt) + r.duration] as const))),

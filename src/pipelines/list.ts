@@ -3,9 +3,10 @@ import { isSpare, listWorktrees } from '../git/worktree.js';
 import { readServicesStatus } from '../features/services/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import type { BoardColumns } from './list-board.js';
 
-/** One row of `git vtree list`. */
-export interface WorktreeRow {
+/** One row of `git vtree list`; the {@link BoardColumns} only when asked for (not `--fast`). */
+export interface WorktreeRow extends BoardColumns {
   path: string;
   branch?: string;
   head?: string;
@@ -41,12 +42,20 @@ export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
 /**
  * Every worktree of the repository, with what vtree recorded for it: one `git worktree list`
  * and one small file read per worktree, all concurrent, no network. Spare worktrees are left
- * out unless `all`.
+ * out unless `all`. `board`: also each one's changes, divergence, last activity, URLs and
+ * readiness (a `git status` per worktree; see list-board.ts).
  */
-export async function listWorktreesWithState(cwd: string, all = false): Promise<WorktreeRow[]> {
+export async function listWorktreesWithState(cwd: string, all = false, board = false): Promise<WorktreeRow[]> {
   const worktrees = await listWorktrees(cwd).catch((error: unknown) => {
     throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
   });
+  const rows = await recordedRows(worktrees, all);
+  const main = worktrees.find((w) => w.main);
+  if (board && main) await (await import('./list-board.js')).addBoardColumns(rows, main.path);
+  return rows;
+}
+
+function recordedRows(worktrees: Awaited<ReturnType<typeof listWorktrees>>, all: boolean): Promise<WorktreeRow[]> {
   return Promise.all(
     worktrees.filter((w) => all || !isSpare(w)).map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);

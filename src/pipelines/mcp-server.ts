@@ -27,10 +27,10 @@ async function vtreeTool(cwd: string, command: string, args: string[], json = tr
 const worktree = z.string().describe('Branch, slug (directory name) or path of the worktree');
 
 /**
- * `git vtree mcp`: vtree as an MCP server over stdio, for AI agents. Six tools, each the
+ * `git vtree mcp`: vtree as an MCP server over stdio, for AI agents. Seven tools, each the
  * command of the same name run in the server's directory: `create` (add), `list`, `status`
  * (the stack and the set-up phases), `wait` (blocks until the worktree is ready: the one thing
- * no other worktree tool tells an agent), `logs` and `remove` (rm).
+ * no other worktree tool tells an agent), `logs`, `exec` and `remove` (rm).
  */
 export async function serveMcp(cwd: string): Promise<void> {
   const server = new McpServer({ name: 'git-vtree', version: VERSION });
@@ -72,6 +72,25 @@ export async function serveMcp(cwd: string): Promise<void> {
       },
     },
     ({ worktree: name, services, tail, job }) => vtreeTool(cwd, 'logs', [`--worktree=${name}`, ...(job ? ['--job'] : [`--tail=${tail ?? 100}`, '--', ...(services ?? [])])], false),
+  );
+  server.registerTool(
+    'exec',
+    {
+      description: "Run a command (an argument vector, no shell) in a worktree with its .env and port variables; returns its exit code and the end of its stdout and stderr. Stopped after timeout seconds (exit code 124).",
+      inputSchema: {
+        worktree,
+        command: z.array(z.string()).min(1).describe('The command and its arguments, for example ["npm", "test"]'),
+        timeout: z.number().positive().optional().describe('Seconds before the command is stopped (default 600)'),
+      },
+    },
+    async ({ worktree: name, command, timeout }) => {
+      // The command's own exit code is an answer, not vtree's failure: any code is read as the document.
+      const result = await run(process.execPath, [ENTRY_BIN, 'exec', '--json', `--timeout=${timeout ?? 600}`, '--', name, ...command], { cwd, okCodes: Array.from({ length: 256 }, (_, code) => code) });
+      const text = result.stdout.trim();
+      if (!text.startsWith('{')) return { isError: true, content: [{ type: 'text', text: result.stderr.trim() || `git vtree exec exited with code ${result.code}` }] };
+      const parsed = JSON.parse(text) as Record<string, unknown> & { exitCode?: number };
+      return { ...(parsed.exitCode === 0 ? {} : { isError: true }), content: [{ type: 'text', text }], structuredContent: parsed };
+    },
   );
   server.registerTool(
     'remove',

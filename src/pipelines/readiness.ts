@@ -121,8 +121,11 @@ async function servicesPhase(state: string, reason: string | undefined, log: str
       return { ...base, state: 'done', detail: state };
     case 'failed':
       return { ...base, state: 'failed', detail: reason ?? 'the stack did not come up', ...(log ? { lastLines: await lastLines(log) } : {}) };
+    case 'stopped':
+      // `git vtree down`: nothing to wait for, and nothing was skipped.
+      return { ...base, state: 'skipped', detail: 'stopped (git vtree up starts it)' };
     default:
-      // `none` (no compose file, no engine, --no-services) or `stopped` (`git vtree down`): nothing to wait for.
+      // `none` (no compose file, no engine, --no-services): nothing to wait for.
       return { ...base, state: 'skipped', detail: reason ?? state };
   }
 }

@@ -1,4 +1,4 @@
-import { errorMessage } from '../core/errors.js';
+import { errorMessage, ExitCode, VtreeError } from '../core/errors.js';
 import { runGraph, TaskFailedError, type Task } from '../core/graph.js';
 import { appendRun, DEFAULT_MAX_RUNS, type RunCommand, type RunRecord } from '../observe/metrics.js';
 import type { Profiler } from '../core/profiler.js';
@@ -34,11 +34,18 @@ export function toRunRecord(summary: RunSummary): RunRecord {
     version: VERSION,
   };
   if (error !== undefined) record.error = errorMessage(error);
+  if (exitCodeOf(error) === ExitCode.usage) record.refused = true;
   if (summary.branch !== undefined) record.branch = summary.branch;
   if (summary.slug !== undefined) record.slug = summary.slug;
   if (summary.path !== undefined) record.path = summary.path;
   if (summary.linkedTo !== undefined) record.linkedTo = summary.linkedTo;
   return record;
+}
+
+/** The exit code the command ends with for `error` (a task's failure carries the task's error). */
+function exitCodeOf(error: unknown): number | undefined {
+  const root = error instanceof TaskFailedError ? error.cause : error;
+  return root instanceof VtreeError ? root.exitCode : undefined;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { lstat, mkdir, realpath, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, relative, resolve } from 'node:path';
 import { realpathSync } from 'node:fs';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage, UsageError } from '../core/errors.js';
@@ -16,6 +16,7 @@ import { slugify } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import { isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
+import type { KeptCopies } from '../features/env/kept-copies.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded } from './record.js';
@@ -24,8 +25,8 @@ import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
   cwd: string;
-  /** A branch name, a slug or a path. */
-  target: string;
+  /** A branch name, a slug or a path; none: the worktree `cwd` is in. */
+  target?: string;
   force: boolean;
   deleteBranch: boolean;
   volumes: boolean;
@@ -35,10 +36,14 @@ export interface RemoveRequest {
 export interface RemoveResult {
   runId: string;
   path: string;
+  /** The repository's main worktree: where to go from a removed one. */
+  mainPath: string;
   branch?: string;
   branchDeleted: boolean;
-  /** Log of the background deletion of large directories, if one was started. */
+  /** Log of the background deletion of the worktree's files, if one was started. */
   backgroundLog?: string;
+  /** The dependency directories (relative) renamed aside first, so that rm did not wait for them. */
+  movedAside: string[];
   /** Copies of ignored files the user had changed in the worktree (`.env` edits), and where. */
   kept?: { dir: string; files: string[] };
   /** The clean worktree became a spare worktree instead of being deleted. */
@@ -134,15 +139,20 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
+  const kept = shared.facts.kept as KeptCopies | undefined;
+  // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
+  if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     path: target.path,
+    mainPath: target.repo.mainPath,
     ...(target.branch ? { branch: target.branch } : {}),
     branchDeleted: results.get('delete-branch') === true,
     ...(backgroundLog ? { backgroundLog } : {}),
-    ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
+    ...(kept ? { kept } : {}),
+    movedAside: ((results.get('move-aside') as Moved[] | undefined) ?? []).map((m) => relative(target.path, m.from)),
     recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
   };
@@ -151,9 +161,9 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
 /** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
 async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
-  const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
-  if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
-  if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
+  const entry = request.target === undefined ? repo.worktrees.find((w) => w.path === repo.toplevel) : await findWorktree(repo.worktrees, request.target, request.cwd);
+  if (!entry) throw new UsageError(request.target === undefined ? 'you are in no worktree of this repository; name the one to remove' : `no worktree of this repository matches '${request.target}'`, 'git vtree list');
+  if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`, request.target === undefined ? 'name the worktree to remove: git vtree rm <branch> (git vtree list shows them)' : undefined);
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
@@ -186,7 +196,7 @@ async function checkClean(target: RemoveTarget, request: RemoveRequest): Promise
   const ours = new Set([(target.state?.env as { file?: string } | undefined)?.file, (target.state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
   const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
   if (changed > 0 && !request.force) {
-    throw new UsageError(`worktree ${target.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
+    throw new UsageError(`worktree ${target.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target ?? target.branch ?? target.path} --force`);
   }
   return { ...target, clean: changed === 0 };
 }

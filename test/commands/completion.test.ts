@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BIN, git, makeRepo, requirePrereq, tempDir, testEnv, vtree } from '../helpers.js';
+import { SPARE_LOCK_REASON } from '../../src/git/worktree.js';
 
 const execFileAsync = promisify(execFile);
 const COMPLETIONS = fileURLToPath(new URL('../../completions/', import.meta.url));
@@ -30,6 +31,8 @@ beforeAll(async () => {
   await git(repo, 'symbolic-ref', 'refs/remotes/origin/HEAD', 'refs/remotes/origin/remote-only');
   await git(repo, 'worktree', 'add', '-q', join(root, 'wt-one'), 'feat/one');
   await git(repo, 'worktree', 'add', '-q', '--detach', join(root, 'wt-detached'));
+  // A spare worktree, as vtree keeps them (detached, locked with its reason): no command takes one, so none offers it.
+  await git(repo, 'worktree', 'add', '-q', '--detach', '--lock', '--reason', `${SPARE_LOCK_REASON} 1`, join(root, 'app.worktrees', '.vtree-spares', 'spare-1'));
 
   spyLog = join(root, 'spy.log');
   const spies = join(root, 'spies');

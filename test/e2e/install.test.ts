@@ -2,7 +2,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { chmod, copyFile, mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -83,6 +83,8 @@ describe('install.sh', () => {
     const oldNode = await run('sh', ['install.sh'], { PATH: `${fakes}:${process.env.PATH}` });
     expect(oldNode.code).toBe(1);
     expect(oldNode.stderr).toMatch(/^install\.sh: Node\.js 18\.20\.0 is too old; git vtree needs 20\.19 or newer$/m);
+    // For `eval "$(./install.sh)" && ...`: the shell code of a failure stops the line.
+    expect(oldNode.stdout).toBe('false\n');
 
     const fakeGit = join(root, 'fake-git');
     await mkdir(fakeGit, { recursive: true });
@@ -107,12 +109,15 @@ describe('install.sh', () => {
     join(data(), 'man', 'man1', 'git-vtree.1'),
   ];
 
-  it('installs into PREFIX (not on PATH: put on PATH by the rc files, and the line to run now printed last), works through git', async () => {
+  it('installs into PREFIX (not on PATH: put on PATH by the rc files; stdout is only the shell code putting it on PATH now), works through git', async () => {
     before = await rcFiles();
     const first = await run('sh', ['install.sh']);
     expect(first.code, first.stderr + first.stdout).toBe(0);
-    expect(first.stdout).toMatch(/Installing npm dependencies/);
-    expect(first.stdout.trimEnd().split('\n').at(-1)).toBe(`export PATH="${prefix}:$PATH"`);
+    expect(first.stderr).toMatch(/Installing npm dependencies/);
+    expect(first.stdout).toBe(`export PATH="${prefix}:$PATH"\n`);
+    // One message about shell set-up, naming both rc files it changed.
+    expect(first.stderr.match(/Shell set-up/g)).toHaveLength(1);
+    expect(first.stderr).toContain(`Shell set-up: ${home}/.bashrc and ${home}/.zshrc give new shells ${prefix} on PATH, completion`);
     expect(await readlink(join(prefix, 'git-vtree'))).toBe(join(pkg, 'bin', 'git-vtree'));
     expect(await readlink(join(prefix, 'git-vtree-ensure-setup'))).toBe(join(pkg, 'hooks', 'ensure-setup'));
 
@@ -160,7 +165,7 @@ describe('install.sh', () => {
   it('is idempotent, and uninstalls without a trace', async () => {
     const second = await run('sh', ['install.sh']);
     expect(second.code, second.stderr).toBe(0);
-    expect(second.stdout).toMatch(/npm dependencies are up to date/);
+    expect(second.stderr).toMatch(/npm dependencies are up to date/);
     expect(await rcFiles()).toEqual(rc);
 
     const removed = await run('sh', ['install.sh', '--uninstall']);
@@ -179,8 +184,8 @@ describe('install.sh', () => {
 /** The README's first command, exactly as written under "Get started". */
 async function readmeCommand(): Promise<string> {
   const readme = await readFile(join(SOURCE, 'README.md'), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith('./install.sh && '));
-  expect(line).toBe('./install.sh && cd ~/your/repo && git vtree add my-feature');
+  const line = readme.split('\n').find((l) => l.includes('./install.sh') && l.includes('&&'));
+  expect(line).toBe('eval "$(./install.sh)" && cd ~/your/repo && git vtree add my-feature');
   return line!;
 }
 
@@ -249,43 +254,59 @@ describe("the README's first command, in a fresh shell on a fresh machine", () =
     const npmPrefix = join(base, 'npm-global');
     const result = await freshShell(command, home, `${npmPrefix}/bin:/usr/bin:/bin`, copy, undefined, [`npm_config_prefix=${npmPrefix}`, `npm_config_globalconfig=${NPM_GLOBALCONFIG}`]);
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
+    // install.sh's standard output went to eval (nothing to do: the link is on PATH); add's path is all that is left.
+    expect(result.stdout).toBe(`${join(home, 'your', 'repo.worktrees', 'my-feature')}\n`);
     expect(await readlink(join(npmPrefix, 'bin', 'git-vtree'))).toBe(join(copy, 'bin', 'git-vtree'));
     expect(existsSync(join(npmPrefix, 'share', 'man', 'man1', 'git-vtree.1'))).toBe(true);
-    expect(result.stdout).not.toContain('export PATH=');
   }, 900_000);
 
-  it('as a user with nothing writable on PATH: ~/.local/bin, on PATH in the rc files, and the export line to run now', async () => {
+  it("as a new user in a new login shell (useradd -m, nothing on PATH but the system's): works as written", async (ctx) => {
+    if (process.getuid?.() !== 0) ctx.skip(); // making a user takes root
     const command = await readmeCommand();
-    const name = await nonRootUser();
-    if (process.getuid?.() === 0) await execFileAsync('chown', ['-R', `${name}:`, copy]);
-    const home = await freshHome(base, 'home-user', name);
-    await writeFile(join(home, '.bashrc'), '# my bashrc\n');
-    if (process.getuid?.() === 0) await execFileAsync('chown', [`${name}:`, join(home, '.bashrc')]);
+    const name = `vtree-l${process.pid.toString(36)}`;
+    await execFileAsync('useradd', ['--create-home', '--shell', '/bin/bash', name]);
+    const login = (script: string) => execFileAsync('runuser', ['-l', name, '-c', script], { timeout: 600_000 }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' }),
+    );
+    try {
+      const home = (await execFileAsync('getent', ['passwd', name])).stdout.split(':')[5]!;
+      await freshHome(dirname(home), basename(home), name);
+      const checkout = join(home, 'git-vtree');
+      await copyPackage(checkout);
+      await execFileAsync('chown', ['-R', `${name}:`, checkout]);
+      expect((await login('echo "$PATH"')).stdout).not.toContain(home);
 
-    const first = await freshShell(command, home, '/usr/bin:/bin', copy, name);
-    expect(first.code).not.toBe(0);
-    expect(first.stderr).toMatch(/'vtree' is not a git command/);
-    const exportLine = first.stdout.trimEnd().split('\n').at(-1)!;
-    expect(exportLine).toBe(`export PATH="${home}/.local/bin:$PATH"`);
-    expect(await readFile(join(home, '.bashrc'), 'utf8')).toContain(`# >>> git vtree >>>\n${exportLine}\n`);
-
-    // The printed line, then the rest of the README's command: done.
-    const then = await freshShell(`${exportLine} && cd ~/your/repo && git vtree add my-feature`, home, '/usr/bin:/bin', copy, name);
-    expect(then.code, then.stderr).toBe(0);
-    expect(then.stdout.trim()).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
-    // A new interactive bash has it on PATH.
-    const bash = await freshShell('bash -i -c "command -v git-vtree" 2>/dev/null', home, '/usr/bin:/bin', copy, name);
-    expect(bash.stdout.trim()).toBe(join(home, '.local', 'bin', 'git-vtree'));
+      const result = await login(`cd ~/git-vtree && ${command}`);
+      expect(result.code, result.stderr + result.stdout).toBe(0);
+      expect(result.stdout).toBe(`${join(home, 'your', 'repo.worktrees', 'my-feature')}\n`);
+      expect(await readlink(join(home, '.local', 'bin', 'git-vtree'))).toBe(join(checkout, 'bin', 'git-vtree'));
+      // One message about shell set-up: the user's ~/.bashrc (from /etc/skel) took the block; no second "add to" message.
+      expect(result.stderr.match(/Shell set-up/g)).toHaveLength(1);
+      expect(result.stderr).toContain(`Shell set-up: ${home}/.bashrc give new shells ${home}/.local/bin on PATH`);
+      expect(result.stderr).not.toMatch(/add to ~|not a git command/);
+      // The next login shell, and an interactive one, find it without the eval.
+      expect((await login('command -v git-vtree')).stdout.trim()).toBe(join(home, '.local', 'bin', 'git-vtree'));
+      expect((await login('bash -i -c "type -t vtree" 2>/dev/null')).stdout.trim()).toBe('function');
+    } finally {
+      // userdel refuses while the user's processes run: add's background jobs end within seconds.
+      for (let i = 0; i < 60; i++) {
+        if (await execFileAsync('userdel', ['--remove', name]).then(() => true, () => false)) break;
+        if (!(await execFileAsync('getent', ['passwd', name]).then(() => true, () => false))) break;
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+      }
+    }
   }, 900_000);
 
   it('as a user with ~/.local/bin on PATH: works as written', async () => {
     const command = await readmeCommand();
     const name = await nonRootUser();
+    // The checkout is the user's (install.sh builds in it).
+    if (process.getuid?.() === 0) await execFileAsync('chown', ['-R', `${name}:`, copy]);
     const home = await freshHome(base, 'home-local', name);
     const result = await freshShell(command, home, `${home}/.local/bin:/usr/bin:/bin`, copy, name);
     expect(result.code, result.stderr + result.stdout).toBe(0);
-    expect(result.stdout.trimEnd().split('\n').at(-1)).toBe(join(home, 'your', 'repo.worktrees', 'my-feature'));
+    expect(result.stdout).toBe(`${join(home, 'your', 'repo.worktrees', 'my-feature')}\n`);
     expect(await readlink(join(home, '.local', 'bin', 'git-vtree'))).toBe(join(copy, 'bin', 'git-vtree'));
   }, 900_000);
 });
@@ -308,7 +329,7 @@ describe('npm install -g', () => {
     return result.stdout.trim();
   }
 
-  it('of the tarball npm pack makes: it holds the build, bin, hooks, completions and man page, no sources or tests, and works', async () => {
+  it('of the tarball npm pack makes from a checkout (prepack installs and builds): it holds the build, bin, hooks, completions and man page, no sources or tests, runs no install script, and works', async () => {
     const copy = join(base, 'pack');
     await copyPackage(copy);
     const packed = await run('npm', ['pack', '--json', '--pack-destination', base], {}, copy);
@@ -321,22 +342,16 @@ describe('npm install -g', () => {
     expect(paths.filter((p) => /^(src|test|bench|node_modules)\//.test(p))).toEqual([]);
 
     const npmPrefix = join(base, 'global-tarball');
-    const installed = await run('npm', ['install', '-g', '--no-audit', '--no-fund', join(base, filename)], { npm_config_prefix: npmPrefix, npm_config_globalconfig: NPM_GLOBALCONFIG }, base);
+    const installed = await run('npm', ['install', '-g', '--no-audit', '--no-fund', '--prefix', npmPrefix, join(base, filename)], { npm_config_globalconfig: NPM_GLOBALCONFIG }, base);
     expect(installed.code, installed.stderr).toBe(0);
+    // A published package needs no install script (npm warns about each one it would run).
+    expect(installed.stderr).not.toMatch(/install scripts|allow-scripts/);
+    expect(JSON.parse(await readFile(join(npmPrefix, 'lib', 'node_modules', 'git-vtree', 'package.json'), 'utf8')).scripts ?? {}).not.toHaveProperty('prepare');
+    // The man page under the custom prefix, where man finds it once <prefix>/bin is on PATH.
+    expect(existsSync(join(npmPrefix, 'share', 'man', 'man1', 'git-vtree.1'))).toBe(true);
     // Only the runtime dependencies: zx is the benchmark's.
     expect(existsSync(join(npmPrefix, 'lib', 'node_modules', 'git-vtree', 'node_modules', 'zx'))).toBe(false);
     expect(existsSync(join(npmPrefix, 'lib', 'node_modules', 'git-vtree', 'node_modules', 'yargs'))).toBe(true);
     expect(await addThrough(npmPrefix, 'from-tarball')).toBe(join(base, 'home', 'your', 'repo.worktrees', 'from-tarball'));
-  }, 900_000);
-
-  it('of a checkout (no node_modules, no build): prepare installs and builds it', async () => {
-    const copy = join(base, 'checkout');
-    await copyPackage(copy);
-    expect(existsSync(join(copy, 'dist'))).toBe(false);
-    const npmPrefix = join(base, 'global-checkout');
-    const installed = await run('npm', ['install', '-g', '--no-audit', '--no-fund', copy], { npm_config_prefix: npmPrefix, npm_config_globalconfig: NPM_GLOBALCONFIG }, base);
-    expect(installed.code, installed.stderr).toBe(0);
-    expect(existsSync(join(copy, 'dist', 'cli.js'))).toBe(true);
-    expect(await addThrough(npmPrefix, 'from-checkout')).toBe(join(base, 'home', 'your', 'repo.worktrees', 'from-checkout'));
   }, 900_000);
 });

@@ -165,7 +165,7 @@ describe('the dashboard page in headless Chromium', () => {
       ['resolve-repo', '2', '20 ms', '20 ms', '29 ms', '10 ms', '30 ms', '40 ms'],
     ]);
     const commands = await page.$$eval('#commands tbody tr', (trs) => trs.map((tr) => tr.textContent));
-    expect(commands).toEqual(['add2200 ms200 ms290 ms100 ms300 ms0']);
+    expect(commands).toEqual(['add2200 ms200 ms290 ms100 ms300 ms00']);
     expect(await page.textContent('#summary')).toBe('2 runs · wall-clock total 400 ms · average worktree creation 200 ms');
 
     // Waterfall of run-2: deps-restore (30..290) is the critical step, git-worktree-add (30..100) overlaps it.
@@ -191,6 +191,12 @@ describe('the dashboard page in headless Chromium', () => {
     await page.waitForSelector('#operations tbody tr >> text=fresh-step', { timeout: 15_000 });
     expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-3 · add feat/<b>one</b>');
     expect(await page.$$eval('#waterfall b', (b) => b.length)).toBe(0);
+
+    // An rm after it: the waterfall stays on the latest worktree creation.
+    await appendRun(join(repo, '.git'), { id: 'run-4', command: 'rm', startedAt: '2026-11-23T10:00:00.000Z', duration: 40, ok: true, facts: {}, version: '0.1.0', spans: [span(1, null, 'locate', 0, 10)] });
+    await page.waitForSelector('#commands tbody tr >> text=rm', { timeout: 15_000 });
+    expect(await page.textContent('#waterfall-title')).toContain('Latest add · run run-3 · add');
+    expect(await page.textContent('#commands')).toContain('refused');
     expect(problems).toEqual([]);
     await page.close();
   });

@@ -101,9 +101,9 @@ describe('buildStats on a hand-made metrics file', () => {
 
   it('summarises whole runs per command from their wall-clock durations', () => {
     expect(report.commands).toEqual([
-      { command: 'add', count: 3, avg: 116.667, min: 50, max: 200, p50: 100, p95: 190, total: 350, failed: 1 },
-      { command: 'rm', count: 1, avg: 40, min: 40, max: 40, p50: 40, p95: 40, total: 40, failed: 0 },
-      { command: 'services', count: 1, avg: 300, min: 300, max: 300, p50: 300, p95: 300, total: 300, failed: 0 },
+      { command: 'add', count: 3, avg: 116.667, min: 50, max: 200, p50: 100, p95: 190, total: 350, failed: 1, refused: 0 },
+      { command: 'rm', count: 1, avg: 40, min: 40, max: 40, p50: 40, p95: 40, total: 40, failed: 0, refused: 0 },
+      { command: 'services', count: 1, avg: 300, min: 300, max: 300, p50: 300, p95: 300, total: 300, failed: 0, refused: 0 },
     ]);
   });
 
@@ -134,7 +134,7 @@ describe('buildStats on a hand-made metrics file', () => {
 
   it('lists runs, creations and the latest (non-background) run by start time', () => {
     expect(report.schema).toBe(STATS_SCHEMA);
-    expect(report.runs).toEqual({ recorded: 5, matched: 5, failed: 1, first: A.startedAt, last: D.startedAt });
+    expect(report.runs).toEqual({ recorded: 5, matched: 5, failed: 1, refused: 0, first: A.startedAt, last: D.startedAt });
     expect(report.recent.map((r) => r.id)).toEqual(['run-d', 'run-c', 'run-e', 'run-b', 'run-a']);
     expect(report.creations.map((c) => [c.id, c.depsSource])).toEqual([
       ['run-a', 'hit'],
@@ -304,7 +304,7 @@ describe('git vtree stats (the built command in a real repository)', () => {
     expect(empty.stdout).toMatch(/^No runs recorded yet/);
 
     const json = JSON.parse((await vtree('--json')).stdout) as StatsReport;
-    expect(json).toMatchObject({ schema: STATS_SCHEMA, runs: { recorded: 0, matched: 0, failed: 0 }, totalTime: 0, avgWorktreeCreation: 0, operations: [], commands: [], waterfall: null });
+    expect(json).toMatchObject({ schema: STATS_SCHEMA, runs: { recorded: 0, matched: 0, failed: 0, refused: 0 }, totalTime: 0, avgWorktreeCreation: 0, operations: [], commands: [], waterfall: null });
   });
 
   it('moves a corrupt file aside with a warning and still answers', async () => {
@@ -370,7 +370,17 @@ describe('git vtree stats (the built command in a real repository)', () => {
       const added = JSON.parse((await execFileAsync(process.execPath, [BIN, 'add', 'feat/x', '--json'], { cwd: app })).stdout) as { runId: string; duration: number };
       const { stdout } = await execFileAsync(process.execPath, [BIN, 'stats', '--json'], { cwd: app });
       const report = JSON.parse(stdout) as StatsReport;
-      expect(report.commands.find((c) => c.command === 'add')).toMatchObject({ count: 1, p50: added.duration, failed: 0 });
+      expect(report.commands.find((c) => c.command === 'add')).toMatchObject({ count: 1, p50: added.duration, failed: 0, refused: 0 });
+      // A refused add (the branch is checked out already: exit 2, nothing done) is neither a failure nor a timing.
+      const refused = await execFileAsync(process.execPath, [BIN, 'add', 'feat/x'], { cwd: app }).catch((e: { code: number }) => e);
+      expect(refused.code).toBe(2);
+      const metrics = JSON.parse(await readFile(join(app, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;
+      expect(metrics.runs.at(-1)).toMatchObject({ command: 'add', ok: false, refused: true });
+      const after = JSON.parse((await execFileAsync(process.execPath, [BIN, 'stats', '--json'], { cwd: app })).stdout) as StatsReport;
+      expect(after.commands.find((c) => c.command === 'add')).toMatchObject({ count: 1, min: added.duration, avg: added.duration, p50: added.duration, failed: 0, refused: 1 });
+      expect(after.runs).toMatchObject({ matched: 2, failed: 0, refused: 1 });
+      expect(after.operations.find((o) => o.name === 'resolve-repo')).toMatchObject({ count: 1 });
+      expect((await execFileAsync(process.execPath, [BIN, 'stats'], { cwd: app })).stdout).toMatch(/2 of 2 runs \(1 refused as bad input\)/);
       expect(report.avgWorktreeCreation).toBe(added.duration);
       expect(report.operations.find((o) => o.name === 'git-worktree-add')).toMatchObject({ count: 1 });
       expect(report.waterfall).toMatchObject({ runId: added.runId, command: 'add', branch: 'feat/x' });

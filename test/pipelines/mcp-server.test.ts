@@ -52,7 +52,7 @@ describe('git vtree mcp', () => {
     await client.connect(transport);
     try {
       const { tools } = await client.listTools();
-      expect(tools.map((t) => t.name).sort()).toEqual(['create', 'list', 'logs', 'remove', 'status', 'wait']);
+      expect(tools.map((t) => t.name).sort()).toEqual(['create', 'exec', 'list', 'logs', 'remove', 'status', 'wait']);
 
       const created = answer(await client.callTool({ name: 'create', arguments: { branch: 'agent/task' } }));
       const path = created.path as string;
@@ -73,6 +73,18 @@ describe('git vtree mcp', () => {
       const logs = (await client.callTool({ name: 'logs', arguments: { worktree: 'agent/task', job: true } })) as CallToolResult;
       expect(logs.isError ?? false).toBe(false);
       expect(logs.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('services-up started') });
+      // A flag among the service names is refused at once: the call returns instead of following forever.
+      const flagged = (await client.callTool({ name: 'logs', arguments: { worktree: 'agent/task', services: ['web', '-f'] } })) as CallToolResult;
+      expect(flagged.isError).toBe(true);
+      expect(flagged.content[0]).toMatchObject({ text: expect.stringContaining("no service '-f'") });
+
+      // exec: in the worktree, with its port variables; the command's exit code and output are the answer.
+      const ran = (await client.callTool({ name: 'exec', arguments: { worktree: 'agent/task', command: ['sh', '-c', 'echo "$WEB_PORT $(pwd)"; echo oops >&2; exit 3'] } })) as CallToolResult;
+      expect(ran.isError).toBe(true);
+      expect(ran.structuredContent).toMatchObject({ exitCode: 3, timedOut: false, stdout: `${port} ${path}\n`, stderr: 'oops\n' });
+      const slow = (await client.callTool({ name: 'exec', arguments: { worktree: 'agent/task', command: ['sleep', '30'], timeout: 1 } })) as CallToolResult;
+      expect(slow.structuredContent).toMatchObject({ exitCode: 124, timedOut: true });
+      expect(answer(await client.callTool({ name: 'exec', arguments: { worktree: 'agent/task', command: ['true'] } }))).toMatchObject({ ok: true, exitCode: 0 });
 
       // An error is the command's own one line, marked as an error.
       const missing = (await client.callTool({ name: 'wait', arguments: { worktree: 'no-such-branch', timeout: 5 } })) as CallToolResult;

@@ -61,8 +61,8 @@ export const envFilesFeature: Feature = {
         span.set('files', changed.length);
         if (changed.length === 0) return undefined;
         const kept = await keepCopies(target.repo.commonDir, target.slug, target.path, changed);
+        // rm says where once it has succeeded: a refused or failed rm undoes this.
         shared.facts.kept = kept;
-        shared.warn(`kept a copy of ${changed.join(', ')} (changed in this worktree) in ${kept.dir}`);
         return kept;
       },
       // The worktree stays when a later step fails: the copies are not needed.

@@ -98,6 +98,10 @@ async function probeEngine(engine: ComposeRuntime['engine'], env: NodeJS.Process
   } catch (error) {
     const message = errorMessage(error);
     if (/aborted|AbortError/i.test(message)) return `${engine} did not answer within ${ENGINE_TIMEOUT_MS / 1000} s`;
+    // The engine runs, but its socket is not this user's to use: say what to do, not the raw error.
+    if (engine === 'docker' && /permission denied/i.test(message) && /socket/i.test(message)) {
+      return 'this user may not use the Docker socket (permission denied): join the docker group (sudo usermod -aG docker "$USER", then log in again) or set DOCKER_HOST to an engine you may use';
+    }
     return message.replace(/^\S+ \S+ failed: /, '');
   }
 }

@@ -151,7 +151,10 @@ async function startError(runtime: ComposeRuntime, project: ComposeProject, serv
       .join(' | ');
   }
   const parts = [states.join(', '), composeSaid, lastWords && `last log lines: ${lastWords}`].filter(Boolean);
-  return new ServiceStartError(`services did not come up: ${parts.join('; ')}`, `git vtree logs ${named.join(' ')}`);
+  // Logs exist only for containers that were made: an image that could not be pulled made none.
+  const created = named.filter((name) => statuses.some((s) => s.service === name));
+  const hint = created.length > 0 ? `git vtree logs ${created.join(' ')}` : 'no container was created: fix what Compose said, then run: git vtree up --wait';
+  return new ServiceStartError(`services did not come up: ${parts.join('; ')}`, hint);
 }
 
 /** Which of `images` the engine does not have yet (one `images` call; digest references are left to Compose). */
