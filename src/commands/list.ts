@@ -19,7 +19,7 @@ export default async function list(args: Args, io: Io): Promise<number> {
     row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
     // A failure is marked where the eye looks: the stack's cell, with a `!`.
     [row.services === 'failed' ? '! failed' : row.services, row.failedTasks ? `! task ${row.failedTasks.join(', ')} failed` : undefined].filter(Boolean).join('; ') || '-',
-    row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
+    row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : row.spare ? 'being built' : 'never set up',
   ]);
   io.out(formatColumns(['BRANCH', 'PATH', 'DEPS', 'PORTS', 'SERVICES', 'CREATED'], table));
   const pending = neverSetUp(rows).length;

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
@@ -11,10 +11,10 @@ import { exists, isErrno } from '../../core/files.js';
 import { trashDir } from '../../core/paths.js';
 import { tempName } from '../../core/temp-name.js';
 import type { TaskContext } from '../../core/graph.js';
-import { installLogPath } from '../../core/paths.js';
+import { depsLogPath, installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
-import { installComplete } from './completeness.js';
+import { findEmbeddedPaths, manifestProblem, scanTree, withoutStateFiles, type Manifest } from './manifest.js';
+import { installProblem } from './completeness.js';
 import {
   commitFiles,
   detectProject,
@@ -48,8 +48,14 @@ export interface DepsPlan {
   files?: number;
   /** Restored with one rename of a spare. */
   spare?: boolean;
-  /** The worktree a seed was taken from, or the entry a partial restore started from. */
+  /** The worktree a seed was taken from, or the entry (or worktree) a partial restore started from. */
   from?: string;
+  /** A partial restore started from a worktree, not from a cache entry. */
+  fromWorktree?: boolean;
+  /** A worktree with this very lockfile installed that was not taken as a seed, and why. */
+  notSeed?: { path: string; problem: string };
+  /** Restoring failed unexpectedly and this is a clean install instead: the log with the details. */
+  fellBack?: string;
   /** A lockfile exists: the result may be cached. */
   cacheable: boolean;
   /** Bytes downloaded from the remote cache. */
@@ -141,8 +147,16 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     // Never a worktree that holds a file edited through a link: it would hand the edit on.
     const mode = setting === 'symlink' ? 'hardlink' : setting;
     const untainted = async (path: string) => (await sharedTaint(cacheDir, path)) === undefined;
-    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
+    let notSeed: DepsPlan['notSeed'];
+    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
+      if (cacheKey(theirs) !== key) return false;
+      const problem = await installProblem(path, theirs);
+      if (problem === undefined) return untainted(path);
+      notSeed ??= { path, problem };
+      return false;
+    });
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
+    if (notSeed) span.set('notSeed', notSeed.problem);
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
     const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
     for (const closest of (await listEntries(cacheDir)).filter((e) => e.meta.packageManager === project.manager)) {
@@ -151,20 +165,20 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
         await reject(closest, changed);
         continue;
       }
-      return { ...plan, source: 'partial', staging, from: closest.key, pushTo, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
+      return { ...plan, source: 'partial', staging, from: closest.key, notSeed, pushTo, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
     }
     let complete = false;
     const similar = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
       if (theirs.manager !== project.manager || !(await untainted(path))) return false;
-      complete = await installComplete(path, theirs);
+      complete = (await installProblem(path, theirs)) === undefined;
       return true;
     });
     if (similar) {
       // The manager's state files of a tree that does not match them (`npm install
       // --package-lock-only`, a pull without an install) would make it skip what is really on
       // disk: left out, so the reconcile reads the tree itself.
-      const manifest = complete ? similar.manifest : { ...similar.manifest, files: similar.manifest.files.filter(([path]) => !isRewrittenInPlace(path)) };
-      return { ...plan, source: 'partial', staging, from: similar.path, pushTo, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
+      const manifest = complete ? similar.manifest : withoutStateFiles(similar.manifest);
+      return { ...plan, source: 'partial', staging, from: similar.path, fromWorktree: true, notSeed, pushTo, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
     }
     // The registry client (and node:stream with it) loads only where a remote cache is set.
     const remote = config.string('vtree.cache.remote') ? (await import('./remote/remote-cache.js')).remoteFromConfig(config) : undefined;
@@ -174,11 +188,53 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       await topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn);
       return { ...plan, source: 'remote', staging, from: `${remote!.ref.registry}/${remote!.ref.repository}`, remoteBytes: pulled.bytes, ...restored };
     }
-    return { ...plan, source: 'miss', pushTo };
+    return { ...plan, source: 'miss', notSeed, pushTo };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw error;
+    // Never a failed `add` for want of a shortcut: a clean install is always right.
+    if (signal.aborted) throw error;
+    const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
+    return { ...plan, source: 'miss', pushTo, fellBack: await fallBack(repo, shared, 'restoring dependencies', error, project.manager) };
   }
+}
+
+/**
+ * Records an unexpected failure of a dependency step in the run's deps log and says, once, that a
+ * clean install replaces it; returns the log's path.
+ */
+async function fallBack(repo: Repo, shared: SetupShared, step: string, error: unknown, manager: string): Promise<string> {
+  const details = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const log = await fallBackLog(repo, shared, `${step} failed\n${details}\n`);
+  shared.warn(`deps: ${step} failed (${errorMessage(error)}); installing with ${manager} from scratch instead (details in ${log})`);
+  return log;
+}
+
+/** Appends `text` to this run's deps log (`.git/vibetrees/logs/deps-<run>.log`); its path. */
+async function fallBackLog(repo: Repo, shared: SetupShared, text: string): Promise<string> {
+  const log = depsLogPath(repo.commonDir, shared.runId);
+  try {
+    await mkdir(dirname(log), { recursive: true });
+    await appendFile(log, `# ${new Date().toISOString()}\n${text}\n`);
+  } catch {
+    // The warning that names this log still says what failed.
+  }
+  return log;
+}
+
+/** `plan` turned into a clean install after its restore failed, with the log saying why. */
+function asCleanInstall(plan: DepsPlan, log: string): DepsPlan {
+  const { staging: _staging, mode: _mode, files: _files, spare: _spare, inPlace: _inPlace, from: _from, fromWorktree: _fromWorktree, ...rest } = plan;
+  return { ...rest, source: 'miss', roots: [], fellBack: log };
+}
+
+/** Why the user waits for an install, and what it buys: said before it runs. */
+function installReason(plan: DepsPlan): string {
+  const next = plan.cacheable ? '; the next add of this lockfile restores from the cache' : '';
+  if (plan.source === 'partial') return `reconciling the restored start with the lockfile${next}`;
+  if (!plan.cacheable) return 'no lockfile: nothing to cache';
+  if (plan.fellBack) return `restoring failed${next}`;
+  const notSeed = plan.notSeed ? `; ${plan.notSeed.path} has this lockfile but is not a complete install of it (${plan.notSeed.problem})` : '';
+  return `cache miss${notSeed}: the user waits for this install${next}`;
 }
 
 /**
@@ -216,16 +272,26 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     } catch (error) {
       await rm(plan.staging, { recursive: true, force: true });
       await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));
-      throw error;
+      if (!project || signal.aborted) throw error;
+      plan = asCleanInstall(plan, await fallBack(repo, shared, 'placing the restored dependencies', error, project.manager));
     }
   }
   let dirs = plan.roots;
   let files = plan.files;
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
-    const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
     const started = performance.now();
     const dirtyBefore = new Set(await modifiedTrackedFiles(path));
-    await install(command, path, plan, repo, shared, signal);
+    if (plan.source === 'partial') {
+      const failed = await install(reconcileCommand(project.manager), path, plan, repo, shared, signal, { quiet: true });
+      if (failed) {
+        // What the reconcile could not fix, a clean install does: it starts from nothing.
+        await Promise.all(nodeModulesDirs(project).map((dir) => rm(join(path, dir), { recursive: true, force: true })));
+        plan = asCleanInstall(plan, failed);
+        shared.warn(`deps: ${reconcileCommand(project.manager).command} could not reconcile the restored start; installing from scratch instead (details in ${failed})`);
+      }
+    }
+    const command = await installCommand(project.manager, plan.cacheable);
+    if (plan.source === 'miss') await install(command, path, plan, repo, shared, signal);
     await restoreTrackedFiles(path, dirtyBefore, command.command, shared.warn);
     span.set('installMs', Math.round(performance.now() - started));
     // What the install produced (a readdir walk, cheap next to the install itself).
@@ -244,6 +310,8 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     ...(plan.from ? { from: plan.from } : {}),
     ...(plan.reason ? { reason: plan.reason } : {}),
     ...(plan.remoteBytes !== undefined ? { remoteBytes: plan.remoteBytes } : {}),
+    ...(plan.notSeed ? { notSeed: plan.notSeed } : {}),
+    ...(plan.fellBack ? { fellBack: plan.fellBack } : {}),
   };
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
   shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
@@ -329,8 +397,10 @@ function describe(plan: DepsPlan): string {
       return `deps: pulled from the remote cache ${plan.from} (${formatBytes(plan.remoteBytes ?? 0)}) and restored (${what}, ${plan.mode})`;
     case 'seed':
       return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
-    case 'partial':
-      return `deps: started from a similar cache entry and reconciled with ${plan.project?.manager}; caching the result in the background`;
+    case 'partial': {
+      const start = plan.fromWorktree ? `the node_modules of the worktree at ${plan.from}` : `the cache entry ${plan.from?.slice(0, 12)} of another lockfile`;
+      return `deps: started from ${start} and reconciled with ${plan.project?.manager}; caching the result in the background`;
+    }
     default:
       return `deps: installed with ${plan.project?.manager}${plan.cacheable ? '; caching the result in the background' : ''}`;
   }
@@ -367,9 +437,16 @@ const TAIL_LINES = 15;
  * terminal. When it fails, its whole output is saved to `.git/vibetrees/logs/install-<run>.log`,
  * its last lines are shown and the error names the log.
  */
-async function install(command: { command: string; args: string[] }, cwd: string, plan: DepsPlan, repo: Repo, shared: SetupShared, signal: AbortSignal): Promise<void> {
-  const why = plan.source === 'partial' ? 'no exact cache entry' : plan.cacheable ? 'cache miss' : 'no lockfile';
-  shared.log(`deps: ${command.command} ${command.args.join(' ')} (${why}: the user waits for this install; the next add of this lockfile restores from the cache)`);
+async function install(
+  command: { command: string; args: string[] },
+  cwd: string,
+  plan: DepsPlan,
+  repo: Repo,
+  shared: SetupShared,
+  signal: AbortSignal,
+  { quiet = false }: { quiet?: boolean } = {},
+): Promise<string | undefined> {
+  shared.log(`deps: ${command.command} ${command.args.join(' ')} (${installReason(plan)})`);
   const tty = process.stderr.isTTY === true && !process.env.VTREE_BACKGROUND;
   const width = Math.max(20, (process.stderr.columns || 80) - 1);
   const onStderr = tty
@@ -383,13 +460,15 @@ async function install(command: { command: string; args: string[] }, cwd: string
   try {
     result = await run(command.command, command.args, { cwd, signal, okCodes: ANY_EXIT, ...(onStderr ? { onStderr } : {}) });
   } catch (error) {
+    if (quiet && !signal.aborted) return fallBackLog(repo, shared, `$ ${command.command} ${command.args.join(' ')}\n# in ${cwd}\n${errorMessage(error)}\n`);
     throw new VtreeError(`${what} failed in ${cwd}: ${errorMessage(error)}`, 'fix the install, or run `git vtree add <branch> --no-deps` and install by hand', { cause: error });
   } finally {
     if (tty) process.stderr.write('\r\x1b[K');
   }
-  if (result.code === 0) return;
-  const log = installLogPath(repo.commonDir, shared.runId);
+  if (result.code === 0) return undefined;
   const text = `$ ${command.command} ${command.args.join(' ')}\n# in ${cwd}, exit code ${result.code}\n# stdout\n${result.stdout}\n# stderr\n${result.stderr}`;
+  if (quiet) return fallBackLog(repo, shared, text);
+  const log = installLogPath(repo.commonDir, shared.runId);
   await mkdir(dirname(log), { recursive: true });
   await writeFile(log, text);
   const tail = `${result.stdout}\n${result.stderr}`.split(/\r?\n/).filter((l) => l.trim()).slice(-TAIL_LINES);
