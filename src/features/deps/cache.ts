@@ -209,10 +209,14 @@ export async function cacheWorktree(
 ): Promise<CacheEntry | undefined> {
   const qualifies = async () => {
     const project = await detectProject(diskFiles(base));
-    if (!project) return refused('it has no package.json any more');
-    if (cacheKey(project) !== key) return refused(`its lockfile or package.json changed since: it no longer matches ${key}`);
-    const problem = await installProblem(base, project);
-    return problem === undefined ? project : refused(`its node_modules is not a complete install of its lockfile (${problem})`);
+    const problem = !project
+      ? 'it has no package.json any more'
+      : cacheKey(project) !== key
+        ? `its lockfile or package.json changed since: it no longer matches ${key}`
+        : await installProblem(base, project).then((why) => why && `its node_modules is not a complete install of its lockfile (${why})`);
+    if (problem === undefined) return project;
+    refused(problem);
+    return undefined;
   };
   const project = await qualifies();
   if (!project) return undefined;

@@ -159,9 +159,12 @@ export function withoutStateFiles(manifest: Manifest): Manifest {
   const keep = ([path]: ManifestFile) => !isRewrittenInPlace(path);
   const rewrite = manifest.rewrite?.filter((path) => !isRewrittenInPlace(path));
   const { origin: _origin, rewrite: _rewrite, ...rest } = manifest;
+  const roots = manifest.roots.filter((root) => !isRewrittenInPlace(root));
   return {
     ...rest,
-    roots: manifest.roots.filter((root) => !isRewrittenInPlace(root)),
+    roots,
+    // Without the parent a dropped state file root needed (`.yarn`): only what lies in a root stays.
+    dirs: manifest.dirs.filter((dir) => roots.some((root) => dir === root || dir.startsWith(`${root}/`))),
     files: manifest.files.filter(keep),
     ...(manifest.origin && rewrite?.length ? { origin: manifest.origin, rewrite } : {}),
   };

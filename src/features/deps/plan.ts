@@ -399,7 +399,8 @@ function describe(plan: DepsPlan): string {
       return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
     case 'partial': {
       const start = plan.fromWorktree ? `the node_modules of the worktree at ${plan.from}` : `the cache entry ${plan.from?.slice(0, 12)} of another lockfile`;
-      return `deps: started from ${start} and reconciled with ${plan.project?.manager}; caching the result in the background`;
+      const notSeed = plan.notSeed ? ` (${plan.notSeed.path} has this lockfile but is not a complete install of it: ${plan.notSeed.problem})` : '';
+      return `deps: started from ${start} and reconciled with ${plan.project?.manager}${notSeed}; caching the result in the background`;
     }
     default:
       return `deps: installed with ${plan.project?.manager}${plan.cacheable ? '; caching the result in the background' : ''}`;

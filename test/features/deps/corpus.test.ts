@@ -1,0 +1,279 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cacheWorktree, openEntry } from '../../../src/features/deps/cache.js';
+import { installProblem } from '../../../src/features/deps/completeness.js';
+import { cacheKey } from '../../../src/features/deps/cache-key.js';
+import { run } from '../../../src/core/exec.js';
+import { pathPattern } from '../../../src/features/deps/manifest.js';
+import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
+import { git, makeRepo, vtree } from '../../helpers.js';
+import { add, treeOf, waitFor } from './deps-helpers.js';
+// @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
+import { prepareTools } from '../../../bench/tools.mjs';
+
+/**
+ * A corpus of real-shaped projects, one per package manager (npm, pnpm, yarn classic, yarn 4,
+ * bun), each with a platform-specific optional dependency (esbuild: its lockfile lists
+ * `@esbuild/<platform>` for every platform, and only this one's is installed), plus an npm
+ * workspace monorepo and a native module built by node-gyp. Each must pass what a user sees:
+ * the first `add` works (the main worktree's install is a seed), the second is served from the
+ * cache, its tree equals the main worktree's clean install, and no file in it names the main
+ * worktree (or the first). The managers are installed with npm into `bench/.tools/` on first use.
+ */
+
+type Tool = { bin: string; version: string } | { reason: string };
+let tools: Record<string, Tool>;
+const cleanups: Array<() => Promise<void>> = [];
+
+beforeAll(async () => {
+  tools = await prepareTools({ toolsDir: resolve('bench/.tools'), env: process.env, install: true, log: () => undefined, names: ['pnpm', 'yarn', 'yarn-berry', 'bun'] });
+}, 300_000);
+afterAll(async () => {
+  await Promise.all(cleanups.map((c) => c()));
+});
+
+const ESBUILD = '0.25.0';
+const pkg = (value: object) => JSON.stringify({ version: '1.0.0', private: true, ...value }, null, 2) + '\n';
+
+interface CorpusCase {
+  /** The tool of bench/tools.mjs, or npm (always there). */
+  tool: 'npm' | 'pnpm' | 'yarn' | 'yarn-berry' | 'bun';
+  files: Record<string, string>;
+  /** The install that made the committed lockfile, run in the main worktree. */
+  install: string[];
+  /** node_modules directories of the project. */
+  dirs: string[];
+  /** Makes extra files before the install (a packed native module). */
+  prepare?: (repo: string) => Promise<void>;
+}
+
+const CASES: Record<string, CorpusCase> = {
+  npm: {
+    tool: 'npm',
+    files: { 'package.json': pkg({ name: 'app', devDependencies: { esbuild: ESBUILD } }) },
+    install: ['install', '--no-audit', '--no-fund', '--prefer-offline'],
+    dirs: ['node_modules'],
+  },
+  pnpm: {
+    tool: 'pnpm',
+    // The issue's repro: a workspace of the root alone. esbuild's build script declined, as pnpm 10+ asks.
+    files: { 'package.json': pkg({ name: 'app', devDependencies: { esbuild: ESBUILD } }), 'pnpm-workspace.yaml': "packages: ['.']\nallowBuilds:\n  esbuild: false\n" },
+    install: ['install'],
+    dirs: ['node_modules'],
+  },
+  'yarn classic': {
+    tool: 'yarn',
+    files: { 'package.json': pkg({ name: 'app', devDependencies: { esbuild: ESBUILD } }) },
+    install: ['install', '--ignore-scripts'],
+    dirs: ['node_modules'],
+  },
+  'yarn 4': {
+    tool: 'yarn-berry',
+    files: { 'package.json': pkg({ name: 'app', packageManager: 'yarn@4.11.0', devDependencies: { esbuild: ESBUILD } }), '.yarnrc.yml': 'nodeLinker: node-modules\n' },
+    install: ['install'],
+    dirs: ['node_modules'],
+  },
+  bun: {
+    tool: 'bun',
+    files: { 'package.json': pkg({ name: 'app', devDependencies: { esbuild: ESBUILD } }) },
+    install: ['install', '--ignore-scripts'],
+    dirs: ['node_modules'],
+  },
+  'npm workspace monorepo': {
+    tool: 'npm',
+    files: {
+      'package.json': pkg({ name: 'mono', workspaces: ['packages/*'], dependencies: { ms: '2.1.3' } }),
+      'packages/build/package.json': pkg({ name: 'build', devDependencies: { esbuild: ESBUILD } }),
+      'packages/lib/package.json': pkg({ name: 'lib', dependencies: { ms: '2.0.0' } }),
+    },
+    install: ['install', '--no-audit', '--no-fund', '--prefer-offline'],
+    dirs: ['node_modules', 'packages/lib/node_modules'],
+  },
+  'native module (node-gyp)': {
+    tool: 'npm',
+    files: { 'package.json': pkg({ name: 'native-app', dependencies: { 'tiny-native': 'file:vendor/tiny-native-1.0.0.tgz' } }) },
+    prepare: packNativeModule,
+    install: ['install', '--no-audit', '--no-fund', '--prefer-offline'],
+    dirs: ['node_modules'],
+  },
+};
+
+/**
+ * A native module as npm publishes one: a tarball with a binding.gyp and a C file, which npm
+ * builds with its node-gyp at install time (into `node_modules/tiny-native/build`), against the
+ * headers of the Node.js that runs the tests.
+ */
+async function packNativeModule(repo: string): Promise<void> {
+  const src = join(repo, '.pack/package');
+  await mkdir(src, { recursive: true });
+  await writeFile(join(src, 'package.json'), JSON.stringify({ name: 'tiny-native', version: '1.0.0', main: 'index.js', gypfile: true }));
+  await writeFile(join(src, 'binding.gyp'), JSON.stringify({ targets: [{ target_name: 'tiny', sources: ['tiny.c'] }] }));
+  await writeFile(
+    join(src, 'tiny.c'),
+    '#include <node_api.h>\n' +
+      'static napi_value Answer(napi_env env, napi_callback_info info) { napi_value v; napi_create_int32(env, 42, &v); return v; }\n' +
+      'NAPI_MODULE_INIT() { napi_value fn; napi_create_function(env, "answer", NAPI_AUTO_LENGTH, Answer, NULL, &fn); napi_set_named_property(env, exports, "answer", fn); return exports; }\n',
+  );
+  await writeFile(join(src, 'index.js'), "module.exports = require('./build/Release/tiny.node');\n");
+  await mkdir(join(repo, 'vendor'), { recursive: true });
+  await run('tar', ['czf', join(repo, 'vendor/tiny-native-1.0.0.tgz'), '-C', join(repo, '.pack'), 'package']);
+  await rm(join(repo, '.pack'), { recursive: true, force: true });
+}
+
+/** PATH with the case's tool first, or undefined (the case is skipped) when it could not be installed. */
+function envFor(tool: CorpusCase['tool']): NodeJS.ProcessEnv | undefined {
+  // node-gyp builds against the headers installed with Node.js (no download here).
+  const base = { YARN_ENABLE_TELEMETRY: '0', COREPACK_ENABLE_STRICT: '0', npm_config_nodedir: resolve(process.execPath, '../..') };
+  if (tool === 'npm') return base;
+  const found = tools[tool];
+  if (!found || !('bin' in found)) return undefined;
+  return { ...base, PATH: `${join(found.bin, '..')}:${process.env.PATH}` };
+}
+
+const bin = (tool: CorpusCase['tool']) => (tool === 'yarn-berry' ? 'yarn' : tool);
+
+/** A repository with the case's project committed with its lockfile, installed in the main worktree. */
+async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string> {
+  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  cleanups.push(made.cleanup);
+  for (const [path, text] of Object.entries(c.files)) {
+    await mkdir(join(made.repo, path, '..'), { recursive: true });
+    await writeFile(join(made.repo, path), text);
+  }
+  await c.prepare?.(made.repo);
+  // Without CI: in CI pnpm and yarn berry refuse to write the lockfile this install makes.
+  await run(bin(c.tool), c.install, { cwd: made.repo, env: { ...process.env, ...env, CI: '' } });
+  await git(made.repo, 'add', '-A');
+  await git(made.repo, 'commit', '-qm', 'project');
+  return made.repo;
+}
+
+/** Every file or link under the worktree's node_modules directories that names `path`. */
+async function filesNaming(worktree: string, dirs: readonly string[], path: string): Promise<string[]> {
+  const names = pathPattern(path);
+  const found: string[] = [];
+  for (const dir of dirs) {
+    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
+    for (const [rel, what] of Object.entries(tree)) {
+      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'latin1'))) found.push(`${dir}/${rel}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * The trees of `dirs` under `worktree`; a file that names its own worktree (pnpm's workspace
+ * state, node-gyp's Makefile) is compared with that path as `<worktree>`.
+ */
+async function trees(worktree: string, dirs: readonly string[]): Promise<Record<string, Record<string, string>>> {
+  const names = pathPattern(worktree, 'g');
+  const out: Record<string, Record<string, string>> = {};
+  for (const dir of dirs) {
+    const tree = await treeOf(join(worktree, dir));
+    for (const [rel, what] of Object.entries(tree)) {
+      if (!what.startsWith('file')) continue;
+      const text = await readFile(join(worktree, dir, rel), 'latin1');
+      if (names.test(text)) tree[rel] = `${what.split(' ').slice(0, 2).join(' ')} ${createHash('sha1').update(text.replace(names, '<worktree>'), 'latin1').digest('hex')}`;
+      names.lastIndex = 0;
+    }
+    out[dir] = tree;
+  }
+  return out;
+}
+
+describe.each(Object.entries(CASES))('corpus: %s', (_name, c) => {
+  it('first add works from the main worktree, the second is a cache hit, both equal its clean install and name no other worktree', async (ctx) => {
+    const env = envFor(c.tool);
+    if (!env) return ctx.skip(`${c.tool} could not be installed`);
+    const repo = await installed(c, env);
+    const project = (await detectProject(diskFiles(repo)))!;
+    // Only this platform's esbuild binary is installed; every other one is in the lockfile.
+    if (c.files['package.json']!.includes('esbuild') || c.dirs.length > 1) expect(await installProblem(repo, project)).toBeUndefined();
+
+    const first = await add(repo, 'first', [], env);
+    expect(first.facts.deps.source).toBe('seed');
+    expect(first.stderr).not.toContain('not a complete install');
+    await waitFor('the cache entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), cacheKey(project))) !== undefined);
+    const second = await add(repo, 'second', [], env);
+    expect(second.facts.deps.source).toBe('hit');
+
+    const clean = await trees(repo, c.dirs);
+    expect(await trees(first.path, c.dirs)).toEqual(clean);
+    expect(await trees(second.path, c.dirs)).toEqual(clean);
+    for (const wt of [first.path, second.path]) expect(await filesNaming(wt, c.dirs, repo)).toEqual([]);
+    expect(await filesNaming(second.path, c.dirs, first.path)).toEqual([]);
+    if (c.tool === 'yarn-berry') expect(await readFile(join(second.path, '.yarn/install-state.gz'))).toEqual(await readFile(join(repo, '.yarn/install-state.gz')));
+
+    // The packages work where they were put.
+    const esbuild = c.dirs.length > 1 ? join(second.path, 'packages/build') : second.path;
+    if (c.tool === 'npm' && c.files['package.json']!.includes('tiny-native')) {
+      expect((await run(process.execPath, ['-p', "require('tiny-native').answer()"], { cwd: second.path })).stdout.trim()).toBe('42');
+    } else {
+      expect((await run(process.execPath, ['-p', "require('esbuild').version"], { cwd: esbuild })).stdout.trim()).toBe(ESBUILD);
+    }
+    expect(await git(second.path, 'status', '--porcelain')).toBe('');
+
+    // rm says nothing of the files vtree itself recorded (yarn 4's install state among them).
+    const removed = await vtree(repo, ['rm', 'first', '--force']);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(removed.stderr).not.toContain('ignored dependency directory');
+  });
+});
+
+describe('a partial start from a main worktree the check calls incomplete', () => {
+  // The issue's crash: the state files were left out of the copy but still listed to rewrite (pnpm) or move (yarn 4).
+  it.each([
+    ['pnpm', 'node_modules/.pnpm/esbuild@0.25.0'],
+    ['yarn 4', 'node_modules/.yarn-state.yml'],
+  ])('%s: leaves the state files out and asks nothing of them; the reconcile gives a complete install', async (name, remove, ctx) => {
+    const c = CASES[name]!;
+    const env = envFor(c.tool);
+    if (!env) return ctx.skip(`${c.tool} could not be installed`);
+    const repo = await installed(c, env);
+    await rm(join(repo, remove), { recursive: true, force: true });
+    const project = (await detectProject(diskFiles(repo)))!;
+    const problem = await installProblem(repo, project);
+    expect(problem).toBeDefined();
+
+    const added = await vtree(repo, ['add', 'partial', '--no-services'], env);
+    expect(added.code, added.stderr).toBe(0);
+    // Said as it is: where it started from, and why the main worktree was not simply copied.
+    expect(added.stderr).toContain(`deps: started from the node_modules of the worktree at ${repo} and reconciled with ${project.manager} (${repo} has this lockfile but is not a complete install of it: ${problem})`);
+    const partial = { path: join(repo, '../app.worktrees/partial') };
+    expect(await installProblem(partial.path, project)).toBeUndefined();
+    expect(await filesNaming(partial.path, c.dirs, repo)).toEqual([]);
+    expect(await git(partial.path, 'status', '--porcelain')).toBe('');
+
+    // The background snapshot of the result says why it did or did not cache it; here it does.
+    const refused: string[] = [];
+    const key = cacheKey(project);
+    await rm(join(repo, 'node_modules'), { recursive: true, force: true });
+    expect(await cacheWorktree(join(repo, '.git/vibetrees/cache-probe'), repo, key, 'seed', () => undefined, (why) => refused.push(why))).toBeUndefined();
+    expect(refused).toEqual([expect.stringMatching(/^its node_modules is not a complete install of its lockfile \(.*node_modules.* is missing\)$/)]);
+  });
+});
+
+describe('an unexpected failure while restoring', () => {
+  it('falls back to a clean install with one warning naming a log, never a failed add', async () => {
+    const c = CASES.npm!;
+    const env = envFor('npm')!;
+    const repo = await installed(c, env);
+    await git(repo, 'config', 'vtree.cache.spares', '0');
+    const first = await add(repo, 'first', [], env);
+    const key = first.facts.deps.key as string;
+    await waitFor('the cache entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), key)) !== undefined);
+    // A file of the entry gone from under it: the restore's link() fails.
+    const entry = (await openEntry(join(repo, '.git/vibetrees/cache'), key))!;
+    await rm(join(entry.tree, 'node_modules/esbuild/package.json'));
+
+    const second = await add(repo, 'second', [], env);
+    expect(second.facts.deps.source).toBe('miss');
+    const log = second.facts.deps.fellBack as string;
+    expect(log).toMatch(/\.git\/vibetrees\/logs\/deps-.*\.log$/);
+    expect(await readFile(log, 'utf8')).toContain('ENOENT');
+    expect(second.stderr.match(/deps: restoring dependencies failed \(.*ENOENT.*\); installing with npm from scratch instead \(details in .*deps-.*\.log\)/g)).toHaveLength(1);
+    expect(await trees(second.path, c.dirs)).toEqual(await trees(repo, c.dirs));
+  });
+});
