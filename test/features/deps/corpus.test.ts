@@ -9,7 +9,7 @@ import { run } from '../../../src/core/exec.js';
 import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
 import { git, makeRepo, vtree } from '../../helpers.js';
-import { add, treeOf, waitFor } from './deps-helpers.js';
+import { add, filesNaming, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -148,19 +148,6 @@ async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string>
   await git(made.repo, 'add', '-A');
   await git(made.repo, 'commit', '-qm', 'project');
   return made.repo;
-}
-
-/** Every file or link under the worktree's node_modules directories that names `path`. */
-async function filesNaming(worktree: string, dirs: readonly string[], path: string): Promise<string[]> {
-  const names = pathPattern(path);
-  const found: string[] = [];
-  for (const dir of dirs) {
-    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
-    for (const [rel, what] of Object.entries(tree)) {
-      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'latin1'))) found.push(`${dir}/${rel}`);
-    }
-  }
-  return found;
 }
 
 /**

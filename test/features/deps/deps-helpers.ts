@@ -1,7 +1,9 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { vtree } from '../../helpers.js';
+import { treeOf, vtree } from '../../helpers.js';
+import { pathPattern } from '../../../src/features/deps/manifest.js';
 
 /** What `git vtree add --json` says of a run: the facts the dependency tests look at. */
 export interface AddResult {
@@ -29,4 +31,18 @@ export async function waitFor(what: string, check: () => Promise<boolean>): Prom
 export const countIn = (dir: string) => readdir(dir).then((names) => names.length, () => 0);
 
 /** The shared tree snapshot (type, mode, link target, content hash by path). */
-export { treeOf } from '../../helpers.js';
+export { treeOf };
+
+/** Every file or link under the worktree's directories `dirs` that names `path` (as a path, not as the start of a longer name). */
+export async function filesNaming(worktree: string, dirs: readonly string[], path: string): Promise<string[]> {
+  const names = pathPattern(path);
+  const found: string[] = [];
+  for (const dir of dirs) {
+    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
+    for (const [rel, what] of Object.entries(tree)) {
+      // latin1: a byte for a byte, so a path inside a binary (a native module) is found too.
+      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'latin1'))) found.push(`${dir}/${rel}`);
+    }
+  }
+  return found;
+}

@@ -4,10 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installComplete } from '../../../src/features/deps/completeness.js';
 import { openEntry } from '../../../src/features/deps/cache.js';
 import { run } from '../../../src/core/exec.js';
-import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
 import { git, makeRepo, tempDir } from '../../helpers.js';
-import { add, treeOf, waitFor } from './deps-helpers.js';
+import { add, filesNaming, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -106,18 +105,8 @@ async function installed(c: ManagerCase, env: NodeJS.ProcessEnv): Promise<string
   return made.repo;
 }
 
-/** Every file under the worktree's node_modules directories that names `path` (as a path, not as the start of a longer name). */
-async function filesNaming(worktree: string, path: string): Promise<string[]> {
-  const names = pathPattern(path);
-  const found: string[] = [];
-  for (const dir of ['node_modules', 'packages/lib/node_modules', 'docs/node_modules']) {
-    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
-    for (const [rel, what] of Object.entries(tree)) {
-      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'utf8'))) found.push(`${dir}/${rel}`);
-    }
-  }
-  return found;
-}
+/** The node_modules directories of the workspace. */
+const DIRS = ['node_modules', 'packages/lib/node_modules', 'docs/node_modules'];
 
 describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_name, c) => {
   it('seeds every workspace\'s node_modules (docs/** included), names no other worktree, and the manager finds nothing to do', async (ctx) => {
@@ -132,15 +121,15 @@ describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_
       for (const ignored of c.ignored) delete theirs[ignored], delete ours[ignored];
       expect(ours, dir).toEqual(theirs);
     }
-    expect(await filesNaming(seeded.path, repo)).toEqual([]);
+    expect(await filesNaming(seeded.path, DIRS, repo)).toEqual([]);
     if (c.tool === 'yarn-berry') expect(await readFile(join(seeded.path, '.yarn/install-state.gz'))).toEqual(await readFile(join(repo, '.yarn/install-state.gz')));
 
     // The cached entry restores the same; the manager's own check passes and changes no tracked file.
     await waitFor('the entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), seeded.facts.deps.key as string)) !== undefined);
     const hit = await add(repo, 'hit', ['--link-mode', 'hardlink'], env);
     expect(hit.facts.deps.source).toBe('hit');
-    expect(await filesNaming(hit.path, repo)).toEqual([]);
-    expect(await filesNaming(hit.path, seeded.path)).toEqual([]);
+    expect(await filesNaming(hit.path, DIRS, repo)).toEqual([]);
+    expect(await filesNaming(hit.path, DIRS, seeded.path)).toEqual([]);
     await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.check, { cwd: hit.path, env: { ...process.env, ...env } });
     expect(await git(hit.path, 'status', '--porcelain')).toBe('');
     // Each workspace resolves its own versions.
