@@ -23,8 +23,8 @@ import type { PackageManagerName, Project } from './package-manager.js';
  * - yarn classic: `.yarn-integrity` lists exactly yarn.lock's entries (pattern and resolved
  *   URL), and each top-level package on disk is at a version yarn.lock has for it;
  * - yarn berry: `.yarn-state.yml` holds exactly yarn.lock's resolutions whose `conditions`
- *   (os, cpu, libc) hold here, as yarn skips the others, and each is at the locations it lists;
- *   with `supportedArchitectures` set it cannot tell, and says not complete;
+ *   (os, cpu, libc) hold for the platforms it installs for (this one, or its
+ *   `supportedArchitectures`), as yarn skips the others, and each is at the locations it lists;
  * - bun: every package of `bun.lock` whose os and cpu fit this machine is installed at its
  *   version (in bun's isolated store `node_modules/.bun`, or where the hoisted layout puts it);
  *   the binary `bun.lockb` cannot be read, so such a tree is never called complete.
@@ -141,14 +141,14 @@ async function yarnClassicComplete(base: string, lock: string): Promise<string |
 
 async function yarnBerryComplete(base: string, lock: string): Promise<string | undefined> {
   const { parse } = await import('yaml');
-  const yarnrc = await readFile(join(base, '.yarnrc.yml'), 'utf8').catch(() => '');
-  // Installs for more platforms than this one: which of them yarn fetched is not on disk here.
-  if (/^supportedArchitectures:/m.test(yarnrc)) return '.yarnrc.yml sets supportedArchitectures: cannot tell what yarn installs here';
+  const yarnrc = (parse(await readFile(join(base, '.yarnrc.yml'), 'utf8').catch(() => '')) ?? {}) as { supportedArchitectures?: unknown };
+  const targets = architectures(yarnrc.supportedArchitectures);
+  if (!targets) return '.yarnrc.yml has a supportedArchitectures vtree does not understand: cannot tell what yarn installs';
   const state = parse(await readFile(join(base, 'node_modules/.yarn-state.yml'), 'utf8')) as Record<string, { locations?: unknown }> | null;
   const wanted = new Set<string>();
   for (const [key, value] of Object.entries((parse(lock) as Record<string, { resolution?: string; conditions?: string }> | null) ?? {})) {
     if (key === '__metadata' || typeof value?.resolution !== 'string') continue;
-    if (typeof value.conditions === 'string' && !conditionsHold(value.conditions)) continue;
+    if (typeof value.conditions === 'string' && !conditionsHold(value.conditions, targets)) continue;
     wanted.add(value.resolution);
   }
   // Packages with peer dependencies appear once per virtual instance: `name@virtual:<hash>#npm:1.0.0`.
@@ -166,21 +166,45 @@ async function yarnBerryComplete(base: string, lock: string): Promise<string | u
   return undefined;
 }
 
+/** The platforms yarn installs for, per field; `null`: every value. */
+type Architectures = Record<'os' | 'cpu' | 'libc', readonly string[] | null>;
+
 /**
- * Whether yarn berry's `conditions` of a lockfile entry hold on this machine: `os=linux & cpu=x64
+ * yarn berry's `supportedArchitectures` (default: this machine only; `current` is this machine's
+ * value, `null` every value), as yarn's `getSupportedArchitectures` reads it; `undefined` when it
+ * is not that shape.
+ */
+function architectures(setting: unknown): Architectures | undefined {
+  const here = { os: process.platform, cpu: process.arch, libc: libc() };
+  const out = {} as Record<keyof Architectures, readonly string[] | null>;
+  for (const field of ['os', 'cpu', 'libc'] as const) {
+    const given = setting && typeof setting === 'object' ? (setting as Record<string, unknown>)[field] : undefined;
+    const values = given === undefined ? ['current'] : given;
+    if (values === null) out[field] = null;
+    else if (Array.isArray(values) && values.every((v) => typeof v === 'string')) out[field] = values.flatMap((v: string) => (v === 'current' ? (here[field] === undefined ? [] : [here[field]!]) : [v]));
+    else return undefined;
+  }
+  return out;
+}
+
+/**
+ * Whether yarn berry's `conditions` of a lockfile entry hold for `targets`: `os=linux & cpu=x64
  * & libc=glibc`, a field with several values as `(os=darwin | os=linux)`, a negated one as
  * `!os=win32` (how yarn writes a package's `os`, `cpu` and `libc`).
  */
-function conditionsHold(conditions: string): boolean {
+function conditionsHold(conditions: string, targets: Architectures): boolean {
   return conditions.split(' & ').every((group) =>
     group
       .replace(/^\(|\)$/g, '')
       .split(' | ')
       .some((token) => {
         const negated = token.startsWith('!');
-        const [field, value] = token.replace(/^!/, '').split('=') as [string, string | undefined];
-        const here = field === 'os' ? process.platform : field === 'cpu' ? process.arch : field === 'libc' ? libc() : undefined;
-        return (here === value) !== negated;
+        const [field, value] = token.replace(/^!/, '').split('=') as [keyof Architectures, string];
+        const allowed = targets[field];
+        if (allowed === undefined) return false;
+        // Every value of the field is targeted: some target matches either way.
+        if (allowed === null) return true;
+        return negated ? allowed.some((v) => v !== value) : allowed.includes(value);
       }),
   );
 }

@@ -264,3 +264,19 @@ describe('an unexpected failure while restoring', () => {
     expect(await trees(second.path, c.dirs)).toEqual(await trees(repo, c.dirs));
   });
 });
+
+describe('yarn 4 installing for more platforms (supportedArchitectures)', () => {
+  it('is complete with every listed platform\'s package, and not without one', async (ctx) => {
+    const env = envFor('yarn-berry');
+    if (!env) return ctx.skip('yarn 4 could not be installed');
+    const c = CASES['yarn 4']!;
+    const other = process.arch === 'arm64' ? 'x64' : 'arm64';
+    const repo = await installed({ ...c, files: { ...c.files, '.yarnrc.yml': `nodeLinker: node-modules\nsupportedArchitectures:\n  os: [current, darwin]\n  cpu: [current, ${other}]\n` } }, env);
+    const project = (await detectProject(diskFiles(repo)))!;
+    // yarn fetched darwin's and the other CPU's binaries as well as this machine's.
+    expect(await readFile(join(repo, `node_modules/@esbuild/darwin-${other}/package.json`), 'utf8')).toContain(ESBUILD);
+    expect(await installProblem(repo, project)).toBeUndefined();
+    await rm(join(repo, `node_modules/@esbuild/darwin-${other}`), { recursive: true });
+    expect(await installProblem(repo, project)).toBe(`node_modules/@esbuild/darwin-${other} is missing`);
+  });
+});
