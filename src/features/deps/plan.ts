@@ -1,4 +1,4 @@
-import { appendFile, lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
@@ -13,7 +13,7 @@ import { tempName } from '../../core/temp-name.js';
 import type { TaskContext } from '../../core/graph.js';
 import { depsLogPath, installLogPath } from '../../core/paths.js';
 import { moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { findEmbeddedPaths, manifestProblem, scanTree, withoutStateFiles, type Manifest } from './manifest.js';
+import { findEmbeddedPaths, manifestProblem, pathPattern, scanTree, withoutStateFiles, type Manifest } from './manifest.js';
 import { installProblem } from './completeness.js';
 import {
   commitFiles,
@@ -22,6 +22,7 @@ import {
   installCommand,
   nodeModulesDirs,
   reconcileCommand,
+  REWRITTEN_IN_PLACE,
   type Project,
 } from './package-manager.js';
 import type { CheckoutStage, RepoStage, SetupShared, TargetStage } from '../feature.js';
@@ -66,6 +67,10 @@ export interface DepsPlan {
   inPlace?: boolean;
   /** Dependency dirs of the spare worktree that do not fit and go before restoring. */
   replace?: string[];
+  /** Files of the restored tree written with the worktree's path (see `Manifest.rewrite`). */
+  rewritten?: string[];
+  /** In a spare worktree: the path its dependencies were written for, before it was moved here. */
+  writtenFor?: string;
 }
 
 /** What the spare job recorded of a spare worktree's dependencies (its `vtree.json` `deps`). */
@@ -73,6 +78,9 @@ interface RecordedDeps {
   key?: string | null;
   dirs?: string[];
   linkMode?: LinkMode | null;
+  /** The worktree path its files name, and which files name it besides the managers' state files. */
+  at?: string;
+  rewritten?: string[];
 }
 
 const NODE_MODULES_EXISTS = 'node_modules exists';
@@ -115,7 +123,8 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
   if (theirs?.key === key && theirs.dirs?.length) {
     const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, reject);
     span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
-    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+    const moved = { writtenFor: theirs.at ?? target.spare!.from, rewritten: theirs.rewritten ?? [] };
+    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...moved, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
   }
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
   await removeStaleStaging(target.path, staging);
@@ -134,7 +143,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       // restored file is the entry's inode, so an edit through any link shows here.
       // The restore first: its link() calls run in libuv's threads while this thread checks.
       const [restored, changed] = await Promise.all([
-        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn),
+        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true, rewritten: spare.origin ? (spare.rewrite ?? []) : [] } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn),
         changedFiles(hot),
       ]);
       await sideWork;
@@ -223,7 +232,7 @@ async function fallBackLog(repo: Repo, shared: SetupShared, text: string): Promi
 
 /** `plan` turned into a clean install after its restore failed, with the log saying why. */
 function asCleanInstall(plan: DepsPlan, log: string): DepsPlan {
-  const { staging: _staging, mode: _mode, files: _files, spare: _spare, inPlace: _inPlace, from: _from, fromWorktree: _fromWorktree, ...rest } = plan;
+  const { staging: _staging, mode: _mode, files: _files, spare: _spare, inPlace: _inPlace, from: _from, fromWorktree: _fromWorktree, rewritten: _rewritten, writtenFor: _writtenFor, ...rest } = plan;
   return { ...rest, source: 'miss', roots: [], fellBack: log };
 }
 
@@ -261,7 +270,34 @@ async function restore(manifest: Manifest, from: string, staging: string, settin
   const ctx = { from, to: staging, mode, warn, target };
   await restoreTree(manifest, ctx);
   // ctx.mode: `copy` if the restore fell back part way.
-  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length };
+  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length, rewritten: manifest.origin ? (manifest.rewrite ?? []) : [] };
+}
+
+/**
+ * A spare worktree's dependencies name the path they were written for (its place in the pool, or
+ * the worktree it was recycled from): the files that can (the managers' state files, `.bin`
+ * shims, and those the restore wrote with that path) get this worktree's path instead. Each is
+ * replaced by a new file, never edited in place, so a file it shares with the cache stays as it is.
+ */
+async function writeForHere(path: string, roots: readonly string[], rewritten: readonly string[], writtenFor: string): Promise<void> {
+  const candidates = new Set(rewritten);
+  for (const root of roots) {
+    if (!root.endsWith('node_modules')) continue;
+    for (const name of REWRITTEN_IN_PLACE) candidates.add(`${root}/${name}`);
+    for (const shim of await readdir(join(path, root, '.bin')).catch(() => [] as string[])) candidates.add(`${root}/.bin/${shim}`);
+  }
+  const names = pathPattern(writtenFor, 'g');
+  await Promise.all(
+    [...candidates].map(async (file) => {
+      const full = join(path, file);
+      const text = await readFile(full, 'utf8').catch(() => undefined);
+      if (text === undefined || !pathPattern(writtenFor).test(text)) return;
+      const temp = `${full}.vtree-${process.pid}`;
+      await copyFile(full, temp); // keeps the mode
+      await writeFile(temp, text.replace(names, () => path));
+      await rename(temp, full);
+    }),
+  );
 }
 
 export async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
@@ -314,7 +350,9 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     ...(plan.fellBack ? { fellBack: plan.fellBack } : {}),
   };
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
-  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
+  if (plan.inPlace && plan.writtenFor && plan.writtenFor !== path) await writeForHere(path, plan.roots, plan.rewritten ?? [], plan.writtenFor);
+  const rewritten = plan.rewritten?.length ? { rewritten: plan.rewritten } : {};
+  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs, at: path, ...rewritten };
   if (plan.reason === NODE_MODULES_EXISTS) {
     // `setup` run again: keep what the first set-up recorded (where they came from, every dir rm must clear).
     const before = (await readWorktreeState(gitDir))?.deps;

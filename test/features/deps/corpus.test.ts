@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheWorktree, openEntry } from '../../../src/features/deps/cache.js';
@@ -8,7 +8,7 @@ import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
-import { git, makeRepo, vtree } from '../../helpers.js';
+import { git, makeRepo, SPARES_ON, vtree } from '../../helpers.js';
 import { add, filesNaming, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
@@ -278,5 +278,26 @@ describe('yarn 4 installing for more platforms (supportedArchitectures)', () => 
     expect(await installProblem(repo, project)).toBeUndefined();
     await rm(join(repo, `node_modules/@esbuild/darwin-${other}`), { recursive: true });
     expect(await installProblem(repo, project)).toBe(`node_modules/@esbuild/darwin-${other} is missing`);
+  });
+});
+
+describe('spare worktrees (the default) of a pnpm project with platform packages', () => {
+  it('the spare job builds one with its node_modules, and the next add takes it as it is', async (ctx) => {
+    const c = CASES.pnpm!;
+    const env = envFor('pnpm');
+    if (!env) return ctx.skip('pnpm could not be installed');
+    const repo = await installed(c, env);
+    const spareEnv = { ...env, ...SPARES_ON };
+    expect((await add(repo, 'first', [], spareEnv)).facts.deps.source).toBe('seed');
+    // Every background job (snapshot, spare node_modules, spare worktree) finished, none of them failing.
+    const logs = join(repo, '.git/vibetrees/logs');
+    const texts = async () => Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
+    await waitFor('the spare worktree', async () => (await texts()).some((t) => /spare worktrees: 1\/1 ready/.test(t)) && (await texts()).every((t) => / finished in /.test(t)));
+    expect((await texts()).join('\n')).not.toMatch(/ENOENT|failed/);
+
+    const second = await add(repo, 'second', [], spareEnv);
+    expect(second.facts.deps).toMatchObject({ source: 'hit', inSpareWorktree: true });
+    expect(await trees(second.path, c.dirs)).toEqual(await trees(repo, c.dirs));
+    expect(await filesNaming(second.path, c.dirs, repo)).toEqual([]);
   });
 });
