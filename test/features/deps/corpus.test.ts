@@ -8,8 +8,8 @@ import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { run } from '../../../src/core/exec.js';
 import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
-import { git, makeRepo, SPARES_ON, vtree } from '../../helpers.js';
-import { add, filesNaming, treeOf, waitFor } from './deps-helpers.js';
+import { git, SPARES_ON, vtree } from '../../helpers.js';
+import { add, filesNaming, installedRepo, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -136,17 +136,8 @@ const bin = (tool: CorpusCase['tool']) => (tool === 'yarn-berry' ? 'yarn' : tool
 
 /** A repository with the case's project committed with its lockfile, installed in the main worktree. */
 async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string> {
-  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  const made = await installedRepo(c.files, { bin: bin(c.tool), args: c.install, env, ...(c.prepare ? { prepare: c.prepare } : {}) });
   cleanups.push(made.cleanup);
-  for (const [path, text] of Object.entries(c.files)) {
-    await mkdir(join(made.repo, path, '..'), { recursive: true });
-    await writeFile(join(made.repo, path), text);
-  }
-  await c.prepare?.(made.repo);
-  // Without CI: in CI pnpm and yarn berry refuse to write the lockfile this install makes.
-  await run(bin(c.tool), c.install, { cwd: made.repo, env: { ...process.env, ...env, CI: '' } });
-  await git(made.repo, 'add', '-A');
-  await git(made.repo, 'commit', '-qm', 'project');
   return made.repo;
 }
 
@@ -211,10 +202,10 @@ describe.each(Object.entries(CASES))('corpus: %s', (_name, c) => {
 
 describe('a partial start from a main worktree the check calls incomplete', () => {
   // The issue's crash: the state files were left out of the copy but still listed to rewrite (pnpm) or move (yarn 4).
-  it.each([
+  it.for([
     ['pnpm', 'node_modules/.pnpm/esbuild@0.25.0'],
     ['yarn 4', 'node_modules/.yarn-state.yml'],
-  ])('%s: leaves the state files out and asks nothing of them; the reconcile gives a complete install', async (name, remove, ctx) => {
+  ] as const)('%s: leaves the state files out and asks nothing of them; the reconcile gives a complete install', async ([name, remove], ctx) => {
     const c = CASES[name]!;
     const env = envFor(c.tool);
     if (!env) return ctx.skip(`${c.tool} could not be installed`);

@@ -1,8 +1,9 @@
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
-import { treeOf, vtree } from '../../helpers.js';
+import { git, makeRepo, treeOf, vtree } from '../../helpers.js';
+import { run } from '../../../src/core/exec.js';
 import { pathPattern } from '../../../src/features/deps/manifest.js';
 
 /** What `git vtree add --json` says of a run: the facts the dependency tests look at. */
@@ -45,4 +46,25 @@ export async function filesNaming(worktree: string, dirs: readonly string[], pat
     }
   }
   return found;
+}
+
+/**
+ * A repository with `files` committed together with the lockfile `install` (a package manager
+ * and its arguments) writes, installed in the main worktree; `prepare` makes extra files first.
+ * The install runs without CI: in CI pnpm and yarn berry refuse to write a lockfile.
+ */
+export async function installedRepo(
+  files: Record<string, string>,
+  install: { bin: string; args: string[]; env: NodeJS.ProcessEnv; prepare?: (repo: string) => Promise<void> },
+): Promise<{ repo: string; cleanup: () => Promise<void> }> {
+  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(made.repo, path, '..'), { recursive: true });
+    await writeFile(join(made.repo, path), text);
+  }
+  await install.prepare?.(made.repo);
+  await run(install.bin, install.args, { cwd: made.repo, env: { ...process.env, ...install.env, CI: '' } });
+  await git(made.repo, 'add', '-A');
+  await git(made.repo, 'commit', '-qm', 'project');
+  return { repo: made.repo, cleanup: made.cleanup };
 }

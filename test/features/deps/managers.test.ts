@@ -1,12 +1,12 @@
-import { cp, readdir, readFile, rm, utimes, writeFile, mkdir } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installComplete } from '../../../src/features/deps/completeness.js';
 import { openEntry } from '../../../src/features/deps/cache.js';
 import { run } from '../../../src/core/exec.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
-import { git, makeRepo, tempDir } from '../../helpers.js';
-import { add, filesNaming, treeOf, waitFor } from './deps-helpers.js';
+import { git, tempDir } from '../../helpers.js';
+import { add, filesNaming, installedRepo, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -83,7 +83,6 @@ const CASES: Record<string, ManagerCase> = {
   },
 };
 
-/** A repository with the case's workspace committed with its lockfile, installed in the main worktree. */
 /**
  * The environment of the fixture's own installs, which write or update its lockfile: without CI,
  * since in CI pnpm and yarn berry refuse to touch a lockfile (frozen and immutable by default).
@@ -92,16 +91,10 @@ function fixtureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...process.env, ...env, CI: '' };
 }
 
+/** A repository with the case's workspace committed with its lockfile, installed in the main worktree. */
 async function installed(c: ManagerCase, env: NodeJS.ProcessEnv): Promise<string> {
-  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  const made = await installedRepo(c.files, { bin: c.tool === 'yarn-berry' ? 'yarn' : c.tool, args: c.install, env });
   cleanups.push(made.cleanup);
-  for (const [path, text] of Object.entries(c.files)) {
-    await mkdir(join(made.repo, path, '..'), { recursive: true });
-    await writeFile(join(made.repo, path), text);
-  }
-  await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: made.repo, env: fixtureEnv(env) });
-  await git(made.repo, 'add', '-A');
-  await git(made.repo, 'commit', '-qm', 'workspace');
   return made.repo;
 }
 
