@@ -26,7 +26,8 @@ import type { PackageManagerName, Project } from './package-manager.js';
  *   (os, cpu, libc) hold for the platforms it installs for (this one, or its
  *   `supportedArchitectures`), as yarn skips the others, and each is at the locations it lists;
  * - bun: every package of `bun.lock` whose os and cpu fit this machine is installed at its
- *   version (in bun's isolated store `node_modules/.bun`, or where the hoisted layout puts it);
+ *   version (in bun's isolated store `node_modules/.bun`, with nothing else there, or where the
+ *   hoisted layout puts it);
  *   the binary `bun.lockb` cannot be read, so such a tree is never called complete.
  *
  * When it cannot tell, the answer is "not complete": the caller installs instead of guessing.
@@ -238,16 +239,23 @@ async function bunComplete(base: string, lock: string): Promise<string | undefin
     wanted.push({ key, name, version });
   }
   if (await exists(join(base, 'node_modules/.bun'))) {
-    // The isolated layout: one store directory per package version (`@esbuild+linux-x64@0.25.0`).
-    const dirs = new Set((await readdir(join(base, 'node_modules/.bun'))).filter((d) => d !== 'node_modules'));
-    const ids = new Set(wanted.map((w) => `${w.name.replace('/', '+')}@${w.version}`));
-    for (const id of ids) if (!dirs.has(id) && ![...dirs].some((d) => d.startsWith(`${id}+`))) return `node_modules/.bun lacks ${id}`;
-    for (const { name, version } of wanted) {
-      const dir = [...dirs].find((d) => d === `${name.replace('/', '+')}@${version}`) ?? [...dirs].find((d) => d.startsWith(`${name.replace('/', '+')}@${version}+`));
+    // The isolated layout: a store directory per package version (`@esbuild+linux-x64@0.25.0`), one
+    // more per set of peers it was resolved with (`react-dom@19.0.0+aa8600d4a927d95f`).
+    const dirs = (await readdir(join(base, 'node_modules/.bun'))).filter((d) => d !== 'node_modules');
+    const ids = new Map<string, (typeof wanted)[number]>(wanted.map((w) => [`${w.name.replace('/', '+')}@${w.version}`, w]));
+    /** The package version a store directory holds: its name up to a `+<peers hash>`. */
+    const idOf = (dir: string) => (ids.has(dir) ? dir : dir.split('+').map((_, i, parts) => parts.slice(0, i + 1).join('+')).find((prefix) => ids.has(prefix)));
+    const found = new Set<string>();
+    for (const dir of dirs) {
+      const id = idOf(dir);
+      if (id === undefined) return `node_modules/.bun/${dir} is not in bun.lock (left from another install)`;
+      const { name, version } = ids.get(id)!;
       const problem = versionProblem(base, `node_modules/.bun/${dir}/node_modules/${name}`, version, false);
       if (problem !== undefined) return problem;
+      found.add(id);
     }
-    return dirs.size === ids.size ? undefined : `node_modules/.bun holds ${dirs.size} packages, bun.lock has ${ids.size} for this platform`;
+    const missing = [...ids.keys()].find((id) => !found.has(id));
+    return missing === undefined ? undefined : `node_modules/.bun lacks ${missing}`;
   }
   // The hoisted layout: `a/b` is b nested under package a, or under the workspace named a.
   const workspaceDirs = new Map(Object.entries(parsed.workspaces ?? {}).map(([dir, w]) => [w.name ?? dir, dir]));
