@@ -330,10 +330,12 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     if (plan.source === 'miss') await install(command, path, plan, repo, shared, signal);
     await restoreTrackedFiles(path, dirtyBefore, command.command, shared.warn);
     span.set('installMs', Math.round(performance.now() - started));
-    // What the install produced (a readdir walk, cheap next to the install itself).
-    const installed = await scanTree(path, nodeModulesDirs(project), { stats: false });
+    // What the install produced (a readdir walk, cheap next to the install itself), and which of
+    // its files name this worktree (recorded: should it become a spare, they are rewritten).
+    const installed = await findEmbeddedPaths(path, await scanTree(path, nodeModulesDirs(project), { stats: false }));
     dirs = installed.roots;
     files = installed.files.length;
+    plan = { ...plan, rewritten: installed.rewrite ?? [] };
   }
   shared.facts.deps = {
     source: plan.source,

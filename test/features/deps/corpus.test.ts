@@ -152,6 +152,12 @@ async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string>
   return made.repo;
 }
 
+/** The text of every background job log of the repository. */
+async function jobLogs(repo: string): Promise<string[]> {
+  const logs = join(repo, '.git/vibetrees/logs');
+  return Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
+}
+
 /**
  * The trees of `dirs` under `worktree`; a file that names its own worktree (pnpm's workspace
  * state, node-gyp's Makefile) is compared with that path as `<worktree>`.
@@ -292,8 +298,7 @@ describe('spare worktrees (the default) of a pnpm project with platform packages
     const spareEnv = { ...env, ...SPARES_ON };
     expect((await add(repo, 'first', [], spareEnv)).facts.deps.source).toBe('seed');
     // Every background job (snapshot, spare node_modules, spare worktree) finished, none of them failing.
-    const logs = join(repo, '.git/vibetrees/logs');
-    const texts = async () => Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
+    const texts = () => jobLogs(repo);
     await waitFor('the spare worktree', async () => (await texts()).some((t) => /spare worktrees: 1\/1 ready/.test(t)) && (await texts()).every((t) => / finished in /.test(t)));
     expect((await texts()).join('\n')).not.toMatch(/ENOENT|failed/);
 
@@ -301,5 +306,30 @@ describe('spare worktrees (the default) of a pnpm project with platform packages
     expect(second.facts.deps).toMatchObject({ source: 'hit', inSpareWorktree: true });
     expect(await trees(second.path, c.dirs)).toEqual(await trees(repo, c.dirs));
     expect(await filesNaming(second.path, c.dirs, repo)).toEqual([]);
+  });
+});
+
+describe('a native module built in a worktree that is then recycled as a spare', () => {
+  it('the next add gets its node-gyp files written for its own path', async () => {
+    const c = CASES['native module (node-gyp)']!;
+    const env = envFor('npm')!;
+    const repo = await installed(c, env);
+    // No seed: the first add installs (and builds) in its own worktree.
+    await rm(join(repo, 'node_modules'), { recursive: true });
+    const first = await add(repo, 'first', [], env);
+    expect(first.facts.deps.source).toBe('miss');
+    expect(await readFile(join(first.path, 'node_modules/tiny-native/build/Makefile'), 'utf8')).toContain(first.path);
+    await waitFor('the snapshot', async () => (await jobLogs(repo)).every((t) => / finished in /.test(t)));
+    const removed = await vtree(repo, ['rm', '--json', 'first'], SPARES_ON);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout).recycled).toBe(true);
+    await waitFor('the pool', async () => (await jobLogs(repo)).every((t) => / finished in /.test(t)));
+
+    const second = await add(repo, 'second', [], { ...env, ...SPARES_ON });
+    // The recycled worktree, its node_modules kept in place.
+    expect(second.facts.deps).toMatchObject({ source: 'hit', inSpareWorktree: true });
+    for (const named of [first.path, join(repo, '../app.worktrees/.vtree-spares')]) expect(await filesNaming(second.path, c.dirs, named)).toEqual([]);
+    expect(await readFile(join(second.path, 'node_modules/tiny-native/build/Makefile'), 'utf8')).toContain(second.path);
+    expect((await run(process.execPath, ['-p', "require('tiny-native').answer()"], { cwd: second.path })).stdout.trim()).toBe('42');
   });
 });
