@@ -290,6 +290,8 @@ async function writeForHere(path: string, roots: readonly string[], rewritten: r
   await Promise.all(
     [...candidates].map(async (file) => {
       const full = join(path, file);
+      // A link (npm's `.bin` entries) leads to a package's own file: not one written per install.
+      if (!(await lstat(full).then((info) => info.isFile(), () => false))) return;
       const text = await readFile(full, 'utf8').catch(() => undefined);
       if (text === undefined || !pathPattern(writtenFor).test(text)) return;
       const temp = `${full}.vtree-${process.pid}`;
