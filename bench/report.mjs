@@ -107,7 +107,8 @@ export function evaluateTargets(rows, startup, lists = []) {
     compare('hit-vs-bun', 'cache hit without a spare faster than git worktree add + bun install', 'vtree-hit', 'bun', 1, rows, true),
   ];
   // Copy mode is exempt; so is a mode the filesystem turned into a copy (reflink on ext4).
-  const hitRows = rows.filter((r) => r.group === 'vtree' && r.expect === 'hit');
+  // The npm fixture's link modes; the pnpm project's hit has its own target below.
+  const hitRows = rows.filter((r) => r.group === 'vtree' && r.expect === 'hit' && r.repo !== 'pnpm');
   const copies = hitRows.filter((r) => r.linkMode === 'copy' || r.observedLinkMode === 'copy');
   const modeRows = hitRows.filter((r) => !copies.includes(r));
   const modeResults = modeRows.map((r) => compare(`${r.id}-vs-pnpm`, '', r.id, 'pnpm', 1, rows, true));
@@ -121,6 +122,7 @@ export function evaluateTargets(rows, startup, lists = []) {
       [...new Set((measured.length ? measured : modeResults).map((m) => m.detail))].join('; ') +
       (copies.length ? `; exempt as copies: ${copies.map((r) => `${r.id}${r.linkMode === 'copy' ? '' : ` (restored by ${r.observedLinkMode})`}`).join(', ')}` : ''),
   });
+  targets.push(compare('pnpm-hit-vs-pnpm', 'pnpm project with optional platform packages: cache hit faster than git worktree add + pnpm install --offline --frozen-lockfile', 'vtree-hit-pnpm', 'pnpm', 1, rows, true));
   targets.push(compare('seed-vs-hit', 'seeded first-ever add within 1.2× of a cache hit', 'vtree-seed', 'vtree-hit', 1.2));
   targets.push(compare('startup', 'start-up: git vtree --version ≤ 1.6× node -e 0', 'git-vtree-version-via-git', 'node-e0', 1.6, startup));
   // Issue 12: spare worktrees.

@@ -21,8 +21,9 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     if (!cacheDir || !base || !key) throw new UsageError('cache-snapshot needs the cache dir, worktree and key');
     await waitForExit(waitPid);
     const [{ cacheWorktree }, { parseLinkMode }] = await Promise.all([import('../features/deps/cache.js'), import('../features/deps/link-modes.js')]);
-    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn, parseLinkMode(linkMode ?? 'auto'));
-    io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} no longer matches ${key}: not cached`);
+    let why = 'it did not qualify';
+    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn, parseLinkMode(linkMode ?? 'auto'), (reason) => (why = reason));
+    io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} not cached: ${why}`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
     if (entry && pushTo) {
       // vtree.cache.push: share what this install made with every other clone of the lockfile.

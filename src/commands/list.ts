@@ -25,7 +25,7 @@ export default async function list(args: Args, io: Io): Promise<number> {
       row.deps ?? '-',
       row.ports ? Object.entries(row.ports).map(([k, v]) => `${k}=${v}`).join(' ') : '-',
       stack(row),
-      row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
+      row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : row.spare ? 'being built' : 'never set up',
     ]);
     io.out(formatColumns(['BRANCH', 'PATH', 'DEPS', 'PORTS', 'SERVICES', 'CREATED'], table));
   } else {
@@ -37,7 +37,7 @@ export default async function list(args: Args, io: Io): Promise<number> {
       [row.upstream && `${arrows(row.upstream)} ${row.upstream.ref}`, row.base && `${arrows(row.base)} ${row.base.ref}`].filter(Boolean).join(', ') || '-',
       row.lastActivity ? ago(now - Date.parse(row.lastActivity)) : '-',
       [stack(row), ...Object.values(row.urls ?? {})].join(' '),
-      row.setUp ? (row.readiness ?? '-') : 'never set up',
+      row.setUp ? (row.readiness ?? '-') : row.spare ? 'being built' : 'never set up',
     ]);
     io.out(formatColumns(['BRANCH', 'PATH', 'CHANGES', 'AHEAD/BEHIND', 'ACTIVE', 'STACK', 'READY'], table));
   }

@@ -29,6 +29,11 @@ export function installLogPath(commonDir: string, runId: string): string {
   return join(vibetreesDir(commonDir), 'logs', `install-${runId}.log`);
 }
 
+/** What went wrong in a dependency step of run `runId` that a clean install replaced (named in its warning). */
+export function depsLogPath(commonDir: string, runId: string): string {
+  return join(vibetreesDir(commonDir), 'logs', `deps-${runId}.log`);
+}
+
 /** Where `rm` keeps copies of ignored files the user changed in a removed worktree (`.env` edits). */
 export function keptDir(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'kept');

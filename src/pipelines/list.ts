@@ -34,9 +34,9 @@ export interface WorktreeRow extends BoardColumns {
   failedTasks?: string[];
 }
 
-/** Linked worktrees that exist on disk and that vtree never set up: what `setup --all` sets up. */
+/** Linked worktrees that exist on disk and that vtree never set up: what `setup --all` sets up (never a spare: the spare job sets those up). */
 export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
-  return rows.filter((row) => !row.setUp && !row.prunable);
+  return rows.filter((row) => !row.setUp && !row.prunable && !row.spare);
 }
 
 /**

@@ -283,6 +283,8 @@ async function moveAside(target: RemoveTarget, runId: string, warn: (line: strin
   for (const [index, dir] of dirs.entries()) {
     // vtree.json is a file on disk: a `dirs` entry that leaves the worktree is not vtree's to move.
     const from = await confinedPath(target.path, String(dir));
+    // yarn berry's install state, recorded beside its node_modules: a file, removed with the worktree.
+    if (from && /(^|\/)\.yarn\/install-state\.gz$/.test(String(dir))) continue;
     if (!from || !String(dir).split('/').includes('node_modules')) {
       warn(`ignored dependency directory '${String(dir)}' recorded in ${worktreeStatePath(target.gitDir)}: not a node_modules inside the worktree`);
       continue;

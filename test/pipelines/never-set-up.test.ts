@@ -75,6 +75,18 @@ describe('worktrees that skipped post-checkout', () => {
     expect(again.stderr).toContain('Every worktree is set up already.');
   });
 
+  it('list --all shows a spare worktree being built as such, and does not count it as never set up', async () => {
+    // How the spare job starts one: locked as a spare before its set-up has written vtree.json.
+    const spare = join(root, 'spare-being-built');
+    await git(repo, 'worktree', 'add', '-q', '--detach', '--lock', '--reason', 'git vtree spare', spare);
+    const table = await vtree(repo, ['list', '--all']);
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout.split('\n').find((line) => line.includes(spare))).toMatch(/\(spare\).*being built\s*$/);
+    expect(table.stderr).not.toContain('never set up');
+    const rows = JSON.parse((await vtree(repo, ['list', '--all', '--json'])).stdout).worktrees as Array<{ path: string; spare?: boolean; setUp: boolean }>;
+    expect(rows.find((r) => r.path === spare)).toMatchObject({ spare: true, setUp: false });
+  });
+
   it('setup --all refuses a named worktree', async () => {
     const result = await vtree(repo, ['setup', 'x', '--all']);
     expect(result.code).toBe(2);

@@ -11,7 +11,7 @@ import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
-import { installComplete } from './completeness.js';
+import { installProblem } from './completeness.js';
 import { defaultCacheDir } from '../../core/paths.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import type { Repo } from '../../git/repo.js';
@@ -215,12 +215,28 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
 /**
  * Caches the dependencies of the worktree at `base` as entry `key`, if its files on disk still
  * give that key and its install is complete; checked again afterwards, and the entry dropped,
- * when the worktree changed while it was being snapshotted. `undefined` when it did not qualify.
+ * when the worktree changed while it was being snapshotted. `undefined` when it did not qualify,
+ * after telling `refused` why.
  */
-export async function cacheWorktree(cacheDir: string, base: string, key: string, source: EntrySource, warn: (line: string) => void, linkMode: LinkModeSetting = 'auto'): Promise<CacheEntry | undefined> {
+export async function cacheWorktree(
+  cacheDir: string,
+  base: string,
+  key: string,
+  source: EntrySource,
+  warn: (line: string) => void,
+  linkMode: LinkModeSetting = 'auto',
+  refused: (reason: string) => void = () => undefined,
+): Promise<CacheEntry | undefined> {
   const qualifies = async () => {
     const project = await detectProject(diskFiles(base));
-    return project && cacheKey(project) === key && (await installComplete(base, project)) ? project : undefined;
+    const problem = !project
+      ? 'it has no package.json any more'
+      : cacheKey(project) !== key
+        ? `its lockfile or package.json changed since: it no longer matches ${key}`
+        : await installProblem(base, project).then((why) => why && `its node_modules is not a complete install of its lockfile (${why})`);
+    if (problem === undefined) return project;
+    refused(problem);
+    return undefined;
   };
   const project = await qualifies();
   if (!project) return undefined;

@@ -151,14 +151,16 @@ export async function moveIntoPlace(staging: string, roots: readonly string[], d
 
 /**
  * Writes `target` in place of `origin` in the files `paths` of the restored tree at `to`: the
- * files are copies of their own (never links), so no other tree sees the change.
+ * files are copies of their own (never links), so no other tree sees the change. A listed file
+ * that is not there is skipped.
  */
 export async function rewriteOrigin(to: string, paths: readonly string[], origin: string, target: string): Promise<void> {
   await Promise.all(
     paths.map(async (path) => {
       const file = join(to, path);
-      const text = await readFile(file, 'utf8');
-      await writeFile(file, text.replace(pathPattern(origin, 'g'), () => target));
+      // A state file the restore left out (a partial start drops them): nothing to rewrite.
+      const text = await readFile(file, 'utf8').catch((error: unknown) => (isErrno(error, 'ENOENT') ? undefined : Promise.reject(error)));
+      if (text !== undefined) await writeFile(file, text.replace(pathPattern(origin, 'g'), () => target));
     }),
   );
 }

@@ -123,12 +123,12 @@ export async function scanTree(base: string, roots: readonly string[], options: 
 
 /**
  * Sets `manifest.origin` and `manifest.rewrite`: the files of the tree at `base` that name
- * `base` itself. Only files a package manager writes per install can: its state files and the
- * shims directly in a `.bin` directory (package files are the same bytes in every install), so
- * few files are read.
+ * `base` itself. Only files written per install can: the package manager's state files, the
+ * shims directly in a `.bin` directory, and the text node-gyp leaves in a native module's
+ * `build/` (package files are the same bytes in every install), so few files are read.
  */
 export async function findEmbeddedPaths(base: string, manifest: Manifest): Promise<Manifest> {
-  const candidates = manifest.files.map(([path]) => path).filter((path) => /\/\.bin\/[^/]+$/.test(path) || isRewrittenInPlace(path));
+  const candidates = manifest.files.map(([path]) => path).filter((path) => /\/\.bin\/[^/]+$/.test(path) || isRewrittenInPlace(path) || NATIVE_BUILD_TEXT.test(path));
   const names = pathPattern(base);
   const found = await Promise.all(candidates.map((path) => readFile(join(base, path), 'utf8').then((text) => names.test(text), () => false)));
   const rewrite = candidates.filter((_, i) => found[i]);
@@ -144,7 +144,34 @@ export function pathPattern(path: string, flags = ''): RegExp {
   return new RegExp(`${escapeRegExp(path)}(?![\\w.-])`, flags);
 }
 
-/** True for `node_modules/.package-lock.json` and the like, at any node_modules root. */
+/**
+ * What node-gyp writes into a package's `build/` naming the directory it built in: the Makefiles
+ * (`Makefile`, `*.mk`), `config.gypi` and the compiler's dependency files (`.deps/.../*.d`). Left
+ * naming the source worktree, a `node-gyp rebuild` in another worktree would build that one.
+ */
+const NATIVE_BUILD_TEXT = /(^|\/)node_modules\/(@[^/]+\/)?[^/]+\/build\/(.+\.(mk|d|gypi)|([^/]+\.)?Makefile)$/;
+
+/**
+ * `manifest` without the package managers' state files ({@link isRewrittenInPlace}): not among
+ * its files, not to be rewritten, not a root. One rule for what is copied and what is then
+ * rewritten or moved, so nothing is asked of a file the copy left out.
+ */
+export function withoutStateFiles(manifest: Manifest): Manifest {
+  const keep = ([path]: ManifestFile) => !isRewrittenInPlace(path);
+  const rewrite = manifest.rewrite?.filter((path) => !isRewrittenInPlace(path));
+  const { origin: _origin, rewrite: _rewrite, ...rest } = manifest;
+  const roots = manifest.roots.filter((root) => !isRewrittenInPlace(root));
+  return {
+    ...rest,
+    roots,
+    // Without the parent a dropped state file root needed (`.yarn`): only what lies in a root stays.
+    dirs: manifest.dirs.filter((dir) => roots.some((root) => dir === root || dir.startsWith(`${root}/`))),
+    files: manifest.files.filter(keep),
+    ...(manifest.origin && rewrite?.length ? { origin: manifest.origin, rewrite } : {}),
+  };
+}
+
+/** True for `node_modules/.package-lock.json` and the like, at any node_modules root; and yarn berry's install state. */
 export function isRewrittenInPlace(path: string): boolean {
   if (path.endsWith('/install-state.gz')) return true;
   const at = path.lastIndexOf('node_modules/');

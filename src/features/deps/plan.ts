@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, lstat, mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../../core/background.js';
 import { cacheDirOf, changedFiles, linkedTreeChanges, listEntries, openEntry, recordHit, sparesDir, type CacheEntry } from './cache.js';
@@ -12,10 +12,10 @@ import { exists, isErrno } from '../../core/files.js';
 import { trashDir } from '../../core/paths.js';
 import { tempName } from '../../core/temp-name.js';
 import type { TaskContext } from '../../core/graph.js';
-import { installLogPath } from '../../core/paths.js';
+import { depsLogPath, installLogPath } from '../../core/paths.js';
 import { linkNowCopyLater, moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
-import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
-import { installComplete } from './completeness.js';
+import { findEmbeddedPaths, manifestProblem, pathPattern, scanTree, withoutStateFiles, type Manifest } from './manifest.js';
+import { installProblem } from './completeness.js';
 import {
   commitFiles,
   detectProject,
@@ -23,6 +23,7 @@ import {
   installCommand,
   nodeModulesDirs,
   reconcileCommand,
+  REWRITTEN_IN_PLACE,
   type Project,
 } from './package-manager.js';
 import type { CheckoutStage, RepoStage, SetupShared, TargetStage } from '../feature.js';
@@ -49,8 +50,14 @@ export interface DepsPlan {
   files?: number;
   /** Restored with one rename of a spare. */
   spare?: boolean;
-  /** The worktree a seed was taken from, or the entry a partial restore started from. */
+  /** The worktree a seed was taken from, or the entry (or worktree) a partial restore started from. */
   from?: string;
+  /** A partial restore started from a worktree, not from a cache entry. */
+  fromWorktree?: boolean;
+  /** A worktree with this very lockfile installed that was not taken as a seed, and why. */
+  notSeed?: { path: string; problem: string };
+  /** Restoring failed unexpectedly and this is a clean install instead: the log with the details. */
+  fellBack?: string;
   /** A lockfile exists: the result may be cached. */
   cacheable: boolean;
   /** Bytes downloaded from the remote cache. */
@@ -66,6 +73,10 @@ export interface DepsPlan {
    * gives the worktree copies of its own after `add` returns; the ISO time files became shared.
    */
   sharedSince?: string;
+  /** Files of the restored tree written with the worktree's path (see `Manifest.rewrite`). */
+  rewritten?: string[];
+  /** In a spare worktree: the path its dependencies were written for, before it was moved here. */
+  writtenFor?: string;
 }
 
 /** What the spare job recorded of a spare worktree's dependencies (its `vtree.json` `deps`). */
@@ -73,6 +84,9 @@ interface RecordedDeps {
   key?: string | null;
   dirs?: string[];
   linkMode?: LinkMode | null;
+  /** The worktree path its files name, and which files name it besides the managers' state files. */
+  at?: string;
+  rewritten?: string[];
 }
 
 const NODE_MODULES_EXISTS = 'node_modules exists';
@@ -115,7 +129,8 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
   if (theirs?.key === key && theirs.dirs?.length) {
     const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, target.spare!.gitDir, reject, shared.warn);
     span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
-    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+    const moved = { writtenFor: theirs.at ?? target.spare!.from, rewritten: theirs.rewritten ?? [] };
+    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...moved, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
   }
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
   await removeStaleStaging(target.path, staging);
@@ -134,7 +149,7 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       // restored file is the entry's inode, so an edit through any link shows here.
       // The restore first: its link() calls run in libuv's threads while this thread checks.
       const [restored, changed] = await Promise.all([
-        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn, true),
+        spare ? { roots: spare.roots, mode: spare.mode, files: spare.files, spare: true, rewritten: spare.origin ? (spare.rewrite ?? []) : [] } : restore(hot.manifest, hot.tree, staging, setting, target.path, shared.warn, true),
         changedFiles(hot),
       ]);
       await sideWork;
@@ -150,8 +165,16 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     // Nor one whose background copy found a file edited through the link (its state's `deps.edited`).
     const untainted = async (path: string) =>
       (await sharedTaint(cacheDir, path)) === undefined && !((await readWorktreeState(await worktreeGitDir(path)))?.deps as { edited?: string[] } | undefined)?.edited?.length;
-    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => cacheKey(theirs) === key && (await installComplete(path, theirs)) && (await untainted(path)));
+    let notSeed: DepsPlan['notSeed'];
+    const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
+      if (cacheKey(theirs) !== key) return false;
+      const problem = await installProblem(path, theirs);
+      if (problem === undefined) return untainted(path);
+      notSeed ??= { path, problem };
+      return false;
+    });
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
+    if (notSeed) span.set('notSeed', notSeed.problem);
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
     const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
     for (const closest of (await listEntries(cacheDir)).filter((e) => e.meta.packageManager === project.manager)) {
@@ -160,20 +183,20 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
         await reject(closest, changed);
         continue;
       }
-      return { ...plan, source: 'partial', staging, from: closest.key, pushTo, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
+      return { ...plan, source: 'partial', staging, from: closest.key, notSeed, pushTo, ...(await restore(closest.manifest, closest.tree, staging, mode, target.path, shared.warn)) };
     }
     let complete = false;
     const similar = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
       if (theirs.manager !== project.manager || !(await untainted(path))) return false;
-      complete = await installComplete(path, theirs);
+      complete = (await installProblem(path, theirs)) === undefined;
       return true;
     });
     if (similar) {
       // The manager's state files of a tree that does not match them (`npm install
       // --package-lock-only`, a pull without an install) would make it skip what is really on
       // disk: left out, so the reconcile reads the tree itself.
-      const manifest = complete ? similar.manifest : { ...similar.manifest, files: similar.manifest.files.filter(([path]) => !isRewrittenInPlace(path)) };
-      return { ...plan, source: 'partial', staging, from: similar.path, pushTo, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
+      const manifest = complete ? similar.manifest : withoutStateFiles(similar.manifest);
+      return { ...plan, source: 'partial', staging, from: similar.path, fromWorktree: true, notSeed, pushTo, ...(await restore(manifest, similar.path, staging, mode, target.path, shared.warn)) };
     }
     // The registry client (and node:stream with it) loads only where a remote cache is set.
     const remote = config.string('vtree.cache.remote') ? (await import('./remote/remote-cache.js')).remoteFromConfig(config) : undefined;
@@ -183,11 +206,53 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
       await topUpSpares(repo, cacheDir, key, config.integer('vtree.cache.spares', 1), setting, shared.warn);
       return { ...plan, source: 'remote', staging, from: `${remote!.ref.registry}/${remote!.ref.repository}`, remoteBytes: pulled.bytes, ...restored };
     }
-    return { ...plan, source: 'miss', pushTo };
+    return { ...plan, source: 'miss', notSeed, pushTo };
   } catch (error) {
     await rm(staging, { recursive: true, force: true });
-    throw error;
+    // Never a failed `add` for want of a shortcut: a clean install is always right.
+    if (signal.aborted) throw error;
+    const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
+    return { ...plan, source: 'miss', pushTo, fellBack: await fallBack(repo, shared, 'restoring dependencies', error, project.manager) };
   }
+}
+
+/**
+ * Records an unexpected failure of a dependency step in the run's deps log and says, once, that a
+ * clean install replaces it; returns the log's path.
+ */
+async function fallBack(repo: Repo, shared: SetupShared, step: string, error: unknown, manager: string): Promise<string> {
+  const details = error instanceof Error ? (error.stack ?? error.message) : String(error);
+  const log = await fallBackLog(repo, shared, `${step} failed\n${details}\n`);
+  shared.warn(`deps: ${step} failed (${errorMessage(error)}); installing with ${manager} from scratch instead (details in ${log})`);
+  return log;
+}
+
+/** Appends `text` to this run's deps log (`.git/vibetrees/logs/deps-<run>.log`); its path. */
+async function fallBackLog(repo: Repo, shared: SetupShared, text: string): Promise<string> {
+  const log = depsLogPath(repo.commonDir, shared.runId);
+  try {
+    await mkdir(dirname(log), { recursive: true });
+    await appendFile(log, `# ${new Date().toISOString()}\n${text}\n`);
+  } catch {
+    // The warning that names this log still says what failed.
+  }
+  return log;
+}
+
+/** `plan` turned into a clean install after its restore failed, with the log saying why. */
+function asCleanInstall(plan: DepsPlan, log: string): DepsPlan {
+  const { staging: _staging, mode: _mode, files: _files, spare: _spare, inPlace: _inPlace, from: _from, fromWorktree: _fromWorktree, rewritten: _rewritten, writtenFor: _writtenFor, ...rest } = plan;
+  return { ...rest, source: 'miss', roots: [], fellBack: log };
+}
+
+/** Why the user waits for an install, and what it buys: said before it runs. */
+function installReason(plan: DepsPlan): string {
+  const next = plan.cacheable ? '; the next add of this lockfile restores from the cache' : '';
+  if (plan.source === 'partial') return `reconciling the restored start with the lockfile${next}`;
+  if (!plan.cacheable) return 'no lockfile: nothing to cache';
+  if (plan.fellBack) return `restoring failed${next}`;
+  const notSeed = plan.notSeed ? `; ${plan.notSeed.path} has this lockfile but is not a complete install of it (${plan.notSeed.problem})` : '';
+  return `cache miss${notSeed}: the user waits for this install${next}`;
 }
 
 /**
@@ -235,7 +300,36 @@ async function restore(manifest: Manifest, from: string, staging: string, settin
   const ctx = { from, to: staging, mode, warn, target };
   await restoreTree(manifest, ctx);
   // ctx.mode: `copy` if the restore fell back part way.
-  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length, ...(linkNow && ctx.mode === 'hardlink' ? { sharedSince } : {}) };
+  return { roots: manifest.roots, mode: ctx.mode, files: manifest.files.length, rewritten: manifest.origin ? (manifest.rewrite ?? []) : [], ...(linkNow && ctx.mode === 'hardlink' ? { sharedSince } : {}) };
+}
+
+/**
+ * A spare worktree's dependencies name the path they were written for (its place in the pool, or
+ * the worktree it was recycled from): the files that can (the managers' state files, `.bin`
+ * shims, and those the restore wrote with that path) get this worktree's path instead. Each is
+ * replaced by a new file, never edited in place, so a file it shares with the cache stays as it is.
+ */
+async function writeForHere(path: string, roots: readonly string[], rewritten: readonly string[], writtenFor: string): Promise<void> {
+  const candidates = new Set(rewritten);
+  for (const root of roots) {
+    if (!root.endsWith('node_modules')) continue;
+    for (const name of REWRITTEN_IN_PLACE) candidates.add(`${root}/${name}`);
+    for (const shim of await readdir(join(path, root, '.bin')).catch(() => [] as string[])) candidates.add(`${root}/.bin/${shim}`);
+  }
+  const names = pathPattern(writtenFor, 'g');
+  await Promise.all(
+    [...candidates].map(async (file) => {
+      const full = join(path, file);
+      // A link (npm's `.bin` entries) leads to a package's own file: not one written per install.
+      if (!(await lstat(full).then((info) => info.isFile(), () => false))) return;
+      const text = await readFile(full, 'utf8').catch(() => undefined);
+      if (text === undefined || !pathPattern(writtenFor).test(text)) return;
+      const temp = `${full}.vtree-${process.pid}`;
+      await copyFile(full, temp); // keeps the mode
+      await writeFile(temp, text.replace(names, () => path));
+      await rename(temp, full);
+    }),
+  );
 }
 
 export async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
@@ -246,22 +340,34 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     } catch (error) {
       await rm(plan.staging, { recursive: true, force: true });
       await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));
-      throw error;
+      if (!project || signal.aborted) throw error;
+      plan = asCleanInstall(plan, await fallBack(repo, shared, 'placing the restored dependencies', error, project.manager));
     }
   }
   let dirs = plan.roots;
   let files = plan.files;
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
-    const command = plan.source === 'partial' ? reconcileCommand(project.manager) : await installCommand(project.manager, plan.cacheable);
     const started = performance.now();
     const dirtyBefore = new Set(await modifiedTrackedFiles(path));
-    await install(command, path, plan, repo, shared, signal);
+    if (plan.source === 'partial') {
+      const failed = await install(reconcileCommand(project.manager), path, plan, repo, shared, signal, { quiet: true });
+      if (failed) {
+        // What the reconcile could not fix, a clean install does: it starts from nothing.
+        await Promise.all(nodeModulesDirs(project).map((dir) => rm(join(path, dir), { recursive: true, force: true })));
+        plan = asCleanInstall(plan, failed);
+        shared.warn(`deps: ${reconcileCommand(project.manager).command} could not reconcile the restored start; installing from scratch instead (details in ${failed})`);
+      }
+    }
+    const command = await installCommand(project.manager, plan.cacheable);
+    if (plan.source === 'miss') await install(command, path, plan, repo, shared, signal);
     await restoreTrackedFiles(path, dirtyBefore, command.command, shared.warn);
     span.set('installMs', Math.round(performance.now() - started));
-    // What the install produced (a readdir walk, cheap next to the install itself).
-    const installed = await scanTree(path, nodeModulesDirs(project), { stats: false });
+    // What the install produced (a readdir walk, cheap next to the install itself), and which of
+    // its files name this worktree (recorded: should it become a spare, they are rewritten).
+    const installed = await findEmbeddedPaths(path, await scanTree(path, nodeModulesDirs(project), { stats: false }));
     dirs = installed.roots;
     files = installed.files.length;
+    plan = { ...plan, rewritten: installed.rewrite ?? [] };
   }
   shared.facts.deps = {
     source: plan.source,
@@ -275,9 +381,13 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
     ...(plan.reason ? { reason: plan.reason } : {}),
     ...(plan.remoteBytes !== undefined ? { remoteBytes: plan.remoteBytes } : {}),
     ...(plan.sharedSince ? { isolation: 'background' } : {}),
+    ...(plan.notSeed ? { notSeed: plan.notSeed } : {}),
+    ...(plan.fellBack ? { fellBack: plan.fellBack } : {}),
   };
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
-  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs };
+  if (plan.inPlace && plan.writtenFor && plan.writtenFor !== path) await writeForHere(path, plan.roots, plan.rewritten ?? [], plan.writtenFor);
+  const rewritten = plan.rewritten?.length ? { rewritten: plan.rewritten } : {};
+  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs, at: path, ...rewritten };
   if (plan.reason === NODE_MODULES_EXISTS) {
     // `setup` run again: keep what the first set-up recorded (where they came from, every dir rm must clear).
     const before = (await readWorktreeState(gitDir))?.deps;
@@ -371,8 +481,11 @@ function describe(plan: DepsPlan): string {
       return `deps: pulled from the remote cache ${plan.from} (${formatBytes(plan.remoteBytes ?? 0)}) and restored (${what}, ${plan.mode})`;
     case 'seed':
       return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
-    case 'partial':
-      return `deps: started from a similar cache entry and reconciled with ${plan.project?.manager}; caching the result in the background`;
+    case 'partial': {
+      const start = plan.fromWorktree ? `the node_modules of the worktree at ${plan.from}` : `the cache entry ${plan.from?.slice(0, 12)} of another lockfile`;
+      const notSeed = plan.notSeed ? ` (${plan.notSeed.path} has this lockfile but is not a complete install of it: ${plan.notSeed.problem})` : '';
+      return `deps: started from ${start} and reconciled with ${plan.project?.manager}${notSeed}; caching the result in the background`;
+    }
     default:
       return `deps: installed with ${plan.project?.manager}${plan.cacheable ? '; caching the result in the background' : ''}`;
   }
@@ -409,9 +522,16 @@ const TAIL_LINES = 15;
  * terminal. When it fails, its whole output is saved to `.git/vibetrees/logs/install-<run>.log`,
  * its last lines are shown and the error names the log.
  */
-async function install(command: { command: string; args: string[] }, cwd: string, plan: DepsPlan, repo: Repo, shared: SetupShared, signal: AbortSignal): Promise<void> {
-  const why = plan.source === 'partial' ? 'no exact cache entry' : plan.cacheable ? 'cache miss' : 'no lockfile';
-  shared.log(`deps: ${command.command} ${command.args.join(' ')} (${why}: the user waits for this install; the next add of this lockfile restores from the cache)`);
+async function install(
+  command: { command: string; args: string[] },
+  cwd: string,
+  plan: DepsPlan,
+  repo: Repo,
+  shared: SetupShared,
+  signal: AbortSignal,
+  { quiet = false }: { quiet?: boolean } = {},
+): Promise<string | undefined> {
+  shared.log(`deps: ${command.command} ${command.args.join(' ')} (${installReason(plan)})`);
   const tty = process.stderr.isTTY === true && !process.env.VTREE_BACKGROUND;
   const width = Math.max(20, (process.stderr.columns || 80) - 1);
   const onStderr = tty
@@ -425,13 +545,15 @@ async function install(command: { command: string; args: string[] }, cwd: string
   try {
     result = await run(command.command, command.args, { cwd, signal, okCodes: ANY_EXIT, ...(onStderr ? { onStderr } : {}) });
   } catch (error) {
+    if (quiet && !signal.aborted) return fallBackLog(repo, shared, `$ ${command.command} ${command.args.join(' ')}\n# in ${cwd}\n${errorMessage(error)}\n`);
     throw new VtreeError(`${what} failed in ${cwd}: ${errorMessage(error)}`, 'fix the install, or run `git vtree add <branch> --no-deps` and install by hand', { cause: error });
   } finally {
     if (tty) process.stderr.write('\r\x1b[K');
   }
-  if (result.code === 0) return;
-  const log = installLogPath(repo.commonDir, shared.runId);
+  if (result.code === 0) return undefined;
   const text = `$ ${command.command} ${command.args.join(' ')}\n# in ${cwd}, exit code ${result.code}\n# stdout\n${result.stdout}\n# stderr\n${result.stderr}`;
+  if (quiet) return fallBackLog(repo, shared, text);
+  const log = installLogPath(repo.commonDir, shared.runId);
   await mkdir(dirname(log), { recursive: true });
   await writeFile(log, text);
   const tail = `${result.stdout}\n${result.stderr}`.split(/\r?\n/).filter((l) => l.trim()).slice(-TAIL_LINES);

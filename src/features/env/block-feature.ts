@@ -13,6 +13,7 @@ interface DiscoveredCompose {
 interface ComposeOverride {
   projectName?: string;
   composeFile?: string;
+  files?: string[];
 }
 
 /** What the `env-block` task did; persisted as the worktree's `env` state. */
@@ -45,7 +46,8 @@ export const envBlockFeature: Feature = {
         const ports = (deps['ports'] as Record<string, number> | undefined) ?? {};
         const discovered = deps['compose-discover'] as DiscoveredCompose | undefined;
         const override = deps['compose-override'] as ComposeOverride | undefined;
-        const usesCompose = (discovered?.files?.length ?? 0) > 0 || override !== undefined;
+        // compose-override answers even when there is no Compose file: its files say whether there is one.
+        const usesCompose = (discovered?.files?.length ?? 0) > 0 || (override?.files?.length ?? 0) > 0;
         const envTarget = await chooseEnvTarget(path);
         if (!usesCompose && Object.keys(ports).length === 0 && !(await hasBlock(path, envTarget.file))) {
           span.set('skipped', 'no compose file and no port variables');

@@ -1,9 +1,10 @@
-import { cp, mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'vitest';
 import { run } from '../../../src/core/exec.js';
-import { git, testEnv, vtree } from '../../helpers.js';
+import { pathPattern } from '../../../src/features/deps/manifest.js';
+import { git, makeRepo, testEnv, treeOf, vtree } from '../../helpers.js';
 
 /** What `git vtree add --json` says of a run: the facts the dependency tests look at. */
 export interface AddResult {
@@ -31,7 +32,42 @@ export async function waitFor(what: string, check: () => Promise<boolean>): Prom
 export const countIn = (dir: string) => readdir(dir).then((names) => names.length, () => 0);
 
 /** The shared tree snapshot (type, mode, link target, content hash by path). */
-export { treeOf } from '../../helpers.js';
+export { treeOf };
+
+/** Every file or link under the worktree's directories `dirs` that names `path` (as a path, not as the start of a longer name). */
+export async function filesNaming(worktree: string, dirs: readonly string[], path: string): Promise<string[]> {
+  const names = pathPattern(path);
+  const found: string[] = [];
+  for (const dir of dirs) {
+    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
+    for (const [rel, what] of Object.entries(tree)) {
+      // latin1: a byte for a byte, so a path inside a binary (a native module) is found too.
+      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'latin1'))) found.push(`${dir}/${rel}`);
+    }
+  }
+  return found;
+}
+
+/**
+ * A repository with `files` committed together with the lockfile `install` (a package manager
+ * and its arguments) writes, installed in the main worktree; `prepare` makes extra files first.
+ * The install runs without CI: in CI pnpm and yarn berry refuse to write a lockfile.
+ */
+export async function installedRepo(
+  files: Record<string, string>,
+  install: { bin: string; args: string[]; env: NodeJS.ProcessEnv; prepare?: (repo: string) => Promise<void> },
+): Promise<{ repo: string; cleanup: () => Promise<void> }> {
+  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  for (const [path, text] of Object.entries(files)) {
+    await mkdir(join(made.repo, path, '..'), { recursive: true });
+    await writeFile(join(made.repo, path), text);
+  }
+  await install.prepare?.(made.repo);
+  await run(install.bin, install.args, { cwd: made.repo, env: { ...process.env, ...install.env, CI: '' } });
+  await git(made.repo, 'add', '-A');
+  await git(made.repo, 'commit', '-qm', 'project');
+  return { repo: made.repo, cleanup: made.cleanup };
+}
 
 /**
  * A repository `app` in a new directory under `parent` (named `prefix...`), with `fixture`'s

@@ -1,13 +1,12 @@
-import { cp, readdir, readFile, rm, utimes, writeFile, mkdir } from 'node:fs/promises';
+import { cp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { installComplete } from '../../../src/features/deps/completeness.js';
 import { openEntry } from '../../../src/features/deps/cache.js';
 import { run } from '../../../src/core/exec.js';
-import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
-import { git, makeRepo, tempDir } from '../../helpers.js';
-import { add, treeOf, waitFor } from './deps-helpers.js';
+import { git, tempDir } from '../../helpers.js';
+import { add, filesNaming, installedRepo, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -84,7 +83,6 @@ const CASES: Record<string, ManagerCase> = {
   },
 };
 
-/** A repository with the case's workspace committed with its lockfile, installed in the main worktree. */
 /**
  * The environment of the fixture's own installs, which write or update its lockfile: without CI,
  * since in CI pnpm and yarn berry refuse to touch a lockfile (frozen and immutable by default).
@@ -93,31 +91,15 @@ function fixtureEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
   return { ...process.env, ...env, CI: '' };
 }
 
+/** A repository with the case's workspace committed with its lockfile, installed in the main worktree. */
 async function installed(c: ManagerCase, env: NodeJS.ProcessEnv): Promise<string> {
-  const made = await makeRepo({ '.gitignore': 'node_modules/\n.yarn/\n.pnp.*\n' });
+  const made = await installedRepo(c.files, { bin: c.tool === 'yarn-berry' ? 'yarn' : c.tool, args: c.install, env });
   cleanups.push(made.cleanup);
-  for (const [path, text] of Object.entries(c.files)) {
-    await mkdir(join(made.repo, path, '..'), { recursive: true });
-    await writeFile(join(made.repo, path), text);
-  }
-  await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.install, { cwd: made.repo, env: fixtureEnv(env) });
-  await git(made.repo, 'add', '-A');
-  await git(made.repo, 'commit', '-qm', 'workspace');
   return made.repo;
 }
 
-/** Every file under the worktree's node_modules directories that names `path` (as a path, not as the start of a longer name). */
-async function filesNaming(worktree: string, path: string): Promise<string[]> {
-  const names = pathPattern(path);
-  const found: string[] = [];
-  for (const dir of ['node_modules', 'packages/lib/node_modules', 'docs/node_modules']) {
-    const tree = await treeOf(join(worktree, dir)).catch(() => ({}));
-    for (const [rel, what] of Object.entries(tree)) {
-      if (what.startsWith('link') ? names.test(what) : what.startsWith('file') && names.test(await readFile(join(worktree, dir, rel), 'utf8'))) found.push(`${dir}/${rel}`);
-    }
-  }
-  return found;
-}
+/** The node_modules directories of the workspace. */
+const DIRS = ['node_modules', 'packages/lib/node_modules', 'docs/node_modules'];
 
 describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_name, c) => {
   it('seeds every workspace\'s node_modules (docs/** included), names no other worktree, and the manager finds nothing to do', async (ctx) => {
@@ -132,15 +114,15 @@ describe.each(Object.entries(CASES))('%s workspace monorepo (real installs)', (_
       for (const ignored of c.ignored) delete theirs[ignored], delete ours[ignored];
       expect(ours, dir).toEqual(theirs);
     }
-    expect(await filesNaming(seeded.path, repo)).toEqual([]);
+    expect(await filesNaming(seeded.path, DIRS, repo)).toEqual([]);
     if (c.tool === 'yarn-berry') expect(await readFile(join(seeded.path, '.yarn/install-state.gz'))).toEqual(await readFile(join(repo, '.yarn/install-state.gz')));
 
     // The cached entry restores the same; the manager's own check passes and changes no tracked file.
     await waitFor('the entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), seeded.facts.deps.key as string)) !== undefined);
     const hit = await add(repo, 'hit', ['--link-mode', 'hardlink'], env);
     expect(hit.facts.deps.source).toBe('hit');
-    expect(await filesNaming(hit.path, repo)).toEqual([]);
-    expect(await filesNaming(hit.path, seeded.path)).toEqual([]);
+    expect(await filesNaming(hit.path, DIRS, repo)).toEqual([]);
+    expect(await filesNaming(hit.path, DIRS, seeded.path)).toEqual([]);
     await run(c.tool === 'yarn-berry' ? 'yarn' : c.tool, c.check, { cwd: hit.path, env: { ...process.env, ...env } });
     expect(await git(hit.path, 'status', '--porcelain')).toBe('');
     // Each workspace resolves its own versions.

@@ -172,3 +172,20 @@ describe('git vtree add and setup write the block', () => {
     expect(await git(path, 'status', '--porcelain')).toBe('');
   });
 });
+
+describe('a repository with no Compose file and no port variables', () => {
+  it('gets no block, and `wait` prints no COMPOSE_PROJECT_NAME', async () => {
+    const { repo, cleanup } = await makeRepo({ 'README.md': '# app\n', '.gitignore': '.env\n' });
+    try {
+      const add = await vtree(repo, ['add', 'plain', '--no-deps', '--json']);
+      expect(add.code, add.stderr).toBe(0);
+      const { path } = JSON.parse(add.stdout) as { path: string };
+      expect(await readFile(join(path, '.env'), 'utf8').catch(() => '')).not.toContain(BLOCK_START);
+      const waited = await vtree(path, ['wait']);
+      expect(waited.code, waited.stderr).toBe(0);
+      expect(waited.stdout).toBe(`path: ${path}\n`);
+    } finally {
+      await cleanup();
+    }
+  });
+});
