@@ -66,6 +66,19 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./rm.js'),
   },
   {
+    name: 'prune',
+    describe: 'Remove worktrees that are done (merged, upstream gone, idle) and vtree\'s leftovers; lists them unless --yes or a prompt agrees',
+    positionals: [],
+    options: {
+      idle: { type: 'string', describe: 'Also worktrees with no commit and no file change for this long (7d, 12h)' },
+      yes: { type: 'boolean', alias: 'y', describe: 'Remove without asking (without it and without a terminal, only list)' },
+      force: { type: 'boolean', alias: 'f', describe: 'Also worktrees with uncommitted changes or commits on no remote (kept as rm --force keeps them)' },
+      'delete-branch': { type: 'boolean', alias: 'd', describe: 'Also delete the branches of removed worktrees (git branch -d; -D with --force)' },
+      json,
+    },
+    load: () => import('./prune.js'),
+  },
+  {
     name: 'setup',
     describe: 'Set up an existing worktree (made by plain git worktree add, or whose set-up failed); safe to repeat',
     positionals: [{ name: 'worktree', required: false, describe: 'Branch, slug or path of the worktree (default: the one you are in)' }],

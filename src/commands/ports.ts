@@ -7,7 +7,7 @@ import { listLeases, pruneLeases } from '../features/ports/registry.js';
 
 /** `git vtree ports [--prune] [--json]`: every port lease on this machine, of every repository. */
 export default async function ports(args: Args, io: Io): Promise<number> {
-  const pruned = args.prune ? await pruneLeases({ warn: io.warn }) : [];
+  const pruned = args.prune ? await pruneLeases({ warn: io.warn, published: await publishedPorts() }) : [];
   const leases = await listLeases({ warn: io.warn });
   if (io.json) {
     io.out(JSON.stringify({ registry: portsRegistryPath(), leases, ...(args.prune ? { pruned } : {}) }));
@@ -31,6 +31,12 @@ export default async function ports(args: Args, io: Io): Promise<number> {
   }
   io.out(table.toString());
   return ExitCode.ok;
+}
+
+/** Host ports containers publish now, by the engine's word (a bind test may miss one the engine forwards without a listener). */
+async function publishedPorts(): Promise<Set<number>> {
+  const { engineStacks } = await import('../features/services/engine-stacks.js');
+  return new Set(((await engineStacks()) ?? []).flatMap((s) => s.ports));
 }
 
 /** `/src/app/.git` → `app`; a bare `/src/app.git` → `app`. */
