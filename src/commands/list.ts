@@ -3,12 +3,22 @@ import { ExitCode } from '../core/errors.js';
 import type { Io } from '../core/output.js';
 import { formatColumns } from '../core/columns.js';
 import { listWorktreesWithState, neverSetUp } from '../pipelines/list.js';
+import { describeOrphan, findOrphans } from '../pipelines/orphans.js';
+import { basename } from 'node:path';
+import { git } from '../core/exec.js';
+
+/** The common git dir, for the orphans of the repository (outside one, listWorktreesWithState explains). */
+async function commonDirOf(cwd: string): Promise<string> {
+  return git(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => '');
+}
 
 /** `git vtree list`. */
 export default async function list(args: Args, io: Io): Promise<number> {
-  const rows = await listWorktreesWithState(process.cwd(), Boolean(args.all));
+  const [rows, commonDir] = await Promise.all([listWorktreesWithState(process.cwd(), Boolean(args.all)), commonDirOf(process.cwd())]);
+  const main = rows.find((row) => row.main)?.path ?? commonDir;
+  const orphans = commonDir ? await findOrphans({ commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows }) : [];
   if (io.json) {
-    io.out(JSON.stringify({ worktrees: rows }));
+    io.out(JSON.stringify({ worktrees: rows, orphans }));
     return ExitCode.ok;
   }
   // Plain columns, not cli-table3: `list` is typed often and its start-up is measured (docs/performance.md).
@@ -22,6 +32,7 @@ export default async function list(args: Args, io: Io): Promise<number> {
     row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
   ]);
   io.out(formatColumns(['BRANCH', 'PATH', 'DEPS', 'PORTS', 'SERVICES', 'CREATED'], table));
+  for (const orphan of orphans) io.log(`orphan: ${describeOrphan(orphan)}: git vtree rm ${orphan.slug} (or git vtree prune)`);
   const pending = neverSetUp(rows).length;
   if (pending > 0) io.log(`${pending} worktree(s) never set up (made with --no-checkout, or without the hook): git vtree setup --all`);
   return ExitCode.ok;

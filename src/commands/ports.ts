@@ -25,7 +25,7 @@ export default async function ports(args: Args, io: Io): Promise<number> {
       String(lease.port),
       lease.variable,
       repositoryName(lease.repo),
-      lease.worktree + (lease.stale ? ' (missing: freed on next add, or --prune)' : ''),
+      lease.worktree + (lease.stale ? ' (missing: freed by --prune or the next add once nothing holds the port)' : ''),
       lease.leasedAt.slice(0, 16).replace('T', ' '),
     ]);
   }

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RepoStage } from '../features/feature.js';
 import type { EngineStack } from '../features/services/engine-stacks.js';
 import type { PortLease } from '../features/ports/registry.js';
-import { slugify } from '../git/slug.js';
+import { composeProjectName, slugify } from '../git/slug.js';
 
 /**
  * What a worktree removed behind vtree's back (plain `git worktree remove`, `rm -rf`) left: its
@@ -26,10 +26,12 @@ export interface Orphan {
 
 /**
  * The orphans of this repository: leases of it naming a worktree directory that is gone, and
- * Compose stacks started with an override from its git dir (`<common>/worktrees/<id>/`) in a
- * directory that is gone. `engine: false` skips asking the container engine (leases only).
+ * Compose stacks in a directory that is gone that are this repository's: a lease of it names that
+ * directory, the stack used an override from its git dir (`<common>/worktrees/<id>/`), or it has
+ * the project name vtree gives a worktree of it in that directory. `repo.worktrees`: the worktrees that exist. `engine: false` skips asking
+ * the container engine (leases only).
  */
-export async function findOrphans({ repo }: RepoStage, options: { engine?: boolean } = {}): Promise<Orphan[]> {
+export async function findOrphans(repo: { commonDir: string; name: string; worktrees: ReadonlyArray<{ path: string }> }, options: { engine?: boolean } = {}): Promise<Orphan[]> {
   const { listLeases } = await import('../features/ports/registry.js');
   const [commonDir, leases, stacks] = await Promise.all([
     realpath(repo.commonDir).catch(() => repo.commonDir),
@@ -45,8 +47,10 @@ export async function findOrphans({ repo }: RepoStage, options: { engine?: boole
   };
   for (const lease of leases) if (lease.repo === commonDir && lease.stale && !live.has(lease.worktree)) orphan(lease.worktree).leases.push(lease);
   const adminDir = join(commonDir, 'worktrees') + sep;
+  const ours = (stack: EngineStack) =>
+    byPath.has(stack.workingDir) || stack.configFiles.some((f) => f.startsWith(adminDir)) || stack.project === composeProjectName(repo.name, slugify(basename(stack.workingDir)));
   for (const stack of stacks ?? []) {
-    if (!stack.workingDir || live.has(stack.workingDir) || !stack.configFiles.some((f) => f.startsWith(adminDir))) continue;
+    if (!stack.workingDir || live.has(stack.workingDir) || !ours(stack)) continue;
     if (await isDirectory(stack.workingDir)) continue;
     Object.assign(orphan(stack.workingDir), stackFacts(stack));
   }
@@ -114,4 +118,20 @@ export function describeOrphan(orphan: Orphan): string {
 
 async function isDirectory(path: string): Promise<boolean> {
   return (await stat(path).catch(() => undefined))?.isDirectory() ?? false;
+}
+
+/**
+ * For `rm <name>` and `down -w <name>` when no worktree matches: the orphan `name` means, its
+ * stack stopped and its leases freed; undefined when there is none.
+ */
+export async function reclaimNamed(where: RepoStage, name: string, cwd: string, options: { volumes: boolean }): Promise<Reclaimed | undefined> {
+  const orphan = orphanNamed(await findOrphans(where.repo), name, cwd);
+  return orphan ? reclaimOrphan(where, orphan, options) : undefined;
+}
+
+/** One line saying what reclaiming an orphan did. */
+export function describeReclaimed(reclaimed: Reclaimed): string {
+  const parts = [reclaimed.stopped ? `stopped stack ${reclaimed.stopped}` : undefined, reclaimed.freed.length > 0 ? `freed port(s) ${reclaimed.freed.map((l) => l.port).join(', ')}` : undefined];
+  const held = reclaimed.held.length > 0 ? `; port(s) ${reclaimed.held.join(', ')} still in use, lease kept` : '';
+  return `${reclaimed.path} was removed outside vtree: ${parts.filter(Boolean).join(', ') || 'nothing left of it'}${held}`;
 }

@@ -77,7 +77,7 @@ export async function planPrune(request: PruneRequest): Promise<PrunePlan> {
   const linked = repo.worktrees.filter((w) => !w.main && !w.bare && !w.prunable && !w.locked && !isSpare(w));
   const [verdicts, orphans, spareWorktrees, trash, staging, cacheEntries] = await Promise.all([
     Promise.all(linked.map((w) => judge(where, w, refs, defaultBranch, request))),
-    findOrphans(where),
+    findOrphans(repo),
     import('./spare-pool.js').then((m) => m.pruneSparePool(request.cwd, false, { dryRun: true })),
     countTrash(repo.commonDir),
     import('../features/deps/cache.js').then(async (m) => m.cleanStaleTemps(m.cacheDirOf(repo, where.config), { dryRun: true })),

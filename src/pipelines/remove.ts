@@ -7,7 +7,7 @@ import { git } from '../core/exec.js';
 import { exists, isErrno } from '../core/files.js';
 import { recycleWorktree, sparePoolDir, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
 import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
-import type { Task } from '../core/graph.js';
+import { TaskFailedError, type Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
 import { confinedPath } from '../core/confine.js';
@@ -21,6 +21,7 @@ import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
+import type { Reclaimed } from './orphans.js';
 
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
@@ -45,6 +46,8 @@ export interface RemoveResult {
   /** The clean worktree became a spare worktree instead of being deleted. */
   recycled: boolean;
   duration: number;
+  /** The worktree was removed outside vtree already: what was reclaimed of it (its stack, its leases). */
+  orphan?: Reclaimed;
 }
 
 const LOCATE = 'locate-worktree';
@@ -57,6 +60,28 @@ const CHECK_CLEAN = 'check-clean';
  * background process and drops git's record of it; optionally deletes its branch.
  */
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
+  try {
+    return await removeLinked(request, reporter, signal);
+  } catch (error) {
+    // Removed by plain git (or rm -rf): what it left, its stack and its leases, is still vtree's to remove.
+    if (!(error instanceof TaskFailedError && error.cause instanceof NoSuchWorktree)) throw error;
+    const started = Date.now();
+    const { describeReclaimed, reclaimNamed } = await import('./orphans.js');
+    const orphan = await reclaimNamed(error.cause.where, request.target, request.cwd, { volumes: request.volumes });
+    if (!orphan) throw error;
+    reporter.log(describeReclaimed(orphan));
+    return { runId: newRunId(new Date(started)), path: orphan.path, branchDeleted: false, recycled: false, duration: Date.now() - started, orphan };
+  }
+}
+
+/** No worktree of the repository matches what `rm` was given (an orphan may). */
+class NoSuchWorktree extends UsageError {
+  constructor(readonly where: RepoStage, target: string) {
+    super(`no worktree of this repository matches '${target}'`, 'git vtree list');
+  }
+}
+
+async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
   const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
@@ -153,7 +178,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
 async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
-  if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
+  if (!entry) throw new NoSuchWorktree(where, request.target);
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
