@@ -4,7 +4,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RepoStage } from '../features/feature.js';
 import type { EngineStack } from '../features/services/engine-stacks.js';
 import type { PortLease } from '../features/ports/registry.js';
-import { composeProjectName, slugify } from '../git/slug.js';
 
 /**
  * What a worktree removed behind vtree's back (plain `git worktree remove`, `rm -rf`) left: its
@@ -28,8 +27,8 @@ export interface Orphan {
  * The orphans of this repository: leases of it naming a worktree directory that is gone, and
  * Compose stacks in a directory that is gone that are this repository's: a lease of it names that
  * directory, the stack used an override from its git dir (`<common>/worktrees/<id>/`), or it has
- * the project name vtree gives a worktree of it in that directory. `repo.worktrees`: the worktrees that exist. `engine: false` skips asking
- * the container engine (leases only).
+ * the project name vtree gives a worktree of it in that directory. `repo.worktrees`: those that
+ * exist. `engine: false` skips asking the container engine (leases only).
  */
 export async function findOrphans(repo: { commonDir: string; name: string; worktrees: ReadonlyArray<{ path: string }> }, options: { engine?: boolean } = {}): Promise<Orphan[]> {
   const { listLeases } = await import('../features/ports/registry.js');
@@ -39,21 +38,24 @@ export async function findOrphans(repo: { commonDir: string; name: string; workt
     options.engine === false ? undefined : import('../features/services/engine-stacks.js').then((m) => m.engineStacks()),
   ]);
   const live = new Set(repo.worktrees.map((w) => w.path));
+  const staleLeases = leases.filter((lease) => lease.repo === commonDir && lease.stale && !live.has(lease.worktree));
+  const goneStacks = (
+    await Promise.all((stacks ?? []).map(async (stack) => (stack.workingDir && !live.has(stack.workingDir) && !(await isDirectory(stack.workingDir)) ? stack : undefined)))
+  ).filter((stack) => stack !== undefined);
+  if (staleLeases.length === 0 && goneStacks.length === 0) return [];
+  // Only now: node:crypto (slug hashes) stays out of `list`'s start-up when there is nothing to tell.
+  const { composeProjectName, slugify } = await import('../git/slug.js');
   const byPath = new Map<string, Orphan>();
   const orphan = (path: string): Orphan => {
     const found = byPath.get(path) ?? { path, slug: slugify(basename(path)), containers: 0, running: 0, published: [], leases: [] };
     byPath.set(path, found);
     return found;
   };
-  for (const lease of leases) if (lease.repo === commonDir && lease.stale && !live.has(lease.worktree)) orphan(lease.worktree).leases.push(lease);
+  for (const lease of staleLeases) orphan(lease.worktree).leases.push(lease);
   const adminDir = join(commonDir, 'worktrees') + sep;
   const ours = (stack: EngineStack) =>
     byPath.has(stack.workingDir) || stack.configFiles.some((f) => f.startsWith(adminDir)) || stack.project === composeProjectName(repo.name, slugify(basename(stack.workingDir)));
-  for (const stack of stacks ?? []) {
-    if (!stack.workingDir || live.has(stack.workingDir) || !ours(stack)) continue;
-    if (await isDirectory(stack.workingDir)) continue;
-    Object.assign(orphan(stack.workingDir), stackFacts(stack));
-  }
+  for (const stack of goneStacks) if (ours(stack)) Object.assign(orphan(stack.workingDir), stackFacts(stack));
   return [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
 
