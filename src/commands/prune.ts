@@ -17,6 +17,7 @@ export default async function prune(args: Args, io: Io): Promise<number> {
     ...(args.idle !== undefined ? { idleMs: parseDuration(String(args.idle), '--idle') } : {}),
     force: Boolean(args.force),
     deleteBranch: Boolean(args.deleteBranch),
+    keepProcesses: Boolean(args.keepProcesses),
   };
   const plan = await planPrune(request);
   if (!args.yes) {

@@ -12,6 +12,7 @@ export default async function rm(args: Args, io: Io): Promise<number> {
     force: Boolean(args.force),
     deleteBranch: Boolean(args.deleteBranch),
     volumes: Boolean(args.volumes),
+    keepProcesses: Boolean(args.keepProcesses),
   };
   const result = await withInterrupts((signal) => removeWorktree(request, io, signal), io.warn);
   if (io.json) {

@@ -23,6 +23,8 @@ export interface PruneRequest {
   force: boolean;
   /** Also delete the branches of removed worktrees. */
   deleteBranch: boolean;
+  /** Leave processes running inside removed worktrees alone. */
+  keepProcesses?: boolean;
 }
 
 /** A worktree `prune` would remove, and why; `kept` says why it stays without `--force`. */
@@ -103,7 +105,7 @@ export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporte
   for (const w of plan.worktrees) {
     if (w.kept && !request.force) continue;
     try {
-      const result = await removeWorktree({ cwd: request.cwd, target: w.path, force: request.force, deleteBranch: request.deleteBranch, volumes: false }, reporter);
+      const result = await removeWorktree({ cwd: request.cwd, target: w.path, force: request.force, deleteBranch: request.deleteBranch, volumes: false, keepProcesses: request.keepProcesses ?? false }, reporter);
       outcome.removed.push({ path: w.path, ...(w.branch ? { branch: w.branch } : {}), branchDeleted: result.branchDeleted, ...(result.kept ? { kept: result.kept } : {}) });
       reporter.log(`removed ${w.path} (${w.reasons.join(', ')})`);
     } catch (error) {

@@ -31,6 +31,8 @@ export interface RemoveRequest {
   force: boolean;
   deleteBranch: boolean;
   volumes: boolean;
+  /** `--keep-processes`: leave processes running inside the worktree alone. */
+  keepProcesses?: boolean;
 }
 
 /** What `git vtree rm` did. */
@@ -46,12 +48,18 @@ export interface RemoveResult {
   /** The clean worktree became a spare worktree instead of being deleted. */
   recycled: boolean;
   duration: number;
+  /** Processes that ran inside the worktree and were stopped (`pid command`). */
+  stopped?: string[];
   /** The worktree was removed outside vtree already: what was reclaimed of it (its stack, its leases). */
   orphan?: Reclaimed;
 }
 
 const LOCATE = 'locate-worktree';
 const CHECK_CLEAN = 'check-clean';
+const STOP_PROCESSES = 'stop-processes';
+
+/** How long processes inside a removed worktree get to exit on SIGTERM before SIGKILL. */
+const PROCESS_GRACE_MS = 3000;
 
 /**
  * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
@@ -91,9 +99,14 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
     { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
     ...teardown,
     {
+      name: STOP_PROCESSES,
+      deps: [CHECK_CLEAN],
+      run: async ({ span }, deps) => (request.keepProcesses ? [] : stopProcessesInside(deps[CHECK_CLEAN] as RemoveTarget, span, reporter)),
+    },
+    {
       name: 'recycle',
       deps: [CHECK_CLEAN],
-      after: teardown.map((t) => t.name),
+      after: [...teardown.map((t) => t.name), STOP_PROCESSES],
       async run({ span }, deps) {
         const target = deps[CHECK_CLEAN] as Located;
         const outcome = await recycle(target);
@@ -160,6 +173,7 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
+  const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
@@ -171,7 +185,25 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
     ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
     recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
+    ...(stopped.length > 0 ? { stopped } : {}),
   };
+}
+
+/**
+ * Stops the processes running inside the worktree (a dev server, a watcher): SIGTERM, SIGKILL
+ * after a grace period; interactive shells there are only named. Returns `pid command` of each stopped.
+ */
+async function stopProcessesInside(target: RemoveTarget, span: { set(key: string, value: unknown): void }, reporter: Reporter): Promise<string[]> {
+  const { processesInside, stopProcesses } = await import('../core/processes.js');
+  const { stop, shells } = await processesInside(target.path);
+  for (const shell of shells) reporter.warn(`a shell (pid ${shell.pid}) is still in ${target.path}: cd out of it`);
+  if (stop.length === 0) return [];
+  const named = stop.map((p) => `${p.pid} ${p.command.slice(0, 80)}`);
+  reporter.log(`stopping ${stop.length} process(es) running in ${target.path}: ${named.join('; ')} (--keep-processes leaves them)`);
+  const killed = await stopProcesses(stop, PROCESS_GRACE_MS);
+  span.set('processes', stop.length);
+  if (killed.length > 0) span.set('killed', killed.length);
+  return named;
 }
 
 /** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
