@@ -4,6 +4,7 @@ import type { Io } from '../core/output.js';
 import { formatColumns } from '../core/columns.js';
 import { listWorktreesWithState, neverSetUp } from '../pipelines/list.js';
 import { describeOrphan, findOrphans } from '../pipelines/orphans.js';
+import { describeRemoval, removals } from '../pipelines/stack-down.js';
 import { basename } from 'node:path';
 import { git } from '../core/exec.js';
 
@@ -16,9 +17,9 @@ async function commonDirOf(cwd: string): Promise<string> {
 export default async function list(args: Args, io: Io): Promise<number> {
   const [rows, commonDir] = await Promise.all([listWorktreesWithState(process.cwd(), Boolean(args.all)), commonDirOf(process.cwd())]);
   const main = rows.find((row) => row.main)?.path ?? commonDir;
-  const orphans = commonDir ? await findOrphans({ commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows }) : [];
+  const [orphans, removing] = commonDir ? await Promise.all([findOrphans({ commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows }), removals(commonDir)]) : [[], []];
   if (io.json) {
-    io.out(JSON.stringify({ worktrees: rows, orphans }));
+    io.out(JSON.stringify({ worktrees: rows, orphans, removing }));
     return ExitCode.ok;
   }
   // Plain columns, not cli-table3: `list` is typed often and its start-up is measured (docs/performance.md).
@@ -32,6 +33,7 @@ export default async function list(args: Args, io: Io): Promise<number> {
     row.createdAt ? `${row.createdAt.slice(0, 16).replace('T', ' ')} (${row.createdBy})` : row.setUp ? '-' : 'never set up',
   ]);
   io.out(formatColumns(['BRANCH', 'PATH', 'DEPS', 'PORTS', 'SERVICES', 'CREATED'], table));
+  for (const removal of removing) io.log(describeRemoval(removal));
   for (const orphan of orphans) io.log(`orphan: ${describeOrphan(orphan)}: git vtree rm ${orphan.slug} (or git vtree prune)`);
   const pending = neverSetUp(rows).length;
   if (pending > 0) io.log(`${pending} worktree(s) never set up (made with --no-checkout, or without the hook): git vtree setup --all`);

@@ -22,5 +22,6 @@ export default async function rm(args: Args, io: Io): Promise<number> {
   io.log(`Removed worktree ${result.path} in ${formatMs(result.duration)}${result.branchDeleted ? ` and branch '${result.branch}'` : ''}`);
   if (result.recycled) io.log('  kept as a spare worktree: the next `git vtree add` switches it to its branch (docs/spares.md)');
   if (result.backgroundLog) io.log(`  large directories are being deleted in the background (log: ${result.backgroundLog})`);
+  if (result.stackLog) io.log(`  its stack stops in the background, then its ports are freed (log: ${result.stackLog})`);
   return ExitCode.ok;
 }

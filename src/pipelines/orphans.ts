@@ -32,12 +32,15 @@ export interface Orphan {
  */
 export async function findOrphans(repo: { commonDir: string; name: string; worktrees: ReadonlyArray<{ path: string }> }, options: { engine?: boolean } = {}): Promise<Orphan[]> {
   const { listLeases } = await import('../features/ports/registry.js');
-  const [commonDir, leases, stacks] = await Promise.all([
+  const [commonDir, leases, stacks, removing] = await Promise.all([
     realpath(repo.commonDir).catch(() => repo.commonDir),
     listLeases(),
     options.engine === false ? undefined : import('../features/services/engine-stacks.js').then((m) => m.engineStacks()),
+    import('./stack-down.js').then((m) => m.removals(repo.commonDir)),
   ]);
-  const live = new Set(repo.worktrees.map((w) => w.path));
+  // What `rm` is still taking down in the background is not left behind (yet).
+  const busy = removing.filter((r) => r.state === 'removing');
+  const live = new Set([...repo.worktrees.map((w) => w.path), ...busy.flatMap((r) => [r.path, r.leaseHolder])]);
   const staleLeases = leases.filter((lease) => lease.repo === commonDir && lease.stale && !live.has(lease.worktree));
   const goneStacks = (
     await Promise.all((stacks ?? []).map(async (stack) => (stack.workingDir && !live.has(stack.workingDir) && !(await isDirectory(stack.workingDir)) ? stack : undefined)))

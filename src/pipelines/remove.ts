@@ -22,6 +22,10 @@ import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import type { Reclaimed } from './orphans.js';
+import type { StackDown } from '../features/services/teardown.js';
+import type { processesInside } from '../core/processes.js';
+
+type Inside = Awaited<ReturnType<typeof processesInside>>;
 
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
@@ -48,6 +52,8 @@ export interface RemoveResult {
   /** The clean worktree became a spare worktree instead of being deleted. */
   recycled: boolean;
   duration: number;
+  /** Log of the background job taking the worktree's stack down (and then freeing its ports). */
+  stackLog?: string;
   /** Processes that ran inside the worktree and were stopped (`pid command`). */
   stopped?: string[];
   /** The worktree was removed outside vtree already: what was reclaimed of it (its stack, its leases). */
@@ -56,6 +62,7 @@ export interface RemoveResult {
 
 const LOCATE = 'locate-worktree';
 const CHECK_CLEAN = 'check-clean';
+const FIND_PROCESSES = 'find-processes';
 const STOP_PROCESSES = 'stop-processes';
 
 /** How long processes inside a removed worktree get to exit on SIGTERM before SIGKILL. */
@@ -98,10 +105,16 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
     ...teardown,
+    // Found while the status runs (only reads), stopped once rm is sure to go ahead.
+    {
+      name: FIND_PROCESSES,
+      deps: [LOCATE],
+      run: async (_ctx, deps) => (request.keepProcesses ? undefined : (await import('../core/processes.js')).processesInside((deps[LOCATE] as RemoveTarget).path)),
+    },
     {
       name: STOP_PROCESSES,
-      deps: [CHECK_CLEAN],
-      run: async ({ span }, deps) => (request.keepProcesses ? [] : stopProcessesInside(deps[CHECK_CLEAN] as RemoveTarget, span, reporter)),
+      deps: [CHECK_CLEAN, FIND_PROCESSES],
+      run: async ({ span }, deps) => stopProcessesInside(deps[CHECK_CLEAN] as RemoveTarget, deps[FIND_PROCESSES] as Inside | undefined, span, reporter),
     },
     {
       name: 'recycle',
@@ -168,12 +181,25 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
         });
       },
     },
+    {
+      name: 'stack-down-in-background',
+      deps: [LOCATE, 'git-worktree-remove'],
+      after: ['services-down', 'release-ports'],
+      async run({ span }, deps) {
+        const down = deps['services-down'] as StackDown | undefined;
+        if (!down) return undefined;
+        const { startStackDown } = await import('./stack-down.js');
+        span.set('containers', down.containers.length);
+        return startStackDown(deps[LOCATE] as RemoveTarget, down, shared.runId);
+      },
+    },
   ];
 
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
   const backgroundLog = results.get('delete-in-background') as string | undefined;
   const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
+  const stackLog = results.get('stack-down-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
@@ -186,6 +212,7 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
     recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
     ...(stopped.length > 0 ? { stopped } : {}),
+    ...(stackLog ? { stackLog } : {}),
   };
 }
 
@@ -193,13 +220,14 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
  * Stops the processes running inside the worktree (a dev server, a watcher): SIGTERM, SIGKILL
  * after a grace period; interactive shells there are only named. Returns `pid command` of each stopped.
  */
-async function stopProcessesInside(target: RemoveTarget, span: { set(key: string, value: unknown): void }, reporter: Reporter): Promise<string[]> {
-  const { processesInside, stopProcesses } = await import('../core/processes.js');
-  const { stop, shells } = await processesInside(target.path);
+async function stopProcessesInside(target: RemoveTarget, found: Inside | undefined, span: { set(key: string, value: unknown): void }, reporter: Reporter): Promise<string[]> {
+  if (!found) return [];
+  const { stop, shells } = found;
   for (const shell of shells) reporter.warn(`a shell (pid ${shell.pid}) is still in ${target.path}: cd out of it`);
   if (stop.length === 0) return [];
   const named = stop.map((p) => `${p.pid} ${p.command.slice(0, 80)}`);
   reporter.log(`stopping ${stop.length} process(es) running in ${target.path}: ${named.join('; ')} (--keep-processes leaves them)`);
+  const { stopProcesses } = await import('../core/processes.js');
   const killed = await stopProcesses(stop, PROCESS_GRACE_MS);
   span.set('processes', stop.length);
   if (killed.length > 0) span.set('killed', killed.length);

@@ -139,6 +139,22 @@ export async function restoreLeases(leases: readonly PortLease[], options: Regis
   });
 }
 
+/**
+ * Hands `from`'s leases to `to` (a worktree being removed whose stack still stops in the
+ * background): a new worktree at the same path then leases ports of its own, while these stay
+ * taken until the stack is down. Returns the leases moved.
+ */
+export async function rekeyLeases(from: LeaseHolder, to: LeaseHolder, options: RegistryOptions = {}): Promise<PortLease[]> {
+  const [source, target] = await Promise.all([normalizeHolder(from), normalizeHolder(to)]);
+  return withLock(portsLockPath(options.env), async () => {
+    const { registry, rebuilt } = await loadRegistry(options, [source.repo]);
+    const moved = Object.values(registry.leases).filter((l) => sameHolder(l, source));
+    for (const lease of moved) registry.leases[String(lease.port)] = { ...lease, worktree: target.worktree, repo: target.repo };
+    if (rebuilt || moved.length > 0) await writeRegistry(registry, options.env);
+    return moved;
+  });
+}
+
 /** A lease as `git vtree ports` shows it. */
 export interface LeaseRow extends PortLease {
   /** The worktree's directory no longer exists: the next lease reclaims it. */

@@ -1,7 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
@@ -48,6 +48,13 @@ function gitDirOf(repo: string, slug: string): string {
 
 async function servicesStatus(repo: string, slug: string): Promise<ServicesStatus> {
   return JSON.parse(await readFile(join(gitDirOf(repo, slug), 'vtree-services.json'), 'utf8')) as ServicesStatus;
+}
+
+/** Waits (up to a minute) until no removed worktree's stack is still being taken down in the background. */
+async function removalsDone(repo: string): Promise<void> {
+  const dir = join(repo, '.git', 'vibetrees', 'removing');
+  for (let i = 0; i < 300 && (await readdir(dir).catch(() => [])).length > 0; i++) await sleep(200);
+  expect(await readdir(dir).catch(() => [])).toEqual([]);
 }
 
 /** Waits (up to a minute) until the background job has settled the stack; returns its status. */
@@ -320,6 +327,8 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     for (const [slug, flags] of [['kept', []], ['gone', ['--volumes']]] as const) {
       const result = await vtree(repo, ['rm', slug, ...flags], env);
       expect(result.code, result.stderr).toBe(0);
+      // The stack stops in a background job after rm returns (docs/day-two.md).
+      await removalsDone(repo);
       expect(await containers(`${name}-${slug}`)).toEqual([]);
       expect(await networks(`${name}-${slug}`)).toEqual([]);
     }
