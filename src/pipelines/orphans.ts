@@ -77,6 +77,8 @@ export interface Reclaimed {
   path: string;
   /** The Compose project it stopped. */
   stopped?: string;
+  /** The Compose project a background job is stopping (then it frees the leases), and the job's log. */
+  stopping?: { project: string; log: string };
   freed: PortLease[];
   /** Leases kept because their port is still in use (by something else than the stack). */
   held: number[];
@@ -84,10 +86,12 @@ export interface Reclaimed {
 
 /**
  * Stops an orphan's stack (with its volumes when `volumes`), then frees its leases once nothing
- * listens on their ports any more (a port still held keeps its lease, so it is never handed out twice).
+ * listens on their ports any more (a port still held keeps its lease, so it is never handed out
+ * twice). `background`: both happen in the `stack-down` job `rm` uses, after this returns.
  */
-export async function reclaimOrphan(where: RepoStage, orphan: Orphan, options: { volumes: boolean }): Promise<Reclaimed> {
+export async function reclaimOrphan(where: RepoStage, orphan: Orphan, options: { volumes: boolean; background?: boolean }): Promise<Reclaimed> {
   let stopped: string | undefined;
+  if (orphan.project && options.background) return { path: orphan.path, stopping: await stopInBackground(where, orphan, orphan.project, options.volumes), freed: [], held: [] };
   if (orphan.project) {
     const [{ detectComposeRuntime }, { stopServices, stopTimeoutSeconds }] = await Promise.all([import('../features/services/runtime.js'), import('../features/services/stack.js')]);
     const detection = await detectComposeRuntime(where.config.string('vtree.compose.command'));
@@ -112,6 +116,37 @@ export async function reclaimOrphan(where: RepoStage, orphan: Orphan, options: {
   return { path: orphan.path, ...(stopped ? { stopped } : {}), freed, held };
 }
 
+/** Hands an orphan's stack and leases to the `stack-down` job; returns its log. */
+async function stopInBackground(where: RepoStage, orphan: Orphan, project: string, volumes: boolean): Promise<{ project: string; log: string }> {
+  const [{ detectComposeRuntime }, { stopTimeoutSeconds }, { projectContainers }, { rekeyLeases }, { startStackDown }, { newRunId }] = await Promise.all([
+    import('../features/services/runtime.js'),
+    import('../features/services/stack.js'),
+    import('../features/services/teardown.js'),
+    import('../features/ports/registry.js'),
+    import('./stack-down.js'),
+    import('../observe/metrics.js'),
+  ]);
+  const detection = await detectComposeRuntime(where.config.string('vtree.compose.command'));
+  if ('missing' in detection) {
+    const { VtreeError } = await import('../core/errors.js');
+    throw new VtreeError(`could not stop stack ${project} of removed worktree ${orphan.path}: ${detection.missing}`, 'start Docker, then run: git vtree prune');
+  }
+  const runId = newRunId(new Date());
+  const timeoutSeconds = stopTimeoutSeconds(where.config);
+  const holder = { worktree: orphan.path, repo: where.repo.commonDir };
+  const down = {
+    engine: detection.runtime.engine,
+    project,
+    containers: await projectContainers(detection.runtime.engine, project),
+    volumes,
+    ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}),
+    leaseHolder: `${orphan.path} (removing ${runId})`,
+  };
+  await rekeyLeases(holder, { worktree: down.leaseHolder, repo: holder.repo });
+  const log = await startStackDown({ ...where, path: orphan.path, gitDir: '', slug: orphan.slug }, down, runId);
+  return { project, log };
+}
+
 /** One line saying what an orphan still holds. */
 export function describeOrphan(orphan: Orphan): string {
   const parts = [
@@ -129,14 +164,17 @@ async function isDirectory(path: string): Promise<boolean> {
  * For `rm <name>` and `down -w <name>` when no worktree matches: the orphan `name` means, its
  * stack stopped and its leases freed; undefined when there is none.
  */
-export async function reclaimNamed(where: RepoStage, name: string, cwd: string, options: { volumes: boolean }): Promise<Reclaimed | undefined> {
+export async function reclaimNamed(where: RepoStage, name: string, cwd: string, options: { volumes: boolean; background?: boolean }): Promise<Reclaimed | undefined> {
   const orphan = orphanNamed(await findOrphans(where.repo), name, cwd);
   return orphan ? reclaimOrphan(where, orphan, options) : undefined;
 }
 
 /** One line saying what reclaiming an orphan did. */
 export function describeReclaimed(reclaimed: Reclaimed): string {
-  const parts = [reclaimed.stopped ? `stopped stack ${reclaimed.stopped}` : undefined, reclaimed.freed.length > 0 ? `freed port(s) ${reclaimed.freed.map((l) => l.port).join(', ')}` : undefined];
+  const parts = [
+    reclaimed.stopped ? `stopped stack ${reclaimed.stopped}` : undefined,
+    reclaimed.stopping ? `stack ${reclaimed.stopping.project} stops in the background, then its ports are freed (log: ${reclaimed.stopping.log})` : undefined,
+    reclaimed.freed.length > 0 ? `freed port(s) ${reclaimed.freed.map((l) => l.port).join(', ')}` : undefined];
   const held = reclaimed.held.length > 0 ? `; port(s) ${reclaimed.held.join(', ')} still in use, lease kept` : '';
   return `${reclaimed.path} was removed outside vtree: ${parts.filter(Boolean).join(', ') || 'nothing left of it'}${held}`;
 }

@@ -114,14 +114,17 @@ export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporte
     }
   }
   const where = await resolveRepoStage(request.cwd);
-  for (const orphan of plan.orphans) {
-    try {
-      outcome.orphans.push(await reclaimOrphan(where, orphan, { volumes: true }));
-    } catch (error) {
-      outcome.failed.push({ path: orphan.path, error: errorMessage(error) });
-      reporter.warn(errorMessage(error));
-    }
-  }
+  // Each stack stops in a background job, as after `rm`: handing them over takes a moment each.
+  await Promise.all(
+    plan.orphans.map(async (orphan) => {
+      try {
+        outcome.orphans.push(await reclaimOrphan(where, orphan, { volumes: true, background: true }));
+      } catch (error) {
+        outcome.failed.push({ path: orphan.path, error: errorMessage(error) });
+        reporter.warn(errorMessage(error));
+      }
+    }),
+  );
   // Removals whose background job died: what they left was reclaimed as orphans above.
   const { forgetRemoval, removals } = await import('./stack-down.js');
   for (const stalled of (await removals(where.repo.commonDir)).filter((r) => r.state === 'stalled')) await forgetRemoval(where.repo.commonDir, stalled);

@@ -82,7 +82,7 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     if (!(error instanceof TaskFailedError && error.cause instanceof NoSuchWorktree)) throw error;
     const started = Date.now();
     const { describeReclaimed, reclaimNamed } = await import('./orphans.js');
-    const orphan = await reclaimNamed(error.cause.where, request.target, request.cwd, { volumes: request.volumes });
+    const orphan = await reclaimNamed(error.cause.where, request.target, request.cwd, { volumes: request.volumes, background: true });
     if (!orphan) throw error;
     reporter.log(describeReclaimed(orphan));
     return { runId: newRunId(new Date(started)), path: orphan.path, branchDeleted: false, recycled: false, duration: Date.now() - started, orphan };

@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { composeAppsForFile, git, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
 
@@ -25,6 +28,13 @@ async function orphaned(branch: string): Promise<{ repo: string; path: string; s
   await git(repo, 'worktree', 'remove', '--force', path);
   expect(existsSync(path)).toBe(false);
   return { repo, path, slug, port, project: project.trim() };
+}
+
+/** Waits until no stack is still being taken down in the background. */
+async function removalsDone(repo: string): Promise<void> {
+  const dir = join(repo, '.git', 'vibetrees', 'removing');
+  for (let i = 0; i < 300 && (await readdir(dir).catch(() => [])).length > 0; i++) await sleep(200);
+  expect(await readdir(dir).catch(() => [])).toEqual([]);
 }
 
 async function containersOf(project: string): Promise<string> {
@@ -58,11 +68,12 @@ describe('worktrees removed by plain git (orphans)', () => {
     expect(JSON.parse((await vtree(repo, ['list', '--json'], env)).stdout).orphans).toEqual([]);
   });
 
-  it('rm <slug> reclaims an orphan; a name that matches nothing is still refused', async () => {
+  it('rm <slug> reclaims an orphan in the background; a name that matches nothing is still refused', async () => {
     const { repo, slug, port, project } = await orphaned('gone-by-git');
     const removed = await vtree(repo, ['rm', slug, '--json'], env);
     expect(removed.code, removed.stderr).toBe(0);
-    expect(JSON.parse(removed.stdout)).toMatchObject({ ok: true, orphan: { stopped: project, held: [] } });
+    expect(JSON.parse(removed.stdout)).toMatchObject({ ok: true, orphan: { stopping: { project } } });
+    await removalsDone(repo);
     expect(await containersOf(project)).toBe('');
     expect(await leased(repo, port)).toBe(false);
     const unknown = await vtree(repo, ['rm', 'no-such-thing'], env);
@@ -70,12 +81,15 @@ describe('worktrees removed by plain git (orphans)', () => {
     expect(unknown.stderr).toMatch(/no worktree of this repository matches 'no-such-thing'/);
   });
 
-  it('prune stops the stack of an orphan, then frees its lease', async () => {
+  it('prune hands the stack of an orphan to a background job that stops it, then frees its lease', async () => {
     const { repo, path, port, project } = await orphaned('pruned-by-git');
     const listed = await vtree(repo, ['prune', '--json'], env);
     expect(JSON.parse(listed.stdout).orphans).toEqual([expect.objectContaining({ path, project })]);
     const pruned = await vtree(repo, ['prune', '--yes'], env);
     expect(pruned.code, pruned.stderr).toBe(0);
+    // Handed to the background, as rm does: the orphan is no longer listed while its stack stops.
+    expect(JSON.parse((await vtree(repo, ['list', '--json'], env)).stdout).orphans).toEqual([]);
+    await removalsDone(repo);
     expect(await containersOf(project)).toBe('');
     expect(await leased(repo, port)).toBe(false);
   });
