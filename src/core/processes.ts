@@ -20,8 +20,8 @@ export interface InsideProcess {
 const SHELLS = new Set(['bash', 'zsh', 'fish', 'sh', 'dash', 'ksh', 'tcsh', 'csh']);
 
 /**
- * The processes whose working directory or executable lies inside `dir`, except this process and
- * its ancestors (`rm` run from inside the worktree), split into those to stop and interactive
+ * The processes whose working directory or executable lies inside `dir`, except this process, its
+ * ancestors (`rm` run from inside the worktree) and its descendants (its own git calls there), split into those to stop and interactive
  * shells (with a terminal) to leave alone. Empty without /proc.
  */
 export async function processesInside(dir: string): Promise<{ stop: InsideProcess[]; shells: InsideProcess[] }> {
@@ -40,7 +40,8 @@ export async function processesInside(dir: string): Promise<{ stop: InsideProces
         return { pid: Number(name), command: cmdline || stat.comm, started: stat.started, shell: SHELLS.has(stat.comm.replace(/^-/, '')) && stat.tty !== '0' };
       }),
   );
-  const all = found.filter((p) => p !== undefined);
+  const mine = await Promise.all(found.map(async (p) => (p ? descendsFrom(p.pid, process.pid) : false)));
+  const all = found.filter((p, i) => p !== undefined && !mine[i]).map((p) => p!);
   const strip = ({ shell: _shell, ...p }: (typeof all)[number]): InsideProcess => p;
   return { stop: all.filter((p) => !p.shell).map(strip), shells: all.filter((p) => p.shell).map(strip) };
 }
@@ -93,6 +94,11 @@ async function readStat(pid: number): Promise<{ comm: string; tty: string; start
   const fields = text.slice(close + 2).split(' ');
   if (fields[0] === 'Z') return undefined;
   return { comm: text.slice(text.indexOf('(') + 1, close), tty: fields[4] ?? '0', started: fields[19] ?? '' };
+}
+
+/** Whether `ancestor` is above `pid`. */
+async function descendsFrom(pid: number, ancestor: number): Promise<boolean> {
+  return (await ancestors(pid)).has(ancestor);
 }
 
 /** `pid` and every process above it. */

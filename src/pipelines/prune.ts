@@ -67,6 +67,9 @@ export interface PruneOutcome {
   cacheEntries: string[];
 }
 
+/** Worktrees `prune` removes at once. */
+const REMOVALS_AT_ONCE = 4;
+
 /** Default of `vtree.cache.maxAge`: `prune` drops entries no worktree used for this long. */
 const DEFAULT_CACHE_MAX_AGE = '30d';
 
@@ -102,8 +105,9 @@ export async function planPrune(request: PruneRequest): Promise<PrunePlan> {
  */
 export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporter: Reporter): Promise<PruneOutcome> {
   const outcome: PruneOutcome = { removed: [], failed: [], orphans: [], spareWorktrees: 0, staging: 0, cacheEntries: [] };
-  for (const w of plan.worktrees) {
-    if (w.kept && !request.force) continue;
+  // A few at a time: each removal is mostly waiting on git and the file system.
+  const chosen = plan.worktrees.filter((w) => !w.kept || request.force);
+  await eachLimited(chosen, REMOVALS_AT_ONCE, async (w) => {
     try {
       const result = await removeWorktree({ cwd: request.cwd, target: w.path, force: request.force, deleteBranch: request.deleteBranch, volumes: false, keepProcesses: request.keepProcesses ?? false }, reporter);
       outcome.removed.push({ path: w.path, ...(w.branch ? { branch: w.branch } : {}), branchDeleted: result.branchDeleted, ...(result.kept ? { kept: result.kept } : {}) });
@@ -112,7 +116,7 @@ export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporte
       outcome.failed.push({ path: w.path, error: errorMessage(error) });
       reporter.warn(`could not remove ${w.path}: ${errorMessage(error)}`);
     }
-  }
+  });
   const where = await resolveRepoStage(request.cwd);
   // Each stack stops in a background job, as after `rm`: handing them over takes a moment each.
   await Promise.all(
@@ -277,4 +281,13 @@ async function countTrash(commonDir: string): Promise<number> {
 function formatAge(ms: number): string {
   const hours = ms / 3_600_000;
   return hours >= 48 ? `${Math.floor(hours / 24)}d` : hours >= 1 ? `${Math.floor(hours)}h` : `${Math.max(1, Math.floor(ms / 60_000))}m`;
+}
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
