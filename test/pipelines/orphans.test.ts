@@ -1,11 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { composeAppsForFile, git, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
+import { composeAppsForFile, git, removalsDone, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -28,13 +25,6 @@ async function orphaned(branch: string): Promise<{ repo: string; path: string; s
   await git(repo, 'worktree', 'remove', '--force', path);
   expect(existsSync(path)).toBe(false);
   return { repo, path, slug, port, project: project.trim() };
-}
-
-/** Waits until no stack is still being taken down in the background. */
-async function removalsDone(repo: string): Promise<void> {
-  const dir = join(repo, '.git', 'vibetrees', 'removing');
-  for (let i = 0; i < 300 && (await readdir(dir).catch(() => [])).length > 0; i++) await sleep(200);
-  expect(await readdir(dir).catch(() => [])).toEqual([]);
 }
 
 async function containersOf(project: string): Promise<string> {

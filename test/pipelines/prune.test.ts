@@ -3,17 +3,13 @@ import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { git, makeRepo, repoForEachTest, vtree } from '../helpers.js';
+import { addWorktree, git, makeRepo, repoForEachTest, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
 repoForEachTest((made) => ({ root, repo } = made), () => makeRepo({ 'README.md': '# app\n', '.gitignore': 'node_modules/\n.env\n' }));
 
-async function add(branch: string): Promise<string> {
-  const result = await vtree(repo, ['add', branch, '--no-deps', '--no-services']);
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim();
-}
+const add = (branch: string): Promise<string> => addWorktree(repo, branch);
 
 async function commit(path: string, file: string): Promise<void> {
   await writeFile(join(path, file), file);

@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { readdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { readFile } from 'node:fs/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { composeAppsForFile, git, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
+import { composeAppsForFile, git, removalsDone, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -59,9 +57,7 @@ describe('rm with a running stack', () => {
     const newPort = (JSON.parse(again.stdout) as { facts: { ports: { WEB_PORT: number } } }).facts.ports.WEB_PORT;
     expect(newPort).not.toBe(oldPort);
 
-    const removing = join(repo, '.git', 'vibetrees', 'removing');
-    for (let i = 0; i < 150 && (await readdir(removing).catch(() => [])).length > 0; i++) await sleep(200);
-    expect(await readdir(removing)).toEqual([]);
+    await removalsDone(repo);
     expect(await readFile(result.stackLog, 'utf8')).toMatch(/stack-down finished/);
     const now = await containers(project);
     expect(now.some((id) => oldContainers.includes(id))).toBe(false);

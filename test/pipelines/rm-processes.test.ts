@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeRepo, repoForEachTest, vtree } from '../helpers.js';
+import { addWorktree, makeRepo, repoForEachTest, vtree } from '../helpers.js';
 
 let root: string;
 let repo: string;
@@ -40,11 +40,7 @@ async function waitGone(pid: number): Promise<boolean> {
   return child ? child.exitCode !== null || child.signalCode !== null : !alive(pid);
 }
 
-async function add(branch: string): Promise<string> {
-  const result = await vtree(repo, ['add', branch, '--no-deps', '--no-services']);
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim();
-}
+const add = (branch: string): Promise<string> => addWorktree(repo, branch);
 
 describe('rm stops processes running inside the worktree', () => {
   it('SIGTERMs a dev server, SIGKILLs one that ignores it, names them, and never touches a process outside', async () => {

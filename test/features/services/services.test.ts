@@ -1,14 +1,14 @@
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile } from '../../../src/observe/metrics.js';
 import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
-import { composeAppsForFile, git, requirePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { composeAppsForFile, git, removalsDone, requirePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -48,13 +48,6 @@ function gitDirOf(repo: string, slug: string): string {
 
 async function servicesStatus(repo: string, slug: string): Promise<ServicesStatus> {
   return JSON.parse(await readFile(join(gitDirOf(repo, slug), 'vtree-services.json'), 'utf8')) as ServicesStatus;
-}
-
-/** Waits (up to a minute) until no removed worktree's stack is still being taken down in the background. */
-async function removalsDone(repo: string): Promise<void> {
-  const dir = join(repo, '.git', 'vibetrees', 'removing');
-  for (let i = 0; i < 300 && (await readdir(dir).catch(() => [])).length > 0; i++) await sleep(200);
-  expect(await readdir(dir).catch(() => [])).toEqual([]);
 }
 
 /** Waits (up to a minute) until the background job has settled the stack; returns its status. */
