@@ -81,6 +81,13 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./prune.js'),
   },
   {
+    name: 'du',
+    describe: 'True disk use of each worktree (own, shared with the cache, the main worktree, other worktrees) and totals for worktrees, spares, cache, trash',
+    positionals: [{ name: 'worktree', required: false, describe: 'Branch, slug or path of one worktree (default: all)' }],
+    options: { json },
+    load: () => import('./du.js'),
+  },
+  {
     name: 'setup',
     describe: 'Set up an existing worktree (made by plain git worktree add, or whose set-up failed); safe to repeat',
     positionals: [{ name: 'worktree', required: false, describe: 'Branch, slug or path of the worktree (default: the one you are in)' }],
