@@ -79,6 +79,21 @@ export function vtree(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}):
   });
 }
 
+/** `git vtree add <branch> --no-deps --no-services` in `repo`, which must succeed; returns the worktree's path. */
+export async function addWorktree(repo: string, branch: string): Promise<string> {
+  const result = await vtree(repo, ['add', branch, '--no-deps', '--no-services']);
+  if (result.code !== 0) throw new Error(`git vtree add ${branch} failed (${result.code}): ${result.stderr}`);
+  return result.stdout.trim();
+}
+
+/** Waits (up to a minute) until no removed worktree's stack is still being taken down in the background (docs/day-two.md). */
+export async function removalsDone(repo: string): Promise<void> {
+  const dir = join(repo, '.git', 'vibetrees', 'removing');
+  for (let i = 0; i < 300 && (await readdir(dir).catch(() => [])).length > 0; i++) await new Promise((resolve) => setTimeout(resolve, 200));
+  const left = await readdir(dir).catch(() => []);
+  if (left.length > 0) throw new Error(`still removing after a minute: ${left.join(', ')}`);
+}
+
 /**
  * What each test prerequisite gives a test, by the one field test/prereqs/install.sh reports: the
  * local image (`vtree-test/busybox:latest`), the registry address (`127.0.0.1:PORT`, holding that

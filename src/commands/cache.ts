@@ -21,7 +21,8 @@ import {
 import { cacheKey, lockfileKey } from '../features/deps/cache-key.js';
 import type { Args } from './spec.js';
 import { RefusedInput } from '../core/confine.js';
-import { durationMs } from '../core/duration.js';
+import { parseDuration } from '../core/duration.js';
+import { parseSize } from '../core/size.js';
 import { errorMessage, ExitCode, UsageError, VtreeError } from '../core/errors.js';
 import { readJsonFile } from '../core/files.js';
 import { parseLinkMode, resolveLinkMode } from '../features/deps/link-modes.js';
@@ -36,6 +37,7 @@ import { sparesWanted } from '../git/spare-worktree.js';
 import { listSpares, makeSpares, pruneSpares } from '../features/deps/spares.js';
 import { readWorktreeState, worktreeGitDir, writeWorktreeState } from '../git/worktree-state.js';
 import { isSpare } from '../git/worktree.js';
+import { entriesInUse, entriesPastLimits } from '../features/deps/lru.js';
 
 type Action = (args: Args, io: Io, cache: CacheContext) => Promise<number>;
 
@@ -68,21 +70,6 @@ export default async function cache(args: Args, io: Io): Promise<number> {
   if (!action) throw new UsageError(`unknown cache action '${String(args.action)}'`, `use one of: ${CACHE_ACTIONS.join(', ')}`);
   const { repo, config } = await resolveRepoStage(process.cwd());
   return action(args, io, { repo, config, dir: cacheDirOf(repo, config), spares: config.integer('vtree.cache.spares', 1), linkMode: config.string('vtree.linkMode') });
-}
-
-/** Keys of the entries some worktree's dependencies were restored from, with those worktrees. */
-async function entriesInUse(repo: Repo): Promise<Map<string, string[]>> {
-  const used = new Map<string, string[]>();
-  await Promise.all(
-    repo.worktrees
-      .filter((w) => !w.bare)
-      .map(async (w) => {
-        const state = await readWorktreeState(await worktreeGitDir(w.path));
-        const key = (state?.deps as { key?: string } | undefined)?.key;
-        if (key) used.set(key, [...(used.get(key) ?? []), w.path]);
-      }),
-  );
-  return used;
 }
 
 async function status(_args: Args, io: Io, cache: CacheContext): Promise<number> {
@@ -155,24 +142,10 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
   const olderThanMs = args.olderThan === undefined ? undefined : parseDuration(String(args.olderThan));
   const includeUsed = Boolean(args.includeUsed);
   const [entries, used] = await Promise.all([listEntries(cache.dir), entriesInUse(cache.repo)]);
-  // Least recently used first.
-  const kept = [...entries].reverse();
-  const dropped: string[] = [];
-  const removable = (e: CacheEntry) => includeUsed || !used.has(e.key);
-  const drop = async (e: CacheEntry) => {
-    await dropEntry(cache.dir, e.key);
-    dropped.push(e.key);
-    kept.splice(kept.indexOf(e), 1);
-  };
-  if (olderThanMs !== undefined) {
-    for (const e of [...kept]) if (removable(e) && Date.now() - Date.parse(e.meta.lastUsedAt) > olderThanMs) await drop(e);
-  }
-  if (maxBytes !== undefined) {
-    for (const e of [...kept]) {
-      if (uniqueBytes(kept.map((k) => k.manifest)) <= maxBytes) break;
-      if (removable(e)) await drop(e);
-    }
-  }
+    const past = entriesPastLimits(entries, includeUsed ? new Set() : new Set(used.keys()), { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(olderThanMs !== undefined ? { olderThanMs } : {}) });
+  for (const e of past) await dropEntry(cache.dir, e.key);
+  const dropped = past.map((e) => e.key);
+  const kept = [...entries].reverse().filter((e) => !dropped.includes(e.key));
   const { pruneSparePool } = await import('../pipelines/spare-pool.js');
   const [spares, temps, spareWorktrees] = await Promise.all([
     pruneSpares(cache.dir, new Set(kept.map((e) => e.key))),
@@ -474,19 +447,4 @@ async function pull(args: Args, io: Io, cache: CacheContext): Promise<number> {
   if (io.json) io.out(JSON.stringify({ remote: where, key, pulled: Boolean(result), bytes: result?.bytes ?? 0, files: entry.meta.files, ms: Date.now() - started }));
   else io.out(result ? `Pulled ${key.slice(0, 12)} from ${where} (${formatBytes(result.bytes)}, ${entry.meta.files} files, ${Date.now() - started} ms).` : `Entry ${key.slice(0, 12)} is in the local cache already.`);
   return ExitCode.ok;
-}
-
-/** `500M`, `2G`, `1.5GB`, `1048576` → bytes. */
-export function parseSize(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?$/i.exec(text.trim());
-  if (!match) throw new UsageError(`cannot read size '${text}'`, 'write it like 500M or 2G');
-  const power = ' kmgt'.indexOf((match[2] || ' ').toLowerCase());
-  return Math.round(Number(match[1]) * 1024 ** power);
-}
-
-/** `30d`, `12h`, `90m`, `2w` → milliseconds. */
-export function parseDuration(text: string): number {
-  const ms = durationMs(text);
-  if (ms === undefined) throw new UsageError(`cannot read duration '${text}'`, 'write it like 30d, 12h or 2w');
-  return ms;
 }

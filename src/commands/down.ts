@@ -1,5 +1,5 @@
 import type { Args } from './spec.js';
-import { ExitCode } from '../core/errors.js';
+import { ExitCode, UsageError } from '../core/errors.js';
 import { formatMs, type Io } from '../core/output.js';
 import { Profiler } from '../core/profiler.js';
 
@@ -7,9 +7,19 @@ import { Profiler } from '../core/profiler.js';
 export default async function down(args: Args, io: Io): Promise<number> {
   const { locateStack, recordStackRun, stackRuntime } = await import('../pipelines/services.js');
   const { stopServices, stopStartJob, stopTimeoutSeconds, writeServicesStatus } = await import('../features/services/stack.js');
-  const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
-  const runtime = await stackRuntime(stack);
   const volumes = Boolean(args.volumes);
+  const stack = await locateStack(process.cwd(), args.worktree as string | undefined).catch(async (error: unknown) => {
+    // A worktree removed by plain git: its stack (and its leases) may still be there.
+    if (args.worktree === undefined || !(error instanceof UsageError)) throw error;
+    const [{ reclaimNamed, describeReclaimed }, { resolveRepoStage }] = await Promise.all([import('../pipelines/orphans.js'), import('../pipelines/repo-stage.js')]);
+    const reclaimed = await reclaimNamed(await resolveRepoStage(process.cwd()), String(args.worktree), process.cwd(), { volumes });
+    if (!reclaimed) throw error;
+    if (io.json) io.out(JSON.stringify({ ok: true, orphan: reclaimed }));
+    else io.log(describeReclaimed(reclaimed));
+    return undefined;
+  });
+  if (!stack) return ExitCode.ok;
+  const runtime = await stackRuntime(stack);
   const profiler = new Profiler();
   let failure: unknown;
   try {

@@ -64,6 +64,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const { runServicesJob } = await import('../pipelines/services.js');
     await runServicesJob(JSON.parse(plan), io.log);
   },
+  /** Takes the stack of a worktree `rm` removed down, then frees its ports (after `rm`). */
+  'stack-down': async ([plan], io) => {
+    if (!plan) throw new UsageError('stack-down needs its plan');
+    const { runStackDownJob } = await import('../pipelines/stack-down.js');
+    await runStackDownJob(JSON.parse(plan), io.log);
+  },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
   'project-tasks': async ([plan], io) => {
     if (!plan) throw new UsageError('project-tasks needs its plan');

@@ -3,13 +3,24 @@ import { ExitCode } from '../core/errors.js';
 import type { Io } from '../core/output.js';
 import { formatColumns } from '../core/columns.js';
 import { listWorktreesWithState, neverSetUp, type WorktreeRow } from '../pipelines/list.js';
+import { describeOrphan, findOrphans } from '../pipelines/orphans.js';
+import { describeRemoval, removals } from '../pipelines/stack-down.js';
+import { basename } from 'node:path';
+import { git } from '../core/exec.js';
+
+/** The common git dir, for the orphans of the repository (outside one, listWorktreesWithState explains). */
+async function commonDirOf(cwd: string): Promise<string> {
+  return git(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => '');
+}
 
 /** `git vtree list`: a status board per worktree; `--fast`: only what vtree recorded (no git call per worktree). */
 export default async function list(args: Args, io: Io): Promise<number> {
   const fast = Boolean(args.fast);
-  const rows = await listWorktreesWithState(process.cwd(), Boolean(args.all), !fast);
+  const [rows, commonDir] = await Promise.all([listWorktreesWithState(process.cwd(), Boolean(args.all), !fast), commonDirOf(process.cwd())]);
+  const main = rows.find((row) => row.main)?.path ?? commonDir;
+  const [orphans, removing] = commonDir ? await Promise.all([findOrphans({ commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows }), removals(commonDir)]) : [[], []];
   if (io.json) {
-    io.out(JSON.stringify({ worktrees: rows }));
+    io.out(JSON.stringify({ worktrees: rows, orphans, removing }));
     return ExitCode.ok;
   }
   // Plain columns, not cli-table3: `list` is typed often and its start-up is measured (docs/performance.md).
@@ -41,6 +52,8 @@ export default async function list(args: Args, io: Io): Promise<number> {
     ]);
     io.out(formatColumns(['BRANCH', 'PATH', 'CHANGES', 'AHEAD/BEHIND', 'ACTIVE', 'STACK', 'READY'], table));
   }
+  for (const removal of removing) io.log(describeRemoval(removal));
+  for (const orphan of orphans) io.log(`orphan: ${describeOrphan(orphan)}: git vtree rm ${orphan.slug} (or git vtree prune)`);
   const pending = neverSetUp(rows).length;
   if (pending > 0) io.log(`${pending} worktree(s) never set up (made with --no-checkout, or without the hook): git vtree setup --all`);
   return ExitCode.ok;

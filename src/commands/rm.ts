@@ -10,7 +10,7 @@ import { removeWorktree, type RemoveResult } from '../pipelines/remove.js';
  */
 export default async function rm(args: Args, io: Io): Promise<number> {
   const named = ((args.worktrees as unknown[] | undefined) ?? []).map(String);
-  const options = { cwd: process.cwd(), force: Boolean(args.force), deleteBranch: Boolean(args.deleteBranch), volumes: Boolean(args.volumes) };
+  const options = { cwd: process.cwd(), force: Boolean(args.force), deleteBranch: Boolean(args.deleteBranch), volumes: Boolean(args.volumes), keepProcesses: Boolean(args.keepProcesses) };
   if (named.length <= 1) {
     report(await removeOne({ ...options, ...(named[0] !== undefined ? { target: named[0] } : {}) }, io), io, options.cwd);
     return ExitCode.ok;
@@ -47,4 +47,5 @@ function report(result: RemoveResult, io: Io, cwd: string): void {
     io.log(`  ${what} are being deleted in the background (log: ${result.backgroundLog})`);
   }
   if (cwd === result.path || cwd.startsWith(`${result.path}/`)) io.log(`  you were in it; the main worktree: cd ${result.mainPath}`);
+  if (result.stackLog) io.log(`  its stack stops in the background, then its ports are freed (log: ${result.stackLog})`);
 }

@@ -6,7 +6,18 @@ import type { Io } from '../core/output.js';
 export default async function status(args: Args, io: Io): Promise<number> {
   const { locateStack, stackRuntime } = await import('../pipelines/services.js');
   const { serviceStatuses, stackState } = await import('../features/services/stack.js');
-  const stack = await locateStack(process.cwd(), args.worktree as string | undefined);
+  const stack = await locateStack(process.cwd(), args.worktree as string | undefined).catch(async (error: unknown) => {
+    // `rm` returned while the stack still stops in the background.
+    const { removalNamed, describeRemoval } = await import('../pipelines/stack-down.js');
+    const { git } = await import('../core/exec.js');
+    const commonDir = await git(process.cwd(), ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => undefined);
+    const removal = args.worktree !== undefined && commonDir ? await removalNamed(commonDir, String(args.worktree), process.cwd()) : undefined;
+    if (!removal) throw error;
+    if (io.json) io.out(JSON.stringify({ project: removal.project, path: removal.path, state: removal.state, log: removal.log, services: [] }));
+    else io.out(describeRemoval(removal));
+    return undefined;
+  });
+  if (!stack) return ExitCode.ok;
   const recorded = stack.status ?? stack.record;
   let live: Awaited<ReturnType<typeof serviceStatuses>> | undefined;
   let unreachable: string | undefined;

@@ -44,6 +44,11 @@ export function trashDir(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'trash');
 }
 
+/** Records of removed worktrees whose stack a background job is still taking down (`<run id>.json`). */
+export function removingDir(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'removing');
+}
+
 /** The dependency cache (entries, spares, temp dirs) unless config `vtree.cacheDir` moves it. */
 export function defaultCacheDir(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'cache');

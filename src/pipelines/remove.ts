@@ -6,7 +6,7 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno } from '../core/files.js';
 import { recycleWorktree, configuredSparePool, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
-import type { Task } from '../core/graph.js';
+import { TaskFailedError, type Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
 import { confinedPath } from '../core/confine.js';
@@ -21,6 +21,11 @@ import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.
 import { FEATURES } from './features.js';
 import { identifiedBy, runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
+import type { Reclaimed } from './orphans.js';
+import type { StackDown } from '../features/services/teardown.js';
+import type { processesInside } from '../core/processes.js';
+
+type Inside = Awaited<ReturnType<typeof processesInside>>;
 
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
@@ -30,6 +35,8 @@ export interface RemoveRequest {
   force: boolean;
   deleteBranch: boolean;
   volumes: boolean;
+  /** `--keep-processes`: leave processes running inside the worktree alone. */
+  keepProcesses?: boolean;
 }
 
 /** What `git vtree rm` did. */
@@ -49,10 +56,21 @@ export interface RemoveResult {
   /** The clean worktree became a spare worktree instead of being deleted. */
   recycled: boolean;
   duration: number;
+  /** Log of the background job taking the worktree's stack down (and then freeing its ports). */
+  stackLog?: string;
+  /** Processes that ran inside the worktree and were stopped (`pid command`). */
+  stopped?: string[];
+  /** The worktree was removed outside vtree already: what was reclaimed of it (its stack, its leases). */
+  orphan?: Reclaimed;
 }
 
 const LOCATE = 'locate-worktree';
 const CHECK_CLEAN = 'check-clean';
+const FIND_PROCESSES = 'find-processes';
+const STOP_PROCESSES = 'stop-processes';
+
+/** How long processes inside a removed worktree get to exit on SIGTERM before SIGKILL. */
+const PROCESS_GRACE_MS = 3000;
 
 /**
  * `git vtree rm`: refuses a dirty worktree unless forced, runs every feature's teardown
@@ -61,6 +79,28 @@ const CHECK_CLEAN = 'check-clean';
  * background process and drops git's record of it; optionally deletes its branch.
  */
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
+  try {
+    return await removeLinked(request, reporter, signal);
+  } catch (error) {
+    // Removed by plain git (or rm -rf): what it left, its stack and its leases, is still vtree's to remove.
+    if (!(error instanceof TaskFailedError && error.cause instanceof NoSuchWorktree)) throw error;
+    const started = Date.now();
+    const { describeReclaimed, reclaimNamed } = await import('./orphans.js');
+    const orphan = await reclaimNamed(error.cause.where, error.cause.target, request.cwd, { volumes: request.volumes, background: true });
+    if (!orphan) throw error;
+    reporter.log(describeReclaimed(orphan));
+    return { runId: newRunId(new Date(started)), path: orphan.path, mainPath: error.cause.where.repo.mainPath, branchDeleted: false, recycled: false, movedAside: [], duration: Date.now() - started, orphan };
+  }
+}
+
+/** No worktree of the repository matches what `rm` was given (an orphan may). */
+class NoSuchWorktree extends UsageError {
+  constructor(readonly where: RepoStage, readonly target: string) {
+    super(`no worktree of this repository matches '${target}'`, 'git vtree list');
+  }
+}
+
+async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
   const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
@@ -69,10 +109,21 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
     ...teardown,
+    // Found while the status runs (only reads), stopped once rm is sure to go ahead.
+    {
+      name: FIND_PROCESSES,
+      deps: [LOCATE],
+      run: async (_ctx, deps) => (request.keepProcesses ? undefined : (await import('../core/processes.js')).processesInside((deps[LOCATE] as RemoveTarget).path)),
+    },
+    {
+      name: STOP_PROCESSES,
+      deps: [CHECK_CLEAN, FIND_PROCESSES],
+      run: async ({ span }, deps) => stopProcessesInside(deps[CHECK_CLEAN] as RemoveTarget, deps[FIND_PROCESSES] as Inside | undefined, span, reporter),
+    },
     {
       name: 'recycle',
       deps: [CHECK_CLEAN],
-      after: teardown.map((t) => t.name),
+      after: [...teardown.map((t) => t.name), STOP_PROCESSES],
       async run({ span }, deps) {
         const target = deps[CHECK_CLEAN] as Located;
         const outcome = await recycle(target);
@@ -134,6 +185,18 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
         });
       },
     },
+    {
+      name: 'stack-down-in-background',
+      deps: [LOCATE, 'git-worktree-remove'],
+      after: ['services-down', 'release-ports'],
+      async run({ span }, deps) {
+        const down = deps['services-down'] as StackDown | undefined;
+        if (!down) return undefined;
+        const { startStackDown } = await import('./stack-down.js');
+        span.set('containers', down.containers.length);
+        return startStackDown(deps[LOCATE] as RemoveTarget, down, shared.runId);
+      },
+    },
   ];
 
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
@@ -142,6 +205,8 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   const kept = shared.facts.kept as KeptCopies | undefined;
   // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
   if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
+  const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
+  const stackLog = results.get('stack-down-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
@@ -155,14 +220,35 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
     movedAside: ((results.get('move-aside') as Moved[] | undefined) ?? []).map((m) => relative(target.path, m.from)),
     recycled: results.get('recycle') === 'recycled',
     duration: record.duration,
+    ...(stopped.length > 0 ? { stopped } : {}),
+    ...(stackLog ? { stackLog } : {}),
   };
+}
+
+/**
+ * Stops the processes running inside the worktree (a dev server, a watcher): SIGTERM, SIGKILL
+ * after a grace period; interactive shells there are only named. Returns `pid command` of each stopped.
+ */
+async function stopProcessesInside(target: RemoveTarget, found: Inside | undefined, span: { set(key: string, value: unknown): void }, reporter: Reporter): Promise<string[]> {
+  if (!found) return [];
+  const { stop, shells } = found;
+  for (const shell of shells) reporter.warn(`a shell (pid ${shell.pid}) is still in ${target.path}: cd out of it`);
+  if (stop.length === 0) return [];
+  const named = stop.map((p) => `${p.pid} ${p.command.slice(0, 80)}`);
+  reporter.log(`stopping ${stop.length} process(es) running in ${target.path}: ${named.join('; ')} (--keep-processes leaves them)`);
+  const { stopProcesses } = await import('../core/processes.js');
+  const killed = await stopProcesses(stop, PROCESS_GRACE_MS);
+  span.set('processes', stop.length);
+  if (killed.length > 0) span.set('killed', killed.length);
+  return named;
 }
 
 /** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
 async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
   const entry = request.target === undefined ? repo.worktrees.find((w) => w.path === repo.toplevel) : await findWorktree(repo.worktrees, request.target, request.cwd);
-  if (!entry) throw new UsageError(request.target === undefined ? 'you are in no worktree of this repository; name the one to remove' : `no worktree of this repository matches '${request.target}'`, 'git vtree list');
+  if (!entry && request.target === undefined) throw new UsageError('you are in no worktree of this repository; name the one to remove', 'git vtree list');
+  if (!entry) throw new NoSuchWorktree(where, request.target!);
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`, request.target === undefined ? 'name the worktree to remove: git vtree rm <branch> (git vtree list shows them)' : undefined);
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);

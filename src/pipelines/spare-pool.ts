@@ -266,9 +266,9 @@ export async function sparesStatus({ repo, config }: RepoStage): Promise<SpareSt
 
 /**
  * Removes spare worktrees beyond `vtree.spares.worktrees` and those too old or too far behind
- * the main worktree's HEAD (`all`: every one). Returns how many it removed.
+ * the main worktree's HEAD (`all`: every one). Returns how many it removed (with `dryRun`: would remove).
  */
-export async function pruneSparePool(cwd: string, all: boolean): Promise<number> {
+export async function pruneSparePool(cwd: string, all: boolean, options: { dryRun?: boolean } = {}): Promise<number> {
   const first = await resolveRepoStage(cwd);
   return withLock(lockPath(first.repo.commonDir, 'spare-worktrees'), async () => {
     const { repo, config } = await resolveRepoStage(cwd);
@@ -283,6 +283,10 @@ export async function pruneSparePool(cwd: string, all: boolean): Promise<number>
       if (!inPool) continue; // a spare being claimed by `add` right now
       if (kept < wanted && dirname(w.path) === pool && (await fresh(repo.mainPath, w, mainHead, limits))) {
         kept++;
+        continue;
+      }
+      if (options.dryRun) {
+        removed++;
         continue;
       }
       const away = join(pool, `.prune-${randomBytes(4).toString('hex')}`);

@@ -6,7 +6,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeEach, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
-import { BIN, probePrereq, requirePrereq, git, otherRepository, tempDir, testEnv, slowHealthyCompose } from '../helpers.js';
+import { BIN, probePrereq, removalsDone, requirePrereq, git, otherRepository, tempDir, testEnv, slowHealthyCompose } from '../helpers.js';
 
 // For cleanup only; the tests themselves require Docker through requirePrereq.
 const docker = (await probePrereq('docker')).ok;
@@ -94,6 +94,8 @@ describe('git vtree mcp', () => {
       const removed = answer(await client.callTool({ name: 'remove', arguments: { worktree: 'agent/task', deleteBranch: true } }));
       expect(removed).toMatchObject({ ok: true, path, branchDeleted: true });
       expect(existsSync(path)).toBe(false);
+      // Its stack stops in a background job after the removal returns (docs/day-two.md).
+      await removalsDone(repo);
       const { stdout } = await run('docker', ['ps', '-a', '--filter', `label=com.docker.compose.project=${name}-agent-task`, '--format', '{{.Names}}']);
       expect(stdout.trim()).toBe('');
     } finally {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { BIN, git, makeRepo, repoForEachTest, testEnv, vtree } from '../helpers.js';
+import { addWorktree, BIN, git, makeRepo, repoForEachTest, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -13,11 +13,7 @@ let root: string;
 let repo: string;
 repoForEachTest((made) => ({ root, repo } = made), () => makeRepo({ 'README.md': '# app\n', '.gitignore': 'node_modules/\n.env\n' }));
 
-async function add(branch: string): Promise<string> {
-  const result = await vtree(repo, ['add', branch, '--no-deps', '--no-services']);
-  expect(result.code, result.stderr).toBe(0);
-  return result.stdout.trim();
-}
+const add = (branch: string): Promise<string> => addWorktree(repo, branch);
 
 describe('git vtree rm', () => {
   it('removes a clean worktree by branch, deletes node_modules in the background, keeps the branch', async () => {

@@ -337,9 +337,9 @@ export async function dropEntry(cacheDir: string, key: string): Promise<void> {
 /**
  * Removes temp dirs left by crashed creations: those whose creating process is gone, or
  * older than an hour. Only names vtree made ({@link tempName}) are touched: whatever else is in
- * `tmp/` is not vtree's to delete. Returns how many it removed.
+ * `tmp/` is not vtree's to delete. Returns how many it removed (with `dryRun`: would remove).
  */
-export async function cleanStaleTemps(cacheDir: string): Promise<number> {
+export async function cleanStaleTemps(cacheDir: string, options: { dryRun?: boolean } = {}): Promise<number> {
   const dir = tempDir(cacheDir);
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
@@ -352,7 +352,7 @@ export async function cleanStaleTemps(cacheDir: string): Promise<number> {
       if (!info) return;
       if (pid === process.pid) return;
       if ((pid > 0 && !isProcessAlive(pid)) || Date.now() - info.mtimeMs > STALE_TEMP_MS) {
-        await rm(path, { recursive: true, force: true });
+        if (!options.dryRun) await rm(path, { recursive: true, force: true });
         removed++;
       }
     }),

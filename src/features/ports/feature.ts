@@ -1,6 +1,6 @@
 import { UsageError } from '../../core/errors.js';
 import type { Feature, RemoveTarget, RepoStage, TargetStage } from '../feature.js';
-import type { PortLease } from './registry.js';
+import type { LeaseHolder, PortLease } from './registry.js';
 
 /** Name of the task that leases the worktree's ports; its result is `Record<variable, port>`. */
 export const PORTS_TASK = 'ports';
@@ -71,22 +71,44 @@ export const portsFeature: Feature = {
       deps: [cleared],
       // Ports stay leased until the stack that listens on them is down.
       after: ['services-down'],
-      async run({ shared, span }, deps): Promise<PortLease[]> {
+      async run({ shared, span }, deps): Promise<ReleasedPorts> {
         const target = deps[cleared] as RemoveTarget;
-        const { releasePorts } = await import('./registry.js');
-        const released = await releasePorts({ worktree: target.path, repo: target.repo.commonDir }, undefined, { warn: shared.warn });
+        const holder = { worktree: target.path, repo: target.repo.commonDir };
+        const { rekeyLeases, releasePorts } = await import('./registry.js');
+        // The stack still stops in the background: its ports go to a holder of their own, freed once it is down.
+        const removing = (deps['services-down'] as StackGoingDown | undefined)?.leaseHolder;
+        if (removing) {
+          const moved = await rekeyLeases(holder, { worktree: removing, repo: holder.repo }, { warn: shared.warn });
+          span.set('heldUntilDown', moved.length);
+          return { moved: { from: holder, to: { worktree: removing, repo: holder.repo } } };
+        }
+        const released = await releasePorts(holder, undefined, { warn: shared.warn });
         span.set('released', released.length);
         shared.facts.portsReleased = released.length;
-        return released;
+        return { released };
       },
       // The worktree stays when a later step of `rm` fails: give it its ports back.
-      async undo(_ctx, released) {
-        const { restoreLeases } = await import('./registry.js');
-        await restoreLeases(released as PortLease[]);
+      async undo(_ctx, result) {
+        const { released, moved } = result as ReleasedPorts;
+        const { rekeyLeases, restoreLeases } = await import('./registry.js');
+        if (moved) await rekeyLeases(moved.to, moved.from);
+        if (released) await restoreLeases(released);
       },
     },
   ],
 };
+
+/** The part of the `services-down` result (services feature) this feature reads. */
+interface StackGoingDown {
+  /** The lease holder to hand the worktree's ports to while its stack stops in the background. */
+  leaseHolder?: string;
+}
+
+/** What `release-ports` did: released the leases, or moved them to the holder of a stack going down. */
+interface ReleasedPorts {
+  released?: PortLease[];
+  moved?: { from: LeaseHolder; to: LeaseHolder };
+}
 
 /**
  * The leases each run created, by its result object, so that `undo` releases exactly those while

@@ -139,6 +139,22 @@ export async function restoreLeases(leases: readonly PortLease[], options: Regis
   });
 }
 
+/**
+ * Hands `from`'s leases to `to` (a worktree being removed whose stack still stops in the
+ * background): a new worktree at the same path then leases ports of its own, while these stay
+ * taken until the stack is down. Returns the leases moved.
+ */
+export async function rekeyLeases(from: LeaseHolder, to: LeaseHolder, options: RegistryOptions = {}): Promise<PortLease[]> {
+  const [source, target] = await Promise.all([normalizeHolder(from), normalizeHolder(to)]);
+  return withLock(portsLockPath(options.env), async () => {
+    const { registry, rebuilt } = await loadRegistry(options, [source.repo]);
+    const moved = Object.values(registry.leases).filter((l) => sameHolder(l, source));
+    for (const lease of moved) registry.leases[String(lease.port)] = { ...lease, worktree: target.worktree, repo: target.repo };
+    if (rebuilt || moved.length > 0) await writeRegistry(registry, options.env);
+    return moved;
+  });
+}
+
 /** A lease as `git vtree ports` shows it. */
 export interface LeaseRow extends PortLease {
   /** The worktree's directory no longer exists: the next lease reclaims it. */
@@ -163,11 +179,16 @@ export async function listLeases(options: RegistryOptions = {}): Promise<LeaseRo
   return Promise.all(leases.map(async (lease) => ({ ...lease, stale: !(await directoryExists(lease.worktree)) })));
 }
 
-/** Frees the leases of worktrees whose directory is gone (`git vtree ports --prune`). */
-export async function pruneLeases(options: RegistryOptions = {}): Promise<PortLease[]> {
+/**
+ * Frees the leases of worktrees whose directory is gone (`git vtree ports --prune`), except ports
+ * still in use: `published` by a container (a stack that outlived its worktree), or held by any
+ * listener. Only `holder`'s, when given.
+ */
+export async function pruneLeases(options: RegistryOptions & { published?: ReadonlySet<number>; holder?: LeaseHolder } = {}): Promise<PortLease[]> {
+  const holder = options.holder ? await normalizeHolder(options.holder) : undefined;
   return withLock(portsLockPath(options.env), async () => {
     const { registry, rebuilt } = await loadRegistry(options, []);
-    const reclaimed = await reclaimStale(registry);
+    const reclaimed = await reclaimStale(registry, (l) => !options.published?.has(l.port) && (holder === undefined || sameHolder(l, holder)));
     if (rebuilt || reclaimed.length > 0) await writeRegistry(registry, options.env);
     return reclaimed;
   });
@@ -204,10 +225,17 @@ function bindOutcome(port: number, host: string): Promise<'free' | 'taken' | 'no
   });
 }
 
-async function reclaimStale(registry: Registry): Promise<PortLease[]> {
+/**
+ * Drops the leases of worktrees whose directory is gone, unless their port is still bound: a
+ * stack or dev server that outlived its worktree still holds it, and handing it out again would
+ * give two worktrees one port.
+ */
+async function reclaimStale(registry: Registry, may: (lease: PortLease) => boolean = () => true): Promise<PortLease[]> {
   const worktrees = [...new Set(Object.values(registry.leases).map((l) => l.worktree))];
   const gone = new Set((await Promise.all(worktrees.map(async (w) => ((await directoryExists(w)) ? undefined : w)))).filter((w) => w !== undefined));
-  const reclaimed = Object.values(registry.leases).filter((l) => gone.has(l.worktree));
+  const stale = Object.values(registry.leases).filter((l) => gone.has(l.worktree) && may(l));
+  const free = await Promise.all(stale.map((l) => canBind(l.port)));
+  const reclaimed = stale.filter((_l, i) => free[i]);
   for (const lease of reclaimed) delete registry.leases[String(lease.port)];
   return reclaimed;
 }

@@ -54,7 +54,7 @@ export async function projectOnEngine(socket: string, project: string, volumes: 
   }
 }
 
-async function getJson(socket: string, path: string): Promise<unknown> {
+export async function getJson(socket: string, path: string): Promise<unknown> {
   const { request } = await import('node:http');
   return new Promise((resolve, reject) => {
     const req = request({ socketPath: socket, path, method: 'GET', timeout: SOCKET_TIMEOUT_MS }, (res) => {

@@ -4,6 +4,7 @@ import type { Task, TaskContext } from '../../core/graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
 import type { ServicesJobPlan } from './stack.js';
 import type { ServicesRecord, StackState } from './stack.js';
+import type { StackDown } from './teardown.js';
 import { composeCacheDir, composeRuntimeCachePath, OVERRIDE_FILE_NAME } from '../../core/paths.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -268,7 +269,7 @@ export const servicesFeature: Feature = {
       deps: [cleared],
       // The project's teardown tasks (a database dump, say) need the stack still up.
       after: ['tasks-teardown'],
-      async run({ shared, span, signal }, deps) {
+      async run({ shared, span, signal }, deps): Promise<StackDown | undefined> {
         const target = deps[cleared] as RemoveTarget;
         const record = target.state?.services as ServicesRecord | undefined;
         const { readServicesStatus } = await import('./status.js');
@@ -300,7 +301,23 @@ export const servicesFeature: Feature = {
           span.set('skipped', onEngine === false ? 'nothing of the stack on the engine' : 'no container engine runs');
           return;
         }
-        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopTimeoutSeconds }] = await Promise.all([import('./runtime.js'), import('./stack.js')]);
+        const [{ detectComposeRuntime, recordedProject }, { stackLeftovers, stopServices, stopTimeoutSeconds }, { projectContainers, socketContainers }] = await Promise.all([
+          import('./runtime.js'),
+          import('./stack.js'),
+          import('./teardown.js'),
+        ]);
+        const timeoutSeconds = stopTimeoutSeconds(target.config);
+        span.set('project', project);
+        span.set('volumes', shared.volumes);
+        // `rm` need not wait for containers to stop: their ids go to a job that stops them after it returns.
+        const handOff = (engine: StackDown['engine'], containers: string[]): StackDown => {
+          span.set('background', containers.length);
+          shared.facts.services = { down: project, volumes: shared.volumes, background: true };
+          return { engine, project, containers, volumes: shared.volumes, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}), leaseHolder: `${target.path} (removing ${shared.runId})` };
+        };
+        // The socket has seen the stack: its containers' ids from there too, no CLI and no Compose detection on rm's path.
+        const viaSocket = onEngine === true && socket ? await socketContainers(socket, project) : undefined;
+        if (viaSocket) return handOff('docker', viaSocket);
         const detection = await detectComposeRuntime(configured ?? runtime?.join(' '));
         if (!('runtime' in detection)) {
           if (started) shared.warn(`services: could not stop stack ${project}: ${detection.missing}`);
@@ -311,12 +328,12 @@ export const servicesFeature: Feature = {
           span.set('skipped', 'nothing of the stack on the engine');
           return;
         }
+        // Not right after a start job: containers it was creating may not exist yet, so only Compose down is sure.
+        if (!starting) return handOff(detection.runtime.engine, await projectContainers(detection.runtime.engine, project));
         const stack = await recordedProject(target.path, project, status?.files ?? record?.files ?? [], target.state?.ports as Record<string, number> | undefined);
-        const timeoutSeconds = stopTimeoutSeconds(target.config);
         await stopServices(detection.runtime, stack, { volumes: shared.volumes, signal, ...(timeoutSeconds !== undefined ? { timeoutSeconds } : {}) });
-        span.set('project', project);
-        span.set('volumes', shared.volumes);
         shared.facts.services = { down: project, volumes: shared.volumes };
+        return undefined;
       },
     } satisfies Task<RemoveShared>,
   ],

@@ -8,7 +8,7 @@ import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import type { MetricsFile } from '../../../src/observe/metrics.js';
 import { missingImages, readServicesStatus, writeServicesStatus, type ServicesStatus } from '../../../src/features/services/stack.js';
-import { composeAppsForFile, git, requirePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { composeAppsForFile, git, removalsDone, requirePrereq, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -320,6 +320,8 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     for (const [slug, flags] of [['kept', []], ['gone', ['--volumes']]] as const) {
       const result = await vtree(repo, ['rm', slug, ...flags], env);
       expect(result.code, result.stderr).toBe(0);
+      // The stack stops in a background job after rm returns (docs/day-two.md).
+      await removalsDone(repo);
       expect(await containers(`${name}-${slug}`)).toEqual([]);
       expect(await networks(`${name}-${slug}`)).toEqual([]);
     }
