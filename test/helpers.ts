@@ -94,6 +94,7 @@ const PREREQS = {
   man: 'path',
   xfs: 'mount',
   btrfs: 'mount',
+  postgres: 'image',
 } as const;
 
 /** A prerequisite of the test suite that test/prereqs/install.sh sets up. */

@@ -1,0 +1,135 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { tempName, tempNamePid } from '../../core/temp-name.js';
+import { isProcessAlive } from '../../core/pid.js';
+import { committedEntries } from '../../git/objects.js';
+import type { SeedSpec } from './definitions.js';
+
+/**
+ * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
+ * are reflinks): `goldens/<volume>-<key>/` (the stopped data, `data/`, and `meta.json`),
+ * `volumes/<compose volume>/` (each worktree's clone, bind-mounted by its Docker volume),
+ * `tmp/` (golden copies being built) and `locks/`.
+ */
+export function seedsDir(cacheDir: string): string {
+  return join(cacheDir, 'seeds');
+}
+
+/** The golden copy of `volume` for `key`. */
+export function goldenDir(cacheDir: string, volume: string, key: string): string {
+  return join(seedsDir(cacheDir), 'goldens', `${volume}-${key}`);
+}
+
+/** The directory a worktree's clone of a golden lives in, named after its Docker volume. */
+export function cloneDir(cacheDir: string, dockerVolume: string): string {
+  return join(seedsDir(cacheDir), 'volumes', dockerVolume);
+}
+
+/** What is recorded beside a golden copy's data. */
+export interface GoldenMeta {
+  volume: string;
+  service: string;
+  key: string;
+  image: string;
+  imageId: string;
+  run: string;
+  /** The commit whose inputs it was seeded from. */
+  commit: string;
+  createdAt: string;
+  /** Bytes of its data directory. */
+  bytes: number;
+  buildMs: number;
+}
+
+/** A golden copy on disk. */
+export interface Golden extends GoldenMeta {
+  dir: string;
+  /** Its data directory: what worktrees clone. */
+  data: string;
+}
+
+/** The key of a seeded copy and what went into it. */
+export interface SeedKey {
+  key: string;
+  /** `<mode> <object id> <path>` of every committed input file. */
+  inputs: string[];
+}
+
+/**
+ * The key of `spec`'s seeded data at `commit`: a hash of the service's image id, the `run` text
+ * and the committed content of `inputs` (read from the object store, so it is known before the
+ * checkout is written and does not see uncommitted edits).
+ */
+export async function seedKey(repoDir: string, commit: string, spec: SeedSpec, imageId: string): Promise<SeedKey> {
+  const inputs = await committedEntries(repoDir, commit, spec.inputs);
+  const hash = createHash('sha256').update(`image ${imageId}\0run ${spec.run}\0service ${spec.service}\0`);
+  for (const line of inputs) hash.update(`${line}\0`);
+  return { key: hash.digest('hex').slice(0, 32), inputs };
+}
+
+/** The golden copy of `volume` for `key`, if one was published. */
+export async function readGolden(cacheDir: string, volume: string, key: string): Promise<Golden | undefined> {
+  const dir = goldenDir(cacheDir, volume, key);
+  const meta = await readJsonFile<GoldenMeta>(join(dir, 'meta.json')).catch(() => undefined);
+  return meta ? { ...meta, dir, data: join(dir, 'data') } : undefined;
+}
+
+/** Every published golden copy, newest first. */
+export async function listGoldens(cacheDir: string): Promise<Golden[]> {
+  const root = join(seedsDir(cacheDir), 'goldens');
+  const names = await readdir(root).catch(() => [] as string[]);
+  const goldens = await Promise.all(names.map((name) => readJsonFile<GoldenMeta>(join(root, name, 'meta.json')).then((m) => (m ? { ...m, dir: join(root, name), data: join(root, name, 'data') } : undefined), () => undefined)));
+  return goldens.filter((g): g is Golden => g !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/** A fresh directory for building a golden copy in, under `tmp/`, named so cleanup knows its owner. */
+export async function goldenTempDir(cacheDir: string, volume: string): Promise<string> {
+  const tmp = join(seedsDir(cacheDir), 'tmp');
+  await mkdir(tmp, { recursive: true });
+  await reclaimTemps(tmp);
+  const dir = join(tmp, tempName(`golden-${volume}`));
+  await mkdir(join(dir, 'data'), { recursive: true });
+  return dir;
+}
+
+/** Removes what killed builds left in `tmp/`: directories whose creating process is gone. */
+async function reclaimTemps(tmp: string): Promise<void> {
+  const names = await readdir(tmp).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => {
+        const pid = tempNamePid(name);
+        return pid !== undefined && pid !== process.pid && !isProcessAlive(pid);
+      })
+      .map((name) => rm(join(tmp, name), { recursive: true, force: true })),
+  );
+}
+
+/**
+ * Publishes a built golden copy: writes its meta, then renames the whole directory into place in
+ * one step, so a reader sees either no golden or a complete one. A golden already there (a
+ * `--rebuild`) is renamed aside first and deleted after.
+ */
+export async function publishGolden(tempDir: string, cacheDir: string, meta: GoldenMeta): Promise<Golden> {
+  await writeFileAtomic(join(tempDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  const dir = goldenDir(cacheDir, meta.volume, meta.key);
+  await mkdir(join(seedsDir(cacheDir), 'goldens'), { recursive: true });
+  const old = join(seedsDir(cacheDir), 'tmp', tempName(`old-${meta.volume}`));
+  const replaced = await rename(dir, old).then(
+    () => true,
+    () => false,
+  );
+  await rename(tempDir, dir);
+  if (replaced) await rm(old, { recursive: true, force: true });
+  return { ...meta, dir, data: join(dir, 'data') };
+}
+
+/** Deletes a golden copy (pruning): renamed out of `goldens/` first, so no reader sees it half deleted. */
+export async function removeGolden(cacheDir: string, golden: Golden): Promise<void> {
+  const aside = join(seedsDir(cacheDir), 'tmp', tempName(`pruned-${golden.volume}`));
+  await mkdir(join(seedsDir(cacheDir), 'tmp'), { recursive: true });
+  await rename(golden.dir, aside);
+  await rm(aside, { recursive: true, force: true });
+}
