@@ -138,6 +138,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./cache.js'),
   },
   {
+    name: 'seed',
+    describe: 'Seeded data volumes: build the golden copy for this commit now (--rebuild), status (goldens, sizes, worktrees using them), prune [--all]',
+    positionals: [{ name: 'action', required: false, choices: ['status', 'prune'], describe: 'status or prune (default: build the golden copies for this commit)' }],
+    options: {
+      rebuild: { type: 'boolean', describe: 'Build the golden copy again even when one exists for the key' },
+      all: { type: 'boolean', describe: 'prune: every golden copy, not only those older than the newest of each volume' },
+      json,
+    },
+    load: () => import('./seed.js'),
+  },
+  {
     name: 'stats',
     describe: 'Where the time goes: per step and per command, dependency cache mix, a waterfall of the latest run',
     positionals: [],

@@ -56,6 +56,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const { runServicesJob } = await import('../pipelines/services.js');
     await runServicesJob(JSON.parse(plan), io.log);
   },
+  /** Builds the golden copies of seeded volumes a worktree's set-up found missing (after `add`, `setup`). */
+  'seed-build': async ([runId, ...volumes], io) => {
+    if (!runId || volumes.length === 0) throw new UsageError('seed-build needs the run id and volumes');
+    const { seedGoldens } = await import('../pipelines/seed.js');
+    await seedGoldens({ cwd: process.cwd(), volumes, rebuild: false, interactive: false, runId, log: io.log, warn: io.warn });
+  },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
   'project-tasks': async ([plan], io) => {
     if (!plan) throw new UsageError('project-tasks needs its plan');

@@ -94,16 +94,16 @@ export async function goldenTempDir(cacheDir: string, volume: string): Promise<s
   return dir;
 }
 
-/** Removes what killed builds left in `tmp/`: directories whose creating process is gone. */
-async function reclaimTemps(tmp: string): Promise<void> {
-  const names = await readdir(tmp).catch(() => [] as string[]);
+/** Removes what killed runs left in `dir` (golden builds in `tmp/`, clones in `volumes/`): temp names whose creating process is gone. */
+export async function reclaimTemps(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
   await Promise.all(
     names
       .filter((name) => {
         const pid = tempNamePid(name);
         return pid !== undefined && pid !== process.pid && !isProcessAlive(pid);
       })
-      .map((name) => rm(join(tmp, name), { recursive: true, force: true })),
+      .map((name) => rm(join(dir, name), { recursive: true, force: true })),
   );
 }
 

@@ -1,8 +1,8 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config } from '../../git/config.js';
 
-/** When a project task runs: while a worktree is set up, or in `rm` before its stack goes down. */
-export type ProjectTaskKind = 'task' | 'teardown';
+/** When a project task runs: while a worktree is set up, in `rm` before its stack goes down, or (`seed`) to seed a golden copy of a volume. */
+export type ProjectTaskKind = 'task' | 'teardown' | 'seed';
 
 /** One `[vtree "task.<name>"]` (or `[vtree "teardown.<name>"]`) section of the config. */
 export interface ProjectTask {

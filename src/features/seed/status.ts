@@ -1,0 +1,53 @@
+import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { withLock } from '../../core/lock.js';
+import { seedStatusPath } from '../../core/paths.js';
+import type { CloneMode } from './volume.js';
+
+/** Where one seeded volume of a worktree stands. */
+export interface SeedVolumeStatus {
+  volume: string;
+  key: string;
+  /**
+   * `cloned`: the worktree's volume is its own clone of a golden; `building`: the golden is being
+   * built (after a miss, or by `git vtree seed` here); `ready`: a golden for the key exists (built
+   * here, not cloned into this worktree's volume); `failed`: the seed command failed; `missing`:
+   * no golden yet and none being built (not approved, say); `kept`: the volume existed already.
+   */
+  state: 'cloned' | 'building' | 'ready' | 'failed' | 'missing' | 'kept';
+  /** The seed command, when it runs or failed. */
+  command?: string;
+  log?: string;
+  error?: string;
+  pid?: number;
+  /** When the golden copy used was built. */
+  golden?: string;
+  mode?: CloneMode;
+  /** Bytes of the golden's data the clone shares (reflink) or copied. */
+  bytes?: number;
+  cloneMs?: number;
+  /** The Docker volume and its directory. */
+  dockerVolume?: string;
+  dir?: string;
+}
+
+/** A worktree's `vtree-seed.json`. */
+export interface SeedStatus {
+  volumes: Record<string, SeedVolumeStatus>;
+  updatedAt: string;
+}
+
+/** The worktree's seed status, if it has seeded volumes. */
+export async function readSeedStatus(worktreeGitDir: string): Promise<SeedStatus | undefined> {
+  return readJsonFile<SeedStatus>(seedStatusPath(worktreeGitDir)).catch(() => undefined);
+}
+
+/** Sets one volume's entry (the others kept), atomically under a lock: a set-up run and a background build may write at once. */
+export async function writeSeedStatus(worktreeGitDir: string, volume: SeedVolumeStatus): Promise<void> {
+  const path = seedStatusPath(worktreeGitDir);
+  await withLock(`${path}.lock`, async () => {
+    const status = (await readSeedStatus(worktreeGitDir)) ?? { volumes: {}, updatedAt: '' };
+    status.volumes[volume.volume] = volume;
+    status.updatedAt = new Date().toISOString();
+    await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n');
+  });
+}

@@ -1,0 +1,203 @@
+import { join } from 'node:path';
+import { errorMessage, UsageError, VtreeError } from '../core/errors.js';
+import { formatBytes } from '../core/output.js';
+import { git } from '../core/exec.js';
+import { withLock } from '../core/lock.js';
+import { backgroundLogPath, composeCacheDir, composeRuntimeCachePath } from '../core/paths.js';
+import { cacheDirOf } from '../git/cache-dir.js';
+import { composeProjectName } from '../git/slug.js';
+import { buildGolden, type SeedRuntime } from '../features/seed/build.js';
+import { readSeedSpecs, type SeedSpec } from '../features/seed/definitions.js';
+import { writeSeedStatus, type SeedVolumeStatus } from '../features/seed/status.js';
+import { goldenTempDir, readGolden, seedKey, seedsDir, type Golden } from '../features/seed/store.js';
+import { imageId } from '../features/seed/volume.js';
+import { consent } from '../features/tasks/consent.js';
+import type { ProjectTask } from '../features/tasks/definitions.js';
+import { locateStack } from './services.js';
+
+/** What `git vtree seed` (and the background job after a miss) is asked to do. */
+export interface SeedRequest {
+  /** A directory inside the worktree whose commit and environment seed the golden. */
+  cwd: string;
+  /** Only these volumes (default: every declared one). */
+  volumes?: readonly string[];
+  /** Build again even when a golden for the key exists. */
+  rebuild: boolean;
+  /** May ask the user to approve committed seed commands (a terminal, not a background job). */
+  interactive: boolean;
+  /** The run id naming the log. */
+  runId: string;
+  log(line: string): void;
+  warn(line: string): void;
+  signal?: AbortSignal;
+}
+
+/** What happened to one declared volume. */
+export interface SeedOutcome {
+  volume: string;
+  key?: string;
+  golden?: Golden;
+  /** Built by this call (not found ready). */
+  built: boolean;
+  /** Why nothing was built: not approved, no such service, ... */
+  skipped?: string;
+}
+
+/** A seed section as a project task, so approving it goes through the one consent path (`git vtree trust`). */
+export function seedTask(spec: SeedSpec): ProjectTask {
+  return { kind: 'seed', name: spec.volume, run: spec.run, after: [], background: true, optional: false, committed: spec.committed };
+}
+
+/**
+ * Builds the golden copy of each declared volume for the worktree's commit, unless one exists for
+ * its key (`rebuild` builds anyway). One build per key at a time, machine-wide through a lock in
+ * the cache: a second caller waits and then finds it built. Records each volume's progress in the
+ * worktree's seed status, so `wait` and `status` see a build under way or failed.
+ */
+export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> {
+  const stack = await locateStack(request.cwd);
+  const { repo, config } = stack.where;
+  const all = readSeedSpecs(config);
+  const unknown = (request.volumes ?? []).filter((v) => !all.some((s) => s.volume === v));
+  if (unknown.length > 0) throw new UsageError(`no [vtree "seed.${unknown[0]}"] section in the config`, 'git config --get-regexp ^vtree\\.seed\\.');
+  const specs = request.volumes ? all.filter((s) => request.volumes!.includes(s.volume)) : all;
+  if (specs.length === 0) return [];
+  const { runnable } = await consent(repo.mainPath, specs.map(seedTask), request.interactive, request);
+  const [{ detectComposeRuntime }, { composeFileSettings, directorySource, discoverCompose }] = await Promise.all([import('../features/services/runtime.js'), import('../features/services/compose.js')]);
+  const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
+  if (!('runtime' in detection)) throw new VtreeError(`seed: no Compose to run ${specs[0]!.service} with: ${detection.missing}`, 'install Docker with Compose v2');
+  const runtime: SeedRuntime = { command: detection.runtime.command, engine: detection.runtime.engine, version: detection.runtime.version };
+  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), await composeFileSettings(config.list('vtree.compose.files'), stack.path), composeCacheDir(repo.commonDir)));
+  if (model.error) throw new VtreeError(`seed: ${model.error}`, 'fix the compose file, then run: git vtree seed');
+  const commit = await git(stack.path, ['rev-parse', 'HEAD']);
+  const cacheDir = cacheDirOf(repo, config);
+  const log = backgroundLogPath(repo.commonDir, 'seed', request.runId);
+  const outcomes: SeedOutcome[] = [];
+  for (const spec of specs) {
+    const service = model.services.find((s) => s.name === spec.service);
+    const skip = !runnable.some((t) => t.name === spec.volume)
+      ? 'its run command is not approved on this machine (git vtree trust)'
+      : !service
+        ? `the stack has no service ${spec.service}`
+        : !service.image || service.image.includes('$')
+          ? `service ${spec.service} names no fixed image (a seeded service runs a pulled image)`
+          : undefined;
+    if (skip) {
+      request.warn(`seed ${spec.volume}: skipped: ${skip}`);
+      outcomes.push({ volume: spec.volume, built: false, skipped: skip });
+      continue;
+    }
+    const image = service!.image!;
+    const id = await imageId(runtime.engine, image, request.signal);
+    const key = await seedKey(stack.path, commit, spec, id);
+    const progress = (status: Omit<SeedVolumeStatus, 'volume' | 'key'>) => writeSeedStatus(stack.gitDir, { volume: spec.volume, key: key.key, ...status });
+    const lock = join(seedsDir(cacheDir), 'locks', `${spec.volume}-${key.key}.lock`);
+    const outcome = await withLock(
+      lock,
+      async (): Promise<SeedOutcome> => {
+        const ready = await readGolden(cacheDir, spec.volume, key.key);
+        if (ready && !request.rebuild) return { volume: spec.volume, key: key.key, golden: ready, built: false };
+        await progress({ state: 'building', command: spec.run, log, pid: process.pid });
+        request.log(`seed ${spec.volume}: building the golden copy for ${key.key.slice(0, 12)} (log: ${log})`);
+        const temp = await goldenTempDir(cacheDir, spec.volume);
+        const { leasePorts, parsePortRange, releasePorts, DEFAULT_PORT_RANGE } = await import('../features/ports/registry.js');
+        const holder = { worktree: temp, repo: repo.commonDir };
+        const { ports } = await leasePorts(holder, model.portVars.map((v) => v.name), parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE)));
+        const project = composeProjectName(repo.name, `seed-${spec.volume}-${process.pid}`);
+        try {
+          const golden = await buildGolden(
+            {
+              spec,
+              key,
+              image,
+              imageId: id,
+              commit,
+              cacheDir,
+              runtime,
+              worktree: stack.path,
+              files: stack.project.files,
+              project,
+              env: seedEnv(ports, stack.path, stack.slug, repo.mainPath),
+              log,
+              waitSeconds: config.integer('vtree.services.waitTimeout', 120),
+              ...(request.signal ? { signal: request.signal } : {}),
+            },
+            temp,
+          );
+          return { volume: spec.volume, key: key.key, golden, built: true };
+        } finally {
+          await releasePorts(holder).catch(() => undefined);
+        }
+      },
+      // A build holds the lock for as long as the seed command runs; a second caller waits for it.
+      { timeoutMs: 60 * 60_000 },
+    ).catch(async (error: unknown) => {
+      await progress({ state: 'failed', command: spec.run, log, error: errorMessage(error) });
+      throw error;
+    });
+    await progress({ state: 'ready', golden: outcome.golden!.createdAt });
+    if (outcome.built) request.log(`seed ${spec.volume}: golden ${key.key.slice(0, 12)} ready (${formatBytes(outcome.golden!.bytes)} in ${Math.round(outcome.golden!.buildMs / 100) / 10} s)`);
+    outcomes.push(outcome);
+  }
+  return outcomes;
+}
+
+/**
+ * The environment of the scratch stack and of `run`: the scratch project's own ports in every port
+ * variable of the stack (so nothing it publishes meets the worktree's running stack), and the
+ * facts project tasks get.
+ */
+function seedEnv(ports: Readonly<Record<string, number>>, path: string, slug: string, mainPath: string): Record<string, string> {
+  return {
+    ...Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, String(port)])),
+    VTREE_PATH: path,
+    VTREE_SLUG: slug,
+    VTREE_MAIN_WORKTREE: mainPath,
+  };
+}
+
+/** A golden copy, with the worktrees whose volumes are clones of it. */
+export interface GoldenRow extends Golden {
+  users: string[];
+}
+
+/** Every golden copy of the repository's cache, newest first, with the worktrees that cloned each. */
+export async function seedReport(cwd: string): Promise<{ cacheDir: string; goldens: GoldenRow[] }> {
+  const { resolveRepoStage } = await import('./repo-stage.js');
+  const { repo, config } = await resolveRepoStage(cwd);
+  const [{ listGoldens }, { readSeedStatus }, { worktreeGitDir }] = await Promise.all([import('../features/seed/store.js'), import('../features/seed/status.js'), import('../git/worktree-state.js')]);
+  const cacheDir = cacheDirOf(repo, config);
+  const [goldens, statuses] = await Promise.all([
+    listGoldens(cacheDir),
+    Promise.all(repo.worktrees.map(async (w) => ({ path: w.path, status: await worktreeGitDir(w.path).then(readSeedStatus, () => undefined) }))),
+  ]);
+  return {
+    cacheDir,
+    goldens: goldens.map((g) => ({
+      ...g,
+      users: statuses.filter(({ status }) => Object.values(status?.volumes ?? {}).some((v) => v.state === 'cloned' && v.volume === g.volume && v.key === g.key)).map((s) => s.path),
+    })),
+  };
+}
+
+/**
+ * Deletes golden copies: every one but the newest of each volume, or (`all`) every one. A
+ * worktree's clone is its own copy (shared extents stay until both are gone), so no worktree
+ * loses data; the next `add` of a pruned key builds it again.
+ */
+export async function pruneGoldens(cwd: string, all: boolean): Promise<Golden[]> {
+  const { cacheDir, goldens } = await seedReport(cwd);
+  const { removeGolden } = await import('../features/seed/store.js');
+  const newest = new Set<string>();
+  const doomed = goldens.filter((g) => {
+    if (!all && !newest.has(g.volume)) {
+      newest.add(g.volume);
+      return false;
+    }
+    return true;
+  });
+  for (const golden of doomed) {
+    await withLock(join(seedsDir(cacheDir), 'locks', `${golden.volume}-${golden.key}.lock`), () => removeGolden(cacheDir, golden));
+  }
+  return doomed;
+}
