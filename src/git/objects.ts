@@ -43,7 +43,8 @@ export async function committedEntries(cwd: string, commit: string, paths: reado
     .map((line) => {
       const [meta = '', path = ''] = line.split('\t');
       const [mode, , oid] = meta.split(' ');
-      return `${mode} ${oid} ${path}`;
+      return { path, line: `${mode} ${oid} ${path}` };
     })
-    .sort();
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((entry) => entry.line);
 }

@@ -6,9 +6,9 @@ import { withLock } from '../core/lock.js';
 import { backgroundLogPath, composeCacheDir, composeRuntimeCachePath } from '../core/paths.js';
 import { cacheDirOf } from '../git/cache-dir.js';
 import { composeProjectName } from '../git/slug.js';
-import { buildGolden, type SeedRuntime } from '../features/seed/build.js';
+import { buildGolden, reclaimScratch, type SeedRuntime } from '../features/seed/build.js';
 import { readSeedSpecs, type SeedSpec } from '../features/seed/definitions.js';
-import { writeSeedStatus, type SeedVolumeStatus } from '../features/seed/status.js';
+import { readSeedStatus, writeSeedStatus, type SeedVolumeStatus } from '../features/seed/status.js';
 import { goldenTempDir, readGolden, seedKey, seedsDir, type Golden } from '../features/seed/store.js';
 import { imageId } from '../features/seed/volume.js';
 import { consent } from '../features/tasks/consent.js';
@@ -84,13 +84,16 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
           : undefined;
     if (skip) {
       request.warn(`seed ${spec.volume}: skipped: ${skip}`);
+      // A set-up that found no golden recorded a build as under way: say why none is.
+      const recorded = (await readSeedStatus(stack.gitDir))?.volumes[spec.volume];
+      if (recorded?.state === 'building') await writeSeedStatus(stack.gitDir, { ...recorded, state: 'missing', error: skip }, { build: true });
       outcomes.push({ volume: spec.volume, built: false, skipped: skip });
       continue;
     }
     const image = service!.image!;
     const id = await imageId(runtime.engine, image, request.signal);
     const key = await seedKey(stack.path, commit, spec, id);
-    const progress = (status: Omit<SeedVolumeStatus, 'volume' | 'key'>) => writeSeedStatus(stack.gitDir, { volume: spec.volume, key: key.key, ...status });
+    const progress = (status: Omit<SeedVolumeStatus, 'volume' | 'key'>) => writeSeedStatus(stack.gitDir, { volume: spec.volume, key: key.key, ...status }, { build: true });
     const lock = join(seedsDir(cacheDir), 'locks', `${spec.volume}-${key.key}.lock`);
     const outcome = await withLock(
       lock,
@@ -103,7 +106,9 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
         const { leasePorts, parsePortRange, releasePorts, DEFAULT_PORT_RANGE } = await import('../features/ports/registry.js');
         const holder = { worktree: temp, repo: repo.commonDir };
         const { ports } = await leasePorts(holder, model.portVars.map((v) => v.name), parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE)));
-        const project = composeProjectName(repo.name, `seed-${spec.volume}-${process.pid}`);
+        const scratch = composeProjectName(repo.name, `seed-${spec.volume}-`);
+        await reclaimScratch(runtime, scratch, stack.path);
+        const project = `${scratch}${process.pid}`;
         try {
           const golden = await buildGolden(
             {

@@ -3,6 +3,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { run } from '../../core/exec.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
+import { isProcessAlive } from '../../core/pid.js';
 import type { SeedSpec } from './definitions.js';
 import { goldenTempDir, publishGolden, type Golden, type SeedKey } from './store.js';
 import { composeVolumeLabels, createBoundVolume, directoryBytes, removeVolume, type Engine } from './volume.js';
@@ -114,4 +115,23 @@ function runLogged(command: string, cwd: string, env: NodeJS.ProcessEnv, fd: num
     child.on('error', reject);
     child.on('close', (code, killedBy) => resolve(code ?? (killedBy ? 128 : 1)));
   });
+}
+
+/**
+ * Removes the scratch stacks of builds that were killed: Compose projects named `<prefix><pid>`
+ * whose pid is dead (containers, network and their Docker volume; the bound directory is a temp
+ * directory the store reclaims).
+ */
+export async function reclaimScratch(runtime: SeedRuntime, prefix: string, cwd: string): Promise<string[]> {
+  const listed = await Promise.all(
+    [['ps', '-a'], ['volume', 'ls']].map((kind) =>
+      run(runtime.engine, [...kind, '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']).then((r) => r.stdout.split('\n'), () => [] as string[]),
+    ),
+  );
+  const dead = [...new Set(listed.flat())].filter((name) => {
+    const pid = name.startsWith(prefix) ? Number(name.slice(prefix.length)) : NaN;
+    return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid);
+  });
+  await Promise.all(dead.map((project) => run(runtime.command[0]!, [...runtime.command.slice(1), '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd, okCodes: [0, 1] })));
+  return dead;
 }

@@ -41,11 +41,17 @@ export async function readSeedStatus(worktreeGitDir: string): Promise<SeedStatus
   return readJsonFile<SeedStatus>(seedStatusPath(worktreeGitDir)).catch(() => undefined);
 }
 
-/** Sets one volume's entry (the others kept), atomically under a lock: a set-up run and a background build may write at once. */
-export async function writeSeedStatus(worktreeGitDir: string, volume: SeedVolumeStatus): Promise<void> {
+/**
+ * Sets one volume's entry (the others kept), atomically under a lock: a set-up run and a background
+ * build may write at once. With `build`, a golden build's progress does not replace what the
+ * worktree's own volume is (a clone it got, a volume it kept): `git vtree seed` run in it.
+ */
+export async function writeSeedStatus(worktreeGitDir: string, volume: SeedVolumeStatus, options: { build?: boolean } = {}): Promise<void> {
   const path = seedStatusPath(worktreeGitDir);
   await withLock(`${path}.lock`, async () => {
     const status = (await readSeedStatus(worktreeGitDir)) ?? { volumes: {}, updatedAt: '' };
+    const current = status.volumes[volume.volume]?.state;
+    if (options.build && (current === 'cloned' || current === 'kept')) return;
     status.volumes[volume.volume] = volume;
     status.updatedAt = new Date().toISOString();
     await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n');
