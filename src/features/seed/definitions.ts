@@ -28,20 +28,8 @@ const VOLUME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
  */
 export function readSeedSpecs(config: Config): SeedSpec[] {
   const prefix = 'vtree.seed.';
-  const names = new Map<string, string[]>();
-  for (const key of config.keys(prefix)) {
-    const rest = key.slice(prefix.length);
-    const dot = rest.lastIndexOf('.');
-    const name = rest.slice(0, dot);
-    const field = rest.slice(dot + 1);
-    if (dot <= 0 || !(SEED_KEYS as readonly string[]).includes(field)) {
-      throw new UsageError(`config ${key}: a seed section takes ${SEED_KEYS.join(', ')}`, `git config --unset ${key}`);
-    }
-    if (!VOLUME.test(name) || name.includes('..')) throw new UsageError(`config ${key}: name the section after the Compose volume (letters, digits, _ . -)`);
-    names.set(name, [...(names.get(name) ?? []), key]);
-  }
-  return [...names.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
+  return config
+    .sections(prefix, SEED_KEYS, 'seed', { test: (name) => VOLUME.test(name) && !name.includes('..') }, 'name the section after the Compose volume (letters, digits, _ . -)')
     .map(([volume, keys]) => {
       const key = (field: string) => `${prefix}${volume}.${field}`;
       const service = config.string(key('service'))?.trim();
