@@ -137,6 +137,12 @@ describe('seeded volumes (issue 21)', () => {
     const third = await addWaiting(repo, 'third');
     expect(await query(third.path, 'select count(*) from fruit')).toBe('3');
     expect(await query(second.path, 'select count(*) from fruit')).toBe('4');
+    // The clone is a consistent database (heap and indexes), and XFS gives its clones the small copy-on-write extent hint.
+    const project = (await readFile(join(second.path, '.env'), 'utf8')).match(/^COMPOSE_PROJECT_NAME=(.+)$/m)![1];
+    const { stdout: container } = await execFileAsync('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=db']);
+    await execFileAsync('docker', ['exec', container.trim(), '/usr/lib/postgresql/15/bin/pg_amcheck', '-h', '127.0.0.1', '-U', 'postgres', '--heapallindexed', '--install-missing', 'postgres']);
+    const { stdout: hint } = await execFileAsync('xfs_io', ['-c', 'cowextsize', join(cacheDir, 'seeds', 'volumes')]);
+    expect(hint).toMatch(/^\[8192\]/);
 
     // rm removes the clone: the Docker volume and its directory; the golden stays.
     const removed = await vtree(repo, ['rm', 'second'], env);
