@@ -56,11 +56,13 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const { runServicesJob } = await import('../pipelines/services.js');
     await runServicesJob(JSON.parse(plan), io.log);
   },
-  /** Builds the golden copies of seeded volumes a worktree's set-up found missing (after `add`, `setup`). */
+  /** Brings a worktree's clones of older goldens up to date, then builds the golden copies its set-up found missing (after `add`, `setup`). */
   'seed-build': async ([runId, ...volumes], io) => {
     if (!runId || volumes.length === 0) throw new UsageError('seed-build needs the run id and volumes');
-    const { seedGoldens } = await import('../pipelines/seed.js');
-    await seedGoldens({ cwd: process.cwd(), volumes, rebuild: false, interactive: false, runId, log: io.log, warn: io.warn });
+    const { seedGoldens, updateClones } = await import('../pipelines/seed.js');
+    const request = { cwd: process.cwd(), volumes, interactive: false, runId, log: io.log, warn: io.warn };
+    await updateClones(request);
+    await seedGoldens({ ...request, rebuild: false });
   },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
   'project-tasks': async ([plan], io) => {

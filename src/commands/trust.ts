@@ -8,7 +8,7 @@ import { describeTask, TRUST_COMMAND } from '../features/tasks/consent.js';
 import { approveTasks, trustStates } from '../features/tasks/trust.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import { readSeedSpecs } from '../features/seed/definitions.js';
-import { seedTask } from '../pipelines/seed.js';
+import { seedTasks } from '../pipelines/seed.js';
 
 /**
  * `git vtree trust [--yes]`: shows the commands the committed `.vtreeconfig` asks vtree to run
@@ -18,7 +18,7 @@ import { seedTask } from '../pipelines/seed.js';
  */
 export default async function trust(args: Args, io: Io): Promise<number> {
   const { repo, config } = await resolveRepoStage(process.cwd());
-  const committed = [...readProjectTasks(config, 'task'), ...readProjectTasks(config, 'teardown'), ...readSeedSpecs(config).map(seedTask)].filter((t) => t.committed);
+  const committed = [...readProjectTasks(config, 'task'), ...readProjectTasks(config, 'teardown'), ...readSeedSpecs(config).flatMap(seedTasks)].filter((t) => t.committed);
   const states = await trustStates(repo.mainPath, committed);
   const pending = committed.filter((t) => states.get(t) !== 'approved');
   let approved = false;

@@ -147,16 +147,20 @@ const SEED_LATER: Record<string, string> = {
  */
 async function seedPhase(volume: SeedVolumeStatus): Promise<Phase> {
   const base = { name: `seed ${volume.volume}`, blocking: true, ...(volume.log ? { log: volume.log } : {}) };
+  // Written with the job's pid once it runs: a job that died never finishes.
+  if ((volume.state === 'building' || volume.state === 'updating') && volume.pid !== undefined && !isProcessAlive(volume.pid)) {
+    return { ...base, state: 'failed', detail: `the seed job (pid ${volume.pid}) ended without finishing; run: git vtree seed` };
+  }
   switch (volume.state) {
     case 'cloned':
-      return { ...base, state: 'done', detail: `${volume.mode} clone of golden ${volume.key.slice(0, 12)} built ${volume.golden}` };
+      return { ...base, state: 'done', detail: `${volume.mode} clone of golden ${(volume.base ?? volume.key).slice(0, 12)} built ${volume.golden}${volume.base ? `, brought up to date by '${volume.command}'` : ''}` };
     case 'failed':
       return { ...base, state: 'failed', detail: (volume.error ?? `'${volume.command}' failed`).replace(/^seed \S+: /, ''), ...(volume.log ? { lastLines: await lastLines(volume.log) } : {}) };
     case 'kept':
       return { ...base, state: 'done', detail: 'its volume existed already and was kept' };
+    case 'updating':
+      return { ...base, state: 'running', detail: `${volume.mode} clone of the older golden ${volume.base?.slice(0, 12)}; running '${volume.command}' on it` };
     case 'building':
-      // Written with the builder's pid once it runs: a builder that died never finishes.
-      if (volume.pid !== undefined && !isProcessAlive(volume.pid)) return { ...base, state: 'failed', detail: `the seed build (pid ${volume.pid}) ended without finishing; run: git vtree seed` };
       return { ...base, state: 'running', detail: `no golden copy for key ${volume.key.slice(0, 12)} when it was set up, so its volume started empty; building one for the next worktree` };
     default:
       return { ...base, state: 'skipped', detail: `no golden copy for key ${volume.key.slice(0, 12)} when it was set up, so its volume started empty; ${SEED_LATER[volume.state]}` };

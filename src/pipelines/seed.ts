@@ -48,6 +48,59 @@ export function seedTask(spec: SeedSpec): ProjectTask {
   return { kind: 'seed', name: spec.volume, run: spec.run, after: [], background: true, optional: false, committed: spec.committed };
 }
 
+/** Its `update` command as a project task of its own (approved apart: a different command). */
+function updateTask(spec: SeedSpec & { update: string }): ProjectTask {
+  return { ...seedTask(spec), name: `${spec.volume}.update`, run: spec.update };
+}
+
+/** Every command a seed section asks to run, for `git vtree trust`. */
+export function seedTasks(spec: SeedSpec): ProjectTask[] {
+  return spec.update ? [seedTask(spec), updateTask({ ...spec, update: spec.update })] : [seedTask(spec)];
+}
+
+/**
+ * Brings the worktree's clones of older goldens up to date (state `updating`, set by `add` when its
+ * own key had no golden): waits until the seeded service of its own stack answers, then runs the
+ * section's `update` in the worktree with the stack's environment, and records `cloned` or
+ * `failed` with the command and its log. Runs before the new golden builds, so the worktree is
+ * ready first.
+ */
+export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promise<void> {
+  const stack = await locateStack(request.cwd);
+  const { repo, config } = stack.where;
+  const { readSeedStatus } = await import('../features/seed/status.js');
+  const updating = Object.values((await readSeedStatus(stack.gitDir))?.volumes ?? {}).filter((v) => v.state === 'updating' && (!request.volumes || request.volumes.includes(v.volume)));
+  if (updating.length === 0) return;
+  const specs = readSeedSpecs(config);
+  const log = backgroundLogPath(repo.commonDir, 'seed', request.runId);
+  const { runnable } = await consent(repo.mainPath, specs.filter((s) => s.update).map((s) => updateTask({ ...s, update: s.update! })), request.interactive, request);
+  const [{ stackRuntime }, { serviceStatuses, serviceVerdict }, { runLogged }] = await Promise.all([import('./services.js'), import('../features/services/stack.js'), import('../features/seed/build.js')]);
+  for (const entry of updating) {
+    const spec = specs.find((s) => s.volume === entry.volume);
+    const settle = (status: Partial<SeedVolumeStatus>) => writeSeedStatus(stack.gitDir, { ...entry, log, ...status });
+    if (!spec?.update || !runnable.some((t) => t.name === `${spec.volume}.update`)) {
+      await settle({ state: 'failed', error: `'${spec?.update ?? 'update'}' is not approved on this machine (git vtree trust)` });
+      continue;
+    }
+    await settle({ state: 'updating', command: spec.update, pid: process.pid });
+    const runtime = await stackRuntime(stack);
+    const deadline = Date.now() + config.integer('vtree.services.waitTimeout', 120) * 1000;
+    let verdict = 'pending';
+    while (verdict !== 'healthy' && verdict !== 'up' && verdict !== 'failed' && Date.now() < deadline) {
+      verdict = serviceVerdict((await serviceStatuses(runtime, stack.project)).filter((s) => s.service === spec.service));
+      if (verdict !== 'healthy' && verdict !== 'up') await new Promise((r) => setTimeout(r, 250));
+    }
+    if (verdict !== 'healthy' && verdict !== 'up') {
+      await settle({ state: 'failed', error: `${spec.service} of the worktree's stack did not come up to run '${spec.update}'` });
+      continue;
+    }
+    request.log(`seed ${spec.volume}: running ${spec.update} on the clone of golden ${entry.base?.slice(0, 12)}`);
+    const env = { ...process.env, ...stack.project.env, COMPOSE_PROJECT_NAME: stack.project.name, ...seedEnv({}, stack.path, stack.slug, repo.mainPath) };
+    const code = await runLogged(spec.update, stack.path, env, log, request.signal);
+    await settle(code === 0 ? { state: 'cloned', command: spec.update } : { state: 'failed', error: `'${spec.update}' exited with ${code}` });
+  }
+}
+
 /**
  * Builds the golden copy of each declared volume for the worktree's commit, unless one exists for
  * its key (`rebuild` builds anyway). One build per key at a time, machine-wide through a lock in

@@ -170,6 +170,52 @@ describe('seeded volumes (issue 21)', () => {
     expect(await goldens(repo)).toEqual([]);
   }, 300_000);
 
+  it('a branch with a new migration gets the nearest older golden brought up to date by the update command, while its own golden builds', async (ctx) => {
+    const { image } = await requirePrereq('postgres', ctx);
+    // The project's idempotent migrate: applies the migrations not yet recorded, as db:migrate tools do.
+    const apply = [
+      'set -e',
+      'psql="psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $DB_PORT -U postgres"',
+      '$psql -c "create table if not exists schema_migrations(name text primary key)"',
+      'for f in migrations/*.sql; do',
+      '  n=$(basename "$f")',
+      '  if [ -z "$($psql -tAc "select 1 from schema_migrations where name = \'$n\'")" ]; then $psql -f "$f" -c "insert into schema_migrations values (\'$n\')"; fi',
+      'done',
+      '',
+    ].join('\n');
+    const { repo } = await makeApp({ 'compose.yaml': compose(image), 'migrations/001.sql': SEED_SQL, 'apply.sh': apply, '.gitignore': '.env\n' });
+    await git(repo, 'config', 'vtree.cacheDir', join(root, 'cache-update'));
+    await git(repo, 'config', 'vtree.seed.pgdata.service', 'db');
+    await git(repo, 'config', 'vtree.seed.pgdata.run', 'sh apply.sh');
+    await git(repo, 'config', 'vtree.seed.pgdata.update', 'sh apply.sh');
+    await git(repo, 'config', 'vtree.seed.pgdata.inputs', 'migrations apply.sh');
+    const seeded = await vtree(repo, ['seed', '--json'], env);
+    expect(seeded.code, seeded.stderr).toBe(0);
+    const older = JSON.parse(seeded.stdout).volumes[0].key as string;
+
+    await writeFile(join(repo, 'migrations', '002.sql'), "create table colour(name text);\ninsert into colour values ('red');\n");
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'migration 002');
+    const added = await vtree(repo, ['add', 'next', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const { path, facts } = JSON.parse(added.stdout);
+    expect(facts.seed).toEqual([expect.objectContaining({ volume: 'pgdata', state: 'updating' })]);
+    const waited = await vtree(path, ['wait', '--timeout', '240'], env);
+    expect(waited.code, waited.stderr).toBe(0);
+    expect(await query(path, 'select (select count(*) from fruit) || \'/\' || (select count(*) from colour)')).toBe('3/1');
+    const status = JSON.parse((await vtree(path, ['status', '--json'], env)).stdout);
+    expect(status.seed).toEqual([expect.objectContaining({ state: 'cloned', base: older, command: 'sh apply.sh' })]);
+    expect(status.seed[0].key).not.toBe(older);
+
+    // The new key's own golden builds after the update, for the next worktree.
+    let keys: string[] = [];
+    for (let i = 0; i < 240 && keys.length < 2; i++) {
+      keys = (await goldens(repo)).map((g) => g.key);
+      if (keys.length < 2) await sleep(500);
+    }
+    expect(keys).toContain(status.seed[0].key);
+  }, 300_000);
+
   it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
     const { image } = await requirePrereq('postgres', ctx);
     const cacheDir = join(root, 'cache-ext4');

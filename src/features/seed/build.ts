@@ -72,7 +72,7 @@ export async function buildGolden(build: GoldenBuild, temp?: string): Promise<Go
       throw new SeedError(`seed ${spec.volume}: ${spec.service} did not come up: ${errorMessage(error).replace(/^\S+ \S+ failed: /, '').split('\n').slice(-2).join(' ')}`, `see ${build.log}`);
     });
     await say(`seed ${spec.volume}: running: ${spec.run}`);
-    const code = await runLogged(spec.run, build.worktree, { ...process.env, ...build.env, COMPOSE_PROJECT_NAME: project }, log.fd, build.signal);
+    const code = await runLogged(spec.run, build.worktree, { ...process.env, ...build.env, COMPOSE_PROJECT_NAME: project }, build.log, build.signal);
     if (code !== 0) throw new SeedError(`seed ${spec.volume}: '${spec.run}' exited with ${code}`, `see its output: ${build.log}`);
     // Stopped, not copied live: the service's stop signal makes the database flush and close cleanly.
     await compose(['stop', '--timeout', '120', spec.service]);
@@ -108,13 +108,19 @@ async function teardown(compose: (args: string[], options?: { okCodes?: number[]
   await removeVolume(engine, dockerVolume).catch(() => undefined);
 }
 
-/** Runs the project's command line with `sh -c` in `cwd`, its output appended to the log `fd`; resolves with its exit code. */
-function runLogged(command: string, cwd: string, env: NodeJS.ProcessEnv, fd: number, signal?: AbortSignal): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', fd, fd], ...(signal ? { signal } : {}) });
-    child.on('error', reject);
-    child.on('close', (code, killedBy) => resolve(code ?? (killedBy ? 128 : 1)));
-  });
+/** Runs the project's command line with `sh -c` in `cwd`, its output appended to the file `log`; resolves with its exit code. */
+export async function runLogged(command: string, cwd: string, env: NodeJS.ProcessEnv, log: string, signal?: AbortSignal): Promise<number> {
+  await mkdir(dirname(log), { recursive: true });
+  const handle = await open(log, 'a');
+  try {
+    return await new Promise((resolve, reject) => {
+      const child = spawn('sh', ['-c', command], { cwd, env, stdio: ['ignore', handle.fd, handle.fd], ...(signal ? { signal } : {}) });
+      child.on('error', reject);
+      child.on('close', (code, killedBy) => resolve(code ?? (killedBy ? 128 : 1)));
+    });
+  } finally {
+    await handle.close();
+  }
 }
 
 /**

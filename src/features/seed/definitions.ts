@@ -11,12 +11,17 @@ export interface SeedSpec {
   run: string;
   /** Paths (files or directories) whose committed content keys the seeded copy. */
   inputs: string[];
+  /**
+   * The project's incremental command (`npm run db:migrate`), run in the worktree against its own
+   * stack when the worktree got a clone of an older golden (its inputs changed since): optional.
+   */
+  update?: string;
   /** Defined (wholly or partly) by the committed `.vtreeconfig`: `run` runs only once the user approved it. */
   committed: boolean;
 }
 
 /** The keys a seed section may have. */
-const SEED_KEYS = ['service', 'run', 'inputs'] as const;
+const SEED_KEYS = ['service', 'run', 'inputs', 'update'] as const;
 
 /** A Compose volume name (and what the section name may be): it names a Docker volume and a directory. */
 const VOLUME = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
@@ -39,6 +44,7 @@ export function readSeedSpecs(config: Config): SeedSpec[] {
       const inputs = config.list(key('inputs'));
       const outside = inputs.find((p) => p.startsWith('/') || p.split('/').includes('..'));
       if (outside) throw new UsageError(`config ${key('inputs')}: '${outside}' is not a path inside the repository`);
-      return { volume, service, run, inputs, committed: keys.some((k) => config.fromTeamFile(k)) };
+      const update = config.string(key('update'))?.trim();
+      return { volume, service, run, inputs, ...(update ? { update } : {}), committed: keys.some((k) => config.fromTeamFile(k)) };
     });
 }

@@ -62,7 +62,8 @@ export const seedFeature: Feature = {
             shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
             continue;
           }
-          const key = (await store.seedKey(repo.cwd, target.commit, spec, await volume.imageId(engine, image, signal))).key;
+          const id = await volume.imageId(engine, image, signal);
+          const key = (await store.seedKey(repo.cwd, target.commit, spec, id)).key;
           const dockerVolume = `${compose.projectName}_${spec.volume}`;
           const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
           let entry: SeedVolumeStatus;
@@ -70,7 +71,10 @@ export const seedFeature: Feature = {
             // Set up again (or a volume of an earlier stack of this name): its data is the user's.
             entry = record({ state: 'kept' });
           } else {
-            const golden = await store.readGolden(cacheDir, spec.volume, key);
+            const exact = await store.readGolden(cacheDir, spec.volume, key);
+            // No golden for this key: with an `update` command, an older golden brought up to date.
+            const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, target.commit) : undefined);
+            if (!exact) misses.push(spec.volume);
             if (golden) {
               const started = Date.now();
               const dir = store.cloneDir(cacheDir, dockerVolume);
@@ -78,16 +82,15 @@ export const seedFeature: Feature = {
               await volume.setCowExtentHint(parent);
               await store.reclaimTemps(parent);
               const mode = await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
-              entry = record({ state: 'cloned', golden: golden.createdAt, mode, bytes: golden.bytes, dir });
+              entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
               // Pushed before the volume exists, so a failure creating it still undoes the clone.
               seeded.volumes.push(entry);
               await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
               entry.cloneMs = Date.now() - started;
-              shared.log(`seed ${spec.volume}: ${mode} clone of golden ${key.slice(0, 12)} in ${entry.cloneMs} ms`);
+              shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
               await writeSeedStatus(checkout.gitDir, entry);
               continue;
             }
-            misses.push(spec.volume);
             entry = record({ state: 'building', command: spec.run });
           }
           seeded.volumes.push(entry);
@@ -98,7 +101,7 @@ export const seedFeature: Feature = {
           const [{ startBackgroundJob }] = await Promise.all([import('../../core/background.js')]);
           const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
           for (const entry of seeded.volumes) if (entry.state === 'building') entry.log = log;
-          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background for the next worktree (git vtree seed status)`);
+          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
         }
         span.set('volumes', seeded.volumes.map((v) => `${v.volume}:${v.state}${v.mode ? `:${v.mode}` : ''}`));
         shared.facts.seed = seeded.volumes.map(({ volume: v, key, state, mode, bytes, cloneMs }) => ({ volume: v, key, state, ...(mode ? { mode, bytes, cloneMs } : {}) }));
@@ -125,18 +128,18 @@ export const seedFeature: Feature = {
         } catch (error) {
           shared.warn(`seed: ${(error as Error).message}; remove it with: docker volume rm`);
         }
-        span.set('removed', recorded.volumes.filter((v) => v.state === 'cloned').map((v) => v.dockerVolume));
+        span.set('removed', recorded.volumes.filter((v) => v.dir).map((v) => v.dockerVolume));
       },
     } satisfies Task<RemoveShared>,
   ],
 };
 
-/** Removes the Docker volumes and directories of the clones made for a worktree (a volume it kept is the user's). */
+/** Removes the Docker volumes and directories of the clones made for a worktree (only those: a volume it kept is the user's). */
 async function removeClones(seeded: Seeded): Promise<void> {
   const { removeVolume } = await import('./volume.js');
   const { rm } = await import('node:fs/promises');
   for (const entry of seeded.volumes) {
-    if (entry.state !== 'cloned' || !entry.dir) continue;
+    if (!entry.dir) continue;
     if (entry.dockerVolume && seeded.engine) await removeVolume(seeded.engine, entry.dockerVolume);
     await rm(entry.dir, { recursive: true, force: true });
   }

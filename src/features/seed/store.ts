@@ -5,6 +5,7 @@ import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import { isProcessAlive } from '../../core/pid.js';
 import { committedEntries } from '../../git/objects.js';
+import { run } from '../../core/exec.js';
 import type { SeedSpec } from './definitions.js';
 
 /**
@@ -132,4 +133,18 @@ export async function removeGolden(cacheDir: string, golden: Golden): Promise<vo
   await mkdir(join(seedsDir(cacheDir), 'tmp'), { recursive: true });
   await rename(golden.dir, aside);
   await rm(aside, { recursive: true, force: true });
+}
+
+/**
+ * The golden a worktree at `commit` can be brought up to date from when its own key has none: the
+ * newest golden of the same volume, image and seed command built from an ancestor of `commit`
+ * (its inputs are older; the project's `update` command applies the difference).
+ */
+export async function nearestOlderGolden(cacheDir: string, repoDir: string, spec: SeedSpec, imageId: string, commit: string): Promise<Golden | undefined> {
+  const candidates = (await listGoldens(cacheDir)).filter((g) => g.volume === spec.volume && g.imageId === imageId && g.run === spec.run && g.service === spec.service);
+  for (const golden of candidates) {
+    const ancestor = await run('git', ['merge-base', '--is-ancestor', golden.commit, commit], { cwd: repoDir, okCodes: [0, 1, 128] });
+    if (ancestor.code === 0) return golden;
+  }
+  return undefined;
 }
