@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -115,8 +115,15 @@ describe('seeded volumes (issue 21)', () => {
     const { stdout: left } = await execFileAsync('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.service=db', '--format', '{{.Label "com.docker.compose.project"}}']);
     expect(left.split('\n').filter((p) => p.includes('-seed-'))).toEqual([]);
 
+    // Debris of a run killed between cloning and creating the volume: replaced, not merged into.
+    const debris = join(cacheDir, 'seeds', 'volumes', `${basename(repo)}-second_pgdata`);
+    await mkdir(debris, { recursive: true });
+    await writeFile(join(debris, 'left-by-a-killed-add'), '');
+
     // Second worktree: a reflink clone of the golden, adopted by Compose as the stack's own volume.
     const second = await addWaiting(repo, 'second');
+    expect(existsSync(join(debris, 'left-by-a-killed-add'))).toBe(false);
+    expect(existsSync(join(debris, 'PG_VERSION'))).toBe(true);
     expect(second.stderr).not.toMatch(/already exists but was not created by Docker Compose/);
     expect(second.facts.seed).toEqual([expect.objectContaining({ volume: 'pgdata', key: golden.key, state: 'cloned', mode: 'reflink' })]);
     expect(await query(second.path, 'select string_agg(name, \',\' order by name) from fruit')).toBe('apple,pear,plum');

@@ -46,12 +46,13 @@ export const seedFeature: Feature = {
           return { volumes: [] };
         }
         const { engine, version } = detection.runtime;
-        const [{ cacheDirOf }, store, volume, { writeSeedStatus }, { tempName }] = await Promise.all([
+        const [{ cacheDirOf }, store, volume, { writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
           import('../../git/cache-dir.js'),
           import('./store.js'),
           import('./volume.js'),
           import('./status.js'),
           import('../../core/temp-name.js'),
+          import('node:fs/promises'),
         ]);
         const cacheDir = cacheDirOf(repo, config);
         const seeded: Seeded = { volumes: [], engine };
@@ -81,6 +82,8 @@ export const seedFeature: Feature = {
               const parent = store.cloneDir(cacheDir, '');
               await volume.setCowExtentHint(parent);
               await store.reclaimTemps(parent);
+              // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
+              await rm(dir, { recursive: true, force: true });
               const mode = await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
               entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
               // Pushed before the volume exists, so a failure creating it still undoes the clone.
