@@ -166,12 +166,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'bench',
-    describe: 'Time `git worktree add` + install + compose up against `git vtree add` on this repository (--remote: in fresh clones, pulling from the remote cache)',
+    describe: 'Time `git worktree add` + install + compose up against `git vtree add` on this repository (--remote: in fresh clones, pulling from the remote cache; --data: migrate + seed against a seeded clone)',
     positionals: [],
     options: {
       runs: { type: 'number', default: 5, describe: 'Measured runs of each way' },
       keep: { type: 'boolean', describe: 'Keep the worktrees and branches it made (not with --remote)' },
       remote: { type: 'boolean', describe: "Time a fresh clone's first git vtree add pulling from vtree.cache.remote against the frozen install with a warm and an empty package manager cache, with bytes moved" },
+      data: { type: 'boolean', describe: 'Time migrate + seed on an empty volume against a seeded clone of the golden, for the first seeded volume (docs/data.md)' },
       json: { type: 'boolean', describe: 'Print the results as JSON' },
     },
     load: () => import('./bench.js'),

@@ -6,14 +6,15 @@ import { withLock } from '../core/lock.js';
 import { backgroundLogPath, composeCacheDir, composeRuntimeCachePath } from '../core/paths.js';
 import { cacheDirOf } from '../git/cache-dir.js';
 import { composeProjectName } from '../git/slug.js';
-import { buildGolden, reclaimScratch, type SeedRuntime } from '../features/seed/build.js';
+import { buildGolden, reclaimScratch, type ScratchPlan, type SeedRuntime } from '../features/seed/build.js';
+import type { ComposeModel } from '../features/services/compose.js';
 import { readSeedSpecs, type SeedSpec } from '../features/seed/definitions.js';
 import { readSeedStatus, writeSeedStatus, type SeedVolumeStatus } from '../features/seed/status.js';
 import { goldenTempDir, readGolden, seedKey, seedsDir, type Golden } from '../features/seed/store.js';
-import { imageId } from '../features/seed/volume.js';
+import { imageId, type CloneMode } from '../features/seed/volume.js';
 import { consent } from '../features/tasks/consent.js';
 import type { ProjectTask } from '../features/tasks/definitions.js';
-import { locateStack } from './services.js';
+import { locateStack, type Stack } from './services.js';
 
 /** What `git vtree seed` (and the background job after a miss) is asked to do. */
 export interface SeedRequest {
@@ -116,12 +117,7 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
   const specs = request.volumes ? all.filter((s) => request.volumes!.includes(s.volume)) : all;
   if (specs.length === 0) return [];
   const { runnable } = await consent(repo.mainPath, specs.map(seedTask), request.interactive, request);
-  const [{ detectComposeRuntime }, { composeFileSettings, directorySource, discoverCompose }] = await Promise.all([import('../features/services/runtime.js'), import('../features/services/compose.js')]);
-  const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
-  if (!('runtime' in detection)) throw new VtreeError(`seed: no Compose to run ${specs[0]!.service} with: ${detection.missing}`, 'install Docker with Compose v2');
-  const runtime: SeedRuntime = { command: detection.runtime.command, engine: detection.runtime.engine, version: detection.runtime.version };
-  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), await composeFileSettings(config.list('vtree.compose.files'), stack.path), composeCacheDir(repo.commonDir)));
-  if (model.error) throw new VtreeError(`seed: ${model.error}`, 'fix the compose file, then run: git vtree seed');
+  const { runtime, model } = await composeContext(stack);
   const commit = await git(stack.path, ['rev-parse', 'HEAD']);
   const cacheDir = cacheDirOf(repo, config);
   const log = backgroundLogPath(repo.commonDir, 'seed', request.runId);
@@ -156,36 +152,10 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
         await progress({ state: 'building', command: spec.run, log, pid: process.pid });
         request.log(`seed ${spec.volume}: building the golden copy for ${key.key.slice(0, 12)} (log: ${log})`);
         const temp = await goldenTempDir(cacheDir, spec.volume);
-        const { leasePorts, parsePortRange, releasePorts, DEFAULT_PORT_RANGE } = await import('../features/ports/registry.js');
-        const holder = { worktree: temp, repo: repo.commonDir };
-        const { ports } = await leasePorts(holder, model.portVars.map((v) => v.name), parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE)));
-        const scratch = composeProjectName(repo.name, `seed-${spec.volume}-`);
-        await reclaimScratch(runtime, scratch, stack.path);
-        const project = `${scratch}${process.pid}`;
-        try {
-          const golden = await buildGolden(
-            {
-              spec,
-              key,
-              image,
-              imageId: id,
-              commit,
-              cacheDir,
-              runtime,
-              worktree: stack.path,
-              files: stack.project.files,
-              project,
-              env: seedEnv(ports, stack.path, stack.slug, repo.mainPath),
-              log,
-              waitSeconds: config.integer('vtree.services.waitTimeout', 120),
-              ...(request.signal ? { signal: request.signal } : {}),
-            },
-            temp,
-          );
-          return { volume: spec.volume, key: key.key, golden, built: true };
-        } finally {
-          await releasePorts(holder).catch(() => undefined);
-        }
+        const golden = await withScratch({ stack, runtime, model, spec, dir: temp, log, ...(request.signal ? { signal: request.signal } : {}) }, (plan) =>
+          buildGolden({ ...plan, key, image, imageId: id, commit, cacheDir }, temp),
+        );
+        return { volume: spec.volume, key: key.key, golden, built: true };
       },
       // A build holds the lock for as long as the seed command runs; a second caller waits for it.
       { timeoutMs: 60 * 60_000 },
@@ -258,4 +228,136 @@ export async function pruneGoldens(cwd: string, all: boolean): Promise<Golden[]>
     await withLock(join(seedsDir(cacheDir), 'locks', `${golden.volume}-${golden.key}.lock`), () => removeGolden(cacheDir, golden));
   }
   return doomed;
+}
+
+/** The Compose runtime and the parsed project of a located stack; no Compose, or a broken file, is one line. */
+async function composeContext(stack: Stack): Promise<{ runtime: SeedRuntime; model: ComposeModel }> {
+  const { repo, config } = stack.where;
+  const [{ detectComposeRuntime }, { composeFileSettings, directorySource, discoverCompose }] = await Promise.all([import('../features/services/runtime.js'), import('../features/services/compose.js')]);
+  const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
+  if (!('runtime' in detection)) throw new VtreeError(`seed: no Compose to run the seeded service with: ${detection.missing}`, 'install Docker with Compose v2');
+  const model = stack.model ?? (await discoverCompose(directorySource(stack.path), await composeFileSettings(config.list('vtree.compose.files'), stack.path), composeCacheDir(repo.commonDir)));
+  if (model.error) throw new VtreeError(`seed: ${model.error}`, 'fix the compose file, then run: git vtree seed');
+  return { runtime: { command: detection.runtime.command, engine: detection.runtime.engine, version: detection.runtime.version }, model };
+}
+
+/**
+ * Runs `use` with the plan of a scratch stack for `spec`: every port variable of the stack leased
+ * to `dir` (released after), a project named after this process (the stacks of killed builds,
+ * named after dead pids, are removed first).
+ */
+async function withScratch<T>(
+  where: { stack: Stack; runtime: SeedRuntime; model: ComposeModel; spec: SeedSpec; dir: string; log: string; signal?: AbortSignal },
+  use: (plan: ScratchPlan) => Promise<T>,
+): Promise<T> {
+  const { stack, runtime, model, spec } = where;
+  const { repo, config } = stack.where;
+  const { leasePorts, parsePortRange, releasePorts, DEFAULT_PORT_RANGE } = await import('../features/ports/registry.js');
+  const holder = { worktree: where.dir, repo: repo.commonDir };
+  const { ports } = await leasePorts(holder, model.portVars.map((v) => v.name), parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE)));
+  const scratch = composeProjectName(repo.name, `seed-${spec.volume}-`);
+  try {
+    await reclaimScratch(runtime, scratch, stack.path);
+    return await use({
+      spec,
+      runtime,
+      worktree: stack.path,
+      files: stack.project.files,
+      project: `${scratch}${process.pid}`,
+      env: seedEnv(ports, stack.path, stack.slug, repo.mainPath),
+      log: where.log,
+      waitSeconds: config.integer('vtree.services.waitTimeout', 120),
+      ...(where.signal ? { signal: where.signal } : {}),
+    });
+  } finally {
+    await releasePorts(holder).catch(() => undefined);
+  }
+}
+
+/** One way of giving a new worktree its data, timed over the rounds of `git vtree bench --data`. */
+export interface DataBenchRow {
+  id: 'seed' | 'clone';
+  label: string;
+  median: number;
+  min: number;
+  max: number;
+  durations: number[];
+}
+
+/** What `git vtree bench --data` measured. */
+export interface DataBenchResult {
+  volume: string;
+  service: string;
+  key: string;
+  runs: number;
+  /** How the clone rows copied the golden: reflink where the cache's filesystem clones, else copy. */
+  mode: CloneMode;
+  goldenBytes: number;
+  rows: DataBenchRow[];
+  /** Median of the seed row / median of the clone row. */
+  speedup: number;
+}
+
+/**
+ * `git vtree bench --data`: on the first seeded volume (its golden built first if missing), times in
+ * alternating rounds, each in a scratch stack of its own, (a) migrate + seed: an empty volume, the
+ * service started until it answers, then `run`; against (b) the seeded clone: the golden cloned
+ * as `add` clones it, then the service started until it answers. Both end when the data is there
+ * to query; neither includes `git worktree add`.
+ */
+export async function benchSeedData(request: { cwd: string; runs: number; log(line: string): void; warn(line: string): void; signal?: AbortSignal }): Promise<DataBenchResult> {
+  const { newRunId } = await import('../observe/metrics.js');
+  const runId = newRunId();
+  const [outcome] = (await seedGoldens({ ...request, rebuild: false, interactive: false, runId })).filter((o) => o.golden);
+  if (!outcome?.golden) throw new UsageError('bench --data: no seeded volume with a golden copy', 'declare [vtree "seed.<volume>"] (docs/data.md), approve it (git vtree trust), then run: git vtree seed');
+  const golden = outcome.golden;
+  const stack = await locateStack(request.cwd);
+  const { repo, config } = stack.where;
+  const { runtime, model } = await composeContext(stack);
+  const spec = readSeedSpecs(config).find((s) => s.volume === outcome.volume)!;
+  const cacheDir = cacheDirOf(repo, config);
+  const log = backgroundLogPath(repo.commonDir, 'seed-bench', runId);
+  const [{ scratchStack }, { cloneTree }, { tempName }, { rm }, { timings }] = await Promise.all([
+    import('../features/seed/build.js'),
+    import('../features/seed/volume.js'),
+    import('../core/temp-name.js'),
+    import('node:fs/promises'),
+    import('./bench.js'),
+  ]);
+  const durations: Record<DataBenchRow['id'], number[]> = { seed: [], clone: [] };
+  let mode: CloneMode = 'copy';
+  for (let round = 0; round < request.runs; round++) {
+    const order: Array<DataBenchRow['id']> = round % 2 === 0 ? ['seed', 'clone'] : ['clone', 'seed'];
+    for (const side of order) {
+      request.signal?.throwIfAborted();
+      const dir = await goldenTempDir(cacheDir, spec.volume);
+      try {
+        await withScratch({ stack, runtime, model, spec, dir, log, ...(request.signal ? { signal: request.signal } : {}) }, async (plan) => {
+          const scratch = scratchStack(plan);
+          try {
+            const started = performance.now();
+            if (side === 'clone') {
+              mode = await cloneTree(golden.data, join(dir, 'clone'), join(dir, tempName('clone')));
+              await scratch.start(join(dir, 'clone'));
+            } else {
+              await scratch.start(join(dir, 'data'));
+              await scratch.seed(spec.run);
+            }
+            durations[side].push(performance.now() - started);
+          } finally {
+            await scratch.teardown();
+          }
+        });
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+      request.log(`bench --data: round ${round + 1}/${request.runs}: ${side} ${Math.round(durations[side].at(-1)!)} ms`);
+    }
+  }
+  const rows: DataBenchRow[] = [
+    { id: 'seed', label: `migrate + seed (${spec.service} started on an empty volume, then: ${spec.run})`, ...timings(durations.seed) },
+    { id: 'clone', label: `seeded clone (${mode} of the golden, then ${spec.service} started)`, ...timings(durations.clone) },
+  ];
+  const speedup = Math.round((rows[0]!.median / rows[1]!.median) * 10) / 10;
+  return { volume: spec.volume, service: spec.service, key: golden.key, runs: request.runs, mode, goldenBytes: golden.bytes, rows, speedup };
 }

@@ -223,7 +223,7 @@ describe('seeded volumes (issue 21)', () => {
     expect(keys).toContain(status.seed[0].key);
   }, 300_000);
 
-  it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
+  it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; bench --data times both ways; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
     const { image } = await requirePrereq('postgres', ctx);
     const cacheDir = join(root, 'cache-ext4');
     const repo = await app(image, cacheDir);
@@ -245,6 +245,15 @@ describe('seeded volumes (issue 21)', () => {
     expect(seeded.code, seeded.stderr).toBe(0);
     const [built] = JSON.parse(seeded.stdout).volumes;
     expect(built).toMatchObject({ volume: 'pgdata', built: true });
+
+    // bench --data: migrate + seed on an empty volume against a clone of the golden, each in a scratch stack it removes.
+    const bench = await vtree(repo, ['bench', '--data', '--runs', '1', '--json'], env);
+    expect(bench.code, bench.stderr).toBe(0);
+    const measured = JSON.parse(bench.stdout);
+    expect(measured).toMatchObject({ volume: 'pgdata', key: built.key, runs: 1, mode: 'copy' });
+    expect(measured.rows.map((r: { id: string; durations: number[] }) => [r.id, r.durations.length])).toEqual([['seed', 1], ['clone', 1]]);
+    const { stdout: scratch } = await execFileAsync('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.service=db', '--format', '{{.Label "com.docker.compose.project"}}']);
+    expect(scratch.split('\n').filter((p) => p.startsWith(`${basename(repo)}-seed-`))).toEqual([]);
 
     const worktree = await addWaiting(repo, 'copied');
     expect(worktree.facts.seed).toEqual([expect.objectContaining({ key: built.key, state: 'cloned', mode: 'copy' })]);

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, rm } from 'node:fs/promises';
+import { appendFile, mkdir, open, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { run } from '../../core/exec.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
@@ -15,14 +15,9 @@ export interface SeedRuntime {
   version: string;
 }
 
-/** What building one golden copy needs. */
-export interface GoldenBuild {
+/** A scratch Compose project that runs only a seeded service, its volume bound to a directory. */
+export interface ScratchPlan {
   spec: SeedSpec;
-  key: SeedKey;
-  image: string;
-  imageId: string;
-  commit: string;
-  cacheDir: string;
   runtime: SeedRuntime;
   /** The worktree `run` runs in (Compose's project directory too). */
   worktree: string;
@@ -30,13 +25,22 @@ export interface GoldenBuild {
   files: string[];
   /** The scratch project's name: its containers, network and volume carry it. */
   project: string;
-  /** The environment of the scratch stack and of `run`: the worktree's `.env`, with the scratch project's name and ports. */
+  /** The environment of the scratch stack and of `run`: the scratch project's ports, and vtree's facts. */
   env: Record<string, string>;
   /** Where `run`'s output goes. */
   log: string;
   /** Seconds the service gets to come up (healthy, where it has a healthcheck). */
   waitSeconds: number;
   signal?: AbortSignal;
+}
+
+/** What building one golden copy needs. */
+export interface GoldenBuild extends ScratchPlan {
+  key: SeedKey;
+  image: string;
+  imageId: string;
+  commit: string;
+  cacheDir: string;
 }
 
 /** A failed seed: names the command and its log. */
@@ -51,40 +55,22 @@ export class SeedError extends VtreeError {}
  */
 export async function buildGolden(build: GoldenBuild, temp?: string): Promise<Golden> {
   const started = Date.now();
-  const { spec, runtime, project } = build;
+  const { spec } = build;
   const dir = temp ?? (await goldenTempDir(build.cacheDir, spec.volume));
   const data = join(dir, 'data');
-  const dockerVolume = `${project}_${spec.volume}`;
-  const compose = (args: string[], options: { okCodes?: number[] } = {}) =>
-    run(runtime.command[0]!, [...runtime.command.slice(1), '-p', project, ...build.files.flatMap((f) => ['-f', f]), ...args], {
-      cwd: build.worktree,
-      env: { ...process.env, ...build.env, COMPOSE_PROJECT_NAME: project },
-      ...(build.signal ? { signal: build.signal } : {}),
-      ...options,
-    });
-  await mkdir(dirname(build.log), { recursive: true });
-  const log = await open(build.log, 'a');
-  const say = (line: string) => log.write(`${line}\n`);
+  const scratch = scratchStack(build);
   try {
-    await createBoundVolume(runtime.engine, dockerVolume, data, composeVolumeLabels(project, spec.volume, runtime.version));
-    await say(`seed ${spec.volume}: starting ${spec.service} in scratch project ${project}`);
-    await compose(['up', '-d', '--wait', '--wait-timeout', String(build.waitSeconds), spec.service]).catch((error: unknown) => {
-      throw new SeedError(`seed ${spec.volume}: ${spec.service} did not come up: ${errorMessage(error).replace(/^\S+ \S+ failed: /, '').split('\n').slice(-2).join(' ')}`, `see ${build.log}`);
-    });
-    await say(`seed ${spec.volume}: running: ${spec.run}`);
-    const code = await runLogged(spec.run, build.worktree, { ...process.env, ...build.env, COMPOSE_PROJECT_NAME: project }, build.log, build.signal);
-    if (code !== 0) throw new SeedError(`seed ${spec.volume}: '${spec.run}' exited with ${code}`, `see its output: ${build.log}`);
+    await scratch.start(data);
+    await scratch.seed(spec.run);
     // Stopped, not copied live: the service's stop signal makes the database flush and close cleanly.
-    await compose(['stop', '--timeout', '120', spec.service]);
-    await say(`seed ${spec.volume}: ${spec.service} stopped`);
+    await scratch.stop();
   } catch (error) {
-    await say(`seed ${spec.volume}: failed: ${errorMessage(error)}`);
-    await teardown(compose, runtime.engine, dockerVolume);
-    await log.close();
+    await scratch.say(`seed ${spec.volume}: failed: ${errorMessage(error)}`);
+    await scratch.teardown();
     await rm(dir, { recursive: true, force: true });
     throw error;
   }
-  await teardown(compose, runtime.engine, dockerVolume);
+  await scratch.teardown();
   const golden = await publishGolden(dir, build.cacheDir, {
     volume: spec.volume,
     service: spec.service,
@@ -97,15 +83,57 @@ export async function buildGolden(build: GoldenBuild, temp?: string): Promise<Go
     bytes: await directoryBytes(data),
     buildMs: Date.now() - started,
   });
-  await say(`seed ${spec.volume}: golden ${golden.key} published (${basename(golden.dir)})`);
-  await log.close();
+  await scratch.say(`seed ${spec.volume}: golden ${golden.key} published (${basename(golden.dir)})`);
   return golden;
 }
 
-/** Removes the scratch stack and its Docker volume (the bound directory stays: it is the golden or about to be deleted). */
-async function teardown(compose: (args: string[], options?: { okCodes?: number[] }) => Promise<unknown>, engine: Engine, dockerVolume: string): Promise<void> {
-  await compose(['down', '--remove-orphans', '--timeout', '30'], { okCodes: [0, 1] }).catch(() => undefined);
-  await removeVolume(engine, dockerVolume).catch(() => undefined);
+/** The steps of a scratch stack's life: each a Compose or host command, logged to the plan's log. */
+export interface ScratchStack {
+  /** Binds `dir` as the service's volume and starts the service, waiting until it answers. */
+  start(dir: string): Promise<void>;
+  /** Runs `command` on the host against it; a non-zero exit is a {@link SeedError} naming the command and the log. */
+  seed(command: string): Promise<void>;
+  /** Stops the service cleanly (its stop signal). */
+  stop(): Promise<void>;
+  /** Removes its containers, network and Docker volume (the bound directory stays). */
+  teardown(): Promise<void>;
+  say(line: string): Promise<void>;
+}
+
+/** A scratch Compose project for `plan`: only its seeded service, on the plan's ports, in the worktree's directory. */
+export function scratchStack(plan: ScratchPlan): ScratchStack {
+  const { spec, runtime, project } = plan;
+  const dockerVolume = `${project}_${spec.volume}`;
+  const env = { ...process.env, ...plan.env, COMPOSE_PROJECT_NAME: project };
+  const compose = (args: string[], okCodes: number[] = [0]) =>
+    run(runtime.command[0]!, [...runtime.command.slice(1), '-p', project, ...plan.files.flatMap((f) => ['-f', f]), ...args], { cwd: plan.worktree, env, okCodes, ...(plan.signal ? { signal: plan.signal } : {}) });
+  const say = async (line: string) => {
+    await mkdir(dirname(plan.log), { recursive: true });
+    await appendFile(plan.log, `${line}\n`);
+  };
+  return {
+    say,
+    async start(dir) {
+      await createBoundVolume(runtime.engine, dockerVolume, dir, composeVolumeLabels(project, spec.volume, runtime.version));
+      await say(`seed ${spec.volume}: starting ${spec.service} in scratch project ${project}`);
+      await compose(['up', '-d', '--wait', '--wait-timeout', String(plan.waitSeconds), spec.service]).catch((error: unknown) => {
+        throw new SeedError(`seed ${spec.volume}: ${spec.service} did not come up: ${errorMessage(error).replace(/^\S+ \S+ failed: /, '').split('\n').slice(-2).join(' ')}`, `see ${plan.log}`);
+      });
+    },
+    async seed(command) {
+      await say(`seed ${spec.volume}: running: ${command}`);
+      const code = await runLogged(command, plan.worktree, env, plan.log, plan.signal);
+      if (code !== 0) throw new SeedError(`seed ${spec.volume}: '${command}' exited with ${code}`, `see its output: ${plan.log}`);
+    },
+    async stop() {
+      await compose(['stop', '--timeout', '120', spec.service]);
+      await say(`seed ${spec.volume}: ${spec.service} stopped`);
+    },
+    async teardown() {
+      await compose(['down', '--remove-orphans', '--timeout', '30'], [0, 1]).catch(() => undefined);
+      await removeVolume(runtime.engine, dockerVolume).catch(() => undefined);
+    },
+  };
 }
 
 /** Runs the project's command line with `sh -c` in `cwd`, its output appended to the file `log`; resolves with its exit code. */
