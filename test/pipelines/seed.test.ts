@@ -157,6 +157,16 @@ describe('seeded volumes (issue 21)', () => {
     expect(await volumeExists(volume)).toBe(false);
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', volume))).toBe(false);
     expect(existsSync(join(golden.dir, 'data', 'PG_VERSION'))).toBe(true);
+
+    // Set up again, the third worktree keeps its clone, data and all, and rm still knows it is vtree's to remove.
+    const again = await vtree(third.path, ['setup', '--json'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(await query(third.path, 'select count(*) from fruit')).toBe('3');
+    const thirdVolume = `${(await readFile(join(third.path, '.env'), 'utf8')).match(/^COMPOSE_PROJECT_NAME=(.+)$/m)![1]}_pgdata`;
+    expect(JSON.parse((await vtree(third.path, ['status', '--json'], env)).stdout).seed).toEqual([expect.objectContaining({ state: 'cloned', key: golden.key })]);
+    expect((await vtree(repo, ['rm', 'third'], env)).code).toBe(0);
+    expect(await volumeExists(thirdVolume)).toBe(false);
+    expect(existsSync(join(cacheDir, 'seeds', 'volumes', thirdVolume))).toBe(false);
   }, 300_000);
 
   it('a failed seed fails only the data step: the worktree is kept, wait names the command and its log', async (ctx) => {

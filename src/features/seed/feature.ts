@@ -46,7 +46,7 @@ export const seedFeature: Feature = {
           return { volumes: [] };
         }
         const { engine, version } = detection.runtime;
-        const [{ cacheDirOf }, store, volume, { writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
+        const [{ cacheDirOf }, store, volume, { readSeedStatus, writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
           import('../../git/cache-dir.js'),
           import('./store.js'),
           import('./volume.js'),
@@ -57,50 +57,59 @@ export const seedFeature: Feature = {
         const cacheDir = cacheDirOf(repo, config);
         const seeded: Seeded = { volumes: [], engine };
         const misses: string[] = [];
-        for (const spec of specs) {
-          const image = compose.model.services.find((s) => s.name === spec.service)?.image;
-          if (!image || image.includes('$')) {
-            shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
-            continue;
-          }
-          const id = await volume.imageId(engine, image, signal);
-          const key = (await store.seedKey(repo.cwd, target.commit, spec, id)).key;
-          const dockerVolume = `${compose.projectName}_${spec.volume}`;
-          const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
-          let entry: SeedVolumeStatus;
-          if ((await volume.volumeDevice(engine, dockerVolume)) !== undefined) {
-            // Set up again (or a volume of an earlier stack of this name): its data is the user's.
-            entry = record({ state: 'kept' });
-          } else {
-            const exact = await store.readGolden(cacheDir, spec.volume, key);
-            // No golden for this key: with an `update` command, an older golden brought up to date.
-            const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, target.commit) : undefined);
-            if (!exact) misses.push(spec.volume);
-            if (golden) {
-              const started = Date.now();
-              const dir = store.cloneDir(cacheDir, dockerVolume);
-              const parent = store.cloneDir(cacheDir, '');
-              await volume.setCowExtentHint(parent);
-              await store.reclaimTemps(parent);
-              // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
-              await rm(dir, { recursive: true, force: true });
-              const mode = await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
-              entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
-              // Pushed before the volume exists, so a failure creating it still undoes the clone.
-              seeded.volumes.push(entry);
-              await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
-              entry.cloneMs = Date.now() - started;
-              shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
-              await writeSeedStatus(checkout.gitDir, entry);
+        // A failure part way takes back the clones made so far (a failed task gets no undo).
+        try {
+          for (const spec of specs) {
+            const image = compose.model.services.find((s) => s.name === spec.service)?.image;
+            if (!image || image.includes('$')) {
+              shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
               continue;
             }
-            entry = record({ state: 'building', command: spec.run });
+            const id = await volume.imageId(engine, image, signal);
+            const key = (await store.seedKey(repo.cwd, target.commit, spec, id)).key;
+            const dockerVolume = `${compose.projectName}_${spec.volume}`;
+            const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
+            const dir = store.cloneDir(cacheDir, dockerVolume);
+            const device = await volume.volumeDevice(engine, dockerVolume);
+            let entry: SeedVolumeStatus;
+            if (device !== undefined) {
+              // Set up again, or a volume of an earlier stack of this name: its data is kept as it is.
+              // Still vtree's own clone when it binds the clone directory: rm removes it then.
+              const before = (await readSeedStatus(checkout.gitDir))?.volumes[spec.volume];
+              entry = device === dir && before?.dir === dir ? before : record({ state: 'kept', ...(device === dir ? { dir } : {}) });
+            } else {
+              const exact = await store.readGolden(cacheDir, spec.volume, key);
+              // No golden for this key: with an `update` command, an older golden brought up to date.
+              const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, target.commit) : undefined);
+              if (!exact) misses.push(spec.volume);
+              if (golden) {
+                const started = Date.now();
+                const parent = store.cloneDir(cacheDir, '');
+                await volume.setCowExtentHint(parent);
+                await store.reclaimTemps(parent);
+                // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
+                await rm(dir, { recursive: true, force: true });
+                const mode = await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
+                // Pushed before the volume exists, so a failure creating it still undoes the clone.
+                seeded.volumes.push(entry);
+                await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
+                entry.cloneMs = Date.now() - started;
+                shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
+                await writeSeedStatus(checkout.gitDir, entry);
+                continue;
+              }
+              entry = record({ state: 'building', command: spec.run });
+            }
+            seeded.volumes.push(entry);
+            await writeSeedStatus(checkout.gitDir, entry);
           }
-          seeded.volumes.push(entry);
-          await writeSeedStatus(checkout.gitDir, entry);
+        } catch (error) {
+          await removeClones(seeded).catch(() => undefined);
+          throw error;
         }
         if (misses.length > 0) {
-          // This worktree's volume starts empty (as without seeding); the next one gets the golden.
+          // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
           const [{ startBackgroundJob }] = await Promise.all([import('../../core/background.js')]);
           const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
           for (const entry of seeded.volumes) if (entry.state === 'building') entry.log = log;
