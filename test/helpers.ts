@@ -95,6 +95,7 @@ const PREREQS = {
   xfs: 'mount',
   btrfs: 'mount',
   postgres: 'image',
+  redis: 'image',
 } as const;
 
 /** A prerequisite of the test suite that test/prereqs/install.sh sets up. */

@@ -169,6 +169,47 @@ describe('seeded volumes (issue 21)', () => {
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', thirdVolume))).toBe(false);
   }, 300_000);
 
+  it('any volume: a Redis append-only file seeded once, cloned by reflink on btrfs, each worktree its own', async (ctx) => {
+    const { image } = await requirePrereq('redis', ctx);
+    const { mount } = await requirePrereq('btrfs', ctx);
+    const cacheDir = await mkdtemp(join(mount, 'vtree-seed-cache-'));
+    cacheDirs.push(cacheDir);
+    const redisCompose = [
+      'services:',
+      '  cache:',
+      `    image: ${image}`,
+      '    ports: ["127.0.0.1:${CACHE_PORT:-6379}:6379"]',
+      '    healthcheck:',
+      '      test: ["CMD", "redis-cli", "ping"]',
+      '      interval: 1s',
+      '      retries: 60',
+      '    volumes: ["cachedata:/data"]',
+      'volumes:',
+      '  cachedata: {}',
+      '',
+    ].join('\n');
+    const { repo } = await makeApp({ 'compose.yaml': redisCompose, '.gitignore': '.env\n' });
+    await git(repo, 'config', 'vtree.cacheDir', cacheDir);
+    await git(repo, 'config', 'vtree.seed.cachedata.service', 'cache');
+    // On the host, with the scratch stack's environment: Compose finds the scratch project by COMPOSE_PROJECT_NAME.
+    await git(repo, 'config', 'vtree.seed.cachedata.run', 'docker compose exec -T cache redis-cli set fruit apple');
+    const seeded = await vtree(repo, ['seed', '--json'], env);
+    expect(seeded.code, seeded.stderr).toBe(0);
+
+    const redis = async (worktree: string, ...command: string[]) => {
+      const project = (await readFile(join(worktree, '.env'), 'utf8')).match(/^COMPOSE_PROJECT_NAME=(.+)$/m)![1];
+      const { stdout: container } = await execFileAsync('docker', ['ps', '-q', '--filter', `label=com.docker.compose.project=${project}`, '--filter', 'label=com.docker.compose.service=cache']);
+      return (await execFileAsync('docker', ['exec', container.trim(), 'redis-cli', ...command])).stdout.trim();
+    };
+    const one = await addWaiting(repo, 'one');
+    expect(one.facts.seed).toEqual([expect.objectContaining({ volume: 'cachedata', state: 'cloned', mode: 'reflink' })]);
+    expect(await redis(one.path, 'get', 'fruit')).toBe('apple');
+    await redis(one.path, 'set', 'fruit', 'pear');
+    const two = await addWaiting(repo, 'two');
+    expect(await redis(two.path, 'get', 'fruit')).toBe('apple');
+    expect(await redis(one.path, 'get', 'fruit')).toBe('pear');
+  }, 300_000);
+
   it('a failed seed fails only the data step: the worktree is kept, wait names the command and its log', async (ctx) => {
     const { image } = await requirePrereq('postgres', ctx);
     const repo = await app(image, join(root, 'cache-failing'));

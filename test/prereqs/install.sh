@@ -6,7 +6,8 @@
 # names: docker (engine, Compose v2, the local image vtree-test/busybox:latest), registry (an OCI
 # registry on 127.0.0.1 holding that image), chromium, zsh, fish, tmux, man, xfs and btrfs (loop-mounted
 # copy-on-write filesystems: XFS with reflink=1, btrfs), postgres (the local image vtree-test/postgres:15,
-# built from Debian's postgresql-15 with mmdebstrap, no registry).
+# built from Debian's postgresql-15 with mmdebstrap, no registry), redis (the local image vtree-test/redis:7, from
+# Debian's redis-server the same way).
 #
 # For each name, one line on stdout: `ok <name> <value>` (the image, the registry address, the program,
 # the mount point) or `missing <name> <reason>`; progress goes to stderr. Only root installs (apt-get,
@@ -15,8 +16,9 @@
 # else 0. Nothing here reads outside the repository; what it installs stays on the machine.
 set -uo pipefail
 
-ALL='docker registry chromium zsh fish tmux man xfs btrfs postgres'
+ALL='docker registry chromium zsh fish tmux man xfs btrfs postgres redis'
 PG_IMAGE=vtree-test/postgres:15
+REDIS_IMAGE=vtree-test/redis:7
 IMAGE=vtree-test/busybox:latest
 REGISTRY_PORT=${VTREE_TEST_REGISTRY_PORT:-5000}
 COW_BASE=/mnt/vtree-cow
@@ -223,6 +225,25 @@ prereq_postgres() {
   value=$PG_IMAGE
 }
 
+# A Redis 7 image from Debian's packages, built like the Postgres one: redis-server as PID 1, its
+# data (append-only file) in /data, flushed on SIGTERM.
+prereq_redis() {
+  prereq_docker || return 1
+  if ! docker image inspect "$REDIS_IMAGE" >/dev/null 2>&1; then
+    need_root "no image $REDIS_IMAGE" || return 1
+    program mmdebstrap mmdebstrap || return 1
+    log "building $REDIS_IMAGE with mmdebstrap"
+    mmdebstrap --quiet --variant=apt --include=redis-server \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+      bookworm - \
+      | docker import -c 'ENTRYPOINT ["redis-server", "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no", "--bind", "0.0.0.0"]' \
+        -c 'EXPOSE 6379' -c 'VOLUME /data' - "$REDIS_IMAGE" >/dev/null \
+      || { reason="building $REDIS_IMAGE with mmdebstrap failed"; return 1; }
+  fi
+  value=$REDIS_IMAGE
+}
+
 check() {
   value=
   reason=
@@ -234,6 +255,7 @@ check() {
     man) program man man-db ;;
     xfs | btrfs) prereq_cow "$1" ;;
     postgres) prereq_postgres ;;
+    redis) prereq_redis ;;
     *) reason="unknown prerequisite (known: $ALL)" && false ;;
   esac
 }
