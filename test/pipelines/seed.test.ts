@@ -1,11 +1,11 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { composeAppsForFile, git, requirePrereq, vtree } from '../helpers.js';
+import { BIN, composeAppsForFile, git, requirePrereq, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -208,6 +208,32 @@ describe('seeded volumes (issue 21)', () => {
     const two = await addWaiting(repo, 'two');
     expect(await redis(two.path, 'get', 'fruit')).toBe('apple');
     expect(await redis(one.path, 'get', 'fruit')).toBe('pear');
+  }, 300_000);
+
+  it('a build killed part way (SIGKILL) leaves nothing published, and the next build removes its scratch stack and directory', async (ctx) => {
+    const { image } = await requirePrereq('postgres', ctx);
+    const cacheDir = join(root, 'cache-killed');
+    const repo = await app(image, cacheDir);
+    await git(repo, 'config', 'vtree.seed.pgdata.service', 'db');
+    await git(repo, 'config', 'vtree.seed.pgdata.run', 'touch seeding-started; sleep 120');
+    const build = spawn(process.execPath, [BIN, 'seed'], { cwd: repo, env: testEnv(env), stdio: 'ignore' });
+    for (let i = 0; i < 480 && !existsSync(join(repo, 'seeding-started')); i++) await sleep(250);
+    expect(existsSync(join(repo, 'seeding-started'))).toBe(true);
+    const scratch = `${basename(repo)}-seed-pgdata-${build.pid}`;
+    const projects = async () => (await execFileAsync('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}'])).stdout.split('\n');
+    expect(await projects()).toContain(scratch);
+    build.kill('SIGKILL');
+    await new Promise((resolve) => build.once('exit', resolve));
+    expect(await goldens(repo)).toEqual([]);
+    expect((await readdir(join(cacheDir, 'seeds', 'tmp'))).filter((name) => name.includes(`-${build.pid}-`))).toHaveLength(1);
+
+    await git(repo, 'config', 'vtree.seed.pgdata.run', SEED_RUN);
+    await git(repo, 'config', 'vtree.seed.pgdata.inputs', 'seed.sql');
+    const next = await vtree(repo, ['seed', '--json'], env);
+    expect(next.code, next.stderr).toBe(0);
+    expect(await projects()).not.toContain(scratch);
+    expect((await readdir(join(cacheDir, 'seeds', 'tmp'))).filter((name) => name.includes(`-${build.pid}-`))).toEqual([]);
+    expect(await goldens(repo)).toHaveLength(1);
   }, 300_000);
 
   it('a failed seed fails only the data step: the worktree is kept, wait names the command and its log', async (ctx) => {
