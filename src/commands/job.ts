@@ -64,6 +64,16 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await updateClones(request);
     await seedGoldens({ ...request, rebuild: false });
   },
+  /** Makes a spare copy of each golden (`<volume>/<key>`) an `add` had to copy, so the next one renames it (filesystems without clones). */
+  'seed-spare': async ([cacheDir, ...goldens], io) => {
+    if (!cacheDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir and goldens');
+    const { makeSpares, readGolden } = await import('../features/seed/store.js');
+    for (const name of goldens) {
+      const [volume = '', key = ''] = name.split('/');
+      const golden = await readGolden(cacheDir, volume, key);
+      if (golden) io.log(`seed ${volume}: ${await makeSpares(cacheDir, golden, 1)} spare copy made of golden ${key}`);
+    }
+  },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
   'project-tasks': async ([plan], io) => {
     if (!plan) throw new UsageError('project-tasks needs its plan');

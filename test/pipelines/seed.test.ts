@@ -300,7 +300,7 @@ describe('seeded volumes (issue 21)', () => {
     expect(keys).toContain(status.seed[0].key);
   }, 300_000);
 
-  it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; bench --data times both ways; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
+  it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; bench --data times both ways; a spare copy made ahead makes the next add a rename; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
     const { image } = await requirePrereq('postgres', ctx);
     const cacheDir = join(root, 'cache-ext4');
     const repo = await app(image, cacheDir);
@@ -335,6 +335,14 @@ describe('seeded volumes (issue 21)', () => {
     const worktree = await addWaiting(repo, 'copied');
     expect(worktree.facts.seed).toEqual([expect.objectContaining({ key: built.key, state: 'cloned', mode: 'copy' })]);
     expect(await query(worktree.path, 'select count(*) from fruit')).toBe('3');
+    // ext4 cannot clone: a spare copy is made in the background, and the next add renames it into place.
+    const spares = join(cacheDir, 'seeds', 'spares', `pgdata-${built.key}`);
+    const ready = async () => (await readdir(spares).catch(() => [] as string[])).filter((n) => n.startsWith('ready-'));
+    for (let i = 0; i < 240 && (await ready()).length === 0; i++) await sleep(250);
+    expect(await ready()).toHaveLength(1);
+    const spared = await addWaiting(repo, 'spared');
+    expect(spared.facts.seed).toEqual([expect.objectContaining({ key: built.key, state: 'cloned', mode: 'spare' })]);
+    expect(await query(spared.path, 'select count(*) from fruit')).toBe('3');
 
     // Asked again: the golden is there. A changed input makes a new key: a miss.
     const again = await vtree(repo, ['seed', '--json'], env);

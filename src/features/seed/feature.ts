@@ -57,6 +57,8 @@ export const seedFeature: Feature = {
         const cacheDir = cacheDirOf(repo, config);
         const seeded: Seeded = { volumes: [], engine };
         const misses: string[] = [];
+        /** Goldens this run had to copy (or took a spare of): the next worktree's copy is made ahead of time. */
+        const copied: Array<{ volume: string; key: string }> = [];
         // A failure part way takes back the clones made so far (a failed task gets no undo).
         try {
           for (const spec of specs) {
@@ -89,7 +91,10 @@ export const seedFeature: Feature = {
                 await store.reclaimTemps(parent);
                 // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
                 await rm(dir, { recursive: true, force: true });
-                const mode = await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                // Where the filesystem cannot clone, a spare copy made ahead of time is one rename.
+                const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
+                const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                if (mode !== 'reflink') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
                 seeded.volumes.push(entry);
@@ -107,6 +112,11 @@ export const seedFeature: Feature = {
         } catch (error) {
           await removeClones(seeded).catch(() => undefined);
           throw error;
+        }
+        if (copied.length > 0) {
+          const { startBackgroundJob } = await import('../../core/background.js');
+          const args = [cacheDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
+          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path }));
         }
         if (misses.length > 0) {
           // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.

@@ -12,7 +12,8 @@ import type { SeedSpec } from './definitions.js';
  * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
  * are reflinks): `goldens/<volume>-<key>/` (the stopped data, `data/`, and `meta.json`),
  * `volumes/<compose volume>/` (each worktree's clone, bind-mounted by its Docker volume),
- * `tmp/` (golden copies being built) and `locks/`.
+ * `spares/<volume>-<key>/` (copies made ahead where the filesystem cannot clone), `tmp/` (golden
+ * copies being built, pruned ones being deleted) and `locks/`.
  */
 export function seedsDir(cacheDir: string): string {
   return join(cacheDir, 'seeds');
@@ -85,6 +86,40 @@ export async function listGoldens(cacheDir: string): Promise<Golden[]> {
   return goldens.filter((g): g is Golden => g !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
 }
 
+/**
+ * Full copies of a golden made ahead of time, for filesystems that cannot clone: `add` renames one
+ * into place instead of copying in the foreground. Ready ones are named `ready-*`; one being made
+ * has a temp name.
+ */
+function sparesDir(cacheDir: string, volume: string, key: string): string {
+  return join(seedsDir(cacheDir), 'spares', `${volume}-${key}`);
+}
+
+/** Renames a ready spare copy of the golden `volume`/`key` to `to` (same filesystem); false when none is ready. */
+export async function takeSpare(cacheDir: string, volume: string, key: string, to: string): Promise<boolean> {
+  const dir = sparesDir(cacheDir, volume, key);
+  for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('ready-'))) {
+    // Two adds may reach for the same spare: rename is atomic, the loser tries the next one.
+    if (await rename(join(dir, name), to).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+/** Makes spare copies of `golden` until `count` are ready: each copied under a temp name, then renamed. */
+export async function makeSpares(cacheDir: string, golden: Golden, count: number): Promise<number> {
+  const dir = sparesDir(cacheDir, golden.volume, golden.key);
+  await mkdir(dir, { recursive: true });
+  await reclaimTemps(dir);
+  let made = 0;
+  while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
+    const partial = join(dir, tempName('spare'));
+    await run('cp', ['-a', golden.data, partial]);
+    made++;
+    await rename(partial, join(dir, `ready-${process.pid}-${Date.now()}-${made}`));
+  }
+  return made;
+}
+
 /** A fresh directory for building a golden copy in, under `tmp/`, named so cleanup knows its owner. */
 export async function goldenTempDir(cacheDir: string, volume: string): Promise<string> {
   const tmp = join(seedsDir(cacheDir), 'tmp');
@@ -133,6 +168,7 @@ export async function removeGolden(cacheDir: string, golden: Golden): Promise<vo
   await mkdir(join(seedsDir(cacheDir), 'tmp'), { recursive: true });
   await rename(golden.dir, aside);
   await rm(aside, { recursive: true, force: true });
+  await rm(sparesDir(cacheDir, golden.volume, golden.key), { recursive: true, force: true });
 }
 
 /**

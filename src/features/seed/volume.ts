@@ -6,8 +6,8 @@ import { errorMessage } from '../../core/errors.js';
 /** The container engine CLI (`docker` or `podman`). */
 export type Engine = 'docker' | 'podman';
 
-/** How a worktree's copy of a golden was made. */
-export type CloneMode = 'reflink' | 'copy';
+/** How a worktree's copy of a golden was made: a reflink clone, a copy in the foreground, or a spare copy made ahead of time and renamed. */
+export type CloneMode = 'reflink' | 'copy' | 'spare';
 
 /**
  * Copies the directory `from` to `to` (which must not exist), keeping owners, modes and times:
@@ -15,9 +15,9 @@ export type CloneMode = 'reflink' | 'copy';
  * clones (XFS, btrfs), else a full copy. The copy is made under a temporary name beside `to` and
  * renamed, so `to` is either absent or whole.
  */
-export async function cloneTree(from: string, to: string, partial: string): Promise<CloneMode> {
+export async function cloneTree(from: string, to: string, partial: string): Promise<Exclude<CloneMode, 'spare'>> {
   await mkdir(dirname(to), { recursive: true });
-  let mode: CloneMode = 'reflink';
+  let mode: Exclude<CloneMode, 'spare'> = 'reflink';
   try {
     await run('cp', ['-a', '--reflink=always', from, partial]);
   } catch {
