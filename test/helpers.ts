@@ -109,6 +109,8 @@ const PREREQS = {
   man: 'path',
   xfs: 'mount',
   btrfs: 'mount',
+  postgres: 'image',
+  redis: 'image',
 } as const;
 
 /** A prerequisite of the test suite that test/prereqs/install.sh sets up. */

@@ -2,13 +2,21 @@ import type { Args } from './spec.js';
 import type { BenchSide } from '../observe/bench-facts.js';
 import { runBench, type BenchResult } from '../pipelines/bench.js';
 import type { RemoteBenchResult } from '../pipelines/bench-remote.js';
+import type { DataBenchResult } from '../pipelines/seed.js';
 import { ExitCode, UsageError } from '../core/errors.js';
 import { withInterrupts } from '../core/interrupt.js';
 import { formatBytes, formatMs, type Io } from '../core/output.js';
 
-/** `git vtree bench [--runs N] [--keep] [--json]`, and `git vtree bench --remote [--runs N] [--json]`. */
+/** `git vtree bench [--runs N] [--keep] [--json]`, `git vtree bench --remote [--runs N] [--json]` and `git vtree bench --data [--runs N] [--json]`. */
 export default async function bench(args: Args, io: Io): Promise<number> {
   const request = { cwd: process.cwd(), runs: Number(args.runs ?? 5), log: io.log, warn: io.warn };
+  if (args.data) {
+    if (args.remote || args.keep) throw new UsageError('--data goes with neither --remote nor --keep', 'git vtree bench --data --runs 3');
+    const { benchSeedData } = await import('../pipelines/seed.js');
+    const result = await withInterrupts((signal) => benchSeedData({ ...request, signal }), io.warn);
+    io.out(io.json ? JSON.stringify(result) : await dataReport(result));
+    return ExitCode.ok;
+  }
   if (args.remote) {
     if (args.keep) throw new UsageError('--keep does not go with --remote: its clones are always removed', 'git vtree bench --remote --runs 3');
     const { runRemoteBench } = await import('../pipelines/bench-remote.js');
@@ -45,6 +53,16 @@ async function report(result: BenchResult): Promise<string> {
     phases.toString(),
     ...(result.compose ? ['git vtree add starts the Compose stack in the background: the user does not wait for it, so it is not in its time.'] : []),
     result.kept.length > 0 ? `Kept: ${result.kept.join(', ')} (remove with \`git vtree rm <path> -d\`, or \`git worktree remove\` for the "before" ones)` : `Recorded as run ${result.runId}: \`git vtree stats --run ${result.runId}\` draws it.`,
+  ].join('\n');
+}
+
+async function dataReport(result: DataBenchResult): Promise<string> {
+  const rows = await table(['', 'median', 'min', 'max', 'runs']);
+  for (const r of result.rows) rows.push([r.label, formatMs(r.median), formatMs(r.min), formatMs(r.max), r.durations.map(formatMs).join(', ')]);
+  return [
+    rows.toString(),
+    `Speed-up: ${result.speedup}× (median migrate + seed / median seeded clone) · volume ${result.volume}, golden ${result.key.slice(0, 12)} (${formatBytes(result.goldenBytes)}), ${result.mode}`,
+    'Each row ends when the data is there to query: the service answers its healthcheck (and, for migrate + seed, the seed command has finished).',
   ].join('\n');
 }
 

@@ -177,6 +177,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     load: () => import('./cache.js'),
   },
   {
+    name: 'seed',
+    describe: 'Seeded data volumes: build the golden copy for this commit now (--rebuild), status (goldens, sizes, worktrees using them), prune [--all]',
+    positionals: [{ name: 'action', required: false, choices: ['status', 'prune'], describe: 'status or prune (default: build the golden copies for this commit)' }],
+    options: {
+      rebuild: { type: 'boolean', describe: 'Build the golden copy again even when one exists for the key' },
+      all: { type: 'boolean', describe: 'prune: every golden copy, not only those older than the newest of each volume' },
+      json,
+    },
+    load: () => import('./seed.js'),
+  },
+  {
     name: 'stats',
     describe: 'Where the time goes: per step and per command, dependency cache mix, a waterfall of the latest run',
     positionals: [],
@@ -194,12 +205,13 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'bench',
-    describe: 'Time `git worktree add` + install + compose up against `git vtree add` on this repository (--remote: in fresh clones, pulling from the remote cache)',
+    describe: 'Time `git worktree add` + install + compose up against `git vtree add` on this repository (--remote: in fresh clones, pulling from the remote cache; --data: migrate + seed against a seeded clone)',
     positionals: [],
     options: {
       runs: { type: 'number', default: 5, describe: 'Measured runs of each way' },
       keep: { type: 'boolean', describe: 'Keep the worktrees and branches it made (not with --remote)' },
       remote: { type: 'boolean', describe: "Time a fresh clone's first git vtree add pulling from vtree.cache.remote against the frozen install with a warm and an empty package manager cache, with bytes moved" },
+      data: { type: 'boolean', describe: 'Time migrate + seed on an empty volume against a seeded clone of the golden, for the first seeded volume (docs/data.md)' },
       json: { type: 'boolean', describe: 'Print the results as JSON' },
     },
     load: () => import('./bench.js'),

@@ -70,6 +70,24 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     const { runStackDownJob } = await import('../pipelines/stack-down.js');
     await runStackDownJob(JSON.parse(plan), io.log);
   },
+  /** Brings a worktree's clones of older goldens up to date, then builds the golden copies its set-up found missing (after `add`, `setup`). */
+  'seed-build': async ([runId, ...volumes], io) => {
+    if (!runId || volumes.length === 0) throw new UsageError('seed-build needs the run id and volumes');
+    const { seedGoldens, updateClones } = await import('../pipelines/seed.js');
+    const request = { cwd: process.cwd(), volumes, interactive: false, runId, log: io.log, warn: io.warn };
+    await updateClones(request);
+    await seedGoldens({ ...request, rebuild: false });
+  },
+  /** Makes a spare copy of each golden (`<volume>/<key>`) an `add` had to copy, so the next one renames it (filesystems without clones). */
+  'seed-spare': async ([cacheDir, ...goldens], io) => {
+    if (!cacheDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir and goldens');
+    const { makeSpares, readGolden } = await import('../features/seed/store.js');
+    for (const name of goldens) {
+      const [volume = '', key = ''] = name.split('/');
+      const golden = await readGolden(cacheDir, volume, key);
+      if (golden) io.log(`seed ${volume}: ${await makeSpares(cacheDir, golden, 1)} spare copy made of golden ${key}`);
+    }
+  },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */
   'project-tasks': async ([plan], io) => {
     if (!plan) throw new UsageError('project-tasks needs its plan');

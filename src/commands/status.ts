@@ -1,6 +1,6 @@
 import type { Args } from './spec.js';
 import { errorMessage, ExitCode } from '../core/errors.js';
-import type { Io } from '../core/output.js';
+import { formatBytes, type Io } from '../core/output.js';
 
 /** `git vtree status [-w <worktree>]`: the stack's recorded state and each container as the engine sees it. */
 export default async function status(args: Args, io: Io): Promise<number> {
@@ -33,6 +33,8 @@ export default async function status(args: Args, io: Io): Promise<number> {
   // The set-up's phases (background dependency work, the stack, project tasks), as `wait` sees them.
   const { readReadiness } = await import('../pipelines/readiness.js');
   const readiness = await readReadiness(stack.path, stack.gitDir, stack.path === stack.where.repo.mainPath);
+  // Which golden each seeded volume got (docs/data.md).
+  const seed = Object.values((await (await import('../features/seed/status.js')).readSeedStatus(stack.gitDir))?.volumes ?? {});
   const result = {
     project: stack.project.name,
     path: stack.path,
@@ -42,6 +44,7 @@ export default async function status(args: Args, io: Io): Promise<number> {
     ...(unreachable ? { engine: unreachable } : {}),
     services: live ?? [],
     readiness: { state: readiness.state, phases: readiness.phases, ...(readiness.failed ? { failed: readiness.failed } : {}) },
+    ...(seed.length > 0 ? { seed } : {}),
   };
   if (io.json) {
     io.out(JSON.stringify(result));
@@ -56,6 +59,10 @@ export default async function status(args: Args, io: Io): Promise<number> {
     io.out(table.toString());
   }
   if (result.log) io.out(`  log of the start job: ${result.log}`);
+  for (const v of seed) {
+    const got = v.state === 'cloned' ? `${v.mode} clone of golden ${v.key.slice(0, 12)} (built ${v.golden}, ${formatBytes(v.bytes ?? 0)})` : `${v.state}${v.error ? `: ${v.error}` : ''}${v.log ? ` (log: ${v.log})` : ''}`;
+    io.out(`seed ${v.volume}: ${got}`);
+  }
   // A stopped stack is stopped, not "skipped".
   const phase = (p: (typeof readiness.phases)[number]) => (p.name === 'services' && state === 'stopped' ? 'services stopped' : `${p.name} ${p.state}`);
   io.out(`set-up: ${readiness.state} (${readiness.phases.map(phase).join(', ')})`);

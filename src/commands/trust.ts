@@ -11,6 +11,8 @@ import { approveTasks, trustStates } from '../features/tasks/trust.js';
 import { composeFileSettings, directorySource, discoverCompose } from '../features/services/compose.js';
 import { approveStack, describeStack, stackTrust } from '../features/services/consent.js';
 import { resolveRepoStage } from '../pipelines/repo-stage.js';
+import { readSeedSpecs } from '../features/seed/definitions.js';
+import { seedTasks } from '../pipelines/seed.js';
 
 /**
  * `git vtree trust [--yes]`: shows what the repository asks vtree to run that the user has not
@@ -21,7 +23,7 @@ import { resolveRepoStage } from '../pipelines/repo-stage.js';
  */
 export default async function trust(args: Args, io: Io): Promise<number> {
   const { repo, config } = await resolveRepoStage(process.cwd());
-  const committed = [...readProjectTasks(config, 'task'), ...readProjectTasks(config, 'teardown')].filter((t) => t.committed);
+  const committed = [...readProjectTasks(config, 'task'), ...readProjectTasks(config, 'teardown'), ...readSeedSpecs(config).flatMap(seedTasks)].filter((t) => t.committed);
   const states = await trustStates(repo.mainPath, committed);
   const pending = committed.filter((t) => states.get(t) !== 'approved');
   const dir = repo.toplevel ?? repo.mainPath;

@@ -138,3 +138,8 @@ export function noticedPath(worktreeGitDir: string): string {
 export function includeCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'included-files.json');
 }
+
+/** The seeded volumes of a worktree (`[vtree "seed.<volume>"]`): which golden each got, or the build under way or failed. */
+export function seedStatusPath(worktreeGitDir: string): string {
+  return join(worktreeGitDir, 'vtree-seed.json');
+}

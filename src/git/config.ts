@@ -56,6 +56,24 @@ export class Config {
     return [...this.values.keys()].filter((key) => key.startsWith(lower));
   }
 
+  /**
+   * The sections under `prefix` (`vtree.task.` for `[vtree "task.<name>"]`), by name in name order,
+   * each with its keys. A key whose field is not one of `fields`, or whose section name `name`
+   * rejects, is a usage error naming the key (`what` names the kind of section, `nameRule` the rule).
+   */
+  sections(prefix: string, fields: readonly string[], what: string, name: { test(text: string): boolean }, nameRule: string): Array<[string, string[]]> {
+    const found = new Map<string, string[]>();
+    for (const key of this.keys(prefix)) {
+      const rest = key.slice(prefix.length);
+      const dot = rest.lastIndexOf('.');
+      const section = rest.slice(0, dot);
+      if (dot <= 0 || !fields.includes(rest.slice(dot + 1))) throw new UsageError(`config ${key}: a ${what} section takes ${fields.join(', ')}`, `git config --unset ${key}`);
+      if (!name.test(section)) throw new UsageError(`config ${key}: ${nameRule}`);
+      found.set(section, [...(found.get(section) ?? []), key]);
+    }
+    return [...found.entries()].sort(([a], [b]) => a.localeCompare(b));
+  }
+
   /** True when `key`'s value comes from the committed `.vtreeconfig`: untrusted, a clone brought it. */
   fromTeamFile(key: string): boolean {
     return this.teamKeys.has(key.toLowerCase());

@@ -28,3 +28,23 @@ export async function readCommittedTexts(cwd: string, commit: string, paths: rea
   }
   return texts;
 }
+
+/**
+ * The committed files under `paths` in `commit`, as `<mode> <object id> <path>` lines sorted by
+ * path: object ids are hashes of content, so the lines change exactly when a file under one of the
+ * paths is added, removed or edited. One `git ls-tree` call; a path that does not exist adds nothing.
+ */
+export async function committedEntries(cwd: string, commit: string, paths: readonly string[]): Promise<string[]> {
+  if (paths.length === 0) return [];
+  const { stdout } = await run('git', ['ls-tree', '-r', '--full-tree', commit, '--', ...paths], { cwd });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [meta = '', path = ''] = line.split('\t');
+      const [mode, , oid] = meta.split(' ');
+      return { path, line: `${mode} ${oid} ${path}` };
+    })
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
+    .map((entry) => entry.line);
+}

@@ -1,6 +1,7 @@
 import { UsageError } from '../core/errors.js';
 import { isSpare, listWorktrees } from '../git/worktree.js';
 import { readServicesStatus } from '../features/services/status.js';
+import type { SeedVolumeStatus } from '../features/seed/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import type { BoardColumns } from './list-board.js';
@@ -32,6 +33,8 @@ export interface WorktreeRow extends BoardColumns {
   setUp: boolean;
   /** Its project tasks that failed (background ones included), by name. */
   failedTasks?: string[];
+  /** Its seeded volumes: which golden each cloned (key, when built, mode, bytes), or why none (docs/data.md). */
+  seed?: Array<{ volume: string; state: string; key: string; golden?: string; mode?: string; bytes?: number }>;
 }
 
 /** Linked worktrees that exist on disk and that vtree never set up: what `setup --all` sets up (never a spare: the spare job sets those up). */
@@ -76,6 +79,8 @@ function recordedRows(worktrees: Awaited<ReturnType<typeof listWorktrees>>, all:
       // The live status file (kept current by the start job, `up`, `down`) over what set-up recorded.
       const services = live ?? (state?.services as { state?: string } | undefined);
       if (services?.state) row.services = services.state;
+      const seeded = state?.seed as { volumes?: SeedVolumeStatus[] } | undefined;
+      if (seeded?.volumes?.length) row.seed = seeded.volumes.map(({ volume, state: got, key, golden, mode, bytes }) => ({ volume, state: got, key, ...(golden ? { golden, mode, bytes } : {}) }));
       const failed = Object.entries(tasks?.tasks ?? {}).filter(([, t]) => t.state === 'failed').map(([name]) => name);
       if (failed.length > 0) row.failedTasks = failed;
       return row;

@@ -3,7 +3,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { jobProgress } from '../core/background.js';
 import { UsageError } from '../core/errors.js';
+import { isProcessAlive } from '../core/pid.js';
 import { readTasksStatus, type TaskStatus } from '../features/tasks/status.js';
+import type { SeedVolumeStatus } from '../features/seed/status.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
 import type { ServiceStatus } from '../features/services/stack.js';
@@ -73,6 +75,8 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   const services = live ?? (record?.services as { state?: string; reason?: string; log?: string } | undefined);
   if (services?.state) phases.push(await servicesPhase(services.state, services.reason, services.log));
   for (const [name, task] of Object.entries(tasks?.tasks ?? {})) phases.push(await taskPhase(name, task));
+  const { readSeedStatus } = await import('../features/seed/status.js');
+  for (const volume of Object.values((await readSeedStatus(gitDir))?.volumes ?? {})) phases.push(await seedPhase(volume));
 
   const failed = phases.find((p) => p.state === 'failed' && p.blocking);
   const pending = phases.some((p) => p.state === 'pending' || p.state === 'running');
@@ -140,6 +144,39 @@ async function taskPhase(name: string, task: TaskStatus): Promise<Phase> {
     phase.detail = task.error;
   }
   return phase;
+}
+
+/** What became of the golden a worktree missed. */
+const SEED_LATER: Record<string, string> = {
+  ready: 'one is ready for the next worktree',
+  missing: 'git vtree seed builds one',
+};
+
+/**
+ * A seeded volume: done once cloned (or kept). After a miss the volume started empty and a golden
+ * builds for the next worktree: running until that build ends (so a failed seed command fails the
+ * data step, naming the command and its log), then skipped.
+ */
+async function seedPhase(volume: SeedVolumeStatus): Promise<Phase> {
+  const base = { name: `seed ${volume.volume}`, blocking: true, ...(volume.log ? { log: volume.log } : {}) };
+  // Written with the job's pid once it runs: a job that died never finishes.
+  if ((volume.state === 'building' || volume.state === 'updating') && volume.pid !== undefined && !isProcessAlive(volume.pid)) {
+    return { ...base, state: 'failed', detail: `the seed job (pid ${volume.pid}) ended without finishing; run: git vtree seed` };
+  }
+  switch (volume.state) {
+    case 'cloned':
+      return { ...base, state: 'done', detail: `${volume.mode} clone of golden ${(volume.base ?? volume.key).slice(0, 12)} built ${volume.golden}${volume.base ? `, brought up to date by '${volume.command}'` : ''}` };
+    case 'failed':
+      return { ...base, state: 'failed', detail: (volume.error ?? `'${volume.command}' failed`).replace(/^seed \S+: /, ''), ...(volume.log ? { lastLines: await lastLines(volume.log) } : {}) };
+    case 'kept':
+      return { ...base, state: 'done', detail: 'its volume existed already and was kept' };
+    case 'updating':
+      return { ...base, state: 'running', detail: `${volume.mode} clone of the older golden ${volume.base?.slice(0, 12)}; running '${volume.command}' on it` };
+    case 'building':
+      return { ...base, state: 'running', detail: `no golden copy for key ${volume.key.slice(0, 12)} when it was set up, so its volume started empty; building one for the next worktree` };
+    default:
+      return { ...base, state: 'skipped', detail: `no golden copy for key ${volume.key.slice(0, 12)} when it was set up, so its volume started empty; ${SEED_LATER[volume.state]}` };
+  }
 }
 
 /** The last `count` non-empty lines of a log file (none when it cannot be read). */

@@ -5,7 +5,9 @@
 #
 # names: docker (engine, Compose v2, the local image vtree-test/busybox:latest), registry (an OCI
 # registry on 127.0.0.1 holding that image), chromium, zsh, fish, tmux, man, xfs and btrfs (loop-mounted
-# copy-on-write filesystems: XFS with reflink=1, btrfs).
+# copy-on-write filesystems: XFS with reflink=1, btrfs), postgres (the local image vtree-test/postgres:15,
+# built from Debian's postgresql-15 with mmdebstrap, no registry), redis (the local image vtree-test/redis:7, from
+# Debian's redis-server the same way).
 #
 # For each name, one line on stdout: `ok <name> <value>` (the image, the registry address, the program,
 # the mount point) or `missing <name> <reason>`; progress goes to stderr. Only root installs (apt-get,
@@ -14,7 +16,9 @@
 # else 0. Nothing here reads outside the repository; what it installs stays on the machine.
 set -uo pipefail
 
-ALL='docker registry chromium zsh fish tmux man xfs btrfs'
+ALL='docker registry chromium zsh fish tmux man xfs btrfs postgres redis'
+PG_IMAGE=vtree-test/postgres:15
+REDIS_IMAGE=vtree-test/redis:7
 IMAGE=vtree-test/busybox:latest
 REGISTRY_PORT=${VTREE_TEST_REGISTRY_PORT:-5000}
 COW_BASE=/mnt/vtree-cow
@@ -170,6 +174,76 @@ prereq_cow() {
   value=$dir
 }
 
+# The Postgres entrypoint: initdb an empty PGDATA (trust auth, all addresses), then exec postgres as PID 1
+# (STOPSIGNAL SIGINT: a fast, clean shutdown, so a stopped data directory is consistent on disk).
+pg_entrypoint() {
+  cat <<'SH'
+#!/bin/sh
+set -eu
+BIN=$(echo /usr/lib/postgresql/*/bin)
+export PATH="$BIN:$PATH"
+PGDATA=${PGDATA:-/var/lib/postgresql/data}
+export PGDATA
+mkdir -p "$PGDATA" /run/postgresql
+chown postgres:postgres "$PGDATA" /run/postgresql
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+  setpriv --reuid=postgres --regid=postgres --init-groups initdb -D "$PGDATA" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  printf "listen_addresses = '*'\n" >> "$PGDATA/postgresql.conf"
+  printf "host all all 0.0.0.0/0 trust\nhost all all ::/0 trust\n" >> "$PGDATA/pg_hba.conf"
+fi
+# a cloned data dir carries its source's postmaster.pid; postgres takes a lock naming its own PID (1) as stale
+exec setpriv --reuid=postgres --regid=postgres --init-groups postgres -D "$PGDATA" "$@"
+SH
+}
+
+# A Postgres 15 image from Debian's packages, without any registry: mmdebstrap | docker import (~50 s, 366 MB).
+# pg_amcheck and the other tools are in /usr/lib/postgresql/15/bin inside it.
+prereq_postgres() {
+  prereq_docker || return 1
+  if ! docker image inspect "$PG_IMAGE" >/dev/null 2>&1; then
+    need_root "no image $PG_IMAGE" || return 1
+    program mmdebstrap mmdebstrap || return 1
+    local entry
+    entry=$(mktemp)
+    pg_entrypoint >"$entry"
+    chmod 755 "$entry"
+    log "building $PG_IMAGE with mmdebstrap"
+    mmdebstrap --quiet --variant=apt --include=postgresql-15 \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --dpkgopt='path-exclude=/usr/share/locale/*' --dpkgopt='path-include=/usr/share/locale/locale.alias' \
+      --customize-hook='rm -rf "$1"/var/lib/postgresql/*/main "$1"/etc/postgresql/*/main "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+      --customize-hook="upload $entry /usr/local/bin/entrypoint.sh" \
+      --customize-hook='chmod 755 "$1"/usr/local/bin/entrypoint.sh' \
+      bookworm - \
+      | docker import -c 'ENTRYPOINT ["/usr/local/bin/entrypoint.sh"]' -c 'STOPSIGNAL SIGINT' \
+        -c 'ENV PGDATA=/var/lib/postgresql/data' -c 'EXPOSE 5432' -c 'ENV LANG=C.UTF-8' - "$PG_IMAGE" >/dev/null
+    local status=$?
+    rm -f "$entry"
+    [ "$status" = 0 ] || { reason="building $PG_IMAGE with mmdebstrap failed"; return 1; }
+  fi
+  value=$PG_IMAGE
+}
+
+# A Redis 7 image from Debian's packages, built like the Postgres one: redis-server as PID 1, its
+# data (append-only file) in /data, flushed on SIGTERM.
+prereq_redis() {
+  prereq_docker || return 1
+  if ! docker image inspect "$REDIS_IMAGE" >/dev/null 2>&1; then
+    need_root "no image $REDIS_IMAGE" || return 1
+    program mmdebstrap mmdebstrap || return 1
+    log "building $REDIS_IMAGE with mmdebstrap"
+    mmdebstrap --quiet --variant=apt --include=redis-server \
+      --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-exclude=/usr/share/man/*' \
+      --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+      bookworm - \
+      | docker import -c 'ENTRYPOINT ["redis-server", "--dir", "/data", "--appendonly", "yes", "--protected-mode", "no", "--bind", "0.0.0.0"]' \
+        -c 'EXPOSE 6379' -c 'VOLUME /data' - "$REDIS_IMAGE" >/dev/null \
+      || { reason="building $REDIS_IMAGE with mmdebstrap failed"; return 1; }
+  fi
+  value=$REDIS_IMAGE
+}
+
 check() {
   value=
   reason=
@@ -180,6 +254,8 @@ check() {
     zsh | fish | tmux) program "$1" "$1" ;;
     man) program man man-db ;;
     xfs | btrfs) prereq_cow "$1" ;;
+    postgres) prereq_postgres ;;
+    redis) prereq_redis ;;
     *) reason="unknown prerequisite (known: $ALL)" && false ;;
   esac
 }

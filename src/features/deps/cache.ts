@@ -1,10 +1,8 @@
 import { isProcessAlive } from '../../core/pid.js';
 import { lstatSync as fsLstatSync, type Stats } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { isAbsolute, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
-import type { Config } from '../../git/config.js';
 import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { resolveLinkMode, restoreTree, type LinkModeSetting } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
@@ -12,9 +10,7 @@ import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type 
 import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { installProblem } from './completeness.js';
-import { defaultCacheDir } from '../../core/paths.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
-import type { Repo } from '../../git/repo.js';
 
 /** How an entry came to be. */
 export type EntrySource = 'seed' | 'partial' | 'miss' | 'import' | 'remote';
@@ -48,13 +44,7 @@ export interface CacheEntry {
 /** A temp dir older than this whose creator cannot be asked is abandoned. */
 const STALE_TEMP_MS = 60 * 60_000;
 
-/** The cache directory: config `vtree.cacheDir` (relative to the main worktree; `~/` allowed), else under the common git dir. */
-export function cacheDirOf(repo: Repo, config: Config): string {
-  const configured = config.string('vtree.cacheDir');
-  if (!configured) return defaultCacheDir(repo.commonDir);
-  if (configured.startsWith('~/')) return join(homedir(), configured.slice(2));
-  return isAbsolute(configured) ? configured : resolve(repo.mainPath, configured);
-}
+export { cacheDirOf } from '../../git/cache-dir.js';
 
 /** Directory of the entry `key`. */
 export function entryDir(cacheDir: string, key: string): string {

@@ -152,8 +152,9 @@ export const servicesFeature: Feature = {
       {
         name: 'services-start',
         deps: [stages.repo, stages.target, stages.checkout, 'compose-discover', 'compose-runtime', 'compose-override'],
-        // Not after services-pull: Compose joins a pull already under way.
-        after: ['env-block', 'ports'],
+        // Not after services-pull: Compose joins a pull already under way. After seed-volumes: a
+        // seeded volume must be the worktree's clone before Compose would create it empty.
+        after: ['env-block', 'ports', 'seed-volumes'],
         async run({ shared, span, profiler, signal }, deps): Promise<Started> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;

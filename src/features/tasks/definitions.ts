@@ -1,8 +1,8 @@
 import { UsageError } from '../../core/errors.js';
 import type { Config } from '../../git/config.js';
 
-/** When a project task runs: while a worktree is set up, or in `rm` before its stack goes down. */
-export type ProjectTaskKind = 'task' | 'teardown';
+/** When a project task runs: while a worktree is set up, in `rm` before its stack goes down, or (`seed`) to seed a golden copy of a volume. */
+export type ProjectTaskKind = 'task' | 'teardown' | 'seed';
 
 /** One `[vtree "task.<name>"]` (or `[vtree "teardown.<name>"]`) section of the config. */
 export interface ProjectTask {
@@ -33,20 +33,8 @@ const NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/;
  */
 export function readProjectTasks(config: Config, kind: ProjectTaskKind): ProjectTask[] {
   const prefix = `vtree.${kind}.`;
-  const names = new Map<string, string[]>();
-  for (const key of config.keys(prefix)) {
-    const rest = key.slice(prefix.length);
-    const dot = rest.lastIndexOf('.');
-    const name = rest.slice(0, dot);
-    const field = rest.slice(dot + 1);
-    if (dot <= 0 || !(TASK_KEYS as readonly string[]).includes(field)) {
-      throw new UsageError(`config ${key}: a ${kind} section takes ${TASK_KEYS.join(', ')}`, `git config --unset ${key}`);
-    }
-    if (!NAME.test(name)) throw new UsageError(`config ${key}: name the ${kind} with letters, digits, - and _ only`);
-    names.set(name, [...(names.get(name) ?? []), key]);
-  }
-  return [...names.entries()]
-    .sort(([a], [b]) => a.localeCompare(b))
+  return config
+    .sections(prefix, TASK_KEYS, kind, NAME, `name the ${kind} with letters, digits, - and _ only`)
     .map(([name, keys]) => {
       const key = (field: string) => `${prefix}${name}.${field}`;
       const run = config.string(key('run'))?.trim();

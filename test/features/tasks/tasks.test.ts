@@ -177,7 +177,7 @@ describe('project tasks', () => {
     await git(repo, 'config', 'vtree.task.a.after', 'nothing-such');
     const unknown = await vtree(repo, ['add', 'x'], env);
     expect(unknown.code).toBe(2);
-    expect(unknown.stderr).toMatch(/config vtree\.task\.a\.after: 'nothing-such' is not a feature \(deps, env-files, ports, env, services, mcp, tasks\)/);
+    expect(unknown.stderr).toMatch(/config vtree\.task\.a\.after: 'nothing-such' is not a feature \(deps, env-files, ports, env, seed, services, mcp, tasks\)/);
     await git(repo, 'config', 'vtree.task.a.after', 'b');
     await git(repo, 'config', 'vtree.task.b.run', 'true');
     await git(repo, 'config', 'vtree.task.b.after', 'a');

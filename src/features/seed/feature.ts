@@ -1,0 +1,168 @@
+import type { Task } from '../../core/graph.js';
+import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
+import type { SeedVolumeStatus } from './status.js';
+import type { Engine } from './volume.js';
+
+/** The step that gives each seeded volume its clone; the services feature starts the stack after it. */
+export const SEED_VOLUMES = 'seed-volumes';
+
+/** What this feature reads of the services feature's results (by shape: features stand alone). */
+interface ComposeFacts {
+  projectName: string;
+  model: { services: Array<{ name: string; image?: string }>; error?: string };
+}
+type Detection = { runtime: { engine: Engine; version: string } } | { missing: string };
+
+/** What `seed-volumes` made, for its undo and the worktree's state. */
+interface Seeded {
+  volumes: SeedVolumeStatus[];
+  engine?: Engine;
+}
+
+/**
+ * Seeded data per worktree (`[vtree "seed.<volume>"]`): before the stack starts, each declared
+ * Compose volume becomes the worktree's own copy-on-write clone of the golden copy for its key
+ * (image, seed command, committed inputs), a bind-backed Docker volume labelled so Compose adopts
+ * it. A miss starts building the golden in the background for the next worktree; `rm` removes
+ * the clone.
+ */
+export const seedFeature: Feature = {
+  name: 'seed',
+  setupTasks: (stages) => [
+    {
+      name: SEED_VOLUMES,
+      deps: [stages.repo, stages.target, stages.checkout, 'compose-override', 'compose-runtime'],
+      async run({ shared, span, signal }, deps): Promise<Seeded> {
+        const { repo, config } = deps[stages.repo] as RepoStage;
+        const { readSeedSpecs } = await import('./definitions.js');
+        const specs = readSeedSpecs(config);
+        if (specs.length === 0) return { volumes: [] };
+        const target = deps[stages.target] as TargetStage;
+        const checkout = deps[stages.checkout] as CheckoutStage;
+        const compose = deps['compose-override'] as ComposeFacts;
+        const detection = deps['compose-runtime'] as Detection;
+        if (!('runtime' in detection) || compose.model.error) {
+          span.set('skipped', 'missing' in detection ? detection.missing : compose.model.error);
+          return { volumes: [] };
+        }
+        const { engine, version } = detection.runtime;
+        const [{ cacheDirOf }, store, volume, { readSeedStatus, writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
+          import('../../git/cache-dir.js'),
+          import('./store.js'),
+          import('./volume.js'),
+          import('./status.js'),
+          import('../../core/temp-name.js'),
+          import('node:fs/promises'),
+        ]);
+        const cacheDir = cacheDirOf(repo, config);
+        const seeded: Seeded = { volumes: [], engine };
+        const misses: string[] = [];
+        /** Goldens this run had to copy (or took a spare of): the next worktree's copy is made ahead of time. */
+        const copied: Array<{ volume: string; key: string }> = [];
+        // A failure part way takes back the clones made so far (a failed task gets no undo).
+        try {
+          for (const spec of specs) {
+            const image = compose.model.services.find((s) => s.name === spec.service)?.image;
+            if (!image || image.includes('$')) {
+              shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
+              continue;
+            }
+            const id = await volume.imageId(engine, image, signal);
+            const key = (await store.seedKey(repo.cwd, target.commit, spec, id)).key;
+            const dockerVolume = `${compose.projectName}_${spec.volume}`;
+            const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
+            const dir = store.cloneDir(cacheDir, dockerVolume);
+            const device = await volume.volumeDevice(engine, dockerVolume);
+            let entry: SeedVolumeStatus;
+            if (device !== undefined) {
+              // Set up again, or a volume of an earlier stack of this name: its data is kept as it is.
+              // Still vtree's own clone when it binds the clone directory: rm removes it then.
+              const before = (await readSeedStatus(checkout.gitDir))?.volumes[spec.volume];
+              entry = device === dir && before?.dir === dir ? before : record({ state: 'kept', ...(device === dir ? { dir } : {}) });
+            } else {
+              const exact = await store.readGolden(cacheDir, spec.volume, key);
+              // No golden for this key: with an `update` command, an older golden brought up to date.
+              const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, target.commit) : undefined);
+              if (!exact) misses.push(spec.volume);
+              if (golden) {
+                const started = Date.now();
+                const parent = store.cloneDir(cacheDir, '');
+                await volume.setCowExtentHint(parent);
+                await store.reclaimTemps(parent);
+                // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
+                await rm(dir, { recursive: true, force: true });
+                // Where the filesystem cannot clone, a spare copy made ahead of time is one rename.
+                const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
+                const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                if (mode !== 'reflink') copied.push(golden);
+                entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
+                // Pushed before the volume exists, so a failure creating it still undoes the clone.
+                seeded.volumes.push(entry);
+                await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
+                entry.cloneMs = Date.now() - started;
+                shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
+                await writeSeedStatus(checkout.gitDir, entry);
+                continue;
+              }
+              entry = record({ state: 'building', command: spec.run });
+            }
+            seeded.volumes.push(entry);
+            await writeSeedStatus(checkout.gitDir, entry);
+          }
+        } catch (error) {
+          await removeClones(seeded).catch(() => undefined);
+          throw error;
+        }
+        if (copied.length > 0) {
+          const { startBackgroundJob } = await import('../../core/background.js');
+          const args = [cacheDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
+          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path }));
+        }
+        if (misses.length > 0) {
+          // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
+          const [{ startBackgroundJob }] = await Promise.all([import('../../core/background.js')]);
+          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
+          for (const entry of seeded.volumes) if (entry.state === 'building') entry.log = log;
+          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
+        }
+        span.set('volumes', seeded.volumes.map((v) => `${v.volume}:${v.state}${v.mode ? `:${v.mode}` : ''}`));
+        shared.facts.seed = seeded.volumes.map(({ volume: v, key, state, mode, bytes, cloneMs }) => ({ volume: v, key, state, ...(mode ? { mode, bytes, cloneMs } : {}) }));
+        shared.state.seed = { engine, volumes: seeded.volumes };
+        return seeded;
+      },
+      async undo(_ctx, result) {
+        await removeClones(result as Seeded);
+      },
+    } satisfies Task<SetupShared>,
+  ],
+  teardownTasks: ({ cleared }) => [
+    {
+      name: 'seed-remove',
+      deps: [cleared],
+      // The stack's containers must be gone before their volume can be.
+      after: ['services-down'],
+      async run({ shared, span }, deps) {
+        const target = deps[cleared] as RemoveTarget;
+        const recorded = target.state?.seed as Seeded | undefined;
+        if (!recorded?.volumes?.length) return;
+        try {
+          await removeClones(recorded);
+        } catch (error) {
+          shared.warn(`seed: ${(error as Error).message}; remove it with: docker volume rm`);
+        }
+        span.set('removed', recorded.volumes.filter((v) => v.dir).map((v) => v.dockerVolume));
+      },
+    } satisfies Task<RemoveShared>,
+  ],
+};
+
+/** Removes the Docker volumes and directories of the clones made for a worktree (only those: a volume it kept is the user's). */
+async function removeClones(seeded: Seeded): Promise<void> {
+  const { removeVolume } = await import('./volume.js');
+  const { rm } = await import('node:fs/promises');
+  for (const entry of seeded.volumes) {
+    if (!entry.dir) continue;
+    if (entry.dockerVolume && seeded.engine) await removeVolume(seeded.engine, entry.dockerVolume);
+    await rm(entry.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,186 @@
+import { createHash } from 'node:crypto';
+import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { tempName, tempNamePid } from '../../core/temp-name.js';
+import { isProcessAlive } from '../../core/pid.js';
+import { committedEntries } from '../../git/objects.js';
+import { run } from '../../core/exec.js';
+import type { SeedSpec } from './definitions.js';
+
+/**
+ * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
+ * are reflinks): `goldens/<volume>-<key>/` (the stopped data, `data/`, and `meta.json`),
+ * `volumes/<compose volume>/` (each worktree's clone, bind-mounted by its Docker volume),
+ * `spares/<volume>-<key>/` (copies made ahead where the filesystem cannot clone), `tmp/` (golden
+ * copies being built, pruned ones being deleted) and `locks/`.
+ */
+export function seedsDir(cacheDir: string): string {
+  return join(cacheDir, 'seeds');
+}
+
+/** The golden copy of `volume` for `key`. */
+export function goldenDir(cacheDir: string, volume: string, key: string): string {
+  return join(seedsDir(cacheDir), 'goldens', `${volume}-${key}`);
+}
+
+/** The directory a worktree's clone of a golden lives in, named after its Docker volume. */
+export function cloneDir(cacheDir: string, dockerVolume: string): string {
+  return join(seedsDir(cacheDir), 'volumes', dockerVolume);
+}
+
+/** What is recorded beside a golden copy's data. */
+export interface GoldenMeta {
+  volume: string;
+  service: string;
+  key: string;
+  image: string;
+  imageId: string;
+  run: string;
+  /** The commit whose inputs it was seeded from. */
+  commit: string;
+  createdAt: string;
+  /** Bytes of its data directory. */
+  bytes: number;
+  buildMs: number;
+}
+
+/** A golden copy on disk. */
+export interface Golden extends GoldenMeta {
+  dir: string;
+  /** Its data directory: what worktrees clone. */
+  data: string;
+}
+
+/** The key of a seeded copy and what went into it. */
+export interface SeedKey {
+  key: string;
+  /** `<mode> <object id> <path>` of every committed input file. */
+  inputs: string[];
+}
+
+/**
+ * The key of `spec`'s seeded data at `commit`: a hash of the service's image id, the `run` text
+ * and the committed content of `inputs` (read from the object store, so it is known before the
+ * checkout is written and does not see uncommitted edits).
+ */
+export async function seedKey(repoDir: string, commit: string, spec: SeedSpec, imageId: string): Promise<SeedKey> {
+  const inputs = await committedEntries(repoDir, commit, spec.inputs);
+  const hash = createHash('sha256').update(`image ${imageId}\0run ${spec.run}\0service ${spec.service}\0`);
+  for (const line of inputs) hash.update(`${line}\0`);
+  return { key: hash.digest('hex').slice(0, 32), inputs };
+}
+
+/** The golden copy of `volume` for `key`, if one was published. */
+export async function readGolden(cacheDir: string, volume: string, key: string): Promise<Golden | undefined> {
+  const dir = goldenDir(cacheDir, volume, key);
+  const meta = await readJsonFile<GoldenMeta>(join(dir, 'meta.json')).catch(() => undefined);
+  return meta ? { ...meta, dir, data: join(dir, 'data') } : undefined;
+}
+
+/** Every published golden copy, newest first. */
+export async function listGoldens(cacheDir: string): Promise<Golden[]> {
+  const root = join(seedsDir(cacheDir), 'goldens');
+  const names = await readdir(root).catch(() => [] as string[]);
+  const goldens = await Promise.all(names.map((name) => readJsonFile<GoldenMeta>(join(root, name, 'meta.json')).then((m) => (m ? { ...m, dir: join(root, name), data: join(root, name, 'data') } : undefined), () => undefined)));
+  return goldens.filter((g): g is Golden => g !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+/**
+ * Full copies of a golden made ahead of time, for filesystems that cannot clone: `add` renames one
+ * into place instead of copying in the foreground. Ready ones are named `ready-*`; one being made
+ * has a temp name.
+ */
+function sparesDir(cacheDir: string, volume: string, key: string): string {
+  return join(seedsDir(cacheDir), 'spares', `${volume}-${key}`);
+}
+
+/** Renames a ready spare copy of the golden `volume`/`key` to `to` (same filesystem); false when none is ready. */
+export async function takeSpare(cacheDir: string, volume: string, key: string, to: string): Promise<boolean> {
+  const dir = sparesDir(cacheDir, volume, key);
+  for (const name of (await readdir(dir).catch(() => [] as string[])).filter((n) => n.startsWith('ready-'))) {
+    // Two adds may reach for the same spare: rename is atomic, the loser tries the next one.
+    if (await rename(join(dir, name), to).then(() => true, () => false)) return true;
+  }
+  return false;
+}
+
+/** Makes spare copies of `golden` until `count` are ready: each copied under a temp name, then renamed. */
+export async function makeSpares(cacheDir: string, golden: Golden, count: number): Promise<number> {
+  const dir = sparesDir(cacheDir, golden.volume, golden.key);
+  await mkdir(dir, { recursive: true });
+  await reclaimTemps(dir);
+  let made = 0;
+  while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
+    const partial = join(dir, tempName('spare'));
+    await run('cp', ['-a', golden.data, partial]);
+    made++;
+    await rename(partial, join(dir, `ready-${process.pid}-${Date.now()}-${made}`));
+  }
+  return made;
+}
+
+/** A fresh directory for building a golden copy in, under `tmp/`, named so cleanup knows its owner. */
+export async function goldenTempDir(cacheDir: string, volume: string): Promise<string> {
+  const tmp = join(seedsDir(cacheDir), 'tmp');
+  await mkdir(tmp, { recursive: true });
+  await reclaimTemps(tmp);
+  const dir = join(tmp, tempName(`golden-${volume}`));
+  await mkdir(join(dir, 'data'), { recursive: true });
+  return dir;
+}
+
+/** Removes what killed runs left in `dir` (golden builds in `tmp/`, clones in `volumes/`): temp names whose creating process is gone. */
+export async function reclaimTemps(dir: string): Promise<void> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => {
+        const pid = tempNamePid(name);
+        return pid !== undefined && pid !== process.pid && !isProcessAlive(pid);
+      })
+      .map((name) => rm(join(dir, name), { recursive: true, force: true })),
+  );
+}
+
+/**
+ * Publishes a built golden copy: writes its meta, then renames the whole directory into place in
+ * one step, so a reader sees either no golden or a complete one. A golden already there (a
+ * `--rebuild`) is renamed aside first and deleted after.
+ */
+export async function publishGolden(tempDir: string, cacheDir: string, meta: GoldenMeta): Promise<Golden> {
+  await writeFileAtomic(join(tempDir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  const dir = goldenDir(cacheDir, meta.volume, meta.key);
+  await mkdir(join(seedsDir(cacheDir), 'goldens'), { recursive: true });
+  const old = join(seedsDir(cacheDir), 'tmp', tempName(`old-${meta.volume}`));
+  const replaced = await rename(dir, old).then(
+    () => true,
+    () => false,
+  );
+  await rename(tempDir, dir);
+  if (replaced) await rm(old, { recursive: true, force: true });
+  return { ...meta, dir, data: join(dir, 'data') };
+}
+
+/** Deletes a golden copy (pruning): renamed out of `goldens/` first, so no reader sees it half deleted. */
+export async function removeGolden(cacheDir: string, golden: Golden): Promise<void> {
+  const aside = join(seedsDir(cacheDir), 'tmp', tempName(`pruned-${golden.volume}`));
+  await mkdir(join(seedsDir(cacheDir), 'tmp'), { recursive: true });
+  await rename(golden.dir, aside);
+  await rm(aside, { recursive: true, force: true });
+  await rm(sparesDir(cacheDir, golden.volume, golden.key), { recursive: true, force: true });
+}
+
+/**
+ * The golden a worktree at `commit` can be brought up to date from when its own key has none: the
+ * newest golden of the same volume, image and seed command built from an ancestor of `commit`
+ * (its inputs are older; the project's `update` command applies the difference).
+ */
+export async function nearestOlderGolden(cacheDir: string, repoDir: string, spec: SeedSpec, imageId: string, commit: string): Promise<Golden | undefined> {
+  const candidates = (await listGoldens(cacheDir)).filter((g) => g.volume === spec.volume && g.imageId === imageId && g.run === spec.run && g.service === spec.service);
+  for (const golden of candidates) {
+    const ancestor = await run('git', ['merge-base', '--is-ancestor', golden.commit, commit], { cwd: repoDir, okCodes: [0, 1, 128] });
+    if (ancestor.code === 0) return golden;
+  }
+  return undefined;
+}

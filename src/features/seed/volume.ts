@@ -1,0 +1,92 @@
+import { mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { run } from '../../core/exec.js';
+import { errorMessage } from '../../core/errors.js';
+
+/** The container engine CLI (`docker` or `podman`). */
+export type Engine = 'docker' | 'podman';
+
+/** How a worktree's copy of a golden was made: a reflink clone, a copy in the foreground, or a spare copy made ahead of time and renamed. */
+export type CloneMode = 'reflink' | 'copy' | 'spare';
+
+/**
+ * Copies the directory `from` to `to` (which must not exist), keeping owners, modes and times:
+ * a reflink clone (`cp --reflink=always`: shared extents, copy-on-write) where the filesystem
+ * clones (XFS, btrfs), else a full copy. The copy is made under a temporary name beside `to` and
+ * renamed, so `to` is either absent or whole.
+ */
+export async function cloneTree(from: string, to: string, partial: string): Promise<Exclude<CloneMode, 'spare'>> {
+  await mkdir(dirname(to), { recursive: true });
+  let mode: Exclude<CloneMode, 'spare'> = 'reflink';
+  try {
+    await run('cp', ['-a', '--reflink=always', from, partial]);
+  } catch {
+    await rm(partial, { recursive: true, force: true });
+    mode = 'copy';
+    await run('cp', ['-a', from, partial]);
+  }
+  await run('mv', ['-T', partial, to]);
+  return mode;
+}
+
+/**
+ * On XFS, makes files created under `dir` get a copy-on-write extent size hint of 8 KiB: with the
+ * default (128 KiB) each write to a cloned page unshares a 128 KiB extent, and a database's clone
+ * grows several times faster than its data changes. Best effort: a no-op elsewhere or without xfs_io.
+ */
+export async function setCowExtentHint(dir: string): Promise<boolean> {
+  await mkdir(dir, { recursive: true });
+  return run('xfs_io', ['-c', 'cowextsize 8k', dir]).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The labels Compose puts on a volume it creates, so `up` adopts the volume as its own, silently. */
+export function composeVolumeLabels(project: string, volume: string, composeVersion: string): Record<string, string> {
+  return {
+    'com.docker.compose.project': project,
+    'com.docker.compose.volume': volume,
+    'com.docker.compose.version': composeVersion,
+  };
+}
+
+/**
+ * Creates the local volume `name` backed by the directory `dir` (a bind mount: the data stays on
+ * the worktrees' filesystem, where it was cloned), with `labels`.
+ */
+export async function createBoundVolume(engine: Engine, name: string, dir: string, labels: Readonly<Record<string, string>>): Promise<void> {
+  const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+  await run(engine, ['volume', 'create', '--driver', 'local', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${dir}`, ...labelArgs, name]);
+}
+
+/** The directory a bind-backed volume `name` mounts, `''` for another kind of volume, undefined when there is no such volume. */
+export async function volumeDevice(engine: Engine, name: string): Promise<string | undefined> {
+  const found = await run(engine, ['volume', 'inspect', '--format', '{{.Options.device}}', name], { okCodes: [0, 1] });
+  if (found.code !== 0) return undefined;
+  return found.stdout.trim().replace(/^<no value>$/, '');
+}
+
+/** Removes the volume `name` if it exists; a volume still in use is an error naming it. */
+export async function removeVolume(engine: Engine, name: string): Promise<void> {
+  const result = await run(engine, ['volume', 'rm', name], { okCodes: [0, 1] });
+  if (result.code !== 0 && !/no such volume/i.test(result.stderr)) throw new Error(`cannot remove volume ${name}: ${errorMessage(result.stderr.trim())}`);
+}
+
+/** The id of `image` on the engine, pulling it first when the engine lacks it. */
+export async function imageId(engine: Engine, image: string, signal?: AbortSignal): Promise<string> {
+  const inspect = () => run(engine, ['image', 'inspect', '--format', '{{.Id}}', image], { okCodes: [0, 1], ...(signal ? { signal } : {}) });
+  let found = await inspect();
+  if (found.code !== 0) {
+    await run(engine, ['pull', image], signal ? { signal } : {});
+    found = await inspect();
+  }
+  if (found.code !== 0) throw new Error(`image ${image} is not on the engine`);
+  return found.stdout.trim();
+}
+
+/** Bytes a directory holds, as `du` counts them (shared reflinked extents counted in full). */
+export async function directoryBytes(dir: string): Promise<number> {
+  const { stdout } = await run('du', ['-sb', dir]);
+  return Number(stdout.split('\t')[0]) || 0;
+}
