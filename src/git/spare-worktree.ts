@@ -4,6 +4,7 @@ import { access, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage } from '../core/errors.js';
+import { declareFailpoints, failpoint } from '../core/failpoint.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno, writeFileAtomic } from '../core/files.js';
 import type { BranchPlan } from './branch.js';
@@ -187,6 +188,9 @@ export async function switchSpareDetached(path: string, commit: string): Promise
   await retryWorktreeRace(() => git(path, [...SPARE_GIT, 'switch', '-q', '--detach', commit], { env: SPARE_ENV }));
 }
 
+/** Crash windows of `rm` recycling a worktree (core/failpoint.ts). */
+const RECYCLE = declareFailpoints('rm:recycle', ['detached', 'locked']);
+
 /**
  * Makes the clean worktree at `path` a spare in the making: detached at its commit (its branch
  * is free again), locked as a spare, moved to `<pool>/.recycle/<id>`. The spare job finishes it.
@@ -196,7 +200,9 @@ export async function recycleWorktree(mainPath: string, path: string, pool: stri
   const to = join(pool, '.recycle', `s${randomBytes(5).toString('hex')}`);
   try {
     await git(path, [...SPARE_GIT, 'switch', '-q', '--detach'], { env: SPARE_ENV });
+    failpoint(RECYCLE.detached);
     await git(mainPath, ['worktree', 'lock', '--reason', `${SPARE_LOCK_REASON} (recycled)`, '--', path]);
+    failpoint(RECYCLE.locked);
     await moveSpare(mainPath, path, to);
   } catch (error) {
     await destroyWorktree(mainPath, (await exists(to)) ? to : path).catch(() => undefined);

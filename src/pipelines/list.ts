@@ -1,8 +1,9 @@
 import { UsageError } from '../core/errors.js';
 import { isSpare, listWorktrees } from '../git/worktree.js';
+import { reclaimUnfinishedAdds } from '../git/worktree-path.js';
 import { readServicesStatus } from '../features/services/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
-import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 
 /** One row of `git vtree list`. */
 export interface WorktreeRow {
@@ -44,13 +45,19 @@ export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
  * out unless `all`.
  */
 export async function listWorktreesWithState(cwd: string, all = false): Promise<WorktreeRow[]> {
-  const worktrees = await listWorktrees(cwd).catch((error: unknown) => {
-    throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
-  });
+  const listed = () =>
+    listWorktrees(cwd).catch((error: unknown) => {
+      throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
+    });
+  let worktrees = await listed();
+  // What a killed `git worktree add` left is debris, not a worktree to show or set up.
+  if (await reclaimUnfinishedAdds(worktrees[0]!.path, worktrees)) worktrees = await listed();
   return Promise.all(
     worktrees.filter((w) => all || !isSpare(w)).map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
-      const [state, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
+      const [recorded, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
+      // A spare's record describes the spare (shown with --all), a claimed one's nothing at all.
+      const state = isSpare(w) || isSetUpRecord(recorded) ? recorded : undefined;
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked, setUp: w.main || w.bare || state !== undefined };
       if (isSpare(w)) row.spare = true;
       if (w.branch) row.branch = w.branch;

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { jobProgress } from '../core/background.js';
 import { UsageError } from '../core/errors.js';
 import { readTasksStatus, type TaskStatus } from '../features/tasks/status.js';
-import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
 import { findWorktree } from './remove.js';
 import { resolveRepoStage } from './repo-stage.js';
@@ -60,7 +60,8 @@ export async function locateWorktree(cwd: string, worktree?: string): Promise<{ 
  */
 export async function readReadiness(path: string, gitDir: string, main: boolean): Promise<Readiness> {
   const { readServicesStatus } = await import('../features/services/status.js');
-  const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
+  const [recorded, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
+  const record = isSetUpRecord(recorded) ? recorded : undefined;
   const phases: Phase[] = [await setupPhase(gitDir, record, main)];
   const deps = record?.deps as { snapshotLog?: string } | undefined;
   if (deps?.snapshotLog) {

@@ -6,7 +6,7 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno } from '../core/files.js';
 import { recycleWorktree, sparePoolDir, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
-import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
+import { claimOf, DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
@@ -15,7 +15,7 @@ import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
-import { isSpare, type WorktreeEntry } from '../git/worktree.js';
+import { isSpare, unfinishedAdd, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
@@ -59,8 +59,28 @@ const CHECK_CLEAN = 'check-clean';
 export async function removeWorktree(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
   const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
+  const tasks = removeGraph(request, shared, reporter);
+  const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
+  const target = results.get(LOCATE) as RemoveTarget;
+  const backgroundLog = results.get('delete-in-background') as string | undefined;
+  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
+  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
+  return {
+    runId: shared.runId,
+    path: target.path,
+    ...(target.branch ? { branch: target.branch } : {}),
+    branchDeleted: results.get('delete-branch') === true,
+    ...(backgroundLog ? { backgroundLog } : {}),
+    ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
+    recycled: results.get('recycle') === 'recycled',
+    duration: record.duration,
+  };
+}
+
+/** The task graph of `git vtree rm`. */
+export function removeGraph(request: RemoveRequest, shared: RemoveShared, reporter: Reporter): Task<RemoveShared>[] {
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
-  const tasks: Task<RemoveShared>[] = [
+  return [
     resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
@@ -131,22 +151,6 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
       },
     },
   ];
-
-  const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
-  const target = results.get(LOCATE) as RemoveTarget;
-  const backgroundLog = results.get('delete-in-background') as string | undefined;
-  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
-  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
-  return {
-    runId: shared.runId,
-    path: target.path,
-    ...(target.branch ? { branch: target.branch } : {}),
-    branchDeleted: results.get('delete-branch') === true,
-    ...(backgroundLog ? { backgroundLog } : {}),
-    ...(shared.facts.kept ? { kept: shared.facts.kept as { dir: string; files: string[] } } : {}),
-    recycled: results.get('recycle') === 'recycled',
-    duration: record.duration,
-  };
 }
 
 /** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
@@ -156,8 +160,11 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   if (!entry) throw new UsageError(`no worktree of this repository matches '${request.target}'`, 'git vtree list');
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`);
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
-  if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
+  // Left by a `git worktree add` that died part way (not one running now): unlocked, then removed.
+  const unfinished = entry.locked && (await unfinishedAdd(entry)) !== undefined && (await claimOf(entry.path)) !== 'live';
+  if (unfinished) await rm(join(gitDir, 'locked'), { force: true });
+  else if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const state = await readWorktreeState(gitDir);
   return {
     ...where,
@@ -185,11 +192,14 @@ async function checkClean(target: RemoveTarget, request: RemoveRequest): Promise
   // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
   // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
   const ours = new Set([(target.state?.env as { file?: string } | undefined)?.file, (target.state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
-  const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
+  // Never checked out (no index: a `git worktree add` killed before its checkout): git lists
+  // every file of HEAD as a staged deletion, which is only the checkout that never happened.
+  const neverCheckedOut = !(await exists(join(target.gitDir, 'index')));
+  const changed = status.split('\n').filter((line) => line && !ours.has(line) && !(neverCheckedOut && line.startsWith('D  '))).length;
   if (changed > 0 && !request.force) {
     throw new UsageError(`worktree ${target.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target} --force`);
   }
-  return { ...target, clean: changed === 0 };
+  return { ...target, clean: changed === 0 && !neverCheckedOut };
 }
 
 /** The worktree being removed, and whether it has no local change at all. */

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { durationMs } from '../core/duration.js';
+import { declareFailpoints, failpoint } from '../core/failpoint.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git, run } from '../core/exec.js';
 import { diskUse } from '../core/files.js';
@@ -23,6 +24,28 @@ import { setupWorktree } from './setup.js';
 // The pool of spare worktrees (docs/spares.md): made, brought forward, recycled and bounded here,
 // by the background job `add` and `rm` start, by `cache warm` and by `cache prune`. `add` only
 // claims (git/spare-worktree.ts).
+
+/**
+ * Where the fault suite may kill a pass (core/failpoint.ts): after each step of recycling,
+ * refreshing, building and pruning a spare. The dependency set-up of a spare is a graph of its
+ * own, whose task boundaries are the failpoints `spare-setup:before|after:<task>`.
+ */
+const FAIL = declareFailpoints('spares', [
+  'recycle:cleaned',
+  'recycle:refreshed',
+  'recycle:moved',
+  'refresh:moved-away',
+  'refresh:switched',
+  'refresh:moved-back',
+  'build:checked-out',
+  'build:deps',
+  'build:marked',
+  'build:moved',
+  'prune:moved-away',
+]);
+
+/** The graph name of a spare's dependency set-up in failpoints. */
+export const SPARE_SETUP_GRAPH = 'spare-setup';
 
 /** Default of `vtree.spares.maxBehind`: a spare further behind the main worktree's HEAD is rebuilt, not switched. */
 const DEFAULT_MAX_BEHIND = 200;
@@ -89,8 +112,11 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
     try {
       if (wanted === 0) throw new Error('spares are turned off');
       await finishRecycling(where, w, reporter);
+      failpoint(FAIL['recycle:cleaned']);
       await refresh(where, w.path, mainHead, limits, reporter);
+      failpoint(FAIL['recycle:refreshed']);
       await moveSpare(repo.mainPath, w.path, join(pool, basename(w.path)));
+      failpoint(FAIL['recycle:moved']);
       report.recycled++;
     } catch (error) {
       reporter.log(`not recycled ${w.path}: ${errorMessage(error)}`);
@@ -114,12 +140,15 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
     } catch {
       continue; // claimed meanwhile
     }
+    failpoint(FAIL['refresh:moved-away']);
     try {
       if (count >= wanted) throw new Error(`more than vtree.spares.worktrees (${wanted})`);
       if (!upToDate) throw new Error(`older than vtree.spares.maxAge or more than vtree.spares.maxBehind commits behind`);
       await git(repo.mainPath, ['worktree', 'repair', '--', away]);
       if (await refresh(where, away, mainHead, limits, reporter)) report.refreshed++;
+      failpoint(FAIL['refresh:switched']);
       await moveSpare(repo.mainPath, away, w.path);
+      failpoint(FAIL['refresh:moved-back']);
       count++;
     } catch (error) {
       reporter.log(`removing spare ${w.path}: ${errorMessage(error)}`);
@@ -129,10 +158,14 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   }
   for (; count < wanted; count++) {
     const path = await createSpare(repo.mainPath, pool, mainHead);
+    failpoint(FAIL['build:checked-out']);
     try {
       await setUpDependencies(path, config, reporter);
+      failpoint(FAIL['build:deps']);
       await markSpare(path, 'built');
+      failpoint(FAIL['build:marked']);
       await moveSpare(repo.mainPath, path, join(pool, basename(path)));
+      failpoint(FAIL['build:moved']);
       report.built++;
     } catch (error) {
       await destroyWorktree(repo.mainPath, path);
@@ -194,7 +227,8 @@ async function refresh(where: RepoStage, path: string, mainHead: string, limits:
 async function setUpDependencies(path: string, config: Config, reporter: Reporter): Promise<void> {
   const setting = config.string('vtree.linkMode') ?? 'auto';
   const linkMode = setting === 'auto' ? 'reflink' : setting;
-  await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false, linkMode } }, reporter, undefined, [depsFeature]);
+  const request = { cwd: path, target: path, command: 'setup', failpoints: SPARE_SETUP_GRAPH, options: { deps: true, services: false, wait: false, linkMode } } as const;
+  await setupWorktree(request, reporter, undefined, [depsFeature]);
 }
 
 /** Records in the spare's `vtree.json` since when it is one. */
@@ -272,6 +306,7 @@ export async function pruneSparePool(cwd: string, all: boolean): Promise<number>
       } catch {
         continue;
       }
+      failpoint(FAIL['prune:moved-away']);
       await destroyWorktree(repo.mainPath, away);
       removed++;
     }

@@ -6,6 +6,8 @@ import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
+import { isProcessAlive } from '../../core/pid.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
 import type { PortLease } from './lease.js';
 
@@ -100,7 +102,7 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
         continue;
       }
       const port = await findFreePort(registry, preferredPort(key.worktree, variable, range), range, outcome.busy);
-      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString() };
+      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString(), pid: process.pid };
       registry.leases[String(port)] = lease;
       outcome.ports[variable] = port;
       outcome.created.push(lease);
@@ -204,10 +206,20 @@ function bindOutcome(port: number, host: string): Promise<'free' | 'taken' | 'no
   });
 }
 
+/**
+ * Frees the leases of worktrees whose directory is gone, and those a set-up took and died
+ * before recording (its process is gone and the worktree has no set-up record): a set-up killed
+ * part way, whose worktree `setup` leases again.
+ */
 async function reclaimStale(registry: Registry): Promise<PortLease[]> {
   const worktrees = [...new Set(Object.values(registry.leases).map((l) => l.worktree))];
   const gone = new Set((await Promise.all(worktrees.map(async (w) => ((await directoryExists(w)) ? undefined : w)))).filter((w) => w !== undefined));
-  const reclaimed = Object.values(registry.leases).filter((l) => gone.has(l.worktree));
+  const orphans = Object.values(registry.leases).filter((l) => !gone.has(l.worktree) && l.pid !== undefined && l.pid !== process.pid && !isProcessAlive(l.pid));
+  const unrecorded = new Set<string>();
+  for (const w of new Set(orphans.map((l) => l.worktree))) {
+    if (!isSetUpRecord(await readWorktreeState(await worktreeGitDir(w)))) unrecorded.add(w);
+  }
+  const reclaimed = Object.values(registry.leases).filter((l) => gone.has(l.worktree) || (unrecorded.has(l.worktree) && orphans.includes(l)));
   for (const lease of reclaimed) delete registry.leases[String(lease.port)];
   return reclaimed;
 }
