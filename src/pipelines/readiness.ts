@@ -62,7 +62,7 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   const { readServicesStatus } = await import('../features/services/status.js');
   const [recorded, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
   const record = isSetUpRecord(recorded) ? recorded : undefined;
-  const phases: Phase[] = [await setupPhase(gitDir, record, main)];
+  const phases: Phase[] = [await setupPhase(gitDir, record, main, recorded?.removing !== undefined)];
   const deps = record?.deps as { snapshotLog?: string } | undefined;
   if (deps?.snapshotLog) {
     const progress = await jobProgress(deps.snapshotLog, 'cache-snapshot');
@@ -93,8 +93,9 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   };
 }
 
-async function setupPhase(gitDir: string, record: WorktreeState | undefined, main: boolean): Promise<Phase> {
+async function setupPhase(gitDir: string, record: WorktreeState | undefined, main: boolean, removing: boolean): Promise<Phase> {
   if (main) return { name: 'setup', state: 'skipped', detail: 'the main worktree is not set up by vtree', blocking: true };
+  if (removing) return { name: 'setup', state: 'failed', detail: 'git vtree rm began removing this worktree and did not finish; run: git vtree rm', blocking: true };
   if (record) return { name: 'setup', state: 'done', detail: `by ${record.createdBy} at ${record.createdAt}`, blocking: true };
   // `add` writes vtree.json last: a worktree made moments ago may be being set up right now.
   // Git writes the worktree's HEAD when it makes it (and on checkouts): its age bounds the set-up's.

@@ -14,7 +14,7 @@ import { confinedPath } from '../core/confine.js';
 import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
-import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
 import { isSpare, unfinishedAdd, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.js';
@@ -83,7 +83,21 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
   return [
     resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
-    { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
+    {
+      name: CHECK_CLEAN,
+      deps: [LOCATE],
+      async run(_ctx, deps) {
+        const located = await checkClean(deps[LOCATE] as RemoveTarget, request);
+        // From here on the worktree is being torn down (its ports released, its stack stopped):
+        // until it is gone, or this run is rolled back, nothing may call it ready.
+        if (located.state) await writeWorktreeState(located.gitDir, { ...(located.state as WorktreeState), removing: { since: new Date().toISOString(), runId: shared.runId } });
+        return located;
+      },
+      async undo(_ctx, located) {
+        const { gitDir, state } = located as Located;
+        if (state && (await exists(gitDir))) await writeWorktreeState(gitDir, state as WorktreeState);
+      },
+    },
     ...teardown,
     {
       name: 'recycle',

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { durationMs } from '../core/duration.js';
 import { declareFailpoints, failpoint } from '../core/failpoint.js';
@@ -13,8 +13,8 @@ import { lockfileKey } from '../features/deps/cache-key.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
-import { createSpare, moveSpare, readySpares, sparePoolDir, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
-import { DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
+import { createSpare, moveSpare, readySpares, recyclerGone, sparePoolDir, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
+import { claimOf, DEFAULT_PATH_TEMPLATE } from '../git/worktree-path.js';
 import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
 import { destroyWorktree, isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
@@ -102,8 +102,24 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   const limits = freshnessLimits(config);
   const spares = repo.worktrees.filter(isSpare);
 
-  // Left by a pass that died (we hold the lock, so no pass is building now): remove.
-  for (const w of spares.filter((s) => dirname(s.path) === join(pool, '.build'))) {
+  // Left by a pass that died (we hold the lock, so no pass is building, refreshing or pruning
+  // now): spares being built, and spares moved aside (`.refresh-<id>`, `.prune-<id>`): remove.
+  const aside = (s: WorktreeEntry) => dirname(s.path) === join(pool, '.build') || (dirname(s.path) === pool && basename(s.path).startsWith('.'));
+  for (const w of spares.filter(aside)) {
+    await destroyWorktree(repo.mainPath, w.path);
+    report.removed++;
+  }
+  // Moved aside before git was told (a pass or a prune killed right after the rename): git still
+  // registers them where they were; their own `.git` file leads to the admin dir.
+  for (const name of (await readdir(pool).catch(() => [] as string[])).filter((n) => /^\.(refresh|prune)-/.test(n))) {
+    await destroyWorktree(repo.mainPath, join(pool, name));
+    report.removed++;
+  }
+  // Locked for recycling by an `rm` that died before moving them into the pool: `rm` was removing
+  // them anyway. (A spare an `add` is claiming sits outside the pool too, beside its claim marker.)
+  const inPool = (s: WorktreeEntry) => [pool, join(pool, '.build'), join(pool, '.recycle')].includes(dirname(s.path));
+  for (const w of spares.filter((s) => !inPool(s) && recyclerGone(s))) {
+    if ((await claimOf(w.path)) !== undefined) continue;
     await destroyWorktree(repo.mainPath, w.path);
     report.removed++;
   }
