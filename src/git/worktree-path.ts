@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
 import { worktreeGitDir } from './worktree-state.js';
-import { destroyWorktree, finishUnfinishedAdd, isInterruptedClaim, listWorktrees, removeAdminDirs, unfinishedAdd, type WorktreeEntry } from './worktree.js';
+import { destroyWorktree, finishUnfinishedAdd, isInterruptedClaim, isSpare, listWorktrees, removeAdminDirs, unfinishedAdd, type WorktreeEntry } from './worktree.js';
 
 /** Default `vtree.path`: beside the main worktree, `<parent>/<repo>.worktrees/<slug>`. */
 export const DEFAULT_PATH_TEMPLATE = '{repo}.worktrees/{slug}';
@@ -99,10 +99,9 @@ export async function claimOf(path: string): Promise<'live' | 'dead' | undefined
  */
 export async function reclaimUnfinishedAdds(mainPath: string, worktrees: readonly WorktreeEntry[]): Promise<boolean> {
   let changed = false;
-  for (const worktree of worktrees.filter((w) => w.locked)) {
-    if (!(await unfinishedAdd(worktree))) continue;
+  for (const worktree of worktrees.filter((w) => w.locked && !isSpare(w))) {
     const claim = await claimOf(worktree.path);
-    if (claim === 'live') continue;
+    if (claim === 'live' || !(await unfinishedAdd(worktree, claim === 'dead'))) continue;
     if (claim === undefined) {
       const age = await stat(join(await worktreeGitDir(worktree.path), 'locked')).then((s) => Date.now() - s.mtimeMs, () => 0);
       if (age < UNFINISHED_ADD_GRACE_MS) continue;

@@ -141,16 +141,16 @@ const GIT_ADD_LOCK_REASON = 'initializing';
 
 /**
  * What a `git worktree add` killed part way left at `worktree`, if it is that: a registered
- * worktree still locked (by git's own "initializing", or with no index at all, which only the
- * checkout writes), `never checked out` (killed before its checkout: HEAD may still be the null
- * object) or `checked out` (killed between the checkout and the unlock). A spare is never one.
- * A `git worktree add` running right now looks the same: callers judge liveness.
+ * worktree still locked by git's own "initializing" (any lock, when `claimedByDeadRun`: a vtree
+ * run claimed the directory and died, and vtree never locks a worktree it adds), `never checked
+ * out` (killed before its checkout: no index, HEAD may still be the null object) or `checked out`
+ * (killed between the checkout and the unlock). A spare is never one. A `git worktree add`
+ * running right now looks the same: callers judge liveness.
  */
-export async function unfinishedAdd(worktree: WorktreeEntry): Promise<'never checked out' | 'checked out' | undefined> {
+export async function unfinishedAdd(worktree: WorktreeEntry, claimedByDeadRun = false): Promise<'never checked out' | 'checked out' | undefined> {
   if (!worktree.locked || worktree.main || worktree.bare || worktree.prunable || isSpare(worktree)) return undefined;
-  const checkedOut = await exists(join(await worktreeGitDir(worktree.path), 'index'));
-  if (checkedOut && worktree.lockReason !== GIT_ADD_LOCK_REASON) return undefined;
-  return checkedOut ? 'checked out' : 'never checked out';
+  if (!claimedByDeadRun && worktree.lockReason !== GIT_ADD_LOCK_REASON) return undefined;
+  return (await exists(join(await worktreeGitDir(worktree.path), 'index'))) ? 'checked out' : 'never checked out';
 }
 
 /**

@@ -1,6 +1,5 @@
 import { UsageError } from '../core/errors.js';
 import { isSpare, listWorktrees } from '../git/worktree.js';
-import { reclaimUnfinishedAdds } from '../git/worktree-path.js';
 import { readServicesStatus } from '../features/services/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
 import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
@@ -50,8 +49,12 @@ export async function listWorktreesWithState(cwd: string, all = false): Promise<
       throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
     });
   let worktrees = await listed();
-  // What a killed `git worktree add` left is debris, not a worktree to show or set up.
-  if (await reclaimUnfinishedAdds(worktrees[0]!.path, worktrees)) worktrees = await listed();
+  // What a killed `git worktree add` left (locked, not a spare) is debris, not a worktree to show
+  // or set up. Loaded only then: the module costs `list` a few ms at start.
+  if (worktrees.some((w) => w.locked && !isSpare(w))) {
+    const { reclaimUnfinishedAdds } = await import('../git/worktree-path.js');
+    if (await reclaimUnfinishedAdds(worktrees[0]!.path, worktrees)) worktrees = await listed();
+  }
   return Promise.all(
     worktrees.filter((w) => all || !isSpare(w)).map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);

@@ -176,7 +176,8 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
   const gitDir = await worktreeGitDir(entry.path);
   // Left by a `git worktree add` that died part way (not one running now): unlocked, then removed.
-  const unfinished = entry.locked && (await unfinishedAdd(entry)) !== undefined && (await claimOf(entry.path)) !== 'live';
+  const claim = entry.locked ? await claimOf(entry.path) : undefined;
+  const unfinished = entry.locked && claim !== 'live' && (await unfinishedAdd(entry, claim === 'dead')) !== undefined;
   if (unfinished) await rm(join(gitDir, 'locked'), { force: true });
   else if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const state = await readWorktreeState(gitDir);
