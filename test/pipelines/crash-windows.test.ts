@@ -20,6 +20,13 @@ async function leasesOf(path: string): Promise<number[]> {
     .map((l) => l.port);
 }
 
+/** Spares on, and one ready in the pool (made by the job the first `add` starts). */
+async function withReadySpare(): Promise<void> {
+  await git(repo, 'config', 'vtree.spares.worktrees', '1');
+  expect((await vtree(repo, ['add', 'first', '--no-services'], SPARES_ON)).code).toBe(0);
+  await waitForSpare();
+}
+
 async function waitForSpare(): Promise<void> {
   for (let i = 0; i < 600; i++) {
     const listed = await git(repo, 'worktree', 'list', '--porcelain');
@@ -41,9 +48,7 @@ describe('a spare claimed by an add that died', () => {
   it('is never reported ready, its port lease goes with the dead run, and setup finishes it', async () => {
     await git(repo, 'config', 'vtree.ports.vars', 'PORT');
     await git(repo, 'config', 'vtree.ports.range', '41000-41999');
-    await git(repo, 'config', 'vtree.spares.worktrees', '1');
-    expect((await vtree(repo, ['add', 'first', '--no-services'], SPARES_ON)).code).toBe(0);
-    await waitForSpare();
+    await withReadySpare();
     // Switched to the branch and every feature done, killed before the worktree's own state is written.
     const killed = await vtree(repo, ['add', 'half', '--no-services'], { ...SPARES_ON, VTREE_FAILPOINT: 'add:before:write-state' });
     expect(killed.code).toBe(-1);
@@ -61,9 +66,7 @@ describe('a spare claimed by an add that died', () => {
   }, 120_000);
 
   it('killed right after the switch: not set up, whatever the spare recorded', async () => {
-    await git(repo, 'config', 'vtree.spares.worktrees', '1');
-    expect((await vtree(repo, ['add', 'first', '--no-services'], SPARES_ON)).code).toBe(0);
-    await waitForSpare();
+    await withReadySpare();
     const killed = await vtree(repo, ['add', 'half', '--no-services'], { ...SPARES_ON, VTREE_FAILPOINT: 'add:git-worktree-add:spare-switched' });
     expect(killed.code).toBe(-1);
     const path = join(root, 'app.worktrees', 'half');
