@@ -85,9 +85,10 @@ export function preferredPort(worktree: string, variable: string, range: PortRan
  * any repository) never hand out a port twice. A variable the worktree already holds keeps its
  * port. A new port starts at {@link preferredPort} and walks the range past ports leased to anyone
  * and ports that fail a bind test on 127.0.0.1 (something is listening). Leases of worktrees whose
- * directory is gone are reclaimed first.
+ * directory is gone, and of set-ups that died unrecorded, are reclaimed first. `forSetUp`: the
+ * caller is a set-up run, whose new leases die with it unless the worktree's set-up is recorded.
  */
-export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions = {}): Promise<LeaseOutcome> {
+export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions & { forSetUp?: boolean } = {}): Promise<LeaseOutcome> {
   const key = await normalizeHolder(holder);
   return withLock(portsLockPath(options.env), async () => {
     const { registry, rebuilt } = await loadRegistry(options, [key.repo]);
@@ -102,7 +103,7 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
         continue;
       }
       const port = await findFreePort(registry, preferredPort(key.worktree, variable, range), range, outcome.busy);
-      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString(), pid: process.pid };
+      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString(), ...(options.forSetUp ? { pid: process.pid } : {}) };
       registry.leases[String(port)] = lease;
       outcome.ports[variable] = port;
       outcome.created.push(lease);
