@@ -283,6 +283,8 @@ class Sandbox {
       GIT_COMMITTER_EMAIL: 'fault@example.com',
     };
     delete this.env.VTREE_BACKGROUND;
+    // Config given through the environment (vitest's turns spares off) is not the sandbox's: it has its own.
+    for (const key of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS', ...Object.keys(this.env).filter((k) => /^GIT_CONFIG_(KEY|VALUE)_\d+$/.test(k))]) delete this.env[key];
   }
 
   git(cwd, ...args) {
@@ -335,7 +337,8 @@ class Sandbox {
    * add naming the file.
    */
   async editTrial(i, rand, checkOutput, problem) {
-    const candidates = [this.app, ...(await this.worktreesWithState()).filter((w) => w.state?.deps && !this.edited.has(w.path)).map((w) => w.path)];
+    // Worktrees people work in: not the spares, vtree's hidden and locked pool.
+    const candidates = [this.app, ...(await this.worktreesWithState()).filter((w) => w.state?.deps && !w.state.spare && !this.edited.has(w.path)).map((w) => w.path)];
     const victim = i % 3 === 0 ? this.app : candidates[1 + Math.floor(rand() * (candidates.length - 1))] ?? this.app;
     const files = [...this.reference].filter(([rel, sig]) => sig.startsWith('f:') && /\.(js|json)$/.test(rel) && !rel.startsWith('.'));
     const [rel] = files[Math.floor(rand() * files.length)];
