@@ -75,6 +75,41 @@ describe('a spare claimed by an add that died', () => {
   }, 120_000);
 });
 
+describe('an rm that died part way', () => {
+  it('after releasing the ports: the worktree is not called ready, and rm again removes it', async () => {
+    await git(repo, 'config', 'vtree.ports.vars', 'PORT');
+    await git(repo, 'config', 'vtree.ports.range', '41000-41999');
+    expect((await vtree(repo, ['add', 'going', '--no-services'])).code).toBe(0);
+    const path = join(root, 'app.worktrees', 'going');
+    const killed = await vtree(repo, ['rm', 'going'], { VTREE_FAILPOINT: 'rm:after:release-ports' });
+    expect(killed.code).toBe(-1);
+    expect(await leasesOf(path)).toEqual([]);
+    const seen = await reported(path);
+    expect(seen.listed).toBe(false);
+    expect([seen.waited, seen.status]).toEqual(['failed', 'failed']);
+    const again = await vtree(repo, ['rm', 'going']);
+    expect(again.code, again.stderr).toBe(0);
+    expect(existsSync(path)).toBe(false);
+  }, 60_000);
+});
+
+describe('a pass of the spare pool that died part way', () => {
+  it('with a spare moved aside for pruning: the next pass removes it, and git forgets it', async () => {
+    await withReadySpare();
+    const killed = await vtree(repo, ['cache', 'prune', '--spares', '0'], { ...SPARES_ON, VTREE_FAILPOINT: 'spares:prune:moved-away' });
+    expect(killed.code).toBe(-1);
+    const pool = join(root, 'app.worktrees', '.vtree-spares');
+    expect((await readdir(pool)).filter((n) => n.startsWith('.prune-'))).toHaveLength(1);
+    const warm = await vtree(repo, ['cache', 'warm'], SPARES_ON);
+    expect(warm.code, warm.stderr).toBe(0);
+    expect((await readdir(pool)).filter((n) => /^\.(prune|refresh)-/.test(n))).toEqual([]);
+    // One spare, ready; no registration of a directory that is gone.
+    const listed = await git(repo, 'worktree', 'list', '--porcelain');
+    expect(listed.match(/locked git vtree spare/g)).toHaveLength(1);
+    expect(listed).not.toContain('prunable');
+  }, 120_000);
+});
+
 /**
  * A `git` for vtree (GIT_EXEC_PATH, so the commands `git worktree add` runs come here too) that
  * kills the vtree process and its `git worktree add` at the add's checkout: before it
