@@ -167,7 +167,7 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
   ];
 }
 
-/** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
+/** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one (but one a dead `git worktree add` left locked). */
 async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
   const entry = await findWorktree(repo.worktrees, request.target, request.cwd);
