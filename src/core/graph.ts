@@ -1,4 +1,5 @@
 import { UsageError, VtreeError } from './errors.js';
+import { failpoint, taskBoundaries } from './failpoint.js';
 import type { OpenSpan, Profiler } from './profiler.js';
 
 /** What a running task gets besides its dependencies' results. */
@@ -64,6 +65,13 @@ export interface RunGraphOptions<C> {
   parentSpan?: number | null;
   /** Aborting it (Ctrl-C) cancels the run like a failing task does. */
   signal?: AbortSignal;
+  /** The graph's name in its failpoints (`add:before:<task>`, core/failpoint.ts); none without it. */
+  failpoints?: string;
+}
+
+/** Every task boundary of a graph of `tasks` named `graph` where a failpoint sits, in task order. */
+export function graphFailpoints<C>(graph: string, tasks: readonly Task<C>[]): string[] {
+  return tasks.flatMap((t) => Object.values(taskBoundaries(graph, t.name)));
 }
 
 /**
@@ -136,10 +144,13 @@ export async function runGraph<C>(initial: readonly Task<C>[], options: RunGraph
     started.add(task.name);
     const span = profiler.start(task.name, parent);
     const deps = Object.fromEntries(needs.get(task.name)!.map((d) => [d, results.get(d)]));
+    const points = options.failpoints === undefined ? undefined : taskBoundaries(options.failpoints, task.name);
     const promise: Promise<void> = (async () => {
       try {
         if (controller.signal.aborted) throw abortReason(controller.signal);
+        if (points) failpoint(points.before);
         const result = await task.run({ shared, signal: controller.signal, span, profiler }, deps);
+        if (points) failpoint(points.after);
         if (task.expand) expand(task.expand(result));
         span.end();
         results.set(task.name, result);

@@ -1,8 +1,10 @@
 import { git, run } from '../core/exec.js';
 import { UsageError } from '../core/errors.js';
+import { exists } from '../core/files.js';
 import type { Repo } from './repo.js';
-import { readWorktreeState, worktreeGitDir } from './worktree-state.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir } from './worktree-state.js';
 import { isSpare } from './worktree.js';
+import { reclaimUnfinishedAdds } from './worktree-path.js';
 
 /** How `git worktree add` will get the branch. */
 export type BranchPlan =
@@ -91,8 +93,11 @@ async function assertNotCheckedOut(repo: Repo, branch: string): Promise<void> {
   // A spare holding a branch is one an `add` killed part way had claimed and begun switching: the
   // claim step reclaims it (and its admin dir) before this run checks the branch out.
   if (!holder || isSpare(holder)) return;
+  // A `git worktree add` killed part way holds it: an empty shell is removed (the branch is free
+  // again), one holding files unlocked, and then judged below as never set up.
+  if ((await reclaimUnfinishedAdds(repo.mainPath, [holder])) && !(await exists(holder.path))) return;
   // A linked worktree vtree never finished setting up (a run killed part way, or a plain `git worktree add`).
-  if (!holder.main && !holder.prunable && (await readWorktreeState(await worktreeGitDir(holder.path))) === undefined) {
+  if (!holder.main && !holder.prunable && !isSetUpRecord(await readWorktreeState(await worktreeGitDir(holder.path)))) {
     throw new UsageError(
       `branch '${branch}' is already checked out at ${holder.path}, which was never set up (no dependencies, ports or .env from vtree)`,
       `finish it: git vtree setup ${JSON.stringify(holder.path)}   (or remove it: git vtree rm ${JSON.stringify(holder.path)})`,

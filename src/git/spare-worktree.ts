@@ -4,8 +4,10 @@ import { access, mkdir, realpath, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { startBackgroundJob } from '../core/background.js';
 import { errorMessage } from '../core/errors.js';
+import { declareFailpoints, failpoint } from '../core/failpoint.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno, writeFileAtomic } from '../core/files.js';
+import { isProcessAlive } from '../core/pid.js';
 import type { BranchPlan } from './branch.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
@@ -192,6 +194,15 @@ export async function switchSpareDetached(path: string, commit: string): Promise
   await retryWorktreeRace(() => git(path, [...SPARE_GIT, 'switch', '-q', '--detach', commit], { env: SPARE_ENV }));
 }
 
+/** Whether `spare` was locked for recycling by an `rm` that is gone (the lock reason names its pid). */
+export function recyclerGone(spare: WorktreeEntry): boolean {
+  const pid = Number(/\(recycled by (\d+)\)$/.exec(spare.lockReason ?? '')?.[1]);
+  return Number.isInteger(pid) && pid > 0 && pid !== process.pid && !isProcessAlive(pid);
+}
+
+/** Crash windows of `rm` recycling a worktree (core/failpoint.ts). */
+const RECYCLE = declareFailpoints('rm:recycle', ['detached', 'locked']);
+
 /**
  * Makes the clean worktree at `path` a spare in the making: detached at its commit (its branch
  * is free again), locked as a spare, moved to `<pool>/.recycle/<id>`. The spare job finishes it.
@@ -201,7 +212,9 @@ export async function recycleWorktree(mainPath: string, path: string, pool: stri
   const to = join(pool, '.recycle', `s${randomBytes(5).toString('hex')}`);
   try {
     await git(path, [...SPARE_GIT, 'switch', '-q', '--detach'], { env: SPARE_ENV });
-    await git(mainPath, ['worktree', 'lock', '--reason', `${SPARE_LOCK_REASON} (recycled)`, '--', path]);
+    failpoint(RECYCLE.detached);
+    await git(mainPath, ['worktree', 'lock', '--reason', `${SPARE_LOCK_REASON} (recycled by ${process.pid})`, '--', path]);
+    failpoint(RECYCLE.locked);
     await moveSpare(mainPath, path, to);
   } catch (error) {
     await destroyWorktree(mainPath, (await exists(to)) ? to : path).catch(() => undefined);

@@ -1,14 +1,16 @@
-import { mkdir, readdir, realpath, rm, rmdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, realpath, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { resolvesInside } from '../core/confine.js';
 import { reclaimDead } from '../core/debris.js';
 import { UsageError } from '../core/errors.js';
 import { exists, isErrno } from '../core/files.js';
+import { isProcessAlive } from '../core/pid.js';
 import type { Config } from './config.js';
 import type { Repo } from './repo.js';
 import { disambiguate, slugify, uniqueSlug } from './slug.js';
-import { destroyWorktree, isInterruptedClaim, listWorktrees, removeAdminDirs } from './worktree.js';
+import { worktreeGitDir } from './worktree-state.js';
+import { destroyWorktree, finishUnfinishedAdd, isInterruptedClaim, isSpare, listWorktrees, removeAdminDirs, unfinishedAdd, type WorktreeEntry } from './worktree.js';
 
 /** Default `vtree.path`: beside the main worktree, `<parent>/<repo>.worktrees/<slug>`. */
 export const DEFAULT_PATH_TEMPLATE = '{repo}.worktrees/{slug}';
@@ -51,6 +53,8 @@ export async function dropClaimMarker(claim: ClaimedPath): Promise<void> {
  * Cheap: one readdir, and git's list of worktrees the caller already has.
  */
 export async function reclaimClaims(repo: Repo, parent: string, options: { adminDirs: boolean }): Promise<void> {
+  // Before the dead markers go: they say which unfinished `git worktree add`s were a dead run's.
+  await reclaimUnfinishedAdds(repo.mainPath, repo.worktrees.filter((w) => dirname(w.path) === parent));
   await reclaimDead(parent, CLAIM_MARKER, async (marker) => {
     const dir = join(parent, basename(marker).slice(1, basename(marker).lastIndexOf('.vtree-claim.')));
     try {
@@ -69,6 +73,43 @@ export async function reclaimClaims(repo: Repo, parent: string, options: { admin
   const claimed = new Set((await readdir(parent).catch(() => [] as string[])).filter((n) => CLAIM_MARKER.test(n)).map((n) => n.slice(1, n.lastIndexOf('.vtree-claim.'))));
   const gone = repo.worktrees.filter((w) => w.prunable && !w.locked && dirname(w.path) === parent && !claimed.has(basename(w.path)));
   await Promise.all(gone.map((w) => removeAdminDirs(repo.commonDir, w.path)));
+}
+
+/**
+ * How long a `git worktree add` that no vtree run claimed may hold its lock before it counts as
+ * dead: its checkout of a very large repository may take minutes, and nothing else tells.
+ */
+const UNFINISHED_ADD_GRACE_MS = 15 * 60_000;
+
+/** Whose claim marker sits beside the worktree directory `path`: a live vtree run's, only dead ones', or none. */
+export async function claimOf(path: string): Promise<'live' | 'dead' | undefined> {
+  const prefix = `.${basename(path)}.vtree-claim.`;
+  const pids = (await readdir(dirname(path)).catch(() => [] as string[])).filter((n) => n.startsWith(prefix)).map((n) => Number(CLAIM_MARKER.exec(n)?.[1]));
+  if (pids.length === 0) return undefined;
+  return pids.some((pid) => Number.isInteger(pid) && pid > 0 && (pid === process.pid || isProcessAlive(pid))) ? 'live' : 'dead';
+}
+
+/**
+ * Reclaims what `git worktree add` runs killed part way left among `worktrees` (git/worktree.ts
+ * `unfinishedAdd`): at once when the vtree run that claimed the directory is dead; when no vtree
+ * run claimed it, once its lock is older than {@link UNFINISHED_ADD_GRACE_MS}; never while the
+ * run lives. An empty shell goes, one holding files is unlocked (never set up). Returns whether
+ * it changed anything, so the caller lists the worktrees again. Costs nothing while no worktree
+ * is locked.
+ */
+export async function reclaimUnfinishedAdds(mainPath: string, worktrees: readonly WorktreeEntry[]): Promise<boolean> {
+  let changed = false;
+  for (const worktree of worktrees.filter((w) => w.locked && !isSpare(w))) {
+    const claim = await claimOf(worktree.path);
+    if (claim === 'live' || !(await unfinishedAdd(worktree, claim === 'dead'))) continue;
+    if (claim === undefined) {
+      const age = await stat(join(await worktreeGitDir(worktree.path), 'locked')).then((s) => Date.now() - s.mtimeMs, () => 0);
+      if (age < UNFINISHED_ADD_GRACE_MS) continue;
+    }
+    await finishUnfinishedAdd(mainPath, worktree);
+    changed = true;
+  }
+  return changed;
 }
 
 /**

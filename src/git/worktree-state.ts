@@ -46,6 +46,16 @@ export async function readWorktreeState(gitDir: string): Promise<WorktreeState |
   }
 }
 
+/**
+ * Whether `state` records a finished set-up of its worktree. A spare's own record (it has a
+ * `spare` section) is not one: an `add` that claimed the spare and died before writing the new
+ * worktree's state leaves a worktree that was never set up, whatever file its admin dir holds.
+ * Nor is the record of a worktree `rm` began tearing down (`removing`: its ports may be gone).
+ */
+export function isSetUpRecord(state: WorktreeState | undefined): state is WorktreeState {
+  return state !== undefined && state.spare === undefined && state.removing === undefined;
+}
+
 /** Writes a worktree's state atomically. */
 export async function writeWorktreeState(gitDir: string, state: WorktreeState): Promise<void> {
   await writeFileAtomic(worktreeStatePath(gitDir), JSON.stringify(state, null, 2) + '\n');

@@ -136,6 +136,40 @@ export async function destroyWorktree(mainPath: string, path: string): Promise<v
   if (basename(dirname(gitDir)) === 'worktrees') await rm(gitDir, { recursive: true, force: true });
 }
 
+/** The lock reason `git worktree add` writes while it creates a worktree (C locale; git translates it). */
+const GIT_ADD_LOCK_REASON = 'initializing';
+
+/**
+ * What a `git worktree add` killed part way left at `worktree`, if it is that: a registered
+ * worktree still locked by git's own "initializing" (any lock, when `claimedByDeadRun`: a vtree
+ * run claimed the directory and died, and vtree never locks a worktree it adds), `never checked
+ * out` (killed before its checkout: no index, HEAD may still be the null object) or `checked out`
+ * (killed between the checkout and the unlock). A spare is never one. A `git worktree add`
+ * running right now looks the same: callers judge liveness.
+ */
+export async function unfinishedAdd(worktree: WorktreeEntry, claimedByDeadRun = false): Promise<'never checked out' | 'checked out' | undefined> {
+  if (!worktree.locked || worktree.main || worktree.bare || worktree.prunable || isSpare(worktree)) return undefined;
+  if (!claimedByDeadRun && worktree.lockReason !== GIT_ADD_LOCK_REASON) return undefined;
+  return (await exists(join(await worktreeGitDir(worktree.path), 'index'))) ? 'checked out' : 'never checked out';
+}
+
+/**
+ * Finishes off what a dead `git worktree add` left at `worktree`: a directory holding nothing
+ * but its `.git` file is removed with its admin dir (its branch stays: `add` checks it out
+ * again); one holding files is unlocked, so that it is a worktree vtree never set up (`git vtree
+ * setup` sets it up, `rm` removes it). Returns which.
+ */
+export async function finishUnfinishedAdd(mainPath: string, worktree: WorktreeEntry): Promise<'removed' | 'unlocked'> {
+  const gitDir = await worktreeGitDir(worktree.path);
+  const files = await readdir(worktree.path).catch(() => [] as string[]);
+  if (!(await exists(join(gitDir, 'index'))) && files.every((name) => name === '.git')) {
+    await destroyWorktree(mainPath, worktree.path);
+    return 'removed';
+  }
+  await rm(join(gitDir, 'locked'), { force: true });
+  return 'unlocked';
+}
+
 /**
  * Whether the worktree directory `path` is a spare that an `add` renamed there (outside the pool)
  * and had not finished switching when it died: its admin dir still holds the spare lock. Such a

@@ -2,6 +2,8 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { planBranch, type BranchPlan } from '../git/branch.js';
 import { errorMessage } from '../core/errors.js';
+import { declareFailpoints, failpoint } from '../core/failpoint.js';
+import { worktreeStatePath } from '../core/paths.js';
 import { git } from '../core/exec.js';
 import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
@@ -50,6 +52,9 @@ export interface Reporter {
 /** Environment for git commands vtree runs itself, so vtree's own post-checkout hook stands aside. */
 export const VTREE_CALLER_ENV = { ...process.env, VTREE_CALLER: 'add' };
 
+/** Crash windows inside `git-worktree-add` (core/failpoint.ts), besides its task boundaries. */
+const FAIL = declareFailpoints('add:git-worktree-add', ['spare-state-dropped', 'spare-switched', 'checked-out']);
+
 /** Task names that provide each stage in `add`. */
 export const ADD_STAGES: Stages = { repo: RESOLVE_REPO, target: 'claim-path', checkout: 'git-worktree-add' };
 
@@ -68,8 +73,7 @@ export async function addWorktree(
 ): Promise<AddResult> {
   const profiler = new Profiler();
   const shared: SetupShared = { command: 'add', runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
-  const tasks: Task<SetupShared>[] = [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared, features)];
-  const { results, record } = await runRecorded(tasks, {
+  const { results, record } = await runRecorded(addGraph(request, shared, features), {
     command: 'add',
     profiler,
     shared,
@@ -93,6 +97,11 @@ export async function addWorktree(
     facts: shared.facts,
     steps: topLevelSteps(record),
   };
+}
+
+/** The task graph of `git vtree add` (also what failpoints are listed from, pipelines/failpoints.ts). */
+export function addGraph(request: AddRequest, shared: SetupShared, features: readonly Feature[] = FEATURES): Task<SetupShared>[] {
+  return [resolveRepoTask(request.cwd), ...coreTasks(request), ...featureTasks(ADD_STAGES, shared, features)];
 }
 
 function coreTasks(request: AddRequest): Task<SetupShared>[] {
@@ -141,7 +150,12 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         if (spare) {
           spare.consumed = true;
           try {
+            // The spare's vtree.json describes the spare, not this worktree: a crash from here on
+            // must leave a worktree that reads as never set up (its state was read at the claim).
+            await rm(worktreeStatePath(spare.gitDir), { force: true });
+            failpoint(FAIL['spare-state-dropped']);
             await switchSpare(path, spare.gitDir, spare.head, plan, signal);
+            failpoint(FAIL['spare-switched']);
             await dropClaimMarker((deps['claim-path'] as { claim: ClaimedPath }).claim);
             span.set('spare', spare.head === plan.commit ? 'same commit' : 'switched from another commit');
             span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);
@@ -173,6 +187,7 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
           await cleanUpFailedCheckout(repo, path, /already exists/.test(errorMessage(error)) ? undefined : ours);
           throw error;
         }
+        failpoint(FAIL['checked-out']);
         // The directory holds a checkout now: a crash from here on leaves a registered worktree, not an empty claim.
         await dropClaimMarker((deps['claim-path'] as { claim: ClaimedPath }).claim);
         span.set('branch', plan.kind === 'local' ? 'existing' : `created (${plan.kind})`);

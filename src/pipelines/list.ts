@@ -3,7 +3,7 @@ import { isSpare, listWorktrees } from '../git/worktree.js';
 import { readServicesStatus } from '../features/services/status.js';
 import type { SeedVolumeStatus } from '../features/seed/status.js';
 import { readTasksStatus } from '../features/tasks/status.js';
-import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import type { BoardColumns } from './list-board.js';
 
 /** One row of `git vtree list`; the {@link BoardColumns} only when asked for (not `--fast`). */
@@ -49,9 +49,17 @@ export function neverSetUp(rows: readonly WorktreeRow[]): WorktreeRow[] {
  * readiness (a `git status` per worktree; see list-board.ts).
  */
 export async function listWorktreesWithState(cwd: string, all = false, board = false): Promise<WorktreeRow[]> {
-  const worktrees = await listWorktrees(cwd).catch((error: unknown) => {
-    throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
-  });
+  const listed = () =>
+    listWorktrees(cwd).catch((error: unknown) => {
+      throw new UsageError(`not inside a git repository: ${cwd}`, 'cd into a repository first', { cause: error });
+    });
+  let worktrees = await listed();
+  // What a killed `git worktree add` left (locked, not a spare) is debris, not a worktree to show
+  // or set up. Loaded only then: the module costs `list` a few ms at start.
+  if (worktrees.some((w) => w.locked && !isSpare(w))) {
+    const { reclaimUnfinishedAdds } = await import('../git/worktree-path.js');
+    if (await reclaimUnfinishedAdds(worktrees[0]!.path, worktrees)) worktrees = await listed();
+  }
   const rows = await recordedRows(worktrees, all);
   const main = worktrees.find((w) => w.main);
   if (board && main) await (await import('./list-board.js')).addBoardColumns(rows, main.path);
@@ -62,7 +70,9 @@ function recordedRows(worktrees: Awaited<ReturnType<typeof listWorktrees>>, all:
   return Promise.all(
     worktrees.filter((w) => all || !isSpare(w)).map(async (w) => {
       const gitDir = w.bare ? undefined : await worktreeGitDir(w.path);
-      const [state, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
+      const [recorded, live, tasks] = gitDir ? await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]) : [];
+      // A spare's record describes the spare (shown with --all), a claimed one's nothing at all.
+      const state = isSpare(w) || isSetUpRecord(recorded) ? recorded : undefined;
       const row: WorktreeRow = { path: w.path, main: w.main, detached: w.detached, prunable: w.prunable, locked: w.locked, setUp: w.main || w.bare || state !== undefined };
       if (isSpare(w)) row.spare = true;
       if (w.branch) row.branch = w.branch;

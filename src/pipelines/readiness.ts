@@ -6,7 +6,7 @@ import { UsageError } from '../core/errors.js';
 import { isProcessAlive } from '../core/pid.js';
 import { readTasksStatus, type TaskStatus } from '../features/tasks/status.js';
 import type { SeedVolumeStatus } from '../features/seed/status.js';
-import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
 import type { ServiceStatus } from '../features/services/stack.js';
 import { findWorktree } from './remove.js';
@@ -63,8 +63,9 @@ export async function locateWorktree(cwd: string, worktree?: string): Promise<{ 
  */
 export async function readReadiness(path: string, gitDir: string, main: boolean): Promise<Readiness> {
   const { readServicesStatus } = await import('../features/services/status.js');
-  const [record, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
-  const phases: Phase[] = [await setupPhase(gitDir, record, main)];
+  const [recorded, live, tasks] = await Promise.all([readWorktreeState(gitDir), readServicesStatus(gitDir), readTasksStatus(gitDir)]);
+  const record = isSetUpRecord(recorded) ? recorded : undefined;
+  const phases: Phase[] = [await setupPhase(gitDir, record, main, recorded?.removing !== undefined)];
   const deps = record?.deps as { snapshotLog?: string; isolation?: { state: string; log?: string } } | undefined;
   if (deps?.snapshotLog) phases.push(await backgroundPhase('deps', deps.snapshotLog, 'cache-snapshot', 'caching the new install', "caching the new install failed (the worktree's node_modules is complete)"));
   // A hardlinked restore being replaced by copies of the worktree's own (docs/trust.md, isolation).
@@ -105,8 +106,9 @@ async function backgroundPhase(name: string, log: string, job: string, detail: s
   };
 }
 
-async function setupPhase(gitDir: string, record: WorktreeState | undefined, main: boolean): Promise<Phase> {
+async function setupPhase(gitDir: string, record: WorktreeState | undefined, main: boolean, removing: boolean): Promise<Phase> {
   if (main) return { name: 'setup', state: 'skipped', detail: 'the main worktree is not set up by vtree', blocking: true };
+  if (removing) return { name: 'setup', state: 'failed', detail: 'git vtree rm began removing this worktree and did not finish; run: git vtree rm', blocking: true };
   if (record) return { name: 'setup', state: 'done', detail: `by ${record.createdBy} at ${record.createdAt}`, blocking: true };
   // `add` writes vtree.json last: a worktree made moments ago may be being set up right now.
   // Git writes the worktree's HEAD when it makes it (and on checkouts): its age bounds the set-up's.

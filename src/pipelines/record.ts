@@ -74,6 +74,8 @@ export interface RecordedRunOptions<C extends RecordedShared> {
   profiler: Profiler;
   shared: C;
   signal?: AbortSignal;
+  /** The graph's name in its failpoints (core/failpoint.ts); default: `command`. */
+  failpoints?: string;
   /** Branch, slug and path of the run, from the results of the tasks that completed. */
   identify: (results: ReadonlyMap<string, unknown>) => Pick<RunSummary, 'branch' | 'slug' | 'path'>;
 }
@@ -91,7 +93,7 @@ export async function runRecorded<C extends RecordedShared>(
   let results: Map<string, unknown> | undefined;
   let failure: unknown;
   try {
-    results = await runGraph(tasks, { shared, profiler, ...(signal ? { signal } : {}) });
+    results = await runGraph(tasks, { shared, profiler, failpoints: options.failpoints ?? options.command, ...(signal ? { signal } : {}) });
   } catch (error) {
     failure = error;
   }

@@ -6,6 +6,7 @@ import { errorMessage, UsageError } from '../core/errors.js';
 import { git } from '../core/exec.js';
 import { exists, isErrno } from '../core/files.js';
 import { recycleWorktree, configuredSparePool, sparesWanted, startSpareJob } from '../git/spare-worktree.js';
+import { claimOf } from '../git/worktree-path.js';
 import { TaskFailedError, type Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { trashDir, worktreeStatePath } from '../core/paths.js';
@@ -13,8 +14,8 @@ import { confinedPath } from '../core/confine.js';
 import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
-import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
-import { isSpare, type WorktreeEntry } from '../git/worktree.js';
+import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
+import { isSpare, unfinishedAdd, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
 import type { KeptCopies } from '../features/env/kept-copies.js';
 import type { RemoveShared, RemoveTarget, RepoStage } from '../features/feature.js';
@@ -103,11 +104,54 @@ class NoSuchWorktree extends UsageError {
 async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?: AbortSignal): Promise<RemoveResult> {
   const profiler = new Profiler();
   const shared: RemoveShared = { runId: newRunId(profiler.startedAt), force: request.force, volumes: request.volumes, facts: {}, ...reporter };
+  const tasks = removeGraph(request, shared, reporter);
+  const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
+  const target = results.get(LOCATE) as RemoveTarget;
+  const backgroundLog = results.get('delete-in-background') as string | undefined;
+  const kept = shared.facts.kept as KeptCopies | undefined;
+  // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
+  if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
+  const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
+  const stackLog = results.get('stack-down-in-background') as string | undefined;
+  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
+  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
+  return {
+    runId: shared.runId,
+    path: target.path,
+    mainPath: target.repo.mainPath,
+    ...(target.branch ? { branch: target.branch } : {}),
+    branchDeleted: results.get('delete-branch') === true,
+    ...(backgroundLog ? { backgroundLog } : {}),
+    ...(kept ? { kept } : {}),
+    movedAside: ((results.get('move-aside') as Moved[] | undefined) ?? []).map((m) => relative(target.path, m.from)),
+    recycled: results.get('recycle') === 'recycled',
+    duration: record.duration,
+    ...(stopped.length > 0 ? { stopped } : {}),
+    ...(stackLog ? { stackLog } : {}),
+  };
+}
+
+/** The task graph of `git vtree rm`. */
+export function removeGraph(request: RemoveRequest, shared: RemoveShared, reporter: Reporter): Task<RemoveShared>[] {
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
-  const tasks: Task<RemoveShared>[] = [
+  return [
     resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
-    { name: CHECK_CLEAN, deps: [LOCATE], run: (_ctx, deps) => checkClean(deps[LOCATE] as RemoveTarget, request) },
+    {
+      name: CHECK_CLEAN,
+      deps: [LOCATE],
+      async run(_ctx, deps) {
+        const located = await checkClean(deps[LOCATE] as RemoveTarget, request);
+        // From here on the worktree is being torn down (its ports released, its stack stopped):
+        // until it is gone, or this run is rolled back, nothing may call it ready.
+        if (located.state) await writeWorktreeState(located.gitDir, { ...(located.state as WorktreeState), removing: { since: new Date().toISOString(), runId: shared.runId } });
+        return located;
+      },
+      async undo(_ctx, located) {
+        const { gitDir, state } = located as Located;
+        if (state && (await exists(gitDir))) await writeWorktreeState(gitDir, state as WorktreeState);
+      },
+    },
     ...teardown,
     // Found while the status runs (only reads), stopped once rm is sure to go ahead.
     {
@@ -198,31 +242,6 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
       },
     },
   ];
-
-  const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
-  const target = results.get(LOCATE) as RemoveTarget;
-  const backgroundLog = results.get('delete-in-background') as string | undefined;
-  const kept = shared.facts.kept as KeptCopies | undefined;
-  // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
-  if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
-  const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
-  const stackLog = results.get('stack-down-in-background') as string | undefined;
-  // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
-  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
-  return {
-    runId: shared.runId,
-    path: target.path,
-    mainPath: target.repo.mainPath,
-    ...(target.branch ? { branch: target.branch } : {}),
-    branchDeleted: results.get('delete-branch') === true,
-    ...(backgroundLog ? { backgroundLog } : {}),
-    ...(kept ? { kept } : {}),
-    movedAside: ((results.get('move-aside') as Moved[] | undefined) ?? []).map((m) => relative(target.path, m.from)),
-    recycled: results.get('recycle') === 'recycled',
-    duration: record.duration,
-    ...(stopped.length > 0 ? { stopped } : {}),
-    ...(stackLog ? { stackLog } : {}),
-  };
 }
 
 /**
@@ -243,7 +262,7 @@ async function stopProcessesInside(target: RemoveTarget, found: Inside | undefin
   return named;
 }
 
-/** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one. */
+/** Finds the worktree named by branch, slug or path; refuses the main one, a spare or a locked one (but one a dead `git worktree add` left locked). */
 async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveTarget> {
   const { repo } = where;
   const entry = request.target === undefined ? repo.worktrees.find((w) => w.path === repo.toplevel) : await findWorktree(repo.worktrees, request.target, request.cwd);
@@ -251,8 +270,12 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   if (!entry) throw new NoSuchWorktree(where, request.target!);
   if (entry.main) throw new UsageError(`${entry.path} is the main worktree; vtree never removes it`, request.target === undefined ? 'name the worktree to remove: git vtree rm <branch> (git vtree list shows them)' : undefined);
   if (isSpare(entry)) throw new UsageError(`${entry.path} is a spare worktree vtree keeps ready for the next add`, 'git vtree cache prune --spares 0   # removes every spare worktree');
-  if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const gitDir = await worktreeGitDir(entry.path);
+  // Left by a `git worktree add` that died part way (not one running now): unlocked, then removed.
+  const claim = entry.locked ? await claimOf(entry.path) : undefined;
+  const unfinished = entry.locked && claim !== 'live' && (await unfinishedAdd(entry, claim === 'dead')) !== undefined;
+  if (unfinished) await rm(join(gitDir, 'locked'), { force: true });
+  else if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const state = await readWorktreeState(gitDir);
   return {
     ...where,
@@ -280,11 +303,14 @@ async function checkClean(target: RemoveTarget, request: RemoveRequest): Promise
   // The .env / .mcp.json vtree wrote show as untracked where info/exclude could not hide them
   // (docs/trust.md); they are vtree's, and edits to them are kept by keep-user-files.
   const ours = new Set([(target.state?.env as { file?: string } | undefined)?.file, (target.state?.mcp as { file?: string } | undefined)?.file].map((f) => `?? ${f}`));
-  const changed = status.split('\n').filter((line) => line && !ours.has(line)).length;
+  // Never checked out (no index: a `git worktree add` killed before its checkout): git lists
+  // every file of HEAD as a staged deletion, which is only the checkout that never happened.
+  const neverCheckedOut = !(await exists(join(target.gitDir, 'index')));
+  const changed = status.split('\n').filter((line) => line && !ours.has(line) && !(neverCheckedOut && line.startsWith('D  '))).length;
   if (changed > 0 && !request.force) {
     throw new UsageError(`worktree ${target.path} has ${changed} uncommitted or untracked change(s)`, `commit or stash them, or run: git vtree rm ${request.target ?? target.branch ?? target.path} --force`);
   }
-  return { ...target, clean: changed === 0 };
+  return { ...target, clean: changed === 0 && !neverCheckedOut };
 }
 
 /** The worktree being removed, and whether it has no local change at all. */

@@ -4,6 +4,8 @@ import { newRunId } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { uniqueSlug } from '../git/slug.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
+import { listWorktrees, unfinishedAdd } from '../git/worktree.js';
+import { reclaimUnfinishedAdds } from '../git/worktree-path.js';
 import type { Reporter } from './add.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
 import { FEATURES } from './features.js';
@@ -20,6 +22,8 @@ export interface SetupRequest {
   /** `hook` when the post-checkout hook runs it (recorded as such in metrics.json). */
   command: 'setup' | 'hook';
   options: SetupOptions;
+  /** The graph's name in failpoints (core/failpoint.ts), when not `command`: the spare pool's set-ups are its own. */
+  failpoints?: string;
 }
 
 /** What a set-up run did; also the `--json` output of `git vtree setup`. */
@@ -52,12 +56,14 @@ export const SETUP_STAGES: Stages = { repo: RESOLVE_REPO, target: LOCATE, checko
 export async function setupWorktree(request: SetupRequest, reporter: Reporter, signal?: AbortSignal, features: readonly Feature[] = FEATURES): Promise<SetupResult> {
   const profiler = new Profiler();
   const shared: SetupShared = { command: request.command, runId: newRunId(profiler.startedAt), options: request.options, facts: {}, state: {}, ...reporter };
-  const tasks: Task<SetupShared>[] = [
-    resolveRepoTask(request.cwd),
-    { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
-    ...featureTasks(SETUP_STAGES, shared, features),
-  ];
-  const { results, record } = await runRecorded(tasks, { command: request.command, profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
+  const { results, record } = await runRecorded(setupGraph(request, shared, features), {
+    command: request.command,
+    profiler,
+    shared,
+    ...(signal ? { signal } : {}),
+    ...(request.failpoints ? { failpoints: request.failpoints } : {}),
+    identify: identifiedBy(LOCATE),
+  });
   const target = results.get(LOCATE) as TargetStage;
   return {
     runId: shared.runId,
@@ -71,6 +77,15 @@ export async function setupWorktree(request: SetupRequest, reporter: Reporter, s
   };
 }
 
+/** The task graph of `git vtree setup` and the post-checkout hook. */
+export function setupGraph(request: SetupRequest, shared: SetupShared, features: readonly Feature[] = FEATURES): Task<SetupShared>[] {
+  return [
+    resolveRepoTask(request.cwd),
+    { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
+    ...featureTasks(SETUP_STAGES, shared, features),
+  ];
+}
+
 /**
  * Finds the worktree to set up: the one named by `request.target`, or the one `cwd` is in.
  * Refuses the main worktree (features copy from it) and a worktree whose directory is gone.
@@ -78,7 +93,9 @@ export async function setupWorktree(request: SetupRequest, reporter: Reporter, s
 async function locate(where: RepoStage, request: SetupRequest): Promise<TargetStage & CheckoutStage> {
   const { repo } = where;
   const named = request.target ?? repo.toplevel;
-  const entry = named === null ? undefined : await findWorktree(repo.worktrees, named, request.cwd);
+  // What a killed `git worktree add` left is reclaimed first, never set up as if it were a worktree.
+  const worktrees = (await reclaimUnfinishedAdds(repo.mainPath, repo.worktrees)) ? await listWorktrees(repo.mainPath) : repo.worktrees;
+  const entry = named === null ? undefined : await findWorktree(worktrees, named, request.cwd);
   if (!entry) {
     throw new UsageError(
       request.target === undefined ? `${request.cwd} is not inside a worktree` : `no worktree of this repository matches '${request.target}'`,
@@ -87,6 +104,7 @@ async function locate(where: RepoStage, request: SetupRequest): Promise<TargetSt
   }
   if (entry.main || entry.bare) throw new UsageError(`${entry.path} is the main worktree; vtree sets up linked worktrees only`, 'git vtree add <branch>');
   if (entry.prunable) throw new UsageError(`worktree ${entry.path} is missing on disk`, 'git worktree prune');
+  if (await unfinishedAdd(entry)) throw new UsageError(`worktree ${entry.path} is still being created by git worktree add`, 'wait for it to finish, then run: git vtree setup');
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
   return {

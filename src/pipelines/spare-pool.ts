@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm } from 'node:fs/promises';
+import { readdir, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { durationMs } from '../core/duration.js';
+import { declareFailpoints, failpoint } from '../core/failpoint.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git, run } from '../core/exec.js';
 import { diskUse } from '../core/files.js';
@@ -15,7 +16,8 @@ import { fewOf } from '../features/deps/taint.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
 import type { RepoStage } from '../features/feature.js';
 import type { Config } from '../git/config.js';
-import { createSpare, moveSpare, readySpares, configuredSparePool, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
+import { createSpare, moveSpare, readySpares, recyclerGone, configuredSparePool, sparesWanted, switchSpareDetached } from '../git/spare-worktree.js';
+import { claimOf } from '../git/worktree-path.js';
 import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
 import { destroyWorktree, isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
@@ -25,6 +27,28 @@ import { setupWorktree } from './setup.js';
 // The pool of spare worktrees (docs/spares.md): made, brought forward, recycled and bounded here,
 // by the background job `add` and `rm` start, by `cache warm` and by `cache prune`. `add` only
 // claims (git/spare-worktree.ts).
+
+/**
+ * Where the fault suite may kill a pass (core/failpoint.ts): after each step of recycling,
+ * refreshing, building and pruning a spare. The dependency set-up of a spare is a graph of its
+ * own, whose task boundaries are the failpoints `spare-setup:before|after:<task>`.
+ */
+const FAIL = declareFailpoints('spares', [
+  'recycle:cleaned',
+  'recycle:refreshed',
+  'recycle:moved',
+  'refresh:moved-away',
+  'refresh:switched',
+  'refresh:moved-back',
+  'build:checked-out',
+  'build:deps',
+  'build:marked',
+  'build:moved',
+  'prune:moved-away',
+]);
+
+/** The graph name of a spare's dependency set-up in failpoints. */
+export const SPARE_SETUP_GRAPH = 'spare-setup';
 
 /** Default of `vtree.spares.maxBehind`: a spare further behind the main worktree's HEAD is rebuilt, not switched. */
 const DEFAULT_MAX_BEHIND = 200;
@@ -81,8 +105,24 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   const limits = freshnessLimits(config);
   const spares = repo.worktrees.filter(isSpare);
 
-  // Left by a pass that died (we hold the lock, so no pass is building now): remove.
-  for (const w of spares.filter((s) => dirname(s.path) === join(pool, '.build'))) {
+  // Left by a pass that died (we hold the lock, so no pass is building, refreshing or pruning
+  // now): spares being built, and spares moved aside (`.refresh-<id>`, `.prune-<id>`): remove.
+  const aside = (s: WorktreeEntry) => dirname(s.path) === join(pool, '.build') || (dirname(s.path) === pool && basename(s.path).startsWith('.'));
+  for (const w of spares.filter(aside)) {
+    await destroyWorktree(repo.mainPath, w.path);
+    report.removed++;
+  }
+  // Moved aside before git was told (a pass or a prune killed right after the rename): git still
+  // registers them where they were; their own `.git` file leads to the admin dir.
+  for (const name of (await readdir(pool).catch(() => [] as string[])).filter((n) => /^\.(refresh|prune)-/.test(n))) {
+    await destroyWorktree(repo.mainPath, join(pool, name));
+    report.removed++;
+  }
+  // Locked for recycling by an `rm` that died before moving them into the pool: `rm` was removing
+  // them anyway. (A spare an `add` is claiming sits outside the pool too, beside its claim marker.)
+  const inPool = (s: WorktreeEntry) => [pool, join(pool, '.build'), join(pool, '.recycle')].includes(dirname(s.path));
+  for (const w of spares.filter((s) => !inPool(s) && recyclerGone(s))) {
+    if ((await claimOf(w.path)) !== undefined) continue;
     await destroyWorktree(repo.mainPath, w.path);
     report.removed++;
   }
@@ -91,8 +131,11 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
     try {
       if (wanted === 0) throw new Error('spares are turned off');
       await finishRecycling(where, w, reporter);
+      failpoint(FAIL['recycle:cleaned']);
       await refresh(where, w.path, mainHead, limits, reporter);
+      failpoint(FAIL['recycle:refreshed']);
       await moveSpare(repo.mainPath, w.path, join(pool, basename(w.path)));
+      failpoint(FAIL['recycle:moved']);
       report.recycled++;
     } catch (error) {
       reporter.log(`not recycled ${w.path}: ${errorMessage(error)}`);
@@ -116,12 +159,15 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
     } catch {
       continue; // claimed meanwhile
     }
+    failpoint(FAIL['refresh:moved-away']);
     try {
       if (count >= wanted) throw new Error(`more than vtree.spares.worktrees (${wanted})`);
       if (!upToDate) throw new Error(`older than vtree.spares.maxAge or more than vtree.spares.maxBehind commits behind`);
       await git(repo.mainPath, ['worktree', 'repair', '--', away]);
       if (await refresh(where, away, mainHead, limits, reporter)) report.refreshed++;
+      failpoint(FAIL['refresh:switched']);
       await moveSpare(repo.mainPath, away, w.path);
+      failpoint(FAIL['refresh:moved-back']);
       count++;
     } catch (error) {
       reporter.log(`removing spare ${w.path}: ${errorMessage(error)}`);
@@ -131,10 +177,14 @@ async function onePass(cwd: string, reporter: Reporter): Promise<PoolReport> {
   }
   for (; count < wanted; count++) {
     const path = await createSpare(repo.mainPath, pool, mainHead);
+    failpoint(FAIL['build:checked-out']);
     try {
       await setUpDependencies(path, config, reporter);
+      failpoint(FAIL['build:deps']);
       await markSpare(path, 'built');
+      failpoint(FAIL['build:marked']);
       await moveSpare(repo.mainPath, path, join(pool, basename(path)));
+      failpoint(FAIL['build:moved']);
       report.built++;
     } catch (error) {
       await destroyWorktree(repo.mainPath, path);
@@ -196,7 +246,8 @@ async function refresh(where: RepoStage, path: string, mainHead: string, limits:
 async function setUpDependencies(path: string, config: Config, reporter: Reporter): Promise<void> {
   const setting = config.string('vtree.linkMode') ?? 'auto';
   const linkMode = setting === 'auto' ? 'reflink' : setting;
-  await setupWorktree({ cwd: path, target: path, command: 'setup', options: { deps: true, services: false, wait: false, linkMode } }, reporter, undefined, [depsFeature]);
+  const request = { cwd: path, target: path, command: 'setup', failpoints: SPARE_SETUP_GRAPH, options: { deps: true, services: false, wait: false, linkMode } } as const;
+  await setupWorktree(request, reporter, undefined, [depsFeature]);
 }
 
 /**
@@ -295,6 +346,7 @@ export async function pruneSparePool(cwd: string, all: boolean, options: { dryRu
       } catch {
         continue;
       }
+      failpoint(FAIL['prune:moved-away']);
       await destroyWorktree(repo.mainPath, away);
       removed++;
     }

@@ -2,11 +2,30 @@ import { describe, expect, it } from 'vitest';
 // A plain ES module, shared with `npm run fault` (test/fault/run.mjs).
 import { formatFigures, runFaultSuite } from './suite.mjs';
 
+/**
+ * One failpoint per crash window that matters, of each graph: a kill is deterministic (the
+ * process kills itself there), so these trials always exercise the same windows. `npm run
+ * fault` kills at every failpoint, and at random times.
+ */
+const FAILPOINTS = [
+  'add:git-worktree-add:spare-switched',
+  'add:before:write-state',
+  'setup:after:ports',
+  'rm:after:release-ports',
+  'rm:recycle:locked',
+  'spare-setup:after:deps-restore',
+  'spares:refresh:moved-away',
+  'spares:recycle:cleaned',
+];
+
 describe('fault injection (bounded; `npm run fault` runs it in full)', () => {
-  it('rolls back or recovers every interrupted, killed or starved run, and leaves no trace', async () => {
-    const figures = await runFaultSuite({ seed: 7, signalTrials: 3, bursts: 1, burstSize: 6, corruptRounds: 1, diskTrials: 3, editTrials: 3, log: () => undefined });
+  it('rolls back or recovers every killed or starved run, never calls a half-set-up worktree ready, and leaves no trace', async () => {
+    const figures = await runFaultSuite({ seed: 7, failpoints: FAILPOINTS, signalTrials: 0, bursts: 1, burstSize: 6, corruptRounds: 1, diskTrials: 3, editTrials: 3, log: () => undefined });
     const report = formatFigures(figures);
-    expect(figures.trials, report).toBeGreaterThanOrEqual(9 + 6 + 5 + 3);
+    expect(figures.trials, report).toBeGreaterThanOrEqual(FAILPOINTS.length + 6 + 5 + 3);
+    expect(figures.failpointsCovered, report).toBe(FAILPOINTS.length);
+    expect(figures.failpointsTotal, report).toBeGreaterThan(100);
+    expect(figures.readyWithoutSetUp, report).toBe(0);
     expect(figures.treesChecked, report).toBeGreaterThan(0);
     expect(figures.treesDiffering, report).toBe(0);
     expect(figures.editsSpreadSilently, report).toBe(0);

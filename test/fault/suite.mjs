@@ -1,5 +1,6 @@
-// The fault-injection suite: interrupts, kills, stale locks, corrupt state files and a full disk
-// against the built `bin/git-vtree` on a real repository with an npm dependency. After each trial
+// The fault-injection suite: interrupts, kills, stale locks, corrupt state files, a full disk and
+// a kill at every failpoint (core/failpoint.ts: each task boundary of add, setup, rm and the spare
+// pool, listed by dist/pipelines/failpoints.js) against the built `bin/git-vtree` on a real repository with an npm dependency. After each trial
 // the next command (`add` again, `setup` when add points there, `list`, `stats`...) must find the
 // run rolled back or recover from it. `run.mjs` runs it in full; test/fault/fault.test.ts runs a
 // bounded form in CI. Everything lives in one sandbox directory (HOME, XDG_STATE_HOME and the npm
@@ -10,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statfsSync } from 'node:fs';
 import { appendFile, cp, lstat, mkdir, mkdtemp, open, readdir, readFile, readlink, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 
@@ -32,13 +33,15 @@ function random(seed) {
 }
 
 /**
- * Runs the suite; returns its figures. `signalTrials` per signal, `bursts` of `burstSize`
+ * Runs the suite; returns its figures. `failpoints`: `all`, or the names to kill at (none: `[]`);
+ * after each kill the worktrees must not be reported ready unless really set up, and the next
+ * command must recover. `signalTrials` per signal, `bursts` of `burstSize`
  * concurrent adds against stale locks, each corrupt-file kind `corruptRounds` times, `diskTrials`
  * adds on a nearly full tmpfs (root only; skipped otherwise), `editTrials` adds after an edit
  * made through a link in another worktree's node_modules.
  */
 export async function runFaultSuite(options = {}) {
-  const o = { seed: 1, signalTrials: 30, bursts: 4, burstSize: 20, corruptRounds: 2, diskTrials: 8, editTrials: 6, log: (line) => process.stderr.write(`${line}\n`), ...options };
+  const o = { seed: 1, failpoints: 'all', signalTrials: 30, bursts: 4, burstSize: 20, corruptRounds: 2, diskTrials: 8, editTrials: 6, log: (line) => process.stderr.write(`${line}\n`), ...options };
   const rand = random(o.seed);
   const box = await realpath(await mkdtemp(join(tmpdir(), 'vtree-fault-')));
   const sandbox = new Sandbox(box, o.log);
@@ -57,6 +60,10 @@ export async function runFaultSuite(options = {}) {
     treesChecked: 0,
     editsSpreadSilently: 0,
     unhandledExceptions: 0,
+    failpointsTotal: 0,
+    failpointsCovered: 0,
+    failpointsNotReached: [],
+    readyWithoutSetUp: 0,
     byKind: {},
     problems: [],
   };
@@ -108,6 +115,24 @@ export async function runFaultSuite(options = {}) {
       if (beforeNode) figures.diedInNodeStartup++;
       checkOutput(`add ${branch} (${signal} at ${delay} ms)`, result, beforeNode ? 'startup' : signal);
       tally(`add + ${signal}`, await sandbox.settle(branch, result, checkOutput, problem));
+    }
+
+    // 1b. A kill (SIGKILL, by vtree itself) at each failpoint in turn.
+    const { allFailpoints } = await import('../../dist/pipelines/failpoints.js');
+    const all = allFailpoints();
+    figures.failpointsTotal = all.length;
+    const points = o.failpoints === 'all' ? all : all.filter((p) => o.failpoints.includes(p));
+    for (const wanted of o.failpoints === 'all' ? [] : o.failpoints) if (!all.includes(wanted)) problem(`failpoint ${wanted} does not exist`);
+    if (points.length > 0) o.log(`failpoints: a kill at each of ${points.length} of ${all.length} (add, setup, rm, spare pool)`);
+    for (const [i, point] of points.entries()) {
+      const outcome = await sandbox.failpointTrial(point, i, checkOutput, problem);
+      if (outcome.reached) figures.failpointsCovered++;
+      else {
+        figures.failpointsNotReached.push(point);
+        problem(`failpoint ${point} was not reached by its scenario`);
+      }
+      figures.readyWithoutSetUp += outcome.readyWithoutSetUp;
+      tally(`failpoint ${point.split(':')[0]}`, outcome.result);
     }
 
     // 2. Stale locks (a dead owner's, as SIGKILL leaves them) under bursts of concurrent adds.
@@ -221,6 +246,8 @@ export function formatFigures(f) {
     `  trees differing from clean  ${f.treesDiffering} (of ${f.treesChecked} worktrees and spares checked against a clean install)`,
     `  edits spread silently       ${f.editsSpreadSilently}`,
     `  unhandled exceptions        ${f.unhandledExceptions}`,
+    `  failpoints covered          ${f.failpointsCovered} of ${f.failpointsTotal} (killed there, then recovered from)`,
+    `  ready without being set up  ${f.readyWithoutSetUp} (worktrees list, wait or status called ready after a kill)`,
     '  by kind:',
     ...Object.entries(f.byKind).map(([kind, outcomes]) => `    ${kind.padEnd(26)} ${Object.entries(outcomes).map(([k, v]) => `${k} ${v}`).join(', ')}`),
   ];
@@ -256,6 +283,8 @@ class Sandbox {
       GIT_COMMITTER_EMAIL: 'fault@example.com',
     };
     delete this.env.VTREE_BACKGROUND;
+    // Config given through the environment (vitest's turns spares off) is not the sandbox's: it has its own.
+    for (const key of ['GIT_CONFIG_COUNT', 'GIT_CONFIG_PARAMETERS', ...Object.keys(this.env).filter((k) => /^GIT_CONFIG_(KEY|VALUE)_\d+$/.test(k))]) delete this.env[key];
   }
 
   git(cwd, ...args) {
@@ -285,6 +314,8 @@ class Sandbox {
     this.reference = await treeSignature(join(reference, 'node_modules'));
     /** Worktrees whose node_modules the suite itself edited (not compared at the end). */
     this.edited = new Set([this.app]);
+    /** Worktrees found really set up after a failpoint trial. */
+    this.verified = new Set();
   }
 
   /** Worktrees of the repository with their vtree state, spares included. */
@@ -306,7 +337,8 @@ class Sandbox {
    * add naming the file.
    */
   async editTrial(i, rand, checkOutput, problem) {
-    const candidates = [this.app, ...(await this.worktreesWithState()).filter((w) => w.state?.deps && !this.edited.has(w.path)).map((w) => w.path)];
+    // Worktrees people work in: not the spares, vtree's hidden and locked pool.
+    const candidates = [this.app, ...(await this.worktreesWithState()).filter((w) => w.state?.deps && !w.state.spare && !this.edited.has(w.path)).map((w) => w.path)];
     const victim = i % 3 === 0 ? this.app : candidates[1 + Math.floor(rand() * (candidates.length - 1))] ?? this.app;
     const files = [...this.reference].filter(([rel, sig]) => sig.startsWith('f:') && /\.(js|json)$/.test(rel) && !rel.startsWith('.'));
     const [rel] = files[Math.floor(rand() * files.length)];
@@ -349,9 +381,9 @@ class Sandbox {
   }
 
   /** Runs the built CLI in the main worktree; with `killAfterMs`, sends `signal` then. */
-  vtree(args, { killAfterMs, signal, cwd, onSpawn, afterHandlers } = {}) {
+  vtree(args, { killAfterMs, signal, cwd, onSpawn, afterHandlers, env } = {}) {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], { cwd: cwd ?? this.app, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: cwd ?? this.app, env: { ...this.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
       onSpawn?.(child.pid);
       let stdout = '';
       let stderr = '';
@@ -429,6 +461,157 @@ class Sandbox {
       return 'not recovered';
     }
     return clean ? 'rolled back' : 'recovered';
+  }
+
+  /**
+   * Kills vtree at failpoint `point` (VTREE_FAILPOINT) in the scenario that reaches it, checks
+   * that no worktree is then reported ready without being set up, and that the next command
+   * recovers: `add`/`setup` again finish the worktree (or `add` says to run setup), `rm` again
+   * removes it, `cache warm` refills the pool. Returns whether the kill happened there.
+   */
+  async failpointTrial(point, i, checkOutput, problem) {
+    const [graph] = point.split(':');
+    // Every point a process passes is logged: the kill happened where the log ends with this one.
+    const log = join(this.box, 'failpoint.log');
+    await rm(log, { force: true });
+    const armed = { VTREE_FAILPOINT: point, VTREE_FAILPOINT_LOG: log };
+    // rm recycles into the pool only while it has room; the spare job (spare-setup, spares:*) is run in the foreground by `cache warm`.
+    const roomy = { GIT_CONFIG_COUNT: '1', GIT_CONFIG_KEY_0: 'vtree.spares.worktrees', GIT_CONFIG_VALUE_0: '2' };
+    const noSpares = { ...roomy, GIT_CONFIG_VALUE_0: '0' };
+    await this.quiesce();
+    let killed;
+    let after;
+    const branch = `fp-${i}`;
+    if (graph === 'add') {
+      // The spare path unless the point is on the plain checkout's.
+      killed = await this.vtree(['add', branch], { env: { ...armed, ...(point.endsWith(':checked-out') ? noSpares : {}) } });
+      after = async () => this.settle(branch, killed, checkOutput, problem);
+    } else if (graph === 'setup') {
+      const path = join(this.worktrees, branch);
+      this.git(this.app, 'worktree', 'add', '-q', '-b', branch, path);
+      killed = await this.vtree(['setup', path], { env: armed });
+      after = async () => {
+        const again = await this.vtree(['setup', path]);
+        checkOutput(`setup ${branch} again`, again);
+        if (again.code !== 0 || !(await this.reallySetUp(path)).ok) {
+          problem(`setup ${branch} after a kill at ${point} not recovered: ${again.stderr.trim().split('\n').join(' | ')}`);
+          return 'not recovered';
+        }
+        return 'recovered';
+      };
+    } else if (graph === 'rm') {
+      const made = await this.vtree(['add', branch]);
+      if (made.code !== 0) problem(`rm trial: add ${branch} failed: ${made.stderr.trim()}`);
+      await this.quiesce();
+      const recycling = point.startsWith('rm:recycle:') || point.endsWith(':recycle') || i % 2 === 0;
+      const { path } = await this.inspect(branch);
+      killed = await this.vtree(['rm', branch], { env: { ...armed, ...(recycling ? roomy : {}) } });
+      after = async () => {
+        await this.quiesce();
+        // Still a worktree of its own (recycling detaches it first: by path, not branch).
+        const still = path && this.git(this.app, 'worktree', 'list', '--porcelain').split('\n\n').some((b) => b.startsWith(`worktree ${path}\n`) && !/^locked git vtree spare/m.test(b));
+        if (still) {
+          const again = await this.vtree(['rm', path, '--force']);
+          checkOutput(`rm ${branch} again`, again);
+          if (again.code !== 0) {
+            problem(`rm ${branch} after a kill at ${point} not recovered: ${again.stderr.trim().split('\n').join(' | ')}`);
+            return 'not recovered';
+          }
+        }
+        const added = await this.vtree(['add', `${branch}-again`]);
+        checkOutput(`add after rm ${branch}`, added);
+        if (added.code !== 0) {
+          problem(`add after a kill of rm at ${point} failed: ${added.stderr.trim().split('\n').join(' | ')}`);
+          return 'not recovered';
+        }
+        return still ? 'recovered' : 'rolled back';
+      };
+    } else {
+      // The spare pool, run in the foreground by `cache warm`, in the state that reaches the point.
+      const step = point.split(':')[1];
+      if (step === 'recycle') {
+        const made = await this.vtree(['add', branch]);
+        if (made.code !== 0) problem(`spare trial: add ${branch} failed: ${made.stderr.trim()}`);
+        await this.quiesce();
+        // Recycled by `rm` (the pool has room), finished by the spare job it starts: killed there.
+        killed = await this.vtree(['rm', branch], { env: { ...armed, ...roomy } });
+        if (killed.code !== 0) problem(`spare trial: rm ${branch} failed: ${killed.stderr.trim()}`);
+      } else if (step === 'refresh') {
+        this.git(this.app, 'commit', '-q', '--allow-empty', '-m', `move main forward (${point})`);
+      } else if (step === 'prune') {
+        // Nothing to set up: the pass below keeps one spare, prune --spares 0 removes it.
+      } else {
+        // spares:build:*, spare-setup:*: an empty pool.
+        const pruned = await this.vtree(['cache', 'prune', '--spares', '0']);
+        if (pruned.code !== 0) problem(`spare trial: cache prune failed: ${pruned.stderr.trim()}`);
+      }
+      if (step === 'prune') killed = await this.vtree(['cache', 'prune', '--spares', '0'], { env: armed });
+      else if (step !== 'recycle') killed = await this.vtree(['cache', 'warm'], { env: armed });
+      after = async () => {
+        const again = await this.vtree(['cache', 'warm']);
+        checkOutput(`cache warm after a kill at ${point}`, again);
+        if (again.code !== 0 || !/Spare worktrees: 1\/1 ready/.test(again.stdout)) {
+          problem(`cache warm after a kill at ${point} did not refill the pool: ${(again.stdout + again.stderr).trim().split('\n').join(' | ')}`);
+          return 'not recovered';
+        }
+        return 'recovered';
+      };
+    }
+    await this.quiesce();
+    const reached = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').includes(point);
+    checkOutput(`${graph} killed at ${point}`, killed, 'SIGKILL');
+    const readyWithoutSetUp = await this.readyWithoutSetUp(point, problem);
+    const result = reached ? await after() : 'completed';
+    // The trial's worktrees go, so that the list each trial checks stays short.
+    for (const name of [branch, `${branch}-again`]) {
+      const { path } = await this.inspect(name);
+      if (path) await this.vtree(['rm', path, '--force']);
+    }
+    return { reached, readyWithoutSetUp, result };
+  }
+
+  /**
+   * Whether the worktree at `path` is really set up: its own state record (not a spare's), the
+   * dependencies in place, not locked, and every port it records leased to it in the registry.
+   */
+  async reallySetUp(path) {
+    const gitDir = /^gitdir: (.+)$/m.exec(await readFile(join(path, '.git'), 'utf8').catch(() => ''))?.[1];
+    const state = gitDir ? await readFile(join(gitDir, 'vtree.json'), 'utf8').then(JSON.parse, () => undefined) : undefined;
+    if (!state || state.spare !== undefined) return { ok: false, why: 'no set-up record of its own' };
+    if (existsSync(join(gitDir, 'locked'))) return { ok: false, why: 'locked' };
+    if (!existsSync(join(path, 'node_modules', 'is-number', 'package.json'))) return { ok: false, why: 'no node_modules' };
+    const registry = await readFile(join(this.state, 'vibetrees', 'ports.json'), 'utf8').then(JSON.parse, () => ({ leases: {} }));
+    const leased = new Set(Object.values(registry.leases).filter((l) => l.worktree === path).map((l) => l.port));
+    const ports = Object.values(state.ports ?? {});
+    if (ports.length !== 2 || !ports.every((p) => leased.has(p))) return { ok: false, why: `ports ${JSON.stringify(state.ports ?? {})} not all leased to it` };
+    return { ok: true };
+  }
+
+  /** Worktrees `list`, `wait` or `status` call set up or ready that are not: counted, and each a problem. */
+  async readyWithoutSetUp(point, problem) {
+    const listed = await this.vtree(['list', '--json']);
+    const rows = listed.code === 0 ? JSON.parse(listed.stdout).worktrees : [];
+    let count = 0;
+    for (const row of rows) {
+      if (row.main) continue;
+      const claims = [];
+      if (row.setUp) claims.push('list: set up');
+      // Worktrees found really set up before are asked of `list` only: each trial touches one or two.
+      if (this.verified.has(row.path) && (await this.reallySetUp(row.path)).ok) continue;
+      const wait = await this.vtree(['wait', row.path, '--json', '--timeout', '0']);
+      if (wait.stdout && JSON.parse(wait.stdout).state === 'ready') claims.push('wait: ready');
+      const status = await this.vtree(['status', '-w', row.path, '--json']);
+      if (status.stdout && JSON.parse(status.stdout).readiness?.state === 'ready') claims.push('status: ready');
+      if (claims.length === 0) continue;
+      const really = await this.reallySetUp(row.path);
+      if (really.ok) {
+        this.verified.add(row.path);
+        continue;
+      }
+      count++;
+      problem(`after a kill at ${point}: ${row.path} reported ready (${claims.join(', ')}) but ${really.why}`);
+    }
+    return count;
   }
 
   /** Lock files naming a dead owner: what a SIGKILL inside a critical section leaves. */
@@ -580,6 +763,17 @@ class Sandbox {
       const gitdir = await readFile(join(this.app, '.git', 'worktrees', id, 'gitdir'), 'utf8').catch(() => '');
       if (!existsSync(gitdir.trim())) found.push(`.git/worktrees/${id} (its worktree ${gitdir.trim()} is gone)`);
     }
+    // Spares a dead pass or `add` left on the way (being built, moved aside, half claimed), and
+    // worktrees still locked by a `git worktree add` that is gone.
+    const pool = join(this.worktrees, '.vtree-spares');
+    for (const block of this.git(this.app, 'worktree', 'list', '--porcelain').split('\n\n')) {
+      const path = /^worktree (.+)$/m.exec(block)?.[1];
+      const lock = /^locked(?: (.*))?$/m.exec(block);
+      if (!path || !lock) continue;
+      const spare = (lock[1] ?? '').startsWith('git vtree spare');
+      if (spare && !(dirname(path) === pool && !basename(path).startsWith('.'))) found.push(`${path} (a spare left half way)`);
+      if (!spare) found.push(`${path} (locked: ${lock[1] ?? ''})`);
+    }
     return found;
   }
 
@@ -601,7 +795,7 @@ class Sandbox {
 
   /** Every file and directory of the sandbox outside the repository, its worktrees directory and vtree's state directory. */
   async outsideSnapshot() {
-    const allowed = new Set([this.app, this.worktrees, this.state, join(this.box, 'npm-cache'), join(this.box, 'disk')]);
+    const allowed = new Set([this.app, this.worktrees, this.state, join(this.box, 'npm-cache'), join(this.box, 'disk'), join(this.box, 'failpoint.log')]);
     const snapshot = new Map();
     const visit = async (dir) => {
       for (const name of await readdir(dir).catch(() => [])) {

@@ -45,7 +45,7 @@ export const portsFeature: Feature = {
         span.set('variables', variables.length);
         if (variables.length === 0) return {};
         const range = parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE));
-        const outcome = await leasePorts({ worktree: target.path, repo: repo.commonDir }, variables, range, { warn: shared.warn });
+        const outcome = await leasePorts({ worktree: target.path, repo: repo.commonDir }, variables, range, { warn: shared.warn, forSetUp: true });
         span.set('leased', outcome.created.length);
         span.set('kept', outcome.kept);
         if (outcome.busy.length > 0) span.set('busySkipped', outcome.busy.length);

@@ -9,4 +9,6 @@ export interface PortLease {
   repo: string;
   /** ISO time it was leased. */
   leasedAt: string;
+  /** The process that leased it: while the worktree's set-up is not recorded, the lease dies with it. */
+  pid?: number;
 }

@@ -6,6 +6,8 @@ import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
+import { isProcessAlive } from '../../core/pid.js';
+import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
 import type { PortLease } from './lease.js';
 
@@ -83,9 +85,10 @@ export function preferredPort(worktree: string, variable: string, range: PortRan
  * any repository) never hand out a port twice. A variable the worktree already holds keeps its
  * port. A new port starts at {@link preferredPort} and walks the range past ports leased to anyone
  * and ports that fail a bind test on 127.0.0.1 (something is listening). Leases of worktrees whose
- * directory is gone are reclaimed first.
+ * directory is gone, and of set-ups that died unrecorded, are reclaimed first. `forSetUp`: the
+ * caller is a set-up run, whose new leases die with it unless the worktree's set-up is recorded.
  */
-export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions = {}): Promise<LeaseOutcome> {
+export async function leasePorts(holder: LeaseHolder, variables: readonly string[], range: PortRange, options: RegistryOptions & { forSetUp?: boolean } = {}): Promise<LeaseOutcome> {
   const key = await normalizeHolder(holder);
   return withLock(portsLockPath(options.env), async () => {
     const { registry, rebuilt } = await loadRegistry(options, [key.repo]);
@@ -100,7 +103,7 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
         continue;
       }
       const port = await findFreePort(registry, preferredPort(key.worktree, variable, range), range, outcome.busy);
-      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString() };
+      const lease: PortLease = { port, variable, worktree: key.worktree, repo: key.repo, leasedAt: new Date().toISOString(), ...(options.forSetUp ? { pid: process.pid } : {}) };
       registry.leases[String(port)] = lease;
       outcome.ports[variable] = port;
       outcome.created.push(lease);
@@ -226,16 +229,23 @@ function bindOutcome(port: number, host: string): Promise<'free' | 'taken' | 'no
 }
 
 /**
- * Drops the leases of worktrees whose directory is gone, unless their port is still bound: a
+ * Frees the leases of worktrees whose directory is gone, unless their port is still bound (a
  * stack or dev server that outlived its worktree still holds it, and handing it out again would
- * give two worktrees one port.
+ * give two worktrees one port), and those a set-up took and died before recording (its process
+ * is gone and the worktree has no set-up record): a set-up killed part way, whose worktree
+ * `setup` leases again.
  */
 async function reclaimStale(registry: Registry, may: (lease: PortLease) => boolean = () => true): Promise<PortLease[]> {
   const worktrees = [...new Set(Object.values(registry.leases).map((l) => l.worktree))];
   const gone = new Set((await Promise.all(worktrees.map(async (w) => ((await directoryExists(w)) ? undefined : w)))).filter((w) => w !== undefined));
   const stale = Object.values(registry.leases).filter((l) => gone.has(l.worktree) && may(l));
   const free = await Promise.all(stale.map((l) => canBind(l.port)));
-  const reclaimed = stale.filter((_l, i) => free[i]);
+  const orphans = Object.values(registry.leases).filter((l) => !gone.has(l.worktree) && l.pid !== undefined && l.pid !== process.pid && !isProcessAlive(l.pid) && may(l));
+  const unrecorded = new Set<string>();
+  for (const w of new Set(orphans.map((l) => l.worktree))) {
+    if (!isSetUpRecord(await readWorktreeState(await worktreeGitDir(w)))) unrecorded.add(w);
+  }
+  const reclaimed = [...stale.filter((_l, i) => free[i]), ...orphans.filter((l) => unrecorded.has(l.worktree))];
   for (const lease of reclaimed) delete registry.leases[String(lease.port)];
   return reclaimed;
 }
