@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { changesHowProgramsRun } from '../core/env-names.js';
 import { readFile } from 'node:fs/promises';
 import { constants } from 'node:os';
 import { existsSync } from 'node:fs';
@@ -41,11 +42,8 @@ export interface ExecResult {
 const CAPTURE_LIMIT = 64 * 1024;
 const KILL_GRACE_MS = 2_000;
 
-/**
- * Variables that change how programs run (what a shell sources, what a runtime preloads, where
- * programs are found, what git does): a `.env` may come with a clone, so these are never taken from it.
- */
-const PROGRAM_VARIABLES = /^(PATH|ENV|BASH_ENV|SHELLOPTS|BASHOPTS|PS4|PROMPT_COMMAND|IFS|HOME|SHELL|LD_\w*|DYLD_\w*|NODE_OPTIONS|NODE_PATH|GIT_\w*|PYTHON\w*|PERL5\w*|PERLLIB|RUBYOPT|RUBYLIB|JAVA_TOOL_OPTIONS|_JAVA_OPTIONS|NPM_CONFIG_\w*)$/i;
+/** A variable vtree's own block of the `.env` sets for the worktree's stack: passed on. */
+const passedOn = (name: string) => name === 'COMPOSE_PROJECT_NAME' || !changesHowProgramsRun(name);
 
 /**
  * `git vtree exec <worktree> -- <command...>`: runs the command (an argument vector, no shell) in
@@ -63,10 +61,10 @@ export async function execInWorktree(request: ExecRequest, warn: (line: string) 
   const state = await readWorktreeState(await worktreeGitDir(entry.path));
   const envFile = (state?.env as { file?: string } | undefined)?.file ?? DOTENV;
   const fromFile = parseEnv(await readFile(join(entry.path, envFile), 'utf8').catch(() => '')) as Record<string, string>;
-  const refused = Object.keys(fromFile).filter((name) => PROGRAM_VARIABLES.test(name)).sort();
+  const refused = Object.keys(fromFile).filter((name) => !passedOn(name)).sort();
   if (refused.length > 0) warn(`not set from ${envFile}: ${refused.join(', ')} (they change how programs run)`);
   const ports = Object.fromEntries(Object.entries((state?.ports as Record<string, number> | undefined) ?? {}).map(([name, port]) => [name, String(port)]));
-  const worktreeEnv: Record<string, string> = { ...Object.fromEntries(Object.entries(fromFile).filter(([name]) => !PROGRAM_VARIABLES.test(name))), ...ports };
+  const worktreeEnv: Record<string, string> = { ...Object.fromEntries(Object.entries(fromFile).filter(([name]) => passedOn(name))), ...ports };
 
   const started = performance.now();
   const child = spawn(program, args, { cwd: entry.path, env: { ...process.env, ...worktreeEnv }, stdio: request.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit' });
