@@ -235,6 +235,8 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     const listed = await vtree(repo, ['list'], env);
     expect(listed.stdout).toMatch(/! failed/);
     expect((await vtree(repo, ['rm', 'kept', '--force'], env)).code).toBe(0);
+    // rm hands the stack to its background job: gone once that is done.
+    await removalsDone(repo);
     expect(await containers(`${name}-kept`)).toEqual([]);
   });
 
