@@ -107,7 +107,9 @@ async function zshCompleteAll(lines: string[], setup = '', fpath = COMPLETIONS):
 
 /** The candidates fish offers for `line`, with the completion file sourced (or `setup` run). */
 async function fishComplete(line: string, setup = `source '${join(COMPLETIONS, 'git-vtree.fish')}'`): Promise<string[]> {
-  const out = await shell('fish', ['-c', `${setup}; complete -C "$argv[1]"`, line]);
+  // Through a local variable: fish 3.6 evaluated `complete -C "$argv[1]"` wrongly for `git vtree rm `
+  // (it offered `main`) while `complete -C 'git vtree rm '` and this form answer as a typed line does.
+  const out = await shell('fish', ['-c', `${setup}; set -l line $argv[1]; complete -C "$line"`, line]);
   return sorted(out.split('\n').filter(Boolean).map((l) => l.split('\t')[0]!));
 }
 
