@@ -178,7 +178,7 @@ install_completion() {
   fi
   # One message about shell set-up: what new shells get, or the lines to add when no rc file took them.
   if [ -n "$rcs" ]; then
-    say "Shell set-up: $rcs give new shells $(on_path "$PREFIX" || printf '%s on PATH, ' "$PREFIX")completion for \`git vtree\` and the \`vtree\` function (\`vtree cd <branch>\`)."
+    say "Shell set-up: new shells get $(on_path "$PREFIX" || printf '%s on PATH, ' "$PREFIX")completion for \`git vtree\` and the \`vtree\` function (\`vtree cd <branch>\`) from $rcs."
   else
     say "Shell set-up: for $(on_path "$PREFIX" || printf '%s on PATH, ' "$PREFIX")completion and the \`vtree\` function in new shells, add to ~/.bashrc (zsh: ~/.zshrc, init.zsh):"
     [ -z "$(path_line)" ] || say "  $(path_line)"

@@ -117,7 +117,8 @@ describe('install.sh', () => {
     expect(first.stdout).toBe(`export PATH="${prefix}:$PATH"\n`);
     // One message about shell set-up, naming both rc files it changed.
     expect(first.stderr.match(/Shell set-up/g)).toHaveLength(1);
-    expect(first.stderr).toContain(`Shell set-up: ${home}/.bashrc and ${home}/.zshrc give new shells ${prefix} on PATH, completion`);
+    expect(first.stderr).toContain(`Shell set-up: new shells get ${prefix} on PATH, completion`);
+    expect(first.stderr).toContain(`from ${home}/.bashrc and ${home}/.zshrc.`);
     expect(await readlink(join(prefix, 'git-vtree'))).toBe(join(pkg, 'bin', 'git-vtree'));
     expect(await readlink(join(prefix, 'git-vtree-ensure-setup'))).toBe(join(pkg, 'hooks', 'ensure-setup'));
 
@@ -283,7 +284,7 @@ describe("the README's first command, in a fresh shell on a fresh machine", () =
       expect(await readlink(join(home, '.local', 'bin', 'git-vtree'))).toBe(join(checkout, 'bin', 'git-vtree'));
       // One message about shell set-up: the user's ~/.bashrc (from /etc/skel) took the block; no second "add to" message.
       expect(result.stderr.match(/Shell set-up/g)).toHaveLength(1);
-      expect(result.stderr).toContain(`Shell set-up: ${home}/.bashrc give new shells ${home}/.local/bin on PATH`);
+      expect(result.stderr).toContain(`Shell set-up: new shells get ${home}/.local/bin on PATH`);
       expect(result.stderr).not.toMatch(/add to ~|not a git command/);
       // The next login shell, and an interactive one, find it without the eval.
       expect((await login('command -v git-vtree')).stdout.trim()).toBe(join(home, '.local', 'bin', 'git-vtree'));
