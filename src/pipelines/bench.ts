@@ -5,6 +5,7 @@ import { CommandError, errorMessage, UsageError, VtreeError } from '../core/erro
 import { formatMs } from '../core/output.js';
 import { git, run } from '../core/exec.js';
 import { exists } from '../core/files.js';
+import { removingDir } from '../core/paths.js';
 import { ENTRY_BIN } from '../core/package-root.js';
 import { newRunId } from '../observe/metrics.js';
 import { recordRun, toRunRecord } from './record.js';
@@ -137,7 +138,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
         }
         request.log(`  run ${i} ${way === 'before' ? 'before       ' : 'git vtree add'} ${formatMs((way === 'before' ? before : vtree).at(-1)!.duration)}`);
         if (!request.keep) {
-          await profiler.time('bench:cleanup', null, () => removeMade(target, root));
+          await profiler.time('bench:cleanup', null, () => removeMade(target, root, where.repo.commonDir));
           target.removed = true;
         }
       }
@@ -295,11 +296,33 @@ export async function runVtree(args: string[], cwd: string): Promise<string> {
   }
 }
 
-/** Takes away what one run made: its Compose stack and volumes, worktree and branch. */
-async function removeMade(target: Made, root: string): Promise<void> {
+/**
+ * Waits (up to two minutes) until the background `stack-down` job `git vtree rm` run `runId`
+ * started is done (its record in `removing/` gone). Without this the stack would still be stopping
+ * during the next measurement, which it would slow down, and after the benchmark returned.
+ */
+async function waitForRemoval(commonDir: string, runId: string, log: string): Promise<void> {
+  const { removals } = await import('./stack-down.js');
+  const record = join(removingDir(commonDir), `${runId}.json`);
+  const deadline = performance.now() + 120_000;
+  while (await exists(record)) {
+    const removal = (await removals(commonDir)).find((r) => r.log === log);
+    if (removal?.state === 'stalled') throw new VtreeError(`the stack of ${removal.path} was not taken down: its stack-down job stopped part way (log: ${log})`, 'git vtree prune finishes it');
+    if (performance.now() > deadline) throw new VtreeError(`the stack of a removed bench worktree is still stopping after two minutes (log: ${log})`, 'git vtree list shows it until it is down; git vtree prune reclaims it if it stalls');
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/**
+ * Takes away what one run made: its Compose stack and volumes, worktree and branch. For vtree's
+ * worktree that includes waiting for the stack `rm` hands to a background job, as "before" waits
+ * for its `docker compose down`.
+ */
+async function removeMade(target: Made, root: string, commonDir: string): Promise<void> {
   if (target.way === 'vtree') {
     if (target.stackStarting) await waitForStack(target.path);
-    await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root);
+    const removed = JSON.parse(await runVtree(['rm', target.path, '--force', '--delete-branch', '--volumes', '--json'], root)) as { runId?: unknown; stackLog?: unknown };
+    if (typeof removed.runId === 'string' && typeof removed.stackLog === 'string') await waitForRemoval(commonDir, removed.runId, removed.stackLog);
     return;
   }
   if (target.composeProject) await run('docker', ['compose', '-p', target.composeProject, 'down', '--volumes', '--remove-orphans'], { cwd: target.path });
@@ -314,7 +337,7 @@ async function removeMade(target: Made, root: string): Promise<void> {
 async function cleanUpAfterFailure(made: readonly Made[], root: string, commonDir: string, warn: (line: string) => void): Promise<void> {
   for (const target of made.filter((m) => !m.removed)) {
     try {
-      await removeMade(target, root);
+      await removeMade(target, root, commonDir);
     } catch {
       try {
         await rm(target.path, { recursive: true, force: true });

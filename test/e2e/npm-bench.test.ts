@@ -132,13 +132,14 @@ describe('npm run bench (bench/run.mjs)', () => {
       expect(isNumber(row.stats?.median), row.id).toBe(true);
       expect(isNumber(row.ratioToNode), row.id).toBe(true);
     }
-    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'seed-vs-hit', 'startup', 'spare-wt', 'spare-wt-100k', 'spare-wt-flat', 'rm', 'rm-recycled', 'list-50', 'memory']);
+    // pnpm-hit-vs-pnpm: the pnpm project's cache hit (vtree-hit-pnpm); list-board-50: `list` with its board columns (vtree-list-board-50).
+    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'pnpm-hit-vs-pnpm', 'seed-vs-hit', 'startup', 'spare-wt', 'spare-wt-100k', 'spare-wt-flat', 'rm', 'rm-recycled', 'list-50', 'list-board-50', 'memory']);
     for (const target of report.targets) {
       expect(['met', 'not met', 'not measured']).toContain(target.status);
       expect(target.detail).not.toBe('');
     }
     // Rows that did not run make their targets "not measured", never "met".
-    expect(report.targets.find((t) => t.id === 'hit-vs-bun')?.status).toBe('not measured');
+    for (const id of ['hit-vs-bun', 'pnpm-hit-vs-pnpm', 'list-board-50']) expect(report.targets.find((t) => t.id === id)?.status, id).toBe('not measured');
     expect(isNumber(report.targets.find((t) => t.id === 'seed-vs-hit')?.value)).toBe(true);
   });
 

@@ -145,7 +145,8 @@ describe('git vtree bench on a small repository', () => {
       expect(bench.before.phases.map((p) => p.name)).toEqual(['git worktree add', bench.install, 'docker compose up -d']);
       const projects = await sh('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}']);
       expect(projects.split('\n').filter((p) => p.includes(bench.runId.toLowerCase()))).toEqual([]);
-      // Nor the stack `git vtree add` started in the background (its project is named after the repository and branch).
+      // Nor the stack `git vtree add` started in the background (its project is named after the repository and branch):
+      // `rm` hands it to a background stack-down job, and bench waits for that job as "before" waits for compose down.
       const vtreeStack = await sh('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project=app-vtree-1', '--format', '{{.Names}}']);
       expect(vtreeStack).toBe('');
       expect(await worktreePaths()).toEqual([repo]);
