@@ -94,10 +94,15 @@ export async function removeWorktree(request: RemoveRequest, reporter: Reporter,
   }
 }
 
-/** No worktree of the repository matches what `rm` was given (an orphan may). */
+/**
+ * No worktree of the repository matches what `rm` was given (an orphan may). A marker for
+ * {@link removeWorktree} only: to the user it is bad input like any other, so its `--json` `kind`
+ * stays `UsageError` (the kinds docs/trust.md promises), not this class's name.
+ */
 class NoSuchWorktree extends UsageError {
   constructor(readonly where: RepoStage, readonly target: string) {
     super(`no worktree of this repository matches '${target}'`, 'git vtree list');
+    this.name = UsageError.name;
   }
 }
 

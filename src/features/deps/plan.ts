@@ -263,6 +263,11 @@ function installReason(plan: DepsPlan): string {
  * through a link anywhere shows there, and is reported through `reject`. A tree that is not the
  * entry's (the entry was dropped, or made again from another install since) has nothing to be
  * judged by, and is not handed out either: the spare's dirs are replaced as for another key.
+ * A tree the package manager installed in the worktree itself (no link mode: a recycled
+ * worktree whose `add` missed) is judged as linked while its files are the entry's inodes (the
+ * user's `hardlink` made the entry from them), else, under `auto` and `copy` (the entry copied
+ * it), as its own files by the record: the pool compared it with the entry, file by file, before
+ * recording it.
  */
 async function spareDepsIntact(
   cacheDir: string,
@@ -273,16 +278,17 @@ async function spareDepsIntact(
   reject: (entry: CacheEntry, changed: string[]) => Promise<void>,
   warn: (line: string) => void,
 ): Promise<boolean> {
-  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') {
+  const ownFiles = async () => {
     // Its own files, checked against what the spare job recorded when it made (or checked) them.
     const changed = await recordedTreeChanges(path, gitDir);
     if (changed?.length) warn(`deps: ${fewOf(changed)} of the spare worktree changed since it was made: not handing them out; restoring from the cache`);
     return changed !== undefined && changed.length === 0;
-  }
+  };
+  if (theirs.linkMode === 'copy' || theirs.linkMode === 'reflink') return ownFiles();
   const entry = await openEntry(cacheDir, key);
   if (!entry) return false;
   const changed = theirs.linkMode === 'symlink' ? await changedFiles(entry) : await linkedTreeChanges(entry, path);
-  if (changed === 'foreign') return false;
+  if (changed === 'foreign') return theirs.linkMode ? false : ownFiles();
   if (changed.length === 0) return true;
   await reject(entry, changed);
   return false;
