@@ -31,7 +31,9 @@ describe('git vtree rm', () => {
     expect(await git(repo, 'worktree', 'list', '--porcelain')).not.toContain(path);
     expect(await git(repo, 'branch', '--list', 'feat/x')).toContain('feat/x');
     const trash = join(repo, '.git', 'vibetrees', 'trash');
-    for (let i = 0; i < 100 && (await readdir(trash)).length > 0; i++) await sleep(100);
+    // The job empties the trash, then logs that it finished: wait for both.
+    const finished = async () => (await readdir(trash)).length === 0 && /delete-trash finished/.test(await readFile(json.backgroundLog, 'utf8'));
+    for (let i = 0; i < 100 && !(await finished()); i++) await sleep(100);
     expect(await readdir(trash)).toEqual([]);
     expect(await readFile(json.backgroundLog, 'utf8')).toMatch(/delete-trash finished/);
     const runs = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs;
