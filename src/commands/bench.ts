@@ -13,7 +13,8 @@ export default async function bench(args: Args, io: Io): Promise<number> {
   if (args.data) {
     if (args.remote || args.keep) throw new UsageError('--data goes with neither --remote nor --keep', 'git vtree bench --data --runs 3');
     const { benchSeedData } = await import('../pipelines/seed.js');
-    const result = await withInterrupts((signal) => benchSeedData({ ...request, signal }), io.warn);
+    // Approvals are asked for as `git vtree seed` asks (a terminal, not --json).
+    const result = await withInterrupts((signal) => benchSeedData({ ...request, interactive: !io.json, signal }), io.warn);
     io.out(io.json ? JSON.stringify(result) : await dataReport(result));
     return ExitCode.ok;
   }

@@ -24,6 +24,7 @@ import { identifiedBy, runRecorded } from './record.js';
 import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import type { Reclaimed } from './orphans.js';
 import type { StackDown } from '../features/services/teardown.js';
+import type { SeedClones } from '../features/seed/index.js';
 import type { processesInside } from '../core/processes.js';
 
 type Inside = Awaited<ReturnType<typeof processesInside>>;
@@ -237,13 +238,15 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
     {
       name: 'stack-down-in-background',
       deps: [LOCATE, 'git-worktree-remove'],
-      after: ['services-down', 'release-ports'],
+      // After seed-remove too: the seeded clones its containers still use go to the same job, removed once they are gone.
+      after: ['services-down', 'release-ports', 'seed-remove'],
       async run({ span }, deps) {
         const down = deps['services-down'] as StackDown | undefined;
         if (!down) return undefined;
         const { startStackDown } = await import('./stack-down.js');
         span.set('containers', down.containers.length);
-        return startStackDown(deps[LOCATE] as RemoveTarget, down, shared.runId);
+        const clones = deps['seed-remove'] as SeedClones | undefined;
+        return startStackDown(deps[LOCATE] as RemoveTarget, { ...down, ...(clones ? { seedClones: clones } : {}) }, shared.runId);
       },
     },
   ];

@@ -118,6 +118,9 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
   if (specs.length === 0) return [];
   const { runnable } = await consent(repo.mainPath, specs.map(seedTask), request.interactive, request);
   const { runtime, model } = await composeContext(stack);
+  // The scratch stack runs the repository's Compose files like the worktree's own stack: the same trust gate.
+  const { stackConsent } = await import('../features/services/consent.js');
+  const stackAllowed = await stackConsent(repo.mainPath, model, config, { dir: stack.path, interactive: request.interactive });
   const commit = await git(stack.path, ['rev-parse', 'HEAD']);
   const cacheDir = cacheDirOf(repo, config);
   const log = backgroundLogPath(repo.commonDir, 'seed', request.runId);
@@ -126,7 +129,9 @@ export async function seedGoldens(request: SeedRequest): Promise<SeedOutcome[]> 
     const service = model.services.find((s) => s.name === spec.service);
     const skip = !runnable.some((t) => t.name === spec.volume)
       ? 'its run command is not approved on this machine (git vtree trust)'
-      : !service
+      : !stackAllowed.allowed
+        ? `${stackAllowed.refused} (git vtree trust)`
+        : !service
         ? `the stack has no service ${spec.service}`
         : !service.image || service.image.includes('$')
           ? `service ${spec.service} names no fixed image (a seeded service runs a pulled image)`
@@ -305,10 +310,11 @@ export interface DataBenchResult {
  * as `add` clones it, then the service started until it answers. Both end when the data is there
  * to query; neither includes `git worktree add`.
  */
-export async function benchSeedData(request: { cwd: string; runs: number; log(line: string): void; warn(line: string): void; signal?: AbortSignal }): Promise<DataBenchResult> {
+export async function benchSeedData(request: { cwd: string; runs: number; interactive: boolean; log(line: string): void; warn(line: string): void; signal?: AbortSignal }): Promise<DataBenchResult> {
   const { newRunId } = await import('../observe/metrics.js');
   const runId = newRunId();
-  const [outcome] = (await seedGoldens({ ...request, rebuild: false, interactive: false, runId })).filter((o) => o.golden);
+  // Through seedGoldens' consent: a seed command or stack not approved leaves no golden, and no scratch stack runs.
+  const [outcome] = (await seedGoldens({ ...request, rebuild: false, runId })).filter((o) => o.golden);
   if (!outcome?.golden) throw new UsageError('bench --data: no seeded volume with a golden copy', 'declare [vtree "seed.<volume>"] (docs/data.md), approve it (git vtree trust), then run: git vtree seed');
   const golden = outcome.golden;
   const stack = await locateStack(request.cwd);

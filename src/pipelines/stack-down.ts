@@ -7,6 +7,7 @@ import { backgroundLogPath, removingDir } from '../core/paths.js';
 import { jobGone } from '../core/pid.js';
 import type { RemoveTarget } from '../features/feature.js';
 import type { StackDown } from '../features/services/teardown.js';
+import type { SeedClones } from '../features/seed/index.js';
 
 /** A removed worktree whose stack a background job is still taking down: what `list` shows as removing. */
 export interface Removal {
@@ -29,10 +30,12 @@ export interface StackDownPlan extends StackDown {
   commonDir: string;
   /** Its record in {@link removingDir}. */
   record: string;
+  /** The worktree's seeded clones: their Docker volumes and directories, removed once its containers are gone. */
+  seedClones?: SeedClones;
 }
 
 /** Hands the stack of a worktree `rm` removed to a detached job; returns the job's log. */
-export async function startStackDown(target: RemoveTarget, down: StackDown, runId: string): Promise<string> {
+export async function startStackDown(target: RemoveTarget, down: StackDown & { seedClones?: SeedClones }, runId: string): Promise<string> {
   const record = join(removingDir(target.repo.commonDir), `${runId}.json`);
   const plan: StackDownPlan = { ...down, commonDir: target.repo.commonDir, record };
   // The record first: the job removes it when done, which may be before this function would have written it.
@@ -49,7 +52,15 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
   const record = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
   if (record) await writeFileAtomic(plan.record, JSON.stringify({ ...record, pid: process.pid }, null, 2) + '\n');
   const { takeStackDown } = await import('../features/services/teardown.js');
-  await takeStackDown(plan, log);
+  const down = await takeStackDown(plan, log);
+  // A new worktree of the branch runs a project of the same name: volumes of that name are its now.
+  if (plan.seedClones && down) {
+    const { removeClones } = await import('../features/seed/index.js');
+    await removeClones(plan.seedClones).then(
+      () => log(`seeded volume(s) ${plan.seedClones!.volumes.map((v) => v.dockerVolume).join(', ')} removed`),
+      (error: unknown) => log(`seed: ${(error as Error).message}; remove it with: docker volume rm`),
+    );
+  }
   const { listLeases, pruneLeases } = await import('../features/ports/registry.js');
   const holder = { worktree: plan.leaseHolder, repo: plan.commonDir };
   for (const deadline = Date.now() + PORTS_WAIT_MS; ; ) {

@@ -5,7 +5,7 @@ import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BIN, composeAppsForFile, git, requirePrereq, testEnv, vtree } from '../helpers.js';
+import { BIN, composeAppsForFile, git, removalsDone, requirePrereq, testEnv, vtree } from '../helpers.js';
 
 const execFileAsync = promisify(execFile);
 
@@ -151,9 +151,11 @@ describe('seeded volumes (issue 21)', () => {
     const { stdout: hint } = await execFileAsync('xfs_io', ['-c', 'cowextsize', join(cacheDir, 'seeds', 'volumes')]);
     expect(hint).toMatch(/^\[8192\]/);
 
-    // rm removes the clone: the Docker volume and its directory; the golden stays.
+    // rm removes the clone: the Docker volume and its directory; the golden stays. The stack stops in
+    // rm's background job, and the clone goes in that job once its containers are gone.
     const removed = await vtree(repo, ['rm', 'second'], env);
     expect(removed.code, removed.stderr).toBe(0);
+    await removalsDone(repo);
     expect(await volumeExists(volume)).toBe(false);
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', volume))).toBe(false);
     expect(existsSync(join(golden.dir, 'data', 'PG_VERSION'))).toBe(true);
@@ -165,6 +167,7 @@ describe('seeded volumes (issue 21)', () => {
     const thirdVolume = `${(await readFile(join(third.path, '.env'), 'utf8')).match(/^COMPOSE_PROJECT_NAME=(.+)$/m)![1]}_pgdata`;
     expect(JSON.parse((await vtree(third.path, ['status', '--json'], env)).stdout).seed).toEqual([expect.objectContaining({ state: 'cloned', key: golden.key })]);
     expect((await vtree(repo, ['rm', 'third'], env)).code).toBe(0);
+    await removalsDone(repo);
     expect(await volumeExists(thirdVolume)).toBe(false);
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', thirdVolume))).toBe(false);
   }, 300_000);
@@ -234,6 +237,21 @@ describe('seeded volumes (issue 21)', () => {
     expect(await projects()).not.toContain(scratch);
     expect((await readdir(join(cacheDir, 'seeds', 'tmp'))).filter((name) => name.includes(`-${build.pid}-`))).toEqual([]);
     expect(await goldens(repo)).toHaveLength(1);
+  }, 300_000);
+
+  it('a stack not trusted on this machine gets no scratch stack: git vtree seed builds no golden and says why', async (ctx) => {
+    const { image } = await requirePrereq('postgres', ctx);
+    const repo = await app(image, join(root, 'cache-untrusted'));
+    await declareSeed(repo);
+    // The seed command is the user's own (git config); the Compose files came with the clone and are not trusted.
+    await git(repo, 'config', 'vtree.services.trusted', 'false');
+    const refused = await vtree(repo, ['seed', '--json'], env);
+    expect(refused.code).toBe(1);
+    expect(JSON.parse(refused.stdout).volumes).toEqual([expect.objectContaining({ volume: 'pgdata', built: false, skipped: expect.stringMatching(/not trusted on this machine/) })]);
+    expect(refused.stderr).toMatch(/git vtree trust/);
+    const { stdout: scratch } = await execFileAsync('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.service=db', '--format', '{{.Label "com.docker.compose.project"}}']);
+    expect(scratch.split('\n').filter((p) => p.startsWith(`${basename(repo)}-seed-`))).toEqual([]);
+    expect(await goldens(repo)).toEqual([]);
   }, 300_000);
 
   it('a failed seed fails only the data step: the worktree is kept, wait names the command and its log', async (ctx) => {
@@ -365,6 +383,7 @@ describe('seeded volumes (issue 21)', () => {
     expect(await volumeExists(copiedVolume)).toBe(true);
     const removed = await vtree(repo, ['rm', 'copied'], env);
     expect(removed.code, removed.stderr).toBe(0);
+    await removalsDone(repo);
     expect(await volumeExists(copiedVolume)).toBe(false);
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', copiedVolume))).toBe(false);
   }, 300_000);

@@ -141,10 +141,19 @@ export const seedFeature: Feature = {
       deps: [cleared],
       // The stack's containers must be gone before their volume can be.
       after: ['services-down'],
-      async run({ shared, span }, deps) {
+      async run({ shared, span }, deps): Promise<SeedClones | undefined> {
         const target = deps[cleared] as RemoveTarget;
         const recorded = target.state?.seed as Seeded | undefined;
         if (!recorded?.volumes?.length) return;
+        // Handed to the background job that stops the stack (by shape: a list of containers still
+        // there): its containers hold the volume until then, so that job removes the clones after them.
+        const down = deps['services-down'] as { containers?: unknown } | undefined;
+        if (Array.isArray(down?.containers) && down.containers.length > 0) {
+          const later: SeedClones = { ...(recorded.engine ? { engine: recorded.engine } : {}), volumes: recorded.volumes.filter((v) => v.dir) };
+          if (later.volumes.length === 0) return;
+          span.set('background', later.volumes.map((v) => v.dockerVolume));
+          return later;
+        }
         try {
           await removeClones(recorded);
         } catch (error) {
@@ -156,8 +165,11 @@ export const seedFeature: Feature = {
   ],
 };
 
+/** The clones of a removed worktree that `rm` leaves to the job stopping its stack (their containers must go first). */
+export type SeedClones = Seeded;
+
 /** Removes the Docker volumes and directories of the clones made for a worktree (only those: a volume it kept is the user's). */
-async function removeClones(seeded: Seeded): Promise<void> {
+export async function removeClones(seeded: Seeded): Promise<void> {
   const { removeVolume } = await import('./volume.js');
   const { rm } = await import('node:fs/promises');
   for (const entry of seeded.volumes) {

@@ -34,9 +34,10 @@ export async function socketContainers(socket: string, project: string): Promise
 /**
  * Stops and removes the containers (with their anonymous volumes under `volumes`), then the
  * project's networks and (under `volumes`) its named volumes, unless a container of the project
- * exists again (a new worktree of the same branch): those are its now.
+ * exists again (a new worktree of the same branch): those are its now. True when the project is
+ * down; false when they were left to the new worktree.
  */
-export async function takeStackDown(down: StackDown, log: (line: string) => void): Promise<void> {
+export async function takeStackDown(down: StackDown, log: (line: string) => void): Promise<boolean> {
   if (down.containers.length > 0) {
     log(`stopping ${down.containers.length} container(s) of ${down.project}`);
     await run(down.engine, ['stop', '--time', String(down.timeoutSeconds ?? 10), ...down.containers], { okCodes: [0, 1] });
@@ -44,7 +45,7 @@ export async function takeStackDown(down: StackDown, log: (line: string) => void
   }
   if ((await projectContainers(down.engine, down.project)).length > 0) {
     log(`${down.project} has new containers (a new worktree of the branch): its networks and volumes stay`);
-    return;
+    return false;
   }
   const filter = ['--filter', `label=com.docker.compose.project=${down.project}`, '--quiet'];
   const networks = (await run(down.engine, ['network', 'ls', ...filter])).stdout.split('\n').filter(Boolean);
@@ -54,4 +55,5 @@ export async function takeStackDown(down: StackDown, log: (line: string) => void
     if (volumes.length > 0) await run(down.engine, ['volume', 'rm', ...volumes], { okCodes: [0, 1] });
   }
   log(`${down.project} is down${down.volumes ? ', volumes removed' : ''}`);
+  return true;
 }
