@@ -125,15 +125,21 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     shared.warn(`deps: ${describeEdits(edited)}: edited in place through a hardlink since it was cached; not handing it out (the cache entry is dropped, \`git vtree cache verify --repair\` re-installs it)`);
     await quarantine(cacheDir, entry, changed);
   };
+  // Staging directories killed runs left beside the worktrees go, whichever way this one restores
+  // (a spare whose dependencies fit returns before any staging of its own).
+  const reclaimed = reclaimDead(dirname(target.path), STAGING_DIR);
   const theirs = target.spare?.state?.deps as RecordedDeps | undefined;
   if (theirs?.key === key && theirs.dirs?.length) {
     const intact = await spareDepsIntact(cacheDir, key, theirs, target.path, target.spare!.gitDir, reject, shared.warn);
     span.set('spareWorktree', intact ? 'dependencies fit' : 'dependencies edited or unverifiable');
     const moved = { writtenFor: theirs.at ?? target.spare!.from, rewritten: theirs.rewritten ?? [] };
-    if (intact) return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...moved, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+    if (intact) {
+      await reclaimed;
+      return { ...plan, source: 'hit', roots: theirs.dirs, inPlace: true, ...moved, ...(theirs.linkMode ? { mode: theirs.linkMode } : {}) };
+    }
   }
   const staging = join(dirname(target.path), `${stagingPrefix(target.path)}${process.pid}`);
-  await removeStaleStaging(target.path, staging);
+  await Promise.all([reclaimed, rm(staging, { recursive: true, force: true })]);
   try {
     const hot = await openEntry(cacheDir, key);
     if (hot) {
@@ -464,10 +470,6 @@ function stagingPrefix(worktree: string): string {
  * Removes the staging directories killed runs left next to any worktree (their pid is dead: a
  * copy of node_modules each), and a previous attempt of this run at this worktree.
  */
-async function removeStaleStaging(worktree: string, staging: string): Promise<void> {
-  await Promise.all([reclaimDead(dirname(worktree), STAGING_DIR), rm(staging, { recursive: true, force: true })]);
-}
-
 /** `.<worktree name>.vtree-deps.<pid>` (see {@link stagingPrefix}). */
 const STAGING_DIR = /^\..+\.vtree-deps\.(\d+)$/;
 
