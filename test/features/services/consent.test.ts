@@ -56,16 +56,7 @@ async function expectRefused(result: VtreeResult, out: string, project: string):
 }
 
 function claudeCreate(cwd: string, payload: unknown): Promise<VtreeResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'claude-hook', 'create'], { cwd, env: testEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    child.stdin.end(JSON.stringify(payload));
-  });
+  return vtree(cwd, ['claude-hook', 'create'], env, JSON.stringify(payload));
 }
 
 describe('the Compose stack needs the user’s trust', () => {
