@@ -69,14 +69,15 @@ export interface VtreeResult {
 /** Runs the built `git-vtree` with `args` in `cwd`; `input`, when given, is its whole stdin (a hook's payload). */
 export function vtree(cwd: string, args: string[], env: NodeJS.ProcessEnv = {}, input?: string): Promise<VtreeResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: testEnv(env), stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: testEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => resolvePromise({ code: code ?? -1, stdout, stderr }));
-    if (input !== undefined) child.stdin!.end(input);
+    // No input: an empty stdin, at its end at once, as /dev/null would be.
+    child.stdin.end(input ?? '');
   });
 }
 
