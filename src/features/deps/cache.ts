@@ -11,6 +11,7 @@ import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
 import { installProblem } from './completeness.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
+import { changedFilesOffThread } from './tree-check.js';
 
 /** How an entry came to be. */
 export type EntrySource = 'seed' | 'partial' | 'miss' | 'import' | 'remote';
@@ -362,11 +363,7 @@ export async function changedFiles(entry: CacheEntry, options: { inodes?: boolea
 
 /** Files of `files` (as recorded) that no longer match under `tree`: size or mtime (with `inodes`, inode) changed, or gone. */
 export async function changedSince(tree: string, files: Manifest['files'], options: { inodes?: boolean } = {}): Promise<string[]> {
-  const changed: string[] = [];
-  await statEach(tree, files, ([path, , size, mtimeMs, ino], info) => {
-    if (!info || info.size !== size || info.mtimeMs !== mtimeMs || (options.inodes && info.ino !== ino)) changed.push(path);
-  });
-  return changed.sort();
+  return (await changedFilesOffThread({ tree, recorded: { files }, inodes: options.inodes ?? false })) ?? [];
 }
 
 /**

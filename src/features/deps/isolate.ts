@@ -1,9 +1,10 @@
 import * as fs from 'node:fs';
 import { lstat, mkdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { changedSince, type CacheEntry } from './cache.js';
+import type { CacheEntry } from './cache.js';
+import { changedFilesOffThread } from './tree-check.js';
 import { depsRecordPath } from '../../core/paths.js';
-import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { isErrno, writeFileAtomic } from '../../core/files.js';
 import { FS_CONCURRENCY, isRewrittenInPlace, pump, scanTree, type Manifest, type ManifestFile } from './manifest.js';
 
 /**
@@ -156,7 +157,5 @@ export async function recordTree(path: string, dirs: readonly string[], gitDir: 
  * place changes the mtime; a replaced file its inode), or `undefined` when nothing was recorded.
  */
 export async function recordedTreeChanges(path: string, gitDir: string): Promise<string[] | undefined> {
-  const record = await readJsonFile<{ files?: Manifest['files'] }>(depsRecordPath(gitDir)).catch(() => undefined);
-  if (!Array.isArray(record?.files)) return undefined;
-  return changedSince(path, record.files, { inodes: true });
+  return changedFilesOffThread({ tree: path, recorded: { recordPath: depsRecordPath(gitDir) }, inodes: true });
 }
