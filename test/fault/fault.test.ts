@@ -29,6 +29,7 @@ describe('fault injection (bounded; `npm run fault` runs it in full)', () => {
     expect(figures.treesChecked, report).toBeGreaterThan(0);
     expect(figures.treesDiffering, report).toBe(0);
     expect(figures.editsSpreadSilently, report).toBe(0);
+    expect(figures.editsReachedOthers, report).toBe(0);
     expect(figures.notRecovered, report).toBe(0);
     expect(figures.debrisLeft, report).toBe(0);
     expect(figures.duplicatePorts, report).toBe(0);

@@ -30,5 +30,5 @@ const figures = await runFaultSuite({
   editTrials: Number(values['edit-trials']),
 });
 process.stdout.write(`${formatFigures(figures)}\n  took ${Math.round((Date.now() - started) / 1000)} s\n`);
-const failed = figures.readyWithoutSetUp + figures.failpointsNotReached.length + figures.notRecovered + figures.debrisLeft + figures.duplicatePorts + figures.writtenOutside + figures.treesDiffering + figures.editsSpreadSilently + figures.unhandledExceptions;
+const failed = figures.readyWithoutSetUp + figures.failpointsNotReached.length + figures.notRecovered + figures.debrisLeft + figures.duplicatePorts + figures.writtenOutside + figures.treesDiffering + figures.editsSpreadSilently + figures.editsReachedOthers + figures.unhandledExceptions;
 process.exit(failed === 0 ? 0 : 1);

@@ -59,6 +59,7 @@ export async function runFaultSuite(options = {}) {
     treesDiffering: 0,
     treesChecked: 0,
     editsSpreadSilently: 0,
+    editsReachedOthers: 0,
     unhandledExceptions: 0,
     failpointsTotal: 0,
     failpointsCovered: 0,
@@ -206,6 +207,7 @@ export async function runFaultSuite(options = {}) {
       for (let i = 0; i < o.editTrials; i++) {
         const outcome = await sandbox.editTrial(i, rand, checkOutput, problem);
         if (outcome.spread) figures.editsSpreadSilently++;
+        figures.editsReachedOthers += outcome.reached?.length ?? 0;
         if (outcome.made) compare(await sandbox.compareTrees([outcome.made]));
         tally('edit through a link', outcome.result);
       }
@@ -245,6 +247,7 @@ export function formatFigures(f) {
     `  files written outside       ${f.writtenOutside}`,
     `  trees differing from clean  ${f.treesDiffering} (of ${f.treesChecked} worktrees and spares checked against a clean install)`,
     `  edits spread silently       ${f.editsSpreadSilently}`,
+    `  edits reaching others       ${f.editsReachedOthers} (worktrees, the main one and spares holding another's in-place edit, default settings)`,
     `  unhandled exceptions        ${f.unhandledExceptions}`,
     `  failpoints covered          ${f.failpointsCovered} of ${f.failpointsTotal} (killed there, then recovered from)`,
     `  ready without being set up  ${f.readyWithoutSetUp} (worktrees list, wait or status called ready after a kill)`,
@@ -346,7 +349,7 @@ class Sandbox {
     if (i % 2 === 0) await appendFile(file, `\n// edited in fault trial ${i}\n`);
     else {
       const handle = await open(file, 'r+');
-      await handle.write(Buffer.from('/*E*/'), 0, 5, 0);
+      await handle.write(Buffer.from(`/*${i % 10}*/`), 0, 5, 0); // each trial's own bytes: two edits of one file never read as one
       await handle.close();
     }
     this.edited.add(victim);
@@ -363,7 +366,15 @@ class Sandbox {
     const got = await readFile(join(made, 'node_modules', rel)).catch(() => undefined);
     const spread = got !== undefined && got.equals(edited) && !result.stderr.includes(rel);
     if (spread) problem(`edit spread silently: ${rel} edited in ${victim} reached ${made}`);
-    return { result: 'completed', spread, made };
+    // With default settings no file is shared: the edit is in the victim alone, not in the main
+    // worktree, another worktree or a spare (each edit is of a file no earlier trial touched).
+    const reached = [];
+    for (const other of [this.app, ...(await this.worktreesWithState()).map((w) => w.path)]) {
+      if (other === victim || other === made) continue;
+      if ((await readFile(join(other, 'node_modules', rel)).catch(() => undefined))?.equals(edited)) reached.push(other);
+    }
+    if (reached.length > 0) problem(`edit reached others: ${rel} edited in ${victim} is in ${reached.join(', ')}`);
+    return { result: 'completed', spread, made, reached };
   }
 
   /** Every worktree set up with dependencies, and every spare (or only those at `paths`), against the clean install. */
