@@ -87,13 +87,15 @@ export const seedFeature: Feature = {
               if (golden) {
                 const started = Date.now();
                 const parent = store.cloneDir(cacheDir, '');
-                await volume.setCowExtentHint(parent);
+                const unhinted = await volume.setCowExtentHint(parent);
+                if (unhinted) shared.log(`seed ${spec.volume}: could not give ${parent} XFS's 8 KiB copy-on-write extent hint (${unhinted}); clones grow faster as the database writes (install xfsprogs for xfs_io)`);
                 await store.reclaimTemps(parent);
                 // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
                 await rm(dir, { recursive: true, force: true });
                 // Where the filesystem cannot clone, a spare copy made ahead of time is one rename.
                 const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
                 const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                await store.touchGolden(golden);
                 if (mode !== 'reflink') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
