@@ -1,5 +1,7 @@
+import { failpoint } from '../../core/failpoint.js';
 import type { Task } from '../../core/graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
+import { SEED_FAILPOINTS } from './failpoints.js';
 import type { SeedVolumeStatus } from './status.js';
 import type { Engine } from './volume.js';
 
@@ -96,11 +98,13 @@ export const seedFeature: Feature = {
                 const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
                 const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
                 await store.touchGolden(golden);
+                failpoint(SEED_FAILPOINTS['clone:copied']);
                 if (mode !== 'reflink') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
                 seeded.volumes.push(entry);
                 await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
+                failpoint(SEED_FAILPOINTS['clone:volume-created']);
                 entry.cloneMs = Date.now() - started;
                 shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
                 await writeSeedStatus(checkout.gitDir, entry);

@@ -3,7 +3,9 @@ import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
+import { failpoint } from '../../core/failpoint.js';
 import { isProcessAlive } from '../../core/pid.js';
+import { SEED_FAILPOINTS } from './failpoints.js';
 import { committedEntries } from '../../git/objects.js';
 import { run } from '../../core/exec.js';
 import type { SeedSpec } from './definitions.js';
@@ -161,6 +163,7 @@ export async function makeSpares(cacheDir: string, golden: Golden, count: number
   while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
     const partial = join(dir, tempName('spare'));
     await run('cp', ['-a', golden.data, partial]);
+    failpoint(SEED_FAILPOINTS['spare:copied']);
     made++;
     await rename(partial, join(dir, `ready-${process.pid}-${Date.now()}-${made}`));
   }
