@@ -620,7 +620,8 @@ class Sandbox {
    * ready), `seed:build:*` in the golden build the `add` after a miss starts in the background,
    * `seed:spare:*` in the spare copy the `add` starts where the filesystem cannot clone. Then: no
    * killed `add`'s worktree, and no worktree whose build died, is called ready; the next command
-   * (`add` again or the `setup` it points to; `git vtree seed`; the next `add`) finishes the job
+   * (`add` again or the `setup` it points to, or `rm` of the half-set-up worktree after a kill with
+   * its volume made; `git vtree seed`; the next `add`) finishes the job
    * and removes what the dead run left (checked by {@link debris} at the end: clone directories and
    * Docker volumes without a worktree, scratch stacks and temp directories of dead pids).
    */
@@ -660,7 +661,14 @@ class Sandbox {
     let result = 'completed';
     if (reached) {
       let recovered;
-      if (step === 'clone') {
+      if (point === 'seed:clone:volume-created') {
+        // The user gives up on the half-set-up worktree: rm takes its clone and bound volume along, though nothing recorded them.
+        const removed = path ? await must(`rm ${branch}`, ['rm', path, '--force']) : { code: 0 };
+        await this.quiesce();
+        const left = await this.seedDebris();
+        for (const d of left) problem(`after rm of the worktree killed at ${point}: ${d}`);
+        recovered = removed.code === 0 && left.length === 0 && (await this.seededClone(s, branch, true)) === 'seeded\n';
+      } else if (step === 'clone') {
         const again = await this.vtree(['add', branch], here);
         checkOutput(`add ${branch} again`, again);
         const redo = again.code !== 0 && /never set up/.test(again.stderr) && path ? await must(`setup ${branch}`, ['setup', path]) : again;

@@ -149,7 +149,8 @@ export const seedFeature: Feature = {
       after: ['services-down'],
       async run({ shared, span }, deps): Promise<SeedClones | undefined> {
         const target = deps[cleared] as RemoveTarget;
-        const recorded = target.state?.seed as Seeded | undefined;
+        // An add killed inside seed-volumes recorded nothing: its clone is found by where it is on disk.
+        const recorded = (target.state?.seed as Seeded | undefined) ?? (await unrecordedClones(target));
         if (!recorded?.volumes?.length) return;
         // Handed to the background job that stops the stack (by shape: a list of containers still
         // there): its containers hold the volume until then, so that job removes the clones after them.
@@ -173,6 +174,39 @@ export const seedFeature: Feature = {
 
 /** The clones of a removed worktree that `rm` leaves to the job stopping its stack (their containers must go first). */
 export type SeedClones = Seeded;
+
+/**
+ * The clones of a worktree whose set-up was killed before it recorded them: for each declared
+ * volume, the clone directory named after the worktree's Compose volume, and that volume when it
+ * binds exactly that directory (a volume of that name bound elsewhere is not vtree's, and is kept).
+ */
+async function unrecordedClones(target: RemoveTarget): Promise<Seeded | undefined> {
+  const [{ readSeedSpecs }, { cacheDirOf }, { composeProjectName }, store, { volumeDevice }, { existsSync }] = await Promise.all([
+    import('./definitions.js'),
+    import('../../git/cache-dir.js'),
+    import('../../git/slug.js'),
+    import('./store.js'),
+    import('./volume.js'),
+    import('node:fs'),
+  ]);
+  let specs;
+  try {
+    specs = readSeedSpecs(target.config);
+  } catch {
+    return undefined;
+  }
+  const engine: Engine = /podman/.test(target.config.string('vtree.compose.command') ?? '') ? 'podman' : 'docker';
+  const project = composeProjectName(target.repo.name, target.slug);
+  const volumes: SeedVolumeStatus[] = [];
+  for (const spec of specs) {
+    const dockerVolume = `${project}_${spec.volume}`;
+    const dir = store.cloneDir(cacheDirOf(target.repo, target.config), dockerVolume);
+    if (!existsSync(dir)) continue;
+    const bound = (await volumeDevice(engine, dockerVolume).catch(() => undefined)) === dir;
+    volumes.push({ volume: spec.volume, key: '', state: 'cloned', dir, ...(bound ? { dockerVolume } : {}) });
+  }
+  return { volumes, engine };
+}
 
 /** Removes the Docker volumes and directories of the clones made for a worktree (only those: a volume it kept is the user's). */
 export async function removeClones(seeded: Seeded): Promise<void> {
