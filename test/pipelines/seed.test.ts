@@ -176,7 +176,7 @@ describe('seeded volumes (issue 21)', () => {
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', thirdVolume))).toBe(false);
   }, 300_000);
 
-  it('any volume: a Redis append-only file seeded once, cloned by reflink on btrfs, each worktree its own', async (ctx) => {
+  it('any volume: a Redis append-only file seeded once into a btrfs subvolume, each worktree a snapshot of its own', async (ctx) => {
     const { image } = await requirePrereq('redis', ctx);
     const { mount } = await requirePrereq('btrfs', ctx);
     const cacheDir = await mkdtemp(join(mount, 'vtree-seed-cache-'));
@@ -209,7 +209,7 @@ describe('seeded volumes (issue 21)', () => {
       return (await execFileAsync('docker', ['exec', container.trim(), 'redis-cli', ...command])).stdout.trim();
     };
     const one = await addWaiting(repo, 'one');
-    expect(one.facts.seed).toEqual([expect.objectContaining({ volume: 'cachedata', state: 'cloned', mode: 'reflink' })]);
+    expect(one.facts.seed).toEqual([expect.objectContaining({ volume: 'cachedata', state: 'cloned', mode: 'snapshot' })]);
     expect(await redis(one.path, 'get', 'fruit')).toBe('apple');
     await redis(one.path, 'set', 'fruit', 'pear');
     const two = await addWaiting(repo, 'two');

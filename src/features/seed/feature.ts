@@ -99,7 +99,7 @@ export const seedFeature: Feature = {
                 const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
                 await store.touchGolden(golden);
                 failpoint(SEED_FAILPOINTS['clone:copied']);
-                if (mode !== 'reflink') copied.push(golden);
+                if (mode === 'copy' || mode === 'spare') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
                 seeded.volumes.push(entry);

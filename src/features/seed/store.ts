@@ -9,6 +9,7 @@ import { SEED_FAILPOINTS } from './failpoints.js';
 import { committedEntries } from '../../git/objects.js';
 import { run } from '../../core/exec.js';
 import type { SeedSpec } from './definitions.js';
+import { makeDataDir } from './volume.js';
 
 /**
  * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
@@ -176,7 +177,7 @@ export async function goldenTempDir(cacheDir: string, volume: string): Promise<s
   await mkdir(tmp, { recursive: true });
   await reclaimTemps(tmp);
   const dir = join(tmp, tempName(`golden-${volume}`));
-  await mkdir(join(dir, 'data'), { recursive: true });
+  await makeDataDir(join(dir, 'data'));
   return dir;
 }
 

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { setCowExtentHint } from '../../../src/features/seed/volume.js';
+import { cloneTree, makeDataDir, setCowExtentHint } from '../../../src/features/seed/volume.js';
 import { requirePrereq, tempDir } from '../../helpers.js';
 
 const execFileAsync = promisify(execFile);
@@ -54,5 +55,44 @@ describe('setCowExtentHint', () => {
     const root = await tempDir('vtree-cowext-');
     made.push(root);
     expect(await setCowExtentHint(join(root, 'volumes'))).toBeUndefined();
+  });
+});
+
+describe('makeDataDir and cloneTree', () => {
+  it('on btrfs make a golden a subvolume and each clone a snapshot of it, its own: a write to the clone stays there, rm takes it away', async (ctx) => {
+    const { mount } = await requirePrereq('btrfs', ctx);
+    const root = await mkdtemp(join(mount, 'vtree-snapshot-'));
+    made.push(root);
+    const golden = join(root, 'golden', 'data');
+    await makeDataDir(golden);
+    // A subvolume's root directory is inode 256; a plain directory never is.
+    expect((await stat(golden)).ino).toBe(256);
+    await writeFile(join(golden, 'rows'), 'seeded\n');
+    const clone = join(root, 'volumes', 'app-a_pgdata');
+    expect(await cloneTree(golden, clone, join(root, 'volumes', '.partial-a'))).toBe('snapshot');
+    expect((await stat(clone)).ino).toBe(256);
+    await writeFile(join(clone, 'rows'), 'changed\n');
+    expect(await readFile(join(golden, 'rows'), 'utf8')).toBe('seeded\n');
+    expect(existsSync(join(root, 'volumes', '.partial-a'))).toBe(false);
+    await rm(clone, { recursive: true, force: true });
+    expect(existsSync(clone)).toBe(false);
+
+    // A golden kept in a plain directory (built before goldens were subvolumes) is cloned by reflink.
+    const plain = join(root, 'plain');
+    await mkdir(plain);
+    await writeFile(join(plain, 'rows'), 'seeded\n');
+    expect(await cloneTree(plain, join(root, 'volumes', 'app-b_pgdata'), join(root, 'volumes', '.partial-b'))).toBe('reflink');
+    expect(await readFile(join(root, 'volumes', 'app-b_pgdata', 'rows'), 'utf8')).toBe('seeded\n');
+  });
+
+  it('off btrfs (here the temp directory: ext4 or tmpfs copies, XFS clones): a plain directory, never a snapshot', async () => {
+    const root = await tempDir('vtree-copy-');
+    made.push(root);
+    const golden = join(root, 'golden', 'data');
+    await makeDataDir(golden);
+    expect((await stat(golden)).ino).not.toBe(256);
+    await writeFile(join(golden, 'rows'), 'seeded\n');
+    expect(['copy', 'reflink']).toContain(await cloneTree(golden, join(root, 'clone'), join(root, '.partial')));
+    expect(await readFile(join(root, 'clone', 'rows'), 'utf8')).toBe('seeded\n');
   });
 });
