@@ -254,7 +254,7 @@ export async function pruneGoldensPastLimits(cwd: string, limits: GoldenLimits, 
   return doomed;
 }
 
-/** Deletes `goldens`, each under its key's lock, so no build or clone of it runs meanwhile. */
+/** Deletes `goldens`, each under its key's lock, so no build of it runs meanwhile (an add cloning it then fails its copy and rolls back). */
 async function removeGoldens(cacheDir: string, goldens: readonly Golden[]): Promise<void> {
   const { removeGolden } = await import('../features/seed/store.js');
   for (const golden of goldens) {

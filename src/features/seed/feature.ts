@@ -181,20 +181,22 @@ export type SeedClones = Seeded;
  * binds exactly that directory (a volume of that name bound elsewhere is not vtree's, and is kept).
  */
 async function unrecordedClones(target: RemoveTarget): Promise<Seeded | undefined> {
-  const [{ readSeedSpecs }, { cacheDirOf }, { composeProjectName }, store, { volumeDevice }, { existsSync }] = await Promise.all([
-    import('./definitions.js'),
-    import('../../git/cache-dir.js'),
-    import('../../git/slug.js'),
-    import('./store.js'),
-    import('./volume.js'),
-    import('node:fs'),
-  ]);
+  const { readSeedSpecs } = await import('./definitions.js');
   let specs;
   try {
     specs = readSeedSpecs(target.config);
   } catch {
     return undefined;
   }
+  // Most projects seed nothing: rm loads no more than this for them.
+  if (specs.length === 0) return undefined;
+  const [{ cacheDirOf }, { composeProjectName }, store, { volumeDevice }, { existsSync }] = await Promise.all([
+    import('../../git/cache-dir.js'),
+    import('../../git/slug.js'),
+    import('./store.js'),
+    import('./volume.js'),
+    import('node:fs'),
+  ]);
   const engine: Engine = /podman/.test(target.config.string('vtree.compose.command') ?? '') ? 'podman' : 'docker';
   const project = composeProjectName(target.repo.name, target.slug);
   const volumes: SeedVolumeStatus[] = [];
