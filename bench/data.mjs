@@ -82,6 +82,12 @@ async function cleanAll() {
     cleanups.delete(name);
   }
 }
+/** Runs one cleanup now (and not again at the end). */
+async function release(name) {
+  const clean = cleanups.get(name);
+  cleanups.delete(name);
+  await clean?.();
+}
 for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => {
     log(`${signal}: cleaning up`);
@@ -151,6 +157,8 @@ async function benchFilesystem(fs) {
         result.clonedRuns.push(await seededAdd(repo, mount, branch, { writes: true }));
       }
       await removeWorktree(repo, branch);
+      // The seeded empty volume is the user's to rm (kept): deleted now, so runs do not pile up copies of the data.
+      if (side === 'seed') await release(`volume ${name}-${branch}_pgdata`);
       const row = (side === 'seed' ? result.seedRuns : result.clonedRuns).at(-1);
       log(`${fs}: round ${round + 1}/${options.runs}: ${side === 'seed' ? 'migrate + seed' : 'seeded add'} ${formatMs(row.firstQueryMs)}`);
     }
