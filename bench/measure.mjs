@@ -2,6 +2,7 @@
 // and waiting for the detached background jobs a timed command left behind.
 import { spawn } from 'node:child_process';
 import { readdir, readFile } from 'node:fs/promises';
+import { delimiter } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -117,4 +118,18 @@ export async function waitForTaggedProcesses(tag, timeoutMs) {
     if (waitedMs > timeoutMs) return { waitedMs, timedOut: true, supported: true };
     await sleep(100);
   }
+}
+
+/**
+ * The environment of every command the benchmark runs: as in a user's shell (no `npm run`
+ * variables, no project node_modules/.bin on PATH), the build's bin/ first so `git vtree` is
+ * this build, and the tag that lets us wait for detached background jobs.
+ */
+export function benchEnv(tagAssignment, binDir) {
+  const clean = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && !['INIT_CWD', 'NODE_OPTIONS', 'VTREE_CALLER', 'VTREE_BACKGROUND'].includes(k)),
+  );
+  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin|node-gyp-bin/.test(p));
+  const [name, value] = tagAssignment.split('=');
+  return { ...clean, PATH: [binDir, ...path].join(delimiter), [name]: value };
 }

@@ -5,12 +5,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, platform, arch, tmpdir, totalmem } from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { copyRepo, fixtureHasLockfile, prepareRepo } from './fixture.mjs';
-import { runChild, summarize, timeSequence, waitForTaggedProcesses } from './measure.mjs';
+import { benchEnv, runChild, summarize, timeSequence, waitForTaggedProcesses } from './measure.mjs';
 import { addRatios, depsOutcome, describeDeps, evaluateTargets, renderReport } from './report.mjs';
 import { applyConfig, clearVtreeState, nodeModulesEntries, removeRunWorktrees } from './repo-state.mjs';
 import { prepareTools } from './tools.mjs';
@@ -373,20 +373,6 @@ async function checkVtree() {
   const add = await runChild({ cmd: 'git', args: ['vtree', 'add', '-h'], cwd: PROJECT_DIR, env });
   if (add.code !== 0) fail(`the build does not load (git vtree add -h): ${add.stderr.trim().split('\n')[0]}`);
   return version;
-}
-
-/**
- * The environment of every command the benchmark runs: as in a user's shell (no `npm run`
- * variables, no project node_modules/.bin on PATH), the build's bin/ first so `git vtree` is
- * this build, and the tag that lets us wait for detached background jobs.
- */
-function benchEnv(tagAssignment, binDir) {
-  const clean = Object.fromEntries(
-    Object.entries(process.env).filter(([k]) => !/^npm_/i.test(k) && !['INIT_CWD', 'NODE_OPTIONS', 'VTREE_CALLER', 'VTREE_BACKGROUND'].includes(k)),
-  );
-  const path = (process.env.PATH ?? '').split(delimiter).filter((p) => p && !/node_modules[\\/]\.bin|node-gyp-bin/.test(p));
-  const [name, value] = tagAssignment.split('=');
-  return { ...clean, PATH: [binDir, ...path].join(delimiter), [name]: value };
 }
 
 function newRow(variant) {

@@ -146,16 +146,20 @@ async function prune(args: Args, io: Io, cache: CacheContext): Promise<number> {
   for (const e of past) await dropEntry(cache.dir, e.key);
   const dropped = past.map((e) => e.key);
   const kept = [...entries].reverse().filter((e) => !dropped.includes(e.key));
-  const { pruneSparePool } = await import('../pipelines/spare-pool.js');
-  const [spares, temps, spareWorktrees] = await Promise.all([
+  const [{ pruneSparePool }, { pruneGoldensPastLimits }] = await Promise.all([import('../pipelines/spare-pool.js'), import('../pipelines/seed.js')]);
+  const [spares, temps, spareWorktrees, goldens] = await Promise.all([
     pruneSpares(cache.dir, new Set(kept.map((e) => e.key))),
     cleanStaleTemps(cache.dir),
     pruneSparePool(cache.repo.cwd, Boolean(args.spares === 0)),
+    // Seeded volumes' golden copies live in the same cache: the same limits, over their own total.
+    pruneGoldensPastLimits(cache.repo.cwd, { ...(maxBytes !== undefined ? { maxBytes } : {}), ...(olderThanMs !== undefined ? { olderThanMs } : {}) }, includeUsed),
   ]);
   const bytes = uniqueBytes(kept.map((e) => e.manifest));
-  if (io.json) io.out(JSON.stringify({ dropped, kept: kept.map((e) => e.key), sparesRemoved: spares, spareWorktreesRemoved: spareWorktrees, tempsRemoved: temps, bytes }));
+  const goldensDropped = goldens.map(({ volume, key, bytes }) => ({ volume, key, bytes }));
+  if (io.json) io.out(JSON.stringify({ dropped, kept: kept.map((e) => e.key), sparesRemoved: spares, spareWorktreesRemoved: spareWorktrees, tempsRemoved: temps, bytes, goldensDropped }));
   else {
     io.out(`Dropped ${dropped.length} entries, ${spares} spares and ${spareWorktrees} spare worktrees; ${kept.length} entries (${formatBytes(bytes)}) kept.`);
+    if (goldens.length > 0) io.out(`Dropped ${goldens.length} golden cop${goldens.length === 1 ? 'y' : 'ies'} of seeded volumes (${formatBytes(goldens.reduce((n, g) => n + g.bytes, 0))}).`);
     const keptUsed = kept.filter((e) => used.has(e.key) && !includeUsed).length;
     if (keptUsed > 0 && (maxBytes !== undefined || olderThanMs !== undefined)) io.log(`  ${keptUsed} entries in use by a worktree were kept (--include-used drops them too)`);
   }

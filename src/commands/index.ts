@@ -163,9 +163,9 @@ export const COMMANDS: readonly CommandSpec[] = [
       { name: 'file', required: false, describe: 'Archive for export/import (.tar or .tar.gz); the key for pull' },
     ],
     options: {
-      'max-size': { type: 'string', describe: 'prune: drop least recently used entries until the cache is this small (500M, 2G)' },
-      'older-than': { type: 'string', describe: 'prune: drop entries unused this long (30d, 12h)' },
-      'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from' },
+      'max-size': { type: 'string', describe: 'prune: drop least recently used entries until the cache is this small (500M, 2G); golden copies of seeded volumes likewise, within their own total' },
+      'older-than': { type: 'string', describe: 'prune: drop entries (and golden copies) unused this long (30d, 12h)' },
+      'include-used': { type: 'boolean', describe: 'prune: also drop entries worktrees were restored from (and goldens of their seeded volumes)' },
       'dry-run': { type: 'boolean', describe: 'verify: report, drop nothing (exit 1 if an entry or a worktree holds an edit)' },
       repair: { type: 'boolean', describe: 'verify: re-install dropped entries now, from a clean install of their lockfile, and the dependencies of every worktree it names' },
       spares: { type: 'number', describe: 'warm: spares to keep ready (default: vtree.cache.spares, at least 1); prune --spares 0: also remove every spare worktree' },

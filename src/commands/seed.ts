@@ -13,7 +13,7 @@ export default async function seed(args: Args, io: Io): Promise<number> {
   if (action === 'status') {
     const { cacheDir, goldens } = await pipeline.seedReport(process.cwd());
     if (io.json) {
-      io.out(JSON.stringify({ cacheDir, goldens: goldens.map(({ volume, key, service, image, commit, createdAt, bytes, buildMs, dir, users }) => ({ volume, key, service, image, commit, createdAt, bytes, buildMs, dir, users })) }));
+      io.out(JSON.stringify({ cacheDir, goldens: goldens.map(({ volume, key, service, image, commit, createdAt, lastUsedAt, bytes, buildMs, dir, users }) => ({ volume, key, service, image, commit, createdAt, lastUsedAt, bytes, buildMs, dir, users })) }));
       return ExitCode.ok;
     }
     if (goldens.length === 0) {

@@ -10,7 +10,7 @@ import { buildGolden, reclaimScratch, type ScratchPlan, type SeedRuntime } from 
 import type { ComposeModel } from '../features/services/compose.js';
 import { readSeedSpecs, type SeedSpec } from '../features/seed/definitions.js';
 import { readSeedStatus, writeSeedStatus, type SeedVolumeStatus } from '../features/seed/status.js';
-import { goldenTempDir, readGolden, seedKey, seedsDir, type Golden } from '../features/seed/store.js';
+import { goldenTempDir, readGolden, seedKey, seedsDir, type Golden, type GoldenLimits } from '../features/seed/store.js';
 import { imageId, type CloneMode } from '../features/seed/volume.js';
 import { consent } from '../features/tasks/consent.js';
 import type { ProjectTask } from '../features/tasks/definitions.js';
@@ -196,14 +196,7 @@ export interface GoldenRow extends Golden {
 
 /** Every golden copy of the repository's cache, newest first, with the worktrees that cloned each. */
 export async function seedReport(cwd: string): Promise<{ cacheDir: string; goldens: GoldenRow[] }> {
-  const { resolveRepoStage } = await import('./repo-stage.js');
-  const { repo, config } = await resolveRepoStage(cwd);
-  const [{ listGoldens }, { readSeedStatus }, { worktreeGitDir }] = await Promise.all([import('../features/seed/store.js'), import('../features/seed/status.js'), import('../git/worktree-state.js')]);
-  const cacheDir = cacheDirOf(repo, config);
-  const [goldens, statuses] = await Promise.all([
-    listGoldens(cacheDir),
-    Promise.all(repo.worktrees.map(async (w) => ({ path: w.path, status: await worktreeGitDir(w.path).then(readSeedStatus, () => undefined) }))),
-  ]);
+  const { cacheDir, goldens, statuses } = await goldensAndStatuses(cwd);
   return {
     cacheDir,
     goldens: goldens.map((g) => ({
@@ -213,14 +206,26 @@ export async function seedReport(cwd: string): Promise<{ cacheDir: string; golde
   };
 }
 
+/** The repository's goldens (newest first) and every worktree's seed status. */
+async function goldensAndStatuses(cwd: string) {
+  const { resolveRepoStage } = await import('./repo-stage.js');
+  const { repo, config } = await resolveRepoStage(cwd);
+  const [{ listGoldens }, { worktreeGitDir }] = await Promise.all([import('../features/seed/store.js'), import('../git/worktree-state.js')]);
+  const cacheDir = cacheDirOf(repo, config);
+  const [goldens, statuses] = await Promise.all([
+    listGoldens(cacheDir),
+    Promise.all(repo.worktrees.map(async (w) => ({ path: w.path, status: await worktreeGitDir(w.path).then(readSeedStatus, () => undefined) }))),
+  ]);
+  return { cacheDir, goldens, statuses };
+}
+
 /**
  * Deletes golden copies: every one but the newest of each volume, or (`all`) every one. A
  * worktree's clone is its own copy (shared extents stay until both are gone), so no worktree
  * loses data; the next `add` of a pruned key builds it again.
  */
 export async function pruneGoldens(cwd: string, all: boolean): Promise<Golden[]> {
-  const { cacheDir, goldens } = await seedReport(cwd);
-  const { removeGolden } = await import('../features/seed/store.js');
+  const { cacheDir, goldens } = await goldensAndStatuses(cwd);
   const newest = new Set<string>();
   const doomed = goldens.filter((g) => {
     if (!all && !newest.has(g.volume)) {
@@ -229,10 +234,32 @@ export async function pruneGoldens(cwd: string, all: boolean): Promise<Golden[]>
     }
     return true;
   });
-  for (const golden of doomed) {
+  await removeGoldens(cacheDir, doomed);
+  return doomed;
+}
+
+/**
+ * `git vtree cache prune`'s pass over the goldens, least recently used first (like dependency
+ * entries, their own total against `maxBytes`): those unused longer than `olderThanMs`, then
+ * until their bytes fit `maxBytes`. A golden of a key some worktree's volume has (its commit's
+ * key, or the older golden an update started from: the next `add` of that branch clones it) is
+ * kept unless `includeUsed`.
+ */
+export async function pruneGoldensPastLimits(cwd: string, limits: GoldenLimits, includeUsed: boolean): Promise<Golden[]> {
+  const { cacheDir, goldens, statuses } = await goldensAndStatuses(cwd);
+  const { goldensPastLimits } = await import('../features/seed/store.js');
+  const inUse = new Set(includeUsed ? [] : statuses.flatMap(({ status }) => Object.values(status?.volumes ?? {}).flatMap((v) => [v.key, ...(v.base ? [v.base] : [])])));
+  const doomed = goldensPastLimits(goldens, inUse, limits);
+  await removeGoldens(cacheDir, doomed);
+  return doomed;
+}
+
+/** Deletes `goldens`, each under its key's lock, so no build of it runs meanwhile (an add cloning it then fails its copy and rolls back). */
+async function removeGoldens(cacheDir: string, goldens: readonly Golden[]): Promise<void> {
+  const { removeGolden } = await import('../features/seed/store.js');
+  for (const golden of goldens) {
     await withLock(join(seedsDir(cacheDir), 'locks', `${golden.volume}-${golden.key}.lock`), () => removeGolden(cacheDir, golden));
   }
-  return doomed;
 }
 
 /** The Compose runtime and the parsed project of a located stack; no Compose, or a broken file, is one line. */

@@ -20,6 +20,21 @@ const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGKILL'];
 /** Exit codes vtree may end with: ok, failed (rolled back), bad input, interrupted (handled). */
 const HANDLED_CODES = [0, 1, 2, 130];
 
+/** The seeded app's stack: a busybox service holding the named volume `data`, healthy once it is mounted. */
+const SEEDED_COMPOSE = `services:
+  db:
+    image: vtree-test/busybox:latest
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"]
+    stop_grace_period: 2s
+    healthcheck:
+      test: ["CMD", "test", "-d", "/data"]
+      interval: 1s
+      retries: 30
+    volumes: ["data:/data"]
+volumes:
+  data: {}
+`;
+
 /** Seeded PRNG (mulberry32): the same seed gives the same kill points. */
 function random(seed) {
   let a = seed >>> 0;
@@ -482,6 +497,7 @@ class Sandbox {
    */
   async failpointTrial(point, i, checkOutput, problem) {
     const [graph] = point.split(':');
+    if (graph === 'seed') return this.seedFailpointTrial(point, i, checkOutput, problem);
     // Every point a process passes is logged: the kill happened where the log ends with this one.
     const log = join(this.box, 'failpoint.log');
     await rm(log, { force: true });
@@ -579,6 +595,152 @@ class Sandbox {
       if (path) await this.vtree(['rm', path, '--force']);
     }
     return { reached, readyWithoutSetUp, result };
+  }
+
+  /**
+   * A second repository whose Compose stack has a seeded volume, for the seed:* failpoints: a
+   * busybox service with a named volume `data`, seeded by a file its seed command writes through
+   * `docker compose exec`. Made on first use (needs Docker and vtree-test/busybox:latest); its
+   * name is this process's, so its Compose projects meet no other run's.
+   */
+  async seededApp() {
+    if (this.seeded) return this.seeded;
+    const name = `vtfault${process.pid.toString(36)}`;
+    const app = join(this.box, name);
+    await mkdir(app, { recursive: true });
+    this.git(app, 'init', '-q', '-b', 'main');
+    await writeFile(join(app, 'compose.yaml'), SEEDED_COMPOSE);
+    await writeFile(join(app, '.gitignore'), '.env\n');
+    this.git(app, 'add', '-A');
+    this.git(app, 'commit', '-qm', 'app with a seeded volume');
+    const config = {
+      'vtree.services.trusted': 'true',
+      'vtree.services.stopTimeout': '1',
+      'vtree.spares.worktrees': '0',
+      'vtree.ports.range': '46000-47999',
+      'vtree.seed.data.service': 'db',
+      'vtree.seed.data.run': "docker compose exec -T db sh -c 'echo seeded > /data/rows'",
+    };
+    for (const [key, value] of Object.entries(config)) this.git(app, 'config', key, value);
+    this.seeded = { name, app, worktrees: join(this.box, `${name}.worktrees`), seeds: join(app, '.git', 'vibetrees', 'cache', 'seeds') };
+    return this.seeded;
+  }
+
+  /**
+   * Kills vtree at a seed failpoint: `seed:clone:*` in an `add` of the seeded app (a golden
+   * ready), `seed:build:*` in the golden build the `add` after a miss starts in the background,
+   * `seed:spare:*` in the spare copy the `add` starts where the filesystem cannot clone. Then: no
+   * killed `add`'s worktree, and no worktree whose build died, is called ready; the next command
+   * (`add` again or the `setup` it points to, or `rm` of the half-set-up worktree after a kill with
+   * its volume made; `git vtree seed`; the next `add`) finishes the job
+   * and removes what the dead run left (checked by {@link debris} at the end: clone directories and
+   * Docker volumes without a worktree, scratch stacks and temp directories of dead pids).
+   */
+  async seedFailpointTrial(point, i, checkOutput, problem) {
+    const s = await this.seededApp();
+    const step = point.split(':')[1];
+    const log = join(this.box, 'failpoint.log');
+    await rm(log, { force: true });
+    const armed = { VTREE_FAILPOINT: point, VTREE_FAILPOINT_LOG: log };
+    const branch = `fp-${i}`;
+    const here = { cwd: s.app };
+    const must = async (what, args, options = here) => {
+      const result = await this.vtree(args, options);
+      checkOutput(what, result);
+      if (result.code !== 0) problem(`${point}: ${what} failed: ${result.stderr.trim().split('\n').join(' | ')}`);
+      return result;
+    };
+    await this.quiesce();
+    if (step === 'build') await must('seed prune --all', ['seed', 'prune', '--all']);
+    else if (!JSON.parse((await must('seed status', ['seed', 'status', '--json'])).stdout || '{"goldens":[]}').goldens.length) await must('seed', ['seed']);
+    // A spare is made after an add that copied, once per golden: the previous trial's taken away.
+    if (step === 'spare') await rm(join(s.seeds, 'spares'), { recursive: true, force: true });
+    const killed = await this.vtree(['add', branch], { cwd: s.app, env: armed });
+    await this.quiesce();
+    const reached = (await readFile(log, 'utf8').catch(() => '')).trimEnd().split('\n').includes(point);
+    checkOutput(`add killed at ${point}`, killed, 'SIGKILL');
+    const { path } = await this.inspect(branch, s.app);
+    let readyWithoutSetUp = 0;
+    if (path && step !== 'spare') {
+      // A worktree whose clone or golden build died is not ready: not set up, or its seed step failed.
+      const wait = await this.vtree(['wait', path, '--json', '--timeout', '0'], here);
+      if (wait.stdout && JSON.parse(wait.stdout).state === 'ready') {
+        readyWithoutSetUp++;
+        problem(`after a kill at ${point}: ${path} reported ready by wait`);
+      }
+    }
+    let result = 'completed';
+    if (reached) {
+      let recovered;
+      if (point === 'seed:clone:volume-created') {
+        // The user gives up on the half-set-up worktree: rm takes its clone and bound volume along, though nothing recorded them.
+        const removed = path ? await must(`rm ${branch}`, ['rm', path, '--force']) : { code: 0 };
+        await this.quiesce();
+        const left = await this.seedDebris();
+        for (const d of left) problem(`after rm of the worktree killed at ${point}: ${d}`);
+        recovered = removed.code === 0 && left.length === 0 && (await this.seededClone(s, branch, true)) === 'seeded\n';
+      } else if (step === 'clone') {
+        const again = await this.vtree(['add', branch], here);
+        checkOutput(`add ${branch} again`, again);
+        const redo = again.code !== 0 && /never set up/.test(again.stderr) && path ? await must(`setup ${branch}`, ['setup', path]) : again;
+        recovered = redo.code === 0 && (await this.seededClone(s, branch)) === 'seeded\n';
+        if (!recovered) problem(`${point}: the next add did not give ${branch} its seeded clone: ${redo.stderr.trim().split('\n').join(' | ')}`);
+      } else if (step === 'build') {
+        recovered = (await must('seed after the killed build', ['seed'], { cwd: path })).code === 0 && (await this.seededClone(s, `${branch}-again`, true)) === 'seeded\n';
+      } else {
+        // The next add's spare job reclaims the dead copy (debris counts it otherwise).
+        recovered = (await must(`add ${branch}-again`, ['add', `${branch}-again`])).code === 0;
+      }
+      result = recovered ? 'recovered' : 'not recovered';
+    }
+    await this.quiesce();
+    for (const name of [branch, `${branch}-again`]) {
+      const found = await this.inspect(name, s.app);
+      if (found.path) await this.vtree(['rm', found.path, '--force'], here);
+    }
+    await this.quiesce();
+    return { reached, readyWithoutSetUp, result };
+  }
+
+  /** What the seeded file of `branch`'s clone holds (`add` first when `add`), read from the directory its Docker volume binds. */
+  async seededClone(s, branch, add = false) {
+    if (add && (await this.vtree(['add', branch], { cwd: s.app })).code !== 0) return undefined;
+    const { path } = await this.inspect(branch, s.app);
+    const project = path && /^COMPOSE_PROJECT_NAME=(.+)$/m.exec(await readFile(join(path, '.env'), 'utf8').catch(() => ''))?.[1];
+    if (!project) return undefined;
+    return readFile(join(s.seeds, 'volumes', `${project}_data`, 'rows'), 'utf8').catch(() => undefined);
+  }
+
+  /** What seed runs left: clones and Docker volumes without a worktree, scratch stacks, temp copies and golden builds of dead pids. */
+  async seedDebris() {
+    const s = this.seeded;
+    if (!s) return [];
+    const found = [];
+    const live = new Set();
+    for (const block of this.git(s.app, 'worktree', 'list', '--porcelain').split('\n\n')) {
+      const path = /^worktree (.+)$/m.exec(block)?.[1];
+      const project = path && /^COMPOSE_PROJECT_NAME=(.+)$/m.exec(await readFile(join(path, '.env'), 'utf8').catch(() => ''))?.[1];
+      if (project) live.add(`${project}_data`);
+    }
+    for (const name of await readdir(join(s.seeds, 'volumes')).catch(() => [])) if (!live.has(name)) found.push(`${join(s.seeds, 'volumes', name)} (a clone without a worktree)`);
+    // vtree's clones are the volumes bound to its clone directories (an empty volume Compose made is the user's: rm keeps it without --volumes).
+    const volumes = spawnSync('docker', ['volume', 'ls', '-q'], { encoding: 'utf8' }).stdout.split('\n').filter((v) => v.startsWith(`${s.name}-`));
+    for (const volume of volumes) {
+      const device = spawnSync('docker', ['volume', 'inspect', '--format', '{{.Options.device}}', volume], { encoding: 'utf8' }).stdout.trim();
+      if (!live.has(volume) && device.startsWith(join(s.seeds, 'volumes'))) found.push(`Docker volume ${volume} bound to ${device} (a clone without a worktree)`);
+    }
+    const projects = spawnSync('docker', ['ps', '-a', '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}'], { encoding: 'utf8' }).stdout.split('\n');
+    for (const project of new Set(projects)) {
+      const pid = Number(new RegExp(`^${s.name}-seed-data-(\\d+)$`).exec(project)?.[1]);
+      if (pid && !alive(pid)) found.push(`scratch stack ${project} of a dead build`);
+    }
+    for (const dir of [join(s.seeds, 'tmp'), join(s.seeds, 'volumes'), ...(await readdir(join(s.seeds, 'spares')).catch(() => [])).map((n) => join(s.seeds, 'spares', n))]) {
+      for (const name of await readdir(dir).catch(() => [])) {
+        const pid = Number(/^\.vtree-tmp-(\d+)-/.exec(name)?.[1]);
+        if (pid && !alive(pid)) found.push(`${join(dir, name)} (of dead pid ${pid})`);
+      }
+    }
+    return found;
   }
 
   /**
@@ -785,7 +947,7 @@ class Sandbox {
       if (spare && !(dirname(path) === pool && !basename(path).startsWith('.'))) found.push(`${path} (a spare left half way)`);
       if (!spare) found.push(`${path} (locked: ${lock[1] ?? ''})`);
     }
-    return found;
+    return [...found, ...(await this.seedDebris())];
   }
 
   /** Ports two worktrees both hold, by their state files and the registry. */
@@ -806,7 +968,8 @@ class Sandbox {
 
   /** Every file and directory of the sandbox outside the repository, its worktrees directory and vtree's state directory. */
   async outsideSnapshot() {
-    const allowed = new Set([this.app, this.worktrees, this.state, join(this.box, 'npm-cache'), join(this.box, 'disk'), join(this.box, 'failpoint.log')]);
+    const seeded = `vtfault${process.pid.toString(36)}`;
+    const allowed = new Set([this.app, this.worktrees, this.state, join(this.box, 'npm-cache'), join(this.box, 'disk'), join(this.box, 'failpoint.log'), join(this.box, seeded), join(this.box, `${seeded}.worktrees`)]);
     const snapshot = new Map();
     const visit = async (dir) => {
       for (const name of await readdir(dir).catch(() => [])) {
@@ -829,7 +992,15 @@ class Sandbox {
   async destroy() {
     await this.quiesce();
     spawnSync('umount', ['-l', join(this.box, 'disk')], { stdio: 'ignore' });
-    // Worktrees vtree made may have Compose stacks: none here (--no-services), so plain removal.
+    // The seeded app's worktrees have Compose stacks and volumes: taken down by their project names.
+    if (this.seeded) {
+      const name = this.seeded.name;
+      for (const kind of [['ps', '-a'], ['volume', 'ls']]) {
+        const projects = spawnSync('docker', [...kind, '--filter', 'label=com.docker.compose.project', '--format', '{{.Label "com.docker.compose.project"}}'], { encoding: 'utf8' }).stdout.split('\n');
+        for (const project of new Set(projects.filter((p) => p.startsWith(`${name}-`)))) spawnSync('docker', ['compose', '-p', project, 'down', '--volumes', '--remove-orphans', '--timeout', '1'], { cwd: this.box, stdio: 'ignore' });
+      }
+    }
+    // The npm app's worktrees have no Compose stacks (no compose file), so plain removal.
     await rm(this.box, { recursive: true, force: true });
   }
 }

@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
@@ -72,6 +72,8 @@ async function addWaiting(repo: string, branch: string): Promise<{ path: string;
 interface Golden {
   volume: string;
   key: string;
+  createdAt: string;
+  lastUsedAt: string;
   bytes: number;
   dir: string;
   users: string[];
@@ -131,6 +133,8 @@ describe('seeded volumes (issue 21)', () => {
     const { stdout: labels } = await execFileAsync('docker', ['volume', 'inspect', '--format', '{{json .Labels}}', volume]);
     expect(JSON.parse(labels)).toMatchObject({ 'com.docker.compose.volume': 'pgdata' });
     expect((await goldens(repo))[0]!.users).toEqual([second.path]);
+    // The clone counts as a use of the golden, for cache prune's least-recently-used order.
+    expect(Date.parse((await goldens(repo))[0]!.lastUsedAt)).toBeGreaterThan(Date.parse(golden.createdAt));
     // status (and the MCP status tool, which is status --json) and list say which golden it got.
     const status = JSON.parse((await vtree(second.path, ['status', '--json'], env)).stdout);
     expect(status.seed).toEqual([expect.objectContaining({ volume: 'pgdata', state: 'cloned', key: golden.key, mode: 'reflink', bytes: golden.bytes })]);
@@ -172,7 +176,7 @@ describe('seeded volumes (issue 21)', () => {
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', thirdVolume))).toBe(false);
   }, 300_000);
 
-  it('any volume: a Redis append-only file seeded once, cloned by reflink on btrfs, each worktree its own', async (ctx) => {
+  it('any volume: a Redis append-only file seeded once into a btrfs subvolume, each worktree a snapshot of its own', async (ctx) => {
     const { image } = await requirePrereq('redis', ctx);
     const { mount } = await requirePrereq('btrfs', ctx);
     const cacheDir = await mkdtemp(join(mount, 'vtree-seed-cache-'));
@@ -205,7 +209,7 @@ describe('seeded volumes (issue 21)', () => {
       return (await execFileAsync('docker', ['exec', container.trim(), 'redis-cli', ...command])).stdout.trim();
     };
     const one = await addWaiting(repo, 'one');
-    expect(one.facts.seed).toEqual([expect.objectContaining({ volume: 'cachedata', state: 'cloned', mode: 'reflink' })]);
+    expect(one.facts.seed).toEqual([expect.objectContaining({ volume: 'cachedata', state: 'cloned', mode: 'snapshot' })]);
     expect(await redis(one.path, 'get', 'fruit')).toBe('apple');
     await redis(one.path, 'set', 'fruit', 'pear');
     const two = await addWaiting(repo, 'two');
@@ -317,6 +321,41 @@ describe('seeded volumes (issue 21)', () => {
     }
     expect(keys).toContain(status.seed[0].key);
   }, 300_000);
+
+  it('cache prune drops goldens least recently used first, like dependency entries: unused past --older-than, then until --max-size; a golden a worktree has the key of, or was cloned from, only with --include-used', async () => {
+    const { repo } = await makeApp({ 'README.md': '# app\n' });
+    const cacheDir = join(root, 'cache-lru');
+    await git(repo, 'config', 'vtree.cacheDir', cacheDir);
+    const { goldenTempDir, publishGolden } = await import('../../src/features/seed/store.js');
+    const { writeSeedStatus } = await import('../../src/features/seed/status.js');
+    const publish = async (key: string, lastUsedDaysAgo: number) => {
+      const temp = await goldenTempDir(cacheDir, 'pgdata');
+      await writeFile(join(temp, 'data', 'PG_VERSION'), '15\n');
+      const golden = await publishGolden(temp, cacheDir, { volume: 'pgdata', service: 'db', key, image: 'postgres', imageId: 'sha256:1', run: 'seed', commit: 'c0ffee', createdAt: new Date().toISOString(), bytes: 1000, buildMs: 1 });
+      const when = new Date(Date.now() - lastUsedDaysAgo * 86_400_000);
+      await utimes(golden.dir, when, when);
+      return golden.dir;
+    };
+    const stale = await publish('a'.repeat(32), 40);
+    const cloned = await publish('b'.repeat(32), 40);
+    const recent = await publish('c'.repeat(32), 1);
+    // A worktree whose commit's key has no golden got a clone of the 'b' golden (brought up to date by its update command).
+    await git(repo, 'worktree', 'add', '-q', '-b', 'feature', join(root, 'lru-feature'));
+    await writeSeedStatus(join(repo, '.git', 'worktrees', 'lru-feature'), { volume: 'pgdata', key: 'd'.repeat(32), state: 'cloned', base: 'b'.repeat(32) });
+    const prune = async (...args: string[]) => {
+      const result = await vtree(repo, ['cache', 'prune', ...args, '--json'], env);
+      expect(result.code, result.stderr).toBe(0);
+      return (JSON.parse(result.stdout).goldensDropped as Array<{ key: string }>).map((g) => g.key[0]);
+    };
+
+    expect(await prune()).toEqual([]);
+    expect(await prune('--older-than', '30d')).toEqual(['a']);
+    expect([existsSync(stale), existsSync(cloned), existsSync(recent)]).toEqual([false, true, true]);
+    expect(await prune('--max-size', '0')).toEqual(['c']);
+    expect(existsSync(join(cloned, 'data', 'PG_VERSION'))).toBe(true);
+    expect(await prune('--max-size', '0', '--include-used')).toEqual(['b']);
+    expect(await goldens(repo)).toEqual([]);
+  });
 
   it('on ext4: git vtree seed builds the golden in the foreground, add copies it; a committed seed command runs only once trusted; bench --data times both ways; a spare copy made ahead makes the next add a rename; the key follows the committed inputs; prune keeps the newest', async (ctx) => {
     const { image } = await requirePrereq('postgres', ctx);

@@ -3,7 +3,9 @@ import { appendFile, mkdir, open, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { run } from '../../core/exec.js';
 import { errorMessage, VtreeError } from '../../core/errors.js';
+import { failpoint } from '../../core/failpoint.js';
 import { isProcessAlive } from '../../core/pid.js';
+import { SEED_FAILPOINTS } from './failpoints.js';
 import type { SeedSpec } from './definitions.js';
 import { goldenTempDir, publishGolden, type Golden, type SeedKey } from './store.js';
 import { composeVolumeLabels, createBoundVolume, directoryBytes, removeVolume, type Engine } from './volume.js';
@@ -61,9 +63,12 @@ export async function buildGolden(build: GoldenBuild, temp?: string): Promise<Go
   const scratch = scratchStack(build);
   try {
     await scratch.start(data);
+    failpoint(SEED_FAILPOINTS['build:started']);
     await scratch.seed(spec.run);
+    failpoint(SEED_FAILPOINTS['build:seeded']);
     // Stopped, not copied live: the service's stop signal makes the database flush and close cleanly.
     await scratch.stop();
+    failpoint(SEED_FAILPOINTS['build:stopped']);
   } catch (error) {
     await scratch.say(`seed ${spec.volume}: failed: ${errorMessage(error)}`);
     await scratch.teardown();

@@ -1,5 +1,7 @@
+import { failpoint } from '../../core/failpoint.js';
 import type { Task } from '../../core/graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
+import { SEED_FAILPOINTS } from './failpoints.js';
 import type { SeedVolumeStatus } from './status.js';
 import type { Engine } from './volume.js';
 
@@ -87,18 +89,22 @@ export const seedFeature: Feature = {
               if (golden) {
                 const started = Date.now();
                 const parent = store.cloneDir(cacheDir, '');
-                await volume.setCowExtentHint(parent);
+                const unhinted = await volume.setCowExtentHint(parent);
+                if (unhinted) shared.log(`seed ${spec.volume}: could not give ${parent} XFS's 8 KiB copy-on-write extent hint (${unhinted}); clones grow faster as the database writes (install xfsprogs for xfs_io)`);
                 await store.reclaimTemps(parent);
                 // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
                 await rm(dir, { recursive: true, force: true });
                 // Where the filesystem cannot clone, a spare copy made ahead of time is one rename.
                 const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
                 const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
-                if (mode !== 'reflink') copied.push(golden);
+                await store.touchGolden(golden);
+                failpoint(SEED_FAILPOINTS['clone:copied']);
+                if (mode === 'copy' || mode === 'spare') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
                 seeded.volumes.push(entry);
                 await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
+                failpoint(SEED_FAILPOINTS['clone:volume-created']);
                 entry.cloneMs = Date.now() - started;
                 shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
                 await writeSeedStatus(checkout.gitDir, entry);
@@ -143,7 +149,8 @@ export const seedFeature: Feature = {
       after: ['services-down'],
       async run({ shared, span }, deps): Promise<SeedClones | undefined> {
         const target = deps[cleared] as RemoveTarget;
-        const recorded = target.state?.seed as Seeded | undefined;
+        // An add killed inside seed-volumes recorded nothing: its clone is found by where it is on disk.
+        const recorded = (target.state?.seed as Seeded | undefined) ?? (await unrecordedClones(target));
         if (!recorded?.volumes?.length) return;
         // Handed to the background job that stops the stack (by shape: a list of containers still
         // there): its containers hold the volume until then, so that job removes the clones after them.
@@ -167,6 +174,41 @@ export const seedFeature: Feature = {
 
 /** The clones of a removed worktree that `rm` leaves to the job stopping its stack (their containers must go first). */
 export type SeedClones = Seeded;
+
+/**
+ * The clones of a worktree whose set-up was killed before it recorded them: for each declared
+ * volume, the clone directory named after the worktree's Compose volume, and that volume when it
+ * binds exactly that directory (a volume of that name bound elsewhere is not vtree's, and is kept).
+ */
+async function unrecordedClones(target: RemoveTarget): Promise<Seeded | undefined> {
+  const { readSeedSpecs } = await import('./definitions.js');
+  let specs;
+  try {
+    specs = readSeedSpecs(target.config);
+  } catch {
+    return undefined;
+  }
+  // Most projects seed nothing: rm loads no more than this for them.
+  if (specs.length === 0) return undefined;
+  const [{ cacheDirOf }, { composeProjectName }, store, { volumeDevice }, { existsSync }] = await Promise.all([
+    import('../../git/cache-dir.js'),
+    import('../../git/slug.js'),
+    import('./store.js'),
+    import('./volume.js'),
+    import('node:fs'),
+  ]);
+  const engine: Engine = /podman/.test(target.config.string('vtree.compose.command') ?? '') ? 'podman' : 'docker';
+  const project = composeProjectName(target.repo.name, target.slug);
+  const volumes: SeedVolumeStatus[] = [];
+  for (const spec of specs) {
+    const dockerVolume = `${project}_${spec.volume}`;
+    const dir = store.cloneDir(cacheDirOf(target.repo, target.config), dockerVolume);
+    if (!existsSync(dir)) continue;
+    const bound = (await volumeDevice(engine, dockerVolume).catch(() => undefined)) === dir;
+    volumes.push({ volume: spec.volume, key: '', state: 'cloned', dir, ...(bound ? { dockerVolume } : {}) });
+  }
+  return { volumes, engine };
+}
 
 /** Removes the Docker volumes and directories of the clones made for a worktree (only those: a volume it kept is the user's). */
 export async function removeClones(seeded: Seeded): Promise<void> {

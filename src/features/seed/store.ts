@@ -1,12 +1,15 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
+import { failpoint } from '../../core/failpoint.js';
 import { isProcessAlive } from '../../core/pid.js';
+import { SEED_FAILPOINTS } from './failpoints.js';
 import { committedEntries } from '../../git/objects.js';
 import { run } from '../../core/exec.js';
 import type { SeedSpec } from './definitions.js';
+import { makeDataDir } from './volume.js';
 
 /**
  * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
@@ -50,6 +53,8 @@ export interface Golden extends GoldenMeta {
   dir: string;
   /** Its data directory: what worktrees clone. */
   data: string;
+  /** When a worktree last got a clone of it (its directory's mtime, see {@link touchGolden}); when built, before that. */
+  lastUsedAt: string;
 }
 
 /** The key of a seeded copy and what went into it. */
@@ -73,17 +78,62 @@ export async function seedKey(repoDir: string, commit: string, spec: SeedSpec, i
 
 /** The golden copy of `volume` for `key`, if one was published. */
 export async function readGolden(cacheDir: string, volume: string, key: string): Promise<Golden | undefined> {
-  const dir = goldenDir(cacheDir, volume, key);
-  const meta = await readJsonFile<GoldenMeta>(join(dir, 'meta.json')).catch(() => undefined);
-  return meta ? { ...meta, dir, data: join(dir, 'data') } : undefined;
+  return goldenAt(goldenDir(cacheDir, volume, key));
 }
 
 /** Every published golden copy, newest first. */
 export async function listGoldens(cacheDir: string): Promise<Golden[]> {
   const root = join(seedsDir(cacheDir), 'goldens');
   const names = await readdir(root).catch(() => [] as string[]);
-  const goldens = await Promise.all(names.map((name) => readJsonFile<GoldenMeta>(join(root, name, 'meta.json')).then((m) => (m ? { ...m, dir: join(root, name), data: join(root, name, 'data') } : undefined), () => undefined)));
+  const goldens = await Promise.all(names.map((name) => goldenAt(join(root, name))));
   return goldens.filter((g): g is Golden => g !== undefined).sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+}
+
+async function goldenAt(dir: string): Promise<Golden | undefined> {
+  const [meta, used] = await Promise.all([readJsonFile<GoldenMeta>(join(dir, 'meta.json')).catch(() => undefined), stat(dir).catch(() => undefined)]);
+  return meta && used ? { ...meta, dir, data: join(dir, 'data'), lastUsedAt: used.mtime.toISOString() } : undefined;
+}
+
+/**
+ * Records that a worktree got a clone of `golden` now, in its directory's mtime (nothing else
+ * writes that directory once it is published; its data is never touched): `cache prune` drops
+ * the least recently used goldens first. A golden pruned meanwhile is no error.
+ */
+export async function touchGolden(golden: Golden): Promise<void> {
+  const now = new Date();
+  await utimes(golden.dir, now, now).catch(() => undefined);
+}
+
+/** The limits an LRU pass over the goldens keeps them within (as `cache prune` gives them). */
+export interface GoldenLimits {
+  /** Drop least recently used goldens until their bytes total at most this. */
+  maxBytes?: number;
+  /** Drop goldens no worktree got a clone of for this long. */
+  olderThanMs?: number;
+}
+
+/**
+ * The goldens to drop, least recently used first, so that the rest stay within `limits`; a golden
+ * whose key is in `inUse` (a worktree's volume is of that key, or was cloned from it) is never
+ * chosen. Changes nothing.
+ */
+export function goldensPastLimits(goldens: readonly Golden[], inUse: ReadonlySet<string>, limits: GoldenLimits, now = Date.now()): Golden[] {
+  const kept = [...goldens].sort((a, b) => a.lastUsedAt.localeCompare(b.lastUsedAt));
+  const dropped: Golden[] = [];
+  const drop = (g: Golden) => {
+    dropped.push(g);
+    kept.splice(kept.indexOf(g), 1);
+  };
+  if (limits.olderThanMs !== undefined) {
+    for (const g of [...kept]) if (!inUse.has(g.key) && now - Date.parse(g.lastUsedAt) > limits.olderThanMs) drop(g);
+  }
+  if (limits.maxBytes !== undefined) {
+    for (const g of [...kept]) {
+      if (kept.reduce((sum, k) => sum + k.bytes, 0) <= limits.maxBytes) break;
+      if (!inUse.has(g.key)) drop(g);
+    }
+  }
+  return dropped;
 }
 
 /**
@@ -114,6 +164,7 @@ export async function makeSpares(cacheDir: string, golden: Golden, count: number
   while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
     const partial = join(dir, tempName('spare'));
     await run('cp', ['-a', golden.data, partial]);
+    failpoint(SEED_FAILPOINTS['spare:copied']);
     made++;
     await rename(partial, join(dir, `ready-${process.pid}-${Date.now()}-${made}`));
   }
@@ -126,7 +177,7 @@ export async function goldenTempDir(cacheDir: string, volume: string): Promise<s
   await mkdir(tmp, { recursive: true });
   await reclaimTemps(tmp);
   const dir = join(tmp, tempName(`golden-${volume}`));
-  await mkdir(join(dir, 'data'), { recursive: true });
+  await makeDataDir(join(dir, 'data'));
   return dir;
 }
 
@@ -159,7 +210,7 @@ export async function publishGolden(tempDir: string, cacheDir: string, meta: Gol
   );
   await rename(tempDir, dir);
   if (replaced) await rm(old, { recursive: true, force: true });
-  return { ...meta, dir, data: join(dir, 'data') };
+  return { ...meta, dir, data: join(dir, 'data'), lastUsedAt: meta.createdAt };
 }
 
 /** Deletes a golden copy (pruning): renamed out of `goldens/` first, so no reader sees it half deleted. */

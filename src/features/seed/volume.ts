@@ -1,4 +1,4 @@
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm, stat, statfs } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { run } from '../../core/exec.js';
 import { errorMessage } from '../../core/errors.js';
@@ -6,39 +6,72 @@ import { errorMessage } from '../../core/errors.js';
 /** The container engine CLI (`docker` or `podman`). */
 export type Engine = 'docker' | 'podman';
 
-/** How a worktree's copy of a golden was made: a reflink clone, a copy in the foreground, or a spare copy made ahead of time and renamed. */
-export type CloneMode = 'reflink' | 'copy' | 'spare';
+/**
+ * How a worktree's copy of a golden was made: a btrfs snapshot of the golden's subvolume, a reflink
+ * clone, a copy in the foreground, or a spare copy made ahead of time and renamed.
+ */
+export type CloneMode = 'snapshot' | 'reflink' | 'copy' | 'spare';
+
+/** `f_type` of btrfs in statfs(2). */
+const BTRFS_MAGIC = 0x9123683e;
+/** The inode number of a btrfs subvolume's root directory. */
+const SUBVOLUME_ROOT_INO = 256;
+
+/**
+ * Makes the empty directory `dir` for a golden's data: on btrfs a subvolume (when the `btrfs`
+ * tool is there), so each clone is a snapshot, one metadata operation whatever the size; else a
+ * plain directory.
+ */
+export async function makeDataDir(dir: string): Promise<void> {
+  await mkdir(dirname(dir), { recursive: true });
+  if ((await statfs(dirname(dir))).type === BTRFS_MAGIC && (await run('btrfs', ['subvolume', 'create', dir]).then(() => true, () => false))) return;
+  await mkdir(dir, { recursive: true });
+}
 
 /**
  * Copies the directory `from` to `to` (which must not exist), keeping owners, modes and times:
- * a reflink clone (`cp --reflink=always`: shared extents, copy-on-write) where the filesystem
- * clones (XFS, btrfs), else a full copy. The copy is made under a temporary name beside `to` and
- * renamed, so `to` is either absent or whole.
+ * a snapshot where `from` is a btrfs subvolume, a reflink clone (`cp --reflink=always`: shared
+ * extents, copy-on-write) where the filesystem clones (XFS, btrfs), else a full copy. The copy is
+ * made under the temporary name `partial` beside `to` and renamed, so `to` is either absent or whole.
  */
 export async function cloneTree(from: string, to: string, partial: string): Promise<Exclude<CloneMode, 'spare'>> {
   await mkdir(dirname(to), { recursive: true });
-  let mode: Exclude<CloneMode, 'spare'> = 'reflink';
-  try {
-    await run('cp', ['-a', '--reflink=always', from, partial]);
-  } catch {
+  let mode: Exclude<CloneMode, 'spare'> = 'snapshot';
+  if (!(await isSubvolume(from)) || !(await run('btrfs', ['subvolume', 'snapshot', from, partial]).then(() => true, () => false))) {
     await rm(partial, { recursive: true, force: true });
-    mode = 'copy';
-    await run('cp', ['-a', from, partial]);
+    mode = 'reflink';
+    try {
+      await run('cp', ['-a', '--reflink=always', from, partial]);
+    } catch {
+      await rm(partial, { recursive: true, force: true });
+      mode = 'copy';
+      await run('cp', ['-a', from, partial]);
+    }
   }
   await run('mv', ['-T', partial, to]);
   return mode;
 }
 
+async function isSubvolume(dir: string): Promise<boolean> {
+  const [fs, info] = await Promise.all([statfs(dir), stat(dir)]);
+  return fs.type === BTRFS_MAGIC && info.ino === SUBVOLUME_ROOT_INO;
+}
+
+/** `f_type` of XFS in statfs(2). */
+const XFS_MAGIC = 0x58465342;
+
 /**
  * On XFS, makes files created under `dir` get a copy-on-write extent size hint of 8 KiB: with the
  * default (128 KiB) each write to a cloned page unshares a 128 KiB extent, and a database's clone
- * grows several times faster than its data changes. Best effort: a no-op elsewhere or without xfs_io.
+ * grows several times faster than its data changes. Elsewhere nothing to do (undefined). Best
+ * effort: on XFS, why the hint could not be set (no xfs_io, the ioctl refused), for one log line.
  */
-export async function setCowExtentHint(dir: string): Promise<boolean> {
+export async function setCowExtentHint(dir: string): Promise<string | undefined> {
   await mkdir(dir, { recursive: true });
+  if ((await statfs(dir)).type !== XFS_MAGIC) return undefined;
   return run('xfs_io', ['-c', 'cowextsize 8k', dir]).then(
-    () => true,
-    () => false,
+    () => undefined,
+    (error: unknown) => errorMessage(error).split('\n')[0],
   );
 }
 
