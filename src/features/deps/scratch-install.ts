@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname, join, posix } from 'node:path';
+import { errorMessage } from '../../core/errors.js';
 import { git, run } from '../../core/exec.js';
 import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { withLock } from '../../core/lock.js';
@@ -52,10 +53,15 @@ export async function judgeWithReference(cacheDir: string, base: string, project
   if (verdict.complete || !verdict.cannotTell) return verdict;
   let reference = await readReference(cacheDir, key);
   if (!reference && options.install) {
-    // One scratch install per key: a second job waits for the first one's answer.
-    reference = await withLock(join(cacheDir, 'locks', `decide-${key}.lock`), async () => (await readReference(cacheDir, key)) ?? makeReference(cacheDir, base, project, key, options.log), {
-      timeoutMs: 30 * 60_000,
-    });
+    try {
+      // One scratch install per key: a second job waits for the first one's answer.
+      reference = await withLock(join(cacheDir, 'locks', `decide-${key}.lock`), async () => (await readReference(cacheDir, key)) ?? makeReference(cacheDir, base, project, key, options.log), {
+        timeoutMs: 30 * 60_000,
+      });
+    } catch (error) {
+      // Undecided, and not remembered: the next snapshot of this key tries again.
+      return { ...verdict, problem: `${verdict.problem}, and deciding by a frozen install in a scratch copy failed: ${errorMessage(error)}` };
+    }
   }
   if (!reference) return verdict;
   const problem = await referenceProblem(base, project, reference, options.hashes);

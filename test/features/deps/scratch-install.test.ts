@@ -115,4 +115,18 @@ describe('a bun.lockb project: a scratch install decides what the check cannot',
     await appendFile(index, '\n');
     expect(await judge(false)).toMatchObject({ complete: false, problem: expect.stringContaining('node_modules/ms/index.js differs in size') });
   }, 240_000);
+
+  it('a scratch install that fails decides nothing: not complete, said with the failure, tried again next time', async (ctx) => {
+    if (!bunEnv) return ctx.skip('bun could not be installed');
+    const repo = await binaryLockRepo();
+    // A dependency the lockfile lacks: a frozen install refuses it.
+    const manifest = JSON.parse(FILES['package.json']) as { dependencies: Record<string, string> };
+    await writeFile(join(repo, 'package.json'), JSON.stringify({ ...manifest, dependencies: { ...manifest.dependencies, 'left-pad': '1.3.0' } }));
+    const project = (await detectProject(diskFiles(repo)))!;
+    const cacheDir = join(repo, '.git/vibetrees/cache');
+    const verdict = await judgeWithReference(cacheDir, repo, project, cacheKey(project), { install: true, hashes: true });
+    expect(verdict).toMatchObject({ complete: false, cannotTell: true, problem: expect.stringContaining('deciding by a frozen install in a scratch copy failed: bun install --frozen-lockfile --ignore-scripts failed in a scratch copy') });
+    expect(await readReference(cacheDir, cacheKey(project))).toBeUndefined();
+    expect((await readdir(join(cacheDir, 'tmp')).catch(() => [] as string[])).filter((n) => n.includes('decide-'))).toEqual([]);
+  }, 240_000);
 });
