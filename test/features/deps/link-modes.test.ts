@@ -23,12 +23,18 @@ async function treeWithLinks(): Promise<string> {
   return from;
 }
 
+/** {@link treeWithLinks} restored with `mode`. */
+async function restored(mode: 'hardlink' | 'copy') {
+  const from = await treeWithLinks();
+  const manifest = await scanTree(from, ['node_modules']);
+  const to = join(dir, 'to');
+  await restoreTree(manifest, { from, to, mode, warn: () => undefined });
+  return { from, to, manifest };
+}
+
 describe('restoring symlinks', () => {
   it('by hardlink: each is a new name of the source symlink, reading the manifest target', async () => {
-    const from = await treeWithLinks();
-    const manifest = await scanTree(from, ['node_modules']);
-    const to = join(dir, 'to');
-    await restoreTree(manifest, { from, to, mode: 'hardlink', warn: () => undefined });
+    const { from, to, manifest } = await restored('hardlink');
     for (const [path, target] of manifest.links) {
       const [theirs, ours] = await Promise.all([lstat(join(from, path)), lstat(join(to, path))]);
       expect(ours.isSymbolicLink()).toBe(true);
@@ -53,10 +59,7 @@ describe('restoring symlinks', () => {
   });
 
   it('by copy: each is a symlink of its own', async () => {
-    const from = await treeWithLinks();
-    const manifest = await scanTree(from, ['node_modules']);
-    const to = join(dir, 'to');
-    await restoreTree(manifest, { from, to, mode: 'copy', warn: () => undefined });
+    const { from, to, manifest } = await restored('copy');
     for (const [path, target] of manifest.links) {
       expect((await lstat(join(to, path))).ino).not.toBe((await lstat(join(from, path))).ino);
       expect(await readlink(join(to, path))).toBe(target);

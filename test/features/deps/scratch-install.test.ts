@@ -45,6 +45,13 @@ async function binaryLockRepo(): Promise<string> {
   return made.repo;
 }
 
+/** {@link binaryLockRepo}, with its project as on disk, its key and its cache directory. */
+async function binaryLockProject() {
+  const repo = await binaryLockRepo();
+  const project = (await detectProject(diskFiles(repo)))!;
+  return { repo, project, key: cacheKey(project), cacheDir: join(repo, '.git/vibetrees/cache') };
+}
+
 const jobLogs = async (repo: string) => {
   const dir = join(repo, '.git/vibetrees/logs');
   return (await Promise.all((await readdir(dir).catch(() => [] as string[])).map((n) => readFile(join(dir, n), 'utf8')))).join('\n');
@@ -53,10 +60,7 @@ const jobLogs = async (repo: string) => {
 describe('a bun.lockb project: a scratch install decides what the check cannot', () => {
   it('the first add starts the decision, the second is a cache hit equal to the main install', async (ctx) => {
     if (!bunEnv) return ctx.skip('bun could not be installed');
-    const repo = await binaryLockRepo();
-    const project = (await detectProject(diskFiles(repo)))!;
-    const key = cacheKey(project);
-    const cacheDir = join(repo, '.git/vibetrees/cache');
+    const { repo, project, key, cacheDir } = await binaryLockProject();
     expect(await judgeInstall(repo, project)).toMatchObject({ complete: false, cannotTell: true });
 
     const first = await add(repo, 'first', [], bunEnv);
@@ -86,10 +90,7 @@ describe('a bun.lockb project: a scratch install decides what the check cannot',
 
   it('a tree that differs from the clean install is not complete, and says how', async (ctx) => {
     if (!bunEnv) return ctx.skip('bun could not be installed');
-    const repo = await binaryLockRepo();
-    const project = (await detectProject(diskFiles(repo)))!;
-    const key = cacheKey(project);
-    const cacheDir = join(repo, '.git/vibetrees/cache');
+    const { repo, project, key, cacheDir } = await binaryLockProject();
     const judge = (hashes: boolean) => judgeWithReference(cacheDir, repo, project, key, { install: true, hashes });
     expect(await judge(true)).toEqual({ complete: true });
 
