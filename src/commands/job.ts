@@ -22,7 +22,7 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await waitForExit(waitPid);
     const [{ cacheWorktree }, { parseLinkMode }] = await Promise.all([import('../features/deps/cache.js'), import('../features/deps/link-modes.js')]);
     let why = 'it did not qualify';
-    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn, parseLinkMode(linkMode ?? 'auto'), (reason) => (why = reason));
+    const entry = await cacheWorktree(cacheDir, base, key, (source ?? 'miss') as 'miss', io.warn, parseLinkMode(linkMode ?? 'auto'), (reason) => (why = reason), io.log);
     io.log(entry ? `cached ${base} as ${key} (${entry.meta.files} files)` : `${base} not cached: ${why}`);
     if (entry) await makeSpareJob([cacheDir, key, spares ?? '0', linkMode ?? 'auto'], io);
     if (entry && pushTo) {

@@ -9,7 +9,7 @@ import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
-import { installProblem } from './completeness.js';
+import { judgeWithReference } from './scratch-install.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import { changedFilesOffThread } from './tree-check.js';
 
@@ -205,7 +205,8 @@ export async function createEntry(cacheDir: string, seed: EntrySeed, warn: (line
 
 /**
  * Caches the dependencies of the worktree at `base` as entry `key`, if its files on disk still
- * give that key and its install is complete; checked again afterwards, and the entry dropped,
+ * give that key and its install is complete (where the check cannot tell, a frozen install in a
+ * scratch copy decides: {@link judgeWithReference}, told through `log`); checked again afterwards, and the entry dropped,
  * when the worktree changed while it was being snapshotted. `undefined` when it did not qualify,
  * after telling `refused` why.
  */
@@ -217,6 +218,7 @@ export async function cacheWorktree(
   warn: (line: string) => void,
   linkMode: LinkModeSetting = 'auto',
   refused: (reason: string) => void = () => undefined,
+  log: (line: string) => void = () => undefined,
 ): Promise<CacheEntry | undefined> {
   const qualifies = async () => {
     const project = await detectProject(diskFiles(base));
@@ -224,7 +226,7 @@ export async function cacheWorktree(
       ? 'it has no package.json any more'
       : cacheKey(project) !== key
         ? `its lockfile or package.json changed since: it no longer matches ${key}`
-        : await installProblem(base, project).then((why) => why && `its node_modules is not a complete install of its lockfile (${why})`);
+        : await judgeWithReference(cacheDir, base, project, key, { install: true, hashes: true, log }).then((v) => (v.complete ? undefined : `its node_modules is not a complete install of its lockfile (${v.problem})`));
     if (problem === undefined) return project;
     refused(problem);
     return undefined;

@@ -28,19 +28,39 @@ import type { PackageManagerName, Project } from './package-manager.js';
  * - bun: every package of `bun.lock` whose os and cpu fit this machine is installed at its
  *   version (in bun's isolated store `node_modules/.bun`, with nothing else there, or where the
  *   hoisted layout puts it);
- *   the binary `bun.lockb` cannot be read, so such a tree is never called complete.
+ *   the binary `bun.lockb` cannot be read: the check cannot tell.
  *
- * When it cannot tell, the answer is "not complete": the caller installs instead of guessing.
+ * When it cannot tell, the verdict says so ({@link Verdict} `cannotTell`): a frozen install in a
+ * scratch copy decides instead of a guess (scratch-install.ts); a caller that cannot wait for one
+ * takes it as "not complete".
  */
 export async function installComplete(base: string, project: Project): Promise<boolean> {
   return (await installProblem(base, project)) === undefined;
 }
 
-/** Why the node_modules at `base` is not a complete install of its lockfile ({@link installComplete}), or `undefined` when it is. */
+/** Why the node_modules at `base` is not a complete install of its lockfile ({@link installComplete}), or `undefined` when it is (or the check cannot tell: see {@link judgeInstall}). */
 export async function installProblem(base: string, project: Project): Promise<string | undefined> {
+  const verdict = await judgeInstall(base, project);
+  return verdict.complete ? undefined : verdict.problem;
+}
+
+/** What the check made of a tree: complete, or not and why; `cannotTell` when it cannot judge this tree from disk at all. */
+export type Verdict = { complete: true } | { complete: false; problem: string; cannotTell?: true };
+
+/** {@link installProblem} with "cannot tell" told apart from "not complete". */
+export async function judgeInstall(base: string, project: Project): Promise<Verdict> {
   const lockName = Object.keys(project.lockfiles).find((name) => LOCKFILE_OF[project.manager].includes(name));
-  if (!lockName) return 'no lockfile to judge it by';
-  if (lockName === 'bun.lockb') return 'bun.lockb is binary: cannot tell what bun installs (bun 1.2+ writes a text bun.lock)';
+  if (!lockName) return { complete: false, problem: 'no lockfile to judge it by' };
+  if (lockName === 'bun.lockb') return { complete: false, cannotTell: true, problem: 'bun.lockb is binary: the check cannot tell what bun installs' };
+  const problem = await checkFromDisk(base, project, lockName);
+  if (problem === undefined) return { complete: true };
+  return problem.startsWith(CANNOT_TELL) ? { complete: false, cannotTell: true, problem: problem.slice(CANNOT_TELL.length) } : { complete: false, problem };
+}
+
+/** Marks a check's answer as "cannot tell" rather than "not complete". */
+const CANNOT_TELL = 'cannot tell: ';
+
+async function checkFromDisk(base: string, project: Project, lockName: string): Promise<string | undefined> {
   try {
     const lock = await readFile(join(base, lockName), 'utf8');
     return await CHECKS[project.manager](base, lock, project);
@@ -144,7 +164,7 @@ async function yarnBerryComplete(base: string, lock: string): Promise<string | u
   const { parse } = await import('yaml');
   const yarnrc = (parse(await readFile(join(base, '.yarnrc.yml'), 'utf8').catch(() => '')) ?? {}) as { supportedArchitectures?: unknown };
   const targets = architectures(yarnrc.supportedArchitectures);
-  if (!targets) return '.yarnrc.yml has a supportedArchitectures vtree does not understand: cannot tell what yarn installs';
+  if (!targets) return `${CANNOT_TELL}.yarnrc.yml has a supportedArchitectures the check does not understand`;
   const state = parse(await readFile(join(base, 'node_modules/.yarn-state.yml'), 'utf8')) as Record<string, { locations?: unknown }> | null;
   const wanted = new Set<string>();
   for (const [key, value] of Object.entries((parse(lock) as Record<string, { resolution?: string; conditions?: string }> | null) ?? {})) {

@@ -170,9 +170,30 @@ async function restoreFiles(manifest: Manifest, ctx: RestoreContext): Promise<vo
   const rewrite = new Set(manifest.rewrite ?? []);
   await settled([
     pump(manifest.files, FS_CONCURRENCY, ([path], done) => (rewrite.has(path) ? fs.copyFile(`${ctx.from}/${path}`, `${ctx.to}/${path}`, done) : placeFile(path, ctx, done))),
-    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => fs.symlink(target, `${ctx.to}/${path}`, done)),
+    pump(manifest.links, FS_CONCURRENCY, ([path, target], done) => (ctx.mode === 'hardlink' ? linkSymlink(path, target, ctx, done) : fs.symlink(target, `${ctx.to}/${path}`, done))),
   ]);
   if (ctx.target && manifest.origin && rewrite.size > 0) await rewriteOrigin(ctx.to, [...rewrite], manifest.origin, ctx.target);
+}
+
+/**
+ * A symlink of a hardlinked restore, as a hardlink to the source's symlink (`link()` does not
+ * follow it): a new name, where `symlink()` allocates an inode, and a data block for a target
+ * of 60 bytes or more, which is most of the cost of restoring pnpm's virtual store (one symlink
+ * per dependency of every package) on ext4. Sharing it isolates as well as a copy: no call
+ * changes a symlink's target in place, replacing one makes a new inode. The target the new
+ * name reads is checked against the manifest's (the tree on disk is not trusted; a symlink's
+ * target never changes after it was read), else it is made from the manifest.
+ */
+function linkSymlink(path: string, target: string, ctx: RestoreContext, done: Done): void {
+  const dest = `${ctx.to}/${path}`;
+  const make = () => fs.symlink(target, dest, done);
+  fs.link(`${ctx.from}/${path}`, dest, (error) => {
+    if (error) return isErrno(error, 'EXDEV', 'EPERM', 'EMLINK', 'ENOENT', 'EOPNOTSUPP', 'ENOTSUP') ? make() : done(error);
+    fs.readlink(dest, (readError, found) => {
+      if (!readError && found === target) return done();
+      fs.unlink(dest, (unlinkError) => (unlinkError ? done(unlinkError) : make()));
+    });
+  });
 }
 
 /**

@@ -26,16 +26,25 @@ const LOCKFILES = {
 interface ManagerTraits {
   /** Install that reconciles a restored, similar node_modules with the lockfile, offline first. */
   reconcile: readonly string[];
+  /**
+   * Clean install from the lockfile alone, offline first, that runs no program of the project:
+   * no lifecycle scripts, no pnpmfile, no yarn build step. It decides, in a scratch copy, what a
+   * clean install gives when the completeness check cannot tell (scratch-install.ts).
+   */
+  scratch: readonly string[];
 }
 
 const MANAGERS = {
   // npm: --no-save, so a committed lockfile npm would write differently is never rewritten.
-  npm: { reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save'] },
+  npm: { reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save'], scratch: ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'] },
   // pnpm keeps packages the lockfile dropped in its virtual store for a week unless told not to.
-  pnpm: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile', '--config.modules-cache-max-age=0'] },
-  yarn: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile'] },
-  'yarn@berry': { reconcile: ['install', '--immutable'] },
-  bun: { reconcile: ['install', '--frozen-lockfile'] },
+  pnpm: {
+    reconcile: ['install', '--prefer-offline', '--frozen-lockfile', '--config.modules-cache-max-age=0'],
+    scratch: ['install', '--frozen-lockfile', '--prefer-offline', '--ignore-scripts', '--ignore-pnpmfile'],
+  },
+  yarn: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile'], scratch: ['install', '--frozen-lockfile', '--prefer-offline', '--ignore-scripts', '--non-interactive'] },
+  'yarn@berry': { reconcile: ['install', '--immutable'], scratch: ['install', '--immutable', '--mode=skip-build'] },
+  bun: { reconcile: ['install', '--frozen-lockfile'], scratch: ['install', '--frozen-lockfile', '--ignore-scripts'] },
 } as const satisfies Record<PackageManagerName, ManagerTraits>;
 
 /**
@@ -156,6 +165,11 @@ export async function installCommand(manager: PackageManagerName, frozen: boolea
 /** The install that reconciles a restored, similar node_modules with the lockfile. */
 export function reconcileCommand(manager: PackageManagerName): { command: string; args: string[] } {
   return { command: manager === 'yarn@berry' ? 'yarn' : manager, args: [...MANAGERS[manager].reconcile] };
+}
+
+/** The clean install that runs none of the project's programs ({@link ManagerTraits.scratch}), with the environment that tells the same to what it starts. */
+export function scratchInstallCommand(manager: PackageManagerName): { command: string; args: string[]; env: NodeJS.ProcessEnv } {
+  return { command: manager === 'yarn@berry' ? 'yarn' : manager, args: [...MANAGERS[manager].scratch], env: { npm_config_ignore_scripts: 'true', YARN_ENABLE_SCRIPTS: 'false' } };
 }
 
 /** {@link ProjectFiles} of `commit`, read from the object store with two batched git calls at most. */

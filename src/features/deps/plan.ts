@@ -16,6 +16,7 @@ import { depsLogPath, installLogPath } from '../../core/paths.js';
 import { linkNowCopyLater, moveIntoPlace, parseLinkMode, resolveLinkMode, restoreTree, type LinkMode, type LinkModeSetting } from './link-modes.js';
 import { findEmbeddedPaths, manifestProblem, pathPattern, scanTree, withoutStateFiles, type Manifest } from './manifest.js';
 import { installProblem } from './completeness.js';
+import { judgeWithReference } from './scratch-install.js';
 import {
   commitFiles,
   detectProject,
@@ -172,15 +173,21 @@ async function planFor({ shared, span, signal }: TaskContext<SetupShared>, { rep
     const untainted = async (path: string) =>
       (await sharedTaint(cacheDir, path)) === undefined && !((await readWorktreeState(await worktreeGitDir(path)))?.deps as { edited?: string[] } | undefined)?.edited?.length;
     let notSeed: DepsPlan['notSeed'];
+    let decideLater: string | undefined;
     const seed = await findWorktreeInstall(repo, target.path, async (theirs, path) => {
       if (cacheKey(theirs) !== key) return false;
-      const problem = await installProblem(path, theirs);
-      if (problem === undefined) return untainted(path);
-      notSeed ??= { path, problem };
+      // Where the check cannot tell, a reference a scratch install made earlier decides (sizes
+      // only, on this path); without one, the background snapshot of that worktree makes it.
+      const verdict = await judgeWithReference(cacheDir, path, theirs, key, { install: false, hashes: false });
+      if (verdict.complete) return untainted(path);
+      const later = verdict.cannotTell === true && decideLater === undefined && (await untainted(path));
+      if (later) decideLater = path;
+      notSeed ??= { path, problem: later ? `${verdict.problem}; a frozen install in a scratch copy decides in the background` : verdict.problem };
       return false;
     });
     if (seed) return { ...plan, source: 'seed', staging, from: seed.path, ...(await restore(seed.manifest, seed.path, staging, mode, target.path, shared.warn)) };
     if (notSeed) span.set('notSeed', notSeed.problem);
+    if (decideLater) await startSnapshot(repo, { cacheDir, base: decideLater, key, source: 'seed', spares: config.integer('vtree.cache.spares', 1), setting, id: `${jobId(key)}-decide` }, shared.warn);
     // Partial: the closest start the package manager can reconcile, an entry or else a worktree.
     const pushTo = config.boolean('vtree.cache.push', false) ? config.string('vtree.cache.remote') : undefined;
     for (const closest of (await listEntries(cacheDir)).filter((e) => e.meta.packageManager === project.manager)) {
@@ -418,10 +425,7 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
   if (plan.cacheable && plan.key && placed.length > 0 && plan.source !== 'hit' && plan.source !== 'remote') {
     // Snapshot the new install as an entry (and make its spares) after this command has returned.
     const base = plan.source === 'seed' ? plan.from! : path;
-    const args = [plan.cacheDir, base, plan.key, plan.source, String(spares), plan.setting, String(process.pid), plan.pushTo ?? ''];
-    const log = await startBackgroundJob({ job: 'cache-snapshot', id: jobId(plan.key), commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) =>
-      shared.warn(`could not start caching in the background: ${errorMessage(error)}`),
-    );
+    const log = await startSnapshot(repo, { cacheDir: plan.cacheDir, base, key: plan.key, source: plan.source, spares, setting: plan.setting, id: jobId(plan.key), pushTo: plan.pushTo }, shared.warn);
     // `git vtree wait` waits for it: an install in the worktree while it is read would race the snapshot.
     if (log) shared.state.deps = { ...(shared.state.deps as object), snapshotLog: log };
   }
@@ -448,6 +452,19 @@ export async function discardDirs(repo: Repo, path: string, dirs: readonly strin
     }
   }
   if (moved > 0) await startBackgroundJob({ job: 'delete-trash', id: runId, commonDir: repo.commonDir, args: [trashDir(repo.commonDir)], cwd: repo.mainPath });
+}
+
+/** Starts the `cache-snapshot` job that caches the install at `base` as `key` once this process has exited; its log, or undefined (said) when it could not start. */
+async function startSnapshot(
+  repo: Repo,
+  job: { cacheDir: string; base: string; key: string; source: DepsSource; spares: number; setting: LinkModeSetting; id: string; pushTo?: string | undefined },
+  warn: (line: string) => void,
+): Promise<string | undefined> {
+  const args = [job.cacheDir, job.base, job.key, job.source, String(job.spares), job.setting, String(process.pid), job.pushTo ?? ''];
+  return startBackgroundJob({ job: 'cache-snapshot', id: job.id, commonDir: repo.commonDir, args, cwd: repo.mainPath }).catch((error) => {
+    warn(`could not start caching in the background: ${errorMessage(error)}`);
+    return undefined;
+  });
 }
 
 /** Starts the job that tops the pool of spares of `key` up, if it is short; it waits for this process to exit. */
