@@ -58,5 +58,5 @@ export function isSetUpRecord(state: WorktreeState | undefined): state is Worktr
 
 /** Writes a worktree's state atomically. */
 export async function writeWorktreeState(gitDir: string, state: WorktreeState): Promise<void> {
-  await writeFileAtomic(worktreeStatePath(gitDir), JSON.stringify(state, null, 2) + '\n');
+  await writeFileAtomic(worktreeStatePath(gitDir), JSON.stringify(state, null, 2) + '\n', { durable: false });
 }

@@ -68,7 +68,7 @@ export async function appendRun(
     // Malformed runs are kept as they are: reading skips them, appending is no reason to drop them.
     const current = await readMetricsFile(commonDir, options.warn);
     const runs = [...current.runs, run].slice(-maxRuns);
-    await writeFileAtomic(file, JSON.stringify({ schema: METRICS_SCHEMA, runs } satisfies MetricsFile) + '\n');
+    await writeFileAtomic(file, JSON.stringify({ schema: METRICS_SCHEMA, runs } satisfies MetricsFile) + '\n', { durable: false });
     // Temp files of writes and locks a killed run left here (two readdirs of small directories).
     await Promise.all([reclaimDead(dirname(file), TEMP_FILE), reclaimDead(dirname(lockPath(commonDir, 'metrics')), TEMP_FILE)]);
   });

@@ -25,7 +25,7 @@ export async function backgroundFailureNotice(cwd: string): Promise<string | und
   const key = JSON.stringify([services?.state === 'failed' ? services.updatedAt : '', failedTasks.map(([name, t]) => [name, t.endedAt])]);
   const noticed = await readJsonFile<{ key?: string }>(noticedPath(gitDir)).catch(() => undefined);
   if (noticed?.key === key) return undefined;
-  await writeFileAtomic(noticedPath(gitDir), JSON.stringify({ key }) + '\n').catch(() => undefined);
+  await writeFileAtomic(noticedPath(gitDir), JSON.stringify({ key }) + '\n', { durable: false }).catch(() => undefined);
   return `git vtree: the set-up of this worktree failed: ${failures.join('; ')} (details: git vtree status, git vtree logs --job)`;
 }
 

@@ -46,7 +46,7 @@ export async function cachedIncludedFiles(source: string, cacheFile: string): Pr
   // the next check misses rather than trusting a list that lacks it.
   const dirs = await watchedDirs(source, ignoredDirs);
   const files = await includedFiles(source, ignored);
-  await writeFileAtomic(cacheFile, JSON.stringify({ version: VERSION, source, createdAt, dirs, rules, files } satisfies IncludeCache)).catch(() => undefined);
+  await writeFileAtomic(cacheFile, JSON.stringify({ version: VERSION, source, createdAt, dirs, rules, files } satisfies IncludeCache), { durable: false }).catch(() => undefined);
   return files;
 }
 

@@ -291,7 +291,7 @@ async function loadRegistry(options: RegistryOptions, knownRepos: readonly strin
 }
 
 async function writeRegistry(registry: Registry, env: NodeJS.ProcessEnv | undefined): Promise<void> {
-  await writeFileAtomic(portsRegistryPath(env), JSON.stringify(registry, null, 2) + '\n');
+  await writeFileAtomic(portsRegistryPath(env), JSON.stringify(registry, null, 2) + '\n', { durable: false });
 }
 
 async function normalizeHolder(holder: LeaseHolder): Promise<LeaseHolder> {

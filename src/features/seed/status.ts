@@ -58,6 +58,6 @@ export async function writeSeedStatus(worktreeGitDir: string, volume: SeedVolume
     if (options.build && (current?.dir !== undefined || current?.state === 'kept')) return;
     status.volumes[volume.volume] = volume;
     status.updatedAt = new Date().toISOString();
-    await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n');
+    await writeFileAtomic(path, JSON.stringify(status, null, 2) + '\n', { durable: false });
   });
 }

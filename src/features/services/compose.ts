@@ -169,7 +169,7 @@ export async function discoverCompose(source: ComposeSource, settings: ComposeFi
   const hit = cached ? await readJsonFile<ComposeModel>(cached).catch(() => undefined) : undefined;
   if (hit) return { ...hit, origin };
   const model = await parseModel(files, origin, texts);
-  if (cached) await writeFileAtomic(cached, JSON.stringify(model)).catch(() => undefined);
+  if (cached) await writeFileAtomic(cached, JSON.stringify(model), { durable: false }).catch(() => undefined);
   return model;
 }
 

@@ -56,7 +56,7 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
       found = await probe;
       if (found) break;
     }
-    if (found && cacheFile) await writeFileAtomic(cacheFile, JSON.stringify({ key, at: Date.now(), runtime: found })).catch(() => undefined);
+    if (found && cacheFile) await writeFileAtomic(cacheFile, JSON.stringify({ key, at: Date.now(), runtime: found }), { durable: false }).catch(() => undefined);
   }
   if (!found) {
     return { missing: configured ? `vtree.compose.command '${configured}' does not run` : 'no Compose found (docker compose, docker-compose, podman compose, podman-compose)' };

@@ -78,7 +78,7 @@ export class TaskStatusWriter {
   updateAll(changes: Record<string, Partial<TaskStatus> & { state: TaskState }>): Promise<void> {
     for (const [name, change] of Object.entries(changes)) this.tasks[name] = { log: '', ...this.tasks[name], ...change };
     const snapshot = JSON.stringify({ tasks: this.tasks, updatedAt: new Date().toISOString() } satisfies TasksStatus, null, 2) + '\n';
-    this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(tasksStatusPath(this.gitDir), snapshot));
+    this.writing = this.writing.catch(() => undefined).then(() => writeFileAtomic(tasksStatusPath(this.gitDir), snapshot, { durable: false }));
     return this.writing;
   }
 }
