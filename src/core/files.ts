@@ -10,7 +10,7 @@ import { tempName } from './temp-name.js';
  * exists: a private `.env` is never readable by others, not even briefly.
  *
  * `durable: false` skips the fsync, for vtree's own state that it rebuilds when it reads it torn
- * or empty (metrics, the port registry, a worktree's `vtree.json`, caches of parsed files): the
+ * or empty (metrics, the port registry, a worktree's `vtree.json`, a cache entry's hit count, caches of parsed files): the
  * rename alone is atomic against a killed process, and only a power cut could leave such a file
  * empty. On `add`'s path an fsync waited 7-152 ms behind a restore's metadata writes on ext4
  * (1-2 ms otherwise). Files of the user's (`.env`, settings, hooks) stay durable.

@@ -9,7 +9,7 @@ import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
 import { isWorktreePath, RefusedInput } from '../../core/confine.js';
 import { detectProject, diskFiles, nodeModulesDirs, type PackageManagerName, type Project } from './package-manager.js';
-import { judgeWithReference } from './scratch-install.js';
+import { judgeWithReference, referencePath } from './scratch-install.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import { changedFilesOffThread } from './tree-check.js';
 
@@ -305,7 +305,7 @@ export async function recordHit(cacheDir: string, key: string): Promise<void> {
   await withLock(join(cacheDir, 'locks', `${key}.lock`), async () => {
     const meta = await readJsonFile<EntryMeta>(metaPath).catch(() => undefined);
     if (!meta) return;
-    await writeFileAtomic(metaPath, JSON.stringify({ ...meta, hits: meta.hits + 1, lastUsedAt: new Date().toISOString() }, null, 2));
+    await writeFileAtomic(metaPath, JSON.stringify({ ...meta, hits: meta.hits + 1, lastUsedAt: new Date().toISOString() }, null, 2), { durable: false });
   });
 }
 
@@ -325,6 +325,8 @@ export async function dropEntry(cacheDir: string, key: string): Promise<void> {
     }
     await rm(away, { recursive: true, force: true });
   }
+  // What a scratch install decided of its lockfile goes with it: decided again if it comes back.
+  await rm(referencePath(cacheDir, key), { force: true });
 }
 
 /**
