@@ -25,9 +25,7 @@ import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import type { Reclaimed } from './orphans.js';
 import type { StackDown } from '../features/services/teardown.js';
 import type { SeedClones } from '../features/seed/index.js';
-import type { processesInside } from '../core/processes.js';
-
-type Inside = Awaited<ReturnType<typeof processesInside>>;
+import type { Inside } from '../core/processes.js';
 
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
@@ -39,6 +37,21 @@ export interface RemoveRequest {
   volumes: boolean;
   /** `--keep-processes`: leave processes running inside the worktree alone. */
   keepProcesses?: boolean;
+  /** One of several removals of one `prune` run, which shares this and starts the background jobs once for all. */
+  batch?: RemoveBatch;
+}
+
+/**
+ * What the removals of one `prune` run share, so that fifty of them cost one of each: the
+ * repository resolved once, one pass over /proc, the pool's room. Their files stay in the trash
+ * for the one deletion job `prune` starts, and `prune` refills the pool of spares once.
+ */
+export interface RemoveBatch {
+  where: RepoStage;
+  /** What runs inside each worktree (keyed by its path as git lists it); none with `--keep-processes`. */
+  processes?: Map<string, Inside>;
+  /** Spare worktrees the pool still has room for, taken one at a time by the removals that recycle. */
+  spareRoom: { left: number };
 }
 
 /** What `git vtree rm` did. */
@@ -120,7 +133,7 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
   const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
   const stackLog = results.get('stack-down-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
-  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
+  if (!request.batch && sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     path: target.path,
@@ -140,8 +153,9 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
 /** The task graph of `git vtree rm`. */
 export function removeGraph(request: RemoveRequest, shared: RemoveShared, reporter: Reporter): Task<RemoveShared>[] {
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
+  const batch = request.batch;
   return [
-    resolveRepoTask(request.cwd),
+    batch ? { name: RESOLVE_REPO, run: async () => batch.where } : resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     {
       name: CHECK_CLEAN,
@@ -163,7 +177,11 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
     {
       name: FIND_PROCESSES,
       deps: [LOCATE],
-      run: async (_ctx, deps) => (request.keepProcesses ? undefined : (await import('../core/processes.js')).processesInside((deps[LOCATE] as RemoveTarget).path)),
+      async run(_ctx, deps) {
+        if (request.keepProcesses) return undefined;
+        const { path } = deps[LOCATE] as RemoveTarget;
+        return batch?.processes?.get(path) ?? (await import('../core/processes.js')).processesInside(path);
+      },
     },
     {
       name: STOP_PROCESSES,
@@ -176,7 +194,7 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
       after: [...teardown.map((t) => t.name), STOP_PROCESSES],
       async run({ span }, deps) {
         const target = deps[CHECK_CLEAN] as Located;
-        const outcome = await recycle(target);
+        const outcome = await recycle(target, batch?.spareRoom);
         span.set('outcome', outcome);
         if (outcome === 'failed') reporter.warn(`could not keep ${target.path} as a spare worktree; removed it`);
         return outcome;
@@ -225,7 +243,8 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
       deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
       async run(_ctx, deps) {
         const target = deps[LOCATE] as RemoveTarget;
-        if ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true) return undefined;
+        // In a batch the files wait in the trash for the one job `prune` starts after the last removal.
+        if (batch || ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true)) return undefined;
         return startBackgroundJob({
           job: 'delete-trash',
           id: shared.runId,
@@ -332,10 +351,20 @@ interface Located extends RemoveTarget {
  * and refreshes it. A worktree with any local change is never recycled. `failed`: it could not
  * be kept and is removed already.
  */
-async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+async function recycle(target: Located, room?: { left: number }): Promise<'recycled' | 'no' | 'failed'> {
   const { repo, config } = target;
   const wanted = sparesWanted(config);
-  if (!target.clean || wanted === 0 || repo.worktrees.filter(isSpare).length >= wanted) return 'no';
+  // A batch's list of worktrees is as old as the batch: its removals count the room among themselves.
+  if (!target.clean || wanted === 0 || (room ? room.left <= 0 : repo.worktrees.filter(isSpare).length >= wanted)) return 'no';
+  if (room) room.left--;
+  const outcome = await recycleInto(target);
+  if (room && outcome !== 'recycled') room.left++;
+  return outcome;
+}
+
+/** Moves the clean worktree into the pool of spares, when that is on the same filesystem. */
+async function recycleInto(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+  const { repo, config } = target;
   const pool = await configuredSparePool(repo, config, () => undefined);
   const [here, there] = await Promise.all([stat(target.path).catch(() => undefined), stat(dirname(pool)).catch(() => undefined)]);
   if (!here || !there || here.dev !== there.dev) return 'no';
