@@ -62,7 +62,7 @@ export interface RemoveResult {
   mainPath: string;
   branch?: string;
   branchDeleted: boolean;
-  /** Log of the background deletion of the worktree's files, if one was started. */
+  /** Log of the background job deleting the worktree's files, if one was started (the stack's job when there is a stack). */
   backgroundLog?: string;
   /** The dependency directories (relative) renamed aside first, so that rm did not wait for them. */
   movedAside: string[];
@@ -126,12 +126,11 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
   const tasks = removeGraph(request, shared, reporter);
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
-  const backgroundLog = results.get('delete-in-background') as string | undefined;
+  const { trashLog: backgroundLog, stackLog } = (results.get('background-job') as { trashLog?: string; stackLog?: string } | undefined) ?? {};
   const kept = shared.facts.kept as KeptCopies | undefined;
   // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
   if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
   const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
-  const stackLog = results.get('stack-down-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
   if (!request.batch && sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
@@ -239,33 +238,26 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
       },
     },
     {
-      name: 'delete-in-background',
+      // One detached job for all that is left: the stack's (which then also empties the trash), or the trash's alone.
+      name: 'background-job',
       deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
-      async run(_ctx, deps) {
-        const target = deps[LOCATE] as RemoveTarget;
-        // In a batch the files wait in the trash for the one job `prune` starts after the last removal.
-        if (batch || ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true)) return undefined;
-        return startBackgroundJob({
-          job: 'delete-trash',
-          id: shared.runId,
-          commonDir: target.repo.commonDir,
-          args: [trashDir(target.repo.commonDir)],
-          cwd: target.repo.mainPath,
-        });
-      },
-    },
-    {
-      name: 'stack-down-in-background',
-      deps: [LOCATE, 'git-worktree-remove'],
       // After seed-remove too: the seeded clones its containers still use go to the same job, removed once they are gone.
       after: ['services-down', 'release-ports', 'seed-remove'],
-      async run({ span }, deps) {
+      async run({ span }, deps): Promise<{ trashLog?: string; stackLog?: string }> {
+        const target = deps[LOCATE] as RemoveTarget;
+        // In a batch the files wait in the trash for the one job `prune` starts after the last removal.
+        const trashed = !batch && ((deps['move-aside'] as Moved[]).length > 0 || deps['git-worktree-remove'] === true);
+        const trash = trashed ? trashDir(target.repo.commonDir) : undefined;
         const down = deps['services-down'] as StackDown | undefined;
-        if (!down) return undefined;
-        const { startStackDown } = await import('./stack-down.js');
-        span.set('containers', down.containers.length);
-        const clones = deps['seed-remove'] as SeedClones | undefined;
-        return startStackDown(deps[LOCATE] as RemoveTarget, { ...down, ...(clones ? { seedClones: clones } : {}) }, shared.runId);
+        if (down) {
+          const { startStackDown } = await import('./stack-down.js');
+          span.set('containers', down.containers.length);
+          const clones = deps['seed-remove'] as SeedClones | undefined;
+          const stackLog = await startStackDown(target, { ...down, ...(clones ? { seedClones: clones } : {}), ...(trash ? { trash } : {}) }, shared.runId);
+          return { stackLog, ...(trash ? { trashLog: stackLog } : {}) };
+        }
+        if (!trash) return {};
+        return { trashLog: await startBackgroundJob({ job: 'delete-trash', id: shared.runId, commonDir: target.repo.commonDir, args: [trash], cwd: target.repo.mainPath }) };
       },
     },
   ];
