@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
-import { withLock } from '../../core/lock.js';
+import { withLock, withLockShared } from '../../core/lock.js';
 import { isProcessAlive } from '../../core/pid.js';
 import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
@@ -115,54 +115,22 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
   });
 }
 
-/** A release waiting for the registry's lock. */
-interface QueuedRelease {
-  key: LeaseHolder;
-  ports?: readonly number[];
-  done(released: PortLease[]): void;
-  fail(error: unknown): void;
-}
-
-/** Releases of this process waiting for the lock, by lock file: those asked for meanwhile share its next turn. */
-const waitingReleases = new Map<string, QueuedRelease[]>();
-
 /**
  * Releases leases: those of `holder` (all, or only the given `ports`). Returns what it released,
  * so a rolled-back `rm` can {@link restoreLeases} them. Releases asked for in this process while
- * one waits for the lock (`prune` removes four worktrees at a time) are done in the same turn:
- * one read and one write of the registry for all of them.
+ * one waits for the lock share its turn: one read and one write of the registry.
  */
 export async function releasePorts(holder: LeaseHolder, ports?: readonly number[], options: RegistryOptions = {}): Promise<PortLease[]> {
   const key = await normalizeHolder(holder);
-  const lockPath = portsLockPath(options.env);
-  return new Promise((done, fail) => {
-    const queued = waitingReleases.get(lockPath);
-    const release: QueuedRelease = { key, ...(ports ? { ports } : {}), done, fail };
-    if (queued) {
-      queued.push(release);
-      return;
-    }
-    const turn = [release];
-    waitingReleases.set(lockPath, turn);
-    withLock(lockPath, async () => {
-      // From here on, a new release waits for the next turn.
-      waitingReleases.delete(lockPath);
-      const { registry, rebuilt } = await loadRegistry(options, [...new Set(turn.map((r) => r.key.repo))]);
-      const released = turn.map((r) => {
-        const leases = Object.values(registry.leases).filter((l) => sameHolder(l, r.key) && (r.ports === undefined || r.ports.includes(l.port)));
-        for (const lease of leases) delete registry.leases[String(lease.port)];
-        return leases;
-      });
-      if (rebuilt || released.some((leases) => leases.length > 0)) await writeRegistry(registry, options.env);
-      return released;
-    }).then(
-      (released) => turn.forEach((r, i) => r.done(released[i]!)),
-      (error: unknown) => {
-        // The lock was never had (a timeout): those that joined fail with it, later ones start a turn of their own.
-        if (waitingReleases.get(lockPath) === turn) waitingReleases.delete(lockPath);
-        turn.forEach((r) => r.fail(error));
-      },
-    );
+  return withLockShared(portsLockPath(options.env), { key, ports }, async (turn) => {
+    const { registry, rebuilt } = await loadRegistry(options, [...new Set(turn.map((r) => r.key.repo))]);
+    const released = turn.map((r) => {
+      const leases = Object.values(registry.leases).filter((l) => sameHolder(l, r.key) && (r.ports === undefined || r.ports.includes(l.port)));
+      for (const lease of leases) delete registry.leases[String(lease.port)];
+      return leases;
+    });
+    if (rebuilt || released.some((leases) => leases.length > 0)) await writeRegistry(registry, options.env);
+    return released;
   });
 }
 
