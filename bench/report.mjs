@@ -131,6 +131,17 @@ export function evaluateTargets(rows, startup, lists = []) {
   targets.push(compare('spare-wt-flat', 'spare worktree: 100,000 files ≤ 1.5× 2,000 files (flat in repository size)', 'vtree-spare-wt-100k', 'vtree-spare-wt', 1.5));
   targets.push(compare('rm', 'git vtree rm of a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm', 'git-rm', 0.5));
   targets.push(compare('rm-recycled', 'git vtree rm recycling a clean worktree ≤ 0.5× git worktree remove', 'vtree-rm-recycled', 'git-rm', 0.5));
+  // Issue 22: removal that does not wait.
+  targets.push(compare('rm-stack', 'git vtree rm of a worktree whose stack runs ≤ 0.5× git worktree remove --force of the same', 'vtree-rm-stack', 'git-rm-force', 0.5));
+  const prune = rows.find((r) => r.id === 'vtree-prune-50');
+  targets.push({
+    id: 'prune-50',
+    target: 'git vtree prune --yes of 50 merged worktrees under 10 s of foreground time',
+    status: !prune?.stats ? 'not measured' : prune.stats.median < 10_000 && prune.asExpected !== false ? 'met' : 'not met',
+    // Milliseconds, not a ratio: the target is absolute.
+    value: prune?.stats?.median ?? null,
+    detail: !prune?.stats ? (prune ? `${prune.label}: ${prune.reason ?? 'no figures'}` : 'row vtree-prune-50 was not run') : `${prune.label}: median ${formatMs(prune.stats.median)} (limit < 10 s)${prune.ratioToWorktree ? `; ${prune.ratioToWorktree.toFixed(2)}× 50 × git worktree remove --force` : ''}`,
+  });
   targets.push(compare('list-50', 'git vtree list --fast, 50 worktrees ≤ 1.3× (node -e 0 + git worktree list)', 'vtree-list-50', 'node+git-list-50', 1.3, lists));
   targets.push(compare('list-board-50', 'git vtree list (board columns), 50 worktrees ≤ 2× (node -e 0 + git worktree list)', 'vtree-list-board-50', 'node+git-list-50', 2, lists));
   const rss = rows.filter((r) => r.maxRssMb !== null);
@@ -204,7 +215,7 @@ export function renderReport({ rows, startup, targets, reference, heading, lists
   out.push('Targets (issues 4 and 12):');
   for (const t of targets) {
     const mark = t.status === 'met' ? 'met' : t.status === 'not met' ? 'NOT MET' : 'not measured';
-    const value = t.value === null ? '' : t.id === 'memory' ? ` (${t.value.toFixed(0)} MB)` : ` (${t.value.toFixed(2)}×)`;
+    const value = t.value === null ? '' : t.id === 'memory' ? ` (${t.value.toFixed(0)} MB)` : t.id === 'prune-50' ? ` (${formatMs(t.value)})` : ` (${t.value.toFixed(2)}×)`;
     out.push(`  [${mark}] ${t.target}${value}`);
     out.push(`      ${t.detail}`);
   }

@@ -14,7 +14,7 @@ import { benchEnv, runChild, summarize, timeSequence, waitForTaggedProcesses } f
 import { addRatios, depsOutcome, describeDeps, evaluateTargets, renderReport } from './report.mjs';
 import { applyConfig, clearVtreeState, nodeModulesEntries, removeRunWorktrees } from './repo-state.mjs';
 import { prepareTools } from './tools.mjs';
-import { BASE_VARIANTS, linkModeVariants, LIST_VARIANTS, LIST_WORKTREES, REPOS, runTarget, SPARE_VARIANTS, STARTUP_VARIANTS } from './variants.mjs';
+import { BASE_VARIANTS, DAY_TWO_VARIANTS, linkModeVariants, LIST_VARIANTS, LIST_WORKTREES, REPOS, runTarget, SPARE_VARIANTS, STARTUP_VARIANTS } from './variants.mjs';
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const PROJECT_DIR = dirname(BENCH_DIR);
@@ -101,7 +101,7 @@ const loadBefore = loadavg();
 const tools = await prepareTools({ toolsDir: options.toolsDir, env, install: options.installTools, log });
 const ctx = { repos: {}, tools, env, workDir: options.workDir, vtreeBin: VTREE_BIN, tag };
 const linkModes = await offeredLinkModes();
-const variants = [...BASE_VARIANTS, ...linkModeVariants(linkModes), ...SPARE_VARIANTS].filter((v) => !options.only || options.only.has(v.id));
+const variants = [...BASE_VARIANTS, ...linkModeVariants(linkModes), ...SPARE_VARIANTS, ...DAY_TWO_VARIANTS].filter((v) => !options.only || options.only.has(v.id));
 const listVariants = LIST_VARIANTS.filter((v) => !options.only || options.only.has(v.id));
 await prepareRepos(new Set(['npm', ...variants.map((v) => v.repo)]));
 
@@ -200,6 +200,11 @@ async function runOnce(variant, context) {
     } catch {
       warnings.push(`${variant.id}: git vtree rm --json printed no JSON`);
     }
+  }
+  try {
+    await variant.cleanup?.(context, repo, target);
+  } catch (error) {
+    warnings.push(`${variant.id}: cleaning up after the run: ${error.message}`);
   }
   let path = target.path;
   if (variant.group === 'vtree' && timed.ok) {

@@ -1,5 +1,6 @@
 // The rows of the benchmark: what each one times, in which repository, from which starting
 // state. One value per row; run.mjs alternates them round-robin.
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { bunEnv, CHANGED_LOCKFILE_BRANCH, pnpmStoreDir } from './fixture.mjs';
 import { runChild, waitForTaggedProcesses } from './measure.mjs';
@@ -18,7 +19,8 @@ import { clearVtreeState, removeRunWorktrees, RUN_BRANCH_PREFIX } from './repo-s
  */
 
 /**
- * One row. `commands` are timed together; `prepare` runs before each run, untimed.
+ * One row. `commands` are timed together; `prepare` runs before each run, `cleanup` after it
+ * (what the timed commands left that removing the run's worktrees and branches does not undo), untimed.
  * @typedef {{
  *   id: string,
  *   label: string,
@@ -31,6 +33,7 @@ import { clearVtreeState, removeRunWorktrees, RUN_BRANCH_PREFIX } from './repo-s
  *   unavailable?: (ctx: BenchContext) => string | undefined,
  *   prepare?: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo, run: RunTarget) => Promise<void>,
  *   commands: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo, run: RunTarget) => import('./measure.mjs').Command[],
+ *   cleanup?: (ctx: BenchContext, repo: import('./fixture.mjs').BenchRepo, run: RunTarget) => Promise<void>,
  * }} Variant
  * @typedef {{ branch: string, path: string }} RunTarget
  */
@@ -57,6 +60,10 @@ export const REPOS = {
   bun: { manager: 'bun', config: NO_SPARE_WORKTREES },
   'npm-wt': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0', 'vtree.spares.worktrees': '1' } },
   big: { manager: 'npm', sourceFiles: BIG_SOURCE_FILES, config: { 'vtree.cache.spares': '0', 'vtree.spares.worktrees': '1' } },
+  // Issue 22: a committed compose file (see STACK_COMPOSE), the user's consent to its stack in git config.
+  'npm-stack': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0', ...NO_SPARE_WORKTREES, 'vtree.services.trusted': 'true', 'vtree.services.stopTimeout': '2' } },
+  // Issue 22: its main branch gets the merges of the prune rows' branches, rewound before each run.
+  'npm-prune': { manager: 'npm', copyOf: 'npm', config: { 'vtree.cache.spares': '0', ...NO_SPARE_WORKTREES } },
 };
 
 /** Where a run of `variant` puts its worktree and which branch it creates. */
@@ -287,6 +294,133 @@ export const SPARE_VARIANTS = [
       await runChild({ cmd: 'git', args: ['vtree', 'cache', 'prune', '--spares', '0'], cwd: repo.root, env: ctx.env });
     },
     commands: (ctx, repo, run) => [{ cmd: 'git', args: ['vtree', 'rm', '--json', run.branch], cwd: repo.root, env: ctx.env }],
+  },
+];
+
+/**
+ * The stack of the `*-stack` rows: one busybox web server on a leased port. httpd as pid 1 ignores
+ * SIGTERM, so stopping it takes the whole stop timeout, as many real services do.
+ */
+const STACK_COMPOSE = [
+  'services:',
+  '  web:',
+  '    image: vtree-test/busybox:latest',
+  '    command: ["httpd", "-f", "-p", "8080", "-h", "/"]',
+  '    ports: ["127.0.0.1:${WEB_PORT:-8080}:8080"]',
+  '',
+].join('\n');
+
+/** Commits {@link STACK_COMPOSE} as compose.yaml to `repo`'s main branch, once (a copied repository keeps it). */
+async function commitCompose(ctx, repo) {
+  const sh = (args) => runChild({ cmd: 'git', args, cwd: repo.root, env: ctx.env });
+  if ((await sh(['ls-files', 'compose.yaml'])).stdout.trim()) return;
+  await writeFile(join(repo.root, 'compose.yaml'), STACK_COMPOSE);
+  await sh(['add', 'compose.yaml']);
+  const committed = await sh(['-c', 'user.name=vtree bench', '-c', 'user.email=bench@localhost', 'commit', '-q', '-m', 'Add a Compose stack']);
+  if (committed.code !== 0) throw new Error(`committing compose.yaml failed: ${committed.stderr.trim()}`);
+}
+
+/** `git vtree add --wait` of the run's branch with its stack up (untimed), for the stack rows. */
+async function addWithStack(ctx, repo, run) {
+  if ((await runChild({ cmd: 'docker', args: ['image', 'inspect', 'vtree-test/busybox:latest'], cwd: repo.root, env: ctx.env })).code !== 0) {
+    throw new Error('the image vtree-test/busybox:latest is missing: run bash test/prereqs/install.sh');
+  }
+  await commitCompose(ctx, repo);
+  const made = await runChild({ cmd: 'git', args: ['vtree', 'add', '--json', '--wait', run.branch], cwd: repo.root, env: ctx.env });
+  if (made.code !== 0) throw new Error(`git vtree add --wait before the run failed: ${made.stderr.trim().split('\n').at(-1)}`);
+}
+
+/** Worktrees the prune rows remove in one run. */
+export const PRUNE_WORKTREES = 50;
+
+/** The branches of a prune run: `<run branch>-1` ... (under the run prefix, so they are removed after it). */
+function pruneBranches(run) {
+  return Array.from({ length: PRUNE_WORKTREES }, (_, i) => `${run.branch}-${i + 1}`);
+}
+
+/**
+ * {@link PRUNE_WORKTREES} worktrees made by `git vtree add` (node_modules from the cache), each
+ * with a commit of its own, all merged into main (one octopus merge), untimed. Main is first
+ * rewound to where it was before the first prune run, so runs do not pile up merges.
+ */
+async function addMerged(ctx, repo, run) {
+  const sh = (args, cwd = repo.root) => runChild({ cmd: 'git', args: ['-c', 'user.name=vtree bench', '-c', 'user.email=bench@localhost', ...args], cwd, env: ctx.env });
+  const base = await sh(['rev-parse', '--verify', '--quiet', 'refs/bench/prune-base']);
+  if (base.code === 0) await sh(['update-ref', 'refs/heads/main', base.stdout.trim()]);
+  else await sh(['update-ref', 'refs/bench/prune-base', 'HEAD']);
+  const branches = pruneBranches(run);
+  let next = 0;
+  const worker = async () => {
+    while (next < branches.length) {
+      const branch = branches[next++];
+      const made = await runChild(vtreeAdd(ctx, repo, { branch, path: '' }));
+      if (made.code !== 0) throw new Error(`git vtree add ${branch} before the prune run failed: ${made.stderr.trim().split('\n').at(-1)}`);
+      const path = JSON.parse(made.stdout).path;
+      const committed = await sh(['commit', '-q', '--allow-empty', '-m', `Work on ${branch}`], path);
+      if (committed.code !== 0) throw new Error(`committing in ${path} failed: ${committed.stderr.trim()}`);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+  const merged = await sh(['merge', '-q', '--no-edit', '-m', 'Merge the prune run branches', ...branches]);
+  if (merged.code !== 0) throw new Error(`merging the prune run branches failed: ${merged.stderr.trim().split('\n').at(-1)}`);
+}
+
+/**
+ * Issue 22: `rm` of a worktree whose Compose stack runs, and `prune` of
+ * {@link PRUNE_WORKTREES} merged worktrees, each beside what git alone does. `--only
+ * git-rm-force,vtree-rm-stack,git-rm-50,vtree-prune-50` runs these.
+ * @type {Variant[]}
+ */
+export const DAY_TWO_VARIANTS = [
+  {
+    id: 'git-rm-force',
+    label: 'git worktree remove --force (stack running)',
+    group: 'git',
+    repo: 'npm-stack',
+    ref: 'git-rm-force',
+    what: 'a worktree git vtree add --wait made, its busybox stack up; git leaves the stack running (stopped afterwards, untimed)',
+    prepare: addWithStack,
+    commands: (ctx, repo, run) => [{ cmd: 'git', args: ['worktree', 'remove', '--force', '--', run.path], cwd: repo.root, env: ctx.env }],
+    // The stack git left behind, and its leases: stopped and freed the way a user would.
+    async cleanup(ctx, repo, run) {
+      const down = await runChild({ cmd: 'git', args: ['vtree', 'down', '--volumes', '-w', run.path], cwd: repo.root, env: ctx.env });
+      if (down.code !== 0) throw new Error(`git vtree down of the orphaned stack failed: ${down.stderr.trim().split('\n').at(-1)}`);
+    },
+  },
+  {
+    id: 'vtree-rm-stack',
+    label: 'git vtree rm (stack running)',
+    group: 'rm',
+    repo: 'npm-stack',
+    ref: 'git-rm-force',
+    what: 'the same worktree: the stack stops in a background job (waited for after the run, untimed)',
+    expect: 'removed',
+    prepare: addWithStack,
+    commands: (ctx, repo, run) => [{ cmd: 'git', args: ['vtree', 'rm', '--json', run.branch], cwd: repo.root, env: ctx.env }],
+  },
+  {
+    id: 'git-rm-50',
+    label: `${PRUNE_WORKTREES} × git worktree remove --force`,
+    group: 'git',
+    repo: 'npm-prune',
+    ref: 'git-rm-50',
+    what: `${PRUNE_WORKTREES} merged worktrees git vtree add made, removed by git one after the other (their leases freed afterwards, untimed)`,
+    prepare: addMerged,
+    commands: (ctx, repo, run) => pruneBranches(run).map((branch) => ({ cmd: 'git', args: ['worktree', 'remove', '--force', '--', join(repo.parent, 'app.worktrees', branch)], cwd: repo.root, env: ctx.env })),
+    async cleanup(ctx, repo) {
+      await runChild({ cmd: 'git', args: ['vtree', 'prune', '--yes', '--json'], cwd: repo.root, env: ctx.env });
+    },
+  },
+  {
+    id: 'vtree-prune-50',
+    label: `git vtree prune --yes (${PRUNE_WORKTREES} merged worktrees)`,
+    group: 'rm',
+    repo: 'npm-prune',
+    ref: 'git-rm-50',
+    what: 'the same worktrees, found merged and removed in one run; their files are deleted in the background (waited for after the run, untimed)',
+    expect: 'removed',
+    prepare: addMerged,
+    commands: (ctx, repo) => [{ cmd: 'git', args: ['vtree', 'prune', '--yes', '--json'], cwd: repo.root, env: ctx.env }],
   },
 ];
 

@@ -1,8 +1,5 @@
-import { readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Args } from './spec.js';
 import { UsageError } from '../core/errors.js';
-import { tempNamePid } from '../core/temp-name.js';
 import type { Io } from '../core/output.js';
 
 /** A background push gives up after this long (a registry that accepts and never answers). */
@@ -13,8 +10,7 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   /** Deletes what `rm` moved into vtree's trash directory (node_modules of removed worktrees): only names vtree made. */
   'delete-trash': async ([trash]) => {
     if (!trash) throw new UsageError('delete-trash needs the trash directory');
-    const entries = (await readdir(trash).catch(() => [])).filter((name) => tempNamePid(name) !== undefined);
-    await Promise.all(entries.map((entry) => rm(join(trash, entry), { recursive: true, force: true, maxRetries: 3 })));
+    await (await import('../core/debris.js')).emptyTrash(trash);
   },
   /** Snapshots a worktree's fresh node_modules as a cache entry, then tops up its spares (after `add`). */
   'cache-snapshot': async ([cacheDir, base, key, source, spares, linkMode, waitPid, pushTo], io) => {

@@ -2,23 +2,20 @@ import type { Args } from './spec.js';
 import { ExitCode } from '../core/errors.js';
 import type { Io } from '../core/output.js';
 import { formatColumns } from '../core/columns.js';
-import { listWorktreesWithState, neverSetUp, type WorktreeRow } from '../pipelines/list.js';
+import { commonDirOf, listWorktreesWithState, neverSetUp, type WorktreeRow } from '../pipelines/list.js';
 import { describeOrphan, findOrphans } from '../pipelines/orphans.js';
 import { describeRemoval, removals } from '../pipelines/stack-down.js';
 import { basename } from 'node:path';
-import { git } from '../core/exec.js';
-
-/** The common git dir, for the orphans of the repository (outside one, listWorktreesWithState explains). */
-async function commonDirOf(cwd: string): Promise<string> {
-  return git(cwd, ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => '');
-}
 
 /** `git vtree list`: a status board per worktree; `--fast`: only what vtree recorded (no git call per worktree). */
 export default async function list(args: Args, io: Io): Promise<number> {
   const fast = Boolean(args.fast);
-  const [rows, commonDir] = await Promise.all([listWorktreesWithState(process.cwd(), Boolean(args.all), !fast), commonDirOf(process.cwd())]);
+  const rows = await listWorktreesWithState(process.cwd(), Boolean(args.all), !fast);
+  const commonDir = await commonDirOf(rows);
   const main = rows.find((row) => row.main)?.path ?? commonDir;
-  const [orphans, removing] = commonDir ? await Promise.all([findOrphans({ commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows }), removals(commonDir)]) : [[], []];
+  // --fast asks the container engine only when a lease of a vanished worktree hints at an orphan.
+  const orphansOf = { commonDir, name: basename(main).replace(/\.git$/, ''), worktrees: rows };
+  const [orphans, removing] = await Promise.all([findOrphans(orphansOf, { engine: fast ? 'if-leased' : true }), removals(commonDir)]);
   if (io.json) {
     io.out(JSON.stringify({ worktrees: rows, orphans, removing }));
     return ExitCode.ok;

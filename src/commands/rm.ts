@@ -42,9 +42,10 @@ function report(result: RemoveResult, io: Io, cwd: string): void {
   }
   io.log(`Removed worktree ${result.path} in ${formatMs(result.duration)}${result.branchDeleted ? ` and branch '${result.branch}'` : ''}`);
   if (result.recycled) io.log('  kept as a spare worktree: the next `git vtree add` switches it to its branch (docs/spares.md)');
+  // With a stack, one job does both: its log is named once, below.
   if (result.backgroundLog) {
     const what = result.movedAside.length > 0 ? `its files (${result.movedAside.join(', ')} included)` : 'its files';
-    io.log(`  ${what} are being deleted in the background (log: ${result.backgroundLog})`);
+    io.log(`  ${what} are being deleted in the background${result.backgroundLog === result.stackLog ? '' : ` (log: ${result.backgroundLog})`}`);
   }
   if (cwd === result.path || cwd.startsWith(`${result.path}/`)) io.log(`  you were in it; the main worktree: cd ${result.mainPath}`);
   if (result.stackLog) io.log(`  its stack stops in the background, then its ports are freed (log: ${result.stackLog})`);

@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isProcessAlive } from './pid.js';
-import { TEMP_NAME } from './temp-name.js';
+import { TEMP_NAME, tempNamePid } from './temp-name.js';
 
 /**
  * What vtree's own temp files look like ({@link tempName}: atomic writes, lock files being
@@ -9,6 +9,12 @@ import { TEMP_NAME } from './temp-name.js';
  * from another run's work in progress, and from anything vtree did not create.
  */
 export const TEMP_FILE = TEMP_NAME;
+
+/** Deletes what `rm` renamed into vtree's trash directory (`trash`): only entries named as vtree names them. */
+export async function emptyTrash(trash: string): Promise<void> {
+  const entries = (await readdir(trash).catch(() => [] as string[])).filter((name) => tempNamePid(name) !== undefined);
+  await Promise.all(entries.map((entry) => rm(join(trash, entry), { recursive: true, force: true, maxRetries: 3 })));
+}
 
 /**
  * Removes the entries of `dir` whose name matches `pattern` (its first group is the pid of the

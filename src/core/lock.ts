@@ -25,6 +25,54 @@ interface Owner {
   token: string;
 }
 
+/** An item waiting for a turn of a lock; see {@link withLockShared}. */
+interface Waiting {
+  item: unknown;
+  done(result: unknown): void;
+  fail(error: unknown): void;
+}
+
+/** Per lock file, the items of this process waiting for its next turn. */
+const waitingTurns = new Map<string, Waiting[]>();
+
+/**
+ * {@link withLock} for work that batches: the items other callers in this process hand in for the
+ * same lock while this one waits for it are done in the same turn, by one call of `fn` over all
+ * of them (one read and one write of the file the lock guards, however many ask at once: `prune`
+ * removes four worktrees at a time). `fn` returns one result per item, in their order.
+ */
+export function withLockShared<T, R>(lockPath: string, item: T, fn: (items: T[]) => Promise<R[]>, options: LockOptions = {}): Promise<R> {
+  return new Promise<R>((done, fail) => {
+    const waiting: Waiting = { item, done: done as (result: unknown) => void, fail };
+    const queued = waitingTurns.get(lockPath);
+    if (queued) {
+      queued.push(waiting);
+      return;
+    }
+    const turn = [waiting];
+    waitingTurns.set(lockPath, turn);
+    const leave = () => {
+      // From here on, a new item waits for the next turn.
+      if (waitingTurns.get(lockPath) === turn) waitingTurns.delete(lockPath);
+    };
+    withLock(
+      lockPath,
+      () => {
+        leave();
+        return fn(turn.map((w) => w.item as T));
+      },
+      options,
+    ).then(
+      (results) => turn.forEach((w, i) => w.done(results[i])),
+      (error: unknown) => {
+        // The lock was never had (a timeout), or fn failed: every item of the turn fails with it.
+        leave();
+        turn.forEach((w) => w.fail(error));
+      },
+    );
+  });
+}
+
 /**
  * Runs `fn` while holding an exclusive lock file at `lockPath`. The file appears complete, with
  * the owner's pid, start time and a unique token, through `link()` of a written temp file (which

@@ -19,13 +19,29 @@ export interface InsideProcess {
 /** Login shells a user has open in the directory: named, never signalled (ending one would close a terminal). */
 const SHELLS = new Set(['bash', 'zsh', 'fish', 'sh', 'dash', 'ksh', 'tcsh', 'csh']);
 
+/** What runs inside one directory: processes to stop, and interactive shells to leave alone. */
+export interface Inside {
+  stop: InsideProcess[];
+  shells: InsideProcess[];
+}
+
 /**
  * The processes whose working directory or executable lies inside `dir`, except this process, its
  * ancestors (`rm` run from inside the worktree) and its descendants (its own git calls there), split into those to stop and interactive
  * shells (with a terminal) to leave alone. Empty without /proc.
  */
-export async function processesInside(dir: string): Promise<{ stop: InsideProcess[]; shells: InsideProcess[] }> {
-  const root = await realpath(dir).catch(() => dir);
+export async function processesInside(dir: string): Promise<Inside> {
+  return (await processesInsideEach([dir])).get(dir)!;
+}
+
+/**
+ * {@link processesInside} for several directories with one pass over /proc (`prune` removing
+ * fifty worktrees reads each process's links once, not fifty times). Keyed by the given paths.
+ */
+export async function processesInsideEach(dirs: readonly string[]): Promise<Map<string, Inside>> {
+  const roots = await Promise.all(dirs.map((dir) => realpath(dir).catch(() => dir)));
+  const result = new Map<string, Inside>(dirs.map((dir) => [dir, { stop: [], shells: [] }]));
+  if (dirs.length === 0) return result;
   const names = await readdir('/proc').catch(() => [] as string[]);
   const spared = await ancestors(process.pid);
   const found = await Promise.all(
@@ -33,17 +49,20 @@ export async function processesInside(dir: string): Promise<{ stop: InsideProces
       .filter((name) => /^\d+$/.test(name) && !spared.has(Number(name)))
       .map(async (name) => {
         // Two tiny syscalls each over a few hundred processes: synchronous is cheaper than the thread pool.
-        if (!inside(link(`/proc/${name}/cwd`), root) && !inside(link(`/proc/${name}/exe`), root)) return undefined;
+        const cwd = link(`/proc/${name}/cwd`);
+        const exe = link(`/proc/${name}/exe`);
+        const at = roots.findIndex((root) => inside(cwd, root) || inside(exe, root));
+        if (at === -1) return undefined;
         const stat = await readStat(Number(name));
         if (!stat) return undefined;
         const cmdline = (await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '')).split('\0').filter(Boolean).join(' ');
-        return { pid: Number(name), command: cmdline || stat.comm, started: stat.started, shell: SHELLS.has(stat.comm.replace(/^-/, '')) && stat.tty !== '0' };
+        if (await descendsFrom(Number(name), process.pid)) return undefined;
+        const shell = SHELLS.has(stat.comm.replace(/^-/, '')) && stat.tty !== '0';
+        return { dir: dirs[at]!, shell, process: { pid: Number(name), command: cmdline || stat.comm, started: stat.started } };
       }),
   );
-  const mine = await Promise.all(found.map(async (p) => (p ? descendsFrom(p.pid, process.pid) : false)));
-  const all = found.filter((p, i) => p !== undefined && !mine[i]).map((p) => p!);
-  const strip = ({ shell: _shell, ...p }: (typeof all)[number]): InsideProcess => p;
-  return { stop: all.filter((p) => !p.shell).map(strip), shells: all.filter((p) => p.shell).map(strip) };
+  for (const hit of found) if (hit) (hit.shell ? result.get(hit.dir)!.shells : result.get(hit.dir)!.stop).push(hit.process);
+  return result;
 }
 
 /**

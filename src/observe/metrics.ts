@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import { reclaimDead, TEMP_FILE } from '../core/debris.js';
 import { randomBytes } from 'node:crypto';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
-import { withLock } from '../core/lock.js';
+import { withLockShared } from '../core/lock.js';
 import { lockPath, metricsPath } from '../core/paths.js';
 import type { Span } from '../core/profiler.js';
 
@@ -64,13 +64,15 @@ export async function appendRun(
 ): Promise<void> {
   const maxRuns = Math.max(1, options.maxRuns ?? DEFAULT_MAX_RUNS);
   const file = metricsPath(commonDir);
-  await withLock(lockPath(commonDir, 'metrics'), async () => {
+  // Runs of this process ending while one waits for the lock (`prune`'s removals) are written together.
+  await withLockShared(lockPath(commonDir, 'metrics'), run, async (turn) => {
     // Malformed runs are kept as they are: reading skips them, appending is no reason to drop them.
     const current = await readMetricsFile(commonDir, options.warn);
-    const runs = [...current.runs, run].slice(-maxRuns);
+    const runs = [...current.runs, ...turn].slice(-maxRuns);
     await writeFileAtomic(file, JSON.stringify({ schema: METRICS_SCHEMA, runs } satisfies MetricsFile) + '\n', { durable: false });
     // Temp files of writes and locks a killed run left here (two readdirs of small directories).
     await Promise.all([reclaimDead(dirname(file), TEMP_FILE), reclaimDead(dirname(lockPath(commonDir, 'metrics')), TEMP_FILE)]);
+    return turn.map(() => undefined);
   });
 }
 

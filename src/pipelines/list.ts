@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { UsageError } from '../core/errors.js';
 import { isSpare, listWorktrees } from '../git/worktree.js';
 import { readServicesStatus } from '../features/services/status.js';
@@ -64,6 +65,16 @@ export async function listWorktreesWithState(cwd: string, all = false, board = f
   const main = worktrees.find((w) => w.main);
   if (board && main) await (await import('./list-board.js')).addBoardColumns(rows, main.path);
   return rows;
+}
+
+/**
+ * The repository's common git dir, from what `list` read already: the main worktree's git dir, or
+ * the bare repository itself, so `list` needs no `git rev-parse` of its own.
+ */
+export async function commonDirOf(rows: readonly WorktreeRow[]): Promise<string> {
+  const main = rows.find((row) => row.main) ?? rows[0]!;
+  const gitDir = await worktreeGitDir(main.path);
+  return existsSync(gitDir) ? gitDir : main.path;
 }
 
 function recordedRows(worktrees: Awaited<ReturnType<typeof listWorktrees>>, all: boolean): Promise<WorktreeRow[]> {

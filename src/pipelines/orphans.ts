@@ -28,20 +28,24 @@ export interface Orphan {
  * Compose stacks in a directory that is gone that are this repository's: a lease of it names that
  * directory, the stack used an override from its git dir (`<common>/worktrees/<id>/`), or it has
  * the project name vtree gives a worktree of it in that directory. `repo.worktrees`: those that
- * exist. `engine: false` skips asking the container engine (leases only).
+ * exist. `engine: false` skips asking the container engine (leases only); `'if-leased'` asks it
+ * only when a lease of a vanished worktree hints at an orphan (`list --fast`: a stack that
+ * publishes no leased port is then not seen).
  */
-export async function findOrphans(repo: { commonDir: string; name: string; worktrees: ReadonlyArray<{ path: string }> }, options: { engine?: boolean } = {}): Promise<Orphan[]> {
+export async function findOrphans(repo: { commonDir: string; name: string; worktrees: ReadonlyArray<{ path: string }> }, options: { engine?: boolean | 'if-leased' } = {}): Promise<Orphan[]> {
   const { listLeases } = await import('../features/ports/registry.js');
-  const [commonDir, leases, stacks, removing] = await Promise.all([
+  const askEngine = () => import('../features/services/engine-stacks.js').then((m) => m.engineStacks());
+  const [commonDir, leases, early, removing] = await Promise.all([
     realpath(repo.commonDir).catch(() => repo.commonDir),
     listLeases(),
-    options.engine === false ? undefined : import('../features/services/engine-stacks.js').then((m) => m.engineStacks()),
+    options.engine === false || options.engine === 'if-leased' ? undefined : askEngine(),
     import('./stack-down.js').then((m) => m.removals(repo.commonDir)),
   ]);
   // What `rm` is still taking down in the background is not left behind (yet).
   const busy = removing.filter((r) => r.state === 'removing');
   const live = new Set([...repo.worktrees.map((w) => w.path), ...busy.flatMap((r) => [r.path, r.leaseHolder])]);
   const staleLeases = leases.filter((lease) => lease.repo === commonDir && lease.stale && !live.has(lease.worktree));
+  const stacks = options.engine === 'if-leased' && staleLeases.length > 0 ? await askEngine() : early;
   const goneStacks = (
     await Promise.all((stacks ?? []).map(async (stack) => (stack.workingDir && !live.has(stack.workingDir) && !(await isDirectory(stack.workingDir)) ? stack : undefined)))
   ).filter((stack) => stack !== undefined);

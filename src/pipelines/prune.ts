@@ -1,4 +1,4 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git, run } from '../core/exec.js';
 import { errorMessage } from '../core/errors.js';
@@ -11,7 +11,7 @@ import { slugify } from '../git/slug.js';
 import { isSpare, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
 import { findOrphans, reclaimOrphan, type Orphan, type Reclaimed } from './orphans.js';
-import { removeWorktree } from './remove.js';
+import { removeWorktree, type RemoveBatch } from './remove.js';
 import { resolveRepoStage } from './repo-stage.js';
 
 /** What `git vtree prune` was asked to do. */
@@ -78,7 +78,7 @@ export async function planPrune(request: PruneRequest): Promise<PrunePlan> {
   const where = await resolveRepoStage(request.cwd);
   const { repo } = where;
   const defaultBranch = await findDefaultBranch(where);
-  const refs = await branchRefs(repo.mainPath);
+  const refs = await branchRefs(repo.mainPath, defaultBranch);
   const linked = repo.worktrees.filter((w) => !w.main && !w.bare && !w.prunable && !w.locked && !isSpare(w));
   const [verdicts, orphans, spareWorktrees, trash, staging, cacheEntries] = await Promise.all([
     Promise.all(linked.map((w) => judge(where, w, refs, defaultBranch, request))),
@@ -101,15 +101,27 @@ export async function planPrune(request: PruneRequest): Promise<PrunePlan> {
 
 /**
  * Removes what the plan lists: each worktree through `rm` (teardown, kept `.env` edits, trash),
- * worktrees with something to lose only under `--force`; then the leftovers.
+ * worktrees with something to lose only under `--force`; then the leftovers. The removals share
+ * one resolved repository and one pass over /proc, and leave their files in the trash for one
+ * deletion job started at the end, so that fifty cost little more than one.
  */
 export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporter: Reporter): Promise<PruneOutcome> {
   const outcome: PruneOutcome = { removed: [], failed: [], orphans: [], spareWorktrees: 0, staging: 0, cacheEntries: [] };
-  // A few at a time: each removal is mostly waiting on git and the file system.
   const chosen = plan.worktrees.filter((w) => !w.kept || request.force);
+  const before = await resolveRepoStage(request.cwd);
+  const [{ sparesWanted, startSpareJob }, processes] = await Promise.all([
+    import('../git/spare-worktree.js'),
+    request.keepProcesses || chosen.length === 0 ? undefined : import('../core/processes.js').then((m) => m.processesInsideEach(chosen.map((w) => w.path))),
+  ]);
+  const batch: RemoveBatch = {
+    where: before,
+    ...(processes ? { processes } : {}),
+    spareRoom: { left: Math.max(0, sparesWanted(before.config) - before.repo.worktrees.filter(isSpare).length) },
+  };
+  // A few at a time: each removal is mostly waiting on git and the file system.
   await eachLimited(chosen, REMOVALS_AT_ONCE, async (w) => {
     try {
-      const result = await removeWorktree({ cwd: request.cwd, target: w.path, force: request.force, deleteBranch: request.deleteBranch, volumes: false, keepProcesses: request.keepProcesses ?? false }, reporter);
+      const result = await removeWorktree({ cwd: request.cwd, target: w.path, force: request.force, deleteBranch: request.deleteBranch, volumes: false, keepProcesses: request.keepProcesses ?? false, batch }, reporter);
       outcome.removed.push({ path: w.path, ...(w.branch ? { branch: w.branch } : {}), branchDeleted: result.branchDeleted, ...(result.kept ? { kept: result.kept } : {}) });
       reporter.log(`removed ${w.path} (${w.reasons.join(', ')})`);
     } catch (error) {
@@ -139,9 +151,13 @@ export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporte
   for (const entry of past) await dropEntry(cacheDir, entry.key);
   outcome.cacheEntries = past.map((e) => e.key);
   [outcome.spareWorktrees, outcome.staging] = await Promise.all([pruneSparePool(request.cwd, false), cleanStaleTemps(cacheDir)]);
+  // One job deletes what every removal above left in the trash.
+  const runId = `prune-${Date.now()}`;
   if ((await countTrash(where.repo.commonDir)) > 0) {
-    outcome.trashLog = await startBackgroundJob({ job: 'delete-trash', id: `prune-${Date.now()}`, commonDir: where.repo.commonDir, args: [trashDir(where.repo.commonDir)], cwd: where.repo.mainPath });
+    outcome.trashLog = await startBackgroundJob({ job: 'delete-trash', id: runId, commonDir: where.repo.commonDir, args: [trashDir(where.repo.commonDir)], cwd: where.repo.mainPath });
   }
+  // Refill the pool of spares (or finish recycling removed worktrees into it), once for all of them.
+  if (outcome.removed.length > 0 && sparesWanted(where.config) > 0) await startSpareJob(where.repo, runId, reporter.warn);
   return outcome;
 }
 
@@ -161,21 +177,34 @@ async function findDefaultBranch({ repo }: RepoStage): Promise<string | undefine
 }
 
 interface BranchRef {
+  /** The commit the branch points at. */
+  tip: string;
+  /** Its committer time, in seconds. */
+  committed: number;
   upstream: string;
   /** `[gone]` when the upstream branch no longer exists on its remote. */
   track: string;
+  /** Its tip is an ancestor of the default branch. */
+  merged: boolean;
 }
 
-/** Every local branch's upstream and its tracking state, in one call. */
-async function branchRefs(cwd: string): Promise<Map<string, BranchRef>> {
-  const out = await git(cwd, ['for-each-ref', '--format=%(refname:short)%00%(upstream:short)%00%(upstream:track)', 'refs/heads']);
+/**
+ * Every local branch's tip, commit time, upstream and tracking state, and whether it is in the
+ * default branch: two git calls for all worktrees, however many there are.
+ */
+async function branchRefs(cwd: string, defaultBranch: string | undefined): Promise<Map<string, BranchRef>> {
+  const [out, merged] = await Promise.all([
+    git(cwd, ['for-each-ref', '--format=%(refname:short)%00%(objectname)%00%(committerdate:unix)%00%(upstream:short)%00%(upstream:track)', 'refs/heads']),
+    defaultBranch ? git(cwd, ['for-each-ref', `--merged=${defaultBranch}`, '--format=%(refname:short)', 'refs/heads']).catch(() => '') : '',
+  ]);
+  const inDefault = new Set(merged.split('\n').filter(Boolean));
   return new Map(
     out
       .split('\n')
       .filter(Boolean)
       .map((line) => {
-        const [name = '', upstream = '', track = ''] = line.split('\0');
-        return [name, { upstream, track }] as const;
+        const [name = '', tip = '', committed = '0', upstream = '', track = ''] = line.split('\0');
+        return [name, { tip, committed: Number(committed) || 0, upstream, track, merged: inDefault.has(name) }] as const;
       }),
   );
 }
@@ -187,11 +216,11 @@ async function judge(where: RepoStage, w: WorktreeEntry, refs: Map<string, Branc
   const head = w.head ?? '';
   const ref = w.branch ? refs.get(w.branch) : undefined;
   const reasons: string[] = [];
-  const merged = w.branch !== defaultBranch && defaultBranch !== undefined && (await isMerged(w.path, w.branch, head, defaultBranch, ref));
+  const merged = w.branch !== defaultBranch && defaultBranch !== undefined && (await isMerged(where.repo.commonDir, w.path, w.branch, head, defaultBranch, ref));
   if (merged) reasons.push(`merged into ${defaultBranch}`);
   if (ref?.track === '[gone]') reasons.push(`upstream ${ref.upstream} is gone`);
   const changes = await localChanges(w.path, state);
-  const lastActivity = await lastActivityMs(w.path, gitDir, head, changes.files, state?.createdAt);
+  const lastActivity = await lastActivityMs(w.path, gitDir, head, ref, changes.files, state?.createdAt);
   if (request.idleMs !== undefined && Date.now() - lastActivity > request.idleMs) reasons.push(`idle ${formatAge(Date.now() - lastActivity)}`);
   if (reasons.length === 0) return undefined;
   const unpushed = merged || !head ? 0 : await commitsOnlyHere(w.path, head, defaultBranch);
@@ -211,19 +240,28 @@ async function judge(where: RepoStage, w: WorktreeEntry, refs: Map<string, Branc
  * would change nothing (squash or rebase merges). A branch that never had a commit of its own
  * (its reflog holds only its creation, and it tracks nothing) is new, not merged.
  */
-async function isMerged(cwd: string, branch: string | undefined, head: string, defaultBranch: string, ref: BranchRef | undefined): Promise<boolean> {
+async function isMerged(commonDir: string, cwd: string, branch: string | undefined, head: string, defaultBranch: string, ref: BranchRef | undefined): Promise<boolean> {
   if (!head) return false;
-  if (branch && !ref?.upstream) {
-    const reflog = await run('git', ['reflog', 'show', '--format=%H', `refs/heads/${branch}`, '--'], { cwd, okCodes: [0, 128] });
-    if (reflog.code === 0 && reflog.stdout.trim().split('\n').filter(Boolean).length <= 1) return false;
-  }
-  const ancestor = await run('git', ['merge-base', '--is-ancestor', head, defaultBranch], { cwd, okCodes: [0, 1, 128] });
-  if (ancestor.code === 0) return true;
+  if (branch && !ref?.upstream && (await reflogEntries(commonDir, cwd, branch)) <= 1) return false;
+  // Known for every branch from one `for-each-ref --merged`; a detached HEAD is asked alone.
+  const tipKnown = ref !== undefined && ref.tip === head;
+  if (tipKnown ? ref.merged : (await run('git', ['merge-base', '--is-ancestor', head, defaultBranch], { cwd, okCodes: [0, 1, 128] })).code === 0) return true;
   // git ≥ 2.38: the tree a merge would make; equal to the default branch's own tree, the work is in already.
   const merge = await run('git', ['merge-tree', '--write-tree', defaultBranch, head], { cwd, okCodes: [0, 1, 128, 129] });
   if (merge.code !== 0) return false;
   const tree = await git(cwd, ['rev-parse', `${defaultBranch}^{tree}`]);
   return merge.stdout.trim().split('\n')[0] === tree;
+}
+
+/**
+ * How many entries the branch's reflog has: read from `logs/refs/heads/<branch>` (one line each),
+ * without a git call; git is asked where there is no such file (another ref backend, no reflog).
+ */
+async function reflogEntries(commonDir: string, cwd: string, branch: string): Promise<number> {
+  const text = await readFile(join(commonDir, 'logs', 'refs', 'heads', branch), 'utf8').catch(() => undefined);
+  if (text !== undefined) return text.split('\n').filter(Boolean).length;
+  const reflog = await run('git', ['reflog', 'show', '--format=%H', `refs/heads/${branch}`, '--'], { cwd, okCodes: [0, 128] });
+  return reflog.code === 0 ? reflog.stdout.trim().split('\n').filter(Boolean).length : Number.POSITIVE_INFINITY;
 }
 
 /** Uncommitted and untracked files, besides the `.env` / `.mcp.json` vtree wrote. */
@@ -242,9 +280,10 @@ async function localChanges(path: string, state: Record<string, unknown> | undef
  * When the worktree last saw work: its tip's commit time, the last move of its HEAD (commit,
  * checkout, reset), its creation, and the change time of every file git reports changed.
  */
-async function lastActivityMs(path: string, gitDir: string, head: string, changed: readonly string[], createdAt: unknown): Promise<number> {
+async function lastActivityMs(path: string, gitDir: string, head: string, ref: BranchRef | undefined, changed: readonly string[], createdAt: unknown): Promise<number> {
   const times: number[] = [];
-  if (head) times.push(Number(await git(path, ['show', '-s', '--format=%ct', head]).catch(() => '0')) * 1000);
+  if (head && ref?.tip === head) times.push(ref.committed * 1000);
+  else if (head) times.push(Number(await git(path, ['show', '-s', '--format=%ct', head]).catch(() => '0')) * 1000);
   const headLog = await stat(join(gitDir, 'logs', 'HEAD')).catch(() => undefined);
   if (headLog) times.push(headLog.mtimeMs);
   if (typeof createdAt === 'string' && Date.parse(createdAt)) times.push(Date.parse(createdAt));

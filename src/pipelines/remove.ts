@@ -25,9 +25,7 @@ import { RESOLVE_REPO, resolveRepoTask } from './repo-stage.js';
 import type { Reclaimed } from './orphans.js';
 import type { StackDown } from '../features/services/teardown.js';
 import type { SeedClones } from '../features/seed/index.js';
-import type { processesInside } from '../core/processes.js';
-
-type Inside = Awaited<ReturnType<typeof processesInside>>;
+import type { Inside } from '../core/processes.js';
 
 /** What `git vtree rm` was asked to do. */
 export interface RemoveRequest {
@@ -39,6 +37,21 @@ export interface RemoveRequest {
   volumes: boolean;
   /** `--keep-processes`: leave processes running inside the worktree alone. */
   keepProcesses?: boolean;
+  /** One of several removals of one `prune` run, which shares this and starts the background jobs once for all. */
+  batch?: RemoveBatch;
+}
+
+/**
+ * What the removals of one `prune` run share, so that fifty of them cost one of each: the
+ * repository resolved once, one pass over /proc, the pool's room. Their files stay in the trash
+ * for the one deletion job `prune` starts, and `prune` refills the pool of spares once.
+ */
+export interface RemoveBatch {
+  where: RepoStage;
+  /** What runs inside each worktree (keyed by its path as git lists it); none with `--keep-processes`. */
+  processes?: Map<string, Inside>;
+  /** Spare worktrees the pool still has room for, taken one at a time by the removals that recycle. */
+  spareRoom: { left: number };
 }
 
 /** What `git vtree rm` did. */
@@ -49,7 +62,7 @@ export interface RemoveResult {
   mainPath: string;
   branch?: string;
   branchDeleted: boolean;
-  /** Log of the background deletion of the worktree's files, if one was started. */
+  /** Log of the background job deleting the worktree's files, if one was started (the stack's job when there is a stack). */
   backgroundLog?: string;
   /** The dependency directories (relative) renamed aside first, so that rm did not wait for them. */
   movedAside: string[];
@@ -113,14 +126,13 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
   const tasks = removeGraph(request, shared, reporter);
   const { results, record } = await runRecorded(tasks, { command: 'rm', profiler, shared, ...(signal ? { signal } : {}), identify: identifiedBy(LOCATE) });
   const target = results.get(LOCATE) as RemoveTarget;
-  const backgroundLog = results.get('delete-in-background') as string | undefined;
+  const { trashLog: backgroundLog, stackLog } = (results.get('background-job') as { trashLog?: string; stackLog?: string } | undefined) ?? {};
   const kept = shared.facts.kept as KeptCopies | undefined;
   // Said only now: a refused rm undoes the copies, and must not point at a folder it removed.
   if (kept) reporter.warn(`kept a copy of ${kept.files.join(', ')} (changed in this worktree) in ${kept.dir}`);
   const stopped = (results.get(STOP_PROCESSES) as string[] | undefined) ?? [];
-  const stackLog = results.get('stack-down-in-background') as string | undefined;
   // Fill the pool of spare worktrees (or finish recycling this one) once this command has returned.
-  if (sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
+  if (!request.batch && sparesWanted(target.config) > 0) await startSpareJob(target.repo, shared.runId, reporter.warn);
   return {
     runId: shared.runId,
     path: target.path,
@@ -140,8 +152,9 @@ async function removeLinked(request: RemoveRequest, reporter: Reporter, signal?:
 /** The task graph of `git vtree rm`. */
 export function removeGraph(request: RemoveRequest, shared: RemoveShared, reporter: Reporter): Task<RemoveShared>[] {
   const teardown = FEATURES.flatMap((f) => f.teardownTasks?.({ located: LOCATE, cleared: CHECK_CLEAN }) ?? []);
+  const batch = request.batch;
   return [
-    resolveRepoTask(request.cwd),
+    batch ? { name: RESOLVE_REPO, run: async () => batch.where } : resolveRepoTask(request.cwd),
     { name: LOCATE, deps: [RESOLVE_REPO], run: (_ctx, deps) => locate(deps[RESOLVE_REPO] as RepoStage, request) },
     {
       name: CHECK_CLEAN,
@@ -163,7 +176,11 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
     {
       name: FIND_PROCESSES,
       deps: [LOCATE],
-      run: async (_ctx, deps) => (request.keepProcesses ? undefined : (await import('../core/processes.js')).processesInside((deps[LOCATE] as RemoveTarget).path)),
+      async run(_ctx, deps) {
+        if (request.keepProcesses) return undefined;
+        const { path } = deps[LOCATE] as RemoveTarget;
+        return batch?.processes?.get(path) ?? (await import('../core/processes.js')).processesInside(path);
+      },
     },
     {
       name: STOP_PROCESSES,
@@ -176,7 +193,7 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
       after: [...teardown.map((t) => t.name), STOP_PROCESSES],
       async run({ span }, deps) {
         const target = deps[CHECK_CLEAN] as Located;
-        const outcome = await recycle(target);
+        const outcome = await recycle(target, batch?.spareRoom);
         span.set('outcome', outcome);
         if (outcome === 'failed') reporter.warn(`could not keep ${target.path} as a spare worktree; removed it`);
         return outcome;
@@ -221,32 +238,26 @@ export function removeGraph(request: RemoveRequest, shared: RemoveShared, report
       },
     },
     {
-      name: 'delete-in-background',
+      // One detached job for all that is left: the stack's (which then also empties the trash), or the trash's alone.
+      name: 'background-job',
       deps: [LOCATE, 'move-aside', 'git-worktree-remove'],
-      async run(_ctx, deps) {
-        const target = deps[LOCATE] as RemoveTarget;
-        if ((deps['move-aside'] as Moved[]).length === 0 && deps['git-worktree-remove'] !== true) return undefined;
-        return startBackgroundJob({
-          job: 'delete-trash',
-          id: shared.runId,
-          commonDir: target.repo.commonDir,
-          args: [trashDir(target.repo.commonDir)],
-          cwd: target.repo.mainPath,
-        });
-      },
-    },
-    {
-      name: 'stack-down-in-background',
-      deps: [LOCATE, 'git-worktree-remove'],
       // After seed-remove too: the seeded clones its containers still use go to the same job, removed once they are gone.
       after: ['services-down', 'release-ports', 'seed-remove'],
-      async run({ span }, deps) {
+      async run({ span }, deps): Promise<{ trashLog?: string; stackLog?: string }> {
+        const target = deps[LOCATE] as RemoveTarget;
+        // In a batch the files wait in the trash for the one job `prune` starts after the last removal.
+        const trashed = !batch && ((deps['move-aside'] as Moved[]).length > 0 || deps['git-worktree-remove'] === true);
+        const trash = trashed ? trashDir(target.repo.commonDir) : undefined;
         const down = deps['services-down'] as StackDown | undefined;
-        if (!down) return undefined;
-        const { startStackDown } = await import('./stack-down.js');
-        span.set('containers', down.containers.length);
-        const clones = deps['seed-remove'] as SeedClones | undefined;
-        return startStackDown(deps[LOCATE] as RemoveTarget, { ...down, ...(clones ? { seedClones: clones } : {}) }, shared.runId);
+        if (down) {
+          const { startStackDown } = await import('./stack-down.js');
+          span.set('containers', down.containers.length);
+          const clones = deps['seed-remove'] as SeedClones | undefined;
+          const stackLog = await startStackDown(target, { ...down, ...(clones ? { seedClones: clones } : {}), ...(trash ? { trash } : {}) }, shared.runId);
+          return { stackLog, ...(trash ? { trashLog: stackLog } : {}) };
+        }
+        if (!trash) return {};
+        return { trashLog: await startBackgroundJob({ job: 'delete-trash', id: shared.runId, commonDir: target.repo.commonDir, args: [trash], cwd: target.repo.mainPath }) };
       },
     },
   ];
@@ -332,10 +343,20 @@ interface Located extends RemoveTarget {
  * and refreshes it. A worktree with any local change is never recycled. `failed`: it could not
  * be kept and is removed already.
  */
-async function recycle(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+async function recycle(target: Located, room?: { left: number }): Promise<'recycled' | 'no' | 'failed'> {
   const { repo, config } = target;
   const wanted = sparesWanted(config);
-  if (!target.clean || wanted === 0 || repo.worktrees.filter(isSpare).length >= wanted) return 'no';
+  // A batch's list of worktrees is as old as the batch: its removals count the room among themselves.
+  if (!target.clean || wanted === 0 || (room ? room.left <= 0 : repo.worktrees.filter(isSpare).length >= wanted)) return 'no';
+  if (room) room.left--;
+  const outcome = await recycleInto(target);
+  if (room && outcome !== 'recycled') room.left++;
+  return outcome;
+}
+
+/** Moves the clean worktree into the pool of spares, when that is on the same filesystem. */
+async function recycleInto(target: Located): Promise<'recycled' | 'no' | 'failed'> {
+  const { repo, config } = target;
   const pool = await configuredSparePool(repo, config, () => undefined);
   const [here, there] = await Promise.all([stat(target.path).catch(() => undefined), stat(dirname(pool)).catch(() => undefined)]);
   if (!here || !there || here.dev !== there.dev) return 'no';

@@ -32,10 +32,12 @@ export interface StackDownPlan extends StackDown {
   record: string;
   /** The worktree's seeded clones: their Docker volumes and directories, removed once its containers are gone. */
   seedClones?: SeedClones;
+  /** vtree's trash, emptied meanwhile: `rm` renamed the worktree's files into it and starts no job of its own for them. */
+  trash?: string;
 }
 
 /** Hands the stack of a worktree `rm` removed to a detached job; returns the job's log. */
-export async function startStackDown(target: RemoveTarget, down: StackDown & { seedClones?: SeedClones }, runId: string): Promise<string> {
+export async function startStackDown(target: RemoveTarget, down: StackDown & { seedClones?: SeedClones; trash?: string }, runId: string): Promise<string> {
   const record = join(removingDir(target.repo.commonDir), `${runId}.json`);
   const plan: StackDownPlan = { ...down, commonDir: target.repo.commonDir, record };
   // The record first: the job removes it when done, which may be before this function would have written it.
@@ -52,6 +54,12 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
   const record = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
   if (record) await writeFileAtomic(plan.record, JSON.stringify({ ...record, pid: process.pid }, null, 2) + '\n');
   const { takeStackDown } = await import('../features/services/teardown.js');
+  const emptied = plan.trash
+    ? import('../core/debris.js').then((m) => m.emptyTrash(plan.trash!)).then(
+        () => log('trash deleted'),
+        (error: unknown) => log(`could not empty the trash ${plan.trash}: ${(error as Error).message}`),
+      )
+    : undefined;
   const down = await takeStackDown(plan, log);
   // A new worktree of the branch runs a project of the same name: volumes of that name are its now.
   if (plan.seedClones && down) {
@@ -74,6 +82,7 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
     }
     await sleep(200);
   }
+  await emptied;
   await rm(plan.record, { force: true });
 }
 

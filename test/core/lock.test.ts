@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { rm } from 'node:fs/promises';
-import { withLock } from '../../src/core/lock.js';
+import { withLock, withLockShared } from '../../src/core/lock.js';
 import { tempDir } from '../helpers.js';
 
 let dir: string;
@@ -100,5 +100,39 @@ describe('withLock', () => {
     const lock = join(dir, 'held.lock');
     await writeFile(lock, `${process.pid}\n`);
     await expect(withLock(lock, async () => undefined, { timeoutMs: 100 })).rejects.toThrow(/timed out waiting for the lock .*held\.lock/);
+  });
+});
+
+describe('withLockShared', () => {
+  it('does the items handed in while one waits for the lock in one turn, each getting its own result; a later item gets a turn of its own', async () => {
+    const lock = join(dir, 'shared.lock');
+    const turns: number[][] = [];
+    const double = async (items: number[]) => {
+      turns.push(items);
+      return items.map((n) => n * 2);
+    };
+    let release!: () => void;
+    const held = withLock(lock, () => new Promise<void>((resolve) => (release = resolve)));
+    await sleep(20);
+    const waiting = [1, 2, 3].map((n) => withLockShared(lock, n, double));
+    await sleep(50);
+    release();
+    await held;
+    expect(await Promise.all(waiting)).toEqual([2, 4, 6]);
+    expect(await withLockShared(lock, 4, double)).toBe(8);
+    expect(turns).toEqual([[1, 2, 3], [4]]);
+  });
+
+  it('fails every item of a turn whose work fails, and the next turn still runs', async () => {
+    const lock = join(dir, 'failing.lock');
+    let release!: () => void;
+    const held = withLock(lock, () => new Promise<void>((resolve) => (release = resolve)));
+    await sleep(20);
+    const waiting = [1, 2].map((n) => withLockShared(lock, n, async (): Promise<number[]> => Promise.reject(new Error('disk full'))));
+    const settled = Promise.allSettled(waiting);
+    release();
+    await held;
+    expect((await settled).map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(await withLockShared(lock, 5, async (items: number[]) => items)).toBe(5);
   });
 });

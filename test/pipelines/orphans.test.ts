@@ -49,6 +49,9 @@ describe('worktrees removed by plain git (orphans)', () => {
     expect(orphans).toEqual([expect.objectContaining({ path, project, running: 1, leases: [expect.objectContaining({ port })] })]);
     const text = await vtree(repo, ['list'], env);
     expect(text.stderr).toContain(`orphan: ${path}: removed outside vtree; still holds stack ${project} (1/1 running), ports WEB_PORT=${port}: git vtree rm ${slug}`);
+    // --fast asks the engine only because the lease of the vanished worktree hints at an orphan: the same finding.
+    const fast = JSON.parse((await vtree(repo, ['list', '--fast', '--json'], env)).stdout) as { orphans: unknown[] };
+    expect(fast.orphans).toEqual(orphans);
 
     const down = await vtree(repo, ['down', '-w', slug], env);
     expect(down.code, down.stderr).toBe(0);

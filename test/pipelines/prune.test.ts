@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -119,6 +119,36 @@ describe('git vtree prune', () => {
     expect(removed.code, removed.stderr).toBe(0);
     expect(existsSync(idle)).toBe(false);
     expect(existsSync(active) && existsSync(edited)).toBe(true);
+  });
+
+  it('removes many merged worktrees in one run: gone from git when it returns, their files deleted by one background job', async () => {
+    const paths: string[] = [];
+    for (const branch of ['m1', 'm2', 'm3', 'm4', 'm5', 'm6']) {
+      const path = await add(branch);
+      await commit(path, `${branch}.txt`);
+      // Ignored dependencies, as vtree restores them: renamed into the trash with the rest.
+      await mkdir(join(path, 'node_modules', 'dep'), { recursive: true });
+      await writeFile(join(path, 'node_modules', 'dep', 'index.js'), 'module.exports = 1;\n');
+      paths.push(path);
+    }
+    await git(repo, 'merge', '-q', '--no-edit', 'm1', 'm2', 'm3', 'm4', 'm5', 'm6');
+    const logs = join(repo, '.git', 'vibetrees', 'logs');
+    const jobsBefore = (await readdir(logs).catch(() => [] as string[])).filter((f) => f.startsWith('delete-trash'));
+
+    const pruned = await vtree(repo, ['prune', '--yes', '--json']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    const { outcome } = JSON.parse(pruned.stdout) as { outcome: { removed: Array<{ path: string }>; trashLog: string } };
+    expect(outcome.removed.map((r) => r.path).sort()).toEqual([...paths].sort());
+    const listed = await git(repo, 'worktree', 'list', '--porcelain');
+    for (const path of paths) {
+      expect(listed).not.toContain(path);
+      expect(existsSync(path)).toBe(false);
+    }
+    const jobs = (await readdir(logs)).filter((f) => f.startsWith('delete-trash') && !jobsBefore.includes(f));
+    expect(jobs.map((f) => join(logs, f))).toEqual([outcome.trashLog]);
+    const trash = join(repo, '.git', 'vibetrees', 'trash');
+    for (let i = 0; i < 150 && (await readdir(trash).catch(() => [] as string[])).length > 0; i++) await sleep(200);
+    expect(await readdir(trash).catch(() => [] as string[])).toEqual([]);
   });
 
   it('refuses a bad --idle with a usage error', async () => {

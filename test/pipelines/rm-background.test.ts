@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { composeAppsForFile, git, removalsDone, requirePrereq, slowHealthyCompose, vtree } from '../helpers.js';
 
@@ -39,7 +40,9 @@ describe('rm with a running stack', () => {
 
     const removed = await vtree(repo, ['rm', 'feat', '--json'], env);
     expect(removed.code, removed.stderr).toBe(0);
-    const result = JSON.parse(removed.stdout) as { stackLog: string };
+    const result = JSON.parse(removed.stdout) as { stackLog: string; backgroundLog: string };
+    // One detached job for the stack and the files.
+    expect(result.backgroundLog).toBe(result.stackLog);
     // Gone from git and from disk at once, while its container is still stopping.
     expect(await git(repo, 'worktree', 'list', '--porcelain')).not.toContain(path);
     expect(existsSync(path)).toBe(false);
@@ -58,7 +61,8 @@ describe('rm with a running stack', () => {
     expect(newPort).not.toBe(oldPort);
 
     await removalsDone(repo);
-    expect(await readFile(result.stackLog, 'utf8')).toMatch(/stack-down finished/);
+    expect(await readFile(result.stackLog, 'utf8')).toMatch(/trash deleted[\s\S]*stack-down finished/);
+    expect(await readdir(join(repo, '.git', 'vibetrees', 'trash')).catch(() => [])).toEqual([]);
     const now = await containers(project);
     expect(now.some((id) => oldContainers.includes(id))).toBe(false);
     expect(await containers(project, false)).toHaveLength(1);

@@ -73,13 +73,19 @@ describe('rm stops processes running inside the worktree', () => {
     expect(await (await fetch(server.url)).text()).toBe('ok');
   });
 
-  it('prune stops the processes of the worktrees it removes', async () => {
+  it('prune stops the processes of the worktrees it removes, each named under its own worktree (one look at /proc for all), and no other', async () => {
     const path = await add('idle-dev');
+    const other = await add('idle-dev-2');
     const server = await devServer(path);
+    const second = await devServer(other);
+    const outside = await devServer(root);
     const result = await vtree(repo, ['prune', '--idle', '0s', '--yes']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toMatch(new RegExp(`stopping 1 process\\(es\\) running in ${path}: ${server.pid} \\S*node -e`));
+    expect(result.stderr).toMatch(new RegExp(`stopping 1 process\\(es\\) running in ${other}: ${second.pid} \\S*node -e`));
     expect(await waitGone(server.pid)).toBe(true);
-    expect(existsSync(path)).toBe(false);
+    expect(await waitGone(second.pid)).toBe(true);
+    expect(alive(outside.pid)).toBe(true);
+    expect(existsSync(path) || existsSync(other)).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import { dirname } from 'node:path';
 import { reclaimDead, TEMP_FILE } from '../../core/debris.js';
 import { UsageError, VtreeError } from '../../core/errors.js';
 import { isErrno, writeFileAtomic } from '../../core/files.js';
-import { withLock } from '../../core/lock.js';
+import { withLock, withLockShared } from '../../core/lock.js';
 import { isProcessAlive } from '../../core/pid.js';
 import { isSetUpRecord, readWorktreeState, worktreeGitDir } from '../../git/worktree-state.js';
 import { portsLockPath, portsRegistryPath } from '../../core/paths.js';
@@ -117,15 +117,19 @@ export async function leasePorts(holder: LeaseHolder, variables: readonly string
 
 /**
  * Releases leases: those of `holder` (all, or only the given `ports`). Returns what it released,
- * so a rolled-back `rm` can {@link restoreLeases} them.
+ * so a rolled-back `rm` can {@link restoreLeases} them. Releases asked for in this process while
+ * one waits for the lock share its turn: one read and one write of the registry.
  */
 export async function releasePorts(holder: LeaseHolder, ports?: readonly number[], options: RegistryOptions = {}): Promise<PortLease[]> {
   const key = await normalizeHolder(holder);
-  return withLock(portsLockPath(options.env), async () => {
-    const { registry, rebuilt } = await loadRegistry(options, [key.repo]);
-    const released = Object.values(registry.leases).filter((l) => sameHolder(l, key) && (ports === undefined || ports.includes(l.port)));
-    for (const lease of released) delete registry.leases[String(lease.port)];
-    if (rebuilt || released.length > 0) await writeRegistry(registry, options.env);
+  return withLockShared(portsLockPath(options.env), { key, ports }, async (turn) => {
+    const { registry, rebuilt } = await loadRegistry(options, [...new Set(turn.map((r) => r.key.repo))]);
+    const released = turn.map((r) => {
+      const leases = Object.values(registry.leases).filter((l) => sameHolder(l, r.key) && (r.ports === undefined || r.ports.includes(l.port)));
+      for (const lease of leases) delete registry.leases[String(lease.port)];
+      return leases;
+    });
+    if (rebuilt || released.some((leases) => leases.length > 0)) await writeRegistry(registry, options.env);
     return released;
   });
 }

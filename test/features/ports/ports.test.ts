@@ -170,6 +170,16 @@ describe('leasePorts', () => {
     expect((await listLeases()).filter((l) => l.worktree === holder.worktree)).toHaveLength(2);
   });
 
+  it('releases asked for at once (prune removing several worktrees) each take their own leases and no other', async () => {
+    const holders = await Promise.all(['c1', 'c2', 'c3', 'c4', 'c5'].map(async (name) => ({ worktree: await worktreeDir(name), repo: '/repo/.git' })));
+    const kept = { worktree: await worktreeDir('kept'), repo: '/repo/.git' };
+    for (const holder of [...holders, kept]) await leasePorts(holder, ['A', 'B'], RANGE);
+    const released = await Promise.all(holders.map((holder, i) => releasePorts(holder, i === 0 ? [] : undefined)));
+    expect(released.map((leases) => leases.length)).toEqual([0, 2, 2, 2, 2]);
+    released.forEach((leases, i) => expect(new Set(leases.map((l) => l.worktree))).toEqual(new Set(i === 0 ? [] : [holders[i]!.worktree])));
+    expect((await listLeases()).map((l) => l.worktree).sort()).toEqual([holders[0]!.worktree, holders[0]!.worktree, kept.worktree, kept.worktree].sort());
+  });
+
   it('rebuilds a corrupt registry from the worktrees’ state files, keeping live leases and the corrupt copy', async () => {
     // A repository whose worktree `kept` recorded its ports in vtree.json, as `add` does.
     const common = join(work, 'rebuild-repo', '.git');
