@@ -127,7 +127,9 @@ export async function startServices(runtime: ComposeRuntime, project: ComposePro
       const pending = [...verdicts].filter(([, v]) => v === 'pending').map(([name]) => name);
       throw await startError(runtime, project, pending, statuses, `not up after ${Math.round(options.timeoutMs / 1000)} s`);
     }
-    await sleep(250, undefined, signalOption);
+    // Each poll is one `docker ps`; a short interval matters: `wait` and a seeded service's first
+    // query wait on this loop noticing the healthcheck.
+    await sleep(100, undefined, signalOption);
   }
 }
 
@@ -291,6 +293,6 @@ export async function waitForCritical(worktreeGitDir: string, timeoutMs: number,
     const critical = status.critical ?? [];
     if (critical.length > 0 && critical.every((name) => ['running', 'healthy'].includes(status.services?.[name] ?? ''))) return status;
     if (Date.now() > deadline) throw new VtreeError(`services still starting after ${Math.round(timeoutMs / 1000)} s`, 'git vtree status');
-    await sleep(200, undefined, signal ? { signal } : {});
+    await sleep(100, undefined, signal ? { signal } : {});
   }
 }
