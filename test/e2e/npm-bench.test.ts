@@ -132,8 +132,8 @@ describe('npm run bench (bench/run.mjs)', () => {
       expect(isNumber(row.stats?.median), row.id).toBe(true);
       expect(isNumber(row.ratioToNode), row.id).toBe(true);
     }
-    // pnpm-hit-vs-pnpm: the pnpm project's cache hit (vtree-hit-pnpm); list-board-50: `list` with its board columns (vtree-list-board-50).
-    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'pnpm-hit-vs-pnpm', 'seed-vs-hit', 'startup', 'spare-wt', 'spare-wt-100k', 'spare-wt-flat', 'rm', 'rm-recycled', 'list-50', 'list-board-50', 'memory']);
+    // pnpm-hit-vs-pnpm: the pnpm project's cache hit (vtree-hit-pnpm); list-board-50: `list` with its board columns (vtree-list-board-50); rm-stack and prune-50: issue 22's rm with a running stack and prune of 50 merged worktrees.
+    expect(report.targets.map((t) => t.id)).toEqual(['spare-vs-node-floor', 'hit-vs-cp-al', 'hit-vs-bun', 'modes-vs-pnpm', 'pnpm-hit-vs-pnpm', 'seed-vs-hit', 'startup', 'spare-wt', 'spare-wt-100k', 'spare-wt-flat', 'rm', 'rm-recycled', 'rm-stack', 'prune-50', 'list-50', 'list-board-50', 'memory']);
     for (const target of report.targets) {
       expect(['met', 'not met', 'not measured']).toContain(target.status);
       expect(target.detail).not.toBe('');
