@@ -50,12 +50,9 @@ export interface ServiceStatus {
 
 /** The stack's containers (one-off `run` containers excluded), from the engine by project label. */
 export async function serviceStatuses(runtime: ComposeRuntime, project: ComposeProject, signal?: AbortSignal): Promise<ServiceStatus[]> {
-  const format = ['{{.Label "com.docker.compose.service"}}', '{{.Names}}', '{{.State}}', '{{.Status}}', '{{.Ports}}', '{{.Label "com.docker.compose.oneoff"}}'].join('\t');
-  const { stdout } = await run(runtime.engine, ['ps', '-a', '--filter', `label=com.docker.compose.project=${project.name}`, '--format', format], { ...(signal ? { signal } : {}) });
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map((line) => line.split('\t'))
+  // Fields: service, container, state, status ("Up 3 seconds (healthy)"), ports, one-off.
+  const rows = (runtime.engine === 'docker' ? await rowsFromSocket(project.name) : undefined) ?? (await rowsFromCli(runtime, project.name, signal));
+  return rows
     .filter((fields) => fields[5] !== 'True')
     .map(([service = '', container = '', state = '', status = '', ports = '']) => {
       const health = /\((healthy|unhealthy|health: starting)\)/.exec(status)?.[1]?.replace('health: ', '');
@@ -63,6 +60,47 @@ export async function serviceStatuses(runtime: ComposeRuntime, project: ComposeP
       return { service, container, state, ports, ...(health ? { health } : {}), ...(exit !== undefined ? { exitCode: Number(exit) } : {}) };
     })
     .sort((a, b) => a.service.localeCompare(b.service));
+}
+
+async function rowsFromCli(runtime: ComposeRuntime, project: string, signal?: AbortSignal): Promise<string[][]> {
+  const format = ['{{.Label "com.docker.compose.service"}}', '{{.Names}}', '{{.State}}', '{{.Status}}', '{{.Ports}}', '{{.Label "com.docker.compose.oneoff"}}'].join('\t');
+  const { stdout } = await run(runtime.engine, ['ps', '-a', '--filter', `label=com.docker.compose.project=${project}`, '--format', format], { ...(signal ? { signal } : {}) });
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => line.split('\t'));
+}
+
+interface ApiContainer {
+  Names?: string[];
+  State?: string;
+  Status?: string;
+  Labels?: Record<string, string>;
+  Ports?: Array<{ IP?: string; PrivatePort?: number; PublicPort?: number; Type?: string }>;
+}
+
+/**
+ * The same rows from Docker's socket, when the CLI would talk to it: one request of a few ms
+ * where `docker ps` costs a process (about 100 ms). Starting a stack polls this until its
+ * services are up, and a seeded service's first query waits on that loop. Undefined when the
+ * socket is not plain to see or does not answer: then the CLI is asked.
+ */
+async function rowsFromSocket(project: string): Promise<string[][] | undefined> {
+  const { dockerSocket, getJson } = await import('./engine-socket.js');
+  const socket = dockerSocket();
+  if (!socket) return undefined;
+  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${project}`] }));
+  const containers = (await getJson(socket, `/containers/json?all=1&filters=${filters}`).catch(() => undefined)) as ApiContainer[] | undefined;
+  if (!Array.isArray(containers)) return undefined;
+  return containers.map((c) => [
+    c.Labels?.['com.docker.compose.service'] ?? '',
+    (c.Names?.[0] ?? '').replace(/^\//, ''),
+    c.State ?? '',
+    c.Status ?? '',
+    // As the CLI prints them: `127.0.0.1:20001->8080/tcp, [::]:20001->8080/tcp`.
+    (c.Ports ?? []).map((p) => (p.PublicPort ? `${p.IP?.includes(':') ? `[${p.IP}]` : (p.IP ?? '')}:${p.PublicPort}->${p.PrivatePort}/${p.Type}` : `${p.PrivatePort}/${p.Type}`)).join(', '),
+    c.Labels?.['com.docker.compose.oneoff'] ?? '',
+  ]);
 }
 
 /** Whether a service is up, coming up, or failed, judged from its containers. */
@@ -127,7 +165,7 @@ export async function startServices(runtime: ComposeRuntime, project: ComposePro
       const pending = [...verdicts].filter(([, v]) => v === 'pending').map(([name]) => name);
       throw await startError(runtime, project, pending, statuses, `not up after ${Math.round(options.timeoutMs / 1000)} s`);
     }
-    // Each poll is one `docker ps`; a short interval matters: `wait` and a seeded service's first
+    // Each poll is one request to the engine (a `docker ps` where its socket is not plain); a short interval matters: `wait` and a seeded service's first
     // query wait on this loop noticing the healthcheck.
     await sleep(100, undefined, signalOption);
   }
