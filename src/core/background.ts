@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile, stat } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ENTRY_BIN } from './package-root.js';
-import { backgroundLogPath } from './paths.js';
+import { backgroundLogPath, vibetreesDir } from './paths.js';
 import { isProcessAlive, jobGone } from './pid.js';
 import { escapeRegExp } from './regexp.js';
 
@@ -65,4 +66,26 @@ export async function jobProgress(log: string, job: string): Promise<JobProgress
   if (started) return isProcessAlive(Number(started[1])) ? { state: 'running' } : { state: 'failed', lastLines: lines.slice(-5) };
   const since = await stat(log).then((s) => s.mtimeMs, () => -Infinity);
   return jobGone(undefined, since) ? { state: 'failed', lastLines: lines.slice(-5) } : { state: 'starting' };
+}
+
+/**
+ * Waits until no background job of the repository at `commonDir` runs (each log with a start line
+ * whose job has not finished or died), or `timeoutMs` has passed: before its directory is
+ * deleted, so that no job writes into it meanwhile.
+ */
+export async function backgroundJobsSettled(commonDir: string, timeoutMs: number): Promise<void> {
+  const dir = join(vibetreesDir(commonDir), 'logs');
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const logs = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.log'));
+    const states = await Promise.all(
+      logs.map(async (name) => {
+        const log = join(dir, name);
+        const job = /\] (\S+) started \(pid \d+\)/.exec(await readFile(log, 'utf8').catch(() => ''))?.[1];
+        return job ? (await jobProgress(log, job)).state : 'done';
+      }),
+    );
+    if (!states.some((state) => state === 'running' || state === 'starting')) return;
+    await sleep(100);
+  }
 }

@@ -1,6 +1,7 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { backgroundJobsSettled } from '../core/background.js';
 import { errorMessage, UsageError } from '../core/errors.js';
 import { git, run } from '../core/exec.js';
 import { diskUse, exists } from '../core/files.js';
@@ -223,6 +224,9 @@ async function removeRound(row: RowId, dirs: RoundDirs): Promise<void> {
     const { waitUntilReady } = await import('./readiness.js');
     await waitUntilReady(dirs.worktree, gitDir, false, { timeoutMs: SETTLE_MS }).catch(() => undefined);
     if ((await readWorktreeState(gitDir))?.ports) await releasePorts({ worktree: dirs.worktree, repo: join(dirs.clone, '.git') });
+    // And every other job the add started (the spare pool, a snapshot): one writing into the
+    // clone while it is deleted fails the delete (ENOTEMPTY).
+    await backgroundJobsSettled(join(dirs.clone, '.git'), SETTLE_MS);
   }
   await rm(dirs.dir, { recursive: true, force: true });
 }
