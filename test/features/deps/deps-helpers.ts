@@ -19,9 +19,10 @@ export async function add(repo: string, branch: string, extra: string[] = [], en
   return { ...(JSON.parse(result.stdout) as AddResult), stderr: result.stderr };
 }
 
-/** Polls `check` every 100 ms, for up to a minute. */
+/** Polls `check` every 100 ms, for up to two and a half minutes (background jobs on a loaded machine). */
 export async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 600; i++) {
+  const deadline = Date.now() + 150_000;
+  while (Date.now() < deadline) {
     if (await check()) return;
     await sleep(100);
   }
