@@ -483,11 +483,7 @@ function stagingPrefix(worktree: string): string {
   return `.${basename(worktree)}.vtree-deps.`;
 }
 
-/**
- * Removes the staging directories killed runs left next to any worktree (their pid is dead: a
- * copy of node_modules each), and a previous attempt of this run at this worktree.
- */
-/** `.<worktree name>.vtree-deps.<pid>` (see {@link stagingPrefix}). */
+/** `.<worktree name>.vtree-deps.<pid>` (see {@link stagingPrefix}): reclaimed once its pid is dead (a copy of node_modules each). */
 const STAGING_DIR = /^\..+\.vtree-deps\.(\d+)$/;
 
 function jobId(key: string): string {
