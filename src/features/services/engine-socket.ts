@@ -41,7 +41,7 @@ export function dockerSocket(env: NodeJS.ProcessEnv = process.env): string | und
  */
 export async function projectOnEngine(socket: string, project: string, volumes: boolean): Promise<boolean | 'no engine' | undefined> {
   if (!existsSync(socket)) return 'no engine';
-  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${project}`] }));
+  const filters = projectFilter(project);
   const paths = [`/containers/json?all=1&filters=${filters}`, `/networks?filters=${filters}`, ...(volumes ? [`/volumes?filters=${filters}`] : [])];
   try {
     const answers = await Promise.all(paths.map((path) => getJson(socket, path)));
@@ -52,6 +52,17 @@ export async function projectOnEngine(socket: string, project: string, volumes: 
     if (isErrno(error, 'ECONNREFUSED')) return 'no engine';
     return undefined;
   }
+}
+
+/** Every container of Compose project `project` (stopped ones too), as the Engine API lists them; undefined when the engine does not answer. */
+export async function projectContainers(socket: string, project: string): Promise<unknown[] | undefined> {
+  const answer = await getJson(socket, `/containers/json?all=1&filters=${projectFilter(project)}`).catch(() => undefined);
+  return Array.isArray(answer) ? answer : undefined;
+}
+
+/** The API's `filters` query value selecting what is labelled with Compose project `project`. */
+function projectFilter(project: string): string {
+  return encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${project}`] }));
 }
 
 export async function getJson(socket: string, path: string): Promise<unknown> {

@@ -86,13 +86,10 @@ interface ApiContainer {
  * socket is not plain to see or does not answer: then the CLI is asked.
  */
 async function rowsFromSocket(project: string): Promise<string[][] | undefined> {
-  const { dockerSocket, getJson } = await import('./engine-socket.js');
+  const { dockerSocket, projectContainers } = await import('./engine-socket.js');
   const socket = dockerSocket();
-  if (!socket) return undefined;
-  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${project}`] }));
-  const containers = (await getJson(socket, `/containers/json?all=1&filters=${filters}`).catch(() => undefined)) as ApiContainer[] | undefined;
-  if (!Array.isArray(containers)) return undefined;
-  return containers.map((c) => [
+  const containers = socket ? ((await projectContainers(socket, project)) as ApiContainer[] | undefined) : undefined;
+  return containers?.map((c) => [
     c.Labels?.['com.docker.compose.service'] ?? '',
     (c.Names?.[0] ?? '').replace(/^\//, ''),
     c.State ?? '',

@@ -25,10 +25,8 @@ export async function projectContainers(engine: ComposeRuntime['engine'], projec
 
 /** The same over Docker's socket (a few ms); undefined when it does not answer. */
 export async function socketContainers(socket: string, project: string): Promise<string[] | undefined> {
-  const { getJson } = await import('./engine-socket.js');
-  const filters = encodeURIComponent(JSON.stringify({ label: [`com.docker.compose.project=${project}`] }));
-  const answer = await getJson(socket, `/containers/json?all=1&filters=${filters}`).catch(() => undefined);
-  return Array.isArray(answer) ? answer.map((c: { Id?: string }) => c.Id ?? '').filter(Boolean) : undefined;
+  const { projectContainers } = await import('./engine-socket.js');
+  return (await projectContainers(socket, project))?.map((c) => (c as { Id?: string }).Id ?? '').filter(Boolean);
 }
 
 /**
