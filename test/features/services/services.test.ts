@@ -341,7 +341,9 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     // A registry on a closed local port: the pull fails at once, and only 127.0.0.1 is contacted.
     const { repo } = await makeApp({ 'compose.yaml': 'services:\n  ghost:\n    image: 127.0.0.1:1/vtree-missing:1\n' });
     const added = await add(repo, 'ghost');
-    const pull = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs.at(-1).spans.find((s: { name: string }) => s.name === 'services-pull');
+    // The add's own run: a background job it started may have recorded its run after it.
+    const recorded = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')).runs as Array<{ command: string; spans: Array<{ name: string; detail: { log: string } }> }>;
+    const pull = recorded.filter((r) => r.command === 'add').at(-1)!.spans.find((s) => s.name === 'services-pull')!;
     expect(pull.detail).toMatchObject({ missing: ['127.0.0.1:1/vtree-missing:1'] });
     const status = await settled(repo, 'ghost');
     // The pull job reports the failed pull as its own failure.
