@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { shellQuote } from './exec.js';
 import { ENTRY_BIN } from './package-root.js';
 import { backgroundLogPath, vibetreesDir } from './paths.js';
 import { isProcessAlive, jobGone } from './pid.js';
@@ -21,6 +22,11 @@ export interface BackgroundJob {
   args: readonly string[];
   cwd: string;
   env?: NodeJS.ProcessEnv;
+  /**
+   * A command started at once beside the job, in its process group (ending the job ends it too),
+   * its exit status written to `exitFile`: work that should not wait for Node.js to load the job.
+   */
+  alongside?: { argv: readonly string[]; exitFile: string };
 }
 
 /**
@@ -32,7 +38,11 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
   await mkdir(dirname(log), { recursive: true });
   const handle = await open(log, 'a');
   try {
-    const child = spawn(process.execPath, [ENTRY_BIN, '__job', job.job, ...job.args], {
+    const argv = [process.execPath, ENTRY_BIN, '__job', job.job, ...job.args];
+    // `sh` execs the job, so the job keeps its pid and leads the group the command runs in.
+    const script = job.alongside && `(${job.alongside.argv.map(shellQuote).join(' ')}; echo $? > ${shellQuote(job.alongside.exitFile)}) & exec "$@"`;
+    const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : argv;
+    const child = spawn(command!, args, {
       cwd: job.cwd,
       env: { ...(job.env ?? process.env), VTREE_BACKGROUND: '1' },
       detached: true,
@@ -43,6 +53,24 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
     await handle.close();
   }
   return log;
+}
+
+/**
+ * The exit status the job's `alongside` command wrote, polled for until `timeoutMs` has passed
+ * (then undefined); the file is removed once read.
+ */
+export async function alongsideExit(exitFile: string, timeoutMs: number): Promise<number | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    // `echo` writes the status and its newline at once: without the newline it is not there yet.
+    const text = await readFile(exitFile, 'utf8').catch(() => '');
+    if (/^\d+\n/.test(text)) {
+      await rm(exitFile, { force: true });
+      return Number(text.trim());
+    }
+    if (Date.now() > deadline) return undefined;
+    await sleep(50);
+  }
 }
 
 /** Where a background job is, read from its log: `running`, `done`, or `failed` with its last lines. */

@@ -66,3 +66,8 @@ export async function git(cwd: string, args: readonly string[], options: Omit<Ru
   const { stdout } = await run('git', args, { ...options, cwd });
   return stdout.replace(/\n$/, '');
 }
+
+/** `'it'\''s'`: one word for sh, whatever it contains. */
+export function shellQuote(text: string): string {
+  return `'${text.replaceAll("'", `'\\''`)}'`;
+}

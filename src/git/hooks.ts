@@ -1,7 +1,7 @@
 import { chmod, lstat, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { UsageError, VtreeError } from '../core/errors.js';
-import { git, run } from '../core/exec.js';
+import { git, run, shellQuote } from '../core/exec.js';
 import { isErrno, writeFileAtomic } from '../core/files.js';
 import { withLock } from '../core/lock.js';
 import { ENTRY_BIN, PACKAGE_ROOT } from '../core/package-root.js';
@@ -263,9 +263,4 @@ async function readText(path: string): Promise<string | undefined> {
 function isInside(path: string, dir: string): boolean {
   const rel = relative(dir, path);
   return rel === '' || (!rel.startsWith('..') && !rel.startsWith(sep));
-}
-
-/** `'it'\''s'`: one word for sh, whatever it contains. */
-function shellQuote(text: string): string {
-  return `'${text.replaceAll("'", `'\\''`)}'`;
 }

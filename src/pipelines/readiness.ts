@@ -79,18 +79,28 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   const { readSeedStatus } = await import('../features/seed/status.js');
   for (const volume of Object.values((await readSeedStatus(gitDir))?.volumes ?? {})) phases.push(await seedPhase(volume));
 
+  return judge({ path, gitDir, ...(record?.branch ? { branch: record.branch } : {}), ...(record?.slug ? { slug: record.slug } : {}), ...(record ? { record } : {}) }, phases);
+}
+
+/** The worktree's state from its phases: the first blocking one that failed, else pending while any runs, else ready. */
+function judge(where: Omit<Readiness, 'state' | 'phases' | 'failed'>, phases: Phase[]): Readiness {
   const failed = phases.find((p) => p.state === 'failed' && p.blocking);
   const pending = phases.some((p) => p.state === 'pending' || p.state === 'running');
-  return {
-    path,
-    gitDir,
-    ...(record?.branch ? { branch: record.branch } : {}),
-    ...(record?.slug ? { slug: record.slug } : {}),
-    state: failed ? 'failed' : pending ? 'pending' : 'ready',
-    phases,
-    ...(failed ? { failed } : {}),
-    ...(record ? { record } : {}),
-  };
+  return { ...where, state: failed ? 'failed' : pending ? 'pending' : 'ready', phases, ...(failed ? { failed } : {}) };
+}
+
+/**
+ * The readiness with a starting stack counted done when the engine shows its services healthy
+ * already: the job starting it says so only at its next poll, and a seeded database's first
+ * query waits on `wait`.
+ */
+async function withHealthyStack(readiness: Readiness): Promise<Readiness> {
+  if (!readiness.phases.some((p) => p.name === 'services' && p.state === 'running')) return readiness;
+  const { healthyOnEngine, readServicesStatus } = await import('../features/services/stack.js');
+  const status = await readServicesStatus(readiness.gitDir);
+  if (!status || !(await healthyOnEngine(status))) return readiness;
+  const { state: _state, phases, failed: _failed, ...where } = readiness;
+  return judge(where, phases.map((p) => (p.name === 'services' ? { ...p, state: 'done', detail: 'healthy' } : p)));
 }
 
 /** The phase of a background job the set-up started (not blocking: the worktree is usable meanwhile), read from its log. */
@@ -207,7 +217,8 @@ export async function waitUntilReady(path: string, gitDir: string, main: boolean
   const deadline = Date.now() + options.timeoutMs;
   const seen = new Map<string, PhaseState>();
   for (;;) {
-    const readiness = await readReadiness(path, gitDir, main);
+    let readiness = await readReadiness(path, gitDir, main);
+    if (readiness.state === 'pending') readiness = await withHealthyStack(readiness);
     for (const phase of readiness.phases) {
       if (seen.get(phase.name) !== phase.state) options.onChange?.(phase);
       seen.set(phase.name, phase.state);
@@ -248,8 +259,10 @@ export async function stackContainers(readiness: Readiness): Promise<ServiceStat
   const recorded = readiness.record?.services as { project?: string; runtime?: string[] } | undefined;
   const project = status?.project ?? recorded?.project;
   if (!project) return [];
-  const { detectComposeRuntime } = await import('../features/services/runtime.js');
-  const detection = await detectComposeRuntime((status?.runtime ?? recorded?.runtime)?.join(' '));
+  const { detectComposeRuntime, recordedRuntime } = await import('../features/services/runtime.js');
+  // The recorded Compose is the stack's: detecting one costs a `compose version` process on `wait`'s way out.
+  const command = status?.runtime ?? recorded?.runtime;
+  const detection = command ? { runtime: recordedRuntime(command) } : await detectComposeRuntime(undefined);
   if (!('runtime' in detection)) return [];
   return serviceStatuses(detection.runtime, { dir: readiness.path, name: project, files: [], env: {} }).catch(() => []);
 }

@@ -1,4 +1,5 @@
 import { basename } from 'node:path';
+import { alongsideExit } from '../core/background.js';
 import type { ComposeModel } from '../features/services/compose.js';
 import { detectComposeRuntime, portEnv, recordedProject, type ComposeProject, type ComposeRuntime } from '../features/services/runtime.js';
 import { errorMessage, UsageError, VtreeError } from '../core/errors.js';
@@ -7,7 +8,7 @@ import { exists } from '../core/files.js';
 import { OVERRIDE_FILE_NAME } from '../core/paths.js';
 import { newRunId, type RunRecord } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
-import { pullImages, readServicesStatus, servicesMap, serviceStatuses, stackState, startServices, writeServicesStatus, type ServicesJobPlan, type ServicesRecord, type ServicesStatus, type StackState } from '../features/services/stack.js';
+import { pullImages, readServicesStatus, servicesMap, serviceStatuses, stackState, startServices, stopServices, writeServicesStatus, type ServicesJobPlan, type ServicesRecord, type ServicesStatus, type StackState } from '../features/services/stack.js';
 import { readWorktreeState, worktreeGitDir, type WorktreeState } from '../git/worktree-state.js';
 import type { RepoStage } from '../features/feature.js';
 import { recordRun, toRunRecord } from './record.js';
@@ -110,14 +111,24 @@ export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) 
   const facts: Record<string, unknown> = {};
   let failure: unknown;
   try {
-    for (const phase of plan.phases) {
+    for (const [index, phase] of plan.phases.entries()) {
       if (phase.services.length === 0) continue;
-      // `rm` may have removed the worktree meanwhile: starting its stack now would orphan it.
-      if (!(await exists(plan.project.dir))) throw new VtreeError('the worktree was removed before its stack was up');
+      // The first phase's `up -d` ran beside this job while Node.js loaded it: its status tells
+      // whether to wait only, or to run `up` again here to fail with Compose's own words.
+      const alongside = index === 0 && plan.upExitFile !== undefined;
+      const upDone = alongside && (await alongsideExit(plan.upExitFile!, plan.timeoutMs)) === 0;
+      // `rm` may have removed the worktree meanwhile: starting its stack now would orphan it, and
+      // what the `up` beside the job started has nobody else to take it down.
+      if (!(await exists(plan.project.dir))) {
+        // Its files went with it: `-p` alone finds the containers, from a directory that still exists.
+        if (alongside) await stopServices(plan.runtime, { ...plan.project, dir: plan.commonDir, files: [] }, { volumes: false, timeoutSeconds: 0 }).catch((error: unknown) => log(`could not take the stack down: ${errorMessage(error)}`));
+        throw new VtreeError('the worktree was removed before its stack was up');
+      }
       log(`starting ${phase.name} services: ${phase.services.join(' ')}`);
       const statuses = await profiler.time(`services-${phase.name}`, null, async (span) => {
         span.set('services', phase.services);
-        return startServices(plan.runtime, plan.project, phase.services, { wait: true, timeoutMs: plan.timeoutMs });
+        span.set('upDone', upDone);
+        return startServices(plan.runtime, plan.project, phase.services, { wait: true, timeoutMs: plan.timeoutMs, upDone });
       });
       facts[phase.name] = Object.fromEntries(statuses.filter((s) => phase.services.includes(s.service)).map((s) => [s.service, s.health ?? s.state]));
       await status('starting', { pid: process.pid, services: servicesMap(statuses) });

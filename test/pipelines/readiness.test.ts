@@ -112,6 +112,30 @@ describe('git vtree wait: the Compose stack', () => {
     expect(health.trim()).toBe('healthy');
   });
 
+  it('believes the engine once every service is healthy there, without waiting for the start job to say so', async () => {
+    const { repo } = await makeApp({ 'compose.yaml': slowHealthyCompose(1), '.gitignore': '.env\n' });
+    const added = await vtree(repo, ['add', 'frozen', '--json'], env);
+    expect(added.code, added.stderr).toBe(0);
+    const statusFile = join(repo, '.git', 'worktrees', 'frozen', 'vtree-services.json');
+    // The start job writes its pid first: freeze it there, so that only the engine can tell.
+    let pid: number | undefined;
+    for (let i = 0; i < 1200 && pid === undefined; i++) {
+      pid = (JSON.parse(await readFile(statusFile, 'utf8')) as { pid?: number }).pid;
+      if (pid === undefined) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(pid).toBeDefined();
+    process.kill(pid!, 'SIGSTOP');
+    try {
+      const waited = await vtree(repo, ['wait', 'frozen', '--json', '--timeout', '120'], env);
+      expect(waited.code, waited.stderr).toBe(0);
+      expect(JSON.parse(waited.stdout).phases).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'services', state: 'done', detail: 'healthy' })]));
+      // The job, frozen, has not said so.
+      expect(JSON.parse(await readFile(statusFile, 'utf8'))).toMatchObject({ state: 'starting' });
+    } finally {
+      process.kill(pid!, 'SIGCONT');
+    }
+  });
+
   it("fails with the service's own error when it cannot start (an image that does not exist)", async () => {
     const compose = ['services:', '  db:', '    image: 127.0.0.1:1/vtree-missing:1', '  api:', '    image: vtree-test/busybox:latest', '    command: ["sleep", "600"]', '    depends_on: [db]', ''].join('\n');
     const { repo } = await makeApp({ 'compose.yaml': compose });

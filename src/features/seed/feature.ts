@@ -33,7 +33,8 @@ export const seedFeature: Feature = {
   setupTasks: (stages) => [
     {
       name: SEED_VOLUMES,
-      deps: [stages.repo, stages.target, stages.checkout, 'compose-override', 'compose-runtime'],
+      // Not after compose-override: the clone needs the stack's model, not its ports, and is made while they are leased.
+      deps: [stages.repo, stages.target, stages.checkout, 'compose-model', 'compose-runtime'],
       async run({ shared, span, signal }, deps): Promise<Seeded> {
         const { repo, config } = deps[stages.repo] as RepoStage;
         const { readSeedSpecs } = await import('./definitions.js');
@@ -41,7 +42,7 @@ export const seedFeature: Feature = {
         if (specs.length === 0) return { volumes: [] };
         const target = deps[stages.target] as TargetStage;
         const checkout = deps[stages.checkout] as CheckoutStage;
-        const compose = deps['compose-override'] as ComposeFacts;
+        const compose = deps['compose-model'] as ComposeFacts;
         const detection = deps['compose-runtime'] as Detection;
         if (!('runtime' in detection) || compose.model.error) {
           span.set('skipped', 'missing' in detection ? detection.missing : compose.model.error);

@@ -1,6 +1,8 @@
-import { mkdir, rm, stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm, stat, statfs, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { run } from '../../core/exec.js';
+import type { EngineAnswer } from '../../core/docker-socket.js';
 import { errorMessage } from '../../core/errors.js';
 
 /** The container engine CLI (`docker` or `podman`). */
@@ -48,7 +50,7 @@ export async function cloneTree(from: string, to: string, partial: string): Prom
       await run('cp', ['-a', from, partial]);
     }
   }
-  await run('mv', ['-T', partial, to]);
+  await rename(partial, to);
   return mode;
 }
 
@@ -60,6 +62,9 @@ async function isSubvolume(dir: string): Promise<boolean> {
 /** `f_type` of XFS in statfs(2). */
 const XFS_MAGIC = 0x58465342;
 
+/** Left in a directory once it has the hint, so later clones skip the `xfs_io` process (it stays set). */
+const HINT_MARKER = '.vtree-cowextsize-8k';
+
 /**
  * On XFS, makes files created under `dir` get a copy-on-write extent size hint of 8 KiB: with the
  * default (128 KiB) each write to a cloned page unshares a 128 KiB extent, and a database's clone
@@ -68,9 +73,10 @@ const XFS_MAGIC = 0x58465342;
  */
 export async function setCowExtentHint(dir: string): Promise<string | undefined> {
   await mkdir(dir, { recursive: true });
-  if ((await statfs(dir)).type !== XFS_MAGIC) return undefined;
+  const marker = join(dir, HINT_MARKER);
+  if (existsSync(marker) || (await statfs(dir)).type !== XFS_MAGIC) return undefined;
   return run('xfs_io', ['-c', 'cowextsize 8k', dir]).then(
-    () => undefined,
+    () => writeFile(marker, '').then(() => undefined, () => undefined),
     (error: unknown) => errorMessage(error).split('\n')[0],
   );
 }
@@ -89,12 +95,17 @@ export function composeVolumeLabels(project: string, volume: string, composeVers
  * the worktrees' filesystem, where it was cloned), with `labels`.
  */
 export async function createBoundVolume(engine: Engine, name: string, dir: string, labels: Readonly<Record<string, string>>): Promise<void> {
+  const answer = await askEngine(engine, 'POST', '/volumes/create', { Name: name, Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: dir }, Labels: labels });
+  if (answer?.status === 201) return;
   const labelArgs = Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
   await run(engine, ['volume', 'create', '--driver', 'local', '--opt', 'type=none', '--opt', 'o=bind', '--opt', `device=${dir}`, ...labelArgs, name]);
 }
 
 /** The directory a bind-backed volume `name` mounts, `''` for another kind of volume, undefined when there is no such volume. */
 export async function volumeDevice(engine: Engine, name: string): Promise<string | undefined> {
+  const answer = await askEngine(engine, 'GET', `/volumes/${encodeURIComponent(name)}`);
+  if (answer?.status === 404) return undefined;
+  if (answer?.status === 200) return (JSON.parse(answer.body) as { Options?: { device?: string } | null }).Options?.device ?? '';
   const found = await run(engine, ['volume', 'inspect', '--format', '{{.Options.device}}', name], { okCodes: [0, 1] });
   if (found.code !== 0) return undefined;
   return found.stdout.trim().replace(/^<no value>$/, '');
@@ -102,12 +113,17 @@ export async function volumeDevice(engine: Engine, name: string): Promise<string
 
 /** Removes the volume `name` if it exists; a volume still in use is an error naming it. */
 export async function removeVolume(engine: Engine, name: string): Promise<void> {
+  const answer = await askEngine(engine, 'DELETE', `/volumes/${encodeURIComponent(name)}`);
+  if (answer?.status === 204 || answer?.status === 404) return;
   const result = await run(engine, ['volume', 'rm', name], { okCodes: [0, 1] });
   if (result.code !== 0 && !/no such volume/i.test(result.stderr)) throw new Error(`cannot remove volume ${name}: ${errorMessage(result.stderr.trim())}`);
 }
 
 /** The id of `image` on the engine, pulling it first when the engine lacks it. */
 export async function imageId(engine: Engine, image: string, signal?: AbortSignal): Promise<string> {
+  // A reference's `/` and `:` stay as they are: the API's route takes the name as the rest of the path.
+  const answer = await askEngine(engine, 'GET', `/images/${encodeURI(image)}/json`);
+  if (answer?.status === 200) return (JSON.parse(answer.body) as { Id: string }).Id;
   const inspect = () => run(engine, ['image', 'inspect', '--format', '{{.Id}}', image], { okCodes: [0, 1], ...(signal ? { signal } : {}) });
   let found = await inspect();
   if (found.code !== 0) {
@@ -116,6 +132,18 @@ export async function imageId(engine: Engine, image: string, signal?: AbortSigna
   }
   if (found.code !== 0) throw new Error(`image ${image} is not on the engine`);
   return found.stdout.trim();
+}
+
+/**
+ * Docker's answer over its socket, where it is plain to see: a few ms where the CLI costs a
+ * process, on the way to a seeded stack's start. Undefined for Podman or when the engine cannot be
+ * asked so: then the CLI is, and says what is wrong in its own words.
+ */
+async function askEngine(engine: Engine, method: string, path: string, body?: unknown): Promise<EngineAnswer | undefined> {
+  if (engine !== 'docker') return undefined;
+  const { dockerSocket, engineRequest } = await import('../../core/docker-socket.js');
+  const socket = dockerSocket();
+  return socket ? engineRequest(socket, method, path, body).catch(() => undefined) : undefined;
 }
 
 /** Bytes a directory holds, as `du` counts them (shared reflinked extents counted in full). */

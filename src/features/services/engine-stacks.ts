@@ -1,5 +1,5 @@
 import { run } from '../../core/exec.js';
-import { dockerSocket, getJson } from './engine-socket.js';
+import { dockerSocket, getJson } from '../../core/docker-socket.js';
 
 // Every Compose project on the Docker engine, as its containers' labels describe it: what finds
 // the stack of a worktree that was removed behind vtree's back (plain `git worktree remove`), and

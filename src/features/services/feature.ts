@@ -15,6 +15,15 @@ export interface ComposeDiscovery {
   model: ComposeModel;
 }
 
+/** The step that settles the stack's files and project name; the seed feature clones volumes after it. */
+export const COMPOSE_MODEL = 'compose-model';
+
+/** Result of `compose-model`: the project name and the stack the worktree runs, vtree's override aside. */
+export interface ComposeStack {
+  projectName: string;
+  model: ComposeModel;
+}
+
 /** Result of `compose-override`, read by the env-block feature. */
 export interface ComposeOverride {
   projectName: string;
@@ -89,24 +98,36 @@ export const servicesFeature: Feature = {
         },
       },
       {
-        name: 'compose-override',
+        // The stack as the worktree will run it, before its ports are known: what a seeded volume
+        // needs to be cloned while the ports are leased.
+        name: COMPOSE_MODEL,
         deps: [stages.repo, stages.target, stages.checkout, 'compose-discover'],
-        after: ['ports', 'env-files'],
-        async run({ shared, span }, deps): Promise<ComposeOverride> {
+        after: ['env-files'],
+        async run(_ctx, deps): Promise<ComposeStack> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
           const checkout = deps[stages.checkout] as CheckoutStage;
-          const ports = (deps.ports ?? {}) as Record<string, number>;
-          const { composeFileSettings, composeFileValue, directorySource, discoverCompose, planOverride, writeOverride } = await import('./compose.js');
           const { composeProjectName } = await import('../../git/slug.js');
           let { model } = deps['compose-discover'] as ComposeDiscovery;
           if (model.origin === 'default' || model.origin === 'none') {
             // An ignored override copied into the checkout (env-files) is part of the project too.
+            const { composeFileSettings, directorySource, discoverCompose } = await import('./compose.js');
             const settings = await composeFileSettings(config.list('vtree.compose.files'), repo.mainPath);
             const onDisk = await discoverCompose(directorySource(checkout.path), settings, composeCacheDir(repo.commonDir));
             if (onDisk.files.join('\0') !== model.files.join('\0')) model = onDisk;
           }
-          const projectName = composeProjectName(repo.name, target.slug);
+          return { projectName: composeProjectName(repo.name, target.slug), model };
+        },
+      },
+      {
+        name: 'compose-override',
+        deps: [stages.checkout, COMPOSE_MODEL],
+        after: ['ports'],
+        async run({ shared, span }, deps): Promise<ComposeOverride> {
+          const checkout = deps[stages.checkout] as CheckoutStage;
+          const ports = (deps.ports ?? {}) as Record<string, number>;
+          const { composeFileValue, planOverride, writeOverride } = await import('./compose.js');
+          const { projectName, model } = deps[COMPOSE_MODEL] as ComposeStack;
           const plan = planOverride(model, projectName, ports);
           const override = model.files.length > 0 && !model.error ? await writeOverride(checkout.gitDir, plan.yaml) : undefined;
           const files = [...model.files, ...(override ? [override] : [])];
@@ -287,7 +308,7 @@ export const servicesFeature: Feature = {
           return;
         }
         // The Compose modules load only when there is a stack to stop: most worktrees have none on the engine.
-        const { dockerSocket, projectOnEngine } = await import('./engine-socket.js');
+        const [{ dockerSocket }, { projectOnEngine }] = await Promise.all([import('../../core/docker-socket.js'), import('./engine-socket.js')]);
         const starting = status?.state === 'starting';
         if (starting) await (await import('./stack.js')).stopStartJob(status);
         const runtime = status?.runtime ?? record?.runtime;
@@ -380,10 +401,18 @@ async function startCriticalNow(start: StartContext): Promise<{ state: StackStat
 /** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
 async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined, later: readonly string[]): Promise<void> {
   const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
-  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }] = await Promise.all([import('../../core/background.js'), import('../../core/paths.js'), import('./stack.js')]);
+  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }, { composeArgs, composeEnv }] = await Promise.all([
+    import('../../core/background.js'),
+    import('../../core/paths.js'),
+    import('./stack.js'),
+    import('./runtime.js'),
+  ]);
   record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
-  // The status file says `starting` before the job exists, so the job's own writes come after.
-  await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
+  // The critical services' `up -d` starts beside the job, not after Node.js has loaded it: a
+  // seeded database's first query waits on it.
+  const first = phases[0]?.name === 'critical' ? phases[0] : undefined;
+  const compose = first && ['env', ...Object.entries(composeEnv(project, {})).map(([name, value]) => `${name}=${value}`), runtime.command[0]!, ...composeArgs(runtime, project, ['up', '-d', ...first.services])];
+  const upExitFile = record.log.replace(/\.log$/, '.up-exit');
   const plan: ServicesJobPlan = {
     commonDir: repo.commonDir,
     gitDir: checkout.gitDir,
@@ -398,8 +427,12 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
     expected: [...(record.critical ?? []), ...(record.deferred ?? [])].filter((name) => !later.includes(name)),
     record,
     timeoutMs,
+    ...(compose ? { upExitFile } : {}),
   };
-  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path });
+  record.expected = plan.expected;
+  // The status file says `starting` before the job exists, so the job's own writes come after.
+  await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
+  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path, ...(compose ? { alongside: { argv: compose, exitFile: upExitFile } } : {}) });
   span.set('log', record.log);
   shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
 }

@@ -86,7 +86,7 @@ interface ApiContainer {
  * socket is not plain to see or does not answer: then the CLI is asked.
  */
 async function rowsFromSocket(project: string): Promise<string[][] | undefined> {
-  const { dockerSocket, projectContainers } = await import('./engine-socket.js');
+  const [{ dockerSocket }, { projectContainers }] = await Promise.all([import('../../core/docker-socket.js'), import('./engine-socket.js')]);
   const socket = dockerSocket();
   const containers = socket ? ((await projectContainers(socket, project)) as ApiContainer[] | undefined) : undefined;
   return containers?.map((c) => [
@@ -130,6 +130,8 @@ export interface StartOptions {
   wait: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
+  /** `up -d` has run already (beside the job that waits here): only wait. */
+  upDone?: boolean;
 }
 
 /**
@@ -140,7 +142,7 @@ export interface StartOptions {
 export async function startServices(runtime: ComposeRuntime, project: ComposeProject, services: readonly string[], options: StartOptions): Promise<ServiceStatus[]> {
   const signalOption = options.signal ? { signal: options.signal } : {};
   try {
-    await runCompose(runtime, project, ['up', '-d', ...services], signalOption);
+    if (!options.upDone) await runCompose(runtime, project, ['up', '-d', ...services], signalOption);
   } catch (error) {
     const statuses = await serviceStatuses(runtime, project).catch(() => []);
     throw await startError(runtime, project, services, statuses, errorMessage(error).replace(/^\S+ \S+ failed: /, ''));
@@ -303,6 +305,24 @@ export interface ServicesJobPlan {
   expected: string[];
   record: ServicesRecord;
   timeoutMs: number;
+  /** Where the `up -d` of the first phase, started beside the job, writes its exit status. */
+  upExitFile?: string;
+}
+
+/**
+ * Whether the engine shows every service a start job brings up healthy already: `wait` believes a
+ * passed healthcheck at once, rather than wait for the job to notice and say so. Services without
+ * a healthcheck are the job's to judge (it wants them running a while first), and only Docker's
+ * socket is asked: a CLI process per poll would cost more than it saves.
+ */
+export async function healthyOnEngine(status: ServicesStatus): Promise<boolean> {
+  const expected = status.expected ?? [...(status.critical ?? []), ...(status.deferred ?? [])];
+  if (status.state !== 'starting' || !status.project || !status.runtime || expected.length === 0) return false;
+  const [{ dockerSocket }, { recordedRuntime }] = await Promise.all([import('../../core/docker-socket.js'), import('./runtime.js')]);
+  const runtime = recordedRuntime(status.runtime);
+  if (runtime.engine !== 'docker' || !dockerSocket()) return false;
+  const statuses = await serviceStatuses(runtime, { dir: '', name: status.project, files: [], env: {} }).catch(() => []);
+  return expected.every((name) => serviceVerdict(statuses.filter((s) => s.service === name)) === 'healthy');
 }
 
 /** `{ service: 'healthy' | 'running' | 'exited (1)' ... }` for the status file. */

@@ -21,6 +21,8 @@ export interface ServicesRecord {
   runtime?: string[];
   critical?: string[];
   deferred?: string[];
+  /** What this start brings up: the critical and deferred services less those left for `git vtree up`. */
+  expected?: string[];
   /** Log of the background job that starts the stack. */
   log?: string;
 }

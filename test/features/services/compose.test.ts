@@ -260,6 +260,20 @@ describe('detectComposeRuntime', () => {
     expect(dead).toMatchObject({ missing: expect.stringMatching(/^no container engine answers/) });
   });
 
+  it('runs docker-compose directly when it is the same Compose v2 as the docker plugin, and not when it is another Compose', async (context) => {
+    await requirePrereq('docker', context);
+    const plugin = await run('docker', ['compose', 'version']);
+    const standalone = await run('docker-compose', ['version']).catch(() => undefined);
+    if (!standalone || standalone.stdout !== plugin.stdout) return context.skip();
+    expect(await detectComposeRuntime(undefined)).toMatchObject({ runtime: { name: 'docker-compose', command: ['docker-compose'], engine: 'docker' } });
+    // A Compose v1 (or any other version) first on PATH is not the plugin: `docker compose` stays.
+    const bin = join(dir, 'bin');
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, 'docker-compose'), '#!/bin/sh\necho "docker-compose version 1.29.2, build unknown"\n', { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    expect(await detectComposeRuntime(undefined, env)).toMatchObject({ runtime: { name: 'docker compose', command: ['docker', 'compose'] } });
+  });
+
   it('respects DOCKER_HOST: a dead socket is no engine, in one line', async (context) => {
     await requirePrereq('docker', context);
     const detection = await detectComposeRuntime(undefined, { ...process.env, DOCKER_HOST: `unix://${join(dir, 'dead.sock')}` });

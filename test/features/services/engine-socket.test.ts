@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
-import { dockerSocket, projectOnEngine } from '../../../src/features/services/engine-socket.js';
+import { dockerSocket } from '../../../src/core/docker-socket.js';
+import { projectOnEngine } from '../../../src/features/services/engine-socket.js';
 import { requirePrereq, tempDir } from '../../helpers.js';
 
 // The engine's own socket, against the real Docker engine: what `rm` asks before it starts the
@@ -49,24 +50,6 @@ describe('the Docker engine socket', () => {
     } finally {
       await new Promise((resolve) => server.close(resolve));
       await rm(dir, { recursive: true, force: true });
-    }
-  });
-
-  it('follows DOCKER_HOST and the current context, or leaves the choice to the CLI', async () => {
-    const config = await tempDir('vtree-docker-config-');
-    try {
-      expect(dockerSocket({ DOCKER_HOST: 'unix:///run/user/1000/docker.sock' })).toBe('/run/user/1000/docker.sock');
-      expect(dockerSocket({ DOCKER_HOST: 'tcp://10.0.0.5:2376' })).toBeUndefined();
-      expect(dockerSocket({ DOCKER_HOST: 'ssh://me@host' })).toBeUndefined();
-      expect(dockerSocket({ DOCKER_CONTEXT: 'remote', DOCKER_CONFIG: config })).toBeUndefined();
-      expect(dockerSocket({ DOCKER_CONFIG: config })).toBe('/var/run/docker.sock');
-      await mkdir(config, { recursive: true });
-      await writeFile(join(config, 'config.json'), JSON.stringify({ currentContext: 'colima' }));
-      expect(dockerSocket({ DOCKER_CONFIG: config })).toBeUndefined();
-      await writeFile(join(config, 'config.json'), JSON.stringify({ currentContext: 'default', auths: {} }));
-      expect(dockerSocket({ DOCKER_CONFIG: config })).toBe('/var/run/docker.sock');
-    } finally {
-      await rm(config, { recursive: true, force: true });
     }
   });
 });
