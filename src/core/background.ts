@@ -40,7 +40,8 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
   try {
     const argv = [process.execPath, ENTRY_BIN, '__job', job.job, ...job.args];
     // `sh` execs the job, so the job keeps its pid and leads the group the command runs in.
-    const script = job.alongside && `(${job.alongside.argv.map(shellQuote).join(' ')}; echo $? > ${shellQuote(job.alongside.exitFile)}) & exec "$@"`;
+    // The job itself runs niced: the command beside it is what someone waits for, not Node.js loading.
+    const script = job.alongside && `(${job.alongside.argv.map(shellQuote).join(' ')}; echo $? > ${shellQuote(job.alongside.exitFile)}) & exec nice -n 10 "$@"`;
     const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : argv;
     const child = spawn(command!, args, {
       cwd: job.cwd,

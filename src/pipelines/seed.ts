@@ -75,7 +75,12 @@ export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promi
   const specs = readSeedSpecs(config);
   const log = backgroundLogPath(repo.commonDir, 'seed', request.runId);
   const { runnable } = await consent(repo.mainPath, specs.filter((s) => s.update).map((s) => updateTask({ ...s, update: s.update! })), request.interactive, request);
-  const [{ stackRuntime }, { serviceStatuses, serviceVerdict }, { runLogged }] = await Promise.all([import('./services.js'), import('../features/services/stack.js'), import('../features/seed/build.js')]);
+  const [{ stackRuntime }, { serviceStatuses, serviceVerdict }, { runLogged }, { recordedRuntime }] = await Promise.all([
+    import('./services.js'),
+    import('../features/services/stack.js'),
+    import('../features/seed/build.js'),
+    import('../features/services/runtime.js'),
+  ]);
   for (const entry of updating) {
     const spec = specs.find((s) => s.volume === entry.volume);
     const settle = (status: Partial<SeedVolumeStatus>) => writeSeedStatus(stack.gitDir, { ...entry, log, ...status });
@@ -84,12 +89,15 @@ export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promi
       continue;
     }
     await settle({ state: 'updating', command: spec.update, pid: process.pid });
-    const runtime = await stackRuntime(stack);
+    // The stack's own Compose, as recorded: probing for one again costs a process before the update can start.
+    const recorded = stack.status?.runtime ?? stack.record?.runtime;
+    const runtime = recorded ? recordedRuntime(recorded) : await stackRuntime(stack);
     const deadline = Date.now() + config.integer('vtree.services.waitTimeout', 120) * 1000;
     let verdict = 'pending';
     while (verdict !== 'healthy' && verdict !== 'up' && verdict !== 'failed' && Date.now() < deadline) {
       verdict = serviceVerdict((await serviceStatuses(runtime, stack.project)).filter((s) => s.service === spec.service));
-      if (verdict !== 'healthy' && verdict !== 'up') await new Promise((r) => setTimeout(r, 250));
+      // One request to Docker's socket a poll: the update, and `wait` behind it, start as soon as the service answers.
+      if (verdict !== 'healthy' && verdict !== 'up') await new Promise((r) => setTimeout(r, 100));
     }
     if (verdict !== 'healthy' && verdict !== 'up') {
       await settle({ state: 'failed', error: `${spec.service} of the worktree's stack did not come up to run '${spec.update}'` });

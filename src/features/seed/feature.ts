@@ -70,12 +70,12 @@ export const seedFeature: Feature = {
               shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
               continue;
             }
-            const id = await volume.imageId(engine, image, signal);
-            const key = (await store.seedKey(repo.cwd, target.commit, spec, id)).key;
             const dockerVolume = `${compose.projectName}_${spec.volume}`;
+            // Three questions at once (the engine twice, git once): this step is on the way to the stack's start.
+            const imageId = volume.imageId(engine, image, signal);
+            const [id, { key }, device] = await Promise.all([imageId, store.seedKey(repo.cwd, target.commit, spec, imageId), volume.volumeDevice(engine, dockerVolume)]);
             const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
             const dir = store.cloneDir(cacheDir, dockerVolume);
-            const device = await volume.volumeDevice(engine, dockerVolume);
             let entry: SeedVolumeStatus;
             if (device !== undefined) {
               // Set up again, or a volume of an earlier stack of this name: its data is kept as it is.

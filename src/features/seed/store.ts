@@ -69,8 +69,8 @@ export interface SeedKey {
  * and the committed content of `inputs` (read from the object store, so it is known before the
  * checkout is written and does not see uncommitted edits).
  */
-export async function seedKey(repoDir: string, commit: string, spec: SeedSpec, imageId: string): Promise<SeedKey> {
-  const inputs = await committedEntries(repoDir, commit, spec.inputs);
+export async function seedKey(repoDir: string, commit: string, spec: SeedSpec, image: string | Promise<string>): Promise<SeedKey> {
+  const [imageId, inputs] = await Promise.all([image, committedEntries(repoDir, commit, spec.inputs)]);
   const hash = createHash('sha256').update(`image ${imageId}\0run ${spec.run}\0service ${spec.service}\0`);
   for (const line of inputs) hash.update(`${line}\0`);
   return { key: hash.digest('hex').slice(0, 32), inputs };
