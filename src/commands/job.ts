@@ -2,6 +2,9 @@ import type { Args } from './spec.js';
 import { UsageError } from '../core/errors.js';
 import type { Io } from '../core/output.js';
 
+/** How long the next spare copy of a golden waits for the stack of the worktree that took one. */
+const SPARE_AFTER_STACK_MS = 2 * 60_000;
+
 /** A background push gives up after this long (a registry that accepts and never answers). */
 const PUSH_TIMEOUT_MS = 10 * 60_000;
 
@@ -77,7 +80,14 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
   /** Makes a spare copy of each golden (`<volume>/<key>`) an `add` had to copy, so the next one renames it (filesystems without clones). */
   'seed-spare': async ([cacheDir, ...goldens], io) => {
     if (!cacheDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir and goldens');
-    const { makeSpares, readGolden } = await import('../features/seed/store.js');
+    const [{ makeSpares, readGolden }, { waitForCritical }, { worktreeGitDir }] = await Promise.all([
+      import('../features/seed/store.js'),
+      import('../features/services/stack.js'),
+      import('../git/worktree-state.js'),
+    ]);
+    // The worktree that took the spare is starting its database on it, and someone waits for its
+    // first query: the next copy (a whole golden, seconds of disk) comes after that, niced.
+    await waitForCritical(await worktreeGitDir(process.cwd()), SPARE_AFTER_STACK_MS).catch(() => undefined);
     for (const name of goldens) {
       const [volume = '', key = ''] = name.split('/');
       const golden = await readGolden(cacheDir, volume, key);

@@ -163,7 +163,8 @@ export async function makeSpares(cacheDir: string, golden: Golden, count: number
   let made = 0;
   while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
     const partial = join(dir, tempName('spare'));
-    await run('cp', ['-a', golden.data, partial]);
+    // Niced: a spare is made ahead of time, for a worktree nobody waits for yet.
+    await run('nice', ['-n', '19', 'cp', '-a', golden.data, partial]);
     failpoint(SEED_FAILPOINTS['spare:copied']);
     made++;
     await rename(partial, join(dir, `ready-${process.pid}-${Date.now()}-${made}`));
