@@ -2,6 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../src/core/exec.js';
+import { writeFileAtomic } from '../../src/core/files.js';
 import { composeAppsForFile, requirePrereq, git, vtree, slowHealthyCompose } from '../helpers.js';
 
 let root: string;
@@ -17,8 +18,9 @@ describe('git vtree wait: project tasks (vtree-tasks.json)', () => {
     const path = JSON.parse(added.stdout).path as string;
     const gitDir = join(repo, '.git', 'worktrees', 'tasks');
     const log = join(root, 'migrate.log');
+    // Replaced in one step, as vtree's task job writes it: `wait` polls every 50 ms and must not read it half-written.
     const tasks = (state: string, extra: Record<string, unknown> = {}) =>
-      writeFile(join(gitDir, 'vtree-tasks.json'), JSON.stringify({ tasks: { migrate: { state, log, startedAt: new Date().toISOString(), ...extra } }, updatedAt: new Date().toISOString() }));
+      writeFileAtomic(join(gitDir, 'vtree-tasks.json'), JSON.stringify({ tasks: { migrate: { state, log, startedAt: new Date().toISOString(), ...extra } }, updatedAt: new Date().toISOString() }));
 
     await tasks('running');
     const timedOut = await vtree(path, ['wait', '--timeout', '1', '--json'], env);
