@@ -57,6 +57,15 @@ export async function engineRequest(socket: string, method: string, path: string
   });
 }
 
+/**
+ * One request to the engine the docker CLI would talk to, over its socket; undefined when that
+ * socket is not plain to see or does not answer: then the caller asks the CLI, which explains.
+ */
+export async function askDocker(method: string, path: string, body?: unknown, env: NodeJS.ProcessEnv = process.env): Promise<EngineAnswer | undefined> {
+  const socket = dockerSocket(env);
+  return socket ? engineRequest(socket, method, path, body).catch(() => undefined) : undefined;
+}
+
 /** A GET whose answer must be 200 with JSON. */
 export async function getJson(socket: string, path: string): Promise<unknown> {
   const answer = await engineRequest(socket, 'GET', path);

@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { dockerSocket, engineRequest, getJson } from '../../src/core/docker-socket.js';
+import { askDocker, dockerSocket, engineRequest, getJson } from '../../src/core/docker-socket.js';
 import { tempDir } from '../helpers.js';
 
 describe('the Docker engine socket', () => {
@@ -44,6 +44,10 @@ describe('the Docker engine socket', () => {
       await expect(getJson(socket, '/missing')).rejects.toThrow(/404/);
       expect(seen).toEqual(['POST /volumes/create application/json {"Name":"v"}', 'GET /images/x/json - ', 'GET /missing - ']);
       await expect(engineRequest(join(dir, 'none.sock'), 'GET', '/_ping')).rejects.toThrow(/ENOENT/);
+      // The engine the CLI would use, asked over its socket; nothing to say where the CLI must decide or nobody answers.
+      expect(await askDocker('GET', '/images/x/json', undefined, { DOCKER_HOST: `unix://${socket}` })).toEqual({ status: 200, body: '{"Id":"sha256:1"}' });
+      expect(await askDocker('GET', '/_ping', undefined, { DOCKER_HOST: 'tcp://10.0.0.5:2376' })).toBeUndefined();
+      expect(await askDocker('GET', '/_ping', undefined, { DOCKER_HOST: `unix://${join(dir, 'none.sock')}` })).toBeUndefined();
     } finally {
       await new Promise((resolve) => server.close(resolve));
       await rm(dir, { recursive: true, force: true });

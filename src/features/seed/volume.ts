@@ -140,10 +140,7 @@ export async function imageId(engine: Engine, image: string, signal?: AbortSigna
  * asked so: then the CLI is, and says what is wrong in its own words.
  */
 async function askEngine(engine: Engine, method: string, path: string, body?: unknown): Promise<EngineAnswer | undefined> {
-  if (engine !== 'docker') return undefined;
-  const { dockerSocket, engineRequest } = await import('../../core/docker-socket.js');
-  const socket = dockerSocket();
-  return socket ? engineRequest(socket, method, path, body).catch(() => undefined) : undefined;
+  return engine === 'docker' ? (await import('../../core/docker-socket.js')).askDocker(method, path, body) : undefined;
 }
 
 /** Bytes a directory holds, as `du` counts them (shared reflinked extents counted in full). */

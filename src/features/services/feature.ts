@@ -401,7 +401,7 @@ async function startCriticalNow(start: StartContext): Promise<{ state: StackStat
 /** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
 async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined, later: readonly string[]): Promise<void> {
   const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
-  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }, { composeArgs, composeEnv }] = await Promise.all([
+  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }, { composeArgv }] = await Promise.all([
     import('../../core/background.js'),
     import('../../core/paths.js'),
     import('./stack.js'),
@@ -411,7 +411,7 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
   // The critical services' `up -d` starts beside the job, not after Node.js has loaded it: a
   // seeded database's first query waits on it.
   const first = phases[0]?.name === 'critical' ? phases[0] : undefined;
-  const compose = first && ['env', ...Object.entries(composeEnv(project, {})).map(([name, value]) => `${name}=${value}`), runtime.command[0]!, ...composeArgs(runtime, project, ['up', '-d', ...first.services])];
+  const compose = first && composeArgv(runtime, project, ['up', '-d', ...first.services]);
   const upExitFile = record.log.replace(/\.log$/, '.up-exit');
   const plan: ServicesJobPlan = {
     commonDir: repo.commonDir,

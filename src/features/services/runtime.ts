@@ -105,12 +105,7 @@ async function probeVersion(candidate: Candidate, env: NodeJS.ProcessEnv): Promi
 async function probeEngine(engine: ComposeRuntime['engine'], env: NodeJS.ProcessEnv): Promise<string | undefined> {
   // Docker's socket answers a ping in a few ms, where `docker version` is a process on the way to
   // every stack's start; anything but "OK" leaves it to the CLI, which explains what is wrong.
-  if (engine === 'docker') {
-    const { dockerSocket, engineRequest } = await import('../../core/docker-socket.js');
-    const socket = dockerSocket(env);
-    const answer = socket ? await engineRequest(socket, 'GET', '/_ping').catch(() => undefined) : undefined;
-    if (answer?.status === 200) return undefined;
-  }
+  if (engine === 'docker' && (await (await import('../../core/docker-socket.js')).askDocker('GET', '/_ping', undefined, env))?.status === 200) return undefined;
   const args = engine === 'docker' ? ['version', '--format', '{{.Server.Version}}'] : ['info', '--format', '{{.Host.Arch}}'];
   try {
     await run(engine, args, { env, signal: AbortSignal.timeout(ENGINE_TIMEOUT_MS) });
@@ -173,6 +168,15 @@ export function composeArgs(runtime: ComposeRuntime, project: ComposeProject, ar
     ...project.files.flatMap((file) => ['-f', file]),
     ...args,
   ];
+}
+
+/**
+ * The same command as one argument vector for another process to run (`env` sets the project's
+ * variables): the `up -d` a start job runs beside itself.
+ */
+export function composeArgv(runtime: ComposeRuntime, project: ComposeProject, args: readonly string[]): string[] {
+  const variables = Object.entries(composeEnv(project, {})).map(([name, value]) => `${name}=${value}`);
+  return ['env', ...variables, runtime.command[0]!, ...composeArgs(runtime, project, args)];
 }
 
 /** Runs `<compose> -p <project> -f ... <args>` in the worktree: the one way vtree calls Compose. */
