@@ -58,10 +58,10 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await runImagePullJob(linkedTo, engine, images, io.log);
   },
   /** Starts a worktree's Compose stack, critical services first (after `add`, `setup`). */
-  'services-up': async ([plan], io) => {
+  'services-up': async ([plan, firstUpExit], io) => {
     if (!plan) throw new UsageError('services-up needs its plan');
     const { runServicesJob } = await import('../pipelines/services.js');
-    await runServicesJob(JSON.parse(plan), io.log);
+    await runServicesJob(JSON.parse(plan), io.log, firstUpExit === undefined ? undefined : Number(firstUpExit));
   },
   /** Takes the stack of a worktree `rm` removed down, then frees its ports (after `rm`). */
   'stack-down': async ([plan], io) => {

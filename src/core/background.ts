@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdir, open, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { shellQuote } from './exec.js';
@@ -7,8 +7,6 @@ import { ENTRY_BIN } from './package-root.js';
 import { backgroundLogPath, vibetreesDir } from './paths.js';
 import { isProcessAlive, jobGone } from './pid.js';
 import { escapeRegExp } from './regexp.js';
-
-/** The executable entry, so background jobs run the same build of vtree as their parent. */
 
 /** A background job the user need not wait for. */
 export interface BackgroundJob {
@@ -23,10 +21,11 @@ export interface BackgroundJob {
   cwd: string;
   env?: NodeJS.ProcessEnv;
   /**
-   * A command started at once beside the job, in its process group (ending the job ends it too),
-   * its exit status written to `exitFile`: work that should not wait for Node.js to load the job.
+   * A command run first, in the job's process group (ending the job ends it too); the job starts
+   * once it has ended, with its exit status as the job's last argument. For work someone waits on
+   * (the stack's `up -d`): Node.js loading the job would only compete with it for the CPU.
    */
-  alongside?: { argv: readonly string[]; exitFile: string };
+  first?: readonly string[];
 }
 
 /**
@@ -39,9 +38,9 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
   const handle = await open(log, 'a');
   try {
     const argv = [process.execPath, ENTRY_BIN, '__job', job.job, ...job.args];
-    // `sh` execs the job, so the job keeps its pid and leads the group the command runs in.
-    // The job itself runs niced: the command beside it is what someone waits for, not Node.js loading.
-    const script = job.alongside && `(${job.alongside.argv.map(shellQuote).join(' ')}; echo $? > ${shellQuote(job.alongside.exitFile)}) & exec nice -n 10 "$@"`;
+    // `sh` execs the job, so the job has the pid of the group the command ran in; it runs niced,
+    // as nobody waits for it.
+    const script = job.first && `${job.first.map(shellQuote).join(' ')}; exec nice -n 10 "$@" "$?"`;
     const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : argv;
     const child = spawn(command!, args, {
       cwd: job.cwd,
@@ -54,24 +53,6 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
     await handle.close();
   }
   return log;
-}
-
-/**
- * The exit status the job's `alongside` command wrote, polled for until `timeoutMs` has passed
- * (then undefined); the file is removed once read.
- */
-export async function alongsideExit(exitFile: string, timeoutMs: number): Promise<number | undefined> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    // `echo` writes the status and its newline at once: without the newline it is not there yet.
-    const text = await readFile(exitFile, 'utf8').catch(() => '');
-    if (/^\d+\n/.test(text)) {
-      await rm(exitFile, { force: true });
-      return Number(text.trim());
-    }
-    if (Date.now() > deadline) return undefined;
-    await sleep(50);
-  }
 }
 
 /** Where a background job is, read from its log: `running`, `done`, or `failed` with its last lines. */

@@ -1,5 +1,4 @@
 import { basename } from 'node:path';
-import { alongsideExit } from '../core/background.js';
 import type { ComposeModel } from '../features/services/compose.js';
 import { detectComposeRuntime, portEnv, recordedProject, type ComposeProject, type ComposeRuntime } from '../features/services/runtime.js';
 import { errorMessage, UsageError, VtreeError } from '../core/errors.js';
@@ -99,9 +98,10 @@ export async function stackRuntime(stack: Stack): Promise<ComposeRuntime> {
 /**
  * The body of the detached `services-up` job: starts each phase's services, keeps the live status
  * file current (`starting` → `running`/`healthy`, or `failed` with the reason) and records its
- * own run in metrics.json, linked to the run that started it.
+ * own run in metrics.json, linked to the run that started it. `firstUpExit`: the exit status of
+ * the critical services' `up -d`, when the starter ran it before this job.
  */
-export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) => void): Promise<void> {
+export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) => void, firstUpExit?: number): Promise<void> {
   const profiler = new Profiler();
   // What the starter already brought up (critical services under --wait) stays in the status.
   const known = (await readServicesStatus(plan.gitDir))?.services;
@@ -113,15 +113,15 @@ export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) 
   try {
     for (const [index, phase] of plan.phases.entries()) {
       if (phase.services.length === 0) continue;
-      // The first phase's `up -d` ran beside this job while Node.js loaded it: its status tells
-      // whether to wait only, or to run `up` again here to fail with Compose's own words.
-      const alongside = index === 0 && plan.upExitFile !== undefined;
-      const upDone = alongside && (await alongsideExit(plan.upExitFile!, plan.timeoutMs)) === 0;
+      // The first phase's `up -d` ran before this job (`firstUpExit` is its status): the job waits
+      // only, or runs `up` again to fail with Compose's own words.
+      const ranFirst = index === 0 && firstUpExit !== undefined;
+      const upDone = ranFirst && firstUpExit === 0;
       // `rm` may have removed the worktree meanwhile: starting its stack now would orphan it, and
       // what the `up` beside the job started has nobody else to take it down.
       if (!(await exists(plan.project.dir))) {
         // Its files went with it: `-p` alone finds the containers, from a directory that still exists.
-        if (alongside) await stopServices(plan.runtime, { ...plan.project, dir: plan.commonDir, files: [] }, { volumes: false, timeoutSeconds: 0 }).catch((error: unknown) => log(`could not take the stack down: ${errorMessage(error)}`));
+        if (ranFirst) await stopServices(plan.runtime, { ...plan.project, dir: plan.commonDir, files: [] }, { volumes: false, timeoutSeconds: 0 }).catch((error: unknown) => log(`could not take the stack down: ${errorMessage(error)}`));
         throw new VtreeError('the worktree was removed before its stack was up');
       }
       log(`starting ${phase.name} services: ${phase.services.join(' ')}`);

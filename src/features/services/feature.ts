@@ -408,11 +408,10 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
     import('./runtime.js'),
   ]);
   record.log = backgroundLogPath(repo.commonDir, 'services-up', shared.runId);
-  // The critical services' `up -d` starts beside the job, not after Node.js has loaded it: a
-  // seeded database's first query waits on it.
-  const first = phases[0]?.name === 'critical' ? phases[0] : undefined;
-  const compose = first && composeArgv(runtime, project, ['up', '-d', ...first.services]);
-  const upExitFile = record.log.replace(/\.log$/, '.up-exit');
+  // The critical services' `up -d` runs before the job, not after Node.js has loaded it (nor
+  // while it loads): a seeded database's first query waits on it.
+  const critical = phases[0]?.name === 'critical' ? phases[0] : undefined;
+  const compose = critical && composeArgv(runtime, project, ['up', '-d', ...critical.services]);
   const plan: ServicesJobPlan = {
     commonDir: repo.commonDir,
     gitDir: checkout.gitDir,
@@ -427,12 +426,11 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
     expected: [...(record.critical ?? []), ...(record.deferred ?? [])].filter((name) => !later.includes(name)),
     record,
     timeoutMs,
-    ...(compose ? { upExitFile } : {}),
   };
   record.expected = plan.expected;
   // The status file says `starting` before the job exists, so the job's own writes come after.
   await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
-  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path, ...(compose ? { alongside: { argv: compose, exitFile: upExitFile } } : {}) });
+  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path, ...(compose ? { first: compose } : {}) });
   span.set('log', record.log);
   shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
 }

@@ -305,8 +305,6 @@ export interface ServicesJobPlan {
   expected: string[];
   record: ServicesRecord;
   timeoutMs: number;
-  /** Where the `up -d` of the first phase, started beside the job, writes its exit status. */
-  upExitFile?: string;
 }
 
 /**
