@@ -196,13 +196,26 @@ async function startError(runtime: ComposeRuntime, project: ComposeProject, serv
   return new ServiceStartError(`services did not come up: ${parts.join('; ')}`, hint);
 }
 
-/** Which of `images` the engine does not have yet (one `images` call; digest references are left to Compose). */
+/**
+ * Which of `images` the engine does not have yet: one question to Docker's socket (on the way to
+ * the stack's start), else one `images` call; digest references are left to Compose.
+ */
 export async function missingImages(engine: ComposeRuntime['engine'], images: readonly string[], signal?: AbortSignal): Promise<string[]> {
   const wanted = images.filter((image) => !image.includes('@'));
   if (wanted.length === 0) return [];
-  const { stdout } = await run(engine, ['images', '--format', '{{.Repository}}:{{.Tag}}'], signal ? { signal } : {});
-  const local = new Set(stdout.split('\n').filter(Boolean).map(normalImage));
+  const local = new Set((await localImageTags(engine, signal)).map(normalImage));
   return wanted.filter((image) => !local.has(normalImage(image)));
+}
+
+/** Every `repository:tag` the engine has. */
+async function localImageTags(engine: ComposeRuntime['engine'], signal?: AbortSignal): Promise<string[]> {
+  if (engine === 'docker') {
+    const { askDocker } = await import('../../core/docker-socket.js');
+    const answer = await askDocker('GET', '/images/json');
+    if (answer?.status === 200) return (JSON.parse(answer.body) as Array<{ RepoTags?: string[] | null }>).flatMap((image) => image.RepoTags ?? []);
+  }
+  const { stdout } = await run(engine, ['images', '--format', '{{.Repository}}:{{.Tag}}'], signal ? { signal } : {});
+  return stdout.split('\n').filter(Boolean);
 }
 
 /** `postgres` → `postgres:latest`, `docker.io/library/redis:7` → `redis:7`: how the engine lists them. */
