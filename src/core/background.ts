@@ -26,6 +26,11 @@ export interface BackgroundJob {
    * (the stack's `up -d`): Node.js loading the job would only compete with it for the CPU.
    */
   first?: readonly string[];
+  /**
+   * Runs the job at this niceness (`nice -n`): work started beside what someone waits for, whose
+   * Node.js start would otherwise take CPU from it. A job with `first` always runs at 10.
+   */
+  niceness?: number;
 }
 
 /**
@@ -41,7 +46,7 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
     // `sh` execs the job, so the job has the pid of the group the command ran in; it runs niced,
     // as nobody waits for it.
     const script = job.first && `${job.first.map(shellQuote).join(' ')}; exec nice -n 10 "$@" "$?"`;
-    const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : argv;
+    const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : job.niceness ? ['nice', '-n', String(job.niceness), ...argv] : argv;
     const child = spawn(command!, args, {
       cwd: job.cwd,
       env: { ...(job.env ?? process.env), VTREE_BACKGROUND: '1' },

@@ -123,12 +123,14 @@ export const seedFeature: Feature = {
         if (copied.length > 0) {
           const { startBackgroundJob } = await import('../../core/background.js');
           const args = [cacheDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
-          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path }));
+          // Niced, as the build below: both start while this worktree's stack does.
+          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path, niceness: 10 }));
         }
         if (misses.length > 0) {
           // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
           const [{ startBackgroundJob }] = await Promise.all([import('../../core/background.js')]);
-          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
+          // Niced: its update waits for the stack anyway, and its golden build is nobody's wait.
+          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path, niceness: 10 });
           for (const entry of seeded.volumes) if (entry.state === 'building') entry.log = log;
           shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
         }
