@@ -77,7 +77,7 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await updateClones(request);
     await seedGoldens({ ...request, rebuild: false });
   },
-  /** Makes a spare copy of each golden (`<volume>/<key>`) an `add` had to copy, so the next one renames it (filesystems without clones). */
+  /** Makes a spare (a reflink clone, or a full copy where the filesystem cannot clone) of each golden (`<volume>/<key>`) an `add` had to clone or copy, so the next one renames it. */
   'seed-spare': async ([cacheDir, ...goldens], io) => {
     if (!cacheDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir and goldens');
     const [{ makeSpares, readGolden }, { waitForCritical }, { worktreeGitDir }] = await Promise.all([
@@ -86,12 +86,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
       import('../git/worktree-state.js'),
     ]);
     // The worktree that took the spare is starting its database on it, and someone waits for its
-    // first query: the next copy (a whole golden, seconds of disk) comes after that, niced.
+    // first query: the next spare (where it is a copy, a whole golden: seconds of disk) comes after that, niced.
     await waitForCritical(await worktreeGitDir(process.cwd()), SPARE_AFTER_STACK_MS).catch(() => undefined);
     for (const name of goldens) {
       const [volume = '', key = ''] = name.split('/');
       const golden = await readGolden(cacheDir, volume, key);
-      if (golden) io.log(`seed ${volume}: ${await makeSpares(cacheDir, golden, 1)} spare copy made of golden ${key}`);
+      if (golden) io.log(`seed ${volume}: ${await makeSpares(cacheDir, golden, 1)} spare made of golden ${key}`);
     }
   },
   /** Runs a worktree's background project tasks once what they need is up (after `add`, `setup`). */

@@ -629,7 +629,7 @@ class Sandbox {
   /**
    * Kills vtree at a seed failpoint: `seed:clone:*` in an `add` of the seeded app (a golden
    * ready), `seed:build:*` in the golden build the `add` after a miss starts in the background,
-   * `seed:spare:*` in the spare copy the `add` starts where the filesystem cannot clone. Then: no
+   * `seed:spare:*` in the spare (a clone, or a copy where the filesystem cannot clone) the `add` starts. Then: no
    * killed `add`'s worktree, and no worktree whose build died, is called ready; the next command
    * (`add` again or the `setup` it points to, or `rm` of the half-set-up worktree after a kill with
    * its volume made; `git vtree seed`; the next `add`) finishes the job

@@ -143,9 +143,21 @@ describe('seeded volumes (issue 21)', () => {
     expect(rows.find((r) => r.path === second.path)?.seed).toEqual([expect.objectContaining({ volume: 'pgdata', state: 'cloned', key: golden.key, mode: 'reflink' })]);
     expect(rows.find((r) => r.path === first.path)?.seed).toEqual([expect.objectContaining({ volume: 'pgdata', state: 'building' })]);
 
+    // The second add cloned in the foreground, so a reflink spare is made ahead, in a directory with
+    // the clones' extent hint; the third add renames it into place.
+    const spares = join(cacheDir, 'seeds', 'spares', `pgdata-${golden.key}`);
+    const ready = async () => (await readdir(spares).catch(() => [] as string[])).filter((n) => n.startsWith('ready-'));
+    for (let i = 0; i < 240 && (await ready()).length === 0; i++) await sleep(250);
+    const [spare] = await ready();
+    expect(spare).toMatch(/^ready-reflink-/);
+    const { stdout: spareHint } = await execFileAsync('xfs_io', ['-c', 'cowextsize', spares]);
+    expect(spareHint).toMatch(/^\[8192\]/);
+
     // A write in the second worktree's database reaches neither the golden nor a third worktree.
     await query(second.path, "insert into fruit values ('kiwi')");
     const third = await addWaiting(repo, 'third');
+    expect(third.facts.seed).toEqual([expect.objectContaining({ state: 'cloned', mode: 'reflink' })]);
+    expect((await ready()).includes(spare!)).toBe(false);
     expect(await query(third.path, 'select count(*) from fruit')).toBe('3');
     expect(await query(second.path, 'select count(*) from fruit')).toBe('4');
     // The clone is a consistent database (heap and indexes), and XFS gives its clones the small copy-on-write extent hint.

@@ -60,7 +60,7 @@ export const seedFeature: Feature = {
         const cacheDir = cacheDirOf(repo, config);
         const seeded: Seeded = { volumes: [], engine };
         const misses: string[] = [];
-        /** Goldens this run had to copy (or took a spare of): the next worktree's copy is made ahead of time. */
+        /** Goldens this run had to clone or copy (or took a spare of): the next worktree's is made ahead of time. */
         const copied: Array<{ volume: string; key: string }> = [];
         // A failure part way takes back the clones made so far (a failed task gets no undo).
         try {
@@ -95,19 +95,20 @@ export const seedFeature: Feature = {
                 await store.reclaimTemps(parent);
                 // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
                 await rm(dir, { recursive: true, force: true });
-                // Where the filesystem cannot clone, a spare copy made ahead of time is one rename.
+                // A spare made ahead of time (a reflink clone, or a full copy where the filesystem cannot clone) is one rename.
                 const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
-                const mode = spare ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+                const mode = spare === 'reflink' ? 'reflink' : spare === 'copy' ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
                 await store.touchGolden(golden);
                 failpoint(SEED_FAILPOINTS['clone:copied']);
-                if (mode === 'copy' || mode === 'spare') copied.push(golden);
+                // A btrfs snapshot is one metadata operation: only a clone or copy is worth making ahead.
+                if (mode !== 'snapshot') copied.push(golden);
                 entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
                 // Pushed before the volume exists, so a failure creating it still undoes the clone.
                 seeded.volumes.push(entry);
                 await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
                 failpoint(SEED_FAILPOINTS['clone:volume-created']);
                 entry.cloneMs = Date.now() - started;
-                shared.log(`seed ${spec.volume}: ${mode} clone of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
+                shared.log(`seed ${spec.volume}: ${mode} clone${spare ? ' made ahead' : ''} of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
                 await writeSeedStatus(checkout.gitDir, entry);
                 continue;
               }

@@ -10,7 +10,8 @@ export type Engine = 'docker' | 'podman';
 
 /**
  * How a worktree's copy of a golden was made: a btrfs snapshot of the golden's subvolume, a reflink
- * clone, a copy in the foreground, or a spare copy made ahead of time and renamed.
+ * clone (in the foreground, or made ahead and renamed), a copy in the foreground, or a full copy
+ * made ahead of time and renamed (`spare`).
  */
 export type CloneMode = 'snapshot' | 'reflink' | 'copy' | 'spare';
 
