@@ -19,6 +19,10 @@ type Detection = { runtime: { engine: Engine; version: string } } | { missing: s
 interface Seeded {
   volumes: SeedVolumeStatus[];
   engine?: Engine;
+  /** Goldens this run cloned or copied (or took a spare of): the next worktree's is made ahead of time. */
+  copied?: Array<{ volume: string; key: string }>;
+  /** Volumes without a golden for this commit: one builds in the background. */
+  misses?: string[];
 }
 
 /**
@@ -58,10 +62,9 @@ export const seedFeature: Feature = {
           import('node:fs/promises'),
         ]);
         const cacheDir = cacheDirOf(repo, config);
-        const seeded: Seeded = { volumes: [], engine };
         const misses: string[] = [];
-        /** Goldens this run had to clone or copy (or took a spare of): the next worktree's is made ahead of time. */
         const copied: Array<{ volume: string; key: string }> = [];
+        const seeded: Seeded = { volumes: [], engine, copied, misses };
         // A failure part way takes back the clones made so far (a failed task gets no undo).
         try {
           for (const spec of specs) {
@@ -121,20 +124,6 @@ export const seedFeature: Feature = {
           await removeClones(seeded).catch(() => undefined);
           throw error;
         }
-        if (copied.length > 0) {
-          const { startBackgroundJob } = await import('../../core/background.js');
-          const args = [cacheDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
-          // Niced, as the build below: both start while this worktree's stack does.
-          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path, niceness: 10 }));
-        }
-        if (misses.length > 0) {
-          // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
-          const [{ startBackgroundJob }] = await Promise.all([import('../../core/background.js')]);
-          // Niced: its update waits for the stack anyway, and its golden build is nobody's wait.
-          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path, niceness: 10 });
-          for (const entry of seeded.volumes) if (entry.state === 'building') entry.log = log;
-          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
-        }
         span.set('volumes', seeded.volumes.map((v) => `${v.volume}:${v.state}${v.mode ? `:${v.mode}` : ''}`));
         shared.facts.seed = seeded.volumes.map(({ volume: v, key, state, mode, bytes, cloneMs }) => ({ volume: v, key, state, ...(mode ? { mode, bytes, cloneMs } : {}) }));
         shared.state.seed = { engine, volumes: seeded.volumes };
@@ -142,6 +131,32 @@ export const seedFeature: Feature = {
       },
       async undo(_ctx, result) {
         await removeClones(result as Seeded);
+      },
+    } satisfies Task<SetupShared>,
+    {
+      name: 'seed-jobs',
+      deps: [stages.repo, stages.checkout, SEED_VOLUMES],
+      // After the stack's start: spawning a process costs this one ~10 ms, and neither job is waited for before the stack is up.
+      after: ['services-start'],
+      async run({ shared, span }, deps): Promise<void> {
+        const { repo, config } = deps[stages.repo] as RepoStage;
+        const checkout = deps[stages.checkout] as CheckoutStage;
+        const { copied = [], misses = [], volumes } = deps[SEED_VOLUMES] as Seeded;
+        if (copied.length === 0 && misses.length === 0) return;
+        const [{ startBackgroundJob }, { cacheDirOf }] = await Promise.all([import('../../core/background.js'), import('../../git/cache-dir.js')]);
+        // Both niced: they start while this worktree's stack does. An update waits for the stack anyway, and a golden build is nobody's wait.
+        if (copied.length > 0) {
+          const args = [cacheDirOf(repo, config), ...copied.map((g) => `${g.volume}/${g.key}`)];
+          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path, niceness: 10 }));
+        }
+        if (misses.length > 0) {
+          // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
+          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path, niceness: 10 });
+          // The entries the worktree's state records: write-state comes after every task.
+          for (const entry of volumes) if (entry.state === 'building') entry.log = log;
+          span.set('buildLog', log);
+          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
+        }
       },
     } satisfies Task<SetupShared>,
   ],
