@@ -39,12 +39,12 @@ export interface FileWrite {
  * file the user makes later is found by the next `add` or `setup`): `notExcludedFor` names it,
  * and vtree's file shows in this worktree's `git status` (`rm` knows it is vtree's).
  */
-export async function writeWorktreeFile(worktree: string, commonDir: string, file: string, update: (before: string | null) => string, newMode?: number): Promise<FileWrite> {
+export async function writeWorktreeFile(worktree: string, commonDir: string, file: string, update: (before: string | null) => string, newMode?: number, checked?: IgnoreCheck): Promise<FileWrite> {
   const path = join(worktree, file);
   const [before, mode] = await Promise.all([readTextIfPresent(path), lstat(path).then((s) => s.mode & 0o777, () => newMode)]);
   const after = update(before);
   const write: FileWrite = { path, before, after, commonDir };
-  const rule = await ignoreRule(worktree, file);
+  const { rule } = checked ?? (await checkIgnored(worktree, file));
   const byOurLine = rule !== undefined && isOurExcludeLine(rule, file);
   if (rule === undefined || byOurLine) {
     // info/exclude is shared by every worktree: never let it hide a user's own untracked file.
@@ -112,6 +112,20 @@ async function untrackedElsewhere(worktree: string, file: string): Promise<strin
 /** True for the `/<file>` line of `info/exclude` that {@link addExclude} writes. */
 function isOurExcludeLine(rule: { source: string; pattern: string }, file: string): boolean {
   return /(^|\/)info\/exclude$/.test(rule.source) && rule.pattern === `/${file}`;
+}
+
+/** Whether git ignores a file of a worktree, and by which rule: what {@link writeWorktreeFile} asks first. */
+export interface IgnoreCheck {
+  rule?: { source: string; pattern: string };
+}
+
+/**
+ * Asks git ahead of {@link writeWorktreeFile} whether it ignores `file` in `worktree` (a process:
+ * a caller on its way to something else asks before it has the file's content).
+ */
+export async function checkIgnored(worktree: string, file: string): Promise<IgnoreCheck> {
+  const rule = await ignoreRule(worktree, file);
+  return rule ? { rule } : {};
 }
 
 /** The rule that makes git ignore `file` in `worktree` (`git check-ignore -v`), or `undefined`. */

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { notExcludedWarning, readTextIfPresent, undoFileWrite, type FileWrite } from '../../git/worktree-file.js';
+import { checkIgnored, notExcludedWarning, readTextIfPresent, undoFileWrite, type FileWrite, type IgnoreCheck } from '../../git/worktree-file.js';
 import { composeProjectName } from '../../git/slug.js';
-import { BLOCK_START, chooseEnvTarget, shadowedVariables, writeEnvBlock } from './block.js';
+import { BLOCK_START, chooseEnvTarget, shadowedVariables, writeEnvBlock, type EnvTarget } from './block.js';
 import type { CheckoutStage, Feature, RepoStage, TargetStage } from '../feature.js';
 
 /** The part of the `compose-discover` result (services feature) this feature reads. */
@@ -15,6 +15,9 @@ interface ComposeOverride {
   composeFile?: string;
   files?: string[];
 }
+
+/** The file `env-target` chose for the block, and git's answer on ignoring it when it asked. */
+type PreparedTarget = EnvTarget & { checked?: IgnoreCheck };
 
 /** What the `env-block` task did; persisted as the worktree's `env` state. */
 export interface EnvBlockResult {
@@ -36,8 +39,24 @@ export const envBlockFeature: Feature = {
   name: 'env',
   setupTasks: (stages) => [
     {
+      // Which file takes the block, and whether git ignores it: two git processes, asked while the
+      // ports are leased, not after (the block is on the way to the stack's start). Whether git
+      // ignores it only where a block is likely: a project without Compose or port variables gets none.
+      name: 'env-target',
+      deps: [stages.repo, stages.checkout],
+      after: ['env-files', 'compose-discover'],
+      async run(_ctx, deps): Promise<PreparedTarget> {
+        const { config } = deps[stages.repo] as RepoStage;
+        const { path } = deps[stages.checkout] as CheckoutStage;
+        const discovered = deps['compose-discover'] as DiscoveredCompose | undefined;
+        const target = await chooseEnvTarget(path);
+        const likely = (discovered?.files?.length ?? 0) > 0 || config.list('vtree.ports.vars').length > 0;
+        return likely ? { ...target, checked: await checkIgnored(path, target.file) } : target;
+      },
+    },
+    {
       name: 'env-block',
-      deps: [stages.repo, stages.target, stages.checkout],
+      deps: [stages.repo, stages.target, stages.checkout, 'env-target'],
       after: ['env-files', 'ports', 'compose-discover', 'compose-override'],
       async run({ shared, span }, deps): Promise<EnvBlockResult & { write?: FileWrite }> {
         const { repo } = deps[stages.repo] as RepoStage;
@@ -48,7 +67,7 @@ export const envBlockFeature: Feature = {
         const override = deps['compose-override'] as ComposeOverride | undefined;
         // compose-override answers even when there is no Compose file: its files say whether there is one.
         const usesCompose = (discovered?.files?.length ?? 0) > 0 || (override?.files?.length ?? 0) > 0;
-        const envTarget = await chooseEnvTarget(path);
+        const { checked, ...envTarget } = deps['env-target'] as PreparedTarget;
         if (!usesCompose && Object.keys(ports).length === 0 && !(await hasBlock(path, envTarget.file))) {
           span.set('skipped', 'no compose file and no port variables');
           return { variables: [] };
@@ -58,7 +77,7 @@ export const envBlockFeature: Feature = {
           ...ports,
           ...(override?.composeFile ? { COMPOSE_FILE: override.composeFile } : {}),
         };
-        const write = await writeEnvBlock(path, repo.commonDir, envTarget.file, values);
+        const write = await writeEnvBlock(path, repo.commonDir, envTarget.file, values, checked);
         const notHidden = notExcludedWarning(write, envTarget.file);
         if (notHidden) shared.warn(notHidden);
         const variables = Object.keys(values);

@@ -2,7 +2,7 @@ import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { git } from '../../core/exec.js';
 import { escapeRegExp } from '../../core/regexp.js';
-import { writeWorktreeFile, type FileWrite } from '../../git/worktree-file.js';
+import { writeWorktreeFile, type FileWrite, type IgnoreCheck } from '../../git/worktree-file.js';
 
 /** First line of the block vtree owns in a worktree's `.env`. */
 export const BLOCK_START = '# >>> git vtree: managed block, rewritten by `git vtree setup`; edit outside it >>>';
@@ -107,7 +107,7 @@ export async function chooseEnvTarget(worktree: string): Promise<EnvTarget> {
   return { file: DOTENV };
 }
 
-/** Sets vtree's block in `<worktree>/<file>` to `values` (see {@link writeWorktreeFile}). */
-export async function writeEnvBlock(worktree: string, commonDir: string, file: string, values: Readonly<Record<string, string | number>>): Promise<FileWrite> {
-  return writeWorktreeFile(worktree, commonDir, file, (before) => withEnvBlock(before ?? '', values));
+/** Sets vtree's block in `<worktree>/<file>` to `values` (see {@link writeWorktreeFile}; `checked`: git asked ahead). */
+export async function writeEnvBlock(worktree: string, commonDir: string, file: string, values: Readonly<Record<string, string | number>>, checked?: IgnoreCheck): Promise<FileWrite> {
+  return writeWorktreeFile(worktree, commonDir, file, (before) => withEnvBlock(before ?? '', values), undefined, checked);
 }
