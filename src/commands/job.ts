@@ -78,16 +78,12 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     await seedGoldens({ ...request, rebuild: false });
   },
   /** Makes a spare (a reflink clone, or a full copy where the filesystem cannot clone) of each golden (`<volume>/<key>`) an `add` had to clone or copy, so the next one renames it. */
-  'seed-spare': async ([cacheDir, ...goldens], io) => {
-    if (!cacheDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir and goldens');
-    const [{ makeSpares, readGolden }, { waitForCritical }, { worktreeGitDir }] = await Promise.all([
-      import('../features/seed/store.js'),
-      import('../features/services/stack.js'),
-      import('../git/worktree-state.js'),
-    ]);
+  'seed-spare': async ([cacheDir, gitDir, ...goldens], io) => {
+    if (!cacheDir || !gitDir || goldens.length === 0) throw new UsageError('seed-spare needs the cache dir, the worktree\'s git dir and goldens');
+    const [{ makeSpares, readGolden }, { waitForCritical }] = await Promise.all([import('../features/seed/store.js'), import('../features/services/stack.js')]);
     // The worktree that took the spare is starting its database on it, and someone waits for its
     // first query: the next spare (where it is a copy, a whole golden: seconds of disk) comes after that, niced.
-    await waitForCritical(await worktreeGitDir(process.cwd()), SPARE_AFTER_STACK_MS).catch(() => undefined);
+    await waitForCritical(gitDir, SPARE_AFTER_STACK_MS).catch(() => undefined);
     for (const name of goldens) {
       const [volume = '', key = ''] = name.split('/');
       const golden = await readGolden(cacheDir, volume, key);

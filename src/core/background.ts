@@ -31,6 +31,8 @@ export interface BackgroundJob {
    * Node.js start would otherwise take CPU from it. A job with `first` always runs at 10.
    */
   niceness?: number;
+  /** Starts the job (and `first`) this many seconds later (`sleep`, in the job's process group). */
+  delaySeconds?: number;
 }
 
 /**
@@ -43,10 +45,12 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
   const handle = await open(log, 'a');
   try {
     const argv = [process.execPath, ENTRY_BIN, '__job', job.job, ...job.args];
-    // `sh` execs the job, so the job has the pid of the group the command ran in; it runs niced,
-    // as nobody waits for it.
-    const script = job.first && `${job.first.map(shellQuote).join(' ')}; exec nice -n 10 "$@" "$?"`;
-    const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...argv] : job.niceness ? ['nice', '-n', String(job.niceness), ...argv] : argv;
+    // `sh` execs the job, so the job has the pid of the group the command ran in; after `first` it
+    // runs niced, as nobody waits for it.
+    const niceness = job.first ? 10 : job.niceness;
+    const steps = [...(job.delaySeconds ? [`sleep ${job.delaySeconds}`] : []), ...(job.first ? [job.first.map(shellQuote).join(' ')] : [])];
+    const exec = `exec ${niceness ? `nice -n ${niceness} ` : ''}"$@"${job.first ? ' "$?"' : ''}`;
+    const [command, ...args] = steps.length > 0 ? ['/bin/sh', '-c', [...steps, exec].join('; '), 'vtree-job', ...argv] : niceness ? ['nice', '-n', String(niceness), ...argv] : argv;
     const child = spawn(command!, args, {
       cwd: job.cwd,
       env: { ...(job.env ?? process.env), VTREE_BACKGROUND: '1' },

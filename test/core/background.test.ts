@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -81,5 +82,30 @@ describe('startBackgroundJob with a command run first', () => {
     expect(await withMarker(marker)).toEqual([]);
     await sleep(300);
     expect(await readFile(log, 'utf8').catch(() => '')).not.toMatch(/delete-trash started/);
+  });
+
+  it('with a delay, sleeps first in the job\'s group, then runs the job', async () => {
+    const { dir, commonDir } = await jobDir();
+    const trash = join(dir, `trash-${Date.now()}`);
+    await mkdir(trash);
+    const moved = join(trash, tempName('node_modules'));
+    await mkdir(moved);
+    const log = await startBackgroundJob({ job: 'delete-trash', id: 'delay', commonDir, args: [trash], cwd: dir, niceness: 10, delaySeconds: 2 });
+    let group: Array<{ pgid: number; args: string }> = [];
+    for (let i = 0; i < 100 && group.length === 0; i++) {
+      group = await withMarker(trash);
+      if (group.length === 0) await sleep(20);
+    }
+    const pgid = group[0]!.pgid;
+    const text = await readFile(log, 'utf8').catch(() => '');
+    const sleeping = (await run('ps', ['-eo', 'pgid=,args='])).stdout.split('\n').some((line) => line.trim().startsWith(`${pgid} `) && /\bsleep 2\b/.test(line));
+    // The job starts only once the sleep has ended: with the sleep still there after the log was read, the log had no start line then.
+    expect(sleeping).toBe(true);
+    expect(text).not.toMatch(/delete-trash started/);
+    const pid = await jobPid(log, 'delete-trash');
+    expect(pid).toBe(pgid);
+    for (let i = 0; i < 200 && existsSync(moved); i++) await sleep(50);
+    expect(existsSync(moved)).toBe(false);
+    expect(await readFile(log, 'utf8')).toMatch(/delete-trash finished in/);
   });
 });

@@ -5,6 +5,9 @@ import { SEED_FAILPOINTS } from './failpoints.js';
 import type { SeedVolumeStatus } from './status.js';
 import type { Engine } from './volume.js';
 
+/** How long after an `add` its `seed-spare` job starts. */
+const SPARE_DELAY_S = 3;
+
 /** The step that gives each seeded volume its clone; the services feature starts the stack after it. */
 export const SEED_VOLUMES = 'seed-volumes';
 
@@ -146,8 +149,13 @@ export const seedFeature: Feature = {
         const [{ startBackgroundJob }, { cacheDirOf }] = await Promise.all([import('../../core/background.js'), import('../../git/cache-dir.js')]);
         // Both niced: they start while this worktree's stack does. An update waits for the stack anyway, and a golden build is nobody's wait.
         if (copied.length > 0) {
-          const args = [cacheDirOf(repo, config), ...copied.map((g) => `${g.volume}/${g.key}`)];
-          span.set('spareLog', await startBackgroundJob({ job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: checkout.path, niceness: 10 }));
+          const args = [cacheDirOf(repo, config), checkout.gitDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
+          // Not in the worktree: its work is the cache's, and rm of the worktree ends what runs there.
+          // Seconds later: Node.js starting, and then a clone or copy of the golden, must not take CPU
+          // or disk from this worktree's stack starting and its first queries (a reflink of 2 GB beside
+          // them made the first `count(*)` ~0.1 s slower here; a full copy, seconds).
+          const spare = { job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: repo.mainPath, niceness: 10, delaySeconds: SPARE_DELAY_S };
+          span.set('spareLog', await startBackgroundJob(spare));
         }
         if (misses.length > 0) {
           // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
