@@ -74,7 +74,9 @@ const JOBS: Record<string, (args: string[], io: Io) => Promise<void>> = {
     if (!runId || volumes.length === 0) throw new UsageError('seed-build needs the run id and volumes');
     const { seedGoldens, updateClones } = await import('../pipelines/seed.js');
     const request = { cwd: process.cwd(), volumes, interactive: false, runId, log: io.log, warn: io.warn };
+    // Someone waits for the update (git vtree wait); nobody waits for the golden build after it.
     await updateClones(request);
+    (await import('node:os')).setPriority(10);
     await seedGoldens({ ...request, rebuild: false });
   },
   /** Makes a spare (a reflink clone, or a full copy where the filesystem cannot clone) of each golden (`<volume>/<key>`) an `add` had to clone or copy, so the next one renames it. */

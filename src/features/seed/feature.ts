@@ -147,7 +147,6 @@ export const seedFeature: Feature = {
         const { copied = [], misses = [], volumes } = deps[SEED_VOLUMES] as Seeded;
         if (copied.length === 0 && misses.length === 0) return;
         const [{ startBackgroundJob }, { cacheDirOf }] = await Promise.all([import('../../core/background.js'), import('../../git/cache-dir.js')]);
-        // Both niced: they start while this worktree's stack does. An update waits for the stack anyway, and a golden build is nobody's wait.
         if (copied.length > 0) {
           const args = [cacheDirOf(repo, config), checkout.gitDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
           // Not in the worktree: its work is the cache's, and rm of the worktree ends what runs there.
@@ -159,7 +158,8 @@ export const seedFeature: Feature = {
         }
         if (misses.length > 0) {
           // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
-          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path, niceness: 10 });
+          // Not niced: an update here is what `wait` waits for (the job lowers itself for the golden build after it).
+          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
           // The entries the worktree's state records: write-state comes after every task.
           for (const entry of volumes) if (entry.state === 'building') entry.log = log;
           span.set('buildLog', log);
