@@ -33,8 +33,7 @@ export const mcpFeature: Feature = {
     {
       name: 'mcp-config',
       deps: [stages.repo, stages.checkout],
-      // After the stack's start too: nothing there reads the MCP config, and it is on the way to a first query.
-      after: ['ports', 'env-files', 'compose-discover', 'services-start'],
+      after: ['ports', 'env-files', 'compose-discover'],
       async run({ shared, span }, deps): Promise<McpResult & { write?: FileWrite }> {
         const { repo } = deps[stages.repo] as RepoStage;
         const { path, gitDir } = deps[stages.checkout] as CheckoutStage;
