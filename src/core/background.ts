@@ -40,6 +40,14 @@ export interface BackgroundJob {
  * output appended to its log), so it outlives the command. Returns the log's path.
  */
 export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
+  return (await spawnBackgroundJob(job)).log;
+}
+
+/**
+ * {@link startBackgroundJob}, also returning the job's pid: the leader of its process group from
+ * the start (the shell that runs `first` execs the job), so ending that group ends `first` too.
+ */
+export async function spawnBackgroundJob(job: BackgroundJob): Promise<{ log: string; pid?: number }> {
   const log = backgroundLogPath(job.commonDir, job.job, job.id);
   await mkdir(dirname(log), { recursive: true });
   const handle = await open(log, 'a');
@@ -58,10 +66,10 @@ export async function startBackgroundJob(job: BackgroundJob): Promise<string> {
       stdio: ['ignore', handle.fd, handle.fd],
     });
     child.unref();
+    return { log, ...(child.pid !== undefined ? { pid: child.pid } : {}) };
   } finally {
     await handle.close();
   }
-  return log;
 }
 
 /** Where a background job is, read from its log: `running`, `done`, or `failed` with its last lines. */

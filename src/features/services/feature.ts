@@ -148,20 +148,25 @@ export const servicesFeature: Feature = {
       },
       {
         name: 'services-pull',
-        deps: [stages.repo, 'compose-discover', 'compose-runtime'],
+        // Not after compose-runtime: its first probe of Compose's version (a process per candidate)
+        // can take longer than git's checkout, and the images need only the engine.
+        deps: [stages.repo, 'compose-discover'],
         async run({ shared, span, signal }, deps) {
           // Images the stack lacks start downloading while git still checks out.
-          const detection = deps['compose-runtime'] as RuntimeDetection;
           const { model } = deps['compose-discover'] as ComposeDiscovery;
-          if (!('runtime' in detection) || model.files.length === 0) return;
+          if (!shared.options.services || model.files.length === 0) return;
           const { repo, config } = deps[stages.repo] as RepoStage;
+          const [{ servicesStartMode }, { engineOf }] = await Promise.all([import('./stack.js'), import('./runtime.js')]);
+          if (!shared.options.servicesScope && servicesStartMode(config) === 'none') return;
           // Only for a stack already trusted (judged by its files' letters: it is not checked out yet); services-start asks.
           const { stackTrust } = await import('./consent.js');
           const trust = await stackTrust(repo.mainPath, model, config);
           if (trust.state !== 'approved' && trust.state !== 'own') return void span.set('skipped', 'stack not trusted yet');
           const [{ pulledImages }, { missingImages, pullImages }] = await Promise.all([import('./compose.js'), import('./stack.js')]);
-          const { engine } = detection.runtime;
-          const missing = await missingImages(engine, pulledImages(model), signal);
+          const engine = engineOf(config.string('vtree.compose.command'));
+          // No engine to ask: compose-runtime says so, once.
+          const missing = await missingImages(engine, pulledImages(model), signal).catch(() => undefined);
+          if (missing === undefined) return void span.set('skipped', 'no engine answered');
           span.set('missing', missing);
           if (missing.length === 0) return;
           // Under --wait a failed pull is Compose's to report, with the service, when it starts it.
@@ -401,7 +406,7 @@ async function startCriticalNow(start: StartContext): Promise<{ state: StackStat
 /** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */
 async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], services: Record<string, string> | undefined, later: readonly string[]): Promise<void> {
   const { shared, span, repo, target, checkout, runtime, project, record, timeoutMs } = start;
-  const [{ startBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }, { composeArgv }] = await Promise.all([
+  const [{ spawnBackgroundJob }, { backgroundLogPath }, { writeServicesStatus }, { composeArgv }] = await Promise.all([
     import('../../core/background.js'),
     import('../../core/paths.js'),
     import('./stack.js'),
@@ -429,8 +434,12 @@ async function startJob(start: StartContext, phases: ServicesJobPlan['phases'], 
   };
   record.expected = plan.expected;
   // The status file says `starting` before the job exists, so the job's own writes come after.
-  await writeServicesStatus(checkout.gitDir, { ...record, ...(services ? { services } : {}) });
-  await startBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path, ...(compose ? { first: compose } : {}) });
+  const status = { ...record, ...(services ? { services } : {}) };
+  await writeServicesStatus(checkout.gitDir, status);
+  const { pid } = await spawnBackgroundJob({ job: 'services-up', id: shared.runId, commonDir: repo.commonDir, args: [JSON.stringify(plan)], cwd: checkout.path, ...(compose ? { first: compose } : {}) });
+  // Its group at once, Compose's `up` in it: `rm`, `down` or another set-up ends the start under
+  // way. The job writes its own status only after that `up` and its Node.js start, so after this.
+  if (pid !== undefined) await writeServicesStatus(checkout.gitDir, { ...status, pid });
   span.set('log', record.log);
   shared.log(`services: starting ${phases.map((p) => `${p.name} ${p.services.join(', ')}`).join(', then ')} in the background (git vtree status)`);
 }

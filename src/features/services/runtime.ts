@@ -42,7 +42,7 @@ const ENGINE_TIMEOUT_MS = 10_000;
  */
 export async function detectComposeRuntime(configured: string | undefined, env: NodeJS.ProcessEnv = process.env, cacheFile?: string): Promise<RuntimeDetection> {
   const candidates: readonly Candidate[] = configured?.trim()
-    ? [{ name: configured.trim(), command: configured.trim().split(/\s+/), engine: /podman/.test(configured) ? 'podman' : 'docker' }]
+    ? [{ name: configured.trim(), command: configured.trim().split(/\s+/), engine: engineOf(configured) }]
     : COMPOSE_CANDIDATES;
   // The engine check of the likely winner runs alongside the version probes, not after them.
   const engines = new Map<ComposeRuntime['engine'], Promise<string | undefined>>();
@@ -74,7 +74,12 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
  * again: for reading the stack's state, which needs the engine, not Compose's version.
  */
 export function recordedRuntime(command: readonly string[]): ComposeRuntime {
-  return { name: command.join(' '), command: [...command], engine: /podman/.test(command.join(' ')) ? 'podman' : 'docker', version: '' };
+  return { name: command.join(' '), command: [...command], engine: engineOf(command.join(' ')), version: '' };
+}
+
+/** The engine a Compose command drives (`vtree.compose.command`, or a recorded one): podman's when it names podman, else docker. */
+export function engineOf(command: string | undefined): ComposeRuntime['engine'] {
+  return /podman/.test(command ?? '') ? 'podman' : 'docker';
 }
 
 /** How long a detected Compose is trusted without asking it for its version again. */

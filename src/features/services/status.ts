@@ -43,7 +43,7 @@ export async function readServicesStatus(worktreeGitDir: string): Promise<Servic
   const status = await readJsonFile<ServicesStatus>(servicesStatusPath(worktreeGitDir)).catch(() => undefined);
   if (status?.state !== 'starting') return status;
   const see = status.log ? `; see ${status.log}` : '';
-  // The job writes its pid as its first act; one that never did, never ran.
+  // The starter writes the job's pid once it is spawned (the job again, as its first act); a status without one never got a job.
   const gone = jobGone(status.pid, status.updatedAt);
   if (gone === 'ended') return { ...status, state: 'failed', reason: `the process starting the stack (pid ${status.pid}) ended before it was up${see}` };
   if (gone === 'never started') return { ...status, state: 'failed', reason: `the background job did not start${see}` };

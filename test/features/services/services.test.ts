@@ -377,6 +377,24 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     expect(await networks(`${name}-brief`)).toEqual([]);
   });
 
+  it('down right after add ends the start under way: the status names the start\'s process group at once, and nothing comes up behind down', async () => {
+    const { repo, name } = await fixtureApp();
+    const added = await add(repo, 'halt');
+    const status = await servicesStatus(repo, 'halt');
+    expect(status.state).toBe('starting');
+    // The shell running Compose's `up`, which becomes the job: its group is Compose's too.
+    expect(await readFile(`/proc/${status.pid}/cmdline`, 'utf8')).toContain('services-up');
+    const stopped = await vtree(added.json.path, ['down'], env);
+    expect(stopped.code, stopped.stderr).toBe(0);
+    // Had the `up` under way survived, its containers would appear within seconds.
+    for (let i = 0; i < 12; i++) {
+      expect(await containers(`${name}-halt`)).toEqual([]);
+      await sleep(250);
+    }
+    expect((await servicesStatus(repo, 'halt')).state).toBe('stopped');
+    expect((await vtree(repo, ['rm', 'halt', '--force'], env)).code).toBe(0);
+  });
+
   it('a compose file Compose rejects: one line, services "failed", the worktree kept (--wait)', async () => {
     const { repo } = await makeApp({ 'compose.yaml': 'services:\n  web:\n    image: vtree-test/busybox:latest\n    ports: "not a list"\n' });
     const result = await vtree(repo, ['add', 'invalid', '--wait'], env);
