@@ -156,9 +156,11 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
       kept: request.keep ? made.map((m) => m.path) : [],
     };
   } catch (error) {
-    // After Ctrl-C, the interruption is what happened, not how the aborted subprocess ended.
-    failure = request.signal?.aborted ? request.signal.reason : error;
     if (!request.keep) await cleanUpAfterFailure(made, root, where.repo.commonDir, request.warn);
+    // After Ctrl-C, the interruption is what happened, not how the aborted subprocess ended. Asked
+    // after the cleanup: a child the same Ctrl-C killed can be seen to die before this process's
+    // own handler has run.
+    failure = request.signal?.aborted ? request.signal.reason : error;
   } finally {
     if (!request.keep) await rm(benchDir, { recursive: true, force: true }).catch(() => undefined);
   }
