@@ -53,12 +53,13 @@ export async function spawnBackgroundJob(job: BackgroundJob): Promise<{ log: str
   const handle = await open(log, 'a');
   try {
     const argv = [process.execPath, ENTRY_BIN, '__job', job.job, ...job.args];
-    // `sh` execs the job, so the job has the pid of the group the command ran in; after `first` it
-    // runs niced, as nobody waits for it.
+    // After `first` the job runs niced, as nobody waits for it.
     const niceness = job.first ? 10 : job.niceness;
+    const jobArgv = niceness ? ['nice', '-n', String(niceness), ...argv] : argv;
     const steps = [...(job.delaySeconds ? [`sleep ${job.delaySeconds}`] : []), ...(job.first ? [job.first.map(shellQuote).join(' ')] : [])];
-    const exec = `exec ${niceness ? `nice -n ${niceness} ` : ''}"$@"${job.first ? ' "$?"' : ''}`;
-    const [command, ...args] = steps.length > 0 ? ['/bin/sh', '-c', [...steps, exec].join('; '), 'vtree-job', ...argv] : niceness ? ['nice', '-n', String(niceness), ...argv] : argv;
+    // `sh` execs the job, so the job has the pid of the group the steps ran in.
+    const script = steps.length > 0 && `${steps.join('; ')}; exec "$@"${job.first ? ' "$?"' : ''}`;
+    const [command, ...args] = script ? ['/bin/sh', '-c', script, 'vtree-job', ...jobArgv] : jobArgv;
     const child = spawn(command!, args, {
       cwd: job.cwd,
       env: { ...(job.env ?? process.env), VTREE_BACKGROUND: '1' },

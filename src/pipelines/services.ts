@@ -118,7 +118,7 @@ export async function runServicesJob(plan: ServicesJobPlan, log: (line: string) 
       const ranFirst = index === 0 && firstUpExit !== undefined;
       const upDone = ranFirst && firstUpExit === 0;
       // `rm` may have removed the worktree meanwhile: starting its stack now would orphan it, and
-      // what the `up` beside the job started has nobody else to take it down.
+      // what the `up` before the job started has nobody else to take it down.
       if (!(await exists(plan.project.dir))) {
         // Its files went with it: `-p` alone finds the containers, from a directory that still exists.
         if (ranFirst) await stopServices(plan.runtime, { ...plan.project, dir: plan.commonDir, files: [] }, { volumes: false, timeoutSeconds: 0 }).catch((error: unknown) => log(`could not take the stack down: ${errorMessage(error)}`));

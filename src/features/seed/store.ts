@@ -9,7 +9,7 @@ import { SEED_FAILPOINTS } from './failpoints.js';
 import { committedEntries } from '../../git/objects.js';
 import { run } from '../../core/exec.js';
 import type { SeedSpec } from './definitions.js';
-import { makeDataDir, setCowExtentHint } from './volume.js';
+import { copyTree, makeDataDir, setCowExtentHint } from './volume.js';
 
 /**
  * Where seeded data lives, under vtree's cache directory (on the worktrees' filesystem, so clones
@@ -176,14 +176,7 @@ export async function makeSpares(cacheDir: string, golden: Golden, count: number
   while ((await readdir(dir)).filter((n) => n.startsWith('ready-')).length < count) {
     const partial = join(dir, tempName('spare'));
     // Niced: a spare is made ahead of time, for a worktree nobody waits for yet.
-    const kind = await run('nice', ['-n', '19', 'cp', '-a', '--reflink=always', golden.data, partial]).then(
-      (): SpareKind => 'reflink',
-      async (): Promise<SpareKind> => {
-        await rm(partial, { recursive: true, force: true });
-        await run('nice', ['-n', '19', 'cp', '-a', golden.data, partial]);
-        return 'copy';
-      },
-    );
+    const kind: SpareKind = await copyTree(golden.data, partial, ['nice', '-n', '19']);
     failpoint(SEED_FAILPOINTS['spare:copied']);
     made++;
     await rename(partial, join(dir, `ready-${kind}-${process.pid}-${Date.now()}-${made}`));

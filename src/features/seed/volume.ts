@@ -42,17 +42,26 @@ export async function cloneTree(from: string, to: string, partial: string): Prom
   let mode: Exclude<CloneMode, 'spare'> = 'snapshot';
   if (!(await isSubvolume(from)) || !(await run('btrfs', ['subvolume', 'snapshot', from, partial]).then(() => true, () => false))) {
     await rm(partial, { recursive: true, force: true });
-    mode = 'reflink';
-    try {
-      await run('cp', ['-a', '--reflink=always', from, partial]);
-    } catch {
-      await rm(partial, { recursive: true, force: true });
-      mode = 'copy';
-      await run('cp', ['-a', from, partial]);
-    }
+    mode = await copyTree(from, partial);
   }
   await rename(partial, to);
   return mode;
+}
+
+/**
+ * `cp -a` of `from` to `to` (which must not exist): a reflink clone where the filesystem clones,
+ * else a full copy; says which. `prefix` runs `cp` under another command (`nice -n 19`).
+ */
+export async function copyTree(from: string, to: string, prefix: readonly string[] = []): Promise<'reflink' | 'copy'> {
+  const cp = (args: string[]) => (prefix.length > 0 ? run(prefix[0]!, [...prefix.slice(1), 'cp', ...args]) : run('cp', args));
+  try {
+    await cp(['-a', '--reflink=always', from, to]);
+    return 'reflink';
+  } catch {
+    await rm(to, { recursive: true, force: true });
+    await cp(['-a', from, to]);
+    return 'copy';
+  }
 }
 
 async function isSubvolume(dir: string): Promise<boolean> {

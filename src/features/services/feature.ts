@@ -5,6 +5,7 @@ import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, Set
 import type { ServicesJobPlan } from './stack.js';
 import type { ServicesRecord, StackState } from './stack.js';
 import type { StackDown } from './teardown.js';
+import type { Config } from '../../git/config.js';
 import { composeCacheDir, composeRuntimeCachePath, OVERRIDE_FILE_NAME } from '../../core/paths.js';
 import { UsageError } from '../../core/errors.js';
 
@@ -68,11 +69,11 @@ export const servicesFeature: Feature = {
         // `git worktree add` would otherwise share on a small machine.
         deps: [stages.repo, 'compose-discover'],
         async run({ shared, span }, deps): Promise<RuntimeDetection> {
-          if (!shared.options.services) return { missing: 'not started (--no-services)' };
-          if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
+          // --no-services is the reason before a missing compose file is.
+          if (shared.options.services && (deps['compose-discover'] as ComposeDiscovery).files.length === 0) return { missing: 'no compose file' };
           const { repo, config } = deps[stages.repo] as RepoStage;
-          const { servicesStartMode } = await import('./stack.js');
-          if (!shared.options.servicesScope && servicesStartMode(config) === 'none') return { missing: 'not started (vtree.services.start = none)' };
+          const unwanted = await notStarting(shared, config);
+          if (unwanted) return { missing: unwanted };
           const { detectComposeRuntime } = await import('./runtime.js');
           const detection = await detectComposeRuntime(config.string('vtree.compose.command'), process.env, composeRuntimeCachePath(repo.commonDir));
           span.set('runtime', 'runtime' in detection ? `${detection.runtime.name} ${detection.runtime.version}` : detection.missing);
@@ -154,15 +155,14 @@ export const servicesFeature: Feature = {
         async run({ shared, span, signal }, deps) {
           // Images the stack lacks start downloading while git still checks out.
           const { model } = deps['compose-discover'] as ComposeDiscovery;
-          if (!shared.options.services || model.files.length === 0) return;
+          if (model.files.length === 0) return;
           const { repo, config } = deps[stages.repo] as RepoStage;
-          const [{ servicesStartMode }, { engineOf }] = await Promise.all([import('./stack.js'), import('./runtime.js')]);
-          if (!shared.options.servicesScope && servicesStartMode(config) === 'none') return;
+          if (await notStarting(shared, config)) return;
           // Only for a stack already trusted (judged by its files' letters: it is not checked out yet); services-start asks.
           const { stackTrust } = await import('./consent.js');
           const trust = await stackTrust(repo.mainPath, model, config);
           if (trust.state !== 'approved' && trust.state !== 'own') return void span.set('skipped', 'stack not trusted yet');
-          const [{ pulledImages }, { missingImages, pullImages }] = await Promise.all([import('./compose.js'), import('./stack.js')]);
+          const [{ pulledImages }, { missingImages, pullImages }, { engineOf }] = await Promise.all([import('./compose.js'), import('./stack.js'), import('./runtime.js')]);
           const engine = engineOf(config.string('vtree.compose.command'));
           // No engine to ask: compose-runtime says so, once.
           const missing = await missingImages(engine, pulledImages(model), signal).catch(() => undefined);
@@ -322,7 +322,7 @@ export const servicesFeature: Feature = {
         const started = status?.state !== undefined && !['none', 'stopped'].includes(status.state);
         // Docker's own socket first: it answers "nothing there" in a few ms, where the CLI takes a process per question.
         // Not right after a start job: containers it was creating may not exist yet, so only Compose down is sure.
-        const socket = !starting && configured === undefined && !/podman/.test(runtime?.join(' ') ?? '') ? dockerSocket() : undefined;
+        const socket = !starting && configured === undefined && (await import('./runtime.js')).engineOf(runtime?.join(' ')) === 'docker' ? dockerSocket() : undefined;
         const onEngine = socket ? await projectOnEngine(socket, project, shared.volumes) : undefined;
         if (onEngine === false || (onEngine === 'no engine' && !started)) {
           span.set('skipped', onEngine === false ? 'nothing of the stack on the engine' : 'no container engine runs');
@@ -401,6 +401,13 @@ async function startCriticalNow(start: StartContext): Promise<{ state: StackStat
   await writeServicesStatus(checkout.gitDir, { ...record, services });
   shared.log(`services: ${critical.join(', ')} up`);
   return { state: stackState(statuses, critical), services };
+}
+
+/** Why this run starts no stack whatever its files say (`--no-services`, or `vtree.services.start = none` without `--services`); undefined when it may. */
+async function notStarting(shared: SetupShared, config: Config): Promise<string | undefined> {
+  if (!shared.options.services) return 'not started (--no-services)';
+  const { servicesStartMode } = await import('./stack.js');
+  return !shared.options.servicesScope && servicesStartMode(config) === 'none' ? 'not started (vtree.services.start = none)' : undefined;
 }
 
 /** Hands the remaining phases to the detached `services-up` job; `add` does not wait for it. */

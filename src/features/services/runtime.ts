@@ -177,7 +177,7 @@ export function composeArgs(runtime: ComposeRuntime, project: ComposeProject, ar
 
 /**
  * The same command as one argument vector for another process to run (`env` sets the project's
- * variables): the `up -d` a start job runs beside itself.
+ * variables): the `up -d` a start job runs before itself.
  */
 export function composeArgv(runtime: ComposeRuntime, project: ComposeProject, args: readonly string[]): string[] {
   const variables = Object.entries(composeEnv(project, {})).map(([name, value]) => `${name}=${value}`);

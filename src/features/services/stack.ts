@@ -130,7 +130,7 @@ export interface StartOptions {
   wait: boolean;
   timeoutMs: number;
   signal?: AbortSignal;
-  /** `up -d` has run already (beside the job that waits here): only wait. */
+  /** `up -d` has run already (before the job that waits here): only wait. */
   upDone?: boolean;
 }
 
