@@ -182,8 +182,13 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     expect(Date.parse(stdout.trim())).toBeGreaterThan(added.returnedAt);
     expect(await httpGet(added.json.facts.ports!.API_PORT!)).toBe('ok\n');
 
-    const metrics = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;
-    const job = metrics.runs.find((r) => r.command === 'services' && r.linkedTo === added.json.runId);
+    // The job records its run just after it settles the status.
+    let job: MetricsFile['runs'][number] | undefined;
+    for (let i = 0; i < 100 && !job; i++) {
+      const metrics = JSON.parse(await readFile(join(repo, '.git', 'vibetrees', 'metrics.json'), 'utf8')) as MetricsFile;
+      job = metrics.runs.find((r) => r.command === 'services' && r.linkedTo === added.json.runId);
+      if (!job) await sleep(100);
+    }
     expect(job).toMatchObject({ ok: true, slug: 'lazy', facts: { services: { state: 'healthy' } } });
     expect(job!.spans.map((s) => s.name)).toEqual(expect.arrayContaining(['services-critical', 'services-deferred']));
     const log = await readFile(status.log!, 'utf8');
