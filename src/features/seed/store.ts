@@ -226,13 +226,23 @@ export async function publishGolden(tempDir: string, cacheDir: string, meta: Gol
   return { ...meta, dir, data: join(dir, 'data'), lastUsedAt: meta.createdAt };
 }
 
-/** Deletes a golden copy (pruning): renamed out of `goldens/` first, so no reader sees it half deleted. */
+/**
+ * Deletes a golden copy (pruning) and its spares, each renamed out of the way first: an `add` that
+ * reaches for a spare meanwhile takes a whole one (renamed out before) or none, never one being
+ * deleted file by file, and no reader sees the golden half deleted.
+ */
 export async function removeGolden(cacheDir: string, golden: Golden): Promise<void> {
-  const aside = join(seedsDir(cacheDir), 'tmp', tempName(`pruned-${golden.volume}`));
-  await mkdir(join(seedsDir(cacheDir), 'tmp'), { recursive: true });
+  const tmp = join(seedsDir(cacheDir), 'tmp');
+  await mkdir(tmp, { recursive: true });
+  const aside = join(tmp, tempName(`pruned-${golden.volume}`));
+  const sparesAside = join(tmp, tempName(`pruned-spares-${golden.volume}`));
   await rename(golden.dir, aside);
+  const spares = await rename(sparesDir(cacheDir, golden.volume, golden.key), sparesAside).then(
+    () => true,
+    () => false,
+  );
   await rm(aside, { recursive: true, force: true });
-  await rm(sparesDir(cacheDir, golden.volume, golden.key), { recursive: true, force: true });
+  if (spares) await rm(sparesAside, { recursive: true, force: true });
 }
 
 /**
