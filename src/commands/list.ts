@@ -4,7 +4,7 @@ import type { Io } from '../core/output.js';
 import { formatColumns } from '../core/columns.js';
 import { commonDirOf, listWorktreesWithState, neverSetUp, type WorktreeRow } from '../pipelines/list.js';
 import { describeOrphan, findOrphans } from '../pipelines/orphans.js';
-import { describeRemoval, removals } from '../pipelines/stack-down.js';
+import { describeRemoval, removals } from '../features/services/removals.js';
 import { basename } from 'node:path';
 
 /** `git vtree list`: a status board per worktree; `--fast`: only what vtree recorded (no git call per worktree). */

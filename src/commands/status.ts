@@ -8,7 +8,7 @@ export default async function status(args: Args, io: Io): Promise<number> {
   const { serviceStatuses, stackState } = await import('../features/services/stack.js');
   const stack = await locateStack(process.cwd(), args.worktree as string | undefined).catch(async (error: unknown) => {
     // `rm` returned while the stack still stops in the background.
-    const { removalNamed, describeRemoval } = await import('../pipelines/stack-down.js');
+    const { removalNamed, describeRemoval } = await import('../features/services/removals.js');
     const { git } = await import('../core/exec.js');
     const commonDir = await git(process.cwd(), ['rev-parse', '--path-format=absolute', '--git-common-dir']).catch(() => undefined);
     const removal = args.worktree !== undefined && commonDir ? await removalNamed(commonDir, String(args.worktree), process.cwd()) : undefined;

@@ -304,7 +304,7 @@ export async function runVtree(args: string[], cwd: string): Promise<string> {
  * during the next measurement, which it would slow down, and after the benchmark returned.
  */
 async function waitForRemoval(commonDir: string, runId: string, log: string): Promise<void> {
-  const { removals } = await import('./stack-down.js');
+  const { removals } = await import('../features/services/removals.js');
   const record = join(removingDir(commonDir), `${runId}.json`);
   const deadline = performance.now() + 120_000;
   while (await exists(record)) {

@@ -39,7 +39,7 @@ export async function findOrphans(repo: { commonDir: string; name: string; workt
     realpath(repo.commonDir).catch(() => repo.commonDir),
     listLeases(),
     options.engine === false || options.engine === 'if-leased' ? undefined : askEngine(),
-    import('./stack-down.js').then((m) => m.removals(repo.commonDir)),
+    import('../features/services/removals.js').then((m) => m.removals(repo.commonDir)),
   ]);
   // What `rm` is still taking down in the background is not left behind (yet).
   const busy = removing.filter((r) => r.state === 'removing');

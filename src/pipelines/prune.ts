@@ -142,7 +142,7 @@ export async function applyPrune(plan: PrunePlan, request: PruneRequest, reporte
     }),
   );
   // Removals whose background job died: what they left was reclaimed as orphans above.
-  const { forgetRemoval, removals } = await import('./stack-down.js');
+  const { forgetRemoval, removals } = await import('../features/services/removals.js');
   for (const stalled of (await removals(where.repo.commonDir)).filter((r) => r.state === 'stalled')) await forgetRemoval(where.repo.commonDir, stalled);
   const [{ pruneSparePool }, { cacheDirOf, cleanStaleTemps, dropEntry }] = await Promise.all([import('./spare-pool.js'), import('../features/deps/cache.js')]);
   const cacheDir = cacheDirOf(where.repo, where.config);

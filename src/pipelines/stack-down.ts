@@ -1,29 +1,13 @@
-import { readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startBackgroundJob } from '../core/background.js';
 import { readJsonFile, writeFileAtomic } from '../core/files.js';
 import { backgroundLogPath, removingDir } from '../core/paths.js';
-import { jobGone } from '../core/pid.js';
 import type { RemoveTarget } from '../features/feature.js';
+import type { Removal } from '../features/services/removals.js';
 import type { StackDown } from '../features/services/teardown.js';
 import type { SeedClones } from '../features/seed/index.js';
-
-/** A removed worktree whose stack a background job is still taking down: what `list` shows as removing. */
-export interface Removal {
-  path: string;
-  branch?: string;
-  slug: string;
-  project: string;
-  /** Who holds its port leases until the stack is down. */
-  leaseHolder: string;
-  log: string;
-  startedAt: string;
-  /** The job, once it runs. */
-  pid?: number;
-  /** `stalled`: the job ended (or never started) before the stack was down; its log says why. */
-  state: 'removing' | 'stalled';
-}
 
 /** What the `stack-down` job is given. */
 export interface StackDownPlan extends StackDown {
@@ -69,6 +53,9 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
       (error: unknown) => log(`seed: ${(error as Error).message}; remove it with: docker volume rm`),
     );
   }
+  // A new worktree of the branch waits for this before it makes its volumes and starts its stack.
+  const current = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
+  if (current) await writeFileAtomic(plan.record, JSON.stringify({ ...current, down: true }, null, 2) + '\n');
   const { listLeases, pruneLeases } = await import('../features/ports/registry.js');
   const holder = { worktree: plan.leaseHolder, repo: plan.commonDir };
   for (const deadline = Date.now() + PORTS_WAIT_MS; ; ) {
@@ -86,36 +73,3 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
   await rm(plan.record, { force: true });
 }
 
-/** Forgets a stalled removal once what it left was reclaimed (`prune`). */
-export async function forgetRemoval(commonDir: string, removal: Removal): Promise<void> {
-  const dir = removingDir(commonDir);
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.json') || name.startsWith('.')) continue;
-    const found = await readJsonFile<Omit<Removal, 'state'>>(join(dir, name)).catch(() => undefined);
-    if (found?.leaseHolder === removal.leaseHolder) await rm(join(dir, name), { force: true });
-  }
-}
-
-/** The removals still under way in the repository (and those whose job stalled). */
-export async function removals(commonDir: string): Promise<Removal[]> {
-  const dir = removingDir(commonDir);
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.endsWith('.json') && !name.startsWith('.'));
-  const found = await Promise.all(names.map((name) => readJsonFile<Omit<Removal, 'state'>>(join(dir, name)).catch(() => undefined)));
-  return found
-    .filter((r) => r !== undefined)
-    .map((r) => ({ ...r, state: jobGone(r.pid, r.startedAt) ? 'stalled' : 'removing' }) satisfies Removal);
-}
-
-/** The removal `name` (branch, slug or path) means, if one is under way. */
-export async function removalNamed(commonDir: string, name: string, cwd: string): Promise<Removal | undefined> {
-  const { resolve } = await import('node:path');
-  const all = await removals(commonDir);
-  return all.find((r) => r.path === resolve(cwd, name)) ?? all.find((r) => r.branch === name || r.slug === name);
-}
-
-/** One line for `list` and `status`. */
-export function describeRemoval(removal: Removal): string {
-  return removal.state === 'removing'
-    ? `${removal.path}: removing (stack ${removal.project} stopping in the background, log: ${removal.log})`
-    : `${removal.path}: removal stalled before stack ${removal.project} was down (log: ${removal.log}); git vtree prune finishes it`;
-}

@@ -25,7 +25,7 @@ async function leases(repo: string): Promise<Array<{ port: number; worktree: str
 }
 
 describe('rm with a running stack', () => {
-  it('returns before the stack is down; list and status say removing; a new add of the branch is not blocked and keeps its own stack and ports', async () => {
+  it('returns before the stack is down; list and status say removing; a new add of the branch is not refused: it starts its stack once the old one is down, and keeps its own stack, network and ports', async () => {
     const { repo } = await makeApp({ 'compose.yaml': slowHealthyCompose(0), '.gitignore': '.env\n' });
     // httpd as pid 1 ignores SIGTERM: stopping it takes the whole stop timeout.
     await git(repo, 'config', 'vtree.services.stopTimeout', '6');
@@ -66,6 +66,9 @@ describe('rm with a running stack', () => {
     const now = await containers(project);
     expect(now.some((id) => oldContainers.includes(id))).toBe(false);
     expect(await containers(project, false)).toHaveLength(1);
+    // The job took the old project's network before the new stack made its own of the same name.
+    const { stdout: networks } = await execFileAsync('docker', ['network', 'ls', '-q', '--filter', `label=com.docker.compose.project=${project}`]);
+    expect(networks.split('\n').filter(Boolean)).toHaveLength(1);
     const after = await leases(repo);
     expect(after.map((l) => l.port)).toEqual([newPort]);
     expect(await (await fetch(`http://127.0.0.1:${newPort}/`).catch(() => undefined))?.status).toBeDefined();

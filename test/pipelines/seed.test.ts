@@ -62,11 +62,11 @@ async function query(worktree: string, sql: string): Promise<string> {
   return stdout.trim();
 }
 
-async function addWaiting(repo: string, branch: string): Promise<{ path: string; stderr: string; facts: { seed?: Array<Record<string, unknown>> } }> {
+async function addWaiting(repo: string, branch: string): Promise<{ path: string; stderr: string; facts: { seed?: Array<Record<string, unknown>> }; steps: Array<{ name: string; detail?: Record<string, number> }> }> {
   const added = await vtree(repo, ['add', branch, '--wait', '--json'], env);
   expect(added.code, added.stderr).toBe(0);
   const json = JSON.parse(added.stdout);
-  return { path: json.path, stderr: added.stderr, facts: json.facts };
+  return { path: json.path, stderr: added.stderr, facts: json.facts, steps: json.steps };
 }
 
 interface Golden {
@@ -171,6 +171,16 @@ describe('seeded volumes (issue 21)', () => {
     // rm's background job, and the clone goes in that job once its containers are gone.
     const removed = await vtree(repo, ['rm', 'second'], env);
     expect(removed.code, removed.stderr).toBe(0);
+    // The branch again at once (an agent's retry): the same Compose project, while rm's job still
+    // stops the old stack. The new worktree waits for it, then gets a fresh clone the job does not
+    // take: the seeded rows, not the removed worktree's, and not an empty database.
+    const readded = await addWaiting(repo, 'second');
+    await removalsDone(repo);
+    expect(await volumeExists(volume)).toBe(true);
+    expect(await query(readded.path, 'select count(*) from fruit')).toBe('3');
+    expect(readded.facts.seed).toEqual([expect.objectContaining({ state: 'cloned', mode: 'reflink' })]);
+    expect(readded.steps.find((step) => step.name === 'previous-stack')?.detail?.waitedMs).toBeGreaterThan(0);
+    expect((await vtree(repo, ['rm', 'second'], env)).code).toBe(0);
     await removalsDone(repo);
     expect(await volumeExists(volume)).toBe(false);
     expect(existsSync(join(cacheDir, 'seeds', 'volumes', volume))).toBe(false);

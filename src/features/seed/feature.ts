@@ -42,6 +42,9 @@ export const seedFeature: Feature = {
       name: SEED_VOLUMES,
       // Not after compose-override: the clone needs the stack's model, not its ports, and is made while they are leased.
       deps: [stages.repo, stages.target, stages.checkout, 'compose-model', 'compose-runtime'],
+      // After previous-stack: a removed worktree's stack of the same name still going down would
+      // delete the volume and clone made here, or leave its own for this worktree to keep.
+      after: ['previous-stack'],
       async run({ shared, span, signal }, deps): Promise<Seeded> {
         const { repo, config } = deps[stages.repo] as RepoStage;
         const { readSeedSpecs } = await import('./definitions.js');

@@ -35,6 +35,12 @@ export interface ComposeOverride {
   model: ComposeModel;
 }
 
+/**
+ * The step that waits while a removed worktree's stack of the same Compose project is being taken
+ * down in the background; the seed feature makes volumes and `services-start` starts after it.
+ */
+export const PREVIOUS_STACK = 'previous-stack';
+
 /** Name of the ready point "critical services up", which project tasks may run after. */
 export const SERVICES_READY = 'services-ready';
 
@@ -148,6 +154,28 @@ export const servicesFeature: Feature = {
         },
       },
       {
+        // `rm` of a worktree of this branch a moment ago left its stack to a background job, which
+        // takes down what bears the same project name: this worktree's network and volumes too,
+        // were they made meanwhile, and the seeded clone this worktree would keep as its own.
+        name: PREVIOUS_STACK,
+        deps: [stages.repo, stages.target, 'compose-discover'],
+        async run({ shared, span, signal }, deps) {
+          const { repo, config } = deps[stages.repo] as RepoStage;
+          const target = deps[stages.target] as TargetStage;
+          if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0 || (await notStarting(shared, config))) return;
+          const [{ composeProjectName }, { awaitStackDown }, { waitTimeoutMs }] = await Promise.all([import('../../git/slug.js'), import('./removals.js'), import('./stack.js')]);
+          const project = composeProjectName(repo.name, target.slug);
+          const started = Date.now();
+          const { waitedFor, stillGoing } = await awaitStackDown(repo.commonDir, project, {
+            timeoutMs: waitTimeoutMs(config),
+            signal,
+            onWait: (removal) => shared.log(`services: stack ${project} of the removed worktree ${removal.path} is still going down; waiting for it (log: ${removal.log})`),
+          });
+          if (waitedFor) span.set('waitedMs', Date.now() - started);
+          if (stillGoing) shared.warn(`services: stack ${project} of the removed worktree ${stillGoing.path} is still going down (log: ${stillGoing.log}); this worktree's stack may lose its network or volumes to it: git vtree up once it is down`);
+        },
+      },
+      {
         name: 'services-pull',
         // Not after compose-runtime: its first probe of Compose's version (a process per candidate)
         // can take longer than git's checkout, and the images need only the engine.
@@ -180,7 +208,7 @@ export const servicesFeature: Feature = {
         deps: [stages.repo, stages.target, stages.checkout, 'compose-discover', 'compose-runtime', 'compose-override'],
         // Not after services-pull: Compose joins a pull already under way. After seed-volumes: a
         // seeded volume must be the worktree's clone before Compose would create it empty.
-        after: ['env-block', 'ports', 'seed-volumes'],
+        after: ['env-block', 'ports', 'seed-volumes', PREVIOUS_STACK],
         async run({ shared, span, profiler, signal }, deps): Promise<Started> {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
