@@ -104,7 +104,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'up',
-    describe: "Start the worktree's Compose stack (all services, or those named), once you trust the repository's stack (git vtree trust)",
+    describe: "Start the worktree's Compose stack (all services, or those named; seeded volumes it lacks are cloned first), once you trust the repository's stack (git vtree trust)",
     positionals: [{ name: 'services', required: false, variadic: true, describe: 'Services to start (default: all)' }],
     options: { ...STACK_OPTIONS, wait: { type: 'boolean', default: false, describe: 'Wait until they run (and are healthy, where they have a healthcheck)' } },
     load: () => import('./up.js'),

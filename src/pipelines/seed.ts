@@ -15,6 +15,8 @@ import { imageId, type CloneMode } from '../features/seed/volume.js';
 import { consent } from '../features/tasks/consent.js';
 import type { ProjectTask } from '../features/tasks/definitions.js';
 import { locateStack, type Stack } from './services.js';
+import type { ComposeRuntime } from '../features/services/runtime.js';
+import { newRunId } from '../observe/metrics.js';
 
 /** What `git vtree seed` (and the background job after a miss) is asked to do. */
 export interface SeedRequest {
@@ -108,6 +110,21 @@ export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promi
     const code = await runLogged(spec.update, stack.path, env, log, request.signal);
     await settle(code === 0 ? { state: 'cloned', command: spec.update } : { state: 'failed', error: `'${spec.update}' exited with ${code}` });
   }
+}
+
+/**
+ * Before `git vtree up` starts a stack: the worktree's seeded volumes that do not exist yet (set up
+ * with `--no-services`, `vtree.services.start = none`, or no engine then) get their clones as
+ * set-up gives them, and the same background jobs; else Compose would create the volumes itself and
+ * the database would start empty. Volumes that exist are kept.
+ */
+export async function seedBeforeUp(stack: Stack, runtime: ComposeRuntime, io: { log(line: string): void; warn(line: string): void }): Promise<void> {
+  const { repo, config } = stack.where;
+  const specs = readSeedSpecs(config);
+  if (specs.length === 0) return;
+  const [{ seedVolumes, startSeedJobs }, { model }, commit] = await Promise.all([import('../features/seed/index.js'), composeContext(stack), git(stack.path, ['rev-parse', 'HEAD'])]);
+  const seeded = await seedVolumes({ repo, config, specs, commit, gitDir: stack.gitDir, projectName: stack.project.name, model, runtime, log: io.log, warn: io.warn });
+  await startSeedJobs(seeded, { repo, config, gitDir: stack.gitDir, path: stack.path, runId: newRunId(new Date()), log: io.log });
 }
 
 /**
@@ -346,7 +363,6 @@ export interface DataBenchResult {
  * to query; neither includes `git worktree add`.
  */
 export async function benchSeedData(request: { cwd: string; runs: number; interactive: boolean; log(line: string): void; warn(line: string): void; signal?: AbortSignal }): Promise<DataBenchResult> {
-  const { newRunId } = await import('../observe/metrics.js');
   const runId = newRunId();
   // Through seedGoldens' consent: a seed command or stack not approved leaves no golden, and no scratch stack runs.
   const [outcome] = (await seedGoldens({ ...request, rebuild: false, runId })).filter((o) => o.golden);

@@ -167,6 +167,21 @@ describe('seeded volumes (issue 21)', () => {
     const { stdout: hint } = await execFileAsync('xfs_io', ['-c', 'cowextsize', join(cacheDir, 'seeds', 'volumes')]);
     expect(hint).toMatch(/^\[8192\]/);
 
+    // Set up without its stack (--no-services), the worktree gets its clone from `up`, which starts it:
+    // the seeded rows, not a database Compose made empty. rm takes the clone though set-up recorded none.
+    const later = await vtree(repo, ['add', 'later', '--no-services', '--json'], env);
+    expect(later.code, later.stderr).toBe(0);
+    const laterPath = JSON.parse(later.stdout).path as string;
+    const up = await vtree(laterPath, ['up', '--wait'], env);
+    expect(up.code, up.stderr).toBe(0);
+    expect(await query(laterPath, 'select count(*) from fruit')).toBe('3');
+    expect(JSON.parse((await vtree(laterPath, ['status', '--json'], env)).stdout).seed).toEqual([expect.objectContaining({ volume: 'pgdata', state: 'cloned', key: golden.key })]);
+    const laterVolume = `${(await readFile(join(laterPath, '.env'), 'utf8')).match(/^COMPOSE_PROJECT_NAME=(.+)$/m)![1]}_pgdata`;
+    expect((await vtree(repo, ['rm', 'later'], env)).code).toBe(0);
+    await removalsDone(repo);
+    expect(await volumeExists(laterVolume)).toBe(false);
+    expect(existsSync(join(cacheDir, 'seeds', 'volumes', laterVolume))).toBe(false);
+
     // rm removes the clone: the Docker volume and its directory; the golden stays. The stack stops in
     // rm's background job, and the clone goes in that job once its containers are gone.
     const removed = await vtree(repo, ['rm', 'second'], env);

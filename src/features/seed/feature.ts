@@ -2,6 +2,7 @@ import { failpoint } from '../../core/failpoint.js';
 import type { Task } from '../../core/graph.js';
 import type { CheckoutStage, Feature, RemoveShared, RemoveTarget, RepoStage, SetupShared, TargetStage } from '../feature.js';
 import { SEED_FAILPOINTS } from './failpoints.js';
+import type { SeedSpec } from './definitions.js';
 import type { SeedVolumeStatus } from './status.js';
 import type { Engine } from './volume.js';
 
@@ -58,81 +59,10 @@ export const seedFeature: Feature = {
           span.set('skipped', 'missing' in detection ? detection.missing : compose.model.error);
           return { volumes: [] };
         }
-        const { engine, version } = detection.runtime;
-        const [{ cacheDirOf }, store, volume, { readSeedStatus, writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
-          import('../../git/cache-dir.js'),
-          import('./store.js'),
-          import('./volume.js'),
-          import('./status.js'),
-          import('../../core/temp-name.js'),
-          import('node:fs/promises'),
-        ]);
-        const cacheDir = cacheDirOf(repo, config);
-        const misses: string[] = [];
-        const copied: Array<{ volume: string; key: string }> = [];
-        const seeded: Seeded = { volumes: [], engine, copied, misses };
-        // A failure part way takes back the clones made so far (a failed task gets no undo).
-        try {
-          for (const spec of specs) {
-            const image = compose.model.services.find((s) => s.name === spec.service)?.image;
-            if (!image || image.includes('$')) {
-              shared.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
-              continue;
-            }
-            const dockerVolume = `${compose.projectName}_${spec.volume}`;
-            // Three questions at once (the engine twice, git once): this step is on the way to the stack's start.
-            const imageId = volume.imageId(engine, image, signal);
-            const [id, { key }, device] = await Promise.all([imageId, store.seedKey(repo.cwd, target.commit, spec, imageId), volume.volumeDevice(engine, dockerVolume)]);
-            const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
-            const dir = store.cloneDir(cacheDir, dockerVolume);
-            let entry: SeedVolumeStatus;
-            if (device !== undefined) {
-              // Set up again, or a volume of an earlier stack of this name: its data is kept as it is.
-              // Still vtree's own clone when it binds the clone directory: rm removes it then.
-              const before = (await readSeedStatus(checkout.gitDir))?.volumes[spec.volume];
-              entry = device === dir && before?.dir === dir ? before : record({ state: 'kept', ...(device === dir ? { dir } : {}) });
-            } else {
-              const exact = await store.readGolden(cacheDir, spec.volume, key);
-              // No golden for this key: with an `update` command, an older golden brought up to date.
-              const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, target.commit) : undefined);
-              if (!exact) misses.push(spec.volume);
-              if (golden) {
-                const started = Date.now();
-                const parent = store.cloneDir(cacheDir, '');
-                const unhinted = await volume.setCowExtentHint(parent);
-                if (unhinted) shared.log(`seed ${spec.volume}: could not give ${parent} XFS's 8 KiB copy-on-write extent hint (${unhinted}); clones grow faster as the database writes (install xfsprogs for xfs_io)`);
-                await store.reclaimTemps(parent);
-                // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
-                await rm(dir, { recursive: true, force: true });
-                // A spare made ahead of time (a reflink clone, or a full copy where the filesystem cannot clone) is one rename.
-                const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
-                const mode = spare === 'reflink' ? 'reflink' : spare === 'copy' ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
-                await store.touchGolden(golden);
-                failpoint(SEED_FAILPOINTS['clone:copied']);
-                // A btrfs snapshot is one metadata operation: only a clone or copy is worth making ahead.
-                if (mode !== 'snapshot') copied.push(golden);
-                entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
-                // Pushed before the volume exists, so a failure creating it still undoes the clone.
-                seeded.volumes.push(entry);
-                await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(compose.projectName, spec.volume, version));
-                failpoint(SEED_FAILPOINTS['clone:volume-created']);
-                entry.cloneMs = Date.now() - started;
-                shared.log(`seed ${spec.volume}: ${mode} clone${spare ? ' made ahead' : ''} of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
-                await writeSeedStatus(checkout.gitDir, entry);
-                continue;
-              }
-              entry = record({ state: 'building', command: spec.run });
-            }
-            seeded.volumes.push(entry);
-            await writeSeedStatus(checkout.gitDir, entry);
-          }
-        } catch (error) {
-          await removeClones(seeded).catch(() => undefined);
-          throw error;
-        }
+        const seeded = await seedVolumes({ repo, config, specs, commit: target.commit, gitDir: checkout.gitDir, projectName: compose.projectName, model: compose.model, runtime: detection.runtime, signal, log: shared.log, warn: shared.warn });
         span.set('volumes', seeded.volumes.map((v) => `${v.volume}:${v.state}${v.mode ? `:${v.mode}` : ''}`));
         shared.facts.seed = seeded.volumes.map(({ volume: v, key, state, mode, bytes, cloneMs }) => ({ volume: v, key, state, ...(mode ? { mode, bytes, cloneMs } : {}) }));
-        shared.state.seed = { engine, volumes: seeded.volumes };
+        shared.state.seed = { engine: seeded.engine, volumes: seeded.volumes };
         return seeded;
       },
       async undo(_ctx, result) {
@@ -147,27 +77,9 @@ export const seedFeature: Feature = {
       async run({ shared, span }, deps): Promise<void> {
         const { repo, config } = deps[stages.repo] as RepoStage;
         const checkout = deps[stages.checkout] as CheckoutStage;
-        const { copied = [], misses = [], volumes } = deps[SEED_VOLUMES] as Seeded;
-        if (copied.length === 0 && misses.length === 0) return;
-        const [{ startBackgroundJob }, { cacheDirOf }] = await Promise.all([import('../../core/background.js'), import('../../git/cache-dir.js')]);
-        if (copied.length > 0) {
-          const args = [cacheDirOf(repo, config), checkout.gitDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
-          // Not in the worktree: its work is the cache's, and rm of the worktree ends what runs there.
-          // Seconds later: Node.js starting, and then a clone or copy of the golden, must not take CPU
-          // or disk from this worktree's stack starting and its first queries (a reflink of 2 GB beside
-          // them made the first `count(*)` ~0.1 s slower here; a full copy, seconds).
-          const spare = { job: 'seed-spare', id: shared.runId, commonDir: repo.commonDir, args, cwd: repo.mainPath, niceness: 10, delaySeconds: SPARE_DELAY_S };
-          span.set('spareLog', await startBackgroundJob(spare));
-        }
-        if (misses.length > 0) {
-          // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
-          // Not niced: an update here is what `wait` waits for (the job lowers itself for the golden build after it).
-          const log = await startBackgroundJob({ job: 'seed-build', id: shared.runId, commonDir: repo.commonDir, args: [shared.runId, ...misses], cwd: checkout.path });
-          // The entries the worktree's state records: write-state comes after every task.
-          for (const entry of volumes) if (entry.state === 'building') entry.log = log;
-          span.set('buildLog', log);
-          shared.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
-        }
+        const logs = await startSeedJobs(deps[SEED_VOLUMES] as Seeded, { repo, config, gitDir: checkout.gitDir, path: checkout.path, runId: shared.runId, log: shared.log });
+        if (logs.spareLog) span.set('spareLog', logs.spareLog);
+        if (logs.buildLog) span.set('buildLog', logs.buildLog);
       },
     } satisfies Task<SetupShared>,
   ],
@@ -201,6 +113,136 @@ export const seedFeature: Feature = {
     } satisfies Task<RemoveShared>,
   ],
 };
+
+/** What {@link seedVolumes} needs of the worktree and its stack. */
+export interface SeedVolumesInput {
+  repo: RepoStage['repo'];
+  config: RepoStage['config'];
+  /** The declared volumes (`readSeedSpecs`). */
+  specs: readonly SeedSpec[];
+  /** The worktree's commit: its inputs key the golden. */
+  commit: string;
+  gitDir: string;
+  projectName: string;
+  model: ComposeFacts['model'];
+  runtime: { engine: Engine; version: string };
+  signal?: AbortSignal;
+  log(line: string): void;
+  warn(line: string): void;
+}
+
+/**
+ * Gives each declared volume of the worktree whose Docker volume does not exist yet its clone of
+ * the golden for its key (or of an older one, to bring up to date with `update`), a bind-backed
+ * volume Compose adopts; records each in the worktree's seed status. A volume that exists is kept.
+ * Where no golden is ready the volume is left to start empty (`building`). What set-up runs before
+ * the stack starts, and `git vtree up` before it starts a stack set up without one.
+ */
+export async function seedVolumes(t: SeedVolumesInput): Promise<Seeded> {
+  const { repo, config, specs, signal } = t;
+  const { engine, version } = t.runtime;
+  const [{ cacheDirOf }, store, volume, { readSeedStatus, writeSeedStatus }, { tempName }, { rm }] = await Promise.all([
+    import('../../git/cache-dir.js'),
+    import('./store.js'),
+    import('./volume.js'),
+    import('./status.js'),
+    import('../../core/temp-name.js'),
+    import('node:fs/promises'),
+  ]);
+  const cacheDir = cacheDirOf(repo, config);
+  const misses: string[] = [];
+  const copied: Array<{ volume: string; key: string }> = [];
+  const seeded: Seeded = { volumes: [], engine, copied, misses };
+  // A failure part way takes back the clones made so far (a failed task gets no undo).
+  try {
+    for (const spec of specs) {
+      const image = t.model.services.find((s) => s.name === spec.service)?.image;
+      if (!image || image.includes('$')) {
+        t.warn(`seed ${spec.volume}: service ${spec.service} ${image ? 'names no fixed image' : 'is not in the stack or names no image'}; its volume starts empty`);
+        continue;
+      }
+      const dockerVolume = `${t.projectName}_${spec.volume}`;
+      // Three questions at once (the engine twice, git once): this step is on the way to the stack's start.
+      const imageId = volume.imageId(engine, image, signal);
+      const [id, { key }, device] = await Promise.all([imageId, store.seedKey(repo.cwd, t.commit, spec, imageId), volume.volumeDevice(engine, dockerVolume)]);
+      const record = (status: Omit<SeedVolumeStatus, 'volume' | 'key' | 'dockerVolume'>): SeedVolumeStatus => ({ volume: spec.volume, key, dockerVolume, ...status });
+      const dir = store.cloneDir(cacheDir, dockerVolume);
+      let entry: SeedVolumeStatus;
+      if (device !== undefined) {
+        // Set up again, or a volume of an earlier stack of this name: its data is kept as it is.
+        // Still vtree's own clone when it binds the clone directory: rm removes it then.
+        const before = (await readSeedStatus(t.gitDir))?.volumes[spec.volume];
+        entry = device === dir && before?.dir === dir ? before : record({ state: 'kept', ...(device === dir ? { dir } : {}) });
+      } else {
+        const exact = await store.readGolden(cacheDir, spec.volume, key);
+        // No golden for this key: with an `update` command, an older golden brought up to date.
+        const golden = exact ?? (spec.update ? await store.nearestOlderGolden(cacheDir, repo.cwd, spec, id, t.commit) : undefined);
+        if (!exact) misses.push(spec.volume);
+        if (golden) {
+          const started = Date.now();
+          const parent = store.cloneDir(cacheDir, '');
+          const unhinted = await volume.setCowExtentHint(parent);
+          if (unhinted) t.log(`seed ${spec.volume}: could not give ${parent} XFS's 8 KiB copy-on-write extent hint (${unhinted}); clones grow faster as the database writes (install xfsprogs for xfs_io)`);
+          await store.reclaimTemps(parent);
+          // A clone whose Docker volume does not exist is debris of a run killed before it made the volume.
+          await rm(dir, { recursive: true, force: true });
+          // A spare made ahead of time (a reflink clone, or a full copy where the filesystem cannot clone) is one rename.
+          const spare = await store.takeSpare(cacheDir, golden.volume, golden.key, dir);
+          const mode = spare === 'reflink' ? 'reflink' : spare === 'copy' ? 'spare' : await volume.cloneTree(golden.data, dir, store.cloneDir(cacheDir, tempName(dockerVolume)));
+          await store.touchGolden(golden);
+          failpoint(SEED_FAILPOINTS['clone:copied']);
+          // A btrfs snapshot is one metadata operation: only a clone or copy is worth making ahead.
+          if (mode !== 'snapshot') copied.push(golden);
+          entry = record({ state: exact ? 'cloned' : 'updating', golden: golden.createdAt, mode, bytes: golden.bytes, dir, ...(exact ? {} : { base: golden.key, command: spec.update }) });
+          // Pushed before the volume exists, so a failure creating it still undoes the clone.
+          seeded.volumes.push(entry);
+          await volume.createBoundVolume(engine, dockerVolume, dir, volume.composeVolumeLabels(t.projectName, spec.volume, version));
+          failpoint(SEED_FAILPOINTS['clone:volume-created']);
+          entry.cloneMs = Date.now() - started;
+          t.log(`seed ${spec.volume}: ${mode} clone${spare ? ' made ahead' : ''} of golden ${golden.key.slice(0, 12)} in ${entry.cloneMs} ms${exact ? '' : `; its update command runs once the stack is up (git vtree wait)`}`);
+          await writeSeedStatus(t.gitDir, entry);
+          continue;
+        }
+        entry = record({ state: 'building', command: spec.run });
+      }
+      seeded.volumes.push(entry);
+      await writeSeedStatus(t.gitDir, entry);
+    }
+  } catch (error) {
+    await removeClones(seeded).catch(() => undefined);
+    throw error;
+  }
+  return seeded;
+}
+
+/**
+ * Starts what a seed step leaves to the background: a spare of each golden it cloned or copied
+ * (the next worktree's, made ahead), and the build of each missing golden (which first brings
+ * clones of older goldens up to date). Returns their logs.
+ */
+export async function startSeedJobs(seeded: Seeded, at: { repo: RepoStage['repo']; config: RepoStage['config']; gitDir: string; path: string; runId: string; log(line: string): void }): Promise<{ spareLog?: string; buildLog?: string }> {
+  const { copied = [], misses = [], volumes } = seeded;
+  if (copied.length === 0 && misses.length === 0) return {};
+  const [{ startBackgroundJob }, { cacheDirOf }] = await Promise.all([import('../../core/background.js'), import('../../git/cache-dir.js')]);
+  const logs: { spareLog?: string; buildLog?: string } = {};
+  if (copied.length > 0) {
+    const args = [cacheDirOf(at.repo, at.config), at.gitDir, ...copied.map((g) => `${g.volume}/${g.key}`)];
+    // Not in the worktree: its work is the cache's, and rm of the worktree ends what runs there.
+    // Seconds later: Node.js starting, and then a clone or copy of the golden, must not take CPU
+    // or disk from this worktree's stack starting and its first queries (a reflink of 2 GB beside
+    // them made the first `count(*)` ~0.1 s slower here; a full copy, seconds).
+    logs.spareLog = await startBackgroundJob({ job: 'seed-spare', id: at.runId, commonDir: at.repo.commonDir, args, cwd: at.repo.mainPath, niceness: 10, delaySeconds: SPARE_DELAY_S });
+  }
+  if (misses.length > 0) {
+    // The golden of this commit builds for the next worktree; this one's volume started empty, or from an older golden that the job updates first.
+    // Not niced: an update here is what `wait` waits for (the job lowers itself for the golden build after it).
+    logs.buildLog = await startBackgroundJob({ job: 'seed-build', id: at.runId, commonDir: at.repo.commonDir, args: [at.runId, ...misses], cwd: at.path });
+    // The entries the worktree's state records (set-up's write-state comes after every task).
+    for (const entry of volumes) if (entry.state === 'building') entry.log = logs.buildLog;
+    at.log(`seed ${misses.join(', ')}: no golden copy for this commit yet; building one in the background (git vtree seed status)`);
+  }
+  return logs;
+}
 
 /** The clones of a removed worktree that `rm` leaves to the job stopping its stack (their containers must go first). */
 export type SeedClones = Seeded;

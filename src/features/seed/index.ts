@@ -8,4 +8,4 @@
  * Plugs into the checkout stage, before the services feature starts the stack (`seed-volumes`);
  * its teardown removes the clone after the stack is down.
  */
-export { seedFeature, SEED_VOLUMES, removeClones, type SeedClones } from './feature.js';
+export { seedFeature, SEED_VOLUMES, removeClones, seedVolumes, startSeedJobs, type SeedClones } from './feature.js';
