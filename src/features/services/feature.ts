@@ -166,12 +166,13 @@ export const servicesFeature: Feature = {
           const [{ composeProjectName }, { awaitStackDown }, { waitTimeoutMs }] = await Promise.all([import('../../git/slug.js'), import('./removals.js'), import('./stack.js')]);
           const project = composeProjectName(repo.name, target.slug);
           const started = Date.now();
-          const { waitedFor, stillGoing } = await awaitStackDown(repo.commonDir, project, {
+          const { waitedFor, stillGoing, stalled } = await awaitStackDown(repo.commonDir, project, {
             timeoutMs: waitTimeoutMs(config),
             signal,
             onWait: (removal) => shared.log(`services: stack ${project} of the removed worktree ${removal.path} is still going down; waiting for it (log: ${removal.log})`),
           });
           if (waitedFor) span.set('waitedMs', Date.now() - started);
+          if (stalled) shared.warn(`services: stack ${project} of the removed worktree ${stalled.path} was not taken down (log: ${stalled.log}); this worktree's stack takes over its containers and volumes; to start afresh: git vtree down --volumes, then git vtree up`);
           if (stillGoing) shared.warn(`services: stack ${project} of the removed worktree ${stillGoing.path} is still going down (log: ${stillGoing.log}); this worktree's stack may lose its network or volumes to it: git vtree up once it is down`);
         },
       },

@@ -65,12 +65,17 @@ export function describeRemoval(removal: Removal): string {
  * Waits while a removed worktree's stack of Compose project `project` is being taken down: its job
  * would take a new stack's network and volumes of the same names with it, and a new worktree
  * would adopt the seeded clone the job is deleting. Resolves at once when none is (one small
- * readdir); returns the removal waited for, or, after `timeoutMs`, the one still going on.
+ * readdir); returns the removal waited for, or, after `timeoutMs`, the one still going on, or one
+ * whose job died before the stack was down.
  */
-export async function awaitStackDown(commonDir: string, project: string, options: { timeoutMs: number; signal?: AbortSignal; onWait?: (removal: Removal) => void }): Promise<{ waitedFor?: Removal; stillGoing?: Removal }> {
+export async function awaitStackDown(commonDir: string, project: string, options: { timeoutMs: number; signal?: AbortSignal; onWait?: (removal: Removal) => void }): Promise<{ waitedFor?: Removal; stillGoing?: Removal; stalled?: Removal }> {
   const going = async () => (await removals(commonDir)).find((r) => r.project === project && r.state === 'removing' && !r.down);
-  const first = await going();
-  if (!first) return {};
+  const all = await removals(commonDir);
+  const first = all.find((r) => r.project === project && r.state === 'removing' && !r.down);
+  if (!first) {
+    const stalled = all.find((r) => r.project === project && r.state === 'stalled' && !r.down);
+    return stalled ? { stalled } : {};
+  }
   options.onWait?.(first);
   for (const deadline = Date.now() + options.timeoutMs; ; ) {
     await sleep(100, undefined, options.signal ? { signal: options.signal } : {});
