@@ -15,6 +15,7 @@ import { imageId, type CloneMode } from '../features/seed/volume.js';
 import { consent } from '../features/tasks/consent.js';
 import type { ProjectTask } from '../features/tasks/definitions.js';
 import { locateStack, type Stack } from './services.js';
+import { isSetUpRecord, worktreeGitDir } from '../git/worktree-state.js';
 import type { ComposeRuntime } from '../features/services/runtime.js';
 import { newRunId } from '../observe/metrics.js';
 
@@ -116,12 +117,14 @@ export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promi
  * Before `git vtree up` starts a stack: the worktree's seeded volumes that do not exist yet (set up
  * with `--no-services`, `vtree.services.start = none`, or no engine then) get their clones as
  * set-up gives them, and the same background jobs; else Compose would create the volumes itself and
- * the database would start empty. Volumes that exist are kept.
+ * the database would start empty. Volumes that exist are kept. Only in a worktree vtree set up: the
+ * main worktree, or one made by plain git, runs as plain Compose runs it (its volumes are the
+ * user's, and `rm` would not know a clone there by its project name).
  */
 export async function seedBeforeUp(stack: Stack, runtime: ComposeRuntime, io: { log(line: string): void; warn(line: string): void }): Promise<void> {
   const { repo, config } = stack.where;
   const specs = readSeedSpecs(config);
-  if (specs.length === 0) return;
+  if (specs.length === 0 || !isSetUpRecord(stack.state)) return;
   const [{ seedVolumes, startSeedJobs }, { model }, commit] = await Promise.all([import('../features/seed/index.js'), composeContext(stack), git(stack.path, ['rev-parse', 'HEAD'])]);
   const seeded = await seedVolumes({ repo, config, specs, commit, gitDir: stack.gitDir, projectName: stack.project.name, model, runtime, log: io.log, warn: io.warn });
   await startSeedJobs(seeded, { repo, config, gitDir: stack.gitDir, path: stack.path, runId: newRunId(new Date()), log: io.log });
@@ -235,7 +238,7 @@ export async function seedReport(cwd: string): Promise<{ cacheDir: string; golde
 async function goldensAndStatuses(cwd: string) {
   const { resolveRepoStage } = await import('./repo-stage.js');
   const { repo, config } = await resolveRepoStage(cwd);
-  const [{ listGoldens }, { worktreeGitDir }] = await Promise.all([import('../features/seed/store.js'), import('../git/worktree-state.js')]);
+  const { listGoldens } = await import('../features/seed/store.js');
   const cacheDir = cacheDirOf(repo, config);
   const [goldens, statuses] = await Promise.all([
     listGoldens(cacheDir),
