@@ -1,4 +1,6 @@
-import { isAbsolute, join } from 'node:path';
+import { stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { delimiter, isAbsolute, join } from 'node:path';
 import { errorMessage } from '../../core/errors.js';
 import { readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { run, type RunOptions, type RunResult } from '../../core/exec.js';
@@ -48,7 +50,7 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
   const engines = new Map<ComposeRuntime['engine'], Promise<string | undefined>>();
   const engineCheck = (engine: ComposeRuntime['engine']) => engines.get(engine) ?? engines.set(engine, probeEngine(engine, env)).get(engine)!;
   void engineCheck(candidates[0]!.engine);
-  const key = JSON.stringify([candidates.map((c) => c.command), env.PATH]);
+  const key = JSON.stringify([candidates.map((c) => c.command), env.PATH, await installedCompose(candidates, env)]);
   let found = cacheFile ? await readCachedRuntime(cacheFile, key) : undefined;
   if (!found) {
     const probes = candidates.map((c) => probeVersion(c, env));
@@ -82,13 +84,34 @@ export function engineOf(command: string | undefined): ComposeRuntime['engine'] 
   return /podman/.test(command ?? '') ? 'podman' : 'docker';
 }
 
-/** How long a detected Compose is trusted without asking it for its version again. */
-const RUNTIME_CACHE_MS = 60 * 60 * 1000;
+/**
+ * How long a detected Compose is trusted without asking it for its version again, its executables
+ * unchanged: a safety net for what {@link installedCompose} does not see.
+ */
+const RUNTIME_CACHE_MS = 7 * 24 * 60 * 60 * 1000;
+
+/** Where the docker CLI looks for its plugins on Linux, besides `$DOCKER_CONFIG/cli-plugins`. */
+const DOCKER_PLUGIN_DIRS = ['/usr/local/lib/docker/cli-plugins', '/usr/local/libexec/docker/cli-plugins', '/usr/lib/docker/cli-plugins', '/usr/libexec/docker/cli-plugins'];
 
 /**
- * The Compose found by an earlier run with the same candidates and PATH, if recent: its
- * `version` probe (a docker CLI plugin scan, the slowest part of detection) is skipped. The
- * engine is always asked, since it comes and goes.
+ * The Compose executables installed, as files: each candidate's program in every PATH directory,
+ * and the docker CLI's compose plugin, by path, size, inode and modification time. Installing,
+ * upgrading or removing any of them changes it, and the detection runs again; a few dozen stats
+ * cost ~1 ms, where asking each candidate its version costs processes (~0.3 s on the way to a
+ * stack's start).
+ */
+async function installedCompose(candidates: readonly Candidate[], env: NodeJS.ProcessEnv): Promise<string[]> {
+  const dirs = (env.PATH ?? '').split(delimiter).filter(Boolean);
+  const programs = [...new Set(candidates.map((c) => c.command[0]!))].flatMap((name) => (isAbsolute(name) ? [name] : dirs.map((dir) => join(dir, name))));
+  const plugins = [join(env.DOCKER_CONFIG ?? join(homedir(), '.docker'), 'cli-plugins'), ...DOCKER_PLUGIN_DIRS].map((dir) => join(dir, 'docker-compose'));
+  const seen = await Promise.all([...programs, ...plugins].map((path) => stat(path).then((s) => `${path}:${s.size}:${s.ino}:${s.mtimeMs}`, () => undefined)));
+  return seen.filter((s): s is string => s !== undefined);
+}
+
+/**
+ * The Compose found by an earlier run with the same candidates, PATH and installed executables
+ * ({@link installedCompose}): its `version` probe (a docker CLI plugin scan, the slowest part of
+ * detection) is skipped. The engine is always asked, since it comes and goes.
  */
 async function readCachedRuntime(cacheFile: string, key: string): Promise<ComposeRuntime | undefined> {
   const cached = await readJsonFile<{ key: string; at: number; runtime: ComposeRuntime }>(cacheFile).catch(() => undefined);

@@ -260,6 +260,32 @@ describe('detectComposeRuntime', () => {
     expect(dead).toMatchObject({ missing: expect.stringMatching(/^no container engine answers/) });
   });
 
+  it('asks again once a Compose executable is installed, upgraded or removed, whatever the age of what it remembers', async (context) => {
+    await requirePrereq('docker', context);
+    const bin = join(dir, 'bin-fingerprint');
+    await mkdir(bin, { recursive: true });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}` };
+    const cache = join(dir, 'runtime-fingerprint.json');
+    const remembered = async () => {
+      const first = await detectComposeRuntime(undefined, env, cache);
+      if (!('runtime' in first)) throw new Error(`no engine: ${first.missing}`);
+      const saved = JSON.parse(await readFile(cache, 'utf8'));
+      await writeFile(cache, JSON.stringify({ ...saved, runtime: { ...saved.runtime, version: 'from-cache' } }));
+    };
+    await remembered();
+    expect(await detectComposeRuntime(undefined, env, cache)).toMatchObject({ runtime: { version: 'from-cache' } });
+    // A podman-compose appears on PATH: the candidates are asked again, and Docker's Compose still wins.
+    await writeFile(join(bin, 'podman-compose'), '#!/bin/sh\necho "podman-compose version 1.0.6"\n', { mode: 0o755 });
+    expect(await detectComposeRuntime(undefined, env, cache)).toMatchObject({ runtime: { engine: 'docker', version: expect.stringMatching(/^\d/) } });
+    await remembered();
+    // It is upgraded (another file at the same path), then removed: asked again each time.
+    await writeFile(join(bin, 'podman-compose'), '#!/bin/sh\necho "podman-compose version 1.1.0, a longer line"\n', { mode: 0o755 });
+    expect(await detectComposeRuntime(undefined, env, cache)).not.toMatchObject({ runtime: { version: 'from-cache' } });
+    await remembered();
+    await rm(join(bin, 'podman-compose'));
+    expect(await detectComposeRuntime(undefined, env, cache)).not.toMatchObject({ runtime: { version: 'from-cache' } });
+  });
+
   it('runs docker-compose directly when it is the same Compose v2 as the docker plugin, and not when it is another Compose', async (context) => {
     await requirePrereq('docker', context);
     const plugin = await run('docker', ['compose', 'version']);
