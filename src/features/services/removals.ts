@@ -56,9 +56,12 @@ export async function removalNamed(commonDir: string, name: string, cwd: string)
 
 /** One line for `list` and `status`. */
 export function describeRemoval(removal: Removal): string {
-  return removal.state === 'removing'
-    ? `${removal.path}: removing (stack ${removal.project} stopping in the background, log: ${removal.log})`
-    : `${removal.path}: removal stalled before stack ${removal.project} was down (log: ${removal.log}); git vtree prune finishes it`;
+  if (removal.state === 'removing') {
+    return removal.down
+      ? `${removal.path}: removing (stack ${removal.project} is down; its ports are freed once nothing listens on them, log: ${removal.log})`
+      : `${removal.path}: removing (stack ${removal.project} stopping in the background, log: ${removal.log})`;
+  }
+  return `${removal.path}: removal stalled ${removal.down ? 'after' : 'before'} stack ${removal.project} was down (log: ${removal.log}); git vtree prune finishes it`;
 }
 
 /**
