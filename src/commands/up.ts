@@ -14,8 +14,8 @@ export default async function up(args: Args, io: Io): Promise<number> {
   const runtime = await stackRuntime(stack);
   // Set up without a start (--no-services, vtree.services.start = none, no engine then), a seeded
   // volume does not exist yet: Compose would make it empty.
-  const { readSeedSpecs } = await import('../features/seed/definitions.js');
-  if (readSeedSpecs(stack.where.config).length > 0) await (await import('../pipelines/seed.js')).seedBeforeUp(stack, runtime, io);
+  const specs = (await import('../features/seed/definitions.js')).readSeedSpecs(stack.where.config);
+  if (specs.length > 0) await (await import('../pipelines/seed.js')).seedBeforeUp(stack, runtime, specs, io);
   const named = ((args.services as string[] | undefined) ?? []).map(String);
   const all = stack.model ? defaultServices(stack.model) : [...(stack.record?.critical ?? []), ...(stack.record?.deferred ?? [])];
   const services = named.length > 0 ? named : all;

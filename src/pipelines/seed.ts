@@ -114,16 +114,15 @@ export async function updateClones(request: Omit<SeedRequest, 'rebuild'>): Promi
 }
 
 /**
- * Before `git vtree up` starts a stack: the worktree's seeded volumes that do not exist yet (set up
+ * Before `git vtree up` starts a stack: the worktree's seeded volumes (`specs`) that do not exist yet (set up
  * with `--no-services`, `vtree.services.start = none`, or no engine then) get their clones as
  * set-up gives them, and the same background jobs; else Compose would create the volumes itself and
  * the database would start empty. Volumes that exist are kept. Only in a worktree vtree set up: the
  * main worktree, or one made by plain git, runs as plain Compose runs it (its volumes are the
  * user's, and `rm` would not know a clone there by its project name).
  */
-export async function seedBeforeUp(stack: Stack, runtime: ComposeRuntime, io: { log(line: string): void; warn(line: string): void }): Promise<void> {
+export async function seedBeforeUp(stack: Stack, runtime: ComposeRuntime, specs: readonly SeedSpec[], io: { log(line: string): void; warn(line: string): void }): Promise<void> {
   const { repo, config } = stack.where;
-  const specs = readSeedSpecs(config);
   if (specs.length === 0 || !isSetUpRecord(stack.state)) return;
   const [{ seedVolumes, startSeedJobs }, { model }, commit] = await Promise.all([import('../features/seed/index.js'), composeContext(stack), git(stack.path, ['rev-parse', 'HEAD'])]);
   const seeded = await seedVolumes({ repo, config, specs, commit, gitDir: stack.gitDir, projectName: stack.project.name, model, runtime, log: io.log, warn: io.warn });

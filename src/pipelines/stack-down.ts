@@ -35,8 +35,12 @@ const PORTS_WAIT_MS = 60_000;
 
 /** The body of the `stack-down` job: stops the containers, then frees the leases once their ports are free. */
 export async function runStackDownJob(plan: StackDownPlan, log: (line: string) => void): Promise<void> {
-  const record = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
-  if (record) await writeFileAtomic(plan.record, JSON.stringify({ ...record, pid: process.pid }, null, 2) + '\n');
+  // The record `rm` wrote, with what the job adds to it (gone already when the removal was forgotten).
+  const mark = async (fields: Partial<Removal>) => {
+    const record = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
+    if (record) await writeFileAtomic(plan.record, JSON.stringify({ ...record, ...fields }, null, 2) + '\n');
+  };
+  await mark({ pid: process.pid });
   const { takeStackDown } = await import('../features/services/teardown.js');
   const emptied = plan.trash
     ? import('../core/debris.js').then((m) => m.emptyTrash(plan.trash!)).then(
@@ -54,8 +58,7 @@ export async function runStackDownJob(plan: StackDownPlan, log: (line: string) =
     );
   }
   // A new worktree of the branch waits for this before it makes its volumes and starts its stack.
-  const current = await readJsonFile<Omit<Removal, 'state'>>(plan.record).catch(() => undefined);
-  if (current) await writeFileAtomic(plan.record, JSON.stringify({ ...current, down: true }, null, 2) + '\n');
+  await mark({ down: true });
   const { listLeases, pruneLeases } = await import('../features/ports/registry.js');
   const holder = { worktree: plan.leaseHolder, repo: plan.commonDir };
   for (const deadline = Date.now() + PORTS_WAIT_MS; ; ) {

@@ -237,12 +237,9 @@ export async function removeGolden(cacheDir: string, golden: Golden): Promise<vo
   const aside = join(tmp, tempName(`pruned-${golden.volume}`));
   const sparesAside = join(tmp, tempName(`pruned-spares-${golden.volume}`));
   await rename(golden.dir, aside);
-  const spares = await rename(sparesDir(cacheDir, golden.volume, golden.key), sparesAside).then(
-    () => true,
-    () => false,
-  );
-  await rm(aside, { recursive: true, force: true });
-  if (spares) await rm(sparesAside, { recursive: true, force: true });
+  // No spares (none made, or a golden on btrfs): nothing renamed, nothing to delete.
+  await rename(sparesDir(cacheDir, golden.volume, golden.key), sparesAside).catch(() => undefined);
+  await Promise.all([aside, sparesAside].map((dir) => rm(dir, { recursive: true, force: true })));
 }
 
 /**

@@ -72,17 +72,18 @@ export function describeRemoval(removal: Removal): string {
  * whose job died before the stack was down.
  */
 export async function awaitStackDown(commonDir: string, project: string, options: { timeoutMs: number; signal?: AbortSignal; onWait?: (removal: Removal) => void }): Promise<{ waitedFor?: Removal; stillGoing?: Removal; stalled?: Removal }> {
-  const going = async () => (await removals(commonDir)).find((r) => r.project === project && r.state === 'removing' && !r.down);
-  const all = await removals(commonDir);
-  const first = all.find((r) => r.project === project && r.state === 'removing' && !r.down);
+  // This project's removal in `state` whose stack is not down yet.
+  const notDown = (all: Removal[], state: Removal['state']) => all.find((r) => r.project === project && r.state === state && !r.down);
+  const now = await removals(commonDir);
+  const first = notDown(now, 'removing');
   if (!first) {
-    const stalled = all.find((r) => r.project === project && r.state === 'stalled' && !r.down);
+    const stalled = notDown(now, 'stalled');
     return stalled ? { stalled } : {};
   }
   options.onWait?.(first);
   for (const deadline = Date.now() + options.timeoutMs; ; ) {
     await sleep(100, undefined, options.signal ? { signal: options.signal } : {});
-    const still = await going();
+    const still = notDown(await removals(commonDir), 'removing');
     if (!still) return { waitedFor: first };
     if (Date.now() > deadline) return { stillGoing: still };
   }

@@ -50,7 +50,8 @@ export async function detectComposeRuntime(configured: string | undefined, env: 
   const engines = new Map<ComposeRuntime['engine'], Promise<string | undefined>>();
   const engineCheck = (engine: ComposeRuntime['engine']) => engines.get(engine) ?? engines.set(engine, probeEngine(engine, env)).get(engine)!;
   void engineCheck(candidates[0]!.engine);
-  const key = JSON.stringify([candidates.map((c) => c.command), env.PATH, await installedCompose(candidates, env)]);
+  // Keyed by the executables too, and only where there is a cache: the stats are not free.
+  const key = cacheFile ? JSON.stringify([candidates.map((c) => c.command), env.PATH, await installedCompose(candidates, env)]) : '';
   let found = cacheFile ? await readCachedRuntime(cacheFile, key) : undefined;
   if (!found) {
     const probes = candidates.map((c) => probeVersion(c, env));
