@@ -210,6 +210,9 @@ describe('the Compose stack of each worktree (real Docker)', () => {
       '  db:',
       '    image: vtree-test/busybox:latest',
       '    command: ["sh", "-c", "echo FATAL: data directory is corrupt >&2; exit 3"]',
+      // A database's healthcheck, as real ones have: without one, "up" is a process running for a
+      // second, and under CI's load the engine may not see this one exit within that second.
+      '    healthcheck: { test: ["CMD", "true"], interval: 1s }',
       '  api:',
       '    image: vtree-test/busybox:latest',
       '    command: ["sleep", "600"]',
