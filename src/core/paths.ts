@@ -78,6 +78,19 @@ export function portsLockPath(env: NodeJS.ProcessEnv = process.env): string {
   return join(machineStateDir(env), 'locks', 'ports.lock');
 }
 
+/**
+ * The machine-wide claims on repository names in Compose project names (`{ name: commonDir }`):
+ * two clones named alike must not share their worktrees' stacks and volumes.
+ */
+export function projectNamesPath(env: NodeJS.ProcessEnv = process.env): string {
+  return join(machineStateDir(env), 'project-names.json');
+}
+
+/** The name a repository's Compose projects start with, once claimed (`{ "prefix": "app" }`). */
+export function projectPrefixPath(commonDir: string): string {
+  return join(vibetreesDir(commonDir), 'project-prefix.json');
+}
+
 /** Cached MCP server discovery of a repository (invalidated by a hash of its inputs). */
 export function mcpCachePath(commonDir: string): string {
   return join(vibetreesDir(commonDir), 'mcp-discovery.json');

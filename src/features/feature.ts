@@ -50,6 +50,8 @@ export interface TargetStage {
   branch: string;
   /** Unique among the repository's worktrees; names the Compose project and the state. */
   slug: string;
+  /** The worktree's Compose project name, unique on this machine (git/project-prefix.ts). */
+  project: string;
   /** Absolute worktree path. */
   path: string;
   /** The commit that is (or will be) checked out. */
@@ -100,6 +102,8 @@ export interface RemoveTarget extends RepoStage {
   gitDir: string;
   branch?: string;
   slug: string;
+  /** The Compose project name it was set up with (or would have been). */
+  project: string;
   /** What vtree recorded when it set the worktree up, if it did. */
   state?: Record<string, unknown>;
 }

@@ -11,6 +11,8 @@ import { Profiler } from '../core/profiler.js';
 import { worktreeGitDir } from '../git/worktree-state.js';
 import { destroyWorktree, removeAdminDirs, retryWorktreeRace } from '../git/worktree.js';
 import type { Repo } from '../git/repo.js';
+import { projectPrefix } from '../git/project-prefix.js';
+import { composeProjectName } from '../git/slug.js';
 import { claimWorktreePath, dropClaimMarker, pathTemplate, releaseClaim, type ClaimedPath } from '../git/worktree-path.js';
 import { claimSpare, HookFailedError, returnSpare, sparePoolDir, sparesWanted, startSpareJob, switchSpare } from '../git/spare-worktree.js';
 import type { CheckoutStage, Feature, RepoStage, SetupOptions, SetupShared, Stages, TargetStage } from '../features/feature.js';
@@ -122,7 +124,8 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
       async run({ shared, span }, deps): Promise<TargetStage & { claim: ClaimedPath }> {
         const { repo, config } = deps[RESOLVE_REPO] as RepoStage;
         const plan = deps['resolve-branch'] as BranchPlan;
-        const template = request.path === undefined ? await pathTemplate(repo, config, plan.branch, shared.warn) : '';
+        // Before the claim: what fails here leaves nothing to give back.
+        const [template, prefix] = await Promise.all([request.path === undefined ? pathTemplate(repo, config, plan.branch, shared.warn) : '', projectPrefix(repo)]);
         const claim = await claimWorktreePath(repo, plan.branch, template, request.path);
         span.set('path', claim.path);
         if (!claim.created) shared.state.existedBefore = true;
@@ -130,7 +133,7 @@ function coreTasks(request: AddRequest): Task<SetupShared>[] {
         // (Not for --path: the pool lives in the directory vtree.path puts worktrees in.)
         const spare = request.path === undefined && sparesWanted(config) > 0 ? await claimSpare(repo.worktrees, sparePoolDir(repo, template), claim.path) : undefined;
         if (spare) span.set('spare', spare.from);
-        return { branch: plan.branch, slug: claim.slug, path: claim.path, commit: plan.commit, claim, ...(spare ? { spare } : {}) };
+        return { branch: plan.branch, slug: claim.slug, project: composeProjectName(prefix, claim.slug), path: claim.path, commit: plan.commit, claim, ...(spare ? { spare } : {}) };
       },
       async undo(_ctx, result) {
         const { claim, spare } = result as TargetStage & { claim: ClaimedPath };

@@ -51,7 +51,8 @@ export async function findOrphans(repo: { commonDir: string; name: string; workt
   ).filter((stack) => stack !== undefined);
   if (staleLeases.length === 0 && goneStacks.length === 0) return [];
   // Only now: node:crypto (slug hashes) stays out of `list`'s start-up when there is nothing to tell.
-  const { composeProjectName, slugify } = await import('../git/slug.js');
+  const [{ composeProjectName, slugify }, { projectPrefix }] = await Promise.all([import('../git/slug.js'), import('../git/project-prefix.js')]);
+  const prefix = await projectPrefix(repo);
   const byPath = new Map<string, Orphan>();
   const orphan = (path: string): Orphan => {
     const found = byPath.get(path) ?? { path, slug: slugify(basename(path)), containers: 0, running: 0, published: [], leases: [] };
@@ -61,7 +62,7 @@ export async function findOrphans(repo: { commonDir: string; name: string; workt
   for (const lease of staleLeases) orphan(lease.worktree).leases.push(lease);
   const adminDir = join(commonDir, 'worktrees') + sep;
   const ours = (stack: EngineStack) =>
-    byPath.has(stack.workingDir) || stack.configFiles.some((f) => f.startsWith(adminDir)) || stack.project === composeProjectName(repo.name, slugify(basename(stack.workingDir)));
+    byPath.has(stack.workingDir) || stack.configFiles.some((f) => f.startsWith(adminDir)) || stack.project === composeProjectName(prefix, slugify(basename(stack.workingDir)));
   for (const stack of goneStacks) if (ours(stack)) Object.assign(orphan(stack.workingDir), stackFacts(stack));
   return [...byPath.values()].sort((a, b) => a.path.localeCompare(b.path));
 }
@@ -147,7 +148,7 @@ async function stopInBackground(where: RepoStage, orphan: Orphan, project: strin
     leaseHolder: `${orphan.path} (removing ${runId})`,
   };
   await rekeyLeases(holder, { worktree: down.leaseHolder, repo: holder.repo });
-  const log = await startStackDown({ ...where, path: orphan.path, gitDir: '', slug: orphan.slug }, down, runId);
+  const log = await startStackDown({ ...where, path: orphan.path, gitDir: '', slug: orphan.slug, project }, down, runId);
   return { project, log };
 }
 

@@ -14,6 +14,7 @@ import { confinedPath } from '../core/confine.js';
 import { tempName } from '../core/temp-name.js';
 import { Profiler } from '../core/profiler.js';
 import { slugify } from '../git/slug.js';
+import { worktreeProject } from '../git/project-prefix.js';
 import { readWorktreeState, worktreeGitDir, writeWorktreeState, type WorktreeState } from '../git/worktree-state.js';
 import { isSpare, unfinishedAdd, type WorktreeEntry } from '../git/worktree.js';
 import type { Reporter } from './add.js';
@@ -296,12 +297,14 @@ async function locate(where: RepoStage, request: RemoveRequest): Promise<RemoveT
   if (unfinished) await rm(join(gitDir, 'locked'), { force: true });
   else if (entry.locked) throw new UsageError(`worktree ${entry.path} is locked`, `git worktree unlock ${JSON.stringify(entry.path)}`);
   const state = await readWorktreeState(gitDir);
+  const slug = typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path));
   return {
     ...where,
     path: entry.path,
     gitDir,
     ...(entry.branch ? { branch: entry.branch } : {}),
-    slug: typeof state?.slug === 'string' ? state.slug : slugify(basename(entry.path)),
+    slug,
+    project: await worktreeProject(repo, slug, state),
     ...(state ? { state } : {}),
   };
 }

@@ -6,6 +6,7 @@ import { withLock } from '../core/lock.js';
 import { backgroundLogPath, composeCacheDir, composeRuntimeCachePath } from '../core/paths.js';
 import { cacheDirOf } from '../git/cache-dir.js';
 import { composeProjectName } from '../git/slug.js';
+import { projectPrefix } from '../git/project-prefix.js';
 import { buildGolden, reclaimScratch, type ScratchPlan, type SeedRuntime } from '../features/seed/build.js';
 import type { ComposeModel } from '../features/services/compose.js';
 import { readSeedSpecs, type SeedSpec } from '../features/seed/definitions.js';
@@ -314,7 +315,7 @@ async function withScratch<T>(
   const { leasePorts, parsePortRange, releasePorts, DEFAULT_PORT_RANGE } = await import('../features/ports/registry.js');
   const holder = { worktree: where.dir, repo: repo.commonDir };
   const { ports } = await leasePorts(holder, model.portVars.map((v) => v.name), parsePortRange(config.string('vtree.ports.range', DEFAULT_PORT_RANGE)));
-  const scratch = composeProjectName(repo.name, `seed-${spec.volume}-`);
+  const scratch = composeProjectName(await projectPrefix(repo), `seed-${spec.volume}-`);
   try {
     await reclaimScratch(runtime, scratch, stack.path);
     return await use({

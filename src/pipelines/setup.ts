@@ -3,6 +3,7 @@ import type { Task } from '../core/graph.js';
 import { newRunId } from '../observe/metrics.js';
 import { Profiler } from '../core/profiler.js';
 import { uniqueSlug } from '../git/slug.js';
+import { worktreeProject } from '../git/project-prefix.js';
 import { readWorktreeState, worktreeGitDir } from '../git/worktree-state.js';
 import { listWorktrees, unfinishedAdd } from '../git/worktree.js';
 import { reclaimUnfinishedAdds } from '../git/worktree-path.js';
@@ -107,9 +108,11 @@ async function locate(where: RepoStage, request: SetupRequest): Promise<TargetSt
   if (await unfinishedAdd(entry)) throw new UsageError(`worktree ${entry.path} is still being created by git worktree add`, 'wait for it to finish, then run: git vtree setup');
   const gitDir = await worktreeGitDir(entry.path);
   const state = await readWorktreeState(gitDir);
+  const slug = typeof state?.slug === 'string' ? state.slug : uniqueSlug(entry.path, repo.worktrees.map((w) => w.path));
   return {
     branch: entry.branch ?? 'HEAD',
-    slug: typeof state?.slug === 'string' ? state.slug : uniqueSlug(entry.path, repo.worktrees.map((w) => w.path)),
+    slug,
+    project: await worktreeProject(repo, slug, state),
     path: entry.path,
     commit: entry.head ?? '',
     gitDir,

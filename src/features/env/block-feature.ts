@@ -1,6 +1,5 @@
 import { join } from 'node:path';
 import { checkIgnored, notExcludedWarning, readTextIfPresent, undoFileWrite, type FileWrite, type IgnoreCheck } from '../../git/worktree-file.js';
-import { composeProjectName } from '../../git/slug.js';
 import { BLOCK_START, chooseEnvTarget, shadowedVariables, writeEnvBlock, type EnvTarget } from './block.js';
 import type { CheckoutStage, Feature, RepoStage, TargetStage } from '../feature.js';
 
@@ -73,7 +72,7 @@ export const envBlockFeature: Feature = {
           return { variables: [] };
         }
         const values: Record<string, string | number> = {
-          COMPOSE_PROJECT_NAME: override?.projectName ?? composeProjectName(repo.name, target.slug),
+          COMPOSE_PROJECT_NAME: override?.projectName ?? target.project,
           ...ports,
           ...(override?.composeFile ? { COMPOSE_FILE: override.composeFile } : {}),
         };

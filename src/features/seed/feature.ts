@@ -262,15 +262,14 @@ async function unrecordedClones(target: RemoveTarget): Promise<Seeded | undefine
   }
   // Most projects seed nothing: rm loads no more than this for them.
   if (specs.length === 0) return undefined;
-  const [{ cacheDirOf }, { composeProjectName }, store, { volumeDevice }, { existsSync }] = await Promise.all([
+  const [{ cacheDirOf }, store, { volumeDevice }, { existsSync }] = await Promise.all([
     import('../../git/cache-dir.js'),
-    import('../../git/slug.js'),
     import('./store.js'),
     import('./volume.js'),
     import('node:fs'),
   ]);
   const engine: Engine = /podman/.test(target.config.string('vtree.compose.command') ?? '') ? 'podman' : 'docker';
-  const project = composeProjectName(target.repo.name, target.slug);
+  const { project } = target;
   const volumes: SeedVolumeStatus[] = [];
   for (const spec of specs) {
     const dockerVolume = `${project}_${spec.volume}`;

@@ -114,7 +114,6 @@ export const servicesFeature: Feature = {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
           const checkout = deps[stages.checkout] as CheckoutStage;
-          const { composeProjectName } = await import('../../git/slug.js');
           let { model } = deps['compose-discover'] as ComposeDiscovery;
           if (model.origin === 'default' || model.origin === 'none') {
             // An ignored override copied into the checkout (env-files) is part of the project too.
@@ -123,7 +122,7 @@ export const servicesFeature: Feature = {
             const onDisk = await discoverCompose(directorySource(checkout.path), settings, composeCacheDir(repo.commonDir));
             if (onDisk.files.join('\0') !== model.files.join('\0')) model = onDisk;
           }
-          return { projectName: composeProjectName(repo.name, target.slug), model };
+          return { projectName: target.project, model };
         },
       },
       {
@@ -163,8 +162,8 @@ export const servicesFeature: Feature = {
           const { repo, config } = deps[stages.repo] as RepoStage;
           const target = deps[stages.target] as TargetStage;
           if ((deps['compose-discover'] as ComposeDiscovery).files.length === 0 || (await notStarting(shared, config))) return;
-          const [{ composeProjectName }, { awaitStackDown }, { waitTimeoutMs }] = await Promise.all([import('../../git/slug.js'), import('./removals.js'), import('./stack.js')]);
-          const project = composeProjectName(repo.name, target.slug);
+          const [{ awaitStackDown }, { waitTimeoutMs }] = await Promise.all([import('./removals.js'), import('./stack.js')]);
+          const { project } = target;
           const started = Date.now();
           const { waitedFor, stillGoing, stalled } = await awaitStackDown(repo.commonDir, project, {
             timeoutMs: waitTimeoutMs(config),

@@ -1,8 +1,7 @@
-import { composeProjectName } from '../../git/slug.js';
-
 /** What a project task's environment is made of. */
 export interface TaskEnvFacts {
-  repoName: string;
+  /** The worktree's Compose project name. */
+  project: string;
   mainPath: string;
   path: string;
   slug: string;
@@ -22,7 +21,7 @@ export interface TaskEnvFacts {
 export function taskEnv(facts: TaskEnvFacts): Record<string, string> {
   return {
     ...Object.fromEntries(Object.entries(facts.ports ?? {}).map(([name, port]) => [name, String(port)])),
-    COMPOSE_PROJECT_NAME: composeProjectName(facts.repoName, facts.slug),
+    COMPOSE_PROJECT_NAME: facts.project,
     ...(facts.composeFile ? { COMPOSE_FILE: facts.composeFile } : {}),
     VTREE_PATH: facts.path,
     VTREE_SLUG: facts.slug,

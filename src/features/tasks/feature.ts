@@ -125,7 +125,7 @@ export const tasksFeature: Feature = {
         checkCycles(all.map((task) => ({ name: task.name, after: task.after })));
         const { runnable } = await consent(target.repo.mainPath, all, true, shared);
         const env = taskEnv({
-          repoName: target.repo.name,
+          project: target.project,
           mainPath: target.repo.mainPath,
           path: target.path,
           slug: target.slug,
@@ -250,7 +250,7 @@ function envFacts(stages: Stages, deps: Readonly<Record<string, unknown>>) {
   const target = deps[stages.target] as TargetStage;
   const override = deps['compose-override'] as { composeFile?: string } | undefined;
   return {
-    repoName: repo.name,
+    project: target.project,
     mainPath: repo.mainPath,
     path: target.path,
     slug: target.slug,

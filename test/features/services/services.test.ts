@@ -319,6 +319,35 @@ describe('the Compose stack of each worktree (real Docker)', () => {
     expect(JSON.parse(list.stdout).worktrees.find((w: { branch?: string }) => w.branch === 'ops')).toMatchObject({ services: 'stopped' });
   });
 
+  it('two clones named alike: a branch of the same name gets its own stack and volume in each, and rm in one leaves the other', async () => {
+    const compose = ['services:', '  box:', '    image: vtree-test/busybox:latest', '    command: ["sleep", "600"]', '    volumes: [data:/data]', 'volumes:', '  data: {}', ''].join('\n');
+    const { repo, name } = await makeApp({ 'compose.yaml': compose });
+    // A second clone of the project in a directory of the same name, as an agent makes one.
+    const twin = join(root, 'twin', name);
+    await git(root, 'clone', '-q', repo, twin);
+    for (const [key, value] of [['vtree.services.stopTimeout', '1'], ['vtree.services.trusted', 'true']]) await git(twin, 'config', key!, value!);
+    await add(repo, 'feat', ['--wait']);
+    const twinAdded = await add(twin, 'feat', ['--wait']);
+    const ours = (await servicesStatus(repo, 'feat')).project!;
+    const theirs = (await servicesStatus(twin, 'feat')).project!;
+    expect(ours).toBe(`${name}-feat`);
+    expect(theirs).toMatch(new RegExp(`^${name}-[0-9a-f]{4}-feat$`));
+    const [box] = await containers(ours, false);
+    const [twinBox] = await containers(theirs, false);
+    expect(box).toBeDefined();
+    expect(twinBox).toBeDefined();
+    // Data written in one worktree's database is not in the other's.
+    await run('docker', ['exec', box!, 'sh', '-c', 'echo ours > /data/row']);
+    expect(await run('docker', ['exec', twinBox!, 'cat', '/data/row']).catch((error: unknown) => error)).toBeInstanceOf(Error);
+    // The twin's .env block names its own project: plain `docker compose` there reaches only its stack.
+    expect(await readFile(join(twinAdded.json.path, '.env'), 'utf8')).toContain(`COMPOSE_PROJECT_NAME=${theirs}\n`);
+    expect((await vtree(repo, ['rm', 'feat', '--volumes'], env)).code).toBe(0);
+    await removalsDone(repo);
+    expect(await containers(ours)).toEqual([]);
+    expect(await containers(theirs, false)).toEqual([twinBox]);
+    expect((await run('docker', ['volume', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')).toContain(`${theirs}_data`);
+  });
+
   it('rm stops the stack first: no container, network or lease is left; volumes only go with --volumes', async () => {
     const compose = await readFile(FIXTURE_COMPOSE, 'utf8');
     const withVolume = compose.replace('  cache:\n', '    volumes: [data:/data]\n  cache:\n') + 'volumes:\n  data: {}\n';
