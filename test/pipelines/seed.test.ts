@@ -20,12 +20,16 @@ afterAll(async () => {
   await Promise.all(cacheDirs.map((dir) => rm(dir, { recursive: true, force: true })));
 });
 
-/** A stack with one Postgres service on `${DB_PORT}`, healthy once it accepts connections, its data in the named volume `pgdata`. */
-function compose(image: string): string {
+/**
+ * A stack with one Postgres service on `${DB_PORT}`, healthy once it accepts connections, its data
+ * in the named volume `pgdata`; `stopSignal` replaces the image's SIGINT (a fast shutdown).
+ */
+function compose(image: string, stopSignal?: string): string {
   return [
     'services:',
     '  db:',
     `    image: ${image}`,
+    ...(stopSignal ? [`    stop_signal: ${stopSignal}`] : []),
     '    ports: ["127.0.0.1:${DB_PORT:-5432}:5432"]',
     '    stop_grace_period: 30s',
     '    healthcheck:',
@@ -43,8 +47,8 @@ const SEED_SQL = "create table fruit(name text);\ninsert into fruit values ('app
 /** The project's seed command: psql on the host, at the port of the stack it is given. */
 const SEED_RUN = 'psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p $DB_PORT -U postgres -f seed.sql';
 
-async function app(image: string, cacheDir: string): Promise<string> {
-  const { repo } = await makeApp({ 'compose.yaml': compose(image), 'seed.sql': SEED_SQL, '.gitignore': '.env\n' });
+async function app(image: string, cacheDir: string, stopSignal?: string): Promise<string> {
+  const { repo } = await makeApp({ 'compose.yaml': compose(image, stopSignal), 'seed.sql': SEED_SQL, '.gitignore': '.env\n' });
   await git(repo, 'config', 'vtree.cacheDir', cacheDir);
   return repo;
 }
@@ -98,7 +102,8 @@ describe('seeded volumes (issue 21)', () => {
     const { mount } = await requirePrereq('xfs', ctx);
     const cacheDir = await mkdtemp(join(mount, 'vtree-seed-cache-'));
     cacheDirs.push(cacheDir);
-    const repo = await app(image, cacheDir);
+    // Stopped with SIGTERM, Postgres's smart shutdown: it waits for open sessions (used below).
+    const repo = await app(image, cacheDir, 'SIGTERM');
     await declareSeed(repo);
 
     // First worktree: no golden for this commit yet. Its volume starts empty, and the golden builds in the background.
@@ -184,12 +189,19 @@ describe('seeded volumes (issue 21)', () => {
 
     // rm removes the clone: the Docker volume and its directory; the golden stays. The stack stops in
     // rm's background job, and the clone goes in that job once its containers are gone.
+    // An open session keeps Postgres from stopping (a smart shutdown waits for it) until Docker kills
+    // it after the stop timeout, 5 s: rm's job is surely still at work when the new add looks.
+    const session = spawn('psql', ['-h', '127.0.0.1', '-p', /^DB_PORT=(\d+)$/m.exec(await readFile(join(second.path, '.env'), 'utf8'))![1]!, '-U', 'postgres', '-c', 'select pg_sleep(300)'], { stdio: 'ignore' });
+    for (let i = 0; i < 100 && (await query(second.path, "select count(*) from pg_stat_activity where query like '%pg_sleep(300)%' and pid <> pg_backend_pid()")) === '0'; i++) await sleep(100);
+    await git(repo, 'config', 'vtree.services.stopTimeout', '5');
     const removed = await vtree(repo, ['rm', 'second'], env);
+    await git(repo, 'config', 'vtree.services.stopTimeout', '1');
     expect(removed.code, removed.stderr).toBe(0);
     // The branch again at once (an agent's retry): the same Compose project, while rm's job still
     // stops the old stack. The new worktree waits for it, then gets a fresh clone the job does not
     // take: the seeded rows, not the removed worktree's, and not an empty database.
     const readded = await addWaiting(repo, 'second');
+    session.kill();
     await removalsDone(repo);
     expect(await volumeExists(volume)).toBe(true);
     expect(await query(readded.path, 'select count(*) from fruit')).toBe('3');
