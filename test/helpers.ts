@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, afterEach, beforeAll, beforeEach, type TestContext } from 'vitest';
 
 const execFileAsync = promisify(execFile);
@@ -329,4 +330,33 @@ export async function treeOf(dir: string, options: { times?: boolean } = {}): Pr
   };
   await visit('');
   return out;
+}
+
+/** Calls one tool of `git vtree mcp` served in `repo` (a server of its own, closed after), with `env` over the test environment. */
+export async function mcpTool(repo: string, env: NodeJS.ProcessEnv, tool: string, args: Record<string, unknown>): Promise<CallToolResult> {
+  const [{ Client }, { StdioClientTransport }] = await Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/stdio.js')]);
+  const client = new Client({ name: 'vtree-test', version: '1.0.0' });
+  const childEnv = Object.fromEntries(Object.entries(testEnv(env)).filter((e): e is [string, string] => e[1] !== undefined));
+  await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: repo, env: childEnv, stderr: 'pipe' }));
+  try {
+    return (await client.callTool({ name: tool, arguments: args })) as CallToolResult;
+  } finally {
+    await client.close();
+  }
+}
+
+/**
+ * Runs `git-vtree <command>` (words split on spaces) on a terminal (`script` gives it one), outside
+ * CI, with `answer` waiting there until a question reads it; all it printed is in `stdout`.
+ */
+export function onTerminal(cwd: string, command: string, answer: string, env: NodeJS.ProcessEnv = {}): Promise<VtreeResult> {
+  return new Promise<VtreeResult>((resolve, reject) => {
+    const { CI: _ci, ...rest } = testEnv(env);
+    const child = spawn('script', ['-qec', `${process.execPath} ${BIN} ${command}`, '/dev/null'], { cwd, env: rest, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
+    child.stdin.end(answer);
+  });
 }

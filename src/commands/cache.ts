@@ -194,7 +194,7 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
     if (args.repair) {
       for (const r of broken) if (await reinstall(cache, r.entry.key, io)) repaired.push(r.entry.key);
       // What verify names, --repair re-installs: every worktree holding an edit, the main one included.
-      for (const t of trees) if (await reinstallWorktree(t.path, io)) reinstalled.push(t.path);
+      for (const t of trees) if (await reinstallWorktree(cache.repo.mainPath, t.path, io)) reinstalled.push(t.path);
       await forgetRepairedTaint(cache.dir, worktrees);
     }
   }
@@ -248,15 +248,23 @@ async function editedTrees(cache: CacheContext, worktrees: readonly string[], ed
   return trees;
 }
 
+/** Throws one line unless the user approved what an install of `project` runs of the repository's own (asked on a terminal). */
+async function requireInstallConsent(mainPath: string, project: Project): Promise<void> {
+  const { installConsent } = await import('../features/deps/consent.js');
+  const { refused } = await installConsent(mainPath, project, { interactive: true });
+  if (refused) throw new Error(`${refused}; review and approve them with: git vtree trust`);
+}
+
 /**
  * Re-installs the dependencies of the worktree at `path` (its dependency dirs removed, then the
  * package manager's clean install from its lockfile), dropping an edit made through a link, and
  * forgets the edits its state recorded. False when it failed (said).
  */
-async function reinstallWorktree(path: string, io: Io): Promise<boolean> {
+async function reinstallWorktree(mainPath: string, path: string, io: Io): Promise<boolean> {
   try {
     const project = await detectProject(diskFiles(path));
     if (!project) throw new Error('no package.json');
+    await requireInstallConsent(mainPath, project);
     const { command, args } = await installCommand(project.manager, Object.keys(project.lockfiles).length > 0);
     io.log(`${path}: ${command} ${args.join(' ')} in place of its edited dependencies...`);
     await Promise.all(nodeModulesDirs(project).map((dir) => rm(join(path, dir), { recursive: true, force: true })));
@@ -293,6 +301,12 @@ async function reinstall(cache: CacheContext, key: string, io: Io): Promise<bool
     return false;
   }
   const scratch = newTempPath(cache.dir, `repair-${key}`);
+  try {
+    await requireInstallConsent(cache.repo.mainPath, found.project);
+  } catch (error) {
+    io.warn(`${key.slice(0, 12)}: re-install failed: ${errorMessage(error)}`);
+    return false;
+  }
   await mkdir(join(scratch, '..'), { recursive: true });
   try {
     await git(found.path, ['worktree', 'add', '--detach', '--quiet', scratch, 'HEAD']);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readJsonFile, writeFileAtomic } from './files.js';
 import { withLock } from './lock.js';
@@ -64,13 +65,63 @@ export async function recordApprovals(
   });
 }
 
+/** Where a committed command stands with the user. */
+export type TrustState = 'approved' | 'new' | 'changed';
+
+/** A command a repository asks to run, approved by its exact text. */
+export interface AskedText {
+  /** `task`, `teardown`, `install`, ... */
+  kind: string;
+  name: string;
+  /** What the approval covers: an edit of it asks again. */
+  text: string;
+  /** The command as shown and stored with the approval. */
+  run: string;
+}
+
+/**
+ * The approval key of `item`: a hash of the repository's main worktree path and its text, so that
+ * an edited command, or the same text in another clone, needs approving again.
+ */
+function textKey(mainPath: string, item: AskedText): string {
+  return createHash('sha256').update(mainPath).update('\0').update(item.text).digest('hex');
+}
+
+/**
+ * How each item stands: `approved` when the user approved exactly its text in this repository,
+ * `changed` when they approved an earlier text of the same kind and name, else `new`.
+ */
+export async function textStates(mainPath: string, items: readonly AskedText[], env: NodeJS.ProcessEnv = process.env): Promise<TrustState[]> {
+  const approved = items.length > 0 ? await readApprovals(env) : {};
+  const approvals = Object.values(approved);
+  return items.map((item) => {
+    if (approved[textKey(mainPath, item)]) return 'approved';
+    return approvals.some((a) => a.repo === mainPath && a.kind === item.kind && a.name === item.name) ? 'changed' : 'new';
+  });
+}
+
+/** Records the user's approval of `items` (as they are now) in the repository at `mainPath`. */
+export async function approveTexts(mainPath: string, items: readonly AskedText[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  await recordApprovals(
+    items.map((item) => ({ key: textKey(mainPath, item), approval: { repo: mainPath, kind: item.kind, name: item.name, run: item.run } })),
+    env,
+  );
+}
+
+/** Questions wait for the one before: two set-up steps asking at once would share one terminal. */
+let asking: Promise<unknown> = Promise.resolve();
+
 /**
  * Shows `lines` on the terminal and asks `question`, when vtree may ask (`interactive` and a
  * terminal on stdin and stderr, not a background job). False without asking otherwise.
  */
 export async function askConsent(interactive: boolean, lines: readonly string[], question: string): Promise<boolean> {
   if (!interactive || !canAsk()) return false;
-  // Straight to the terminal: the question must show what it approves even under --json.
-  process.stderr.write(`${lines.join('\n')}\n`);
-  return confirm(question);
+  const turn = asking.then(() => {
+    // Straight to the terminal: the question must show what it approves even under --json.
+    process.stderr.write(`${lines.join('\n')}\n`);
+    return confirm(question);
+  });
+  asking = turn.catch(() => undefined);
+  return turn;
 }

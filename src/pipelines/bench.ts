@@ -109,6 +109,13 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
       plan.composeEngine = false;
     }
   }
+  // Both ways install (vtree's first add at least): the repository's own install scripts run only once the user approved them.
+  if (plan.install) {
+    const [{ commitFiles, detectProject }, { installConsent }] = await Promise.all([import('../features/deps/package-manager.js'), import('../features/deps/consent.js')]);
+    const project = await detectProject(commitFiles(root, base));
+    const { refused } = project ? await installConsent(where.repo.mainPath, project, { interactive: true }) : {};
+    if (refused) throw new UsageError(`the benchmark installs the dependencies, and ${refused}`, 'review and approve them with: git vtree trust, then run git vtree bench again');
+  }
   const made: Made[] = [];
   const before: Array<{ duration: number; phases: Map<string, number> }> = [];
   const vtree: Array<{ duration: number; phases: Map<string, number>; depsSource?: string }> = [];

@@ -19,9 +19,12 @@ async function vtreeTool(cwd: string, command: string, args: string[], json = tr
     const message = [text, result.stderr.trim()].filter(Boolean).join('\n');
     return { isError: true, content: [{ type: 'text', text: message || `git vtree ${command} exited with code ${result.code}` }] };
   }
-  if (!json) return { content: [{ type: 'text', text: text || '(no output)' }] };
+  // What was not done and why (a stack not trusted, an install not approved) reaches the agent too.
+  const warnings = result.stderr.split('\n').filter((line) => line.startsWith('warning: '));
+  const said = warnings.length > 0 ? [{ type: 'text' as const, text: warnings.join('\n') }] : [];
+  if (!json) return { content: [{ type: 'text', text: text || '(no output)' }, ...said] };
   const parsed = JSON.parse(text) as Record<string, unknown>;
-  return { content: [{ type: 'text', text }], structuredContent: parsed };
+  return { content: [{ type: 'text', text }, ...said], structuredContent: parsed };
 }
 
 const worktree = z.string().describe('Branch, slug (directory name) or path of the worktree');

@@ -110,6 +110,8 @@ describe('a failed install', () => {
     await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, scripts: { postinstall: 'echo boom-from-postinstall && exit 3' } }));
     await git(repo, 'add', 'package.json');
     await git(repo, 'commit', '-qm', 'a failing postinstall');
+    // The user approved the script (test/features/deps/consent.test.ts: without that, nothing runs it).
+    expect((await vtree(repo, ['trust', '--yes'])).code).toBe(0);
     // Into an empty directory of the user's: rolling back gives it back, empty.
     const mine = join(root, 'mine');
     await mkdir(mine);

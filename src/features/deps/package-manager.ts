@@ -89,7 +89,26 @@ export interface Project {
   packageDirs: string[];
   /** yarn berry with Plug'n'Play: there is no node_modules to restore. */
   pnp: boolean;
+  /** The project's own programs an install of it runs: they wait for the user's approval (deps/consent.ts). */
+  programs: InstallProgram[];
 }
+
+/** A program of the project's own that its install runs. */
+export interface InstallProgram {
+  /** Where it is, as the user reads it: `package.json postinstall`, `.pnpmfile.cjs`, `.yarn/releases/yarn-4.5.0.cjs (yarnPath)`. */
+  name: string;
+  /** The script's text, or `file <git blob id>` for a file of code: an edit of it asks again. */
+  text: string;
+  /** Runs even with lifecycle scripts off: pnpm's pnpmfile, the yarn release `yarnPath` names and yarn's plugins. */
+  always: boolean;
+}
+
+/**
+ * The lifecycle scripts an install runs from the project's own package.json files, root and
+ * workspaces: npm (`npm ci` and `install` run `prepare` and the `dependencies` event too), pnpm,
+ * yarn and bun each run a subset of these.
+ */
+const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'dependencies', 'prepublish', 'preprepare', 'prepare', 'postprepare'] as const;
 
 /** Reads a project's files from a commit's objects or from a directory on disk. */
 export interface ProjectFiles {
@@ -138,7 +157,50 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   // Every lockfile present goes into the key, not only the deciding one: a committed second
   // lockfile changing is a signal the project's dependencies changed.
   const lockfiles = Object.fromEntries([...ids].filter(([name]) => name in LOCKFILES).sort(([a], [b]) => a.localeCompare(b)));
-  return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? '') };
+  const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), yarnrc);
+  return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? ''), programs };
+}
+
+/**
+ * What an install of the project runs of its own: the lifecycle scripts of its package.json files,
+ * pnpm's `.pnpmfile.cjs`, and the yarn release and plugins `.yarnrc.yml` names (files are known by
+ * their blob id; one not in the commit is named as such, and still asks).
+ */
+async function installPrograms(files: ProjectFiles, manager: PackageManagerName, manifests: ReadonlyArray<readonly [string, string]>, yarnrc: string | undefined): Promise<InstallProgram[]> {
+  const programs: InstallProgram[] = [];
+  for (const [path, text] of manifests) {
+    const scripts = parseJson(text).scripts as Record<string, unknown> | undefined;
+    for (const name of INSTALL_SCRIPTS) {
+      const script = scripts?.[name];
+      if (typeof script === 'string') programs.push({ name: `${path} ${name}`, text: script, always: false });
+    }
+  }
+  const code: Array<{ path: string; role?: string; always: boolean }> = [];
+  if (manager === 'pnpm') code.push({ path: '.pnpmfile.cjs', always: true }, { path: '.pnpmfile.mjs', always: true });
+  if (manager === 'yarn@berry' && yarnrc !== undefined) {
+    const { parse } = await import('yaml');
+    let rc: { yarnPath?: unknown; plugins?: unknown } | undefined;
+    try {
+      rc = parse(yarnrc) as typeof rc;
+    } catch {
+      // yarn refuses a .yarnrc.yml it cannot parse, and runs nothing.
+    }
+    const inRepo = (path: string) => posix.normalize(path.replace(/^\.\//, ''));
+    if (typeof rc?.yarnPath === 'string') code.push({ path: inRepo(rc.yarnPath), role: 'yarnPath', always: true });
+    for (const plugin of Array.isArray(rc?.plugins) ? rc.plugins : []) {
+      const path = typeof plugin === 'string' ? plugin : (plugin as { path?: unknown } | null)?.path;
+      if (typeof path === 'string') code.push({ path: inRepo(path), role: 'yarn plugin', always: true });
+    }
+  }
+  if (code.length === 0) return programs;
+  const ids = await files.blobIds(code.map((c) => c.path));
+  for (const { path, role, always } of code) {
+    const id = ids.get(path);
+    // pnpm's file is optional: absent, pnpm runs nothing. yarn's are named, so yarn runs what is there.
+    if (id === undefined && !role) continue;
+    programs.push({ name: role ? `${path} (${role})` : path, text: `file ${id ?? 'not in the repository'}`, always });
+  }
+  return programs;
 }
 
 /**

@@ -363,6 +363,17 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
       plan = asCleanInstall(plan, await fallBack(repo, shared, 'placing the restored dependencies', error, project.manager));
     }
   }
+  if (project && (plan.source === 'miss' || plan.source === 'partial')) {
+    // The install runs the repository's own scripts: only once the user approved them.
+    const { installConsent } = await import('./consent.js');
+    const { refused } = await installConsent(repo.mainPath, project, { interactive: shared.command !== 'hook' });
+    if (refused) {
+      // A partial start placed already is no install of the lockfile: it goes too.
+      await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));
+      shared.warn(`deps: not installed — ${refused}; review and approve them: cd ${path} && git vtree trust, then: git vtree setup`);
+      plan = { ...plan, source: 'skipped', reason: 'install not approved', roots: [] };
+    }
+  }
   let dirs = plan.roots;
   let files = plan.files;
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {

@@ -1,15 +1,11 @@
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import { directorySource, discoverCompose } from '../../../src/features/services/compose.js';
 import { judgeHostAccess } from '../../../src/features/services/consent.js';
-import { BIN, composeAppsForFile, git, probePrereq, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
+import { composeAppsForFile, git, mcpTool, onTerminal, probePrereq, tempDir, testEnv, vtree, type VtreeResult } from '../../helpers.js';
 
 // A cloned repository's Compose stack runs as root on the host: it starts only once the user
 // trusts it (`git vtree trust`), through every entry point that starts a stack.
@@ -88,15 +84,10 @@ describe('the Compose stack needs the user’s trust', () => {
       expect(claude.stderr).toMatch(/not trusted on this machine; review and approve it with: git vtree trust/);
       expect(await servicesRecord(repo, 'worktree-via-claude')).toMatchObject({ reason: 'not trusted (git vtree trust)' });
 
-      const client = new Client({ name: 'vtree-test', version: '1.0.0' });
-      const childEnv = Object.fromEntries(Object.entries(testEnv(env)).filter((e): e is [string, string] => e[1] !== undefined));
-      await client.connect(new StdioClientTransport({ command: process.execPath, args: [BIN, 'mcp'], cwd: repo, env: childEnv, stderr: 'pipe' }));
-      try {
-        const created = (await client.callTool({ name: 'create', arguments: { branch: 'via-mcp' } })) as CallToolResult;
-        expect(created.isError ?? false).toBe(false);
-      } finally {
-        await client.close();
-      }
+      const created = await mcpTool(repo, env, 'create', { branch: 'via-mcp' });
+      expect(created.isError ?? false).toBe(false);
+      // The warning reaches the agent.
+      expect(JSON.stringify(created.content)).toMatch(/not trusted on this machine/);
       expect(await servicesRecord(repo, 'via-mcp')).toMatchObject({ reason: 'not trusted (git vtree trust)' });
       for (const slug of ['via-hook', 'worktree-via-claude', 'via-mcp']) expect(await containers(`${name}-${slug}`)).toBe('');
       expect(await readdir(out)).toEqual([]);
@@ -127,22 +118,11 @@ describe('the Compose stack needs the user’s trust', () => {
   it.skipIf(!docker.ok)('on a terminal, add and up ask: y approves the stack (trust.json), n refuses it', async () => {
     const made = await makeRepo({ 'compose.yaml': 'services:\n  box:\n    image: vtree-test/busybox:latest\n    command: ["true"]\n    privileged: true\n' });
     await git(made.repo, 'config', '--unset', 'vtree.services.trusted');
-    // `script` gives the command a terminal; the answer waits in it until the question reads it.
-    const onTerminal = (cwd: string, command: string, answer: string) =>
-      new Promise<VtreeResult>((resolve, reject) => {
-        const { CI: _ci, ...rest } = testEnv(env);
-        const child = spawn('script', ['-qec', `${process.execPath} ${BIN} ${command}`, '/dev/null'], { cwd, env: rest, stdio: ['pipe', 'pipe', 'pipe'] });
-        let stdout = '';
-        child.stdout.on('data', (d) => (stdout += d));
-        child.on('error', reject);
-        child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr: '' }));
-        child.stdin.end(answer);
-      });
-    const refused = await onTerminal(made.repo, 'add a --wait', 'n\n');
+    const refused = await onTerminal(made.repo, 'add a --wait', 'n\n', env);
     expect(refused.stdout).toMatch(/box: privileged[\s\S]*Start this stack .*\[y\/N\]/);
     expect(refused.stdout).toMatch(/not trusted on this machine; review and approve it with: git vtree trust/);
     expect(await containers(`${made.name}-a`)).toBe('');
-    const up = await onTerminal(join(root, `${made.name}.worktrees`, 'a'), 'up --wait', 'y\n');
+    const up = await onTerminal(join(root, `${made.name}.worktrees`, 'a'), 'up --wait', 'y\n', env);
     expect(up.code, up.stdout).toBe(0);
     expect(up.stdout).toMatch(/Start this stack/);
     expect(await containers(`${made.name}-a`)).not.toBe('');
