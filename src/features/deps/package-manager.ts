@@ -110,6 +110,9 @@ export interface InstallProgram {
  */
 const INSTALL_SCRIPTS = ['preinstall', 'install', 'postinstall', 'dependencies', 'prepublish', 'preprepare', 'prepare', 'postprepare'] as const;
 
+/** The files of code pnpm loads on every install (its hooks), unless told not to. */
+const PNPMFILES: readonly string[] = ['.pnpmfile.cjs', '.pnpmfile.mjs'];
+
 /** Reads a project's files from a commit's objects or from a directory on disk. */
 export interface ProjectFiles {
   /** Text of each path that exists. */
@@ -127,7 +130,8 @@ export interface ProjectFiles {
  */
 export async function detectProject(files: ProjectFiles): Promise<Project | undefined> {
   const lockNames = Object.keys(LOCKFILES);
-  const [texts, ids] = await Promise.all([files.texts(['package.json', 'pnpm-workspace.yaml', '.yarnrc.yml']), files.blobIds(lockNames)]);
+  // pnpm's pnpmfiles are asked for with the lockfiles: one git process, not another one later.
+  const [texts, ids] = await Promise.all([files.texts(['package.json', 'pnpm-workspace.yaml', '.yarnrc.yml']), files.blobIds([...lockNames, ...PNPMFILES])]);
   const rootText = texts.get('package.json');
   if (rootText === undefined) return undefined;
   const root = parseJson(rootText);
@@ -157,7 +161,7 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   // Every lockfile present goes into the key, not only the deciding one: a committed second
   // lockfile changing is a signal the project's dependencies changed.
   const lockfiles = Object.fromEntries([...ids].filter(([name]) => name in LOCKFILES).sort(([a], [b]) => a.localeCompare(b)));
-  const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), yarnrc);
+  const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), yarnrc, ids);
   return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? ''), programs };
 }
 
@@ -166,7 +170,13 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
  * pnpm's `.pnpmfile.cjs`, and the yarn release and plugins `.yarnrc.yml` names (files are known by
  * their blob id; one not in the commit is named as such, and still asks).
  */
-async function installPrograms(files: ProjectFiles, manager: PackageManagerName, manifests: ReadonlyArray<readonly [string, string]>, yarnrc: string | undefined): Promise<InstallProgram[]> {
+async function installPrograms(
+  files: ProjectFiles,
+  manager: PackageManagerName,
+  manifests: ReadonlyArray<readonly [string, string]>,
+  yarnrc: string | undefined,
+  known: ReadonlyMap<string, string>,
+): Promise<InstallProgram[]> {
   const programs: InstallProgram[] = [];
   for (const [path, text] of manifests) {
     const scripts = parseJson(text).scripts as Record<string, unknown> | undefined;
@@ -176,7 +186,7 @@ async function installPrograms(files: ProjectFiles, manager: PackageManagerName,
     }
   }
   const code: Array<{ path: string; role?: string; always: boolean }> = [];
-  if (manager === 'pnpm') code.push({ path: '.pnpmfile.cjs', always: true }, { path: '.pnpmfile.mjs', always: true });
+  if (manager === 'pnpm') code.push(...PNPMFILES.map((path) => ({ path, always: true })));
   if (manager === 'yarn@berry' && yarnrc !== undefined) {
     const { parse } = await import('yaml');
     let rc: { yarnPath?: unknown; plugins?: unknown } | undefined;
@@ -193,7 +203,8 @@ async function installPrograms(files: ProjectFiles, manager: PackageManagerName,
     }
   }
   if (code.length === 0) return programs;
-  const ids = await files.blobIds(code.map((c) => c.path));
+  const unknown = code.map((c) => c.path).filter((path) => !PNPMFILES.includes(path));
+  const ids = unknown.length > 0 ? new Map([...known, ...(await files.blobIds(unknown))]) : known;
   for (const { path, role, always } of code) {
     const id = ids.get(path);
     // pnpm's file is optional: absent, pnpm runs nothing. yarn's are named, so yarn runs what is there.
