@@ -73,7 +73,7 @@ export default async function trust(args: Args, io: Io): Promise<number> {
   }
   if (approved) {
     const parts = [...pending.map((t) => `${t.kind} ${t.name}`), ...installPending.map((p) => p.program.name), ...(stackPending ? ['the Compose stack'] : [])];
-    io.log(`Approved ${parts.join(', ')}: they run when worktrees of ${repo.mainPath} are set up (or removed), until their text changes (the stack: until it asks for more host access)`);
+    io.log(`Approved ${parts.join(', ')}: they run when worktrees of ${repo.mainPath} are set up (or removed), until their text changes${stackPending ? ' (the stack: until it asks for more host access)' : ''}`);
     return ExitCode.ok;
   }
   if (!shown) show();
