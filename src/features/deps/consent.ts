@@ -9,6 +9,9 @@ import type { InstallProgram, PackageManagerName, Project } from './package-mana
  * plain install; restoring from the cache runs nothing.
  */
 
+/** Why a worktree got no install: its `deps.reason` in `vtree.json` and the run's facts. */
+export const INSTALL_NOT_APPROVED = 'install not approved';
+
 /** A program as the trust store knows it. */
 function asked(program: InstallProgram): AskedText {
   return { kind: 'install', name: program.name, text: `install\0${program.name}\0${program.text}`, run: program.text };

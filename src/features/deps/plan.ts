@@ -365,13 +365,13 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
   }
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
     // The install runs the repository's own scripts: only once the user approved them.
-    const { installConsent } = await import('./consent.js');
+    const { INSTALL_NOT_APPROVED, installConsent } = await import('./consent.js');
     const { refused } = await installConsent(repo.mainPath, project, { interactive: shared.command !== 'hook' });
     if (refused) {
       // A partial start placed already is no install of the lockfile: it goes too.
       await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));
       shared.warn(`deps: not installed — ${refused}; review and approve them: cd ${path} && git vtree trust, then: git vtree setup`);
-      plan = { ...plan, source: 'skipped', reason: 'install not approved', roots: [] };
+      plan = { ...plan, source: 'skipped', reason: INSTALL_NOT_APPROVED, roots: [] };
     }
   }
   let dirs = plan.roots;
@@ -417,7 +417,8 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
   const placed = plan.source === 'none' || plan.source === 'skipped' ? [] : dirs;
   if (plan.inPlace && plan.writtenFor && plan.writtenFor !== path) await writeForHere(path, plan.roots, plan.rewritten ?? [], plan.writtenFor);
   const rewritten = plan.rewritten?.length ? { rewritten: plan.rewritten } : {};
-  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs, at: path, ...rewritten };
+  const why = plan.source === 'skipped' && plan.reason ? { reason: plan.reason } : {};
+  shared.state.deps = { source: plan.source, key: plan.key ?? null, packageManager: project?.manager ?? null, linkMode: plan.mode ?? null, dirs, at: path, ...rewritten, ...why };
   if (plan.reason === NODE_MODULES_EXISTS) {
     // `setup` run again: keep what the first set-up recorded (where they came from, every dir rm must clear).
     const before = (await readWorktreeState(gitDir))?.deps;

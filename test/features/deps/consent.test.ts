@@ -107,7 +107,10 @@ describe('the install runs the repository\'s own scripts only once the user appr
   it('a postinstall writing outside is run by none of add, setup, the hook, the spare pool, the Claude hook, MCP create or bench; after trust --yes it runs; a changed one asks again; scripts off in the environment need no approval', async () => {
     const added = await vtree(repo, ['add', 'via-add', '--no-services'], { ...env, ...SPARES_ON });
     await expectRefused(added);
-    expect(await depsState('via-add')).toMatchObject({ source: 'skipped' });
+    expect(await depsState('via-add')).toMatchObject({ source: 'skipped', reason: 'install not approved' });
+    // status (and wait, and the MCP status tool) say so too.
+    const status = JSON.parse((await vtree(join(root, 'app.worktrees', 'via-add'), ['status', '--json'], env)).stdout) as { readiness: { phases: unknown[] } };
+    expect(status.readiness.phases).toContainEqual(expect.objectContaining({ name: 'deps', state: 'skipped', detail: expect.stringMatching(/not installed: .*git vtree trust, then run git vtree setup/) }));
     // The spare worktree the add asked for is made by a background job: its install is refused too.
     await git(repo, 'config', 'vtree.spares.worktrees', '1');
     await vtree(repo, ['add', 'via-add-2', '--no-services'], { ...env, ...SPARES_ON });
