@@ -169,9 +169,9 @@ export async function runFaultSuite(options = {}) {
     }
 
     // 3. Corrupt state files.
-    o.log(`corrupt state: metrics.json, ports.json, meta.json, vtree.json, ${o.corruptRounds} round(s) each`);
+    o.log(`corrupt state: metrics.json, ports.json, meta.json, vtree.json, project-names.json, project-prefix.json, ${o.corruptRounds} round(s) each`);
     for (let r = 0; r < o.corruptRounds; r++) {
-      for (const kind of ['metrics.json', 'metrics.json runs', 'ports.json', 'meta.json', 'vtree.json']) {
+      for (const kind of ['metrics.json', 'metrics.json runs', 'ports.json', 'meta.json', 'vtree.json', 'project-names.json', 'project-prefix.json']) {
         const outcome = await sandbox.corruptTrial(kind, r, checkOutput, problem);
         tally(`corrupt ${kind}`, outcome);
       }
@@ -815,6 +815,11 @@ class Sandbox {
       if (entries.length === 0) problem('corrupt meta.json: no cache entry to corrupt');
       for (const key of entries) await writeFile(join(vibetrees, 'cache', 'entries', key, 'meta.json'), round % 2 ? '"garbage"' : '{"key": ');
       steps.push(['cache', 'status'], ['cache', 'verify'], ['add', `corrupt-meta-${round}`, '--no-services'], ['cache', 'prune']);
+    } else if (kind === 'project-names.json' || kind === 'project-prefix.json') {
+      // The names of Compose projects: the machine's claims, or this repository's own record, torn.
+      const file = kind === 'project-names.json' ? join(this.state, 'vibetrees', kind) : join(vibetrees, kind);
+      await writeFile(file, '{"app": ');
+      steps.push(['add', `corrupt-names-${kind.length}-${round}`, '--no-services'], ['list']);
     } else if (kind === 'vtree.json') {
       const branch = `corrupt-state-${round}`;
       const made = await this.vtree(['add', branch, '--no-services']);
