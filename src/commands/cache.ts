@@ -194,7 +194,7 @@ async function verify(args: Args, io: Io, cache: CacheContext): Promise<number> 
     if (args.repair) {
       for (const r of broken) if (await reinstall(cache, r.entry.key, io)) repaired.push(r.entry.key);
       // What verify names, --repair re-installs: every worktree holding an edit, the main one included.
-      for (const t of trees) if (await reinstallWorktree(cache.repo.mainPath, t.path, io)) reinstalled.push(t.path);
+      for (const t of trees) if (await reinstallWorktree(cache, t.path, io)) reinstalled.push(t.path);
       await forgetRepairedTaint(cache.dir, worktrees);
     }
   }
@@ -249,9 +249,9 @@ async function editedTrees(cache: CacheContext, worktrees: readonly string[], ed
 }
 
 /** Throws one line unless the user approved what an install of `project` runs of the repository's own (asked on a terminal). */
-async function requireInstallConsent(mainPath: string, project: Project): Promise<void> {
+async function requireInstallConsent(cache: CacheContext, project: Project): Promise<void> {
   const { installConsent } = await import('../features/deps/consent.js');
-  const { refused } = await installConsent(mainPath, project, { interactive: true });
+  const { refused } = await installConsent(cache.repo.mainPath, project, cache.config, { interactive: true });
   if (refused) throw new Error(`${refused}; review and approve them with: git vtree trust`);
 }
 
@@ -260,11 +260,11 @@ async function requireInstallConsent(mainPath: string, project: Project): Promis
  * package manager's clean install from its lockfile), dropping an edit made through a link, and
  * forgets the edits its state recorded. False when it failed (said).
  */
-async function reinstallWorktree(mainPath: string, path: string, io: Io): Promise<boolean> {
+async function reinstallWorktree(cache: CacheContext, path: string, io: Io): Promise<boolean> {
   try {
     const project = await detectProject(diskFiles(path));
     if (!project) throw new Error('no package.json');
-    await requireInstallConsent(mainPath, project);
+    await requireInstallConsent(cache, project);
     const { command, args } = await installCommand(project.manager, Object.keys(project.lockfiles).length > 0);
     io.log(`${path}: ${command} ${args.join(' ')} in place of its edited dependencies...`);
     await Promise.all(nodeModulesDirs(project).map((dir) => rm(join(path, dir), { recursive: true, force: true })));
@@ -302,7 +302,7 @@ async function reinstall(cache: CacheContext, key: string, io: Io): Promise<bool
   }
   const scratch = newTempPath(cache.dir, `repair-${key}`);
   try {
-    await requireInstallConsent(cache.repo.mainPath, found.project);
+    await requireInstallConsent(cache, found.project);
   } catch (error) {
     io.warn(`${key.slice(0, 12)}: re-install failed: ${errorMessage(error)}`);
     return false;

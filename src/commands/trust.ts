@@ -14,7 +14,7 @@ import { resolveRepoStage } from '../pipelines/repo-stage.js';
 import { readSeedSpecs } from '../features/seed/definitions.js';
 import { seedTasks } from '../pipelines/seed.js';
 import { commitFiles, detectProject } from '../features/deps/package-manager.js';
-import { approvePrograms, describePrograms, pendingPrograms } from '../features/deps/consent.js';
+import { approvePrograms, DEPS_TRUSTED_KEY, describePrograms, pendingPrograms } from '../features/deps/consent.js';
 
 /**
  * `git vtree trust [--yes]`: shows what the repository asks vtree to run that the user has not
@@ -35,7 +35,9 @@ export default async function trust(args: Args, io: Io): Promise<number> {
   const stackPending = stack !== undefined && (stack.state === 'new' || stack.state === 'changed');
   // A worktree without a commit, or without a package.json, installs nothing.
   const programs = (await detectProject(commitFiles(dir, 'HEAD')).catch(() => undefined))?.programs ?? [];
-  const installPending = await pendingPrograms(repo.mainPath, programs);
+  // The user's own git config trusts this repository's install scripts: nothing to approve.
+  const installOwn = config.boolean(DEPS_TRUSTED_KEY, false);
+  const installPending = installOwn ? [] : await pendingPrograms(repo.mainPath, programs);
   const anything = pending.length > 0 || stackPending || installPending.length > 0;
   let approved = false;
   let shown = false;
@@ -54,7 +56,7 @@ export default async function trust(args: Args, io: Io): Promise<number> {
   const ok = !anything || approved;
   if (io.json) {
     const stackJson = stack ? { files: model.files, services: model.services.map((s) => ({ name: s.name, ...(s.image ? { image: s.image } : {}), build: s.build })), hostAccess: stack.hostAccess, state: stackPending && !approved ? stack.state : stack.state === 'own' ? 'own' : 'approved' } : null;
-    const install = programs.map((program) => ({ name: program.name, run: program.text, state: (!approved && installPending.find((p) => p.program === program)?.state) || 'approved' }));
+    const install = programs.map((program) => ({ name: program.name, run: program.text, state: installOwn ? 'own' : (!approved && installPending.find((p) => p.program === program)?.state) || 'approved' }));
     io.out(JSON.stringify({ ok, repo: repo.mainPath, approved, tasks: committed.map((t) => ({ kind: t.kind, name: t.name, run: t.run, state: pending.includes(t) && !approved ? states.get(t) : 'approved' })), stack: stackJson, install }));
     return ok ? ExitCode.ok : ExitCode.failed;
   }
@@ -66,7 +68,7 @@ export default async function trust(args: Args, io: Io): Promise<number> {
     const parts = [
       committed.length > 0 ? `all ${committed.length} task(s) of ${TEAM_CONFIG_FILE}` : '',
       stack ? `the Compose stack${stack.state === 'own' ? ' (vtree.services.trusted in your git config)' : ''}` : '',
-      programs.length > 0 ? `the install's ${programs.length} script(s)` : '',
+      programs.length > 0 ? `the install's ${programs.length} script(s)${installOwn ? ` (${DEPS_TRUSTED_KEY} in your git config)` : ''}` : '',
     ].filter(Boolean);
     io.log(`In ${repo.mainPath}, ${parts.join(' and ')}: approved on this machine`);
     return ExitCode.ok;

@@ -17,6 +17,7 @@ const TRUSTED_ONLY_KEYS: ReadonlyMap<string, RefusableKey> = new Map<string, Ref
   ['vtree.cachedir', { name: 'vtree.cacheDir', why: 'it names a directory vtree writes and deletes in', value: '<dir>' }],
   ['vtree.cache.remote', { name: 'vtree.cache.remote', why: 'it names a registry to send credentials to and take dependency trees from', value: '<registry>/<repository>' }],
   ['vtree.services.trusted', { name: 'vtree.services.trusted', why: 'it lets the Compose stack the clone brings start without your approval', value: 'true' }],
+  ['vtree.deps.trusted', { name: 'vtree.deps.trusted', why: "it lets installs run the clone's own scripts without your approval", value: 'true' }],
   ['vtree.cache.push', { name: 'vtree.cache.push', why: 'it sends dependency trees to a registry', value: 'true' }],
   // Paths relative to the worktree: fine from the committed file while they stay inside it.
   ['vtree.compose.files', { name: 'vtree.compose.files', why: 'it names a file outside the repository', value: '<files>', allowed: (v: string) => v.split(/[\s,]+/).filter(Boolean).every((f) => isPlainRelative(posix.normalize(f))) }],

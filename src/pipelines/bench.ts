@@ -113,7 +113,7 @@ export async function runBench(request: BenchRequest): Promise<BenchResult> {
   if (plan.install) {
     const [{ commitFiles, detectProject }, { installConsent }] = await Promise.all([import('../features/deps/package-manager.js'), import('../features/deps/consent.js')]);
     const project = await detectProject(commitFiles(root, base));
-    const { refused } = project ? await installConsent(where.repo.mainPath, project, { interactive: true }) : {};
+    const { refused } = project ? await installConsent(where.repo.mainPath, project, where.config, { interactive: true }) : {};
     if (refused) throw new UsageError(`the benchmark installs the dependencies, and ${refused}`, 'review and approve them with: git vtree trust, then run git vtree bench again');
   }
   const made: Made[] = [];

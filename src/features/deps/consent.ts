@@ -1,4 +1,5 @@
 import { approveTexts, askConsent, textStates, type AskedText, type TrustState } from '../../core/consent.js';
+import type { Config } from '../../git/config.js';
 import type { InstallProgram, PackageManagerName, Project } from './package-manager.js';
 
 /**
@@ -8,6 +9,9 @@ import type { InstallProgram, PackageManagerName, Project } from './package-mana
  * repository (docs/trust.md). What the registry's packages run is the package manager's, as in a
  * plain install; restoring from the cache runs nothing.
  */
+
+/** The user's own git config saying this repository's install scripts need no approval (refused from `.vtreeconfig`). */
+export const DEPS_TRUSTED_KEY = 'vtree.deps.trusted';
 
 /** Why a worktree got no install: its `deps.reason` in `vtree.json` and the run's facts. */
 export const INSTALL_NOT_APPROVED = 'install not approved';
@@ -52,12 +56,19 @@ function scriptsOff(manager: PackageManagerName, env: NodeJS.ProcessEnv): boolea
 }
 
 /**
- * Whether vtree may run an install of `project` in the repository at `mainPath`: every program
- * of its own the install runs is approved, or approved now when vtree may ask (`interactive` and
- * a terminal). With the scripts off in the environment, only what runs whatever (the pnpmfile,
- * the yarn release) needs approving. Otherwise, why not, in a few words.
+ * Whether vtree may run an install of `project` in the repository at `mainPath`: the user's git
+ * config trusts the repository ({@link DEPS_TRUSTED_KEY}), or every program of its own the install
+ * runs is approved, or approved now when vtree may ask (`interactive` and a terminal). With the
+ * scripts off in the environment, only what runs whatever (the pnpmfile, the yarn release) needs
+ * approving. Otherwise, why not, in a few words.
  */
-export async function installConsent(mainPath: string, project: Pick<Project, 'manager' | 'programs'>, options: { interactive: boolean; env?: NodeJS.ProcessEnv }): Promise<{ refused?: string }> {
+export async function installConsent(
+  mainPath: string,
+  project: Pick<Project, 'manager' | 'programs'>,
+  config: Config,
+  options: { interactive: boolean; env?: NodeJS.ProcessEnv },
+): Promise<{ refused?: string }> {
+  if (config.boolean(DEPS_TRUSTED_KEY, false)) return {};
   const asking = scriptsOff(project.manager, options.env ?? process.env) ? project.programs.filter((p) => p.always) : project.programs;
   if (asking.length === 0) return {};
   const pending = await pendingPrograms(mainPath, asking);

@@ -48,7 +48,7 @@ export const depsFeature: Feature = {
         // Planned for the spare worktree, but checkout fell back to `git worktree add`: plan again, for an empty worktree.
         if (plan.inPlace && !checkout.fromSpare) plan = await planDeps(ctx, where, { ...target, spare: undefined });
         if (checkout.fromSpare && plan.replace?.length) await discardDirs(where.repo, checkout.path, plan.replace, ctx.shared.runId);
-        return finishDeps(ctx, where.repo, where.config.integer('vtree.cache.spares', 1), checkout, plan);
+        return finishDeps(ctx, where, checkout, plan);
       },
       async undo(_ctx, result) {
         // Only what this task placed; in `add` the worktree itself is removed by its own undo.

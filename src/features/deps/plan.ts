@@ -351,7 +351,8 @@ async function writeForHere(path: string, roots: readonly string[], rewritten: r
   );
 }
 
-export async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, repo: Repo, spares: number, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
+export async function finishDeps({ shared, signal, span }: TaskContext<SetupShared>, { repo, config }: RepoStage, { path, gitDir }: CheckoutStage, plan: DepsPlan) {
+  const spares = config.integer('vtree.cache.spares', 1);
   const { project } = plan;
   if (plan.staging) {
     try {
@@ -366,7 +367,7 @@ export async function finishDeps({ shared, signal, span }: TaskContext<SetupShar
   if (project && (plan.source === 'miss' || plan.source === 'partial')) {
     // The install runs the repository's own scripts: only once the user approved them.
     const { INSTALL_NOT_APPROVED, installConsent } = await import('./consent.js');
-    const { refused } = await installConsent(repo.mainPath, project, { interactive: shared.command !== 'hook' });
+    const { refused } = await installConsent(repo.mainPath, project, config, { interactive: shared.command !== 'hook' });
     if (refused) {
       // A partial start placed already is no install of the lockfile: it goes too.
       await Promise.all(plan.roots.map((root) => rm(join(path, root), { recursive: true, force: true })));

@@ -190,4 +190,20 @@ describe('the install runs the repository\'s own scripts only once the user appr
     const store = JSON.parse(await readFile(join(env.XDG_STATE_HOME!, 'vibetrees', 'trust.json'), 'utf8')) as { approved: Record<string, { repo: string; kind: string; name: string; run: string }> };
     expect(Object.values(store.approved)).toContainEqual(expect.objectContaining({ repo, kind: 'install', name: 'package.json postinstall', run: `touch ${out}/pwned` }));
   });
+
+  it('the user\'s own git config (vtree.deps.trusted) needs no approval; the committed file cannot set it', async () => {
+    await writeFile(join(repo, '.vtreeconfig'), '[vtree "deps"]\n\ttrusted = true\n');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'team config');
+    const committed = await vtree(repo, ['add', 'committed', '--no-services'], env);
+    expect(committed.stderr).toMatch(/\.vtreeconfig sets vtree\.deps\.trusted, ignored: it lets installs run the clone's own scripts without your approval/);
+    await expectRefused(committed);
+    await git(repo, 'config', 'vtree.deps.trusted', 'true');
+    const own = await vtree(repo, ['add', 'own', '--no-services'], env);
+    expect(own.code, own.stderr).toBe(0);
+    expect(own.stderr).not.toMatch(/not installed/);
+    expect(await readdir(out)).toEqual(['pwned']);
+    expect(JSON.parse((await vtree(repo, ['trust', '--json'], env)).stdout)).toMatchObject({ ok: true, install: [{ name: 'package.json postinstall', state: 'own' }] });
+  });
 });
+
