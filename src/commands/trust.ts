@@ -21,8 +21,9 @@ import { approvePrograms, DEPS_TRUSTED_KEY, describePrograms, pendingPrograms } 
  * approved on this machine: the commands of the committed `.vtreeconfig` (set-up and teardown
  * tasks), the Compose stack (its services, images and host access) and the programs an install
  * of its dependencies runs of its own (lifecycle scripts, pnpmfile, yarn release), the last two
- * as the commit checked out in the worktree this runs in has them, and approves them on `y` (or `--yes`). Without a terminal and without `--yes` it
- * approves nothing and exits 1, so a script never approves by accident.
+ * as the worktree this runs in has them, and approves them on `y` (or `--yes`). Without a
+ * terminal and without `--yes` it approves nothing and exits 1, so a script never approves by
+ * accident.
  */
 export default async function trust(args: Args, io: Io): Promise<number> {
   const { repo, config } = await resolveRepoStage(process.cwd());

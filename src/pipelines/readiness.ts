@@ -67,9 +67,9 @@ export async function readReadiness(path: string, gitDir: string, main: boolean)
   const record = isSetUpRecord(recorded) ? recorded : undefined;
   const phases: Phase[] = [await setupPhase(gitDir, record, main, recorded?.removing !== undefined)];
   const deps = record?.deps as { snapshotLog?: string; isolation?: { state: string; log?: string }; reason?: string } | undefined;
-  const { INSTALL_NOT_APPROVED } = await import('../features/deps/consent.js');
-  if (deps?.reason === INSTALL_NOT_APPROVED) {
-    phases.push({ name: 'deps', state: 'skipped', detail: `not installed: the install runs scripts of the repository's own not approved on this machine; approve them with git vtree trust, then run git vtree setup`, blocking: false });
+  // The consent module loads only for a worktree whose dependencies were skipped for a reason.
+  if (deps?.reason && deps.reason === (await import('../features/deps/consent.js')).INSTALL_NOT_APPROVED) {
+    phases.push({ name: 'deps', state: 'skipped', detail: "not installed: the install runs scripts of the repository's own not approved on this machine; approve them with git vtree trust, then run git vtree setup", blocking: false });
   }
   if (deps?.snapshotLog) phases.push(await backgroundPhase('deps', deps.snapshotLog, 'cache-snapshot', 'caching the new install', "caching the new install failed (the worktree's node_modules is complete)"));
   // A hardlinked restore being replaced by copies of the worktree's own (docs/trust.md, isolation).
