@@ -301,14 +301,9 @@ async function reinstall(cache: CacheContext, key: string, io: Io): Promise<bool
     return false;
   }
   const scratch = newTempPath(cache.dir, `repair-${key}`);
-  try {
-    await requireInstallConsent(cache, found.project);
-  } catch (error) {
-    io.warn(`${key.slice(0, 12)}: re-install failed: ${errorMessage(error)}`);
-    return false;
-  }
   await mkdir(join(scratch, '..'), { recursive: true });
   try {
+    await requireInstallConsent(cache, found.project);
     await git(found.path, ['worktree', 'add', '--detach', '--quiet', scratch, 'HEAD']);
     // The reconcile install: on an empty node_modules it is a clean install, and it tolerates a
     // committed lockfile that this npm would write differently (npm ci refuses those).

@@ -95,10 +95,7 @@ export default async function trust(args: Args, io: Io): Promise<number> {
       io.log(`${TEAM_CONFIG_FILE} in ${repo.mainPath} asks to run:`);
       for (const task of pending) for (const line of describeTask(task, states.get(task))) io.log(line);
     }
-    if (installPending.length > 0) {
-      io.log(`The install of the dependencies in ${dir} runs the repository's own:`);
-      for (const line of describePrograms(installPending)) io.log(line);
-    }
+    if (installPending.length > 0) for (const line of describePrograms(dir, installPending)) io.log(line);
     if (stackPending) for (const line of describeStack(repo.mainPath, model, stack)) io.log(line);
   }
 }

@@ -33,12 +33,13 @@ export async function pendingPrograms(mainPath: string, programs: readonly Insta
   return programs.flatMap((program, i) => (states[i] === 'approved' ? [] : [{ program, state: states[i] as PendingProgram['state'] }]));
 }
 
-/** How pending programs are shown for approval: each one's place, then its text. */
-export function describePrograms(pending: readonly PendingProgram[]): string[] {
-  return pending.flatMap(({ program, state }) => [
+/** How pending programs of an install in `dir` are shown for approval: each one's place, then its text. */
+export function describePrograms(dir: string, pending: readonly PendingProgram[]): string[] {
+  const shown = pending.flatMap(({ program, state }) => [
     `  ${program.name}${state === 'changed' ? ' (changed since you approved it)' : ''}`,
     ...(program.text.startsWith('file ') ? ['    (a file of code, run by the package manager)'] : program.text.split('\n').map((line) => `    ${line}`)),
   ]);
+  return [`The install of the dependencies in ${dir} runs the repository's own:`, ...shown];
 }
 
 /** Records the user's approval of `programs` (as they are now) in the repository at `mainPath`. */
@@ -73,8 +74,7 @@ export async function installConsent(
   if (asking.length === 0) return {};
   const pending = await pendingPrograms(mainPath, asking);
   if (pending.length === 0) return {};
-  const lines = [`The install of the dependencies in ${mainPath} runs the repository's own:`, ...describePrograms(pending)];
-  if (await askConsent(options.interactive, lines, 'Run them (now and whenever vtree installs in a worktree of this repository)?')) {
+  if (await askConsent(options.interactive, describePrograms(mainPath, pending), 'Run them (now and whenever vtree installs in a worktree of this repository)?')) {
     await approvePrograms(mainPath, pending.map((p) => p.program));
     return {};
   }
