@@ -19,14 +19,19 @@ export async function add(repo: string, branch: string, extra: string[] = [], en
   return { ...(JSON.parse(result.stdout) as AddResult), stderr: result.stderr };
 }
 
-/** Polls `check` every 100 ms, for up to two and a half minutes (background jobs on a loaded machine). */
-export async function waitFor(what: string, check: () => Promise<boolean>): Promise<void> {
+/**
+ * Polls `check` every 100 ms, for up to two and a half minutes (background jobs on a loaded
+ * machine); on a timeout the error carries what `explain` says (the jobs' logs), since a CI run
+ * keeps nothing else of them.
+ */
+export async function waitFor(what: string, check: () => Promise<boolean>, explain?: () => Promise<string>): Promise<void> {
   const deadline = Date.now() + 150_000;
   while (Date.now() < deadline) {
     if (await check()) return;
     await sleep(100);
   }
-  throw new Error(`timed out waiting for ${what}`);
+  const why = explain ? await explain().catch((error: unknown) => `(could not tell: ${String(error)})`) : '';
+  throw new Error(`timed out waiting for ${what}${why ? `\n${why}` : ''}`);
 }
 
 /** How many names a directory holds (0 when it does not exist). */
