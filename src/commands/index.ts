@@ -261,7 +261,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: 'trust',
-    describe: "Show what the repository asks to run (the committed .vtreeconfig's tasks, the scripts its install runs, the Compose stack with its images and host access) and approve it",
+    describe: "Show what the repository asks to run (the committed .vtreeconfig's tasks, the scripts and config settings its install runs, the Compose stack with its images and host access) and approve it",
     positionals: [],
     options: { yes: { type: 'boolean', alias: 'y', describe: 'Approve without asking (for scripts)' }, json },
     load: () => import('./trust.js'),

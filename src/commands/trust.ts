@@ -20,7 +20,7 @@ import { approvePrograms, DEPS_TRUSTED_KEY, describePrograms, pendingPrograms } 
  * `git vtree trust [--yes]`: shows what the repository asks vtree to run that the user has not
  * approved on this machine: the commands of the committed `.vtreeconfig` (set-up and teardown
  * tasks), the Compose stack (its services, images and host access) and the programs an install
- * of its dependencies runs of its own (lifecycle scripts, pnpmfile, yarn release), the last two
+ * of its dependencies runs of its own (lifecycle scripts, pnpmfile, yarn release, config settings naming programs), the last two
  * as the worktree this runs in has them, and approves them on `y` (or `--yes`). Without a
  * terminal and without `--yes` it approves nothing and exits 1, so a script never approves by
  * accident.

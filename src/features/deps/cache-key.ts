@@ -20,11 +20,15 @@ export function currentPlatform(): KeyPlatform {
 /**
  * The cache key of a project's node_modules: a hash of every lockfile's bytes (by blob id), the
  * dependency fields of every workspace package.json (an edit not yet in the lockfile still
- * changes the key), the package manager, Node.js major version, platform, architecture and
- * cache format. Never package.json alone: callers do not cache a project without a lockfile.
+ * changes the key), the settings of its committed package-manager config that shape the install
+ * (`omit=dev`, `nodeLinker`), the package manager, Node.js major version, platform, architecture
+ * and cache format. Never package.json alone: callers do not cache a project without a lockfile.
  */
 export function cacheKey(project: Project, platform: KeyPlatform = currentPlatform()): string {
-  const material = { ...platform, manager: project.manager, lockfiles: project.lockfiles, manifests: project.manifests };
+  // Settings only when the config sets some: a project without any keeps the key it always had
+  // (and an entry's meta written before settings were recorded has none).
+  const settings = project.settings?.length ? { settings: project.settings } : {};
+  const material = { ...platform, manager: project.manager, lockfiles: project.lockfiles, manifests: project.manifests, ...settings };
   return createHash('sha256').update(stableJson(material)).digest('hex').slice(0, 40);
 }
 

@@ -4,6 +4,7 @@ import { join, posix } from 'node:path';
 import { git, run } from '../../core/exec.js';
 import { readCommittedTexts } from '../../git/objects.js';
 import { isErrno } from '../../core/files.js';
+import { installSettings, keySettings, settingPrograms, type InstallProgram, type InstallSetting } from './install-config.js';
 
 /** Package managers whose node_modules vtree restores; names as package-manager-detector's agents. */
 export type PackageManagerName = 'npm' | 'pnpm' | 'yarn' | 'yarn@berry' | 'bun';
@@ -32,19 +33,26 @@ interface ManagerTraits {
    * clean install gives when the completeness check cannot tell (scratch-install.ts).
    */
   scratch: readonly string[];
+  /** The config files it reads at the project's root (install-config.ts); one it does not read shapes nothing. */
+  config: readonly string[];
 }
 
 const MANAGERS = {
   // npm: --no-save, so a committed lockfile npm would write differently is never rewritten.
-  npm: { reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save'], scratch: ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'] },
+  npm: { reconcile: ['install', '--prefer-offline', '--no-audit', '--no-fund', '--no-save'], scratch: ['ci', '--ignore-scripts', '--prefer-offline', '--no-audit', '--no-fund'], config: ['.npmrc'] },
   // pnpm keeps packages the lockfile dropped in its virtual store for a week unless told not to.
   pnpm: {
     reconcile: ['install', '--prefer-offline', '--frozen-lockfile', '--config.modules-cache-max-age=0'],
     scratch: ['install', '--frozen-lockfile', '--prefer-offline', '--ignore-scripts', '--ignore-pnpmfile'],
+    config: ['.npmrc', 'pnpm-workspace.yaml'],
   },
-  yarn: { reconcile: ['install', '--prefer-offline', '--frozen-lockfile'], scratch: ['install', '--frozen-lockfile', '--prefer-offline', '--ignore-scripts', '--non-interactive'] },
-  'yarn@berry': { reconcile: ['install', '--immutable'], scratch: ['install', '--immutable', '--mode=skip-build'] },
-  bun: { reconcile: ['install', '--frozen-lockfile'], scratch: ['install', '--frozen-lockfile', '--ignore-scripts'] },
+  yarn: {
+    reconcile: ['install', '--prefer-offline', '--frozen-lockfile'],
+    scratch: ['install', '--frozen-lockfile', '--prefer-offline', '--ignore-scripts', '--non-interactive'],
+    config: ['.npmrc', '.yarnrc'],
+  },
+  'yarn@berry': { reconcile: ['install', '--immutable'], scratch: ['install', '--immutable', '--mode=skip-build'], config: ['.yarnrc.yml'] },
+  bun: { reconcile: ['install', '--frozen-lockfile'], scratch: ['install', '--frozen-lockfile', '--ignore-scripts'], config: ['.npmrc', 'bunfig.toml'] },
 } as const satisfies Record<PackageManagerName, ManagerTraits>;
 
 /**
@@ -91,17 +99,14 @@ export interface Project {
   pnp: boolean;
   /** The project's own programs an install of it runs: they wait for the user's approval (deps/consent.ts). */
   programs: InstallProgram[];
+  /** What its committed package-manager config sets that shapes the install (`<file> <key>=<value>`; install-config.ts): part of the key. */
+  settings: string[];
 }
 
-/** A program of the project's own that its install runs. */
-export interface InstallProgram {
-  /** Where it is, as the user reads it: `package.json postinstall`, `.pnpmfile.cjs`, `.yarn/releases/yarn-4.5.0.cjs (yarnPath)`. */
-  name: string;
-  /** The script's text, or `file <git blob id>` for a file of code: an edit of it asks again. */
-  text: string;
-  /** Runs even with lifecycle scripts off: pnpm's pnpmfile, the yarn release `yarnPath` names and yarn's plugins. */
-  always: boolean;
-}
+export type { InstallProgram };
+
+/** Every config file some manager reads: asked for with the project's other files. */
+const CONFIG_FILES: readonly string[] = [...new Set(Object.values(MANAGERS).flatMap((m) => m.config))];
 
 /**
  * The lifecycle scripts an install runs from the project's own package.json files, root and
@@ -131,7 +136,7 @@ export interface ProjectFiles {
 export async function detectProject(files: ProjectFiles): Promise<Project | undefined> {
   const lockNames = Object.keys(LOCKFILES);
   // pnpm's pnpmfiles are asked for with the lockfiles: one git process, not another one later.
-  const [texts, ids] = await Promise.all([files.texts(['package.json', 'pnpm-workspace.yaml', '.yarnrc.yml']), files.blobIds([...lockNames, ...PNPMFILES])]);
+  const [texts, ids] = await Promise.all([files.texts(['package.json', ...CONFIG_FILES]), files.blobIds([...lockNames, ...PNPMFILES, YARN_ENV_FILE])]);
   const rootText = texts.get('package.json');
   if (rootText === undefined) return undefined;
   const root = parseJson(rootText);
@@ -161,20 +166,24 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   // Every lockfile present goes into the key, not only the deciding one: a committed second
   // lockfile changing is a signal the project's dependencies changed.
   const lockfiles = Object.fromEntries([...ids].filter(([name]) => name in LOCKFILES).sort(([a], [b]) => a.localeCompare(b)));
-  const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), yarnrc, ids);
-  return { manager, lockfiles, manifests, packageDirs, pnp: manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? ''), programs };
+  const settings = await installSettings(MANAGERS[manager].config, texts);
+  const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), settings, ids);
+  const pnp = manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? '');
+  return { manager, lockfiles, manifests, packageDirs, pnp, programs, settings: keySettings(settings) };
 }
 
 /**
  * What an install of the project runs of its own: the lifecycle scripts of its package.json files,
- * pnpm's `.pnpmfile.cjs`, and the yarn release and plugins `.yarnrc.yml` names (files are known by
- * their blob id; one not in the commit is named as such, and still asks).
+ * pnpm's `.pnpmfile.cjs`, the yarn release and plugins its config names (`yarnPath`, `plugins`,
+ * yarn classic's `yarn-path`) and yarn's `.env.yarn`, which every script yarn runs gets in its
+ * environment (files are known by their blob id; one named but not in the commit is said so, and
+ * still asks), and the settings that name programs ({@link settingPrograms}).
  */
 async function installPrograms(
   files: ProjectFiles,
   manager: PackageManagerName,
   manifests: ReadonlyArray<readonly [string, string]>,
-  yarnrc: string | undefined,
+  settings: readonly InstallSetting[],
   known: ReadonlyMap<string, string>,
 ): Promise<InstallProgram[]> {
   const programs: InstallProgram[] = [];
@@ -185,34 +194,32 @@ async function installPrograms(
       if (typeof script === 'string') programs.push({ name: `${path} ${name}`, text: script, always: false });
     }
   }
-  const code: Array<{ path: string; role?: string; always: boolean }> = [];
-  if (manager === 'pnpm') code.push(...PNPMFILES.map((path) => ({ path, always: true })));
-  if (manager === 'yarn@berry' && yarnrc !== undefined) {
-    const { parse } = await import('yaml');
-    let rc: { yarnPath?: unknown; plugins?: unknown } | undefined;
-    try {
-      rc = parse(yarnrc) as typeof rc;
-    } catch {
-      // yarn refuses a .yarnrc.yml it cannot parse, and runs nothing.
-    }
-    const inRepo = (path: string) => posix.normalize(path.replace(/^\.\//, ''));
-    if (typeof rc?.yarnPath === 'string') code.push({ path: inRepo(rc.yarnPath), role: 'yarnPath', always: true });
-    for (const plugin of Array.isArray(rc?.plugins) ? rc.plugins : []) {
+  // `named`: the config names the file, so the manager runs whatever is there (or fails).
+  const code: Array<{ path: string; role?: string; always: boolean; named: boolean }> = [];
+  if (manager === 'pnpm') code.push(...PNPMFILES.map((path) => ({ path, always: true, named: false })));
+  if (manager === 'yarn@berry') code.push({ path: YARN_ENV_FILE, always: false, named: false });
+  const inRepo = (path: string) => posix.normalize(path.replace(/^\.\//, ''));
+  for (const { file, key, value } of settings) {
+    if (key === 'yarn-path') code.push({ path: inRepo(value), role: file === '.yarnrc' ? 'yarn-path' : 'yarnPath', always: true, named: true });
+    if (key !== 'plugins' || file !== '.yarnrc.yml') continue;
+    const plugins: unknown = JSON.parse(value);
+    for (const plugin of Array.isArray(plugins) ? plugins : []) {
       const path = typeof plugin === 'string' ? plugin : (plugin as { path?: unknown } | null)?.path;
-      if (typeof path === 'string') code.push({ path: inRepo(path), role: 'yarn plugin', always: true });
+      if (typeof path === 'string') code.push({ path: inRepo(path), role: 'yarn plugin', always: true, named: true });
     }
   }
-  if (code.length === 0) return programs;
-  const unknown = code.map((c) => c.path).filter((path) => !PNPMFILES.includes(path));
+  const unknown = code.map((c) => c.path).filter((path) => !known.has(path) && !PNPMFILES.includes(path) && path !== YARN_ENV_FILE);
   const ids = unknown.length > 0 ? new Map([...known, ...(await files.blobIds(unknown))]) : known;
-  for (const { path, role, always } of code) {
+  for (const { path, role, always, named } of code) {
     const id = ids.get(path);
-    // pnpm's file is optional: absent, pnpm runs nothing. yarn's are named, so yarn runs what is there.
-    if (id === undefined && !role) continue;
+    if (id === undefined && !named) continue;
     programs.push({ name: role ? `${path} (${role})` : path, text: `file ${id ?? 'not in the repository'}`, always });
   }
-  return programs;
+  return [...programs, ...settingPrograms(settings)];
 }
+
+/** yarn berry's default `injectEnvironmentFiles`: its variables are set for every script yarn runs. */
+const YARN_ENV_FILE = '.env.yarn';
 
 /**
  * What an install of `project` produces, relative to its root: the node_modules directories,
