@@ -153,7 +153,7 @@ async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string>
 }
 
 /** What the repository's background jobs logged, for a timeout's error. */
-const logsOf = (repo: string) => async () => `its background jobs logged:\n${(await jobLogs(repo)).join('\n---\n')}`;
+const logsOf = (repo: string, said = '') => async () => `the add said:\n${said}\nits background jobs logged:\n${(await jobLogs(repo)).join('\n---\n')}`;
 
 /** The text of every background job log of the repository. */
 async function jobLogs(repo: string): Promise<string[]> {
@@ -193,8 +193,7 @@ describe.each(Object.entries(CASES))('corpus: %s', (_name, c) => {
     const first = await add(repo, 'first', [], env);
     expect(first.facts.deps.source).toBe('seed');
     expect(first.stderr).not.toContain('not a complete install');
-    await waitFor('the cache entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), cacheKey(project))) !== undefined, logsOf(repo));
-    if (process.env.SHOWLOGS) console.log((await jobLogs(repo)).join('\n'));
+    await waitFor('the cache entry', async () => (await openEntry(join(repo, '.git/vibetrees/cache'), cacheKey(project))) !== undefined, logsOf(repo, first.stderr));
     const second = await add(repo, 'second', [], env);
     expect(second.facts.deps.source).toBe('hit');
 
