@@ -82,7 +82,7 @@ export default async function trust(args: Args, io: Io): Promise<number> {
   if (!shown) show();
   const what = [
     pending.length > 0 ? `${pending.length} task(s) of ${TEAM_CONFIG_FILE}` : '',
-    installPending.length > 0 ? `${installPending.length} script(s) the install runs` : '',
+    installPending.length > 0 ? `${installPending.length} script(s) or setting(s) the install runs` : '',
     stackPending ? 'the Compose stack' : '',
   ]
     .filter(Boolean)

@@ -516,7 +516,7 @@ function describe(plan: DepsPlan): string {
     case 'seed':
       return `deps: restored from the worktree at ${plan.from} (${what}, ${plan.mode}); caching it in the background`;
     case 'partial': {
-      const start = plan.fromWorktree ? `the node_modules of the worktree at ${plan.from}` : `the cache entry ${plan.from?.slice(0, 12)} of another lockfile`;
+      const start = plan.fromWorktree ? `the node_modules of the worktree at ${plan.from}` : `the cache entry ${plan.from?.slice(0, 12)} of another lockfile or config`;
       const notSeed = plan.notSeed ? ` (${plan.notSeed.path} has this lockfile but is not a complete install of it: ${plan.notSeed.problem})` : '';
       return `deps: started from ${start} and reconciled with ${plan.project?.manager}${notSeed}; caching the result in the background`;
     }
