@@ -40,6 +40,8 @@ const PROGRAM_KEYS: ReadonlyMap<string, boolean> = new Map([
   ['git', true],
   ['pnpmfile', true],
   ['global-pnpmfile', true],
+  // pnpm loads the pnpmfile of a config dependency named `pnpm-plugin-*` on every command.
+  ['config-dependencies', true],
   ['onload-script', true],
   ['userconfig', true],
   ['globalconfig', true],

@@ -101,12 +101,13 @@ describe('the settings of committed package-manager config', () => {
 
     // pnpm: a pnpmfile elsewhere, named in pnpm-workspace.yaml; yarn berry: .env.yarn sets every script's environment.
     await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', packageManager: 'pnpm@9.0.0' }));
-    await writeFile(join(repo, 'pnpm-workspace.yaml'), 'pnpmfile: hooks/pnpm.cjs\nuseNodeVersion: 20.0.0\n');
+    await writeFile(join(repo, 'pnpm-workspace.yaml'), 'pnpmfile: hooks/pnpm.cjs\nuseNodeVersion: 20.0.0\nconfigDependencies:\n  pnpm-plugin-x: 1.0.0+sha512-AAAA\n');
     await commit('pnpm');
     expect((await detect()).programs).toEqual([
       ...npmrc,
       { name: 'pnpm-workspace.yaml pnpmfile', text: 'hooks/pnpm.cjs', always: true },
       { name: 'pnpm-workspace.yaml use-node-version', text: '20.0.0', always: false },
+      { name: 'pnpm-workspace.yaml config-dependencies', text: '{"pnpm-plugin-x":"1.0.0+sha512-AAAA"}', always: true },
     ]);
     await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', packageManager: 'yarn@4.5.0' }));
     await writeFile(join(repo, '.yarnrc.yml'), 'nodeLinker: node-modules\n');
