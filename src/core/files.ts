@@ -56,6 +56,25 @@ export function isErrno(error: unknown, ...codes: string[]): error is NodeJS.Err
   return typeof error === 'object' && error !== null && codes.includes((error as NodeJS.ErrnoException).code ?? '');
 }
 
+/**
+ * Deletes the directory `dir` after renaming it into `tmp` under a {@link tempName} labelled
+ * `label`: one rename takes it from where readers look (a restore never takes a spare, an entry or
+ * a golden half deleted), and a crash mid-delete leaves it to the stale-temp reclaim of `tmp`.
+ * False when there was no `dir`.
+ */
+export async function deleteAside(dir: string, tmp: string, label: string): Promise<boolean> {
+  const aside = join(tmp, tempName(label));
+  await mkdir(tmp, { recursive: true });
+  try {
+    await rename(dir, aside);
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+  await rm(aside, { recursive: true, force: true });
+  return true;
+}
+
 /** True when `path` exists (any type; a dangling symlink counts as absent). */
 export async function exists(path: string): Promise<boolean> {
   try {

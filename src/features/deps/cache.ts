@@ -3,7 +3,7 @@ import { lstatSync as fsLstatSync, type Stats } from 'node:fs';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheKey, currentPlatform, type KeyPlatform } from './cache-key.js';
-import { exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { deleteAside, exists, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { resolveLinkMode, restoreTree, type LinkModeSetting } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 import { findEmbeddedPaths, isRewrittenInPlace, manifestProblem, scanTree, type Manifest } from './manifest.js';
@@ -314,17 +314,8 @@ export async function recordHit(cacheDir: string, key: string): Promise<void> {
  * then deleted. A spare holds links to the entry's files, which may be why it is dropped.
  */
 export async function dropEntry(cacheDir: string, key: string): Promise<void> {
-  await mkdir(tempDir(cacheDir), { recursive: true });
-  for (const dir of [sparesDir(cacheDir, key), entryDir(cacheDir, key)]) {
-    const away = newTempPath(cacheDir, `dropped-${key}`);
-    try {
-      await rename(dir, away);
-    } catch (error) {
-      if (isErrno(error, 'ENOENT')) continue;
-      throw error;
-    }
-    await rm(away, { recursive: true, force: true });
-  }
+  // Spares first: they hold links to the entry's files.
+  for (const dir of [sparesDir(cacheDir, key), entryDir(cacheDir, key)]) await deleteAside(dir, tempDir(cacheDir), `dropped-${key}`);
   // What a scratch install decided of its lockfile goes with it: decided again if it comes back.
   await rm(referencePath(cacheDir, key), { force: true });
 }

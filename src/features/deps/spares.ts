@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { changedFiles, entryDir, newTempPath, openEntry, sparesDir } from './cache.js';
-import { isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { changedFiles, entryDir, newTempPath, openEntry, sparesDir, tempDir } from './cache.js';
+import { deleteAside, isErrno, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { resolveLinkMode, restoreTree, rewriteOrigin, type LinkMode, type LinkModeSetting } from './link-modes.js';
 import { withLock } from '../../core/lock.js';
 
@@ -132,10 +132,7 @@ export async function pruneSpares(cacheDir: string, keep: ReadonlySet<string>): 
     if (keep.has(key)) continue;
     removed += (await readdir(join(root, key)).catch(() => [] as string[])).length;
     // Renamed out of the pool first, so no add takes a spare while it is being deleted.
-    const away = newTempPath(cacheDir, `dropped-spares-${key}`);
-    await mkdir(join(away, '..'), { recursive: true });
-    await rename(join(root, key), away).catch(() => undefined);
-    await rm(away, { recursive: true, force: true });
+    await deleteAside(join(root, key), tempDir(cacheDir), `dropped-spares-${key}`);
   }
   return removed;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readdir, rename, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readJsonFile, writeFileAtomic } from '../../core/files.js';
+import { deleteAside, readJsonFile, writeFileAtomic } from '../../core/files.js';
 import { tempName, tempNamePid } from '../../core/temp-name.js';
 import { failpoint } from '../../core/failpoint.js';
 import { isProcessAlive } from '../../core/pid.js';
@@ -233,13 +233,8 @@ export async function publishGolden(tempDir: string, cacheDir: string, meta: Gol
  */
 export async function removeGolden(cacheDir: string, golden: Golden): Promise<void> {
   const tmp = join(seedsDir(cacheDir), 'tmp');
-  await mkdir(tmp, { recursive: true });
-  const aside = join(tmp, tempName(`pruned-${golden.volume}`));
-  const sparesAside = join(tmp, tempName(`pruned-spares-${golden.volume}`));
-  await rename(golden.dir, aside);
-  // No spares (none made, or a golden on btrfs): nothing renamed, nothing to delete.
-  await rename(sparesDir(cacheDir, golden.volume, golden.key), sparesAside).catch(() => undefined);
-  await Promise.all([aside, sparesAside].map((dir) => rm(dir, { recursive: true, force: true })));
+  // No spares (none made, or a golden on btrfs): nothing to delete.
+  await Promise.all([deleteAside(golden.dir, tmp, `pruned-${golden.volume}`), deleteAside(sparesDir(cacheDir, golden.volume, golden.key), tmp, `pruned-spares-${golden.volume}`)]);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cacheWorktree, openEntry } from '../../../src/features/deps/cache.js';
@@ -9,7 +9,7 @@ import { run } from '../../../src/core/exec.js';
 import { pathPattern } from '../../../src/features/deps/manifest.js';
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
 import { git, SPARES_ON, vtree } from '../../helpers.js';
-import { add, filesNaming, installedRepo, treeOf, waitFor } from './deps-helpers.js';
+import { add, filesNaming, installedRepo, jobLogs, logsOf, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -152,14 +152,6 @@ async function installed(c: CorpusCase, env: NodeJS.ProcessEnv): Promise<string>
   return made.repo;
 }
 
-/** What the repository's background jobs logged, for a timeout's error. */
-const logsOf = (repo: string, said = '') => async () => `the add said:\n${said}\nits background jobs logged:\n${(await jobLogs(repo)).join('\n---\n')}`;
-
-/** The text of every background job log of the repository. */
-async function jobLogs(repo: string): Promise<string[]> {
-  const logs = join(repo, '.git/vibetrees/logs');
-  return Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
-}
 
 /**
  * The trees of `dirs` under `worktree`; a file that names its own worktree (pnpm's workspace

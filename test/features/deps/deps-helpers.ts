@@ -20,12 +20,12 @@ export async function add(repo: string, branch: string, extra: string[] = [], en
 }
 
 /**
- * Polls `check` every 100 ms, for up to two and a half minutes (background jobs on a loaded
- * machine); on a timeout the error carries what `explain` says (the jobs' logs), since a CI run
- * keeps nothing else of them.
+ * Polls `check` every 100 ms, for up to 100 s (background jobs on a loaded machine; under the
+ * tests' 120 s, so that this error, not the test's timeout, is what fails); on a timeout the
+ * error carries what `explain` says (the jobs' logs), since a CI run keeps nothing else of them.
  */
 export async function waitFor(what: string, check: () => Promise<boolean>, explain?: () => Promise<string>): Promise<void> {
-  const deadline = Date.now() + 150_000;
+  const deadline = Date.now() + 100_000;
   while (Date.now() < deadline) {
     if (await check()) return;
     await sleep(100);
@@ -33,6 +33,15 @@ export async function waitFor(what: string, check: () => Promise<boolean>, expla
   const why = explain ? await explain().catch((error: unknown) => `(could not tell: ${String(error)})`) : '';
   throw new Error(`timed out waiting for ${what}${why ? `\n${why}` : ''}`);
 }
+
+/** The text of every background job log of the repository. */
+export async function jobLogs(repo: string): Promise<string[]> {
+  const logs = join(repo, '.git/vibetrees/logs');
+  return Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
+}
+
+/** What a timed-out {@link waitFor} tells: what the command said, and the repository's job logs. */
+export const logsOf = (repo: string, said = '') => async () => `${said ? `the command said:\n${said}\n` : ''}its background jobs logged:\n${(await jobLogs(repo)).join('\n---\n')}`;
 
 /** How many names a directory holds (0 when it does not exist). */
 export const countIn = (dir: string) => readdir(dir).then((names) => names.length, () => 0);

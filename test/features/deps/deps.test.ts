@@ -1,5 +1,4 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { appendFile, cp, lstat, mkdir, mkdtemp, readdir, readFile, readlink, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,7 +8,7 @@ import { run } from '../../../src/core/exec.js';
 import { resolveLinkMode, restoreTree, type LinkMode } from '../../../src/features/deps/link-modes.js';
 import { detectProject, diskFiles, nodeModulesDirs } from '../../../src/features/deps/package-manager.js';
 import { BIN, git, makeRepo, requirePrereq, tempDir, testEnv, vtree } from '../../helpers.js';
-import { add, countIn, treeOf, waitFor } from './deps-helpers.js';
+import { add, countIn, logsOf, treeOf, waitFor } from './deps-helpers.js';
 
 /**
  * Real installs from the npm registry, kept small: three packages (one scoped, one with a bin
@@ -272,14 +271,14 @@ describe('git vtree add (end to end, built bin)', () => {
     expect(state.deps).toMatchObject({ source: 'seed', key, dirs: ['node_modules'] });
 
     // The background job caches the seed and makes one spare (vtree.cache.spares defaults to 1).
-    await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1);
+    await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1, logsOf(repo));
     const second = await add(repo, 'two');
     expect(second.facts.deps).toMatchObject({ source: 'hit', spare: true, key });
     expect(await treeOf(join(second.path, 'node_modules'))).toEqual(await treeOf(join(fixture('a'), 'node_modules')));
 
     // The pool is topped up again in the background; with the pool turned off, the last spare
     // is used and none is made after it.
-    await waitFor('the next spare', async () => (await countIn(sparesDir(cache, key))) === 1);
+    await waitFor('the next spare', async () => (await countIn(sparesDir(cache, key))) === 1, logsOf(repo));
     await git(repo, 'config', 'vtree.cache.spares', '0');
     expect((await add(repo, 'last-spare')).facts.deps).toMatchObject({ source: 'hit', spare: true });
     const third = await add(repo, 'three');
@@ -302,7 +301,7 @@ describe('git vtree add (end to end, built bin)', () => {
     await expect(lstat(join(third.path, 'node_modules/ms'))).rejects.toThrow(/ENOENT/);
     await expect(lstat(join(repo, 'node_modules/ms'))).rejects.toThrow(/ENOENT/);
     // Its result is cached under its own key: the next add of that lockfile is a hit.
-    await waitFor('the entry of lockfile b', async () => (await openEntry(cache, other.facts.deps.key as string)) !== undefined);
+    await waitFor('the entry of lockfile b', async () => (await openEntry(cache, other.facts.deps.key as string)) !== undefined, logsOf(repo));
     const otherAgain = await add(repo, 'other-again', ['--from', 'other']);
     expect(otherAgain.facts.deps).toMatchObject({ source: 'hit', key: other.facts.deps.key });
     const bFiles = await treeOf(join(fixture('b'), 'node_modules'));
@@ -327,13 +326,13 @@ describe('git vtree add (end to end, built bin)', () => {
     expect(first.facts.deps.files).toBe(installedFiles);
     expect(await treeOf(join(first.path, 'node_modules/semver'))).toEqual(await treeOf(join(fixture('a'), 'node_modules/semver')));
     const key = first.facts.deps.key as string;
-    await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1);
+    await waitFor('the spare', async () => (await countIn(sparesDir(cache, key))) === 1, logsOf(repo));
     // The entry disappears (deleted by hand) but its spare stays: the spare must not be used.
     await rm(entryDir(cache, key), { recursive: true });
     const second = await add(repo, 'two');
     expect(second.facts.deps).toMatchObject({ source: 'seed', spare: false, from: first.path });
     // Dropping an entry drops its spares with it.
-    await waitFor('the re-created entry', async () => (await openEntry(cache, key)) !== undefined);
+    await waitFor('the re-created entry', async () => (await openEntry(cache, key)) !== undefined, logsOf(repo));
     await dropEntry(cache, key);
     expect(await countIn(sparesDir(cache, key))).toBe(0);
     expect(await countIn(join(cache, 'entries'))).toBe(0);
@@ -357,7 +356,7 @@ describe('git vtree add (end to end, built bin)', () => {
     expect(stdout).toBe('1000 1000');
     expect(await realpath(join(seeded.path, 'node_modules/lib'))).toBe(join(seeded.path, 'packages/lib'));
     const cache = join(made.repo, '.git/vibetrees/cache');
-    await waitFor('the workspace entry', async () => (await openEntry(cache, seeded.facts.deps.key as string)) !== undefined);
+    await waitFor('the workspace entry', async () => (await openEntry(cache, seeded.facts.deps.key as string)) !== undefined, logsOf(made.repo));
     const hit = await add(made.repo, 'ws2', ['--link-mode', 'hardlink']);
     expect(hit.facts.deps).toMatchObject({ source: 'hit' });
     expect(await treeOf(join(hit.path, 'packages/lib/node_modules'))).toEqual(await treeOf(join(mono, 'packages/lib/node_modules')));
@@ -436,7 +435,7 @@ describe('git vtree add (end to end, built bin)', () => {
     const cache = join(repo, '.git/vibetrees/cache');
     const used = await add(repo, 'used');
     const usedKey = used.facts.deps.key as string;
-    await waitFor('the spare', async () => (await countIn(sparesDir(cache, usedKey))) === 1);
+    await waitFor('the spare', async () => (await countIn(sparesDir(cache, usedKey))) === 1, logsOf(repo));
     // A second, unused entry, older than the first: lockfile b snapshotted from its fixture.
     const other = await projectRepo('b', true);
     const { entry: stale } = await cachedEntry(other.repo, cache);
@@ -463,7 +462,7 @@ describe('git vtree add (end to end, built bin)', () => {
     const cache = join(repo, '.git/vibetrees/cache');
     const first = await add(repo, 'first');
     const key = first.facts.deps.key as string;
-    await waitFor('the entry', async () => (await openEntry(cache, key)) !== undefined);
+    await waitFor('the entry', async () => (await openEntry(cache, key)) !== undefined, logsOf(repo));
     await git(repo, 'config', 'vtree.cache.spares', '0');
     const hit = await add(repo, 'hit');
     await appendFile(join(hit.path, 'node_modules/is-number/index.js'), '\n// edited in place\n');
