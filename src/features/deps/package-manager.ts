@@ -202,7 +202,13 @@ async function installPrograms(
   for (const { file, key, value } of settings) {
     if (key === 'yarn-path') code.push({ path: inRepo(value), role: file === '.yarnrc' ? 'yarn-path' : 'yarnPath', always: true, named: true });
     if (key !== 'plugins' || file !== '.yarnrc.yml') continue;
-    const plugins: unknown = JSON.parse(value);
+    // A list is kept as JSON; anything else yarn refuses to load, and runs nothing.
+    let plugins: unknown;
+    try {
+      plugins = JSON.parse(value);
+    } catch {
+      plugins = [];
+    }
     for (const plugin of Array.isArray(plugins) ? plugins : []) {
       const path = typeof plugin === 'string' ? plugin : (plugin as { path?: unknown } | null)?.path;
       if (typeof path === 'string') code.push({ path: inRepo(path), role: 'yarn plugin', always: true, named: true });

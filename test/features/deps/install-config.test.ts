@@ -110,7 +110,8 @@ describe('the settings of committed package-manager config', () => {
       { name: 'pnpm-workspace.yaml config-dependencies', text: '{"pnpm-plugin-x":"1.0.0+sha512-AAAA"}', always: true },
     ]);
     await writeFile(join(repo, 'package.json'), JSON.stringify({ name: 'app', packageManager: 'yarn@4.5.0' }));
-    await writeFile(join(repo, '.yarnrc.yml'), 'nodeLinker: node-modules\n');
+    // A plugins key that is no list names no plugin (yarn refuses it), and reading it breaks nothing.
+    await writeFile(join(repo, '.yarnrc.yml'), 'nodeLinker: node-modules\nplugins: "[not a list"\n');
     await writeFile(join(repo, '.env.yarn'), 'NODE_OPTIONS=--require ./x.cjs\n');
     await commit('yarn berry');
     const envFile = (await git(repo, 'rev-parse', 'HEAD:.env.yarn')).trim();
