@@ -1,10 +1,11 @@
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { run } from '../../../src/core/exec.js';
 import { cacheKey } from '../../../src/features/deps/cache-key.js';
 import { commitFiles, detectProject, type Project } from '../../../src/features/deps/package-manager.js';
 import { git, makeRepo, tempDir, treeOf, vtree } from '../../helpers.js';
+import { logsOf, waitFor } from './deps-helpers.js';
 
 // A project's committed package-manager config shapes what its install puts on disk (npm's
 // `omit`, pnpm's `nodeLinker`) and can name programs or set how they run (`script-shell`,
@@ -171,8 +172,5 @@ describe('through git vtree add, with real npm', () => {
 /** Waits for the background snapshot of the first install (the cache entry of the main branch's key). */
 async function waitForEntry(): Promise<void> {
   const entries = join(repo, '.git', 'vibetrees', 'cache', 'entries');
-  for (let i = 0; i < 1500 && (await readdir(entries).catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
-  const logs = join(repo, '.git', 'vibetrees', 'logs');
-  const texts = await Promise.all((await readdir(logs).catch(() => [] as string[])).map((n) => readFile(join(logs, n), 'utf8')));
-  expect((await readdir(entries).catch(() => [])).length, texts.join('\n')).toBe(1);
+  await waitFor('the cache entry', async () => (await readdir(entries).catch(() => [])).length === 1, logsOf(repo));
 }
