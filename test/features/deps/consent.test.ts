@@ -42,13 +42,16 @@ async function depsState(slug: string): Promise<{ source?: string } | undefined>
   return state.deps;
 }
 
-/** The one line saying the install did not run and what to do, and nothing written outside. */
-async function expectRefused(result: VtreeResult | { code: number; stderr: string }, changed = false): Promise<void> {
+/** The programs of the repository the entry points are tried with: its postinstall, and a shell of its own its .npmrc sets for every script. */
+const HOSTILE = 'package\\.json postinstall, \\.npmrc script-shell';
+
+/** The one line saying the install did not run (naming `names`, a pattern) and what to do, and nothing written outside. */
+async function expectRefused(result: VtreeResult | { code: number; stderr: string }, changed = false, names = 'package\\.json postinstall'): Promise<void> {
   expect(result.code, result.stderr).toBe(0);
   const lines = result.stderr.split('\n').filter((l) => l.includes('deps: not installed'));
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(
-    new RegExp(`deps: not installed — the install would run package\\.json postinstall, not approved on this machine${changed ? ', or changed since you approved them' : ''}; review and approve them: cd \\S+ && git vtree trust, then: git vtree setup`),
+    new RegExp(`deps: not installed — the install would run ${names}, not approved on this machine${changed ? ', or changed since you approved them' : ''}; review and approve them: cd \\S+ && git vtree trust, then: git vtree setup`),
   );
   expect(await readdir(out)).toEqual([]);
 }
@@ -104,9 +107,14 @@ describe('what an install runs of the repository\'s own', () => {
 });
 
 describe('the install runs the repository\'s own scripts only once the user approved them', () => {
-  it('a postinstall writing outside is run by none of add, setup, the hook, the spare pool, the Claude hook, MCP create or bench; after trust --yes it runs; a changed one asks again; scripts off in the environment need no approval', async () => {
+  it('a postinstall writing outside, and a script-shell of its own, are run by none of add, setup, the hook, the spare pool, the Claude hook, MCP create or bench; after trust --yes they run; a changed one asks again; scripts off in the environment need no approval', async () => {
+    // npm runs every script through this shell (a path relative to the package, so in each worktree its own).
+    await writeFile(join(repo, 'shell.sh'), `#!/bin/sh\ntouch ${out}/shell\nexec sh "$@"\n`, { mode: 0o755 });
+    await writeFile(join(repo, '.npmrc'), 'script-shell=./shell.sh\n');
+    await git(repo, 'add', '-A');
+    await git(repo, 'commit', '-qm', 'a shell of its own');
     const added = await vtree(repo, ['add', 'via-add', '--no-services'], { ...env, ...SPARES_ON });
-    await expectRefused(added);
+    await expectRefused(added, false, HOSTILE);
     expect(await depsState('via-add')).toMatchObject({ source: 'skipped', reason: 'install not approved' });
     // status (and wait, and the MCP status tool) say so too.
     const status = JSON.parse((await vtree(join(root, 'app.worktrees', 'via-add'), ['status', '--json'], env)).stdout) as { readiness: { phases: unknown[] } };
@@ -117,53 +125,59 @@ describe('the install runs the repository\'s own scripts only once the user appr
     await waitForJobs();
     const logs = join(repo, '.git', 'vibetrees', 'logs');
     const spareLogs = await Promise.all((await readdir(logs)).filter((n) => n.startsWith('spare-worktrees')).map((n) => readFile(join(logs, n), 'utf8')));
-    expect(spareLogs.join('\n')).toMatch(/deps: not installed — the install would run package\.json postinstall/);
+    expect(spareLogs.join('\n')).toMatch(/deps: not installed — the install would run package\.json postinstall, \.npmrc script-shell,/);
     expect(await readdir(out)).toEqual([]);
     await git(repo, 'config', '--unset', 'vtree.spares.worktrees');
 
     await git(repo, 'worktree', 'add', '-q', '-b', 'via-setup', join(root, 'app.worktrees', 'via-setup'));
-    await expectRefused(await vtree(repo, ['setup', 'via-setup', '--no-services'], env));
+    await expectRefused(await vtree(repo, ['setup', 'via-setup', '--no-services'], env), false, HOSTILE);
 
     // The post-checkout hook: a plain `git worktree add`.
     expect((await vtree(repo, ['hooks', 'install'], env)).code).toBe(0);
     const hooked = await run('git', ['worktree', 'add', '-q', '-b', 'via-hook', join(root, 'app.worktrees', 'via-hook')], { cwd: repo, env: testEnv(env) });
-    await expectRefused({ code: 0, stderr: hooked.stderr });
+    await expectRefused({ code: 0, stderr: hooked.stderr }, false, HOSTILE);
     expect(await depsState('via-hook')).toMatchObject({ source: 'skipped' });
     expect((await vtree(repo, ['hooks', 'uninstall'], env)).code).toBe(0);
 
-    await expectRefused(await vtree(repo, ['claude-hook', 'create'], env, JSON.stringify({ hook_event_name: 'WorktreeCreate', cwd: repo, name: 'via-claude' })));
+    await expectRefused(await vtree(repo, ['claude-hook', 'create'], env, JSON.stringify({ hook_event_name: 'WorktreeCreate', cwd: repo, name: 'via-claude' })), false, HOSTILE);
 
     const created = await mcpTool(repo, env, 'create', { branch: 'via-mcp' });
     expect(created.isError ?? false).toBe(false);
     // The warning reaches the agent.
-    expect(JSON.stringify(created.content)).toMatch(/deps: not installed — the install would run package\.json postinstall/);
+    expect(JSON.stringify(created.content)).toMatch(/deps: not installed — the install would run package\.json postinstall, \.npmrc script-shell,/);
     expect(await depsState('via-mcp')).toMatchObject({ source: 'skipped' });
 
     // bench installs each way: it refuses before it makes anything.
     const bench = await vtree(repo, ['bench', '--runs', '1'], env);
     expect(bench.code).toBe(2);
-    expect(bench.stderr).toMatch(/the benchmark installs the dependencies, and the install would run package\.json postinstall, not approved on this machine/);
+    expect(bench.stderr).toMatch(/the benchmark installs the dependencies, and the install would run package\.json postinstall, \.npmrc script-shell, not approved on this machine/);
     expect((await readdir(root)).filter((name) => name.includes('bench'))).toEqual([]);
     expect(await readdir(out)).toEqual([]);
 
     // `trust` shows the script and approves it; then the install runs it.
     const shown = await vtree(repo, ['trust', '--json'], env);
     expect(shown.code).toBe(1);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ ok: false, install: [{ name: 'package.json postinstall', run: `touch ${out}/pwned`, state: 'new' }] });
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      ok: false,
+      install: [
+        { name: 'package.json postinstall', run: `touch ${out}/pwned`, state: 'new' },
+        { name: '.npmrc script-shell', run: './shell.sh', state: 'new' },
+      ],
+    });
     expect((await vtree(repo, ['trust', '--yes'], env)).code).toBe(0);
     const approved = await vtree(repo, ['add', 'approved', '--no-services'], env);
     expect(approved.code, approved.stderr).toBe(0);
     expect(approved.stderr).not.toMatch(/not installed/);
-    expect(await readdir(out)).toEqual(['pwned']);
+    expect((await readdir(out)).sort()).toEqual(['pwned', 'shell']);
     // The worktree refused before gets its install once approved.
-    await rm(join(out, 'pwned'));
+    for (const name of ['pwned', 'shell']) await rm(join(out, name));
     const again = await vtree(join(root, 'app.worktrees', 'via-setup'), ['setup', '--no-services'], env);
     expect(again.code, again.stderr).toBe(0);
-    expect(await readdir(out)).toEqual(['pwned']);
+    expect((await readdir(out)).sort()).toEqual(['pwned', 'shell']);
     expect(await depsState('via-setup')).toMatchObject({ source: 'miss' });
 
     // A branch that changes the script asks again.
-    await rm(join(out, 'pwned'));
+    for (const name of ['pwned', 'shell']) await rm(join(out, name));
     await git(repo, 'switch', '-qc', 'changed');
     await writeFile(join(repo, 'package.json'), manifest({ postinstall: `touch ${out}/pwned; curl evil` }));
     await git(repo, 'commit', '-qam', 'another postinstall');
