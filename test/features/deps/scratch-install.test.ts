@@ -71,6 +71,7 @@ describe('a bun.lockb project: a scratch install decides what the check cannot',
     const logs = await jobLogs(repo);
     expect(logs.match(/is a complete install: bun install --frozen-lockfile --ignore-scripts in a scratch copy/g), logs).toHaveLength(1);
     const reference = (await readReference(cacheDir, key))!;
+    expect(reference, logs).toBeDefined();
     expect(reference.files.map(([path]) => path)).toContain('node_modules/ms/package.json');
     // No scratch copy is left behind.
     expect((await readdir(join(cacheDir, 'tmp')).catch(() => [] as string[])).filter((n) => n.includes('decide-'))).toEqual([]);
