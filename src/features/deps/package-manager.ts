@@ -135,8 +135,8 @@ export interface ProjectFiles {
  */
 export async function detectProject(files: ProjectFiles): Promise<Project | undefined> {
   const lockNames = Object.keys(LOCKFILES);
-  // pnpm's pnpmfiles are asked for with the lockfiles: one git process, not another one later.
-  const [texts, ids] = await Promise.all([files.texts(['package.json', ...CONFIG_FILES]), files.blobIds([...lockNames, ...PNPMFILES, YARN_ENV_FILE])]);
+  // Files of code an install may load are asked for with the lockfiles: one git process, not another one later.
+  const [texts, ids] = await Promise.all([files.texts(['package.json', ...CONFIG_FILES]), files.blobIds([...lockNames, ...OPTIONAL_CODE])]);
   const rootText = texts.get('package.json');
   if (rootText === undefined) return undefined;
   const root = parseJson(rootText);
@@ -168,7 +168,9 @@ export async function detectProject(files: ProjectFiles): Promise<Project | unde
   const lockfiles = Object.fromEntries([...ids].filter(([name]) => name in LOCKFILES).sort(([a], [b]) => a.localeCompare(b)));
   const settings = await installSettings(MANAGERS[manager].config, texts);
   const programs = await installPrograms(files, manager, manifestPaths.flatMap((path) => (manifestTexts.has(path) ? [[path, manifestTexts.get(path)!] as const] : [])), settings, ids);
-  const pnp = manager === 'yarn@berry' && !/^\s*nodeLinker:\s*["']?(node-modules|pnpm)/m.test(yarnrc ?? '');
+  // yarn berry's default linker is Plug'n'Play: no node_modules unless .yarnrc.yml names another.
+  const linker = settings.find((s) => s.file === '.yarnrc.yml' && s.key === 'node-linker')?.value;
+  const pnp = manager === 'yarn@berry' && linker !== 'node-modules' && linker !== 'pnpm';
   return { manager, lockfiles, manifests, packageDirs, pnp, programs, settings: keySettings(settings) };
 }
 
@@ -214,7 +216,7 @@ async function installPrograms(
       if (typeof path === 'string') code.push({ path: inRepo(path), role: 'yarn plugin', always: true, named: true });
     }
   }
-  const unknown = code.map((c) => c.path).filter((path) => !known.has(path) && !PNPMFILES.includes(path) && path !== YARN_ENV_FILE);
+  const unknown = code.map((c) => c.path).filter((path) => !known.has(path) && !OPTIONAL_CODE.includes(path));
   const ids = unknown.length > 0 ? new Map([...known, ...(await files.blobIds(unknown))]) : known;
   for (const { path, role, always, named } of code) {
     const id = ids.get(path);
@@ -226,6 +228,9 @@ async function installPrograms(
 
 /** yarn berry's default `injectEnvironmentFiles`: its variables are set for every script yarn runs. */
 const YARN_ENV_FILE = '.env.yarn';
+
+/** Files of code an install loads if they are there, whatever the config says: asked for with the lockfiles. */
+const OPTIONAL_CODE: readonly string[] = [...PNPMFILES, YARN_ENV_FILE];
 
 /**
  * What an install of `project` produces, relative to its root: the node_modules directories,

@@ -8,7 +8,7 @@ import { judgeWithReference, readReference, referencePath } from '../../../src/f
 import { detectProject, diskFiles } from '../../../src/features/deps/package-manager.js';
 import { run } from '../../../src/core/exec.js';
 import { git } from '../../helpers.js';
-import { add, installedRepo, treeOf, waitFor } from './deps-helpers.js';
+import { add, installedRepo, jobLogs, treeOf, waitFor } from './deps-helpers.js';
 // @ts-expect-error: a JavaScript module of the benchmark, shared so both install the same tools the same way
 import { prepareTools } from '../../../bench/tools.mjs';
 
@@ -52,11 +52,6 @@ async function binaryLockProject() {
   return { repo, project, key: cacheKey(project), cacheDir: join(repo, '.git/vibetrees/cache') };
 }
 
-const jobLogs = async (repo: string) => {
-  const dir = join(repo, '.git/vibetrees/logs');
-  return (await Promise.all((await readdir(dir).catch(() => [] as string[])).map((n) => readFile(join(dir, n), 'utf8')))).join('\n');
-};
-
 describe('a bun.lockb project: a scratch install decides what the check cannot', () => {
   it('the first add starts the decision, the second is a cache hit equal to the main install', async (ctx) => {
     if (!bunEnv) return ctx.skip('bun could not be installed');
@@ -68,7 +63,7 @@ describe('a bun.lockb project: a scratch install decides what the check cannot',
     expect(first.facts.deps.notSeed).toEqual({ path: repo, problem: expect.stringContaining('a frozen install in a scratch copy decides in the background') });
     await waitFor('the cache entry', async () => (await openEntry(cacheDir, key)) !== undefined);
     // The main worktree's snapshot and the first worktree's both need the answer: one scratch install gives it.
-    const logs = await jobLogs(repo);
+    const logs = (await jobLogs(repo)).join('\n');
     expect(logs.match(/is a complete install: bun install --frozen-lockfile --ignore-scripts in a scratch copy/g), logs).toHaveLength(1);
     const reference = (await readReference(cacheDir, key))!;
     expect(reference, logs).toBeDefined();
